@@ -1,0 +1,178 @@
+// Network commands: parse -> convert -> controller -> print. No policy lives here.
+import { Controller, matchesLabel } from '../../core/controller.js';
+import type { NetworkRecord } from '../../core/types.js';
+import { networkRow, networkView } from '../../core/views.js';
+import { InvalidArgumentError, UsageError } from '../../lib/errors.js';
+import { hasPrivilege, requirePrivilege } from '../../lib/privilege.js';
+import { makeController, type Globals, type Io } from '../context.js';
+import { parseFilters, toEndpointSettings, toNetworkCreate, type CreateFlags, type EndpointFlags, type Filter } from '../options.js';
+import { naturalCompare, tabwrite } from '../table.js';
+import { compile } from '../template.js';
+import { reportError } from '../report.js';
+
+export async function create(g: Globals, io: Io, name: string, flags: CreateFlags): Promise<number> {
+  const req = toNetworkCreate(name, flags);
+  requirePrivilege('create a network');
+  const id = await makeController(g, io).createNetwork(req);
+  io.out(`${id}\n`);
+  return 0;
+}
+
+export async function connect(g: Globals, io: Io, network: string, container: string, flags: EndpointFlags): Promise<number> {
+  const settings = toEndpointSettings(flags);
+  requirePrivilege('connect a container');
+  await makeController(g, io).connect(network, container, settings);
+  return 0;
+}
+
+export async function disconnect(g: Globals, io: Io, network: string, container: string, flags: { force?: boolean }): Promise<number> {
+  requirePrivilege('disconnect a container');
+  await makeController(g, io).disconnect(network, container, flags.force ?? false);
+  return 0;
+}
+
+export async function rm(g: Globals, io: Io, refs: string[], flags: { force?: boolean }): Promise<number> {
+  requirePrivilege('remove a network');
+  const results = await makeController(g, io).removeNetworks(refs, flags.force ?? false);
+  let rc = 0;
+  results.forEach((e, i) => {
+    if (e) { reportError(io, e); rc = 1; }
+    else io.out(`${refs[i]}\n`);
+  });
+  return rc;
+}
+
+export async function prune(g: Globals, io: Io, flags: { force?: boolean; filter?: string[] }): Promise<number> {
+  requirePrivilege('prune networks');
+  const filters = parseFilters(flags.filter ?? [], ['label', 'label!', 'until']);
+  let until: Date | undefined;
+  const labels = [];
+  for (const f of filters) {
+    if (f.key === 'until') until = parseUntil(f.value);
+    else {
+      const [key = '', value] = f.value.split('=', 2);
+      labels.push({ key, ...(value !== undefined ? { value } : {}), negate: f.key === 'label!' });
+    }
+  }
+  const removed = await makeController(g, io).prune(labels, until);
+  if (removed.length) io.out(`Deleted Networks:\n${removed.map((n) => `${n}\n`).join('')}`);
+  return 0;
+}
+
+/** Docker's `until`: a Unix timestamp, an RFC 3339 date, or a Go duration before now (10m, 24h). */
+function parseUntil(v: string): Date {
+  if (/^\d+(\.\d+)?$/.test(v)) return new Date(Number(v) * 1000);
+  const d = /^(\d+)(s|m|h)$/.exec(v);
+  if (d) return new Date(Date.now() - Number(d[1]) * { s: 1e3, m: 6e4, h: 3.6e6 }[d[2] as 's' | 'm' | 'h']);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new UsageError(`invalid filter value for until: ${v}`);
+  return new Date(t);
+}
+
+export async function inspect(g: Globals, io: Io, refs: string[], flags: { format?: string }): Promise<number> {
+  const ctl = makeController(g, io);
+  const tpl = flags.format && flags.format !== 'json' ? compile(flags.format) : null;
+  const { found, errors } = await ctl.view((tx) => {
+    const found: unknown[] = [];
+    const errors: Error[] = [];
+    for (const ref of refs) {
+      try {
+        found.push(networkView(tx, Controller.findNetwork(tx, ref)));
+      } catch (e) {
+        errors.push(e as Error);
+      }
+    }
+    return { found, errors };
+  }, hasPrivilege());
+  if (tpl) found.forEach((v) => io.out(`${tpl.render(v)}\n`));
+  else if (flags.format === 'json') found.forEach((v) => io.out(`${JSON.stringify(v)}\n`));
+  else io.out(`${JSON.stringify(found, null, 4)}\n`);
+  errors.forEach((e) => reportError(io, e));
+  return errors.length ? 1 : 0;
+}
+
+const HEADERS: Record<string, string> = {
+  ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6',
+  Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT',
+};
+
+export interface LsFlags {
+  quiet?: boolean;
+  noTrunc?: boolean;
+  filter?: string[];
+  format?: string;
+}
+
+export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
+  const filters = parseFilters(flags.filter ?? []);
+  checkFilterValues(filters);
+  const ctl = makeController(g, io);
+  const rows = await ctl.view((tx) => {
+    const busy = new Set(tx.list('endpoints').map((e) => e.networkId));
+    return tx.list('networks')
+      .filter((n) => matchFilters(n, filters, busy.has(n.id)))
+      .sort((a, b) => naturalCompare(a.name, b.name))
+      .map((n) => networkRow(n, !flags.noTrunc));
+  }, hasPrivilege());
+  io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}'));
+  return 0;
+}
+
+/** Shared by `ls` and `sandbox ls`: -q, table, table TEMPLATE, json, TEMPLATE. */
+export function renderList(rows: Array<Record<string, unknown> & { ID: string }>, flags: LsFlags, headers: Record<string, string>, defaultTable: string): string {
+  if (flags.quiet) return rows.map((r) => `${r.ID}\n`).join('');
+  const format = (flags.format ?? 'table').replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  if (format === 'json') {
+    return rows.map((r) => `${JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1))))}\n`).join('');
+  }
+  if (format === 'table' || format.startsWith('table ')) {
+    const tpl = compile(format === 'table' ? defaultTable.slice(6) : format.slice(6));
+    const head = tpl.render(new Proxy({}, { get: (_t, k) => headers[String(k)] ?? String(k).toUpperCase(), has: () => true }));
+    return tabwrite([head, ...rows.map((r) => tpl.render(r))].map((l) => l.split('\t')));
+  }
+  const tpl = compile(format);
+  return rows.map((r) => `${tpl.render(r)}\n`).join('');
+}
+
+function checkFilterValues(filters: Filter[]): void {
+  for (const f of filters) {
+    if (f.key === 'type' && f.value !== 'custom' && f.value !== 'builtin') {
+      throw new UsageError(`invalid filter: 'type'='${f.value}' (use custom or builtin)`);
+    }
+    if (f.key === 'dangling' && !['true', 'false', '1', '0'].includes(f.value.toLowerCase())) {
+      throw new UsageError(`invalid filter 'dangling=${f.value}' (use true or false)`);
+    }
+    if (f.key === 'name' || f.key === 'id') {
+      try { new RegExp(f.value); } catch { throw new UsageError(`invalid filter '${f.key}=${f.value}': not a regular expression`); }
+    }
+  }
+}
+
+/** Docker's rules: same key ORs, different keys AND; name/id are regexes matched anywhere. */
+function matchFilters(n: NetworkRecord, filters: Filter[], inUse: boolean): boolean {
+  const byKey = new Map<string, string[]>();
+  for (const f of filters) byKey.set(f.key, [...(byKey.get(f.key) ?? []), f.value]);
+  for (const [key, values] of byKey) {
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'driver': return n.driver === v;
+        case 'scope': return n.scope === v;
+        case 'name': return new RegExp(v).test(n.name);
+        case 'id': return new RegExp(v).test(n.id);
+        case 'label': {
+          const eq = v.indexOf('=');
+          return eq < 0 ? matchesLabel(n.labels, v) : matchesLabel(n.labels, v.slice(0, eq), v.slice(eq + 1));
+        }
+        case 'type': return v === 'builtin' ? n.predefined : !n.predefined;
+        case 'dangling': {
+          const want = v === 'true' || v === '1';
+          // Predefined networks are never dangling (they cannot be pruned).
+          return want === (!inUse && !n.predefined);
+        }
+        default: throw new InvalidArgumentError(`invalid filter '${key}'`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}

@@ -1,0 +1,88 @@
+// Sandbox (container-side) commands.
+import { Controller } from '../../core/controller.js';
+import { sandboxRow, sandboxView } from '../../core/views.js';
+import { execIn } from '../../kernel/exec.js';
+import { NotFoundError } from '../../lib/errors.js';
+import { hasPrivilege, requirePrivilege } from '../../lib/privilege.js';
+import { makeController, type Globals, type Io } from '../context.js';
+import { toSandboxCreate, type SandboxFlags } from '../options.js';
+import { reportError } from '../report.js';
+import { naturalCompare } from '../table.js';
+import { renderList, type LsFlags } from './network.js';
+
+export async function create(g: Globals, io: Io, name: string, flags: SandboxFlags): Promise<number> {
+  const req = toSandboxCreate(name, flags);
+  requirePrivilege('create a sandbox');
+  io.out(`${await makeController(g, io).createSandbox(req)}\n`);
+  return 0;
+}
+
+export async function start(g: Globals, io: Io, names: string[]): Promise<number> {
+  requirePrivilege('start a sandbox');
+  return eachName(io, names, (n) => makeController(g, io).startSandbox(n));
+}
+
+export async function stop(g: Globals, io: Io, names: string[]): Promise<number> {
+  requirePrivilege('stop a sandbox');
+  return eachName(io, names, (n) => makeController(g, io).stopSandbox(n));
+}
+
+/** Docker's habit: echo each name that worked, report each that did not, exit 1 if any failed. */
+async function eachName(io: Io, names: string[], fn: (n: string) => Promise<void>): Promise<number> {
+  let rc = 0;
+  for (const n of names) {
+    try {
+      await fn(n);
+      io.out(`${n}\n`);
+    } catch (e) {
+      reportError(io, e);
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
+export async function rm(g: Globals, io: Io, names: string[], flags: { force?: boolean }): Promise<number> {
+  requirePrivilege('remove a sandbox');
+  const results = await makeController(g, io).removeSandboxes(names, flags.force ?? false);
+  let rc = 0;
+  results.forEach((e, i) => {
+    if (e) { reportError(io, e); rc = 1; }
+    else io.out(`${names[i]}\n`);
+  });
+  return rc;
+}
+
+const HEADERS: Record<string, string> = { ID: 'SANDBOX ID', Name: 'NAME', Mode: 'MODE', State: 'STATE', Networks: 'NETWORKS' };
+
+export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
+  const rows = await makeController(g, io).view(
+    (tx) => tx.list('sandboxes').sort((a, b) => naturalCompare(a.name, b.name)).map((s) => sandboxRow(tx, s, !flags.noTrunc)),
+    hasPrivilege(),
+  );
+  io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.State}}\t{{.Networks}}'));
+  return 0;
+}
+
+export async function inspect(g: Globals, io: Io, names: string[]): Promise<number> {
+  const { found, errors } = await makeController(g, io).view((tx) => {
+    const found: unknown[] = [];
+    const errors: Error[] = [];
+    for (const n of names) {
+      const sb = Controller.findSandbox(tx, n);
+      if (sb) found.push(sandboxView(tx, sb));
+      else errors.push(new NotFoundError(`No such container: ${n}`));
+    }
+    return { found, errors };
+  }, hasPrivilege());
+  io.out(`${JSON.stringify(found, null, 4)}\n`);
+  errors.forEach((e) => reportError(io, e));
+  return errors.length ? 1 : 0;
+}
+
+export async function exec(g: Globals, io: Io, name: string, argv: string[]): Promise<number> {
+  const sb = await makeController(g, io).view((tx) => Controller.findSandbox(tx, name), false);
+  if (!sb) throw new NotFoundError(`No such container: ${name}`);
+  if (sb.state !== 'running') throw new NotFoundError(`container ${sb.name} is not running`, `start it: netctl sandbox start ${sb.name}`);
+  return execIn(sb.netns, argv);
+}

@@ -1,0 +1,46 @@
+// Wires one command's collaborators: store under the root, one Runner, the controller.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Controller } from '../core/controller.js';
+import type { DefaultPool } from '../ipam/ipam.js';
+import { ExecaRunner } from '../kernel/runner.js';
+import { InvalidArgumentError } from '../lib/errors.js';
+import { FileStore } from '../store/file.js';
+
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+export interface Globals {
+  root: string;
+  debug: boolean;
+}
+
+/** `<root>/config.json`: { "default-address-pools": [{ "base": "10.10.0.0/16", "size": 24 }] }. */
+function loadPools(root: string): DefaultPool[] | undefined {
+  const file = join(root, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const cfg = JSON.parse(text) as { 'default-address-pools'?: DefaultPool[] };
+    return cfg['default-address-pools'];
+  } catch (e) {
+    throw new InvalidArgumentError(`cannot parse ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function makeController(g: Globals, io: Io): Controller {
+  const debug = g.debug ? (l: string) => io.err(`debug: ${l}\n`) : undefined;
+  const pools = loadPools(g.root);
+  return new Controller({
+    store: new FileStore(g.root, { onWait: (pid) => io.err(`waiting for lock held by pid ${pid}\n`) }),
+    runner: new ExecaRunner(debug),
+    ...(pools ? { defaultPools: pools } : {}),
+    warn: (m) => io.err(`warning: ${m}\n`),
+  });
+}

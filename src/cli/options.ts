@@ -1,0 +1,96 @@
+// Pure converters from parsed flags to the controller's typed requests (tested as tables).
+import type { EndpointSettings } from '../core/types.js';
+import type { NetworkCreate, SandboxCreate } from '../core/controller.js';
+import { UsageError } from '../lib/errors.js';
+import { parseKeyValues } from '../lib/validate.js';
+
+export interface CreateFlags {
+  driver?: string;
+  subnet?: string[];
+  gateway?: string[];
+  ipRange?: string[];
+  auxAddress?: string[];
+  ipv6?: boolean;
+  internal?: boolean;
+  attachable?: boolean;
+  opt?: string[];
+  label?: string[];
+  ipamDriver?: string;
+  ipamOpt?: string[];
+}
+
+export function toNetworkCreate(name: string, f: CreateFlags): NetworkCreate {
+  return {
+    name,
+    driver: f.driver ?? 'bridge',
+    subnets: f.subnet ?? [],
+    gateways: f.gateway ?? [],
+    ipRanges: f.ipRange ?? [],
+    auxAddresses: parseKeyValues(f.auxAddress ?? [], 'aux-address'),
+    enableIPv6: f.ipv6 ?? false,
+    internal: f.internal ?? false,
+    attachable: f.attachable ?? false,
+    options: parseKeyValues(f.opt ?? [], 'option'),
+    labels: parseKeyValues(f.label ?? [], 'label', true),
+    ipamDriver: f.ipamDriver ?? 'default',
+    ipamOptions: parseKeyValues(f.ipamOpt ?? [], 'ipam-opt'),
+  };
+}
+
+export interface EndpointFlags {
+  ip?: string;
+  ip6?: string;
+  alias?: string[];
+  macAddress?: string;
+  linkLocalIp?: string[];
+  driverOpt?: string[];
+  gwPriority?: string;
+}
+
+/** Flags become Docker's EndpointSettings; absent flags leave fields out (as Docker's JSON omits them). */
+export function toEndpointSettings(f: EndpointFlags): EndpointSettings {
+  const s: EndpointSettings = {};
+  if (f.ip !== undefined || f.ip6 !== undefined || f.linkLocalIp?.length) {
+    s.IPAMConfig = {};
+    if (f.ip !== undefined) s.IPAMConfig.IPv4Address = f.ip;
+    if (f.ip6 !== undefined) s.IPAMConfig.IPv6Address = f.ip6;
+    if (f.linkLocalIp?.length) s.IPAMConfig.LinkLocalIPs = f.linkLocalIp;
+  }
+  if (f.alias?.length) s.Aliases = f.alias;
+  if (f.macAddress !== undefined) s.MacAddress = f.macAddress;
+  if (f.driverOpt?.length) s.DriverOpts = parseKeyValues(f.driverOpt, 'driver-opt');
+  if (f.gwPriority !== undefined) {
+    if (!/^-?\d+$/.test(f.gwPriority)) throw new UsageError(`invalid argument "${f.gwPriority}" for "--gw-priority" flag: not an integer`);
+    s.GwPriority = Number(f.gwPriority);
+  }
+  return s;
+}
+
+export interface SandboxFlags extends EndpointFlags {
+  net?: string;
+  hostname?: string;
+}
+
+export function toSandboxCreate(name: string, f: SandboxFlags): SandboxCreate {
+  const req: SandboxCreate = { name, net: f.net ?? 'bridge', settings: toEndpointSettings(f) };
+  if (f.hostname !== undefined) req.hostname = f.hostname;
+  return req;
+}
+
+export interface Filter {
+  key: string;
+  value: string;
+}
+
+const LS_FILTERS = ['driver', 'id', 'name', 'label', 'scope', 'type', 'dangling'];
+
+/** Parses `-f k=v` list; unknown keys are refused as Docker does. */
+export function parseFilters(list: string[], allowed = LS_FILTERS): Filter[] {
+  return list.map((item) => {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`bad format of filter (expected name=value): ${item}`);
+    const key = item.slice(0, eq).trim().toLowerCase();
+    if (!allowed.includes(key)) throw new UsageError(`invalid filter '${key}'`);
+    return { key, value: item.slice(eq + 1) };
+  });
+}

@@ -1,0 +1,666 @@
+// The NetworkController (CNM): networks, endpoints and sandboxes. Each operation runs in one
+// store transaction under the host-wide lock and has three phases:
+//   1. validate and plan, touching nothing (every user error is raised here);
+//   2. apply the drivers' kernel steps, journaling their undo first, rolling back on failure;
+//   3. commit the records.
+// Removals run the other way round: commit the records with a journal of the teardown, then
+// tear down best-effort (a crash in between is finished by the next command).
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { Driver, Step } from '../drivers/driver.js';
+import { bridgeDriver, ifPrefix } from '../drivers/bridge.js';
+import { hostDriver, nullDriver } from '../drivers/simple.js';
+import { ipBatch, ipCleanup, listLinks, listRoutes } from '../kernel/ip.js';
+import type { Runner } from '../kernel/runner.js';
+import { DEFAULT_POOLS, allocate, buildPools, defaultPool, parseSubnet, type DefaultPool, type TakenPrefix } from '../ipam/ipam.js';
+import { ConflictError, ForbiddenError, InvalidArgumentError, MultiError, NotFoundError, SystemError } from '../lib/errors.js';
+import { MAC_RE, contains, parseCIDR, parseIP, macFromIPv4 } from '../lib/ip.js';
+import { checkName } from '../lib/validate.js';
+import type { ReadTxn, Store, Txn } from '../store/store.js';
+import type { EndpointRecord, EndpointSettings, JournalEntry, KernelCmd, NetworkRecord, SandboxRecord } from './types.js';
+
+export const newId = (): string => randomBytes(32).toString('hex');
+
+const PREDEFINED = ['bridge', 'host', 'none'] as const;
+
+export interface ControllerDeps {
+  store: Store;
+  runner: Runner;
+  /** Where named network namespaces live (`ip netns`). */
+  netnsDir?: string;
+  defaultPools?: DefaultPool[];
+  /** Non-fatal notices (recovered journal entries, ...). */
+  warn?: (msg: string) => void;
+  /** Clock and id source, injectable for deterministic tests. */
+  now?: () => Date;
+  id?: () => string;
+}
+
+export interface NetworkCreate {
+  name: string;
+  driver: string;
+  subnets: string[];
+  gateways: string[];
+  ipRanges: string[];
+  auxAddresses: Record<string, string>;
+  enableIPv6: boolean;
+  internal: boolean;
+  attachable: boolean;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  ipamDriver: string;
+  ipamOptions: Record<string, string>;
+}
+
+export interface SandboxCreate {
+  name: string;
+  net: string;
+  settings: EndpointSettings;
+  hostname?: string;
+}
+
+const DRIVERS: Record<string, Driver> = { bridge: bridgeDriver, host: hostDriver, null: nullDriver };
+
+const SHARED_NS_ERR = 'container sharing network namespace with another container or host cannot be connected to any other network';
+
+export class Controller {
+  private readonly store: Store;
+  private readonly runner: Runner;
+  private readonly netnsDir: string;
+  private readonly pools: DefaultPool[];
+  private readonly warn: (msg: string) => void;
+  private readonly now: () => Date;
+  private readonly id: () => string;
+
+  constructor(deps: ControllerDeps) {
+    this.store = deps.store;
+    this.runner = deps.runner;
+    this.netnsDir = deps.netnsDir ?? '/var/run/netns';
+    this.pools = deps.defaultPools ?? DEFAULT_POOLS;
+    this.warn = deps.warn ?? (() => undefined);
+    this.now = deps.now ?? (() => new Date());
+    this.id = deps.id ?? newId;
+  }
+
+  // ------------------------------------------------------------------ transactions
+
+  /** Read-only access without the lock; on a fresh root, root users get the predefined networks made first. */
+  async view<T>(fn: (tx: ReadTxn) => T, canInit: boolean): Promise<T> {
+    if (canInit && !this.store.exists()) await this.update(async () => undefined);
+    return this.store.view(fn);
+  }
+
+  /** Mutating access: lock, finish any interrupted operation, make sure predefined networks exist. */
+  private update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
+    return this.store.update(async (tx) => {
+      await this.recover(tx);
+      await this.ensurePredefined(tx);
+      return fn(tx);
+    });
+  }
+
+  /** A journal entry found under the lock belongs to a process that died mid-way: finish it. */
+  private async recover(tx: Txn): Promise<void> {
+    const stale = tx.list('journal');
+    if (stale.length === 0) return;
+    for (const j of stale) {
+      const errs = await ipCleanup(this.runner, j.cleanup);
+      this.warn(`cleaned up after an interrupted ${j.op} (pid ${j.pid})${errs.length ? `: ${errs.join('; ')}` : ''}`);
+      tx.delete('journal', j.id);
+    }
+    await tx.flush();
+  }
+
+  /** Applies steps in order with their undo journaled first; on failure undoes all and rethrows. */
+  private async apply(tx: Txn, op: string, steps: Step[]): Promise<void> {
+    const work = mergeSteps(steps);
+    if (work.length === 0) return;
+    const entry = this.journal(op, work.flatMap((s) => s.undo));
+    tx.put('journal', entry);
+    await tx.flush();
+    let i = 0;
+    try {
+      for (; i < work.length; i++) {
+        const s = work[i];
+        if (s) await ipBatch(this.runner, s.ns, s.cmds);
+      }
+    } catch (e) {
+      const undo = work.slice(0, i + 1).reverse().flatMap((s) => s.undo);
+      const errs = await ipCleanup(this.runner, undo);
+      tx.delete('journal', entry.id);
+      await tx.flush();
+      if (errs.length) throw new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`);
+      throw e;
+    }
+    tx.delete('journal', entry.id);
+  }
+
+  /** Teardown after the records are committed: journaled so a crash is finished later. */
+  private async teardown(tx: Txn, op: string, cmds: KernelCmd[]): Promise<string[]> {
+    if (cmds.length === 0) return [];
+    const entry = this.journal(op, cmds);
+    tx.put('journal', entry);
+    await tx.flush();
+    const errs = await ipCleanup(this.runner, cmds);
+    tx.delete('journal', entry.id);
+    return errs;
+  }
+
+  private journal(op: string, cleanup: KernelCmd[]): JournalEntry {
+    return { id: this.id(), pid: process.pid, op, started: this.now().toISOString(), cleanup };
+  }
+
+  private async ensurePredefined(tx: Txn): Promise<void> {
+    const have = new Set(tx.list('networks').filter((n) => n.predefined).map((n) => n.name));
+    const missing = PREDEFINED.filter((n) => !have.has(n));
+    if (missing.length === 0) return;
+    for (const name of missing) {
+      const driver = name === 'bridge' ? 'bridge' : name === 'host' ? 'host' : 'null';
+      const nw = this.newNetworkRecord(name, driver, true);
+      if (name === 'bridge') nw.ipam.config = [defaultPool(this.pools, await this.takenPrefixes(tx, true))];
+      nw.driverState = { ...DRIVERS[driver]?.initState(nw), ready: false };
+      tx.put('networks', nw);
+    }
+  }
+
+  private newNetworkRecord(name: string, driver: string, predefined: boolean): NetworkRecord {
+    return {
+      id: this.id(), name, driver, created: this.now().toISOString(), scope: 'local',
+      enableIPv6: false, internal: false, attachable: false,
+      ipam: { driver: 'default', options: {}, config: [] }, userSubnets: false,
+      options: {}, labels: {}, predefined, driverState: {},
+    };
+  }
+
+  /** Subnets no new pool may overlap: every network's, and (for default pools) the host's routes. */
+  private async takenPrefixes(tx: ReadTxn, withRoutes: boolean): Promise<TakenPrefix[]> {
+    const out: TakenPrefix[] = [];
+    for (const n of tx.list('networks')) {
+      for (const p of n.ipam.config) out.push({ prefix: parseSubnet(p.Subnet), owner: `network ${n.name}` });
+    }
+    if (withRoutes) {
+      for (const r of await listRoutes(this.runner)) {
+        const c = r.dst === 'default' ? null : parseCIDR(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
+        if (c) out.push({ prefix: c.prefix, owner: `a route${r.dev ? ` on ${r.dev}` : ''}` });
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ lookups
+
+  static findNetwork(tx: ReadTxn, ref: string): NetworkRecord {
+    const all = tx.list('networks');
+    const exact = all.find((n) => n.id === ref) ?? all.find((n) => n.name === ref);
+    if (exact) return exact;
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const hits = all.filter((n) => n.id.startsWith(ref));
+      if (hits.length === 1 && hits[0]) return hits[0];
+      if (hits.length > 1) throw new NotFoundError(`network ${ref} is ambiguous (${hits.length} matches)`);
+    }
+    throw new NotFoundError(`network ${ref} not found`);
+  }
+
+  static findSandbox(tx: ReadTxn, ref: string): SandboxRecord | undefined {
+    const all = tx.list('sandboxes');
+    const exact = all.find((s) => s.id === ref) ?? all.find((s) => s.name === ref);
+    if (exact) return exact;
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const hits = all.filter((s) => s.id.startsWith(ref));
+      if (hits.length === 1) return hits[0];
+      if (hits.length > 1) throw new NotFoundError(`container ${ref} is ambiguous (${hits.length} matches)`);
+    }
+    return undefined;
+  }
+
+  private requireSandbox(tx: ReadTxn, ref: string): SandboxRecord {
+    const sb = Controller.findSandbox(tx, ref);
+    if (!sb) throw new NotFoundError(`No such container: ${ref}`, `create it with: netctl sandbox create ${ref}`);
+    return sb;
+  }
+
+  static endpointsOf(tx: ReadTxn, pred: (ep: EndpointRecord) => boolean): EndpointRecord[] {
+    return tx.list('endpoints').filter(pred).sort((a, b) => a.seq - b.seq);
+  }
+
+  private driver(nw: NetworkRecord): Driver {
+    const d = DRIVERS[nw.driver];
+    if (!d) throw new NotFoundError(`plugin "${nw.driver}" not found`);
+    return d;
+  }
+
+  // ------------------------------------------------------------------ networks
+
+  async createNetwork(req: NetworkCreate): Promise<string> {
+    checkName('network', req.name);
+    const driver = DRIVERS[req.driver];
+    if (!driver) throw new NotFoundError(`plugin "${req.driver}" not found`);
+    if (req.ipamDriver !== 'default') throw new NotFoundError(`plugin "${req.ipamDriver}" not found`);
+    const options = driver.parseOptions(req.options);
+    for (const s of req.subnets) {
+      const fam = parseSubnet(s).family;
+      if (fam === 6 && !req.enableIPv6) throw new InvalidArgumentError(`IPv6 subnet ${s} needs --ipv6`);
+    }
+    return this.update(async (tx) => {
+      if ((PREDEFINED as readonly string[]).includes(req.name)) {
+        throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
+      }
+      if (tx.list('networks').some((n) => n.name === req.name)) {
+        throw new ConflictError(`network with name ${req.name} already exists`, 'pick another name, or remove it first: netctl rm ' + req.name);
+      }
+      if (req.driver !== 'bridge') {
+        throw new ForbiddenError(`only one instance of "${req.driver}" network is allowed`);
+      }
+      const nw = this.newNetworkRecord(req.name, req.driver, false);
+      Object.assign(nw, {
+        enableIPv6: req.enableIPv6, internal: req.internal, attachable: req.attachable,
+        options, labels: req.labels,
+        ipam: { driver: req.ipamDriver, options: req.ipamOptions, config: [] },
+      });
+      if (req.subnets.length > 0) {
+        nw.ipam.config = buildPools(req, await this.takenPrefixes(tx, false));
+        nw.userSubnets = true;
+      } else {
+        buildPools(req, []); // gateway / ip-range without a subnet are refused here
+        nw.ipam.config = [defaultPool(this.pools, await this.takenPrefixes(tx, true))];
+      }
+      if (req.enableIPv6 && !nw.ipam.config.some((p) => p.Subnet.includes(':'))) {
+        throw new InvalidArgumentError(`network ${req.name}: --ipv6 needs an IPv6 --subnet`);
+      }
+      nw.driverState = driver.initState(nw);
+      await this.checkBridgeName(tx, nw, req.options['com.docker.network.bridge.name'] !== undefined);
+      await this.apply(tx, `create network ${nw.name}`, driver.createNetwork(nw));
+      nw.driverState['ready'] = true;
+      tx.put('networks', nw);
+      return nw.id;
+    });
+  }
+
+  /** Never adopt or re-address a bridge netctl did not create (moby#23622). */
+  private async checkBridgeName(tx: ReadTxn, nw: NetworkRecord, userGiven: boolean): Promise<void> {
+    const dev = nw.driverState['bridge'];
+    if (typeof dev !== 'string') return;
+    const other = tx.list('networks').find((n) => n.driverState['bridge'] === dev);
+    if (other) throw new ConflictError(`bridge name ${dev} is already in use by network ${other.name}`);
+    if (userGiven && (await listLinks(this.runner)).some((l) => l.ifname === dev)) {
+      throw new ConflictError(`bridge name ${dev} is already in use`, 'netctl never takes over a device it did not create; choose another com.docker.network.bridge.name');
+    }
+  }
+
+  /** Removes networks one by one; returns per-argument errors (the CLI echoes the successes). */
+  async removeNetworks(refs: string[], force: boolean): Promise<Array<Error | null>> {
+    return this.update(async (tx) => {
+      const results: Array<Error | null> = [];
+      for (const ref of refs) {
+        try {
+          await this.removeNetwork(tx, ref);
+          results.push(null);
+        } catch (e) {
+          if (force && e instanceof NotFoundError) results.push(null);
+          else results.push(e as Error);
+        }
+      }
+      return results;
+    });
+  }
+
+  private async removeNetwork(tx: Txn, ref: string): Promise<void> {
+    const nw = Controller.findNetwork(tx, ref);
+    if (nw.predefined) throw new ForbiddenError(`${nw.name} is a pre-defined network and cannot be removed`);
+    const eps = Controller.endpointsOf(tx, (e) => e.networkId === nw.id);
+    if (eps.length > 0) {
+      const names = eps.map((e) => tx.get('sandboxes', e.sandboxId)?.name ?? e.sandboxId.slice(0, 12));
+      throw new ConflictError(`network ${nw.name} has active endpoints (${names.join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>`);
+    }
+    tx.delete('networks', nw.id);
+    const cmds = nw.driverState['ready'] ? this.driver(nw).deleteNetwork(nw) : [];
+    const errs = await this.teardown(tx, `rm network ${nw.name}`, cmds);
+    if (errs.length) throw new SystemError(`network ${nw.name} removed with errors: ${errs.join('; ')}`);
+  }
+
+  async prune(labelFilters: Array<{ key: string; value?: string; negate: boolean }>, until?: Date): Promise<string[]> {
+    return this.update(async (tx) => {
+      const out: string[] = [];
+      for (const nw of tx.list('networks').sort((a, b) => a.name.localeCompare(b.name))) {
+        if (nw.predefined || tx.list('endpoints').some((e) => e.networkId === nw.id)) continue;
+        if (until && new Date(nw.created) >= until) continue;
+        if (!labelFilters.every((f) => matchesLabel(nw.labels, f.key, f.value) !== f.negate)) continue;
+        await this.removeNetwork(tx, nw.id);
+        out.push(nw.name);
+      }
+      return out;
+    });
+  }
+
+  // ------------------------------------------------------------------ endpoints
+
+  async connect(netRef: string, ctrRef: string, settings: EndpointSettings): Promise<void> {
+    validateSettings(settings);
+    await this.update(async (tx) => {
+      const nw = Controller.findNetwork(tx, netRef);
+      const sb = Controller.findSandbox(tx, ctrRef) ?? (await this.adopt(ctrRef));
+      this.checkConnectable(tx, nw, sb);
+      if (sb.networks[nw.id] || Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === nw.id).length) {
+        throw new ConflictError(`endpoint with name ${sb.name} already exists in network ${nw.name}`);
+      }
+      sb.networks[nw.id] = { name: nw.name, settings };
+      if (sb.state === 'running') {
+        const { steps, commit } = this.planJoin(tx, sb, nw, settings);
+        await this.apply(tx, `connect ${sb.name} to ${nw.name}`, steps);
+        commit();
+      } else {
+        checkStaticAddress(nw, settings); // the rest (IP free? network still there?) is checked at start
+      }
+      tx.put('sandboxes', sb);
+    });
+  }
+
+  /** A named netns made by `ip netns add` is adopted as a running sandbox (it is not deleted on rm). */
+  private async adopt(name: string): Promise<SandboxRecord> {
+    checkName('container', name);
+    if (!existsSync(`${this.netnsDir}/${name}`)) {
+      throw new NotFoundError(`No such container: ${name}`, `create it with: netctl sandbox create ${name}  (or: ip netns add ${name})`);
+    }
+    // Interfaces someone else made there must not collide with our eth<N>.
+    const links = await listLinks(this.runner, name);
+    const used = links.map((l) => /^eth(\d+)$/.exec(l.ifname)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+    return {
+      id: this.id(), name, created: this.now().toISOString(), mode: 'adopted', state: 'running',
+      netns: name, ownsNetns: false, nextIf: used.length ? Math.max(...used) + 1 : 0, networks: {}, hostname: name,
+    };
+  }
+
+  private checkConnectable(tx: ReadTxn, nw: NetworkRecord, sb: SandboxRecord): void {
+    if (sb.mode === 'host' || sb.mode.startsWith('container:')) throw new ForbiddenError(SHARED_NS_ERR);
+    if (nw.driver === 'host') throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
+    if (nw.driver === 'null' && Object.keys(sb.networks).length > 0) {
+      throw new ForbiddenError('container cannot be disconnected from none network or connected to none network');
+    }
+    void tx;
+  }
+
+  /**
+   * Plans one endpoint of a running sandbox: address, interface names, kernel steps.
+   * Mutates nothing; `commit` records the endpoint once the steps succeeded.
+   */
+  private planJoin(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, settings: EndpointSettings, pending: EndpointRecord[] = []) {
+    const driver = this.driver(nw);
+    const live = [...Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id), ...pending];
+    const ep: EndpointRecord = {
+      id: this.id(), networkId: nw.id, sandboxId: sb.id, ifName: '', hostIf: '', mac: '',
+      ipv4: '', ipv6: '', gateway4: '', gateway6: '', seq: live.reduce((m, e) => Math.max(m, e.seq + 1), 0),
+      gwPriority: settings.GwPriority ?? 0,
+    };
+    const steps: Step[] = [];
+    if (driver.plumbs) {
+      const inUse = new Map<string, string>();
+      for (const e of [...Controller.endpointsOf(tx, (x) => x.networkId === nw.id), ...pending.filter((p) => p.networkId === nw.id)]) {
+        const holder = tx.get('sandboxes', e.sandboxId)?.name ?? (e.sandboxId === sb.id ? sb.name : e.sandboxId.slice(0, 12));
+        if (e.ipv4) inUse.set(e.ipv4.split('/')[0] ?? '', `container ${holder}`);
+        if (e.ipv6) inUse.set(e.ipv6.split('/')[0] ?? '', `container ${holder}`);
+      }
+      const ctx = { network: nw.name, pools: nw.ipam.config, inUse, userSubnets: nw.userSubnets };
+      ep.ipv4 = allocate(ctx, 4, settings.IPAMConfig?.IPv4Address) ?? '';
+      if (nw.enableIPv6) ep.ipv6 = allocate(ctx, 6, settings.IPAMConfig?.IPv6Address) ?? '';
+      else if (settings.IPAMConfig?.IPv6Address) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
+      for (const p of nw.ipam.config) {
+        const sub = parseSubnet(p.Subnet);
+        const mine = parseIP((sub.family === 4 ? ep.ipv4 : ep.ipv6).split('/')[0] ?? '');
+        if (mine && contains(sub, mine)) ep[sub.family === 4 ? 'gateway4' : 'gateway6'] = p.Gateway;
+      }
+      const v4 = parseIP(ep.ipv4.split('/')[0] ?? '');
+      ep.mac = (settings.MacAddress ?? (v4 ? macFromIPv4(v4) : randomMac())).toLowerCase();
+      ep.ifName = `${ifPrefix(nw)}${sb.nextIf}`;
+      ep.hostIf = `veth${randomBytes(4).toString('hex').slice(0, 7)}`;
+      if (!nw.driverState['ready']) steps.push(...driver.createNetwork(nw)); // predefined bridge: made on first use
+    }
+    const gateway = electGateway(tx, [...live, ep], nw) === ep;
+    steps.push(...driver.join(nw, ep, sb, { gateway }));
+    const commit = () => {
+      if (driver.plumbs) sb.nextIf++;
+      if (!nw.driverState['ready']) {
+        nw.driverState['ready'] = true;
+        (tx as Txn).put('networks', nw);
+      }
+      (tx as Txn).put('endpoints', ep);
+    };
+    return { ep, steps, commit };
+  }
+
+  /** Kernel commands that remove an endpoint, plus the default-route move if it carried it. */
+  private planLeave(tx: ReadTxn, sb: SandboxRecord, ep: EndpointRecord): { cmds: KernelCmd[]; regateway: Step[] } {
+    const nw = tx.get('networks', ep.networkId);
+    const cmds = nw ? this.driver(nw).leave(nw, ep, sb) : ep.hostIf ? [{ args: ['link', 'del', ep.hostIf] }] : [];
+    const live = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id);
+    const regateway: Step[] = [];
+    if (electGateway(tx, live) === ep) {
+      const next = electGateway(tx, live.filter((e) => e !== ep));
+      const nnw = next && tx.get('networks', next.networkId);
+      if (next && nnw) regateway.push(...this.driver(nnw).setGateway(nnw, next, sb));
+    }
+    return { cmds, regateway };
+  }
+
+  async disconnect(netRef: string, ctrRef: string, force: boolean): Promise<void> {
+    await this.update(async (tx) => {
+      let nw: NetworkRecord;
+      try {
+        nw = Controller.findNetwork(tx, netRef);
+      } catch (e) {
+        if (force) return;
+        throw e;
+      }
+      const sb = Controller.findSandbox(tx, ctrRef);
+      if (!sb) {
+        if (force) return;
+        throw new NotFoundError(`No such container: ${ctrRef}`);
+      }
+      const eps = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === nw.id);
+      if (!sb.networks[nw.id] && eps.length === 0) {
+        if (force) return;
+        throw new NotFoundError(`container ${sb.name} is not connected to network ${nw.name}`);
+      }
+      if (sb.mode === 'host' || sb.mode.startsWith('container:')) {
+        throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
+      }
+      delete sb.networks[nw.id];
+      tx.put('sandboxes', sb);
+      const errs = await this.removeEndpoints(tx, sb, eps, `disconnect ${sb.name} from ${nw.name}`);
+      if (errs.length) throw new SystemError(`container ${sb.name} disconnected from ${nw.name} with errors: ${errs.join('; ')}`);
+    });
+  }
+
+  /** Deletes endpoint records, then tears their devices down; moves the default route if needed. */
+  private async removeEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[], op: string, extra: KernelCmd[] = []): Promise<string[]> {
+    const cmds: KernelCmd[] = [];
+    let regateway: Step[] = [];
+    for (const ep of eps) {
+      const plan = this.planLeave(tx, sb, ep);
+      cmds.push(...plan.cmds);
+      regateway = plan.regateway;
+      tx.delete('endpoints', ep.id);
+    }
+    const errs = await this.teardown(tx, op, [...cmds, ...extra]);
+    if (regateway.length && sb.state === 'running' && extra.length === 0) {
+      try {
+        for (const s of regateway) await ipBatch(this.runner, s.ns, s.cmds);
+      } catch (e) {
+        errs.push(`moving the default route: ${(e as Error).message}`);
+      }
+    }
+    return errs;
+  }
+
+  // ------------------------------------------------------------------ sandboxes
+
+  async createSandbox(req: SandboxCreate): Promise<string> {
+    checkName('container', req.name);
+    validateSettings(req.settings);
+    return this.update(async (tx) => {
+      if (Controller.findSandbox(tx, req.name)?.name === req.name) {
+        throw new ConflictError(`container name ${req.name} is already in use`, `remove it first: netctl sandbox rm ${req.name}`);
+      }
+      const host = req.net === 'host';
+      if (!host && existsSync(`${this.netnsDir}/${req.name}`)) {
+        throw new ConflictError(`netns ${req.name} already exists`, `to manage it with netctl: netctl sandbox attach ${req.name} --netns /var/run/netns/${req.name}`);
+      }
+      if (req.net.startsWith('container:')) throw new InvalidArgumentError(`--net container: is not supported yet (sandbox ${req.name})`);
+      const nw = Controller.findNetwork(tx, req.net === 'none' ? 'none' : req.net);
+      if (nw.driver !== 'bridge' && (req.settings.IPAMConfig || req.settings.MacAddress || req.settings.Aliases?.length)) {
+        throw new InvalidArgumentError(`--ip, --ip6, --mac-address and --alias need a bridge network (sandbox ${req.name} uses --net ${req.net})`);
+      }
+      const sb: SandboxRecord = {
+        id: this.id(), name: req.name, created: this.now().toISOString(),
+        mode: host ? 'host' : req.net === 'none' ? 'none' : req.net === 'bridge' ? 'bridge' : 'network',
+        state: 'running', netns: host ? '' : req.name, ownsNetns: !host, nextIf: 0,
+        networks: { [nw.id]: { name: nw.name, settings: req.settings } }, hostname: req.hostname ?? req.name,
+      };
+      const { steps, commit } = this.planStart(tx, sb);
+      await this.apply(tx, `create sandbox ${sb.name}`, steps);
+      commit();
+      tx.put('sandboxes', sb);
+      return sb.id;
+    });
+  }
+
+  /** The netns (when netctl owns it) and an endpoint for every recorded network. */
+  private planStart(tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; commit: () => void } {
+    const steps: Step[] = [];
+    if (sb.ownsNetns) {
+      steps.push({ cmds: [['netns', 'add', sb.netns]], undo: [{ args: ['netns', 'del', sb.netns] }] });
+      steps.push({ ns: sb.netns, cmds: [['link', 'set', 'lo', 'up']], undo: [] });
+    } else if (sb.netns && !existsSync(`${this.netnsDir}/${sb.netns}`)) {
+      throw new NotFoundError(`netns ${sb.netns} of container ${sb.name} does not exist any more`);
+    }
+    const pending: EndpointRecord[] = [];
+    const commits: Array<() => void> = [];
+    let nextIf = sb.nextIf;
+    for (const [netId, rec] of Object.entries(sb.networks)) {
+      const nw = tx.get('networks', netId);
+      if (!nw) throw new NotFoundError(`network ${rec.name} not found (container ${sb.name} was connected to it)`, `netctl disconnect -f ${rec.name} ${sb.name}`);
+      const plan = this.planJoin(tx, { ...sb, nextIf }, nw, rec.settings, pending);
+      if (plan.ep.ifName) nextIf++;
+      plan.ep.sandboxId = sb.id;
+      pending.push(plan.ep);
+      steps.push(...plan.steps);
+      commits.push(plan.commit);
+    }
+    // Host-namespace work first, then one batch inside the sandbox: two processes in all.
+    const ordered = [...steps.filter((s) => !s.ns), ...steps.filter((s) => s.ns)];
+    return {
+      steps: ordered,
+      commit: () => {
+        commits.forEach((c) => c());
+        sb.nextIf = nextIf;
+        sb.state = 'running';
+      },
+    };
+  }
+
+  async startSandbox(ref: string): Promise<void> {
+    await this.update(async (tx) => {
+      const sb = this.requireSandbox(tx, ref);
+      if (sb.state === 'running') return;
+      const { steps, commit } = this.planStart(tx, sb);
+      await this.apply(tx, `start sandbox ${sb.name}`, steps);
+      commit();
+      tx.put('sandboxes', sb);
+    });
+  }
+
+  /** Leaves every network (keeping the recorded settings) and drops the netns if netctl made it. */
+  private async stopIn(tx: Txn, sb: SandboxRecord, op: string, remove = false): Promise<string[]> {
+    const eps = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id);
+    const extra: KernelCmd[] = sb.ownsNetns && sb.state === 'running' ? [{ args: ['netns', 'del', sb.netns] }] : [];
+    sb.state = 'stopped';
+    if (remove) tx.delete('sandboxes', sb.id);
+    else tx.put('sandboxes', sb);
+    return this.removeEndpoints(tx, sb, eps, op, extra);
+  }
+
+  async stopSandbox(ref: string): Promise<void> {
+    await this.update(async (tx) => {
+      const sb = this.requireSandbox(tx, ref);
+      if (sb.state === 'stopped') return;
+      const errs = await this.stopIn(tx, sb, `stop sandbox ${sb.name}`);
+      if (errs.length) throw new SystemError(`container ${sb.name} stopped with errors: ${errs.join('; ')}`);
+    });
+  }
+
+  async removeSandboxes(refs: string[], force: boolean): Promise<Array<Error | null>> {
+    return this.update(async (tx) => {
+      const results: Array<Error | null> = [];
+      for (const ref of refs) {
+        try {
+          const sb = Controller.findSandbox(tx, ref);
+          if (!sb) {
+            if (force) { results.push(null); continue; }
+            throw new NotFoundError(`No such container: ${ref}`);
+          }
+          const errs = await this.stopIn(tx, sb, `rm sandbox ${sb.name}`, true);
+          results.push(errs.length ? new MultiError(errs.map((m) => new Error(m))) : null);
+        } catch (e) {
+          results.push(e as Error);
+        }
+      }
+      return results;
+    });
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+/** Merges consecutive steps in the same namespace so each becomes one `ip -batch` process. */
+export function mergeSteps(steps: Step[]): Step[] {
+  const out: Step[] = [];
+  for (const s of steps) {
+    const last = out[out.length - 1];
+    if (last && last.ns === s.ns) out[out.length - 1] = { ns: s.ns, cmds: [...last.cmds, ...s.cmds], undo: [...s.undo, ...last.undo] };
+    else if (s.cmds.length) out.push({ ...s });
+  }
+  return out;
+}
+
+/**
+ * The endpoint that carries the default route: highest GwPriority, then not internal, then
+ * the one joined first (so a later connect does not move an existing sandbox's route).
+ */
+function electGateway(tx: ReadTxn, eps: EndpointRecord[], extra?: NetworkRecord): EndpointRecord | undefined {
+  const netOf = (e: EndpointRecord) => (extra && e.networkId === extra.id ? extra : tx.get('networks', e.networkId));
+  const cands = eps.filter((e) => (e.gateway4 || e.gateway6) && !netOf(e)?.internal);
+  cands.sort((a, b) => b.gwPriority - a.gwPriority || a.seq - b.seq);
+  return cands[0];
+}
+
+function randomMac(): string {
+  const b = randomBytes(6);
+  b[0] = ((b[0] ?? 0) & 0xfe) | 0x02; // unicast, locally administered
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+function validateSettings(s: EndpointSettings): void {
+  const ip4 = s.IPAMConfig?.IPv4Address;
+  if (ip4 !== undefined && parseIP(ip4)?.family !== 4) throw new InvalidArgumentError(`invalid IPv4 address: ${ip4}`);
+  const ip6 = s.IPAMConfig?.IPv6Address;
+  if (ip6 !== undefined && parseIP(ip6)?.family !== 6) throw new InvalidArgumentError(`invalid IPv6 address: ${ip6}`);
+  for (const ll of s.IPAMConfig?.LinkLocalIPs ?? []) {
+    if (!parseIP(ll)) throw new InvalidArgumentError(`invalid link-local IP address: ${ll}`);
+  }
+  if (s.MacAddress !== undefined && !MAC_RE.test(s.MacAddress)) throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress}`);
+  if (s.MacAddress !== undefined && (parseInt(s.MacAddress.slice(0, 2), 16) & 1) === 1) {
+    throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress} is a multicast address`);
+  }
+  for (const a of s.Aliases ?? []) checkName('container', a);
+}
+
+/** For a stopped sandbox: what can be checked without allocating. */
+function checkStaticAddress(nw: NetworkRecord, s: EndpointSettings): void {
+  const ip4 = s.IPAMConfig?.IPv4Address;
+  if (ip4 === undefined) return;
+  allocate({ network: nw.name, pools: nw.ipam.config, inUse: new Map(), userSubnets: nw.userSubnets }, 4, ip4);
+}
+
+export function matchesLabel(labels: Record<string, string>, key: string, value?: string): boolean {
+  if (!(key in labels)) return false;
+  return value === undefined || labels[key] === value;
+}

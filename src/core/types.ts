@@ -1,0 +1,109 @@
+// The CNM records netctl keeps in its store. Field names follow Docker/pouch where users see them.
+
+export interface IpamPool {
+  Subnet: string;
+  Gateway: string;
+  IPRange?: string;
+  AuxiliaryAddresses?: Record<string, string>;
+}
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  driver: string;
+  created: string;
+  scope: 'local' | 'global';
+  enableIPv6: boolean;
+  internal: boolean;
+  attachable: boolean;
+  ipam: { driver: string; options: Record<string, string>; config: IpamPool[] };
+  /** True when the subnets came from the user, which is what permits `connect --ip`. */
+  userSubnets: boolean;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  predefined: boolean;
+  /** Driver-owned state, e.g. the bridge device and whether netctl created it. */
+  driverState: Record<string, string | boolean | number>;
+}
+
+/** Docker's EndpointSettings as recorded per (sandbox, network): what the user asked for. */
+export interface EndpointSettings {
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] };
+  Aliases?: string[];
+  MacAddress?: string;
+  DriverOpts?: Record<string, string>;
+  GwPriority?: number;
+}
+
+export interface RecordedNetwork {
+  /** The network's name when it was recorded, for messages once it is gone. */
+  name: string;
+  settings: EndpointSettings;
+}
+
+/** A live endpoint: one veth pair joining one running sandbox to one network. */
+export interface EndpointRecord {
+  id: string;
+  networkId: string;
+  sandboxId: string;
+  /** Interface inside the sandbox (eth<N>); empty for drivers without one (host, null). */
+  ifName: string;
+  /** Host side of the veth pair; empty when there is none. */
+  hostIf: string;
+  mac: string;
+  ipv4: string; // CIDR, '' when none
+  ipv6: string; // CIDR, '' when none
+  gateway4: string;
+  gateway6: string;
+  /** Join order within the sandbox, for the gateway election. */
+  seq: number;
+  /** EndpointSettings.GwPriority at join time: the highest carries the default route. */
+  gwPriority: number;
+}
+
+export type SandboxMode = 'bridge' | 'none' | 'host' | 'network' | 'container';
+
+export interface SandboxRecord {
+  id: string;
+  name: string;
+  created: string;
+  /** As given to --net: 'bridge', 'none', 'host', a network name, or 'container:X'. */
+  mode: string;
+  state: 'running' | 'stopped';
+  /** Path of the netns ('' in host mode, where the host's is shared). */
+  netns: string;
+  /** netctl made the netns (and may delete it); false for an adopted one. */
+  ownsNetns: boolean;
+  /** Next N for eth<N>: never reused within a sandbox. */
+  nextIf: number;
+  /** Recorded EndpointSettings by network id, in join order, kept across stop/start (pouch's NetworkSettings.Networks). */
+  networks: Record<string, RecordedNetwork>;
+  hostname: string;
+}
+
+export interface JournalEntry {
+  id: string;
+  pid: number;
+  op: string;
+  started: string;
+  /** Kernel commands that bring the host back to the store's state if the op never finished. */
+  cleanup: KernelCmd[];
+}
+
+/** One `ip` invocation (argv after `ip`), optionally inside a named netns. */
+export interface KernelCmd {
+  ns?: string;
+  args: string[];
+}
+
+export interface State {
+  version: number;
+  networks: Record<string, NetworkRecord>;
+  endpoints: Record<string, EndpointRecord>;
+  sandboxes: Record<string, SandboxRecord>;
+  journal: JournalEntry[];
+}
+
+export const SCHEMA_VERSION = 1;
+
+export const emptyState = (): State => ({ version: SCHEMA_VERSION, networks: {}, endpoints: {}, sandboxes: {}, journal: [] });

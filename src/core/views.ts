@@ -1,0 +1,116 @@
+// What users see: Docker's network object, the `ls` row, pouch's sandbox NetworkSettings.
+// Built from the records on demand; nothing here is stored.
+import { goMap } from '../cli/template.js';
+import type { ReadTxn } from '../store/store.js';
+import { Controller } from './controller.js';
+import type { NetworkRecord, SandboxRecord } from './types.js';
+
+export function networkView(tx: ReadTxn, nw: NetworkRecord) {
+  const containers: Record<string, unknown> = goMap({});
+  for (const ep of Controller.endpointsOf(tx, (e) => e.networkId === nw.id)) {
+    const sb = tx.get('sandboxes', ep.sandboxId);
+    containers[ep.sandboxId] = {
+      Name: sb?.name ?? '',
+      EndpointID: ep.id,
+      MacAddress: ep.mac,
+      IPv4Address: ep.ipv4,
+      IPv6Address: ep.ipv6,
+    };
+  }
+  return {
+    Name: nw.name,
+    Id: nw.id,
+    Created: nw.created,
+    Scope: nw.scope,
+    Driver: nw.driver,
+    EnableIPv6: nw.enableIPv6,
+    IPAM: {
+      Driver: nw.ipam.driver,
+      Options: goMap({ ...nw.ipam.options }),
+      Config: nw.ipam.config.map((p) => ({
+        Subnet: p.Subnet,
+        IPRange: p.IPRange ?? '',
+        Gateway: p.Gateway,
+        AuxiliaryAddresses: goMap({ ...(p.AuxiliaryAddresses ?? {}) }),
+      })),
+    },
+    Internal: nw.internal,
+    Attachable: nw.attachable,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: containers,
+    Options: goMap({ ...nw.options }),
+    Labels: goMap({ ...nw.labels }),
+  };
+}
+
+/** Docker's `network ls` formatter fields. */
+export function networkRow(nw: NetworkRecord, truncate: boolean) {
+  const labels = Object.entries(nw.labels).map(([k, v]) => (v ? `${k}=${v}` : k)).join(',');
+  return {
+    ID: truncate ? nw.id.slice(0, 12) : nw.id,
+    Name: nw.name,
+    Driver: nw.driver,
+    Scope: nw.scope,
+    IPv6: String(nw.enableIPv6),
+    Internal: String(nw.internal),
+    Labels: labels,
+    CreatedAt: formatCreated(nw.created),
+  };
+}
+
+/** Go's time.Time String() layout, as docker prints CreatedAt. */
+function formatCreated(iso: string): string {
+  const d = new Date(iso);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)} +0000 UTC`;
+}
+
+export function sandboxView(tx: ReadTxn, sb: SandboxRecord) {
+  const networks: Record<string, unknown> = goMap({});
+  for (const [netId, rec] of Object.entries(sb.networks)) {
+    const ep = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === netId)[0];
+    const name = tx.get('networks', netId)?.name ?? rec.name;
+    const [ip4 = '', len4 = '0'] = (ep?.ipv4 ?? '').split('/');
+    const [ip6 = '', len6 = '0'] = (ep?.ipv6 ?? '').split('/');
+    networks[name] = {
+      IPAMConfig: rec.settings.IPAMConfig ?? null,
+      Links: null,
+      Aliases: rec.settings.Aliases ?? null,
+      MacAddress: ep?.mac ?? rec.settings.MacAddress ?? '',
+      DriverOpts: rec.settings.DriverOpts ?? null,
+      GwPriority: rec.settings.GwPriority ?? 0,
+      NetworkID: netId,
+      EndpointID: ep?.id ?? '',
+      Gateway: ep?.gateway4 ?? '',
+      IPAddress: ip4,
+      IPPrefixLen: Number(len4) || 0,
+      IPv6Gateway: ep?.gateway6 ?? '',
+      GlobalIPv6Address: ip6,
+      GlobalIPv6PrefixLen: Number(len6) || 0,
+      InterfaceName: ep?.ifName ?? '',
+    };
+  }
+  return {
+    Id: sb.id,
+    Name: sb.name,
+    Created: sb.created,
+    State: sb.state,
+    Mode: sb.mode,
+    Hostname: sb.hostname,
+    NetNS: sb.netns ? `/var/run/netns/${sb.netns}` : '',
+    NetworkSettings: { SandboxKey: sb.netns ? `/var/run/netns/${sb.netns}` : '', Networks: networks },
+  };
+}
+
+export function sandboxRow(tx: ReadTxn, sb: SandboxRecord, truncate: boolean) {
+  const nets = Object.entries(sb.networks).map(([id, r]) => tx.get('networks', id)?.name ?? r.name);
+  return {
+    ID: truncate ? sb.id.slice(0, 12) : sb.id,
+    Name: sb.name,
+    Mode: sb.mode,
+    State: sb.state,
+    Networks: nets.join(','),
+  };
+}

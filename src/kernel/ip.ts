@@ -1,0 +1,94 @@
+// iproute2 operations, one small function each (as CNI's pkg/ip). Writes go through
+// `ip -batch` so one process applies many changes; reads use `ip -j` JSON.
+import type { KernelCmd } from '../core/types.js';
+import { SystemError } from '../lib/errors.js';
+import type { Runner } from './runner.js';
+
+/** Refuses tokens ip's batch parser would split or treat as a comment: a last line of defence. */
+function line(args: string[]): string {
+  for (const a of args) {
+    if (a === '' || /[\s#"'\\]/.test(a)) throw new SystemError(`refusing unsafe argument ${JSON.stringify(a)} for ip`);
+  }
+  return args.join(' ');
+}
+
+const nsArgs = (ns?: string): string[] => (ns ? ['-n', ns] : []);
+
+/** Applies the commands in order in one process; stops at the first failure. */
+export async function ipBatch(runner: Runner, ns: string | undefined, cmds: string[][]): Promise<void> {
+  if (cmds.length === 0) return;
+  const lines = cmds.map(line);
+  // A single command needs no stdin; several share one process.
+  const r = cmds.length === 1
+    ? await runner.run('ip', [...nsArgs(ns), ...(cmds[0] ?? [])])
+    : await runner.run('ip', [...nsArgs(ns), '-batch', '-'], { input: lines.join('\n') + '\n' });
+  if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr, ns));
+}
+
+function ipError(stderr: string, ns?: string): string {
+  const msg = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Command failed')).join('; ');
+  return `ip${ns ? ` (netns ${ns})` : ''}: ${msg || 'failed'}`;
+}
+
+/** What "already gone" looks like: teardown treats these as success. */
+const GONE = /Cannot find device|No such device|does not exist|No such process|Cannot open network namespace|No such file or directory|Cannot assign requested address|Invalid argument.*netns|RTNETLINK answers: No such/;
+
+/**
+ * Best-effort, idempotent teardown: runs every command (ip -force), groups by namespace,
+ * ignores "already gone" and returns the other errors together.
+ */
+export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<string[]> {
+  const groups = new Map<string, string[][]>();
+  for (const c of cmds) {
+    const key = c.ns ?? '';
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)?.push(c.args);
+  }
+  const errors: string[] = [];
+  // Host namespace first: deleting a host veth end also removes the peer.
+  const keys = [...groups.keys()].sort((a, b) => (a === '' ? -1 : b === '' ? 1 : 0));
+  for (const key of keys) {
+    const ns = key || undefined;
+    const list = groups.get(key) ?? [];
+    const r = await runner.run('ip', [...nsArgs(ns), '-force', '-batch', '-'], { input: list.map(line).join('\n') + '\n' });
+    if (r.exitCode === 0) continue;
+    for (const l of r.stderr.split('\n')) {
+      const t = l.trim();
+      if (!t || t.startsWith('Command failed') || GONE.test(t)) continue;
+      errors.push(`ip${ns ? ` (netns ${ns})` : ''}: ${t}`);
+    }
+  }
+  return errors;
+}
+
+export interface LinkInfo {
+  ifname: string;
+  link_type?: string;
+  address?: string;
+  master?: string;
+  linkinfo?: { info_kind?: string };
+  operstate?: string;
+  mtu?: number;
+}
+
+export async function listLinks(runner: Runner, ns?: string): Promise<LinkInfo[]> {
+  const r = await runner.run('ip', [...nsArgs(ns), '-d', '-j', 'link', 'show']);
+  if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr, ns));
+  return JSON.parse(r.stdout || '[]') as LinkInfo[];
+}
+
+export interface RouteInfo {
+  dst: string;
+  dev?: string;
+}
+
+/** IPv4 and IPv6 routes of the main table (what default pools must not overlap). */
+export async function listRoutes(runner: Runner): Promise<RouteInfo[]> {
+  const out: RouteInfo[] = [];
+  for (const fam of ['-4', '-6']) {
+    const r = await runner.run('ip', [fam, '-j', 'route', 'show']);
+    if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr));
+    out.push(...(JSON.parse(r.stdout || '[]') as RouteInfo[]));
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+// Family-agnostic IP arithmetic on bigint. Pure: no I/O, so IPAM and validation are unit-testable.
+
+export type Family = 4 | 6;
+
+export interface Addr {
+  family: Family;
+  value: bigint;
+}
+
+export interface Prefix {
+  family: Family;
+  /** Network address (host bits zero). */
+  base: bigint;
+  len: number;
+}
+
+const BITS: Record<Family, number> = { 4: 32, 6: 128 };
+
+export const bits = (f: Family): number => BITS[f];
+
+const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+export function parseIPv4(s: string): Addr | null {
+  if (!V4.test(s)) return null;
+  let v = 0n;
+  for (const part of s.split('.')) v = (v << 8n) | BigInt(Number(part));
+  return { family: 4, value: v };
+}
+
+export function parseIPv6(s: string): Addr | null {
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || s.length > 45) return null;
+  let tail4: bigint | null = null;
+  let str = s;
+  // An embedded dotted quad (::ffff:1.2.3.4) counts as the last two groups.
+  const lastColon = str.lastIndexOf(':');
+  if (str.includes('.')) {
+    const v4 = parseIPv4(str.slice(lastColon + 1));
+    if (!v4) return null;
+    tail4 = v4.value;
+    str = str.slice(0, lastColon + 1) + '0:0';
+  }
+  const halves = str.split('::');
+  if (halves.length > 2) return null;
+  const parse = (h: string): number[] | null => {
+    if (h === '') return [];
+    const out: number[] = [];
+    for (const g of h.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const head = parse(halves[0] ?? '');
+  const tail = halves.length === 2 ? parse(halves[1] ?? '') : [];
+  if (!head || !tail) return null;
+  let groups: number[];
+  if (halves.length === 2) {
+    const missing = 8 - head.length - tail.length;
+    if (missing < 1) return null;
+    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  } else {
+    groups = head;
+  }
+  if (groups.length !== 8) return null;
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | BigInt(g);
+  if (tail4 !== null) v = (v & ~0xffffffffn) | tail4;
+  return { family: 6, value: v };
+}
+
+export function parseIP(s: string): Addr | null {
+  return s.includes(':') ? parseIPv6(s) : parseIPv4(s);
+}
+
+export function formatIP(a: Addr): string {
+  if (a.family === 4) {
+    const v = a.value;
+    return [24n, 16n, 8n, 0n].map((sh) => String((v >> sh) & 0xffn)).join('.');
+  }
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((a.value >> BigInt(i * 16)) & 0xffffn));
+  // RFC 5952: compress the longest run (>=2) of zero groups.
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+const mask = (f: Family, len: number): bigint => {
+  const b = BigInt(bits(f));
+  return ((1n << b) - 1n) ^ ((1n << (b - BigInt(len))) - 1n);
+};
+
+/** Parses "addr/len"; `prefix` is the masked network, `addr` what was written (callers decide if host bits matter). */
+export function parseCIDR(s: string): { addr: Addr; prefix: Prefix } | null {
+  const slash = s.indexOf('/');
+  if (slash < 0) return null;
+  const addr = parseIP(s.slice(0, slash));
+  const lenStr = s.slice(slash + 1);
+  if (!addr || !/^\d{1,3}$/.test(lenStr)) return null;
+  const len = Number(lenStr);
+  if (len > bits(addr.family)) return null;
+  return { addr, prefix: { family: addr.family, base: addr.value & mask(addr.family, len), len } };
+}
+
+export function formatPrefix(p: Prefix): string {
+  return `${formatIP({ family: p.family, value: p.base })}/${p.len}`;
+}
+
+export function prefixSize(p: Prefix): bigint {
+  return 1n << BigInt(bits(p.family) - p.len);
+}
+
+export function lastAddr(p: Prefix): bigint {
+  return p.base + prefixSize(p) - 1n;
+}
+
+export function contains(p: Prefix, a: Addr): boolean {
+  return p.family === a.family && a.value >= p.base && a.value <= lastAddr(p);
+}
+
+export function containsPrefix(outer: Prefix, inner: Prefix): boolean {
+  return outer.family === inner.family && outer.len <= inner.len && inner.base >= outer.base && lastAddr(inner) <= lastAddr(outer);
+}
+
+export function overlaps(a: Prefix, b: Prefix): boolean {
+  return a.family === b.family && a.base <= lastAddr(b) && b.base <= lastAddr(a);
+}
+
+/** Splits `pool` into consecutive prefixes of length `size` (Docker's default-address-pools). */
+export function* subdivide(pool: Prefix, size: number): Generator<Prefix> {
+  if (size < pool.len) return;
+  const step = 1n << BigInt(bits(pool.family) - size);
+  for (let b = pool.base; b <= lastAddr(pool); b += step) yield { family: pool.family, base: b, len: size };
+}
+
+export const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+/** Docker's generated MAC: 02:42 followed by the four IPv4 bytes. */
+export function macFromIPv4(a: Addr): string {
+  const bytes = [24n, 16n, 8n, 0n].map((sh) => Number((a.value >> sh) & 0xffn).toString(16).padStart(2, '0'));
+  return `02:42:${bytes.join(':')}`;
+}

@@ -1,0 +1,68 @@
+// The Store interface: get/list/put/delete inside one transaction, small enough that an
+// etcd implementation with compare-and-swap can sit beside the lowdb one.
+import type { EndpointRecord, JournalEntry, NetworkRecord, SandboxRecord, State } from '../core/types.js';
+
+export interface Kinds {
+  networks: NetworkRecord;
+  endpoints: EndpointRecord;
+  sandboxes: SandboxRecord;
+  journal: JournalEntry;
+}
+export type Kind = keyof Kinds;
+
+export interface ReadTxn {
+  get<K extends Kind>(kind: K, id: string): Kinds[K] | undefined;
+  list<K extends Kind>(kind: K): Kinds[K][];
+}
+
+export interface Txn extends ReadTxn {
+  put<K extends Kind>(kind: K, rec: Kinds[K]): void;
+  delete(kind: Kind, id: string): void;
+  /** Persists the transaction as it is now, lock still held (the journal's intent record). */
+  flush(): Promise<void>;
+}
+
+export interface Store {
+  /** Whether any state was ever written (read-only commands use it to offer first-run setup). */
+  exists(): boolean;
+  /** Read-only snapshot: no lock. */
+  view<T>(fn: (tx: ReadTxn) => T): Promise<T>;
+  /** Lock, re-read, run fn, write atomically if fn returns; nothing is written if it throws. */
+  update<T>(fn: (tx: Txn) => Promise<T>): Promise<T>;
+}
+
+/** A transaction over one in-memory State document (shared by the file and memory stores). */
+export class DocTxn implements Txn {
+  constructor(
+    readonly doc: State,
+    private readonly persist: (doc: State) => Promise<void>,
+  ) {}
+
+  get<K extends Kind>(kind: K, id: string): Kinds[K] | undefined {
+    if (kind === 'journal') return this.doc.journal.find((j) => j.id === id) as Kinds[K] | undefined;
+    return (this.doc[kind] as Record<string, Kinds[K]>)[id];
+  }
+
+  list<K extends Kind>(kind: K): Kinds[K][] {
+    if (kind === 'journal') return [...this.doc.journal] as Kinds[K][];
+    return Object.values(this.doc[kind] as Record<string, Kinds[K]>);
+  }
+
+  put<K extends Kind>(kind: K, rec: Kinds[K]): void {
+    if (kind === 'journal') {
+      const j = rec as JournalEntry;
+      this.doc.journal = [...this.doc.journal.filter((e) => e.id !== j.id), j];
+      return;
+    }
+    (this.doc[kind] as Record<string, Kinds[K]>)[rec.id] = rec;
+  }
+
+  delete(kind: Kind, id: string): void {
+    if (kind === 'journal') this.doc.journal = this.doc.journal.filter((e) => e.id !== id);
+    else delete (this.doc[kind] as Record<string, unknown>)[id];
+  }
+
+  flush(): Promise<void> {
+    return this.persist(this.doc);
+  }
+}
