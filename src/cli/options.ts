@@ -11,6 +11,7 @@ export interface CreateFlags {
   ipRange?: string[];
   auxAddress?: string[];
   ipv6?: boolean;
+  enableIpv6?: boolean;
   internal?: boolean;
   attachable?: boolean;
   opt?: string[];
@@ -27,7 +28,7 @@ export function toNetworkCreate(name: string, f: CreateFlags): NetworkCreate {
     gateways: f.gateway ?? [],
     ipRanges: f.ipRange ?? [],
     auxAddresses: parseKeyValues(f.auxAddress ?? [], 'aux-address'),
-    enableIPv6: f.ipv6 ?? false,
+    enableIPv6: (f.ipv6 ?? false) || (f.enableIpv6 ?? false),
     internal: f.internal ?? false,
     attachable: f.attachable ?? false,
     options: parseKeyValues(f.opt ?? [], 'option'),

@@ -343,7 +343,6 @@ export class Controller {
       if (sb.networks[nw.id] || Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === nw.id).length) {
         throw new ConflictError(`endpoint with name ${sb.name} already exists in network ${nw.name}`);
       }
-      sb.networks[nw.id] = { name: nw.name, settings };
       if (sb.state === 'running') {
         const { steps, commit } = this.planJoin(tx, sb, nw, settings);
         await this.apply(tx, `connect ${sb.name} to ${nw.name}`, steps);
@@ -351,6 +350,7 @@ export class Controller {
       } else {
         checkStaticAddress(nw, settings); // the rest (IP free? network still there?) is checked at start
       }
+      sb.networks[nw.id] = { name: nw.name, settings };
       tx.put('sandboxes', sb);
     });
   }

@@ -1,6 +1,7 @@
 // Pure address management: validates pool requests (SPEC §7 messages) and allocates
 // addresses. Allocation is "first free in the range": the lowest address that is not the
-// network, broadcast, gateway, an aux address or held by a live endpoint.
+// network or broadcast address of the subnet or of its ip-range, the gateway, an aux
+// address, or held by a live endpoint.
 import type { IpamPool } from '../core/types.js';
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
 import {
@@ -97,8 +98,7 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
     let gw = gwBySubnet.get(s);
     if (!gw) {
       const auxSet = new Set(Object.values(aux));
-      const from = range ? range.base : s.base;
-      const value = firstFree(s, from, range ? lastAddr(range) : lastAddr(s), (v) => auxSet.has(formatIP({ family: s.family, value: v })));
+      const value = firstFree(s, range, (v) => auxSet.has(formatIP({ family: s.family, value: v })));
       if (value === null) throw new InvalidArgumentError(`no available address for a gateway in ${formatPrefix(range ?? s)}`);
       gw = { family: s.family, value };
     }
@@ -109,15 +109,17 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
   });
 }
 
-/** Addresses a subnet never hands out: network and (IPv4) broadcast. */
-function reservedBySubnet(s: Prefix, v: bigint): boolean {
-  if (s.len >= bits(s.family) - 1) return false; // /31, /32: point-to-point, all usable
-  return v === s.base || (s.family === 4 && v === lastAddr(s));
+/** Network and (IPv4) broadcast addresses of a prefix: never handed out, nor those of an ip-range. */
+function edge(p: Prefix, v: bigint): boolean {
+  if (p.len >= bits(p.family) - 1) return false; // /31, /32: point-to-point, all usable
+  return v === p.base || (p.family === 4 && v === lastAddr(p));
 }
 
-function firstFree(s: Prefix, from: bigint, to: bigint, taken: (v: bigint) => boolean): bigint | null {
-  for (let v = from; v <= to; v++) {
-    if (!reservedBySubnet(s, v) && !taken(v)) return v;
+/** Lowest address of `range` (default: the subnet) that is no edge and not taken. */
+function firstFree(s: Prefix, range: Prefix | undefined, taken: (v: bigint) => boolean): bigint | null {
+  const r = range ?? s;
+  for (let v = r.base; v <= lastAddr(r); v++) {
+    if (!edge(s, v) && !edge(r, v) && !taken(v)) return v;
   }
   return null;
 }
@@ -136,7 +138,7 @@ export function pickDefaultPool(pools: DefaultPool[], taken: TakenPrefix[]): Pre
 
 export function defaultPool(pools: DefaultPool[], taken: TakenPrefix[]): IpamPool {
   const p = pickDefaultPool(pools, taken);
-  const gw = firstFree(p, p.base, lastAddr(p), () => false) ?? p.base;
+  const gw = firstFree(p, undefined, () => false) ?? p.base;
   return { Subnet: formatPrefix(p), Gateway: formatIP({ family: p.family, value: gw }) };
 }
 
@@ -169,7 +171,7 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
     const holder = ctx.inUse.get(canon) ??
       (canon === hit.pool.Gateway ? 'the gateway' : undefined) ??
       (Object.values(hit.pool.AuxiliaryAddresses ?? {}).includes(canon) ? 'an aux-address' : undefined) ??
-      (reservedBySubnet(hit.subnet, a.value) ? 'the subnet' : undefined);
+      (edge(hit.subnet, a.value) ? 'the subnet' : undefined);
     if (holder) throw new ConflictError(`Address already in use: ${canon} (held by ${holder}) on network ${ctx.network}`);
     return `${canon}/${hit.subnet.len}`;
   }
@@ -177,7 +179,7 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
   for (const { pool, subnet } of pools) {
     const range = pool.IPRange ? parseCIDR(pool.IPRange)?.prefix : undefined;
     const reserved = new Set([pool.Gateway, ...Object.values(pool.AuxiliaryAddresses ?? {})]);
-    const v = firstFree(subnet, (range ?? subnet).base, lastAddr(range ?? subnet), (x) => {
+    const v = firstFree(subnet, range, (x) => {
       const s = formatIP({ family, value: x });
       return reserved.has(s) || ctx.inUse.has(s);
     });

@@ -10,6 +10,10 @@ export interface Kinds {
 }
 export type Kind = keyof Kinds;
 
+/**
+ * Records handed out are the transaction's own objects: callers change them only after the
+ * kernel work succeeded (and `put` them), because `flush` persists whatever the document holds.
+ */
 export interface ReadTxn {
   get<K extends Kind>(kind: K, id: string): Kinds[K] | undefined;
   list<K extends Kind>(kind: K): Kinds[K][];

@@ -1,0 +1,205 @@
+// The commander tree. Command bodies are imported lazily so `--help` and
+// `--version` load neither the controller nor execa.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { NetctlError } from '../lib/errors.js';
+import type { Globals, Io } from './context.js';
+import { reportError, setupColor } from './report.js';
+
+export const io: Io = {
+  out: (s) => void process.stdout.write(s),
+  err: (s) => void process.stderr.write(s),
+};
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** What each command does with its parsed arguments; main() passes lazy imports, tests a recorder. */
+export type Handler = (g: Globals, ...args: any[]) => Promise<number>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Handlers = Record<string, Handler>;
+
+export function lazyHandlers(): Handlers {
+  const net = () => import('./commands/network.js');
+  const sbx = () => import('./commands/sandbox.js');
+  return {
+    create: async (g, name, o) => (await net()).create(g, io, name, o),
+    connect: async (g, n, c, o) => (await net()).connect(g, io, n, c, o),
+    disconnect: async (g, n, c, o) => (await net()).disconnect(g, io, n, c, o),
+    inspect: async (g, refs, o) => (await net()).inspect(g, io, refs, o),
+    ls: async (g, o) => (await net()).ls(g, io, o),
+    rm: async (g, refs, o) => (await net()).rm(g, io, refs, o),
+    prune: async (g, o) => (await net()).prune(g, io, o),
+    'sandbox create': async (g, name, o) => (await sbx()).create(g, io, name, o),
+    'sandbox ls': async (g, o) => (await sbx()).ls(g, io, o),
+    'sandbox inspect': async (g, names) => (await sbx()).inspect(g, io, names),
+    'sandbox start': async (g, names) => (await sbx()).start(g, io, names),
+    'sandbox stop': async (g, names) => (await sbx()).stop(g, io, names),
+    'sandbox rm': async (g, names, o) => (await sbx()).rm(g, io, names, o),
+    exec: async (g, name, argv) => (await sbx()).exec(g, io, name, argv),
+  };
+}
+
+/** Builds the commander tree; `onExit` receives the handler's exit code. */
+export function buildProgram(handlers: Handlers, onExit: (code: number) => void): Command {
+  const program = new Command('netctl')
+    .description('Manage container networks (bridges, veth endpoints, netns sandboxes) without a daemon')
+    .version(`netctl version ${version()}`, '-v, --version', 'print the version')
+    .addOption(new Option('--root <dir>', 'state root').env('NETCTL_ROOT').default('/var/lib/netctl'))
+    .option('--debug', 'print every ip/iptables invocation to stderr')
+    .option('--no-color', 'never colour the output')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      outputError: (str, write) => write(`Error: ${str.replace(/^error:\s*/i, '').trim()}\n`),
+    });
+
+  const globals = (): Globals => {
+    const o = program.opts<{ root: string; debug?: boolean }>();
+    return { root: o.root, debug: o.debug ?? false };
+  };
+  const bind = (key: string) => async (...args: unknown[]) => {
+    // commander passes (...positionals, options, command); handlers take (...positionals, options).
+    const handler = handlers[key];
+    if (!handler) throw new Error(`no handler for ${key}`);
+    onExit(await handler(globals(), ...args.slice(0, -1)));
+  };
+
+  program.command('create')
+    .description('Create a network')
+    .argument('<network>', 'network name')
+    .option('-d, --driver <driver>', 'driver (bridge, host, null)', 'bridge')
+    .option('--subnet <cidr>', 'subnet in CIDR form (repeatable)', collect)
+    .option('--gateway <ip>', 'gateway for a subnet (repeatable)', collect)
+    .option('--ip-range <cidr>', 'allocate container IPs from a sub-range (repeatable)', collect)
+    .option('--aux-address <name=ip>', 'addresses the IPAM must not hand out (repeatable)', collect)
+    .option('--ipv6', 'enable IPv6 (alias --enable-ipv6)')
+    .addOption(new Option('--enable-ipv6').hideHelp())
+    .option('--internal', 'restrict external access to the network')
+    .option('--attachable', 'accepted and recorded (as Docker)')
+    .option('-o, --opt <k=v>', 'driver option (repeatable)', collect)
+    .option('--label <k[=v]>', 'metadata label (repeatable)', collect)
+    .option('--ipam-driver <driver>', 'IPAM driver', 'default')
+    .option('--ipam-opt <k=v>', 'IPAM driver option (repeatable)', collect)
+    .action(bind('create'));
+
+  const endpointOpts = (c: Command) => c
+    .option('--ip <ipv4>', 'IPv4 address')
+    .option('--ip6 <ipv6>', 'IPv6 address')
+    .option('--alias <name>', 'network-scoped alias (repeatable)', collect)
+    .option('--mac-address <mac>', 'MAC address of the interface')
+    .option('--link-local-ip <ip>', 'link-local address (repeatable)', collect)
+    .option('--driver-opt <k=v>', 'driver option for the endpoint (repeatable)', collect)
+    .option('--gw-priority <n>', 'the highest priority endpoint carries the default route');
+
+  endpointOpts(program.command('connect')
+    .description('Connect a container to a network')
+    .argument('<network>')
+    .argument('<container>'))
+    .action(bind('connect'));
+
+  program.command('disconnect')
+    .description('Disconnect a container from a network')
+    .argument('<network>')
+    .argument('<container>')
+    .option('-f, --force', 'also clear stale endpoints; never fail on "already gone"')
+    .action(bind('disconnect'));
+
+  program.command('inspect')
+    .description('Display detailed information on one or more networks')
+    .argument('<network...>')
+    .option('-f, --format <format>', 'json, or a Go template')
+    .action(bind('inspect'));
+
+  const lsOpts = (c: Command) => c
+    .option('-q, --quiet', 'only display IDs')
+    .option('--no-trunc', 'do not truncate the output')
+    .option('--format <format>', 'table, table TEMPLATE, json or TEMPLATE');
+
+  lsOpts(program.command('ls').alias('list')
+    .description('List networks')
+    .option('-f, --filter <k=v>', 'filter output (driver, id, name, label, scope, type, dangling)', collect))
+    .action(bind('ls'));
+
+  program.command('rm').alias('remove')
+    .description('Remove one or more networks')
+    .argument('<network...>')
+    .option('-f, --force', 'do not error if the network does not exist')
+    .action(bind('rm'));
+
+  program.command('prune')
+    .description('Remove all networks without endpoints')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .option('--filter <k=v>', 'label=<k[=v]>, label!=<k[=v]>, until=<time>', collect)
+    .action(bind('prune'));
+
+  const sandbox = program.command('sandbox').alias('container').description('Manage sandboxes (network namespaces of containers)');
+
+  endpointOpts(sandbox.command('create')
+    .description('Create a running sandbox')
+    .argument('<name>')
+    .option('--net <mode>', 'bridge (default), none, host, or a network name', 'bridge')
+    .option('--hostname <name>', 'host name of the sandbox'))
+    .action(bind('sandbox create'));
+
+  lsOpts(sandbox.command('ls').alias('list').description('List sandboxes'))
+    .action(bind('sandbox ls'));
+
+  sandbox.command('inspect')
+    .description('Display the network settings of sandboxes')
+    .argument('<name...>')
+    .action(bind('sandbox inspect'));
+
+  sandbox.command('start')
+    .description('Start sandboxes: recreate the netns and join every recorded network')
+    .argument('<name...>')
+    .action(bind('sandbox start'));
+
+  sandbox.command('stop')
+    .description('Stop sandboxes: leave all networks, keep the settings, delete the netns')
+    .argument('<name...>')
+    .action(bind('sandbox stop'));
+
+  sandbox.command('rm').alias('remove')
+    .description('Remove sandboxes (disconnect all; delete the netns if netctl made it)')
+    .argument('<name...>')
+    .option('-f, --force', 'ignore sandboxes that do not exist')
+    .action(bind('sandbox rm'));
+
+  program.command('exec')
+    .description('Run a command inside a sandbox\'s network namespace')
+    .argument('<name>')
+    .argument('<command...>')
+    .allowUnknownOption()
+    .action(bind('exec'));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram(lazyHandlers(), (c) => (code = c));
+  const noColor = argv.includes('--no-color');
+  await setupColor(noColor, Boolean(process.stderr.isTTY));
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      return 125; // commander already printed the message
+    }
+    reportError(io, e);
+    return e instanceof NetctlError ? e.exitCode : 1;
+  }
+  return code;
+}
+

@@ -1,0 +1,156 @@
+// A fake Runner that models the slice of the kernel netctl touches (netns, links, addresses,
+// routes), so engine tests can check exact command sequences and that a failure injected at
+// any line leaves the model exactly as it was.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunOptions, RunResult, Runner } from '../../src/kernel/runner.js';
+
+interface Link { ns: string; name: string; kind: string; peer?: string; master?: string; up: boolean; addrs: string[] }
+
+export interface Call { file: string; args: string[]; input?: string }
+
+export class FakeKernel implements Runner {
+  calls: Call[] = [];
+  netns = new Set<string>();
+  links = new Map<string, Link>();
+  routes = new Map<string, string[]>();
+  hostRoutes: Array<{ dst: string; dev?: string }> = [];
+  /** Fail the n-th mutating line (0-based, counted across calls); undefined: never. */
+  failLine: number | undefined;
+  linesSeen = 0;
+
+  /** Mirrors named netns as files here, as /var/run/netns does. */
+  constructor(readonly netnsDir?: string) {}
+
+  private key(ns: string, name: string) { return `${ns}/${name}`; }
+
+  /** A canonical dump of the modelled state, for before/after comparisons. */
+  dump(): string {
+    return JSON.stringify({
+      netns: [...this.netns].sort(),
+      links: [...this.links.values()].map((l) => ({ ...l, addrs: [...l.addrs].sort() })).sort((a, b) => (a.ns + a.name < b.ns + b.name ? -1 : 1)),
+      routes: [...this.routes.entries()].sort(),
+    });
+  }
+
+  mutating(): Call[] {
+    return this.calls.filter((c) => !c.args.includes('-j'));
+  }
+
+  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    this.calls.push({ file, args, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    if (file !== 'ip') return { stdout: '', stderr: `${file}: not modelled`, exitCode: 1 };
+    let a = [...args];
+    let ns = '';
+    let force = false;
+    let batch = false;
+    const flags: string[] = [];
+    while (a[0]?.startsWith('-')) {
+      const f = a.shift() ?? '';
+      if (f === '-n') ns = a.shift() ?? '';
+      else if (f === '-force') force = true;
+      else if (f === '-batch') { batch = true; a.shift(); }
+      else flags.push(f);
+    }
+    if (ns && !this.netns.has(ns)) return { stdout: '', stderr: `Cannot open network namespace "${ns}": No such file or directory`, exitCode: 1 };
+    if (flags.includes('-j')) return this.read(ns, a, flags);
+    const lines = batch ? (opts.input ?? '').split('\n').filter(Boolean).map((l) => l.split(' ')) : [a];
+    const errs: string[] = [];
+    for (const [i, l] of lines.entries()) {
+      let err: string | null;
+      if (this.linesSeen++ === this.failLine) err = 'RTNETLINK answers: injected failure';
+      else err = this.apply(ns, l);
+      if (err) {
+        errs.push(err, `Command failed -:${i + 1}`);
+        if (!force) break;
+      }
+    }
+    return { stdout: '', stderr: errs.join('\n'), exitCode: errs.length ? 1 : 0 };
+  }
+
+  private read(ns: string, a: string[], flags: string[]): RunResult {
+    if (a[0] === 'link') {
+      const out = [...this.links.values()].filter((l) => l.ns === ns).map((l) => ({ ifname: l.name, ...(l.master ? { master: l.master } : {}) }));
+      return { stdout: JSON.stringify(out), stderr: '', exitCode: 0 };
+    }
+    if (a[0] === 'route') return { stdout: JSON.stringify(flags.includes('-6') ? [] : this.hostRoutes), stderr: '', exitCode: 0 };
+    return { stdout: '[]', stderr: '', exitCode: 0 };
+  }
+
+  private apply(ns: string, l: string[]): string | null {
+    const [obj, verb] = l;
+    const gone = (n: string) => `Cannot find device "${n}"`;
+    if (obj === 'netns') {
+      const name = l[2] ?? '';
+      if (verb === 'add') {
+        if (this.netns.has(name)) return `Cannot create namespace file "/var/run/netns/${name}": File exists`;
+        this.netns.add(name);
+        this.links.set(this.key(name, 'lo'), { ns: name, name: 'lo', kind: 'loopback', up: false, addrs: [] });
+        if (this.netnsDir) writeFileSync(join(this.netnsDir, name), '');
+        return null;
+      }
+      if (verb === 'del') {
+        if (!this.netns.has(name)) return `Cannot remove namespace file "/var/run/netns/${name}": No such file or directory`;
+        this.netns.delete(name);
+        if (this.netnsDir) rmSync(join(this.netnsDir, name), { force: true });
+        for (const link of [...this.links.values()]) if (link.ns === name) this.delLink(link);
+        this.routes.delete(name);
+        return null;
+      }
+    }
+    if (obj === 'link') {
+      if (verb === 'add') {
+        const nameIdx = l[2] === 'name' ? 3 : 2;
+        const name = l[nameIdx] ?? '';
+        if (this.links.has(this.key(ns, name))) return 'RTNETLINK answers: File exists';
+        const kind = l[l.indexOf('type') + 1] ?? '';
+        const link: Link = { ns, name, kind, up: false, addrs: [] };
+        if (kind === 'veth') {
+          const pi = l.indexOf('peer');
+          const peerName = l[l.indexOf('name', pi) + 1] ?? '';
+          const ni = l.indexOf('netns', pi);
+          const peerNs = ni > 0 ? l[ni + 1] ?? '' : ns;
+          if (!this.netns.has(peerNs) && peerNs !== '') return `Invalid netns value "${peerNs}"`;
+          if (this.links.has(this.key(peerNs, peerName))) return 'RTNETLINK answers: File exists';
+          link.peer = this.key(peerNs, peerName);
+          this.links.set(link.peer, { ns: peerNs, name: peerName, kind, peer: this.key(ns, name), up: false, addrs: [] });
+        }
+        this.links.set(this.key(ns, name), link);
+        return null;
+      }
+      const name = l[2] ?? '';
+      const link = this.links.get(this.key(ns, name));
+      if (!link) return gone(name);
+      if (verb === 'del') { this.delLink(link); return null; }
+      if (verb === 'set') {
+        const mi = l.indexOf('master');
+        if (mi > 0) {
+          if (!this.links.has(this.key(ns, l[mi + 1] ?? ''))) return gone(l[mi + 1] ?? '');
+          link.master = l[mi + 1] ?? '';
+        }
+        if (l.includes('up')) link.up = true;
+        return null;
+      }
+    }
+    if (obj === 'addr' || obj === 'route') {
+      const dev = l[l.indexOf('dev') + 1] ?? '';
+      const link = this.links.get(this.key(ns, dev));
+      if (!link) return gone(dev);
+      if (obj === 'addr') link.addrs.push(l[2] ?? '');
+      else this.routes.set(ns, [...(this.routes.get(ns) ?? []).filter((r) => !r.startsWith(`${l[2]} `)), l.slice(2).join(' ')]);
+      return null;
+    }
+    return `unknown command: ${l.join(' ')}`;
+  }
+
+  private delLink(link: Link): void {
+    const victims = [link, ...(link.peer ? [this.links.get(link.peer)] : [])].filter((x): x is Link => x !== undefined);
+    for (const v of victims) {
+      this.links.delete(this.key(v.ns, v.name));
+      // Routes through a deleted device vanish with it.
+      const rs = (this.routes.get(v.ns) ?? []).filter((r) => !r.endsWith(`dev ${v.name}`));
+      if (rs.length) this.routes.set(v.ns, rs);
+      else this.routes.delete(v.ns);
+    }
+  }
+}

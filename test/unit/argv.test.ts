@@ -1,0 +1,66 @@
+// argv -> options tables: commander parsing plus the pure converters, with recording handlers.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { toEndpointSettings, toNetworkCreate, toSandboxCreate, parseFilters } from '../../src/cli/options.js';
+import { buildProgram, type Handlers } from '../../src/cli/program.js';
+
+async function parse(argv: string[]): Promise<{ key: string; args: unknown[]; root: string }> {
+  let got: { key: string; args: unknown[]; root: string } | undefined;
+  const rec = (key: string) => async (g: { root: string }, ...args: unknown[]) => { got = { key, args, root: g.root }; return 0; };
+  const keys = ['create', 'connect', 'disconnect', 'inspect', 'ls', 'rm', 'prune', 'sandbox create', 'sandbox ls', 'sandbox inspect', 'sandbox start', 'sandbox stop', 'sandbox rm', 'exec'];
+  const handlers: Handlers = Object.fromEntries(keys.map((k) => [k, rec(k)]));
+  const program = buildProgram(handlers, () => undefined);
+  program.configureOutput({ writeErr: () => undefined, writeOut: () => undefined, outputError: () => undefined });
+  await program.parseAsync(['node', 'netctl', ...argv]);
+  return got ?? assert.fail('no handler ran');
+}
+
+describe('argv -> options', () => {
+  it('create: repeatable flags become a NetworkCreate', async () => {
+    const p = await parse(['--root', '/r', 'create', '--subnet', '10.1.0.0/24', '--subnet', '10.2.0.0/24', '--gateway', '10.1.0.254',
+      '--ip-range', '10.1.0.128/25', '--aux-address', 'router=10.1.0.2', '-o', 'com.docker.network.driver.mtu=1400', '--label', 'env=prod',
+      '--label', 'flag', '--internal', '--enable-ipv6', 'web']);
+    assert.equal(p.key, 'create');
+    assert.equal(p.root, '/r');
+    const [name, flags] = p.args as [string, Record<string, unknown>];
+    assert.deepEqual(toNetworkCreate(name, flags), {
+      name: 'web', driver: 'bridge', subnets: ['10.1.0.0/24', '10.2.0.0/24'], gateways: ['10.1.0.254'], ipRanges: ['10.1.0.128/25'],
+      auxAddresses: { router: '10.1.0.2' }, enableIPv6: true, internal: true, attachable: false,
+      options: { 'com.docker.network.driver.mtu': '1400' }, labels: { env: 'prod', flag: '' }, ipamDriver: 'default', ipamOptions: {},
+    });
+  });
+
+  it('connect: NETWORK first, then CONTAINER; flags become EndpointSettings', async () => {
+    const p = await parse(['connect', 'web', 'frontend', '--ip', '10.0.1.5', '--alias', 'fe', '--alias', 'www', '--mac-address', '02:42:0a:00:01:05', '--gw-priority', '10']);
+    const [network, container, flags] = p.args as [string, string, Record<string, unknown>];
+    assert.deepEqual([network, container], ['web', 'frontend']);
+    assert.deepEqual(toEndpointSettings(flags), {
+      IPAMConfig: { IPv4Address: '10.0.1.5' }, Aliases: ['fe', 'www'], MacAddress: '02:42:0a:00:01:05', GwPriority: 10,
+    });
+  });
+
+  it('sandbox create defaults to the bridge network', async () => {
+    const p = await parse(['sandbox', 'create', 'a']);
+    const [name, flags] = p.args as [string, Record<string, unknown>];
+    assert.deepEqual(toSandboxCreate(name, flags), { name: 'a', net: 'bridge', settings: {} });
+  });
+
+  it('aliases: list, remove, container', async () => {
+    assert.equal((await parse(['list'])).key, 'ls');
+    assert.equal((await parse(['remove', 'x'])).key, 'rm');
+    assert.equal((await parse(['container', 'ls'])).key, 'sandbox ls');
+  });
+
+  it('exec keeps the command after -- untouched', async () => {
+    const p = await parse(['exec', 'a', '--', 'ping', '-c1', '10.0.0.1']);
+    assert.deepEqual(p.args.slice(0, 2), ['a', ['ping', '-c1', '10.0.0.1']]);
+  });
+
+  it('bad usage is a commander error (exit 125 in main)', async () => {
+    await assert.rejects(parse(['create', '--bogus', 'x']), /unknown option/);
+    await assert.rejects(parse(['connect', 'web']), /missing required argument/);
+    assert.throws(() => toEndpointSettings({ gwPriority: 'high' }), /invalid argument "high" for "--gw-priority"/);
+    assert.throws(() => parseFilters(['colour=red']), /invalid filter 'colour'/);
+    assert.throws(() => toNetworkCreate('x', { opt: ['novalue'] }), /invalid option "novalue": expected key=value/);
+  });
+});

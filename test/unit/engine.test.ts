@@ -1,0 +1,184 @@
+// Tier 2: the controller against a fake kernel. Exact `ip` sequences, and a failure injected
+// at every line of every operation proving the rollback leaves kernel and store as they were.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { Controller, type NetworkCreate } from '../../src/core/controller.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { FakeKernel } from '../helpers/fake-kernel.js';
+
+const dirs: string[] = [];
+afterEach(() => { while (dirs.length) rmSync(dirs.pop() ?? '', { recursive: true, force: true }); });
+
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'netctl-engine-'));
+  dirs.push(dir);
+  const kernel = new FakeKernel(dir);
+  const store = new MemoryStore();
+  let n = 0;
+  const ids = () => (n++).toString(16).padStart(2, '0').repeat(32);
+  const ctl = new Controller({ store, runner: kernel, netnsDir: dir, id: ids, now: () => new Date('2026-01-01T00:00:00Z') });
+  return { kernel, store, ctl, dir };
+}
+
+/** A controller whose store already holds the predefined networks (as after any first command). */
+async function ready() {
+  const t = setup();
+  await t.ctl.view(() => 0, true);
+  return t;
+}
+
+const net = (name: string, subnet?: string): NetworkCreate => ({
+  name, driver: 'bridge', subnets: subnet ? [subnet] : [], gateways: [], ipRanges: [], auxAddresses: {},
+  enableIPv6: false, internal: false, attachable: false, options: {}, labels: {}, ipamDriver: 'default', ipamOptions: {},
+});
+
+/** The host veth name is random: replace it so sequences can be compared exactly. */
+const norm = (s: string) => s.replace(/veth[0-9a-f]{7}/g, 'vethX');
+
+describe('engine: command sequences', () => {
+  it('create network: one batch making the bridge, its gateway address, up', async () => {
+    const { kernel, ctl } = setup();
+    const id = await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    const m = kernel.mutating();
+    assert.equal(m.length, 1);
+    assert.deepEqual(m[0]?.args, ['-batch', '-']);
+    assert.equal(m[0]?.input, `link add name nc-${id.slice(0, 12)} type bridge\naddr add 10.1.0.1/24 dev nc-${id.slice(0, 12)}\nlink set nc-${id.slice(0, 12)} up\n`);
+  });
+
+  it('sandbox create on a network: two processes, host side then inside the netns', async () => {
+    const { kernel, ctl } = setup();
+    const id = await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    kernel.calls = [];
+    await ctl.createSandbox({ name: 'a', net: 'web', settings: { IPAMConfig: { IPv4Address: '10.1.0.5' } } });
+    const m = kernel.mutating().map((c) => ({ args: c.args, input: norm(c.input ?? '') }));
+    const br = `nc-${id.slice(0, 12)}`;
+    assert.deepEqual(m, [
+      { args: ['-batch', '-'], input: `netns add a\nlink add vethX type veth peer name eth0 address 02:42:0a:01:00:05 netns a\nlink set vethX master ${br} up\n` },
+      { args: ['-n', 'a', '-batch', '-'], input: 'link set lo up\naddr add 10.1.0.5/24 dev eth0\nlink set eth0 up\nroute replace default via 10.1.0.1 dev eth0\n' },
+    ]);
+  });
+
+  it('connect to a second network adds an interface without moving the default route', async () => {
+    const { kernel, ctl } = setup();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    await ctl.createNetwork(net('db', '10.2.0.0/24'));
+    await ctl.createSandbox({ name: 'a', net: 'web', settings: {} });
+    kernel.calls = [];
+    await ctl.connect('db', 'a', {});
+    const inner = kernel.mutating()[1];
+    assert.deepEqual(inner?.args, ['-n', 'a', '-batch', '-']);
+    assert.equal(inner?.input, 'addr add 10.2.0.2/24 dev eth1\nlink set eth1 up\n');
+    assert.deepEqual(kernel.routes.get('a'), ['default via 10.1.0.1 dev eth0']);
+  });
+
+  it('disconnect of the gateway endpoint deletes the veth and moves the default route', async () => {
+    const { kernel, ctl } = setup();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    await ctl.createNetwork(net('db', '10.2.0.0/24'));
+    await ctl.createSandbox({ name: 'a', net: 'web', settings: {} });
+    await ctl.connect('db', 'a', {});
+    kernel.calls = [];
+    await ctl.disconnect('web', 'a', false);
+    const m = kernel.mutating().map((c) => ({ args: c.args, input: norm(c.input ?? '') }));
+    assert.deepEqual(m, [
+      { args: ['-force', '-batch', '-'], input: 'link del vethX\n' },
+      { args: ['-n', 'a', 'route', 'replace', 'default', 'via', '10.2.0.1', 'dev', 'eth1'], input: '' },
+    ]);
+    assert.deepEqual(kernel.routes.get('a'), ['default via 10.2.0.1 dev eth1']);
+    assert.deepEqual([...kernel.links.values()].filter((l) => l.ns === 'a').map((l) => l.name).sort(), ['eth1', 'lo']);
+  });
+
+  it('the predefined bridge device is made on first use only', async () => {
+    const { kernel, ctl } = setup();
+    await ctl.createSandbox({ name: 'a', net: 'bridge', settings: {} });
+    await ctl.createSandbox({ name: 'b', net: 'bridge', settings: {} });
+    const bridgeAdds = kernel.mutating().filter((c) => (c.input ?? '').includes('type bridge'));
+    assert.equal(bridgeAdds.length, 1);
+    assert.ok(kernel.links.has('/netctl0'));
+  });
+
+  it('a journal entry left by a killed process is cleaned up by the next command', async () => {
+    const { kernel, ctl, store } = setup();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    const before = kernel.dump();
+    // Simulate a process killed after the intent was persisted and the first batch ran.
+    await store.update(async (tx) => {
+      tx.put('journal', { id: 'j1', pid: 999999, op: 'connect x', started: '', cleanup: [{ args: ['link', 'del', 'vethdead001'] }, { args: ['netns', 'del', 'x'] }] });
+    });
+    await kernel.run('ip', ['-batch', '-'], { input: 'netns add x\nlink add vethdead001 type veth peer name eth0 netns x\n' });
+    assert.notEqual(kernel.dump(), before);
+    const warnings: string[] = [];
+    const ctl2 = new Controller({ store, runner: kernel, netnsDir: '/nonexistent', warn: (m) => warnings.push(m) });
+    await ctl2.createNetwork(net('other', '10.9.0.0/24'));
+    await ctl2.removeNetworks(['other'], false);
+    assert.equal(kernel.dump(), before);
+    assert.equal(store.snapshot().journal.length, 0);
+    assert.match(warnings[0] ?? '', /interrupted connect x \(pid 999999\)/);
+    void ctl;
+  });
+});
+
+describe('engine: failure at every step rolls back', () => {
+  type Op = { name: string; prepare: (c: Controller) => Promise<void>; run: (c: Controller) => Promise<unknown> };
+  const ops: Op[] = [
+    { name: 'create network', prepare: async () => undefined, run: (c) => c.createNetwork(net('web', '10.1.0.0/24')) },
+    {
+      name: 'sandbox create', prepare: async (c) => { await c.createNetwork(net('web', '10.1.0.0/24')); },
+      run: (c) => c.createSandbox({ name: 'a', net: 'web', settings: {} }),
+    },
+    {
+      name: 'sandbox create on the default bridge (first use)', prepare: async () => undefined,
+      run: (c) => c.createSandbox({ name: 'a', net: 'bridge', settings: {} }),
+    },
+    {
+      name: 'connect', prepare: async (c) => {
+        await c.createNetwork(net('web', '10.1.0.0/24'));
+        await c.createNetwork(net('db', '10.2.0.0/24'));
+        await c.createSandbox({ name: 'a', net: 'web', settings: {} });
+      },
+      run: (c) => c.connect('db', 'a', { IPAMConfig: { IPv4Address: '10.2.0.9' } }),
+    },
+    {
+      name: 'sandbox start', prepare: async (c) => {
+        await c.createNetwork(net('web', '10.1.0.0/24'));
+        await c.createNetwork(net('db', '10.2.0.0/24'));
+        await c.createSandbox({ name: 'a', net: 'web', settings: {} });
+        await c.connect('db', 'a', {});
+        await c.stopSandbox('a');
+      },
+      run: (c) => c.startSandbox('a'),
+    },
+  ];
+
+  for (const op of ops) {
+    it(`${op.name}: every injected failure leaves nothing behind`, async () => {
+      // Count the lines a clean run applies.
+      const probe = await ready();
+      await op.prepare(probe.ctl);
+      const start = probe.kernel.linesSeen;
+      probe.kernel.failLine = undefined;
+      await op.run(probe.ctl);
+      const total = countLines(probe.kernel, start);
+      assert.ok(total > 0);
+      for (let k = 0; k < total; k++) {
+        const t = await ready();
+        await op.prepare(t.ctl);
+        const kernelBefore = t.kernel.dump();
+        const storeBefore = JSON.stringify(t.store.snapshot());
+        t.kernel.failLine = t.kernel.linesSeen + k;
+        await assert.rejects(op.run(t.ctl), /injected failure/, `step ${k} of ${op.name}`);
+        t.kernel.failLine = undefined;
+        assert.equal(t.kernel.dump(), kernelBefore, `kernel after failure at step ${k} of ${op.name}`);
+        assert.equal(JSON.stringify(t.store.snapshot()), storeBefore, `store after failure at step ${k} of ${op.name}`);
+      }
+    });
+  }
+});
+
+/** Mutating lines applied since `start` (linesSeen counts them as the fake applies them). */
+function countLines(k: FakeKernel, start: number): number {
+  return k.linesSeen - start;
+}
