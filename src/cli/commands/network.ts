@@ -98,7 +98,8 @@ const HEADERS: Record<string, string> = {
 
 export interface LsFlags {
   quiet?: boolean;
-  noTrunc?: boolean;
+  /** commander turns --no-trunc into trunc: false. */
+  trunc?: boolean;
   filter?: string[];
   format?: string;
 }
@@ -112,7 +113,7 @@ export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
     return tx.list('networks')
       .filter((n) => matchFilters(n, filters, busy.has(n.id)))
       .sort((a, b) => naturalCompare(a.name, b.name))
-      .map((n) => networkRow(n, !flags.noTrunc));
+      .map((n) => networkRow(n, flags.trunc !== false));
   }, hasPrivilege());
   io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}'));
   return 0;

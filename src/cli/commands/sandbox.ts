@@ -57,7 +57,7 @@ const HEADERS: Record<string, string> = { ID: 'SANDBOX ID', Name: 'NAME', Mode: 
 
 export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
   const rows = await makeController(g, io).view(
-    (tx) => tx.list('sandboxes').sort((a, b) => naturalCompare(a.name, b.name)).map((s) => sandboxRow(tx, s, !flags.noTrunc)),
+    (tx) => tx.list('sandboxes').sort((a, b) => naturalCompare(a.name, b.name)).map((s) => sandboxRow(tx, s, flags.trunc !== false)),
     hasPrivilege(),
   );
   io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.State}}\t{{.Networks}}'));

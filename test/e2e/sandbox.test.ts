@@ -1,0 +1,134 @@
+// The container side: stopped-sandbox connect/start, none mode, adoption, exec, eth<N> numbering.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TestHost, isRoot } from '../helpers/host.js';
+
+describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
+  let h: TestHost;
+
+  before(() => {
+    h = new TestHost();
+    h.ok('create', '--subnet', '10.232.1.0/24', 'web');
+    h.ok('create', '--subnet', '10.232.2.0/24', 'db');
+  });
+  after(() => {
+    assert.deepEqual(h.cleanup(), [], 'nothing leaked');
+  });
+
+  it('the default bridge network is made on first use with device netctl0', () => {
+    const s = h.name('dflt');
+    h.ok('sandbox', 'create', s);
+    const br = h.links().find((l) => l.ifname === 'netctl0');
+    assert.ok(br, 'netctl0 exists');
+    const [nw] = JSON.parse(h.ok('inspect', 'bridge')) as Array<{ IPAM: { Config: Array<{ Subnet: string; Gateway: string }> } }>;
+    const gw = nw?.IPAM.Config[0]?.Gateway ?? '';
+    assert.match(nw?.IPAM.Config[0]?.Subnet ?? '', /^172\.17\.0\.0\/16$/, 'first free default pool in an empty namespace');
+    assert.ok(h.ping(s, gw), 'sandbox reaches the bridge gateway');
+    h.ok('sandbox', 'rm', s);
+  });
+
+  it('stop keeps the settings and deletes the netns; start rebuilds it; eth<N> is never reused', () => {
+    const s = h.name('life');
+    h.ok('sandbox', 'create', s, '--net', 'web', '--ip', '10.232.1.20');
+    h.ok('sandbox', 'stop', s);
+    assert.equal(h.netnsExists(s), false, 'netns deleted on stop');
+    assert.equal(Object.keys(h.store().endpoints).length, 0, 'endpoints released');
+    // Connecting a stopped sandbox only records the settings.
+    h.ok('connect', 'db', s, '--ip', '10.232.2.30');
+    assert.equal(h.netnsExists(s), false);
+    const [rec] = JSON.parse(h.ok('sandbox', 'inspect', s)) as Array<{ State: string; NetworkSettings: { Networks: Record<string, { IPAMConfig: { IPv4Address: string } }> } }>;
+    assert.equal(rec?.State, 'stopped');
+    assert.deepEqual(Object.keys(rec?.NetworkSettings.Networks ?? {}), ['web', 'db']);
+    assert.equal(rec?.NetworkSettings.Networks['db']?.IPAMConfig.IPv4Address, '10.232.2.30');
+    h.ok('sandbox', 'start', s);
+    assert.deepEqual(h.addrs(s), { lo: ['127.0.0.1/8'], eth1: ['10.232.1.20/24'], eth2: ['10.232.2.30/24'] });
+    assert.equal(h.routes(s).find((r) => r.dst === 'default')?.gateway, '10.232.1.1');
+    assert.ok(h.ping(s, '10.232.2.1'));
+    h.ok('sandbox', 'rm', s);
+    assert.equal(h.netnsExists(s), false);
+  });
+
+  it('start fails clearly when a recorded address was taken meanwhile, and leaves nothing', () => {
+    const s = h.name('clash');
+    const t = h.name('thief');
+    h.ok('sandbox', 'create', s, '--net', 'web', '--ip', '10.232.1.40');
+    h.ok('sandbox', 'stop', s);
+    h.ok('sandbox', 'create', t, '--net', 'web', '--ip', '10.232.1.40');
+    const linksBefore = h.links().map((l) => l.ifname).sort();
+    const r = h.netctl('sandbox', 'start', s);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /Address already in use: 10\.232\.1\.40 \(held by container .*thief\)/);
+    assert.equal(h.netnsExists(s), false, 'no netns left by the failed start');
+    assert.deepEqual(h.links().map((l) => l.ifname).sort(), linksBefore, 'no veth left');
+    h.ok('sandbox', 'rm', s, t);
+  });
+
+  it('a none sandbox has only lo, and a later connect gives it a NIC (as pouch)', () => {
+    const s = h.name('none');
+    h.ok('sandbox', 'create', s, '--net', 'none');
+    assert.deepEqual(h.links(s).map((l) => l.ifname), ['lo']);
+    assert.deepEqual(h.routes(s), []);
+    h.ok('connect', 'web', s);
+    assert.deepEqual(Object.keys(h.addrs(s)).sort(), ['eth0', 'lo']);
+    assert.ok(h.ping(s, '10.232.1.1'));
+    h.ok('sandbox', 'rm', s);
+  });
+
+  it('adopts a namespace made by ip netns add, and leaves it in place on rm', () => {
+    const s = h.name('foreign');
+    h.foreignNetns(s);
+    h.ok('connect', 'web', s, '--ip', '10.232.1.77');
+    assert.deepEqual(h.addrs(s)['eth0'], ['10.232.1.77/24']);
+    const peer = h.name('peer');
+    h.ok('sandbox', 'create', peer, '--net', 'web');
+    assert.ok(h.ping(peer, '10.232.1.77'), 'traffic reaches the adopted namespace');
+    h.ok('sandbox', 'rm', s, peer);
+    assert.equal(h.netnsExists(s), true, 'adopted netns kept');
+    assert.deepEqual(h.links(s).map((l) => l.ifname), ['lo'], 'netctl interfaces gone from it');
+  });
+
+  it('sandbox create refuses a netns it does not own', () => {
+    const s = h.name('taken');
+    h.foreignNetns(s);
+    const r = h.netctl('sandbox', 'create', s);
+    assert.equal(r.code, 1);
+    assert.match(r.err, new RegExp(`netns ${s} already exists`));
+    assert.match(r.err, /hint: .*sandbox attach/);
+  });
+
+  it('exec runs inside the sandbox and passes the exit status through', () => {
+    const s = h.name('exec');
+    h.ok('sandbox', 'create', s, '--net', 'db', '--ip', '10.232.2.99');
+    const r = h.netctl('exec', s, '--', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0');
+    assert.equal(r.code, 0);
+    assert.match(r.out, /10\.232\.2\.99\/24/);
+    assert.equal(h.netctl('exec', s, '--', 'sh', '-c', 'exit 7').code, 7);
+    h.ok('sandbox', 'rm', s);
+  });
+
+  it('sandbox ls and inspect describe what exists', () => {
+    const s = h.name('ls');
+    h.ok('sandbox', 'create', s, '--net', 'web', '--alias', 'api');
+    h.ok('connect', 'db', s);
+    const lines = h.ok('sandbox', 'ls').trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^SANDBOX ID {5}NAME +MODE +STATE +NETWORKS$/);
+    assert.match(lines.find((l) => l.includes(s)) ?? '', /running +web,db$/);
+    const [v] = JSON.parse(h.ok('sandbox', 'inspect', s)) as Array<{ NetworkSettings: { Networks: Record<string, { Aliases: string[]; IPAddress: string; Gateway: string; MacAddress: string }> } }>;
+    const web = v?.NetworkSettings.Networks['web'];
+    assert.deepEqual(web?.Aliases, ['api']);
+    assert.equal(web?.Gateway, '10.232.1.1');
+    assert.equal(h.links(s).find((l) => l.ifname === 'eth0')?.address, web?.MacAddress);
+    assert.deepEqual(h.addrs(s)['eth0'], [`${web?.IPAddress}/24`]);
+    h.ok('sandbox', 'rm', s);
+  });
+
+  it('concurrent connects never hand out the same address', async () => {
+    const names = Array.from({ length: 8 }, (_, i) => h.name(`par${i}`));
+    for (const n of names) h.foreignNetns(n);
+    const results = await Promise.all(names.map((n) => h.netctlAsync('connect', 'db', n)));
+    assert.deepEqual(results.map((r) => r.code), names.map(() => 0), results.map((r) => r.err).join(''));
+    const ips = names.map((n) => h.addrs(n)['eth0']?.[0]);
+    assert.equal(new Set(ips).size, names.length, `distinct: ${ips.join(' ')}`);
+    h.ok('sandbox', 'rm', ...names);
+  });
+});

@@ -1,0 +1,150 @@
+// Tier 3 harness: a throw-away "host" network namespace per test file, in which the built
+// bin/netctl runs (through nsenter, so named netns it makes are visible machine-wide) with its
+// own --root. Sandbox names carry a per-run tag because named netns are global. Everything is
+// asserted through the kernel (`ip -j`, ping), and cleanup is checked.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../../bin/netctl', import.meta.url));
+
+export interface Result {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export const isRoot = process.getuid?.() === 0;
+
+function sh(file: string, args: string[], input?: string): Result {
+  const r = spawnSync(file, args, { encoding: 'utf8', input, env: { ...process.env, LC_ALL: 'C' } });
+  return { code: r.status ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
+}
+
+export class TestHost {
+  readonly tag = `nct${randomBytes(3).toString('hex')}`;
+  readonly ns = `${this.tag}h`;
+  readonly root = mkdtempSync(join(tmpdir(), 'netctl-e2e-'));
+
+  constructor() {
+    must(sh('ip', ['netns', 'add', this.ns]));
+    must(sh('ip', ['-n', this.ns, 'link', 'set', 'lo', 'up']));
+  }
+
+  /** A sandbox / netns name unique to this run. */
+  name(x: string): string {
+    return `${this.tag}-${x}`;
+  }
+
+  /** Runs bin/netctl inside the test host namespace with this host's state root. */
+  netctl(...args: string[]): Result {
+    return sh('nsenter', [`--net=/var/run/netns/${this.ns}`, process.execPath, BIN, '--root', this.root, ...args]);
+  }
+
+  /** The same, asynchronously (for concurrency tests). */
+  netctlAsync(...args: string[]): Promise<Result> {
+    return new Promise((resolve) => {
+      const p = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, process.execPath, BIN, '--root', this.root, ...args]);
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (err += d));
+      p.on('close', (code) => resolve({ code: code ?? 1, out, err }));
+    });
+  }
+
+  /** Succeeds or throws with netctl's stderr. */
+  ok(...args: string[]): string {
+    const r = this.netctl(...args);
+    if (r.code !== 0) throw new Error(`netctl ${args.join(' ')} -> ${r.code}: ${r.err}`);
+    return r.out;
+  }
+
+  /** `ip -j` in a namespace (default: the test host). */
+  ipj<T = unknown>(ns: string | null, ...args: string[]): T {
+    const r = sh('ip', [...(ns === null ? ['-n', this.ns] : ['-n', ns]), '-j', ...args]);
+    if (r.code !== 0) throw new Error(`ip ${args.join(' ')}: ${r.err}`);
+    return JSON.parse(r.out || '[]') as T;
+  }
+
+  links(ns: string | null = null): Array<{ ifname: string; address: string; master?: string; operstate: string; link_type: string }> {
+    return this.ipj(ns, 'link', 'show');
+  }
+
+  /** IPv4 addresses (CIDR) per interface name inside a namespace. */
+  addrs(ns: string): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const l of this.ipj<Array<{ ifname: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>>(ns, '-4', 'addr', 'show')) {
+      out[l.ifname] = l.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+    }
+    return out;
+  }
+
+  routes(ns: string): Array<{ dst: string; gateway?: string; dev: string }> {
+    return this.ipj(ns, '-4', 'route', 'show');
+  }
+
+  /** One ICMP echo from inside `fromNs` to an address inside another test namespace. */
+  ping(fromNs: string, ip: string): boolean {
+    return sh('ip', ['netns', 'exec', fromNs, 'ping', '-c1', '-W1', '-q', ip]).code === 0;
+  }
+
+  netnsExists(name: string): boolean {
+    return existsSync(`/var/run/netns/${name}`);
+  }
+
+  store(): { networks: Record<string, { name: string }>; endpoints: Record<string, unknown>; sandboxes: Record<string, { name: string }>; journal: unknown[] } {
+    return JSON.parse(readFileSync(join(this.root, 'store.json'), 'utf8'));
+  }
+
+  /** Namespaces made by the test itself (another runtime's), which netctl must leave in place. */
+  readonly foreign = new Set<string>();
+
+  /** `ip netns add` outside netctl. */
+  foreignNetns(name: string): void {
+    must(sh('ip', ['netns', 'add', name]));
+    this.foreign.add(name);
+  }
+
+  /** What would leak: netctl's netns, any link left in the test host besides lo, and netctl interfaces in foreign netns. */
+  leaks(): string[] {
+    const out: string[] = [];
+    for (const n of readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns)) {
+      if (!this.foreign.has(n)) out.push(`netns ${n}`);
+      else for (const l of this.links(n)) if (l.ifname !== 'lo') out.push(`link ${l.ifname} in ${n}`);
+    }
+    for (const l of this.links()) if (l.ifname !== 'lo') out.push(`link ${l.ifname}`);
+    return out;
+  }
+
+  /** Removes what netctl knows of, then anything of this run that is still there. */
+  cleanup(): string[] {
+    let found: string[] = [];
+    if (existsSync(join(this.root, 'store.json'))) {
+      const s = this.store();
+      const sbs = Object.values(s.sandboxes).map((x) => x.name);
+      if (sbs.length) this.netctl('sandbox', 'rm', '-f', ...sbs);
+      const nets = Object.values(s.networks).map((x) => x.name).filter((n) => !['bridge', 'host', 'none'].includes(n));
+      if (nets.length) this.netctl('rm', '-f', ...nets);
+      found = this.leaks().filter((l) => l !== 'link netctl0');
+      const after = this.store();
+      if (Object.keys(after.endpoints).length) found.push(`store endpoints: ${Object.keys(after.endpoints).length}`);
+      if (after.journal.length) found.push(`store journal entries: ${after.journal.length}`);
+    }
+    for (const n of readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns)) sh('ip', ['netns', 'del', n]);
+    sh('ip', ['netns', 'del', this.ns]);
+    rmSync(this.root, { recursive: true, force: true });
+    return found;
+  }
+}
+
+function must(r: Result): void {
+  if (r.code !== 0) throw new Error(r.err);
+}
+
+export function run(file: string, args: string[]): Result {
+  return sh(file, args);
+}
