@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller } from '../core/controller.js';
 import type { DefaultPool } from '../ipam/ipam.js';
+import { IptablesFirewall } from '../firewall/iptables.js';
 import { ExecaRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { FileStore } from '../store/file.js';
@@ -37,9 +38,12 @@ function loadPools(root: string): DefaultPool[] | undefined {
 export function makeController(g: Globals, io: Io): Controller {
   const debug = g.debug ? (l: string) => io.err(`debug: ${l}\n`) : undefined;
   const pools = loadPools(g.root);
+  const runner = new ExecaRunner(debug);
   return new Controller({
     store: new FileStore(g.root, { onWait: (pid) => io.err(`waiting for lock held by pid ${pid}\n`) }),
-    runner: new ExecaRunner(debug),
+    runner,
+    firewall: new IptablesFirewall(runner, debug),
+    ...(debug ? { debug } : {}),
     ...(pools ? { defaultPools: pools } : {}),
     warn: (m) => io.err(`warning: ${m}\n`),
   });

@@ -1,5 +1,5 @@
 // Pure converters from parsed flags to the controller's typed requests (tested as tables).
-import type { EndpointSettings } from '../core/types.js';
+import type { EndpointSettings, PortMapping } from '../core/types.js';
 import type { NetworkCreate, SandboxCreate } from '../core/controller.js';
 import { UsageError } from '../lib/errors.js';
 import { parseKeyValues } from '../lib/validate.js';
@@ -70,10 +70,18 @@ export function toEndpointSettings(f: EndpointFlags): EndpointSettings {
 export interface SandboxFlags extends EndpointFlags {
   net?: string;
   hostname?: string;
+  publish?: string[];
+}
+
+/** Docker's -p: [hostIP:]hostPort:containerPort[/tcp|udp]. */
+export function parsePublish(spec: string): PortMapping {
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(spec);
+  if (!m) throw new UsageError(`invalid published port "${spec}": expected [hostIP:]hostPort:containerPort[/tcp|udp]`);
+  return { hostIP: m[1] ?? '', hostPort: Number(m[2]), containerPort: Number(m[3]), proto: (m[4] ?? 'tcp') as 'tcp' | 'udp' };
 }
 
 export function toSandboxCreate(name: string, f: SandboxFlags): SandboxCreate {
-  const req: SandboxCreate = { name, net: f.net ?? 'bridge', settings: toEndpointSettings(f) };
+  const req: SandboxCreate = { name, net: f.net ?? 'bridge', settings: toEndpointSettings(f), ports: (f.publish ?? []).map(parsePublish) };
   if (f.hostname !== undefined) req.hostname = f.hostname;
   return req;
 }

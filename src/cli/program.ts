@@ -44,6 +44,7 @@ export function lazyHandlers(): Handlers {
     'sandbox stop': async (g, names) => (await sbx()).stop(g, io, names),
     'sandbox rm': async (g, names, o) => (await sbx()).rm(g, io, names, o),
     exec: async (g, name, argv) => (await sbx()).exec(g, io, name, argv),
+    restore: async (g) => (await net()).restore(g, io),
   };
 }
 
@@ -147,7 +148,8 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
   endpointOpts(sandbox.command('create')
     .description('Create a running sandbox')
     .argument('<name>')
-    .option('--net <mode>', 'bridge (default), none, host, or a network name', 'bridge')
+    .option('--net <mode>', 'bridge (default), none, host, container:NAME, or a network name', 'bridge')
+    .option('-p, --publish <[ip:]hport:cport[/proto]>', 'publish a port on the host (repeatable)', collect)
     .option('--hostname <name>', 'host name of the sandbox'))
     .action(bind('sandbox create'));
 
@@ -181,6 +183,10 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .argument('<command...>')
     .allowUnknownOption()
     .action(bind('exec'));
+
+  program.command('restore')
+    .description('Re-create bridges, sandboxes, endpoints and firewall rules from the store (idempotent; run at boot)')
+    .action(bind('restore'));
 
   return program;
 }

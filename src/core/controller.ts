@@ -8,16 +8,20 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Driver, Step } from '../drivers/driver.js';
-import { bridgeDriver, ifPrefix } from '../drivers/bridge.js';
+import { bridgeDevice, bridgeDriver, ifPrefix } from '../drivers/bridge.js';
 import { hostDriver, nullDriver } from '../drivers/simple.js';
+import type { Firewall } from '../firewall/iptables.js';
+import { firewallModel } from '../firewall/model.js';
 import { ipBatch, ipCleanup, listLinks, listRoutes } from '../kernel/ip.js';
+import { ensureSysctl } from '../kernel/sysctl.js';
+import { electGateway } from './gateway.js';
 import type { Runner } from '../kernel/runner.js';
 import { DEFAULT_POOLS, allocate, buildPools, defaultPool, parseSubnet, type DefaultPool, type TakenPrefix } from '../ipam/ipam.js';
 import { ConflictError, ForbiddenError, InvalidArgumentError, MultiError, NotFoundError, SystemError } from '../lib/errors.js';
 import { MAC_RE, contains, parseCIDR, parseIP, macFromIPv4 } from '../lib/ip.js';
 import { checkName } from '../lib/validate.js';
 import type { ReadTxn, Store, Txn } from '../store/store.js';
-import type { EndpointRecord, EndpointSettings, JournalEntry, KernelCmd, NetworkRecord, SandboxRecord } from './types.js';
+import type { EndpointRecord, EndpointSettings, JournalEntry, KernelCmd, NetworkRecord, PortMapping, SandboxRecord } from './types.js';
 
 export const newId = (): string => randomBytes(32).toString('hex');
 
@@ -29,8 +33,12 @@ export interface ControllerDeps {
   /** Where named network namespaces live (`ip netns`). */
   netnsDir?: string;
   defaultPools?: DefaultPool[];
+  /** Programs netctl's iptables chains; absent in engine tests that only look at `ip`. */
+  firewall?: Firewall;
   /** Non-fatal notices (recovered journal entries, ...). */
   warn?: (msg: string) => void;
+  /** --debug notes. */
+  debug?: (msg: string) => void;
   /** Clock and id source, injectable for deterministic tests. */
   now?: () => Date;
   id?: () => string;
@@ -56,6 +64,7 @@ export interface SandboxCreate {
   name: string;
   net: string;
   settings: EndpointSettings;
+  ports: PortMapping[];
   hostname?: string;
 }
 
@@ -69,6 +78,8 @@ export class Controller {
   private readonly netnsDir: string;
   private readonly pools: DefaultPool[];
   private readonly warn: (msg: string) => void;
+  private readonly debug: (msg: string) => void;
+  private readonly firewall: Firewall | undefined;
   private readonly now: () => Date;
   private readonly id: () => string;
 
@@ -78,6 +89,8 @@ export class Controller {
     this.netnsDir = deps.netnsDir ?? '/var/run/netns';
     this.pools = deps.defaultPools ?? DEFAULT_POOLS;
     this.warn = deps.warn ?? (() => undefined);
+    this.debug = deps.debug ?? (() => undefined);
+    this.firewall = deps.firewall;
     this.now = deps.now ?? (() => new Date());
     this.id = deps.id ?? newId;
   }
@@ -108,14 +121,23 @@ export class Controller {
       this.warn(`cleaned up after an interrupted ${j.op} (pid ${j.pid})${errs.length ? `: ${errs.join('; ')}` : ''}`);
       tx.delete('journal', j.id);
     }
+    if (stale.some((j) => j.firewall)) await this.syncFirewall(tx);
     await tx.flush();
   }
 
-  /** Applies steps in order with their undo journaled first; on failure undoes all and rethrows. */
-  private async apply(tx: Txn, op: string, steps: Step[]): Promise<void> {
+  /**
+   * Applies kernel steps, then `commit` (record changes), then the firewall if asked. The undo of
+   * every step is journaled before the first one; any failure undoes what ran, returns the store
+   * to where it was and rethrows.
+   */
+  private async apply(tx: Txn, op: string, steps: Step[], commit: () => void, firewall = false): Promise<void> {
     const work = mergeSteps(steps);
-    if (work.length === 0) return;
-    const entry = this.journal(op, work.flatMap((s) => s.undo));
+    if (work.length === 0 && !firewall) {
+      commit();
+      return;
+    }
+    const sp = tx.savepoint();
+    const entry = this.journal(op, work.flatMap((s) => s.undo), firewall);
     tx.put('journal', entry);
     await tx.flush();
     let i = 0;
@@ -124,10 +146,13 @@ export class Controller {
         const s = work[i];
         if (s) await ipBatch(this.runner, s.ns, s.cmds);
       }
+      commit();
+      if (firewall) await this.syncFirewall(tx);
     } catch (e) {
       const undo = work.slice(0, i + 1).reverse().flatMap((s) => s.undo);
       const errs = await ipCleanup(this.runner, undo);
-      tx.delete('journal', entry.id);
+      tx.rollback(sp);
+      if (firewall) await this.syncFirewall(tx).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
       await tx.flush();
       if (errs.length) throw new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`);
       throw e;
@@ -135,19 +160,34 @@ export class Controller {
     tx.delete('journal', entry.id);
   }
 
-  /** Teardown after the records are committed: journaled so a crash is finished later. */
-  private async teardown(tx: Txn, op: string, cmds: KernelCmd[]): Promise<string[]> {
-    if (cmds.length === 0) return [];
-    const entry = this.journal(op, cmds);
+  /**
+   * Teardown once the records are committed (in the transaction): journaled first so a crash
+   * is finished later; best-effort; returns every error. Firewall first, then devices.
+   */
+  private async teardown(tx: Txn, op: string, cmds: KernelCmd[], firewall = false): Promise<string[]> {
+    if (cmds.length === 0 && !firewall) return [];
+    const entry = this.journal(op, cmds, firewall);
     tx.put('journal', entry);
     await tx.flush();
-    const errs = await ipCleanup(this.runner, cmds);
+    const errs: string[] = [];
+    if (firewall) await this.syncFirewall(tx).catch((e: Error) => errs.push(`firewall: ${e.message}`));
+    errs.push(...(await ipCleanup(this.runner, cmds)));
     tx.delete('journal', entry.id);
     return errs;
   }
 
-  private journal(op: string, cleanup: KernelCmd[]): JournalEntry {
-    return { id: this.id(), pid: process.pid, op, started: this.now().toISOString(), cleanup };
+  private journal(op: string, cleanup: KernelCmd[], firewall: boolean): JournalEntry {
+    return { id: this.id(), pid: process.pid, op, started: this.now().toISOString(), cleanup, ...(firewall ? { firewall } : {}) };
+  }
+
+  /** Re-derives netctl's chains from the store (one iptables-save, one iptables-restore). */
+  private async syncFirewall(tx: ReadTxn): Promise<void> {
+    if (!this.firewall) return;
+    const model = firewallModel(tx);
+    if (model.networks.some((n) => !n.internal) && ensureSysctl('net.ipv4.ip_forward', '1')) {
+      this.debug('enabled net.ipv4.ip_forward for bridge networks');
+    }
+    await this.firewall.sync(model);
   }
 
   private async ensurePredefined(tx: Txn): Promise<void> {
@@ -269,9 +309,10 @@ export class Controller {
       }
       nw.driverState = driver.initState(nw);
       await this.checkBridgeName(tx, nw, req.options['com.docker.network.bridge.name'] !== undefined);
-      await this.apply(tx, `create network ${nw.name}`, driver.createNetwork(nw));
-      nw.driverState['ready'] = true;
-      tx.put('networks', nw);
+      await this.apply(tx, `create network ${nw.name}`, driver.createNetwork(nw), () => {
+        nw.driverState['ready'] = true;
+        tx.put('networks', nw);
+      }, driver.plumbs);
       return nw.id;
     });
   }
@@ -314,7 +355,7 @@ export class Controller {
     }
     tx.delete('networks', nw.id);
     const cmds = nw.driverState['ready'] ? this.driver(nw).deleteNetwork(nw) : [];
-    const errs = await this.teardown(tx, `rm network ${nw.name}`, cmds);
+    const errs = await this.teardown(tx, `rm network ${nw.name}`, cmds, cmds.length > 0);
     if (errs.length) throw new SystemError(`network ${nw.name} removed with errors: ${errs.join('; ')}`);
   }
 
@@ -343,15 +384,20 @@ export class Controller {
       if (sb.networks[nw.id] || Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === nw.id).length) {
         throw new ConflictError(`endpoint with name ${sb.name} already exists in network ${nw.name}`);
       }
+      const record = () => {
+        sb.networks[nw.id] = { name: nw.name, settings };
+        tx.put('sandboxes', sb);
+      };
       if (sb.state === 'running') {
-        const { steps, commit } = this.planJoin(tx, sb, nw, settings);
-        await this.apply(tx, `connect ${sb.name} to ${nw.name}`, steps);
-        commit();
+        const plan = this.planJoin(tx, sb, nw, settings);
+        await this.apply(tx, `connect ${sb.name} to ${nw.name}`, plan.steps, () => {
+          plan.commit();
+          record();
+        }, plan.firewall || sb.ports.length > 0);
       } else {
         checkStaticAddress(nw, settings); // the rest (IP free? network still there?) is checked at start
+        record();
       }
-      sb.networks[nw.id] = { name: nw.name, settings };
-      tx.put('sandboxes', sb);
     });
   }
 
@@ -366,7 +412,7 @@ export class Controller {
     const used = links.map((l) => /^eth(\d+)$/.exec(l.ifname)?.[1]).filter((n): n is string => n !== undefined).map(Number);
     return {
       id: this.id(), name, created: this.now().toISOString(), mode: 'adopted', state: 'running',
-      netns: name, ownsNetns: false, nextIf: used.length ? Math.max(...used) + 1 : 0, networks: {}, hostname: name,
+      netns: name, ownsNetns: false, nextIf: used.length ? Math.max(...used) + 1 : 0, networks: {}, hostname: name, ports: [],
     };
   }
 
@@ -424,7 +470,8 @@ export class Controller {
       }
       (tx as Txn).put('endpoints', ep);
     };
-    return { ep, steps, commit };
+    // A bridge coming into use, or a sandbox whose published ports may follow a new gateway.
+    return { ep, steps, commit, firewall: driver.plumbs && !nw.driverState['ready'] };
   }
 
   /** Kernel commands that remove an endpoint, plus the default-route move if it carried it. */
@@ -480,7 +527,7 @@ export class Controller {
       regateway = plan.regateway;
       tx.delete('endpoints', ep.id);
     }
-    const errs = await this.teardown(tx, op, [...cmds, ...extra]);
+    const errs = await this.teardown(tx, op, [...cmds, ...extra], sb.ports.length > 0);
     if (regateway.length && sb.state === 'running' && extra.length === 0) {
       try {
         for (const s of regateway) await ipBatch(this.runner, s.ns, s.cmds);
@@ -489,6 +536,61 @@ export class Controller {
       }
     }
     return errs;
+  }
+
+  // ------------------------------------------------------------------ restore
+
+  /**
+   * Re-creates kernel state from the store (after a reboot, a deleted bridge, a flushed
+   * iptables): bridges and their addresses, running sandboxes' netns and endpoints, veths
+   * re-enslaved to recreated bridges, then every firewall rule. Idempotent: what exists is
+   * left alone; returns what it repaired.
+   */
+  async restore(): Promise<string[]> {
+    return this.update(async (tx) => {
+      const done: string[] = [];
+      const links = new Map((await listLinks(this.runner)).map((l) => [l.ifname, l]));
+      const steps: Step[] = [];
+      for (const nw of tx.list('networks')) {
+        const driver = this.driver(nw);
+        if (!driver.plumbs || !nw.driverState['ready']) continue;
+        const br = bridgeDevice(nw);
+        if (!links.has(br)) {
+          steps.push(...driver.createNetwork(nw));
+          done.push(`bridge ${br} of network ${nw.name}`);
+        }
+      }
+      for (const sb of tx.list('sandboxes')) {
+        if (sb.state !== 'running' || !sb.netns || sb.mode.startsWith('container:')) continue;
+        if (!existsSync(`${this.netnsDir}/${sb.netns}`)) {
+          if (!sb.ownsNetns) {
+            this.warn(`netns ${sb.netns} of container ${sb.name} is gone and was not made by netctl; left alone`);
+            continue;
+          }
+          steps.push({ cmds: [['netns', 'add', sb.netns]], undo: [{ args: ['netns', 'del', sb.netns] }] });
+          steps.push({ ns: sb.netns, cmds: [['link', 'set', 'lo', 'up']], undo: [] });
+          done.push(`netns ${sb.netns}`);
+        }
+        const eps = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id);
+        const gw = electGateway(tx, eps);
+        for (const ep of eps) {
+          const nw = tx.get('networks', ep.networkId);
+          if (!nw || !ep.hostIf) continue;
+          const host = links.get(ep.hostIf);
+          if (!host) {
+            steps.push(...this.driver(nw).join(nw, ep, sb, { gateway: ep === gw }));
+            done.push(`endpoint ${ep.ifName} of container ${sb.name} on ${nw.name}`);
+          } else if (host.master !== bridgeDevice(nw)) {
+            steps.push({ cmds: [['link', 'set', ep.hostIf, 'master', bridgeDevice(nw), 'up']], undo: [] });
+            done.push(`${ep.hostIf} re-attached to ${bridgeDevice(nw)}`);
+          }
+        }
+      }
+      // Host namespace first (bridges, netns, veths), then inside each sandbox.
+      const ordered = [...steps.filter((st) => !st.ns), ...steps.filter((st) => st.ns)];
+      await this.apply(tx, 'restore', ordered, () => undefined, true);
+      return done;
+    });
   }
 
   // ------------------------------------------------------------------ sandboxes
@@ -504,27 +606,54 @@ export class Controller {
       if (!host && existsSync(`${this.netnsDir}/${req.name}`)) {
         throw new ConflictError(`netns ${req.name} already exists`, `to manage it with netctl: netctl sandbox attach ${req.name} --netns /var/run/netns/${req.name}`);
       }
-      if (req.net.startsWith('container:')) throw new InvalidArgumentError(`--net container: is not supported yet (sandbox ${req.name})`);
-      const nw = Controller.findNetwork(tx, req.net === 'none' ? 'none' : req.net);
-      if (nw.driver !== 'bridge' && (req.settings.IPAMConfig || req.settings.MacAddress || req.settings.Aliases?.length)) {
-        throw new InvalidArgumentError(`--ip, --ip6, --mac-address and --alias need a bridge network (sandbox ${req.name} uses --net ${req.net})`);
+      const shared = req.net.startsWith('container:') ? this.sharedWith(tx, req.net.slice('container:'.length)) : null;
+      const hasEndpointFlags = Boolean(req.settings.IPAMConfig || req.settings.MacAddress || req.settings.Aliases?.length);
+      if ((host || shared) && req.ports.length) {
+        throw new InvalidArgumentError(`conflicting options: port publishing and the ${host ? 'host' : 'container'} network mode (sandbox ${req.name})`);
       }
       const sb: SandboxRecord = {
-        id: this.id(), name: req.name, created: this.now().toISOString(),
-        mode: host ? 'host' : req.net === 'none' ? 'none' : req.net === 'bridge' ? 'bridge' : 'network',
-        state: 'running', netns: host ? '' : req.name, ownsNetns: !host, nextIf: 0,
-        networks: { [nw.id]: { name: nw.name, settings: req.settings } }, hostname: req.hostname ?? req.name,
+        id: this.id(), name: req.name, created: this.now().toISOString(), mode: '', state: 'running',
+        netns: req.name, ownsNetns: true, nextIf: 0, networks: {}, hostname: req.hostname ?? req.name,
+        ports: checkPorts(tx, req.name, req.ports),
       };
-      const { steps, commit } = this.planStart(tx, sb);
-      await this.apply(tx, `create sandbox ${sb.name}`, steps);
-      commit();
-      tx.put('sandboxes', sb);
+      if (shared) {
+        if (hasEndpointFlags) throw new InvalidArgumentError(`conflicting options: --ip, --mac-address or --alias with --net ${req.net}`);
+        Object.assign(sb, { mode: `container:${shared.id}`, netns: shared.netns, ownsNetns: false });
+      } else {
+        const nw = Controller.findNetwork(tx, req.net === 'none' ? 'none' : req.net);
+        if (nw.driver !== 'bridge' && hasEndpointFlags) {
+          throw new InvalidArgumentError(`--ip, --ip6, --mac-address and --alias need a bridge network (sandbox ${req.name} uses --net ${req.net})`);
+        }
+        sb.networks[nw.id] = { name: nw.name, settings: req.settings };
+        sb.mode = host ? 'host' : req.net === 'none' ? 'none' : req.net === 'bridge' ? 'bridge' : 'network';
+        if (host) Object.assign(sb, { netns: '', ownsNetns: false });
+      }
+      const plan = this.planStart(tx, sb);
+      await this.apply(tx, `create sandbox ${sb.name}`, plan.steps, () => {
+        plan.commit();
+        tx.put('sandboxes', sb);
+      }, plan.firewall);
       return sb.id;
     });
   }
 
+  /** The running sandbox whose netns a `container:OTHER` sandbox joins. */
+  private sharedWith(tx: ReadTxn, ref: string): SandboxRecord {
+    const other = this.requireSandbox(tx, ref);
+    if (other.state !== 'running') throw new ConflictError(`cannot join the network namespace of container ${other.name}: it is not running`);
+    if (other.mode === 'host' || other.mode.startsWith('container:')) {
+      throw new ConflictError(`cannot join the network namespace of container ${other.name}: it shares another one itself`);
+    }
+    return other;
+  }
+
+  /** Sandboxes sharing `sb`'s netns (`--net container:sb`). */
+  private dependents(tx: ReadTxn, sb: SandboxRecord): SandboxRecord[] {
+    return tx.list('sandboxes').filter((d) => d.mode === `container:${sb.id}`);
+  }
+
   /** The netns (when netctl owns it) and an endpoint for every recorded network. */
-  private planStart(tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; commit: () => void } {
+  private planStart(tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; commit: () => void; firewall: boolean } {
     const steps: Step[] = [];
     if (sb.ownsNetns) {
       steps.push({ cmds: [['netns', 'add', sb.netns]], undo: [{ args: ['netns', 'del', sb.netns] }] });
@@ -534,6 +663,7 @@ export class Controller {
     }
     const pending: EndpointRecord[] = [];
     const commits: Array<() => void> = [];
+    let firewall = sb.ports.length > 0;
     let nextIf = sb.nextIf;
     for (const [netId, rec] of Object.entries(sb.networks)) {
       const nw = tx.get('networks', netId);
@@ -544,11 +674,13 @@ export class Controller {
       pending.push(plan.ep);
       steps.push(...plan.steps);
       commits.push(plan.commit);
+      firewall ||= plan.firewall;
     }
     // Host-namespace work first, then one batch inside the sandbox: two processes in all.
     const ordered = [...steps.filter((s) => !s.ns), ...steps.filter((s) => s.ns)];
     return {
       steps: ordered,
+      firewall,
       commit: () => {
         commits.forEach((c) => c());
         sb.nextIf = nextIf;
@@ -561,10 +693,13 @@ export class Controller {
     await this.update(async (tx) => {
       const sb = this.requireSandbox(tx, ref);
       if (sb.state === 'running') return;
-      const { steps, commit } = this.planStart(tx, sb);
-      await this.apply(tx, `start sandbox ${sb.name}`, steps);
-      commit();
-      tx.put('sandboxes', sb);
+      if (sb.mode.startsWith('container:')) sb.netns = this.sharedWith(tx, sb.mode.slice('container:'.length)).netns;
+      checkPorts(tx, sb.name, sb.ports, sb.id);
+      const plan = this.planStart(tx, sb);
+      await this.apply(tx, `start sandbox ${sb.name}`, plan.steps, () => {
+        plan.commit();
+        tx.put('sandboxes', sb);
+      }, plan.firewall);
     });
   }
 
@@ -575,6 +710,8 @@ export class Controller {
     sb.state = 'stopped';
     if (remove) tx.delete('sandboxes', sb.id);
     else tx.put('sandboxes', sb);
+    // Whoever shared this netns loses it with us.
+    for (const d of this.dependents(tx, sb)) tx.put('sandboxes', { ...d, state: 'stopped' });
     return this.removeEndpoints(tx, sb, eps, op, extra);
   }
 
@@ -596,6 +733,10 @@ export class Controller {
           if (!sb) {
             if (force) { results.push(null); continue; }
             throw new NotFoundError(`No such container: ${ref}`);
+          }
+          const users = this.dependents(tx, sb).filter((d) => d.state === 'running');
+          if (users.length && !force) {
+            throw new ConflictError(`container ${sb.name} is in use by ${users.map((d) => d.name).join(', ')} (sharing its network namespace)`, 'remove those first, or use -f');
           }
           const errs = await this.stopIn(tx, sb, `rm sandbox ${sb.name}`, true);
           results.push(errs.length ? new MultiError(errs.map((m) => new Error(m))) : null);
@@ -621,21 +762,29 @@ export function mergeSteps(steps: Step[]): Step[] {
   return out;
 }
 
-/**
- * The endpoint that carries the default route: highest GwPriority, then not internal, then
- * the one joined first (so a later connect does not move an existing sandbox's route).
- */
-function electGateway(tx: ReadTxn, eps: EndpointRecord[], extra?: NetworkRecord): EndpointRecord | undefined {
-  const netOf = (e: EndpointRecord) => (extra && e.networkId === extra.id ? extra : tx.get('networks', e.networkId));
-  const cands = eps.filter((e) => (e.gateway4 || e.gateway6) && !netOf(e)?.internal);
-  cands.sort((a, b) => b.gwPriority - a.gwPriority || a.seq - b.seq);
-  return cands[0];
-}
-
 function randomMac(): string {
   const b = randomBytes(6);
   b[0] = ((b[0] ?? 0) & 0xfe) | 0x02; // unicast, locally administered
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Published ports must be valid and not already taken by a running sandbox (Docker's wording). */
+function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self?: string): PortMapping[] {
+  const seen: PortMapping[] = [];
+  const clash = (a: PortMapping, b: PortMapping) =>
+    a.proto === b.proto && a.hostPort === b.hostPort && (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
+  const taken = tx.list('sandboxes').filter((o) => o.id !== self && o.state === 'running').flatMap((o) => o.ports);
+  for (const p of ports) {
+    if (p.hostIP && parseIP(p.hostIP)?.family !== 4) throw new InvalidArgumentError(`invalid host IP ${p.hostIP} in published port of container ${name}`);
+    for (const n of [p.hostPort, p.containerPort]) {
+      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`invalid port ${n} for container ${name}: 1 to 65535`);
+    }
+    if ([...taken, ...seen].some((o) => clash(o, p))) {
+      throw new ConflictError(`Bind for ${p.hostIP || '0.0.0.0'}:${p.hostPort} failed: port is already allocated`);
+    }
+    seen.push(p);
+  }
+  return ports;
 }
 
 function validateSettings(s: EndpointSettings): void {

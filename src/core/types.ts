@@ -79,6 +79,15 @@ export interface SandboxRecord {
   /** Recorded EndpointSettings by network id, in join order, kept across stop/start (pouch's NetworkSettings.Networks). */
   networks: Record<string, RecordedNetwork>;
   hostname: string;
+  /** Published ports: DNAT to the sandbox's gateway endpoint while it runs. */
+  ports: PortMapping[];
+}
+
+export interface PortMapping {
+  proto: 'tcp' | 'udp';
+  hostIP: string; // '' = every address (or the network's host_binding_ipv4)
+  hostPort: number;
+  containerPort: number;
 }
 
 export interface JournalEntry {
@@ -88,6 +97,8 @@ export interface JournalEntry {
   started: string;
   /** Kernel commands that bring the host back to the store's state if the op never finished. */
   cleanup: KernelCmd[];
+  /** The firewall must be re-derived from the store afterwards. */
+  firewall?: boolean;
 }
 
 /** One `ip` invocation (argv after `ip`), optionally inside a named netns. */

@@ -24,6 +24,13 @@ export interface Txn extends ReadTxn {
   delete(kind: Kind, id: string): void;
   /** Persists the transaction as it is now, lock still held (the journal's intent record). */
   flush(): Promise<void>;
+  /** Captures the transaction's content, to return to it when an operation fails part-way. */
+  savepoint(): Savepoint;
+  rollback(sp: Savepoint): void;
+}
+
+export interface Savepoint {
+  readonly state: unknown;
 }
 
 export interface Store {
@@ -68,5 +75,13 @@ export class DocTxn implements Txn {
 
   flush(): Promise<void> {
     return this.persist(this.doc);
+  }
+
+  savepoint(): Savepoint {
+    return { state: structuredClone(this.doc) };
+  }
+
+  rollback(sp: Savepoint): void {
+    Object.assign(this.doc, structuredClone(sp.state as State));
   }
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../../bin/netctl', import.meta.url));
+const TCP = fileURLToPath(new URL('./tcp.js', import.meta.url));
 
 export interface Result {
   code: number;
@@ -114,14 +115,67 @@ export class TestHost {
     const out: string[] = [];
     for (const n of readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns)) {
       if (!this.foreign.has(n)) out.push(`netns ${n}`);
-      else for (const l of this.links(n)) if (l.ifname !== 'lo') out.push(`link ${l.ifname} in ${n}`);
+      else for (const l of this.links(n)) if (l.ifname !== 'lo' && !this.foreignLinks.has(`${n}/${l.ifname}`)) out.push(`link ${l.ifname} in ${n}`);
     }
-    for (const l of this.links()) if (l.ifname !== 'lo') out.push(`link ${l.ifname}`);
+    for (const l of this.links()) if (l.ifname !== 'lo' && !this.foreignLinks.has(l.ifname)) out.push(`link ${l.ifname}`);
     return out;
+  }
+
+  /** Links the test made in the test host itself (the uplink to the outside namespace). */
+  readonly foreignLinks = new Set<string>();
+
+  /**
+   * An "outside" client namespace linked to the test host by a veth, with documentation
+   * addresses: host 192.0.2.1/24, outside 192.0.2.2/24 (default route via the host).
+   */
+  outside(): string {
+    const o = `${this.tag}o`;
+    const up = `${this.tag}x`;
+    this.foreignNetns(o);
+    must(sh('ip', ['-n', this.ns, 'link', 'add', up, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', o]));
+    this.foreignLinks.add(up);
+    this.foreignLinks.add(`${o}/eth0`);
+    must(sh('ip', ['-n', this.ns, '-batch', '-'], `addr add 192.0.2.1/24 dev ${up}\nlink set ${up} up\n`));
+    must(sh('ip', ['-n', o, '-batch', '-'], 'link set lo up\naddr add 192.0.2.2/24 dev eth0\nlink set eth0 up\nroute add default via 192.0.2.1\n'));
+    return o;
+  }
+
+  private readonly servers: Array<() => void> = [];
+
+  /** Starts a TCP server in `ns` (null: the test host) answering with the client's address. */
+  serve(ns: string | null, port: number): Promise<void> {
+    const target = ns === null ? this.ns : ns;
+    const p = spawn('nsenter', [`--net=/var/run/netns/${target}`, process.execPath, TCP, 'serve', String(port)]);
+    this.servers.push(() => p.kill());
+    return new Promise((resolve, reject) => {
+      p.stdout.once('data', () => resolve());
+      p.once('exit', (c) => reject(new Error(`server in ${target} exited ${c}`)));
+    });
+  }
+
+  /** Connects from `ns` (null: the test host) and returns what the server answered ('' if nothing). */
+  ask(ns: string | null, host: string, port: number): string {
+    const target = ns === null ? this.ns : ns;
+    return sh('nsenter', [`--net=/var/run/netns/${target}`, process.execPath, TCP, 'ask', host, String(port)]).out.trim();
+  }
+
+  run(file: string, args: string[]): Result {
+    return sh(file, args);
+  }
+
+  /** iptables-save of the test host namespace. */
+  iptablesSave(): string {
+    return sh('ip', ['netns', 'exec', this.ns, 'iptables-save']).out;
+  }
+
+  /** iptables inside the test host namespace. */
+  iptables(...args: string[]): Result {
+    return sh('ip', ['netns', 'exec', this.ns, 'iptables', ...args]);
   }
 
   /** Removes what netctl knows of, then anything of this run that is still there. */
   cleanup(): string[] {
+    this.servers.forEach((kill) => kill());
     let found: string[] = [];
     if (existsSync(join(this.root, 'store.json'))) {
       const s = this.store();

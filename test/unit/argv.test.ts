@@ -42,7 +42,18 @@ describe('argv -> options', () => {
   it('sandbox create defaults to the bridge network', async () => {
     const p = await parse(['sandbox', 'create', 'a']);
     const [name, flags] = p.args as [string, Record<string, unknown>];
-    assert.deepEqual(toSandboxCreate(name, flags), { name: 'a', net: 'bridge', settings: {} });
+    assert.deepEqual(toSandboxCreate(name, flags), { name: 'a', net: 'bridge', settings: {}, ports: [] });
+  });
+
+  it('sandbox create -p parses Docker\'s publish syntax', async () => {
+    const p = await parse(['sandbox', 'create', 'a', '-p', '8080:80', '-p', '127.0.0.1:53:53/udp', '--net', 'web']);
+    const [name, flags] = p.args as [string, Record<string, unknown>];
+    assert.deepEqual(toSandboxCreate(name, flags).ports, [
+      { hostIP: '', hostPort: 8080, containerPort: 80, proto: 'tcp' },
+      { hostIP: '127.0.0.1', hostPort: 53, containerPort: 53, proto: 'udp' },
+    ]);
+    assert.throws(() => toSandboxCreate('a', { publish: ['80'] }), /invalid published port "80"/);
+    assert.throws(() => toSandboxCreate('a', { publish: ['1:2:3:4'] }), /invalid published port/);
   });
 
   it('aliases: list, remove, container', async () => {

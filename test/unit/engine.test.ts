@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { Controller, type NetworkCreate } from '../../src/core/controller.js';
+import type { FwModel } from '../../src/firewall/rules.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { FakeKernel } from '../helpers/fake-kernel.js';
 
@@ -52,7 +53,7 @@ describe('engine: command sequences', () => {
     const { kernel, ctl } = setup();
     const id = await ctl.createNetwork(net('web', '10.1.0.0/24'));
     kernel.calls = [];
-    await ctl.createSandbox({ name: 'a', net: 'web', settings: { IPAMConfig: { IPv4Address: '10.1.0.5' } } });
+    await ctl.createSandbox({ name: 'a', net: 'web', settings: { IPAMConfig: { IPv4Address: '10.1.0.5' } }, ports: [] });
     const m = kernel.mutating().map((c) => ({ args: c.args, input: norm(c.input ?? '') }));
     const br = `nc-${id.slice(0, 12)}`;
     assert.deepEqual(m, [
@@ -65,7 +66,7 @@ describe('engine: command sequences', () => {
     const { kernel, ctl } = setup();
     await ctl.createNetwork(net('web', '10.1.0.0/24'));
     await ctl.createNetwork(net('db', '10.2.0.0/24'));
-    await ctl.createSandbox({ name: 'a', net: 'web', settings: {} });
+    await ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
     kernel.calls = [];
     await ctl.connect('db', 'a', {});
     const inner = kernel.mutating()[1];
@@ -78,7 +79,7 @@ describe('engine: command sequences', () => {
     const { kernel, ctl } = setup();
     await ctl.createNetwork(net('web', '10.1.0.0/24'));
     await ctl.createNetwork(net('db', '10.2.0.0/24'));
-    await ctl.createSandbox({ name: 'a', net: 'web', settings: {} });
+    await ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
     await ctl.connect('db', 'a', {});
     kernel.calls = [];
     await ctl.disconnect('web', 'a', false);
@@ -93,8 +94,8 @@ describe('engine: command sequences', () => {
 
   it('the predefined bridge device is made on first use only', async () => {
     const { kernel, ctl } = setup();
-    await ctl.createSandbox({ name: 'a', net: 'bridge', settings: {} });
-    await ctl.createSandbox({ name: 'b', net: 'bridge', settings: {} });
+    await ctl.createSandbox({ name: 'a', net: 'bridge', settings: {}, ports: [] });
+    await ctl.createSandbox({ name: 'b', net: 'bridge', settings: {}, ports: [] });
     const bridgeAdds = kernel.mutating().filter((c) => (c.input ?? '').includes('type bridge'));
     assert.equal(bridgeAdds.length, 1);
     assert.ok(kernel.links.has('/netctl0'));
@@ -121,23 +122,56 @@ describe('engine: command sequences', () => {
   });
 });
 
+describe('engine: firewall', () => {
+  class FakeFirewall {
+    models: FwModel[] = [];
+    fail = false;
+    async sync(m: FwModel): Promise<void> {
+      if (this.fail) throw new Error('iptables-restore: injected failure');
+      this.models.push(m);
+    }
+  }
+
+  it('a failing firewall transaction rolls back the endpoint and the store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netctl-engine-'));
+    dirs.push(dir);
+    const kernel = new FakeKernel(dir);
+    const store = new MemoryStore();
+    const firewall = new FakeFirewall();
+    const ctl = new Controller({ store, runner: kernel, netnsDir: dir, firewall });
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    assert.deepEqual(firewall.models.at(-1)?.networks.map((n) => n.subnets), [['10.1.0.0/24']]);
+    const kernelBefore = kernel.dump();
+    const storeBefore = JSON.stringify(store.snapshot());
+    firewall.fail = true;
+    await assert.rejects(ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }] }), /injected failure/);
+    assert.equal(kernel.dump(), kernelBefore);
+    assert.equal(JSON.stringify(store.snapshot()), storeBefore);
+    firewall.fail = false;
+    await ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }] });
+    assert.deepEqual(firewall.models.at(-1)?.ports.map((p) => `${p.hostPort}->${p.containerIP}:${p.containerPort}`), ['8080->10.1.0.2:80']);
+    await ctl.removeSandboxes(['a'], false);
+    assert.deepEqual(firewall.models.at(-1)?.ports, []);
+  });
+});
+
 describe('engine: failure at every step rolls back', () => {
   type Op = { name: string; prepare: (c: Controller) => Promise<void>; run: (c: Controller) => Promise<unknown> };
   const ops: Op[] = [
     { name: 'create network', prepare: async () => undefined, run: (c) => c.createNetwork(net('web', '10.1.0.0/24')) },
     {
       name: 'sandbox create', prepare: async (c) => { await c.createNetwork(net('web', '10.1.0.0/24')); },
-      run: (c) => c.createSandbox({ name: 'a', net: 'web', settings: {} }),
+      run: (c) => c.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] }),
     },
     {
       name: 'sandbox create on the default bridge (first use)', prepare: async () => undefined,
-      run: (c) => c.createSandbox({ name: 'a', net: 'bridge', settings: {} }),
+      run: (c) => c.createSandbox({ name: 'a', net: 'bridge', settings: {}, ports: [] }),
     },
     {
       name: 'connect', prepare: async (c) => {
         await c.createNetwork(net('web', '10.1.0.0/24'));
         await c.createNetwork(net('db', '10.2.0.0/24'));
-        await c.createSandbox({ name: 'a', net: 'web', settings: {} });
+        await c.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
       },
       run: (c) => c.connect('db', 'a', { IPAMConfig: { IPv4Address: '10.2.0.9' } }),
     },
@@ -145,7 +179,7 @@ describe('engine: failure at every step rolls back', () => {
       name: 'sandbox start', prepare: async (c) => {
         await c.createNetwork(net('web', '10.1.0.0/24'));
         await c.createNetwork(net('db', '10.2.0.0/24'));
-        await c.createSandbox({ name: 'a', net: 'web', settings: {} });
+        await c.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
         await c.connect('db', 'a', {});
         await c.stopSandbox('a');
       },

@@ -177,3 +177,10 @@ function matchFilters(n: NetworkRecord, filters: Filter[], inUse: boolean): bool
   }
   return true;
 }
+
+export async function restore(g: Globals, io: Io): Promise<number> {
+  requirePrivilege('restore kernel state');
+  const repaired = await makeController(g, io).restore();
+  for (const r of repaired) io.out(`restored ${r}\n`);
+  return 0;
+}

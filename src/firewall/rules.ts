@@ -1,0 +1,123 @@
+// Pure rule generation (SPEC §4). netctl owns its chains outright, so their whole content is
+// derived from the store and written in one `iptables-restore --noflush` transaction: declaring
+// an owned chain flushes just that chain. Built-in chains only ever get one jump each, and
+// NETCTL-USER is created once and never written again.
+
+export interface FwNetwork {
+  /** netctl:<id12> goes on every rule of the network. */
+  id12: string;
+  bridge: string;
+  subnets: string[];
+  internal: boolean;
+  icc: boolean;
+  masquerade: boolean;
+}
+
+export interface FwPort {
+  id12: string;
+  bridge: string;
+  containerIP: string;
+  proto: 'tcp' | 'udp';
+  hostIP: string;
+  hostPort: number;
+  containerPort: number;
+}
+
+export interface FwModel {
+  networks: FwNetwork[];
+  ports: FwPort[];
+}
+
+/** What exists already, read from iptables-save (so jumps are added once, NETCTL-USER never rewritten). */
+export interface FwPresent {
+  userChain: boolean;
+  jumps: Set<string>;
+}
+
+export const CHAINS = {
+  filter: ['NETCTL-FORWARD', 'NETCTL-ISOLATION-1', 'NETCTL-ISOLATION-2'],
+  nat: ['NETCTL', 'NETCTL-POSTROUTING'],
+} as const;
+
+/** The one jump from each built-in chain, keyed "table chain". */
+export const JUMPS: Record<string, string> = {
+  'filter FORWARD': '-j NETCTL-FORWARD',
+  'nat PREROUTING': '-m addrtype --dst-type LOCAL -j NETCTL',
+  'nat OUTPUT': '! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j NETCTL',
+  'nat POSTROUTING': '-j NETCTL-POSTROUTING',
+};
+
+const BASE = 'netctl:base';
+const c = (tag: string) => `-m comment --comment ${tag}`;
+
+export function filterRules(m: FwModel): string[] {
+  const tag = (n: { id12: string }) => c(`netctl:${n.id12}`);
+  const out = [
+    `-A NETCTL-FORWARD -j NETCTL-USER ${c(BASE)}`,
+    `-A NETCTL-FORWARD -j NETCTL-ISOLATION-1 ${c(BASE)}`,
+  ];
+  for (const n of m.networks) {
+    const br = n.bridge;
+    out.push(`-A NETCTL-FORWARD -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT ${tag(n)}`);
+    for (const p of m.ports.filter((x) => x.bridge === br)) {
+      // Only connections that came through the DNAT: the container address itself stays closed.
+      out.push(`-A NETCTL-FORWARD -d ${p.containerIP}/32 -o ${br} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -m conntrack --ctstate DNAT -j ACCEPT ${tag(p)}`);
+    }
+    out.push(`-A NETCTL-FORWARD -i ${br} -o ${br} -j ${n.icc ? 'ACCEPT' : 'DROP'} ${tag(n)}`);
+    out.push(`-A NETCTL-FORWARD -i ${br} ! -o ${br} -j ${n.internal ? 'DROP' : 'ACCEPT'} ${tag(n)}`);
+    // Nothing else enters the network: not routed traffic to an unpublished port, not another network.
+    out.push(`-A NETCTL-FORWARD -o ${br} -j DROP ${tag(n)}`);
+    out.push(`-A NETCTL-ISOLATION-1 -i ${br} ! -o ${br} -j NETCTL-ISOLATION-2 ${tag(n)}`);
+    out.push(`-A NETCTL-ISOLATION-2 -o ${br} -j DROP ${tag(n)}`);
+  }
+  return out;
+}
+
+export function natRules(m: FwModel): string[] {
+  const out: string[] = [];
+  for (const n of m.networks) {
+    if (n.internal || !n.masquerade) continue;
+    for (const s of n.subnets) out.push(`-A NETCTL-POSTROUTING -s ${s} ! -o ${n.bridge} -j MASQUERADE ${c(`netctl:${n.id12}`)}`);
+  }
+  for (const p of m.ports) {
+    const tag = c(`netctl:${p.id12}`);
+    const dst = p.hostIP && p.hostIP !== '0.0.0.0' ? `-d ${p.hostIP}/32 ` : '';
+    out.push(`-A NETCTL ${dst}-p ${p.proto} -m ${p.proto} --dport ${p.hostPort} -j DNAT --to-destination ${p.containerIP}:${p.containerPort} ${tag}`);
+    // Hairpin: a container reaching its own published port through the host address.
+    out.push(`-A NETCTL-POSTROUTING -s ${p.containerIP}/32 -d ${p.containerIP}/32 -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j MASQUERADE ${tag}`);
+  }
+  return out;
+}
+
+/** The whole transaction for iptables-restore --noflush. */
+export function ruleset(m: FwModel, present: FwPresent): string {
+  const lines: string[] = ['*filter'];
+  for (const ch of CHAINS.filter) lines.push(`:${ch} - [0:0]`);
+  if (!present.userChain) lines.push(':NETCTL-USER - [0:0]', `-A NETCTL-USER -j RETURN ${c(BASE)}`);
+  for (const key of ['filter FORWARD']) if (!present.jumps.has(key)) lines.push(`-I ${key.split(' ')[1]} 1 ${JUMPS[key]} ${c(BASE)}`);
+  lines.push(...filterRules(m), 'COMMIT', '*nat');
+  for (const ch of CHAINS.nat) lines.push(`:${ch} - [0:0]`);
+  for (const key of ['nat PREROUTING', 'nat OUTPUT', 'nat POSTROUTING']) {
+    if (!present.jumps.has(key)) lines.push(`-I ${key.split(' ')[1]} 1 ${JUMPS[key]} ${c(BASE)}`);
+  }
+  lines.push(...natRules(m), 'COMMIT');
+  return lines.join('\n') + '\n';
+}
+
+/** Reads which jumps and chains exist from `iptables-save` output of the filter and nat tables. */
+export function parsePresent(save: string): FwPresent {
+  const jumps = new Set<string>();
+  let table = '';
+  let userChain = false;
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1).trim();
+    else if (table === 'filter' && line.startsWith(':NETCTL-USER ')) userChain = true;
+    else if (line.startsWith('-A ')) {
+      const words = line.split(' ');
+      const key = `${table} ${words[1] ?? ''}`;
+      const want = JUMPS[key]?.split(' ').pop();
+      if (want && words[words.indexOf('-j') + 1] === want) jumps.add(key);
+    }
+  }
+  return { userChain, jumps };
+}

@@ -1,0 +1,74 @@
+// Exact rule text per network and per port, and the iptables-restore transaction builder.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { filterRules, natRules, parsePresent, ruleset, type FwModel } from '../../src/firewall/rules.js';
+
+const web = { id12: 'aaaaaaaaaaaa', bridge: 'nc-aaaaaaaaaaaa', subnets: ['10.1.0.0/24'], internal: false, icc: true, masquerade: true };
+const model: FwModel = {
+  networks: [web, { id12: 'bbbbbbbbbbbb', bridge: 'br-db', subnets: ['10.2.0.0/24'], internal: true, icc: false, masquerade: true }],
+  ports: [{ id12: 'cccccccccccc', bridge: 'nc-aaaaaaaaaaaa', containerIP: '10.1.0.5', proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }],
+};
+
+describe('firewall rules', () => {
+  it('filter: per network and per port, in order', () => {
+    assert.deepEqual(filterRules(model), [
+      '-A NETCTL-FORWARD -j NETCTL-USER -m comment --comment netctl:base',
+      '-A NETCTL-FORWARD -j NETCTL-ISOLATION-1 -m comment --comment netctl:base',
+      '-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa',
+      '-A NETCTL-FORWARD -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
+      '-A NETCTL-FORWARD -i nc-aaaaaaaaaaaa -o nc-aaaaaaaaaaaa -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa',
+      '-A NETCTL-FORWARD -i nc-aaaaaaaaaaaa ! -o nc-aaaaaaaaaaaa -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa',
+      '-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -j DROP -m comment --comment netctl:aaaaaaaaaaaa',
+      '-A NETCTL-ISOLATION-1 -i nc-aaaaaaaaaaaa ! -o nc-aaaaaaaaaaaa -j NETCTL-ISOLATION-2 -m comment --comment netctl:aaaaaaaaaaaa',
+      '-A NETCTL-ISOLATION-2 -o nc-aaaaaaaaaaaa -j DROP -m comment --comment netctl:aaaaaaaaaaaa',
+      '-A NETCTL-FORWARD -o br-db -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment netctl:bbbbbbbbbbbb',
+      '-A NETCTL-FORWARD -i br-db -o br-db -j DROP -m comment --comment netctl:bbbbbbbbbbbb',
+      '-A NETCTL-FORWARD -i br-db ! -o br-db -j DROP -m comment --comment netctl:bbbbbbbbbbbb',
+      '-A NETCTL-FORWARD -o br-db -j DROP -m comment --comment netctl:bbbbbbbbbbbb',
+      '-A NETCTL-ISOLATION-1 -i br-db ! -o br-db -j NETCTL-ISOLATION-2 -m comment --comment netctl:bbbbbbbbbbbb',
+      '-A NETCTL-ISOLATION-2 -o br-db -j DROP -m comment --comment netctl:bbbbbbbbbbbb',
+    ]);
+  });
+
+  it('nat: masquerade per subnet (not for internal networks), DNAT and hairpin per port', () => {
+    assert.deepEqual(natRules(model), [
+      '-A NETCTL-POSTROUTING -s 10.1.0.0/24 ! -o nc-aaaaaaaaaaaa -j MASQUERADE -m comment --comment netctl:aaaaaaaaaaaa',
+      '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment netctl:cccccccccccc',
+      '-A NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
+    ]);
+    const bound = natRules({ networks: [{ ...web, masquerade: false }], ports: [{ ...model.ports[0]!, hostIP: '192.0.2.1', proto: 'udp' }] });
+    assert.deepEqual(bound, [
+      '-A NETCTL -d 192.0.2.1/32 -p udp -m udp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment netctl:cccccccccccc',
+      '-A NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p udp -m udp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
+    ]);
+  });
+
+  it('the transaction declares only netctl chains, adds missing jumps once, never rewrites NETCTL-USER', () => {
+    const first = ruleset({ networks: [], ports: [] }, { userChain: false, jumps: new Set() });
+    assert.equal(first, [
+      '*filter', ':NETCTL-FORWARD - [0:0]', ':NETCTL-ISOLATION-1 - [0:0]', ':NETCTL-ISOLATION-2 - [0:0]',
+      ':NETCTL-USER - [0:0]', '-A NETCTL-USER -j RETURN -m comment --comment netctl:base',
+      '-I FORWARD 1 -j NETCTL-FORWARD -m comment --comment netctl:base',
+      '-A NETCTL-FORWARD -j NETCTL-USER -m comment --comment netctl:base',
+      '-A NETCTL-FORWARD -j NETCTL-ISOLATION-1 -m comment --comment netctl:base',
+      'COMMIT', '*nat', ':NETCTL - [0:0]', ':NETCTL-POSTROUTING - [0:0]',
+      '-I PREROUTING 1 -m addrtype --dst-type LOCAL -j NETCTL -m comment --comment netctl:base',
+      '-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j NETCTL -m comment --comment netctl:base',
+      '-I POSTROUTING 1 -j NETCTL-POSTROUTING -m comment --comment netctl:base',
+      'COMMIT', '',
+    ].join('\n'));
+    const save = [
+      '*filter', ':FORWARD DROP [0:0]', ':NETCTL-USER - [0:0]', ':ADMIN - [0:0]',
+      '-A FORWARD -m comment --comment "netctl:base" -j NETCTL-FORWARD', '-A NETCTL-USER -s 198.51.100.0/24 -j DROP', 'COMMIT',
+      '*nat', '-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "netctl:base" -j NETCTL',
+      '-A POSTROUTING -j NETCTL-POSTROUTING-FOREIGN', 'COMMIT',
+    ].join('\n');
+    const present = parsePresent(save);
+    assert.deepEqual([...present.jumps].sort(), ['filter FORWARD', 'nat PREROUTING']);
+    assert.equal(present.userChain, true);
+    const again = ruleset({ networks: [], ports: [] }, present);
+    assert.doesNotMatch(again, /NETCTL-USER - \[0:0\]|-I FORWARD|-I PREROUTING|ADMIN|FORWARD DROP/);
+    assert.match(again, /-I OUTPUT 1 .*-j NETCTL /);
+    assert.match(again, /-I POSTROUTING 1 -j NETCTL-POSTROUTING /);
+  });
+});
