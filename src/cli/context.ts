@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller } from '../core/controller.js';
+import { NameFiles } from '../core/names.js';
 import type { DefaultPool } from '../ipam/ipam.js';
 import { IptablesFirewall } from '../firewall/iptables.js';
 import { ExecaRunner } from '../kernel/runner.js';
@@ -43,6 +44,7 @@ export function makeController(g: Globals, io: Io): Controller {
     store: new FileStore(g.root, { onWait: (pid) => io.err(`waiting for lock held by pid ${pid}\n`) }),
     runner,
     firewall: new IptablesFirewall(runner, debug),
+    names: new NameFiles('/etc/netns'),
     ...(debug ? { debug } : {}),
     ...(pools ? { defaultPools: pools } : {}),
     warn: (m) => io.err(`warning: ${m}\n`),

@@ -71,6 +71,17 @@ export interface SandboxFlags extends EndpointFlags {
   net?: string;
   hostname?: string;
   publish?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  addHost?: string[];
+}
+
+/** --add-host name:IP (the IP may be IPv6, so split at the first colon). */
+export function parseAddHost(spec: string): { name: string; ip: string } {
+  const i = spec.indexOf(':');
+  if (i <= 0 || i === spec.length - 1) throw new UsageError(`invalid argument "${spec}" for "--add-host" flag: expected name:IP`);
+  return { name: spec.slice(0, i), ip: spec.slice(i + 1).replace(/^\[|\]$/g, '') };
 }
 
 /** Docker's -p: [hostIP:]hostPort:containerPort[/tcp|udp]. */
@@ -83,6 +94,10 @@ export function parsePublish(spec: string): PortMapping {
 export function toSandboxCreate(name: string, f: SandboxFlags): SandboxCreate {
   const req: SandboxCreate = { name, net: f.net ?? 'bridge', settings: toEndpointSettings(f), ports: (f.publish ?? []).map(parsePublish) };
   if (f.hostname !== undefined) req.hostname = f.hostname;
+  if (f.dns?.length || f.dnsSearch?.length || f.dnsOption?.length) {
+    req.dns = { servers: f.dns ?? [], search: f.dnsSearch ?? [], options: f.dnsOption ?? [] };
+  }
+  if (f.addHost?.length) req.extraHosts = f.addHost.map(parseAddHost);
   return req;
 }
 

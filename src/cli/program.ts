@@ -150,7 +150,11 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .argument('<name>')
     .option('--net <mode>', 'bridge (default), none, host, container:NAME, or a network name', 'bridge')
     .option('-p, --publish <[ip:]hport:cport[/proto]>', 'publish a port on the host (repeatable)', collect)
-    .option('--hostname <name>', 'host name of the sandbox'))
+    .option('--hostname <name>', 'host name of the sandbox')
+    .option('--dns <ip>', 'nameserver for its resolv.conf (repeatable)', collect)
+    .option('--dns-search <domain>', 'search domain for its resolv.conf (repeatable)', collect)
+    .option('--dns-option <opt>', 'resolver option for its resolv.conf (repeatable)', collect)
+    .option('--add-host <name:ip>', 'extra line for its hosts file (repeatable)', collect))
     .action(bind('sandbox create'));
 
   lsOpts(sandbox.command('ls').alias('list').description('List sandboxes'))

@@ -282,7 +282,8 @@ const FUNCS: Record<string, (...a: unknown[]) => unknown> = {
   or: (...a) => { for (const x of a) if (truthy(x)) return x; return a[a.length - 1]; },
 };
 
-function evalOperand(o: Operand, s: Scope): unknown {
+/** Evaluates an operand; a field holding a function is a Go method: called, with `args` if any. */
+function evalOperand(o: Operand, s: Scope, args: unknown[] = []): unknown {
   if (o.k === 'lit') return o.v;
   if (o.k === 'fn') return FUNCS[o.name]?.();
   let v: unknown;
@@ -293,6 +294,8 @@ function evalOperand(o: Operand, s: Scope): unknown {
     v = s.vars.get(o.name ?? '');
   }
   for (const p of o.path) v = field(v, p);
+  if (typeof v === 'function') return (v as (...a: unknown[]) => unknown)(...args);
+  if (args.length) throw err(`can't give argument to non-function`);
   return v;
 }
 
@@ -309,8 +312,9 @@ function evalPipe(p: Pipe, s: Scope): unknown {
       if (!fn) throw err(`function "${head.name}" not defined`);
       piped = fn(...args);
     } else {
-      if (rest.length || !first) throw err(`can't give argument to non-function`);
-      piped = evalOperand(head, s);
+      const args = rest.map((o) => evalOperand(o, s));
+      if (!first) args.push(piped);
+      piped = evalOperand(head, s, args);
     }
     first = false;
   }

@@ -15,6 +15,7 @@ import { firewallModel } from '../firewall/model.js';
 import { ipBatch, ipCleanup, listLinks, listRoutes } from '../kernel/ip.js';
 import { ensureSysctl } from '../kernel/sysctl.js';
 import { electGateway } from './gateway.js';
+import type { NameFiles } from './names.js';
 import type { Runner } from '../kernel/runner.js';
 import { DEFAULT_POOLS, allocate, buildPools, defaultPool, parseSubnet, type DefaultPool, type TakenPrefix } from '../ipam/ipam.js';
 import { ConflictError, ForbiddenError, InvalidArgumentError, MultiError, NotFoundError, SystemError } from '../lib/errors.js';
@@ -35,6 +36,8 @@ export interface ControllerDeps {
   defaultPools?: DefaultPool[];
   /** Programs netctl's iptables chains; absent in engine tests that only look at `ip`. */
   firewall?: Firewall;
+  /** Writes /etc/netns/<name>/{hosts,resolv.conf}; absent in engine tests. */
+  names?: NameFiles;
   /** Non-fatal notices (recovered journal entries, ...). */
   warn?: (msg: string) => void;
   /** --debug notes. */
@@ -66,6 +69,8 @@ export interface SandboxCreate {
   settings: EndpointSettings;
   ports: PortMapping[];
   hostname?: string;
+  dns?: { servers: string[]; search: string[]; options: string[] };
+  extraHosts?: Array<{ name: string; ip: string }>;
 }
 
 const DRIVERS: Record<string, Driver> = { bridge: bridgeDriver, host: hostDriver, null: nullDriver };
@@ -80,6 +85,9 @@ export class Controller {
   private readonly warn: (msg: string) => void;
   private readonly debug: (msg: string) => void;
   private readonly firewall: Firewall | undefined;
+  private readonly names: NameFiles | undefined;
+  /** Sandboxes an operation changed, with the networks they were on before: their peers' name files are rewritten. */
+  private touched = new Map<string, { sb: SandboxRecord; nets: Set<string> }>();
   private readonly now: () => Date;
   private readonly id: () => string;
 
@@ -91,6 +99,7 @@ export class Controller {
     this.warn = deps.warn ?? (() => undefined);
     this.debug = deps.debug ?? (() => undefined);
     this.firewall = deps.firewall;
+    this.names = deps.names;
     this.now = deps.now ?? (() => new Date());
     this.id = deps.id ?? newId;
   }
@@ -106,10 +115,46 @@ export class Controller {
   /** Mutating access: lock, finish any interrupted operation, make sure predefined networks exist. */
   private update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
     return this.store.update(async (tx) => {
+      this.touched.clear();
       await this.recover(tx);
       await this.ensurePredefined(tx);
-      return fn(tx);
+      const out = await fn(tx);
+      this.refreshNames(tx);
+      return out;
     });
+  }
+
+  /** Remembers that `sb` changes in this operation (call before the change). */
+  private touch(tx: ReadTxn, sb: SandboxRecord): void {
+    const nets = this.touched.get(sb.id)?.nets ?? new Set<string>();
+    for (const e of tx.list('endpoints')) if (e.sandboxId === sb.id) nets.add(e.networkId);
+    this.touched.set(sb.id, { sb: structuredClone(sb), nets });
+  }
+
+  /** Rewrites the name files of every sandbox that shares a network with a touched one. */
+  private refreshNames(tx: ReadTxn): void {
+    if (!this.names || this.touched.size === 0) return;
+    const nets = new Set<string>();
+    const ids = new Set(this.touched.keys());
+    const endpoints = tx.list('endpoints');
+    for (const [id, t] of this.touched) {
+      t.nets.forEach((n) => nets.add(n));
+      for (const e of endpoints) if (e.sandboxId === id) nets.add(e.networkId);
+    }
+    for (const e of endpoints) if (nets.has(e.networkId)) ids.add(e.sandboxId);
+    for (const id of ids) {
+      const sb = tx.get('sandboxes', id);
+      try {
+        if (!sb) {
+          const gone = this.touched.get(id)?.sb;
+          if (gone?.ownsNetns) this.names.remove(gone);
+        } else if (sb.ownsNetns) {
+          this.names.write(tx, sb);
+        }
+      } catch (e) {
+        this.warn(`name files of container ${sb?.name ?? id}: ${(e as Error).message}`);
+      }
+    }
   }
 
   /** A journal entry found under the lock belongs to a process that died mid-way: finish it. */
@@ -381,6 +426,7 @@ export class Controller {
       const nw = Controller.findNetwork(tx, netRef);
       const sb = Controller.findSandbox(tx, ctrRef) ?? (await this.adopt(ctrRef));
       this.checkConnectable(tx, nw, sb);
+      this.touch(tx, sb);
       if (sb.networks[nw.id] || Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === nw.id).length) {
         throw new ConflictError(`endpoint with name ${sb.name} already exists in network ${nw.name}`);
       }
@@ -510,6 +556,7 @@ export class Controller {
       if (sb.mode === 'host' || sb.mode.startsWith('container:')) {
         throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
       }
+      this.touch(tx, sb);
       delete sb.networks[nw.id];
       tx.put('sandboxes', sb);
       const errs = await this.removeEndpoints(tx, sb, eps, `disconnect ${sb.name} from ${nw.name}`);
@@ -549,6 +596,7 @@ export class Controller {
   async restore(): Promise<string[]> {
     return this.update(async (tx) => {
       const done: string[] = [];
+      for (const sb of tx.list('sandboxes')) this.touch(tx, sb);
       const links = new Map((await listLinks(this.runner)).map((l) => [l.ifname, l]));
       const steps: Step[] = [];
       for (const nw of tx.list('networks')) {
@@ -598,6 +646,7 @@ export class Controller {
   async createSandbox(req: SandboxCreate): Promise<string> {
     checkName('container', req.name);
     validateSettings(req.settings);
+    validateNaming(req);
     return this.update(async (tx) => {
       if (Controller.findSandbox(tx, req.name)?.name === req.name) {
         throw new ConflictError(`container name ${req.name} is already in use`, `remove it first: netctl sandbox rm ${req.name}`);
@@ -615,6 +664,8 @@ export class Controller {
         id: this.id(), name: req.name, created: this.now().toISOString(), mode: '', state: 'running',
         netns: req.name, ownsNetns: true, nextIf: 0, networks: {}, hostname: req.hostname ?? req.name,
         ports: checkPorts(tx, req.name, req.ports),
+        ...(req.dns ? { dns: req.dns } : {}),
+        ...(req.extraHosts?.length ? { extraHosts: req.extraHosts } : {}),
       };
       if (shared) {
         if (hasEndpointFlags) throw new InvalidArgumentError(`conflicting options: --ip, --mac-address or --alias with --net ${req.net}`);
@@ -633,6 +684,7 @@ export class Controller {
         plan.commit();
         tx.put('sandboxes', sb);
       }, plan.firewall);
+      this.touch(tx, sb);
       return sb.id;
     });
   }
@@ -695,6 +747,7 @@ export class Controller {
       if (sb.state === 'running') return;
       if (sb.mode.startsWith('container:')) sb.netns = this.sharedWith(tx, sb.mode.slice('container:'.length)).netns;
       checkPorts(tx, sb.name, sb.ports, sb.id);
+      this.touch(tx, sb);
       const plan = this.planStart(tx, sb);
       await this.apply(tx, `start sandbox ${sb.name}`, plan.steps, () => {
         plan.commit();
@@ -705,6 +758,7 @@ export class Controller {
 
   /** Leaves every network (keeping the recorded settings) and drops the netns if netctl made it. */
   private async stopIn(tx: Txn, sb: SandboxRecord, op: string, remove = false): Promise<string[]> {
+    this.touch(tx, sb);
     const eps = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id);
     const extra: KernelCmd[] = sb.ownsNetns && sb.state === 'running' ? [{ args: ['netns', 'del', sb.netns] }] : [];
     sb.state = 'stopped';
@@ -800,6 +854,22 @@ function validateSettings(s: EndpointSettings): void {
     throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress} is a multicast address`);
   }
   for (const a of s.Aliases ?? []) checkName('container', a);
+}
+
+const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+/** Everything that lands in the hosts and resolv.conf files must be a plain token. */
+function validateNaming(req: SandboxCreate): void {
+  if (req.hostname !== undefined && (req.hostname.length > 253 || !HOSTNAME_RE.test(req.hostname))) {
+    throw new InvalidArgumentError(`invalid hostname "${req.hostname}" for container ${req.name}`);
+  }
+  for (const s of req.dns?.servers ?? []) if (!parseIP(s)) throw new InvalidArgumentError(`invalid --dns address: ${s}`);
+  for (const d of req.dns?.search ?? []) if (d !== '.' && !HOSTNAME_RE.test(d)) throw new InvalidArgumentError(`invalid --dns-search domain: ${d}`);
+  for (const o of req.dns?.options ?? []) if (!/^[a-zA-Z0-9_:.-]+$/.test(o)) throw new InvalidArgumentError(`invalid --dns-option: ${o}`);
+  for (const h of req.extraHosts ?? []) {
+    if (!HOSTNAME_RE.test(h.name)) throw new InvalidArgumentError(`invalid --add-host name: ${h.name}`);
+    if (!parseIP(h.ip)) throw new InvalidArgumentError(`invalid --add-host address: ${h.ip}`);
+  }
 }
 
 /** For a stopped sandbox: what can be checked without allocating. */

@@ -81,6 +81,10 @@ export interface SandboxRecord {
   hostname: string;
   /** Published ports: DNAT to the sandbox's gateway endpoint while it runs. */
   ports: PortMapping[];
+  /** --dns, --dns-search, --dns-option for its resolv.conf. */
+  dns?: { servers: string[]; search: string[]; options: string[] };
+  /** --add-host name:IP lines for its hosts file. */
+  extraHosts?: Array<{ name: string; ip: string }>;
 }
 
 export interface PortMapping {

@@ -57,6 +57,8 @@ export function networkRow(nw: NetworkRecord, truncate: boolean) {
     Internal: String(nw.internal),
     Labels: labels,
     CreatedAt: formatCreated(nw.created),
+    /** {{.Label "k"}}: a method in Docker's formatter, so not part of the JSON form. */
+    Label: (k: unknown) => nw.labels[String(k)] ?? '',
   };
 }
 

@@ -106,14 +106,10 @@ export interface LsFlags {
 
 export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
   const filters = parseFilters(flags.filter ?? []);
-  checkFilterValues(filters);
   const ctl = makeController(g, io);
   const rows = await ctl.view((tx) => {
     const busy = new Set(tx.list('endpoints').map((e) => e.networkId));
-    return tx.list('networks')
-      .filter((n) => matchFilters(n, filters, busy.has(n.id)))
-      .sort((a, b) => naturalCompare(a.name, b.name))
-      .map((n) => networkRow(n, flags.trunc !== false));
+    return selectNetworks(tx.list('networks'), filters, busy).map((n) => networkRow(n, flags.trunc !== false));
   }, hasPrivilege());
   io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}'));
   return 0;
@@ -124,11 +120,16 @@ export function renderList(rows: Array<Record<string, unknown> & { ID: string }>
   if (flags.quiet) return rows.map((r) => `${r.ID}\n`).join('');
   const format = (flags.format ?? 'table').replace(/\\t/g, '\t').replace(/\\n/g, '\n');
   if (format === 'json') {
-    return rows.map((r) => `${JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1))))}\n`).join('');
+    const data = (r: Record<string, unknown>) => Object.entries(r).filter(([, v]) => typeof v !== 'function').sort(([a], [b]) => (a < b ? -1 : 1));
+    return rows.map((r) => `${JSON.stringify(Object.fromEntries(data(r)))}\n`).join('');
   }
   if (format === 'table' || format.startsWith('table ')) {
     const tpl = compile(format === 'table' ? defaultTable.slice(6) : format.slice(6));
-    const head = tpl.render(new Proxy({}, { get: (_t, k) => headers[String(k)] ?? String(k).toUpperCase(), has: () => true }));
+    // The header row renders the same template against the column names (.Label "k" gives LABEL).
+    const head = tpl.render(new Proxy({}, {
+      get: (_t, k) => (k === 'Label' ? () => 'LABEL' : headers[String(k)] ?? String(k).toUpperCase()),
+      has: () => true,
+    }));
     return tabwrite([head, ...rows.map((r) => tpl.render(r))].map((l) => l.split('\t')));
   }
   const tpl = compile(format);
@@ -147,6 +148,12 @@ function checkFilterValues(filters: Filter[]): void {
       try { new RegExp(f.value); } catch { throw new UsageError(`invalid filter '${f.key}=${f.value}': not a regular expression`); }
     }
   }
+}
+
+/** Filtered (after checking the values) and sorted by name as `ls` shows them. */
+export function selectNetworks(all: NetworkRecord[], filters: Filter[], inUse: Set<string>): NetworkRecord[] {
+  checkFilterValues(filters);
+  return all.filter((n) => matchFilters(n, filters, inUse.has(n.id))).sort((a, b) => naturalCompare(a.name, b.name));
 }
 
 /** Docker's rules: same key ORs, different keys AND; name/id are regexes matched anywhere. */

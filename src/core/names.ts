@@ -1,0 +1,102 @@
+// Name resolution without a daemon (SPEC §5): each sandbox netctl made gets
+// <etc>/netns/<NAME>/hosts and resolv.conf, which `ip netns exec` bind-mounts over /etc.
+// The files are derived from the store and rewritten atomically whenever a peer changes.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ReadTxn } from '../store/store.js';
+import type { SandboxRecord } from './types.js';
+
+const HEADER = [
+  '127.0.0.1\tlocalhost',
+  '::1\tlocalhost ip6-localhost ip6-loopback',
+  'fe00::0\tip6-localnet',
+  'ff00::0\tip6-mcastprefix',
+  'ff02::1\tip6-allnodes',
+  'ff02::2\tip6-allrouters',
+];
+
+/**
+ * The hosts file of `sb`: itself and, per user-defined network it is on, every peer on that
+ * network by name and by each of its aliases there. Lines are grouped per network, so leaving
+ * one network drops exactly that network's lines.
+ */
+export function hostsFile(tx: ReadTxn, sb: SandboxRecord): string {
+  const lines = [...HEADER];
+  for (const h of sb.extraHosts ?? []) lines.push(`${h.ip}\t${h.name}`);
+  const endpoints = tx.list('endpoints');
+  const mine = endpoints.filter((e) => e.sandboxId === sb.id).sort((a, b) => a.seq - b.seq);
+  const first = mine.find((e) => e.ipv4);
+  if (first) lines.push(`${first.ipv4.split('/')[0]}\t${uniq([sb.hostname, sb.name]).join(' ')}`);
+  for (const ep of mine) {
+    const nw = tx.get('networks', ep.networkId);
+    if (!nw || nw.predefined || !ep.ipv4) continue;
+    lines.push(`# network ${nw.name}`);
+    const peers = endpoints.filter((e) => e.networkId === nw.id).sort((a, b) => a.seq - b.seq || (a.id < b.id ? -1 : 1));
+    for (const p of peers) {
+      const psb = tx.get('sandboxes', p.sandboxId);
+      if (!psb) continue;
+      const aliases = psb.networks[nw.id]?.settings.Aliases ?? [];
+      for (const ip of [p.ipv4, p.ipv6].filter(Boolean)) lines.push(`${ip.split('/')[0]}\t${uniq([psb.name, ...aliases]).join(' ')}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+const uniq = (xs: string[]) => [...new Set(xs.filter(Boolean))];
+
+/** The host's resolv.conf without loopback nameservers (unreachable from a netns), plus the flags. */
+export function resolvConf(hostResolv: string, sb: SandboxRecord): string {
+  const dns = sb.dns ?? { servers: [], search: [], options: [] };
+  const kept: string[] = [];
+  for (const line of hostResolv.split('\n')) {
+    const [key, value = ''] = line.trim().split(/\s+/);
+    if (key === 'nameserver' && (/^127\./.test(value) || value === '::1' || dns.servers.length)) continue;
+    if (key === 'search' && dns.search.length) continue;
+    if (key === 'options' && dns.options.length) continue;
+    if (line.trim()) kept.push(line.trim());
+  }
+  const out = [
+    ...dns.servers.map((s) => `nameserver ${s}`),
+    ...(dns.search.length ? [`search ${dns.search.join(' ')}`] : []),
+    ...(dns.options.length ? [`options ${dns.options.join(' ')}`] : []),
+    ...kept,
+  ];
+  return out.join('\n') + '\n';
+}
+
+export class NameFiles {
+  constructor(private readonly etcNetns: string, private readonly hostResolv = '/etc/resolv.conf') {}
+
+  private dir(sb: SandboxRecord): string {
+    return join(this.etcNetns, sb.name);
+  }
+
+  /** Writes both files if they differ from what is there (temp + rename: readers never see half). */
+  write(tx: ReadTxn, sb: SandboxRecord): void {
+    const dir = this.dir(sb);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    let resolv = '';
+    try {
+      resolv = readFileSync(this.hostResolv, 'utf8');
+    } catch {
+      // no host resolv.conf: the sandbox gets only what its flags say
+    }
+    for (const [file, text] of [['hosts', hostsFile(tx, sb)], ['resolv.conf', resolvConf(resolv, sb)]] as const) {
+      const path = join(dir, file);
+      let current: string | null = null;
+      try {
+        current = readFileSync(path, 'utf8');
+      } catch {
+        current = null;
+      }
+      if (current === text) continue;
+      const tmp = `${path}.tmp-${process.pid}`;
+      writeFileSync(tmp, text, { mode: 0o644 });
+      renameSync(tmp, path);
+    }
+  }
+
+  remove(sb: SandboxRecord): void {
+    rmSync(this.dir(sb), { recursive: true, force: true });
+  }
+}

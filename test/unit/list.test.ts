@@ -1,0 +1,77 @@
+// ls: Docker's filter semantics and every --format form, on records (no kernel).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { renderList, selectNetworks } from '../../src/cli/commands/network.js';
+import { parseFilters } from '../../src/cli/options.js';
+import type { NetworkRecord } from '../../src/core/types.js';
+import { networkRow } from '../../src/core/views.js';
+
+const rec = (name: string, id: string, over: Partial<NetworkRecord> = {}): NetworkRecord => ({
+  id: id.padEnd(64, '0'), name, driver: 'bridge', created: '2026-01-02T03:04:05.678Z', scope: 'local', enableIPv6: false,
+  internal: false, attachable: false, ipam: { driver: 'default', options: {}, config: [] }, userSubnets: false,
+  options: {}, labels: {}, predefined: false, driverState: {}, ...over,
+});
+const all = [
+  rec('bridge', 'b1', { predefined: true }), rec('host', 'c1', { predefined: true, driver: 'host' }), rec('none', 'd1', { predefined: true, driver: 'null' }),
+  rec('web10', 'a1', { labels: { env: 'prod', tier: 'front' } }), rec('web2', 'a2', { labels: { env: 'dev' } }), rec('db', 'e1', { internal: true, labels: { env: 'prod' } }),
+];
+const inUse = new Set([all[3]?.id ?? '']);
+const names = (f: string[]) => selectNetworks(all, parseFilters(f), inUse).map((n) => n.name);
+
+describe('ls filters', () => {
+  it('matches Docker\'s rules', () => {
+    assert.deepEqual(names([]), ['bridge', 'db', 'host', 'none', 'web2', 'web10']);
+    assert.deepEqual(names(['name=web']), ['web2', 'web10'], 'name: regex anywhere');
+    assert.deepEqual(names(['name=^w.*0$']), ['web10']);
+    assert.deepEqual(names(['id=a']), ['web2', 'web10'], 'id: anywhere in the ID');
+    assert.deepEqual(names(['driver=host', 'driver=null']), ['host', 'none'], 'same key: OR');
+    assert.deepEqual(names(['label=env=prod', 'name=web']), ['web10'], 'different keys: AND');
+    assert.deepEqual(names(['label=tier']), ['web10'], 'label key alone');
+    assert.deepEqual(names(['type=builtin']), ['bridge', 'host', 'none']);
+    assert.deepEqual(names(['type=custom']), ['db', 'web2', 'web10']);
+    assert.deepEqual(names(['dangling=true']), ['db', 'web2'], 'unused user networks only, never predefined ones');
+    assert.deepEqual(names(['dangling=false']), ['bridge', 'host', 'none', 'web10']);
+    assert.deepEqual(names(['scope=local', 'scope=global']).length, 6);
+  });
+
+  it('refuses bad keys and values', () => {
+    assert.throws(() => names(['colour=red']), /invalid filter 'colour'/);
+    assert.throws(() => names(['type=weird']), /invalid filter: 'type'='weird'/);
+    assert.throws(() => names(['dangling=maybe']), /invalid filter 'dangling=maybe'/);
+    assert.throws(() => names(['name=(']), /not a regular expression/);
+    assert.throws(() => names(['name']), /bad format of filter/);
+  });
+});
+
+describe('ls formats', () => {
+  const headers = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Labels: 'LABELS', Internal: 'INTERNAL', IPv6: 'IPV6', CreatedAt: 'CREATED AT' };
+  const rows = selectNetworks(all, [], inUse).map((n) => networkRow(n, true));
+  const dflt = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
+
+  it('default table (golden)', () => {
+    assert.equal(renderList(rows.slice(0, 2), {}, headers, dflt), [
+      'NETWORK ID     NAME      DRIVER    SCOPE',
+      'b10000000000   bridge    bridge    local',
+      'e10000000000   db        bridge    local',
+      '',
+    ].join('\n'));
+  });
+
+  it('table TEMPLATE with literal \\t, .Label and CreatedAt', () => {
+    const out = renderList(rows.filter((r) => r.Name.startsWith('web')), { format: 'table {{.Name}}\\t{{.Label "env"}}\\t{{.Internal}}' }, headers, dflt);
+    assert.equal(out, 'NAME      LABEL     INTERNAL\nweb2      dev       false\nweb10     prod      false\n');
+    assert.equal(renderList(rows.slice(0, 1), { format: '{{.CreatedAt}}' }, headers, dflt), '2026-01-02 03:04:05.678 +0000 UTC\n');
+  });
+
+  it('json: one object per line, Docker\'s keys', () => {
+    const lines = renderList(rows.filter((r) => r.Name === 'web2'), { format: 'json' }, headers, dflt).trim().split('\n');
+    assert.deepEqual(JSON.parse(lines[0] ?? ''), {
+      CreatedAt: '2026-01-02 03:04:05.678 +0000 UTC', Driver: 'bridge', ID: 'a10000000000', IPv6: 'false', Internal: 'false',
+      Labels: 'env=dev', Name: 'web2', Scope: 'local',
+    });
+  });
+
+  it('-q prints IDs only', () => {
+    assert.equal(renderList(rows.slice(0, 2), { quiet: true }, headers, dflt), 'b10000000000\ne10000000000\n');
+  });
+});
