@@ -2,7 +2,7 @@
 // `--version` load neither the controller nor execa.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { NetctlError } from '../lib/errors.js';
+import { NetctlError, UsageError } from '../lib/errors.js';
 import type { Globals, Io } from './context.js';
 import { reportError, setupColor } from './report.js';
 
@@ -45,6 +45,12 @@ export function lazyHandlers(): Handlers {
     'sandbox rm': async (g, names, o) => (await sbx()).rm(g, io, names, o),
     exec: async (g, name, argv) => (await sbx()).exec(g, io, name, argv),
     restore: async (g) => (await net()).restore(g, io),
+    completion: async (_g, shell: string) => {
+      if (!['bash', 'zsh', 'fish'].includes(shell)) throw new UsageError(`unsupported shell "${shell}": use bash, zsh or fish`);
+      const file = { bash: 'netctl.bash', zsh: '_netctl', fish: 'netctl.fish' }[shell as 'bash' | 'zsh' | 'fish'];
+      io.out(readFileSync(new URL(`../../../completions/${file}`, import.meta.url), 'utf8'));
+      return 0;
+    },
   };
 }
 
@@ -188,6 +194,11 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .allowUnknownOption()
     .action(bind('exec'));
 
+  program.command('completion')
+    .description('Print the shell completion script (bash, zsh or fish)')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(bind('completion'));
+
   program.command('restore')
     .description('Re-create bridges, sandboxes, endpoints and firewall rules from the store (idempotent; run at boot)')
     .action(bind('restore'));
@@ -195,9 +206,19 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
   return program;
 }
 
+/** `netctl __complete ...`: outside commander, so any word (even an unknown flag) is accepted. */
+async function completeCommand(program: Command, words: string[]): Promise<number> {
+  const { complete, readNames } = await import('./complete.js');
+  const i = words.indexOf('--root');
+  const root = (i >= 0 ? words[i + 1] : undefined) ?? process.env['NETCTL_ROOT'] ?? '/var/lib/netctl';
+  io.out(complete(program, words, () => readNames(root)).join('\n') + '\n');
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = buildProgram(lazyHandlers(), (c) => (code = c));
+  if (argv[2] === '__complete') return completeCommand(program, argv.slice(3));
   const noColor = argv.includes('--no-color');
   await setupColor(noColor, Boolean(process.stderr.isTTY));
   try {

@@ -118,6 +118,7 @@ export class TestHost {
       else for (const l of this.links(n)) if (l.ifname !== 'lo' && !this.foreignLinks.has(`${n}/${l.ifname}`)) out.push(`link ${l.ifname} in ${n}`);
     }
     for (const l of this.links()) if (l.ifname !== 'lo' && !this.foreignLinks.has(l.ifname)) out.push(`link ${l.ifname}`);
+    if (existsSync('/etc/netns')) for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) out.push(`/etc/netns/${n}`);
     return out;
   }
 
@@ -189,6 +190,7 @@ export class TestHost {
       if (after.journal.length) found.push(`store journal entries: ${after.journal.length}`);
     }
     for (const n of readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns)) sh('ip', ['netns', 'del', n]);
+    if (existsSync('/etc/netns')) for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
     sh('ip', ['netns', 'del', this.ns]);
     rmSync(this.root, { recursive: true, force: true });
     return found;

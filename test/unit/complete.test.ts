@@ -1,0 +1,43 @@
+// Completion candidates for each position (cobra protocol: candidates, then :directive).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { complete } from '../../src/cli/complete.js';
+import { buildProgram } from '../../src/cli/program.js';
+
+const program = buildProgram({}, () => undefined);
+const names = () => ({ networks: ['backend', 'bridge', 'frontend', 'host', 'none'], sandboxes: ['alpha', 'beta'] });
+const c = (...words: string[]) => complete(program, words, names);
+
+describe('shell completion', () => {
+  it('subcommands, then sandbox subcommands', () => {
+    assert.deepEqual(c(''), ['create', 'connect', 'disconnect', 'inspect', 'ls', 'rm', 'prune', 'sandbox', 'exec', 'completion', 'restore', ':4']);
+    assert.deepEqual(c('r'), ['rm', 'restore', ':4']);
+    assert.deepEqual(c('sandbox', 's'), ['start', 'stop', ':4']);
+    assert.deepEqual(c('container', ''), ['create', 'ls', 'inspect', 'start', 'stop', 'rm', ':4'], 'alias walks too');
+  });
+
+  it('network names for rm, inspect, connect, disconnect; sandbox names for CONTAINER', () => {
+    assert.deepEqual(c('rm', 'b'), ['backend', 'bridge', ':4']);
+    assert.deepEqual(c('rm', 'backend', ''), ['bridge', 'frontend', 'host', 'none', ':4'], 'already given names are not offered again');
+    assert.deepEqual(c('inspect', 'f'), ['frontend', ':4']);
+    assert.deepEqual(c('connect', '--ip', '10.0.0.5', 'backend', ''), ['alpha', 'beta', ':4'], 'flag values are skipped');
+    assert.deepEqual(c('disconnect', ''), ['backend', 'bridge', 'frontend', 'host', 'none', ':4']);
+    assert.deepEqual(c('sandbox', 'rm', '-f', 'a'), ['alpha', ':4']);
+    assert.deepEqual(c('exec', ''), ['alpha', 'beta', ':4']);
+    assert.deepEqual(c('exec', 'alpha', '--', 'pi'), [':0'], 'the command itself: files allowed');
+  });
+
+  it('flags and their fixed values', () => {
+    assert.deepEqual(c('create', '--i'), ['--ip-range', '--ipv6', '--internal', '--ipam-driver', '--ipam-opt', ':4']);
+    assert.ok(c('ls', '-').includes('--filter'));
+    assert.ok(c('ls', '-').includes('--root'), 'global flags too');
+    assert.deepEqual(c('create', '-d', ''), ['bridge', 'host', 'null', ':4']);
+    assert.deepEqual(c('create', '--driver', 'b'), ['bridge', ':4']);
+    assert.deepEqual(c('ls', '--filter', ''), ['driver=', 'id=', 'name=', 'label=', 'scope=', 'type=', 'dangling=', ':6']);
+    assert.deepEqual(c('ls', '-f', 'type='), ['type=custom', 'type=builtin', ':4']);
+    assert.deepEqual(c('ls', '-f', 'name=f'), ['name=frontend', ':4']);
+    assert.deepEqual(c('ls', '--format', ''), ['table', 'json', ':4']);
+    assert.deepEqual(c('sandbox', 'create', 'x', '--net', 'c'), ['container:alpha', 'container:beta', ':4']);
+    assert.deepEqual(c('completion', ''), ['bash', 'zsh', 'fish', ':4']);
+  });
+});
