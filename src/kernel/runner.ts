@@ -41,7 +41,7 @@ export class ExecaRunner implements Runner {
     if (r.failed && r.exitCode === undefined) {
       const code = (r as unknown as { code?: string }).code;
       if (code === 'ENOENT') {
-        throw new SystemError(`${file} not found`, `install it: apt-get install ${PACKAGES[file] ?? file}`);
+        throw new SystemError(`${file} not found`, `install it: apt-get install ${PACKAGES[file] ?? (file.startsWith('iptables') ? 'iptables' : file)}`);
       }
       throw new SystemError(`cannot run ${file}: ${r.shortMessage ?? r.message}`);
     }
