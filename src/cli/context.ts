@@ -5,7 +5,7 @@ import { Controller } from '../core/controller.js';
 import { NameFiles } from '../core/names.js';
 import type { DefaultPool } from '../ipam/ipam.js';
 import { IptablesFirewall } from '../firewall/iptables.js';
-import { ExecaRunner } from '../kernel/runner.js';
+import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { FileStore } from '../store/file.js';
 
@@ -39,7 +39,7 @@ function loadPools(root: string): DefaultPool[] | undefined {
 export function makeController(g: Globals, io: Io): Controller {
   const debug = g.debug ? (l: string) => io.err(`debug: ${l}\n`) : undefined;
   const pools = loadPools(g.root);
-  const runner = new ExecaRunner(debug);
+  const runner = new ProcessRunner(debug);
   return new Controller({
     store: new FileStore(g.root, { onWait: (pid) => io.err(`waiting for lock held by pid ${pid}\n`) }),
     runner,

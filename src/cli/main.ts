@@ -1,8 +1,17 @@
-// netctl's entry point (bin/netctl imports it): run the program, set the exit code.
-import { io, main } from './program.js';
-import { reportError } from './report.js';
+// netctl's entry point (bin/netctl loads it). `--version` is answered before commander and
+// the command tree load: it is the floor every script pays.
+import { readFileSync } from 'node:fs';
 
-main(process.argv).then(
-  (code) => { process.exitCode = code; },
-  (e: unknown) => { reportError(io, e); process.exitCode = 1; },
-);
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  process.stdout.write(`netctl version ${pkg.version}\n`);
+} else {
+  void import('./program.js').then(async ({ io, main }) => {
+    const { reportError } = await import('./report.js');
+    await main(process.argv).then(
+      (code) => { process.exitCode = code; },
+      (e: unknown) => { reportError(io, e); process.exitCode = 1; },
+    );
+  });
+}

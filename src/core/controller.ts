@@ -12,6 +12,7 @@ import { bridgeDevice, bridgeDriver, ifPrefix } from '../drivers/bridge.js';
 import { hostDriver, nullDriver } from '../drivers/simple.js';
 import type { Firewall } from '../firewall/iptables.js';
 import { firewallModel } from '../firewall/model.js';
+import type { FwModel } from '../firewall/rules.js';
 import { ipBatch, ipCleanup, listLinks, listRoutes } from '../kernel/ip.js';
 import { ensureSysctl } from '../kernel/sysctl.js';
 import { electGateway } from './gateway.js';
@@ -88,6 +89,8 @@ export class Controller {
   private readonly names: NameFiles | undefined;
   /** Sandboxes an operation changed, with the networks they were on before: their peers' name files are rewritten. */
   private touched = new Map<string, { sb: SandboxRecord; nets: Set<string> }>();
+  /** The firewall model the kernel holds, as far as this process knows (null: unknown, rewrite all). */
+  private fwApplied: FwModel | null = null;
   private readonly now: () => Date;
   private readonly id: () => string;
 
@@ -116,6 +119,7 @@ export class Controller {
   private update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
     return this.store.update(async (tx) => {
       this.touched.clear();
+      this.fwApplied = firewallModel(tx);
       await this.recover(tx);
       await this.ensurePredefined(tx);
       const out = await fn(tx);
@@ -166,7 +170,7 @@ export class Controller {
       this.warn(`cleaned up after an interrupted ${j.op} (pid ${j.pid})${errs.length ? `: ${errs.join('; ')}` : ''}`);
       tx.delete('journal', j.id);
     }
-    if (stale.some((j) => j.firewall)) await this.syncFirewall(tx);
+    if (stale.some((j) => j.firewall)) await this.syncFirewall(tx, true);
     await tx.flush();
   }
 
@@ -175,14 +179,15 @@ export class Controller {
    * every step is journaled before the first one; any failure undoes what ran, returns the store
    * to where it was and rethrows.
    */
-  private async apply(tx: Txn, op: string, steps: Step[], commit: () => void, firewall = false): Promise<void> {
+  private async apply(tx: Txn, op: string, steps: Step[], commit: () => void, firewall: boolean | 'full' = false): Promise<void> {
     const work = mergeSteps(steps);
     if (work.length === 0 && !firewall) {
       commit();
       return;
     }
-    const sp = tx.savepoint();
-    const entry = this.journal(op, work.flatMap((s) => s.undo), firewall);
+    // Without a firewall step, a failure can only come before commit(): the records are untouched.
+    const sp = firewall ? tx.savepoint() : null;
+    const entry = this.journal(op, work.flatMap((s) => s.undo), firewall !== false);
     tx.put('journal', entry);
     await tx.flush();
     let i = 0;
@@ -192,12 +197,13 @@ export class Controller {
         if (s) await ipBatch(this.runner, s.ns, s.cmds);
       }
       commit();
-      if (firewall) await this.syncFirewall(tx);
+      if (firewall) await this.syncFirewall(tx, firewall === 'full');
     } catch (e) {
       const undo = work.slice(0, i + 1).reverse().flatMap((s) => s.undo);
       const errs = await ipCleanup(this.runner, undo);
-      tx.rollback(sp);
-      if (firewall) await this.syncFirewall(tx).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
+      if (sp) tx.rollback(sp);
+      else tx.delete('journal', entry.id);
+      if (firewall) await this.syncFirewall(tx, true).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
       await tx.flush();
       if (errs.length) throw new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`);
       throw e;
@@ -225,14 +231,17 @@ export class Controller {
     return { id: this.id(), pid: process.pid, op, started: this.now().toISOString(), cleanup, ...(firewall ? { firewall } : {}) };
   }
 
-  /** Re-derives netctl's chains from the store (one iptables-save, one iptables-restore). */
-  private async syncFirewall(tx: ReadTxn): Promise<void> {
+  /** Brings netctl's chains to what the store says (one iptables-save, one iptables-restore). */
+  private async syncFirewall(tx: ReadTxn, full = false): Promise<void> {
     if (!this.firewall) return;
     const model = firewallModel(tx);
     if (model.networks.some((n) => !n.internal) && ensureSysctl('net.ipv4.ip_forward', '1')) {
       this.debug('enabled net.ipv4.ip_forward for bridge networks');
     }
-    await this.firewall.sync(model);
+    const prev = full ? null : this.fwApplied;
+    this.fwApplied = null; // unknown until this succeeds
+    await this.firewall.sync(prev, model);
+    this.fwApplied = model;
   }
 
   private async ensurePredefined(tx: Txn): Promise<void> {
@@ -636,7 +645,7 @@ export class Controller {
       }
       // Host namespace first (bridges, netns, veths), then inside each sandbox.
       const ordered = [...steps.filter((st) => !st.ns), ...steps.filter((st) => st.ns)];
-      await this.apply(tx, 'restore', ordered, () => undefined, true);
+      await this.apply(tx, 'restore', ordered, () => undefined, 'full');
       return done;
     });
   }

@@ -26,6 +26,9 @@ function parseBool(k: string, v: string): string {
 
 export const bridgeDevice = (nw: NetworkRecord): string => String(nw.driverState['bridge'] ?? '');
 
+/** 02 (locally administered, unicast) followed by the network ID's first five bytes. */
+export const bridgeMac = (nw: NetworkRecord): string => `02:${(nw.id.slice(0, 10).match(/../g) ?? []).join(':')}`;
+
 function mtuOf(nw: NetworkRecord): string[] {
   const m = nw.options[OPT.mtu];
   return m ? ['mtu', m] : [];
@@ -69,7 +72,9 @@ export const bridgeDriver: Driver = {
 
   createNetwork(nw) {
     const br = bridgeDevice(nw);
-    const cmds: string[][] = [['link', 'add', 'name', br, ...mtuOf(nw), 'type', 'bridge']];
+    // A MAC derived from the network ID: a bridge re-created by `restore` keeps it, so the
+    // sandboxes' neighbour entries for the gateway stay valid.
+    const cmds: string[][] = [['link', 'add', 'name', br, ...mtuOf(nw), 'address', bridgeMac(nw), 'type', 'bridge']];
     for (const pool of nw.ipam.config) {
       const len = pool.Subnet.split('/')[1];
       cmds.push(['addr', 'add', `${pool.Gateway}/${len}`, 'dev', br]);

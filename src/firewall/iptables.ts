@@ -3,10 +3,14 @@
 // the number of rules.
 import type { Runner } from '../kernel/runner.js';
 import { SystemError } from '../lib/errors.js';
-import { parsePresent, ruleset, type FwModel } from './rules.js';
+import { complete, diffRuleset, parsePresent, ruleset, type FwModel } from './rules.js';
 
 export interface Firewall {
-  sync(model: FwModel): Promise<void>;
+  /**
+   * Makes the kernel hold `next`. `prev` is what the kernel is believed to hold: its difference
+   * is applied when the chains are all there; null (or any failure of that) rewrites everything.
+   */
+  sync(prev: FwModel | null, next: FwModel): Promise<void>;
 }
 
 export class IptablesFirewall implements Firewall {
@@ -26,10 +30,19 @@ export class IptablesFirewall implements Firewall {
     return r.stdout;
   }
 
-  async sync(model: FwModel): Promise<void> {
+  async sync(prev: FwModel | null, next: FwModel): Promise<void> {
     const present = parsePresent(await this.save());
-    const text = ruleset(model, present);
-    const r = await this.runner.run(`${this.prefix}-restore`, ['--noflush', '-w'], { input: text });
+    if (prev && complete(present)) {
+      const diff = diffRuleset(prev, next);
+      if (diff === null) return;
+      if ((await this.restore(diff)).exitCode === 0) return;
+      this.debug?.('iptables: the rules differ from the store; rewriting netctl\'s chains');
+    }
+    const r = await this.restore(ruleset(next, present));
     if (r.exitCode !== 0) throw new SystemError(`${this.prefix}-restore: ${r.stderr.trim().split('\n').join('; ') || 'failed'}`);
+  }
+
+  private restore(text: string) {
+    return this.runner.run(`${this.prefix}-restore`, ['--noflush', '-w'], { input: text });
   }
 }

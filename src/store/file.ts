@@ -18,16 +18,17 @@ export class AtomicJSONFile implements Adapter<State> {
     return readState(this.file);
   }
 
-  async write(data: State): Promise<void> {
+  async write(data: State, durable = true): Promise<void> {
     const tmp = `${this.file}.tmp-${process.pid}`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
-      writeSync(fd, JSON.stringify(data, null, 1) + '\n');
-      fsyncSync(fd);
+      writeSync(fd, JSON.stringify(data) + '\n');
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, this.file);
+    if (!durable) return;
     const dfd = openSync(dirname(this.file), 'r');
     try {
       fsyncSync(dfd);
@@ -83,14 +84,16 @@ export class FileStore implements Store {
     this.prepareRoot();
     const release = await acquireLock(this.root, this.lockOpts);
     try {
-      const db = new Low<State>(new AtomicJSONFile(this.file), emptyState());
+      const adapter = new AtomicJSONFile(this.file);
+      const db = new Low<State>(adapter, emptyState());
       await db.read(); // re-read inside the lock: another process may have just written
-      const tx = new DocTxn(db.data, async (d) => {
+      const tx = new DocTxn(db.data, async (d, durable) => {
         db.data = d;
-        await db.write();
+        if (durable) await db.write();
+        else await adapter.write(d, false);
       });
       const out = await fn(tx);
-      await tx.flush();
+      await tx.commit();
       return out;
     } finally {
       await release();

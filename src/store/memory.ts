@@ -26,7 +26,7 @@ export class MemoryStore implements Store {
     };
     const tx = new DocTxn(this.snapshot(), save);
     const out = await fn(tx);
-    await save(tx.doc);
+    await tx.commit();
     return out;
   }
 }

@@ -46,7 +46,7 @@ export interface Store {
 export class DocTxn implements Txn {
   constructor(
     readonly doc: State,
-    private readonly persist: (doc: State) => Promise<void>,
+    private readonly persist: (doc: State, durable: boolean) => Promise<void>,
   ) {}
 
   get<K extends Kind>(kind: K, id: string): Kinds[K] | undefined {
@@ -73,8 +73,17 @@ export class DocTxn implements Txn {
     else delete (this.doc[kind] as Record<string, unknown>)[id];
   }
 
+  /**
+   * Intermediate writes (the journal's intent) are atomic but not fsync'd: they guard against
+   * a killed process, and after a power loss the kernel state they describe is gone anyway.
+   */
   flush(): Promise<void> {
-    return this.persist(this.doc);
+    return this.persist(this.doc, false);
+  }
+
+  /** The transaction's final write: atomic and durable. */
+  commit(): Promise<void> {
+    return this.persist(this.doc, true);
   }
 
   savepoint(): Savepoint {

@@ -110,7 +110,7 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
   it('--debug prints every ip/iptables invocation with duration and exit code', () => {
     const r = h.netctl('--debug', 'create', '--subnet', '10.241.9.0/24', 'dbg');
     assert.equal(r.code, 0);
-    assert.match(r.err, /^debug: ip -batch - <<< "link add name nc-[0-9a-f]{12} type bridge\\n.*" -> exit 0 \(\d+\.\d ms\)$/m);
+    assert.match(r.err, /^debug: ip -batch - <<< "link add name nc-[0-9a-f]{12} address 02(:[0-9a-f]{2}){5} type bridge\\n.*" -> exit 0 \(\d+\.\d ms\)$/m);
     assert.match(r.err, /^debug: iptables-restore --noflush -w <<< .* -> exit 0 \(\d+\.\d ms\)$/m);
   });
 

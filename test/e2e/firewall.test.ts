@@ -144,6 +144,9 @@ describe('firewall, modes and restore', { skip: !isRoot && 'needs root' }, () =>
 
   it('restore brings traffic back after the tables are wiped and a bridge deleted, and is idempotent', async () => {
     await h.serve(B, 80);
+    // The incremental updates so far must have produced exactly what a full rewrite produces.
+    const sortedRules = () => h.iptablesSave().split('\n').filter((l) => l.startsWith('-A ') && l.includes('netctl:')).sort();
+    const incremental = sortedRules();
     const bridge = h.links().find((l) => l.ifname.startsWith('nc-') && h.links().some((v) => v.master === l.ifname))?.ifname ?? '';
     for (const t of ['filter', 'nat']) {
       assert.equal(h.iptables('-t', t, '-F').code, 0);
@@ -157,6 +160,7 @@ describe('firewall, modes and restore', { skip: !isRoot && 'needs root' }, () =>
     assert.equal(h.ask(O, '192.0.2.1', 8080), '192.0.2.2', 'published port back');
     assert.equal(h.ask(A, '192.0.2.2', 9000), '192.0.2.1', 'masquerade back');
     assert.equal(h.ping(A, '10.240.2.12'), false, 'isolation back');
+    assert.deepEqual(sortedRules(), incremental, 'full rewrite == the sum of incremental changes');
     const links = JSON.stringify(h.links());
     const rules = h.iptablesSave().replace(/^#.*$/gm, '');
     assert.equal(h.ok('restore'), '', 'second restore repairs nothing');

