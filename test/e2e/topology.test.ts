@@ -23,7 +23,8 @@ describe('bridge networks end to end', { skip: !isRoot && 'needs root' }, () => 
     h.ok('create', '--subnet', '10.231.2.0/24', '--gateway', '10.231.2.254', 'frontend');
     const br = h.links().find((l) => l.ifname === `nc-${backendId.slice(0, 12)}`);
     assert.ok(br, 'backend bridge exists in the host namespace');
-    assert.equal(br.operstate === 'DOWN', false);
+    assert.ok(br.flags.includes('UP'), 'administratively up');
+    assert.equal(br.address, `02:${backendId.slice(0, 10).match(/../g)?.join(':')}`, 'MAC derived from the network ID');
     const addrs = h.ipj<Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>>(null, '-4', 'addr', 'show');
     assert.deepEqual(addrs.find((a) => a.ifname === br.ifname)?.addr_info.map((x) => `${x.local}/${x.prefixlen}`), ['10.231.1.1/24']);
   });

@@ -71,7 +71,7 @@ export class TestHost {
     return JSON.parse(r.out || '[]') as T;
   }
 
-  links(ns: string | null = null): Array<{ ifname: string; address: string; master?: string; operstate: string; link_type: string }> {
+  links(ns: string | null = null): Array<{ ifname: string; address: string; master?: string; operstate: string; link_type: string; flags: string[]; mtu: number }> {
     return this.ipj(ns, 'link', 'show');
   }
 
