@@ -109,9 +109,9 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .option('--gw-priority <n>', 'the highest priority endpoint carries the default route');
 
   endpointOpts(program.command('connect')
-    .description('Connect a container to a network')
+    .description('Connect containers to a network (several at once: all or nothing)')
     .argument('<network>')
-    .argument('<container>'))
+    .argument('<container...>'))
     .action(bind('connect'));
 
   program.command('disconnect')

@@ -19,7 +19,7 @@ import { electGateway } from './gateway.js';
 import type { NameFiles } from './names.js';
 import type { Runner } from '../kernel/runner.js';
 import { DEFAULT_POOLS, allocate, buildPools, defaultPool, parseSubnet, type DefaultPool, type TakenPrefix } from '../ipam/ipam.js';
-import { ConflictError, ForbiddenError, InvalidArgumentError, MultiError, NotFoundError, SystemError } from '../lib/errors.js';
+import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { MAC_RE, contains, parseCIDR, parseIP, macFromIPv4 } from '../lib/ip.js';
 import { checkName } from '../lib/validate.js';
 import type { ReadTxn, Store, Txn } from '../store/store.js';
@@ -192,14 +192,16 @@ export class Controller {
     await tx.flush();
     let i = 0;
     try {
-      for (; i < work.length; i++) {
-        const s = work[i];
-        if (s) await ipBatch(this.runner, s.ns, s.cmds);
+      while (i < work.length) {
+        // Consecutive steps in distinct sandboxes do not depend on each other: run them together.
+        const wave = parallelWave(work, i);
+        i += wave.length;
+        await runWave(wave, (s) => ipBatch(this.runner, s.ns, s.cmds));
       }
       commit();
       if (firewall) await this.syncFirewall(tx, firewall === 'full');
     } catch (e) {
-      const undo = work.slice(0, i + 1).reverse().flatMap((s) => s.undo);
+      const undo = work.slice(0, i).reverse().flatMap((s) => s.undo); // i is past the failed wave
       const errs = await ipCleanup(this.runner, undo);
       if (sp) tx.rollback(sp);
       else tx.delete('journal', entry.id);
@@ -429,42 +431,74 @@ export class Controller {
 
   // ------------------------------------------------------------------ endpoints
 
-  async connect(netRef: string, ctrRef: string, settings: EndpointSettings): Promise<void> {
+  /**
+   * Connects one or many containers to a network in one transaction: all or nothing. Several
+   * containers share one `ip -batch` on the host side; per-endpoint settings (an address, a
+   * MAC, aliases) only make sense for one container and are refused for several.
+   */
+  async connect(netRef: string, ctrRefs: string[], settings: EndpointSettings): Promise<void> {
     validateSettings(settings);
+    const refs = [...new Set(ctrRefs)];
+    if (refs.length > 1 && (settings.IPAMConfig || settings.MacAddress || settings.Aliases?.length)) {
+      throw new UsageError('--ip, --ip6, --link-local-ip, --mac-address and --alias apply to one container; connect several containers without them');
+    }
     await this.update(async (tx) => {
-      const nw = Controller.findNetwork(tx, netRef);
-      const sb = Controller.findSandbox(tx, ctrRef) ?? (await this.adopt(ctrRef));
+      try {
+        await this.connectIn(tx, netRef, refs, settings, false);
+      } catch (e) {
+        // An adopted namespace already had an eth<N> of someone else's: look, then try once more.
+        if (!(e instanceof SystemError) || !/File exists/.test(e.message)) throw e;
+        await this.connectIn(tx, netRef, refs, settings, true);
+      }
+    });
+  }
+
+  private async connectIn(tx: Txn, netRef: string, refs: string[], settings: EndpointSettings, probe: boolean): Promise<void> {
+    const nw = Controller.findNetwork(tx, netRef);
+    const steps: Step[] = [];
+    const commits: Array<() => void> = [];
+    const pending: EndpointRecord[] = [];
+    let firewall = false;
+    for (const ref of refs) {
+      const sb = Controller.findSandbox(tx, ref) ?? (await this.adopt(ref, probe));
       this.checkConnectable(tx, nw, sb);
-      this.touch(tx, sb);
       if (sb.networks[nw.id] || Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === nw.id).length) {
         throw new ConflictError(`endpoint with name ${sb.name} already exists in network ${nw.name}`);
       }
+      this.touch(tx, sb);
       const record = () => {
         sb.networks[nw.id] = { name: nw.name, settings };
         tx.put('sandboxes', sb);
       };
       if (sb.state === 'running') {
-        const plan = this.planJoin(tx, sb, nw, settings);
-        await this.apply(tx, `connect ${sb.name} to ${nw.name}`, plan.steps, () => {
-          plan.commit();
-          record();
-        }, plan.firewall || sb.ports.length > 0);
+        const plan = this.planJoin(tx, sb, nw, settings, pending);
+        pending.push(plan.ep);
+        steps.push(...plan.steps);
+        commits.push(plan.commit, record);
+        firewall ||= plan.firewall || sb.ports.length > 0;
       } else {
         checkStaticAddress(nw, settings); // the rest (IP free? network still there?) is checked at start
-        record();
+        commits.push(record);
       }
-    });
+    }
+    const ordered = [...steps.filter((st) => !st.ns), ...steps.filter((st) => st.ns)];
+    const what = refs.length === 1 ? refs[0] : `${refs.length} containers`;
+    await this.apply(tx, `connect ${what} to ${nw.name}`, ordered, () => commits.forEach((c) => c()), firewall);
   }
 
-  /** A named netns made by `ip netns add` is adopted as a running sandbox (it is not deleted on rm). */
-  private async adopt(name: string): Promise<SandboxRecord> {
+  /**
+   * A named netns made by `ip netns add` is adopted as a running sandbox (it is not deleted on
+   * rm). Its eth<N> numbering starts at 0; with `probe`, after eth<N> of someone else's got in
+   * the way, above the highest one there.
+   */
+  private async adopt(name: string, probe: boolean): Promise<SandboxRecord> {
     checkName('container', name);
     if (!existsSync(`${this.netnsDir}/${name}`)) {
       throw new NotFoundError(`No such container: ${name}`, `create it with: netctl sandbox create ${name}  (or: ip netns add ${name})`);
     }
-    // Interfaces someone else made there must not collide with our eth<N>.
-    const links = await listLinks(this.runner, name);
-    const used = links.map((l) => /^eth(\d+)$/.exec(l.ifname)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+    const used = probe
+      ? (await listLinks(this.runner, name)).map((l) => /^eth(\d+)$/.exec(l.ifname)?.[1]).filter((n): n is string => n !== undefined).map(Number)
+      : [];
     return {
       id: this.id(), name, created: this.now().toISOString(), mode: 'adopted', state: 'running',
       netns: name, ownsNetns: false, nextIf: used.length ? Math.max(...used) + 1 : 0, networks: {}, hostname: name, ports: [],
@@ -486,7 +520,7 @@ export class Controller {
    */
   private planJoin(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, settings: EndpointSettings, pending: EndpointRecord[] = []) {
     const driver = this.driver(nw);
-    const live = [...Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id), ...pending];
+    const live = [...Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id), ...pending.filter((p) => p.sandboxId === sb.id)];
     const ep: EndpointRecord = {
       id: this.id(), networkId: nw.id, sandboxId: sb.id, ifName: '', hostIf: '', mac: '',
       ipv4: '', ipv6: '', gateway4: '', gateway6: '', seq: live.reduce((m, e) => Math.max(m, e.seq + 1), 0),
@@ -574,7 +608,21 @@ export class Controller {
   }
 
   /** Deletes endpoint records, then tears their devices down; moves the default route if needed. */
-  private async removeEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[], op: string, extra: KernelCmd[] = []): Promise<string[]> {
+  private async removeEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[], op: string): Promise<string[]> {
+    const { cmds, regateway } = this.dropEndpoints(tx, sb, eps);
+    const errs = await this.teardown(tx, op, cmds, sb.ports.length > 0);
+    if (regateway.length && sb.state === 'running') {
+      try {
+        for (const s of regateway) await ipBatch(this.runner, s.ns, s.cmds);
+      } catch (e) {
+        errs.push(`moving the default route: ${(e as Error).message}`);
+      }
+    }
+    return errs;
+  }
+
+  /** Deletes the endpoint records; returns their teardown and the default-route move it needs. */
+  private dropEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[]): { cmds: KernelCmd[]; regateway: Step[] } {
     const cmds: KernelCmd[] = [];
     let regateway: Step[] = [];
     for (const ep of eps) {
@@ -583,15 +631,7 @@ export class Controller {
       regateway = plan.regateway;
       tx.delete('endpoints', ep.id);
     }
-    const errs = await this.teardown(tx, op, [...cmds, ...extra], sb.ports.length > 0);
-    if (regateway.length && sb.state === 'running' && extra.length === 0) {
-      try {
-        for (const s of regateway) await ipBatch(this.runner, s.ns, s.cmds);
-      } catch (e) {
-        errs.push(`moving the default route: ${(e as Error).message}`);
-      }
-    }
-    return errs;
+    return { cmds, regateway };
   }
 
   // ------------------------------------------------------------------ restore
@@ -766,30 +806,43 @@ export class Controller {
   }
 
   /** Leaves every network (keeping the recorded settings) and drops the netns if netctl made it. */
-  private async stopIn(tx: Txn, sb: SandboxRecord, op: string, remove = false): Promise<string[]> {
+  /**
+   * Record side of stop/rm: the sandbox leaves every network (keeping its recorded settings
+   * unless removed) and those sharing its netns stop too. Returns the teardown to run.
+   */
+  private planStop(tx: Txn, sb: SandboxRecord, remove: boolean): { cmds: KernelCmd[]; firewall: boolean } {
     this.touch(tx, sb);
     const eps = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id);
-    const extra: KernelCmd[] = sb.ownsNetns && sb.state === 'running' ? [{ args: ['netns', 'del', sb.netns] }] : [];
+    const { cmds } = this.dropEndpoints(tx, sb, eps);
+    if (sb.ownsNetns && sb.state === 'running') cmds.push({ args: ['netns', 'del', sb.netns] });
+    const firewall = sb.ports.length > 0 && sb.state === 'running';
     sb.state = 'stopped';
     if (remove) tx.delete('sandboxes', sb.id);
     else tx.put('sandboxes', sb);
-    // Whoever shared this netns loses it with us.
     for (const d of this.dependents(tx, sb)) tx.put('sandboxes', { ...d, state: 'stopped' });
-    return this.removeEndpoints(tx, sb, eps, op, extra);
+    return { cmds, firewall };
   }
 
   async stopSandbox(ref: string): Promise<void> {
     await this.update(async (tx) => {
       const sb = this.requireSandbox(tx, ref);
       if (sb.state === 'stopped') return;
-      const errs = await this.stopIn(tx, sb, `stop sandbox ${sb.name}`);
+      const plan = this.planStop(tx, sb, false);
+      const errs = await this.teardown(tx, `stop sandbox ${sb.name}`, plan.cmds, plan.firewall);
       if (errs.length) throw new SystemError(`container ${sb.name} stopped with errors: ${errs.join('; ')}`);
     });
   }
 
-  async removeSandboxes(refs: string[], force: boolean): Promise<Array<Error | null>> {
+  /**
+   * Removes sandboxes in one transaction with one teardown for all of them (their veths go in
+   * one batch). Returns a result per argument, and the teardown's errors apart.
+   */
+  async removeSandboxes(refs: string[], force: boolean): Promise<{ results: Array<Error | null>; errors: string[] }> {
     return this.update(async (tx) => {
       const results: Array<Error | null> = [];
+      const cmds: KernelCmd[] = [];
+      let firewall = false;
+      const names: string[] = [];
       for (const ref of refs) {
         try {
           const sb = Controller.findSandbox(tx, ref);
@@ -797,22 +850,56 @@ export class Controller {
             if (force) { results.push(null); continue; }
             throw new NotFoundError(`No such container: ${ref}`);
           }
-          const users = this.dependents(tx, sb).filter((d) => d.state === 'running');
+          const users = this.dependents(tx, sb).filter((d) => d.state === 'running' && !refs.includes(d.name));
           if (users.length && !force) {
             throw new ConflictError(`container ${sb.name} is in use by ${users.map((d) => d.name).join(', ')} (sharing its network namespace)`, 'remove those first, or use -f');
           }
-          const errs = await this.stopIn(tx, sb, `rm sandbox ${sb.name}`, true);
-          results.push(errs.length ? new MultiError(errs.map((m) => new Error(m))) : null);
+          const plan = this.planStop(tx, sb, true);
+          cmds.push(...plan.cmds);
+          firewall ||= plan.firewall;
+          names.push(sb.name);
+          results.push(null);
         } catch (e) {
           results.push(e as Error);
         }
       }
-      return results;
+      const errors = await this.teardown(tx, `rm sandbox ${names.join(', ')}`, cmds, firewall);
+      return { results, errors };
     });
   }
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** Steps from `start` that run in distinct sandbox namespaces (a host step runs alone). */
+function parallelWave(work: Step[], start: number): Step[] {
+  const first = work[start];
+  if (!first) return [];
+  if (!first.ns) return [first];
+  const seen = new Set<string>();
+  const wave: Step[] = [];
+  for (let j = start; j < work.length; j++) {
+    const s = work[j];
+    if (!s?.ns || seen.has(s.ns)) break;
+    seen.add(s.ns);
+    wave.push(s);
+  }
+  return wave;
+}
+
+/** Runs a wave a few at a time (two cores); waits for all, then rethrows the first failure. */
+async function runWave(wave: Step[], run: (s: Step) => Promise<void>, width = 6): Promise<void> {
+  let next = 0;
+  let failure: unknown = null;
+  const worker = async () => {
+    while (next < wave.length) {
+      const s = wave[next++];
+      if (s) await run(s).catch((e: unknown) => { failure ??= e; });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, wave.length) }, worker));
+  if (failure) throw failure;
+}
 
 /** Merges consecutive steps in the same namespace so each becomes one `ip -batch` process. */
 export function mergeSteps(steps: Step[]): Step[] {

@@ -122,6 +122,26 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     h.ok('sandbox', 'rm', s);
   });
 
+  it('bulk connect: many containers in one call, all or nothing; bulk rm', () => {
+    const names = Array.from({ length: 12 }, (_, i) => h.name(`bulk${i}`));
+    for (const n of names) h.foreignNetns(n);
+    const linksBefore = h.links().map((l) => l.ifname).sort();
+    const bad = h.netctl('connect', 'web', ...names, h.name('missing'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /No such container: .*missing/);
+    assert.deepEqual(h.links().map((l) => l.ifname).sort(), linksBefore, 'nothing half done');
+    const flags = h.netctl('connect', '--ip', '10.232.1.200', 'web', ...names.slice(0, 2));
+    assert.equal(flags.code, 125);
+    assert.match(flags.err, /apply to one container/);
+    h.ok('connect', 'web', ...names);
+    const ips = names.map((n) => h.addrs(n)['eth0']?.[0] ?? '');
+    assert.equal(new Set(ips).size, names.length);
+    assert.ok(h.ping(names[0] ?? '', (ips[11] ?? '').split('/')[0] ?? ''), 'first reaches last');
+    assert.equal(h.ok('sandbox', 'rm', ...names), names.map((n) => `${n}\n`).join(''));
+    assert.deepEqual(h.links().map((l) => l.ifname).sort(), linksBefore, 'every veth gone');
+    for (const n of names) assert.deepEqual(h.links(n).map((l) => l.ifname), ['lo']);
+  });
+
   it('concurrent connects never hand out the same address', async () => {
     const names = Array.from({ length: 8 }, (_, i) => h.name(`par${i}`));
     for (const n of names) h.foreignNetns(n);

@@ -5,7 +5,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunOptions, RunResult, Runner } from '../../src/kernel/runner.js';
 
-interface Link { ns: string; name: string; kind: string; peer?: string; master?: string; up: boolean; addrs: string[] }
+interface Link { ns: string; name: string; kind: string; peer?: string; master?: string; up: boolean; addrs: string[]; group?: string }
 
 export interface Call { file: string; args: string[]; input?: string }
 
@@ -118,6 +118,12 @@ export class FakeKernel implements Runner {
         this.links.set(this.key(ns, name), link);
         return null;
       }
+      if (verb === 'del' && l[2] === 'group') {
+        const members = [...this.links.values()].filter((x) => x.ns === ns && x.group === l[3]);
+        if (members.length === 0) return 'RTNETLINK answers: No such device';
+        members.forEach((m) => this.delLink(m));
+        return null;
+      }
       const name = l[2] ?? '';
       const link = this.links.get(this.key(ns, name));
       if (!link) return gone(name);
@@ -129,6 +135,8 @@ export class FakeKernel implements Runner {
           link.master = l[mi + 1] ?? '';
         }
         if (l.includes('up')) link.up = true;
+        const gi = l.indexOf('group');
+        if (gi > 0) link.group = l[gi + 1] ?? '';
         return null;
       }
     }

@@ -32,8 +32,8 @@ describe('argv -> options', () => {
 
   it('connect: NETWORK first, then CONTAINER; flags become EndpointSettings', async () => {
     const p = await parse(['connect', 'web', 'frontend', '--ip', '10.0.1.5', '--alias', 'fe', '--alias', 'www', '--mac-address', '02:42:0a:00:01:05', '--gw-priority', '10']);
-    const [network, container, flags] = p.args as [string, string, Record<string, unknown>];
-    assert.deepEqual([network, container], ['web', 'frontend']);
+    const [network, containers, flags] = p.args as [string, string[], Record<string, unknown>];
+    assert.deepEqual([network, containers], ['web', ['frontend']]);
     assert.deepEqual(toEndpointSettings(flags), {
       IPAMConfig: { IPv4Address: '10.0.1.5' }, Aliases: ['fe', 'www'], MacAddress: '02:42:0a:00:01:05', GwPriority: 10,
     });

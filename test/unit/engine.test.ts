@@ -69,7 +69,7 @@ describe('engine: command sequences', () => {
     await ctl.createNetwork(net('db', '10.2.0.0/24'));
     await ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
     kernel.calls = [];
-    await ctl.connect('db', 'a', {});
+    await ctl.connect('db', ['a'], {});
     const inner = kernel.mutating()[1];
     assert.deepEqual(inner?.args, ['-n', 'a', '-batch', '-']);
     assert.equal(inner?.input, 'addr add 10.2.0.2/24 dev eth1\nlink set eth1 up\n');
@@ -81,7 +81,7 @@ describe('engine: command sequences', () => {
     await ctl.createNetwork(net('web', '10.1.0.0/24'));
     await ctl.createNetwork(net('db', '10.2.0.0/24'));
     await ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
-    await ctl.connect('db', 'a', {});
+    await ctl.connect('db', ['a'], {});
     kernel.calls = [];
     await ctl.disconnect('web', 'a', false);
     const m = kernel.mutating().map((c) => ({ args: c.args, input: norm(c.input ?? '') }));
@@ -120,6 +120,41 @@ describe('engine: command sequences', () => {
     assert.equal(store.snapshot().journal.length, 0);
     assert.match(warnings[0] ?? '', /interrupted connect x \(pid 999999\)/);
     void ctl;
+  });
+});
+
+describe('engine: process budget (counted through the Runner)', () => {
+  it('connect: 2 processes; bulk connect of 10: 1 + 10; rm of 10: 1', async () => {
+    const { kernel, ctl, dir } = setup();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    for (let i = 0; i < 11; i++) await kernel.run('ip', ['netns', 'add', `n${i}`]);
+    void dir;
+    kernel.calls = [];
+    await ctl.connect('web', ['n0'], {});
+    assert.equal(kernel.calls.length, 2, kernel.calls.map((c) => c.args.join(' ')).join('\n'));
+    kernel.calls = [];
+    await ctl.connect('web', Array.from({ length: 10 }, (_, i) => `n${i + 1}`), {});
+    assert.equal(kernel.calls.length, 11);
+    assert.equal(kernel.calls.filter((c) => !c.args.includes('-n')).length, 1, 'one host-side batch for all veths');
+    kernel.calls = [];
+    const { results, errors } = await ctl.removeSandboxes(Array.from({ length: 10 }, (_, i) => `n${i + 1}`), false);
+    assert.deepEqual([results.every((r) => r === null), errors], [true, []]);
+    assert.equal(kernel.calls.length, 1, 'one teardown batch');
+    assert.match(kernel.calls[0]?.input ?? '', /link del group \d+/);
+  });
+
+  it('bulk connect is all or nothing, and refuses per-endpoint flags', async () => {
+    const { kernel, ctl, store } = setup();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    for (const n of ['a', 'b']) await kernel.run('ip', ['netns', 'add', n]);
+    const before = [kernel.dump(), JSON.stringify(store.snapshot())];
+    await assert.rejects(ctl.connect('web', ['a', 'b', 'ghost'], {}), /No such container: ghost/);
+    assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot())], before);
+    kernel.failLine = kernel.linesSeen + 4; // inside b's namespace batch
+    await assert.rejects(ctl.connect('web', ['a', 'b'], {}), /injected failure/);
+    kernel.failLine = undefined;
+    assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot())], before);
+    await assert.rejects(ctl.connect('web', ['a', 'b'], { IPAMConfig: { IPv4Address: '10.1.0.9' } }), /apply to one container/);
   });
 });
 
@@ -174,14 +209,14 @@ describe('engine: failure at every step rolls back', () => {
         await c.createNetwork(net('db', '10.2.0.0/24'));
         await c.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
       },
-      run: (c) => c.connect('db', 'a', { IPAMConfig: { IPv4Address: '10.2.0.9' } }),
+      run: (c) => c.connect('db', ['a'], { IPAMConfig: { IPv4Address: '10.2.0.9' } }),
     },
     {
       name: 'sandbox start', prepare: async (c) => {
         await c.createNetwork(net('web', '10.1.0.0/24'));
         await c.createNetwork(net('db', '10.2.0.0/24'));
         await c.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
-        await c.connect('db', 'a', {});
+        await c.connect('db', ['a'], {});
         await c.stopSandbox('a');
       },
       run: (c) => c.startSandbox('a'),

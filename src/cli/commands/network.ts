@@ -18,10 +18,10 @@ export async function create(g: Globals, io: Io, name: string, flags: CreateFlag
   return 0;
 }
 
-export async function connect(g: Globals, io: Io, network: string, container: string, flags: EndpointFlags): Promise<number> {
+export async function connect(g: Globals, io: Io, network: string, containers: string[], flags: EndpointFlags): Promise<number> {
   const settings = toEndpointSettings(flags);
   requirePrivilege('connect a container');
-  await makeController(g, io).connect(network, container, settings);
+  await makeController(g, io).connect(network, containers, settings);
   return 0;
 }
 

@@ -44,12 +44,13 @@ async function eachName(io: Io, names: string[], fn: (n: string) => Promise<void
 
 export async function rm(g: Globals, io: Io, names: string[], flags: { force?: boolean }): Promise<number> {
   requirePrivilege('remove a sandbox');
-  const results = await makeController(g, io).removeSandboxes(names, flags.force ?? false);
-  let rc = 0;
+  const { results, errors } = await makeController(g, io).removeSandboxes(names, flags.force ?? false);
+  let rc = errors.length ? 1 : 0;
   results.forEach((e, i) => {
     if (e) { reportError(io, e); rc = 1; }
     else io.out(`${names[i]}\n`);
   });
+  if (errors.length) reportError(io, new Error(`teardown: ${errors.join('; ')}`));
   return rc;
 }
 
