@@ -384,24 +384,32 @@ export class Controller {
     }
   }
 
-  /** Removes networks one by one; returns per-argument errors (the CLI echoes the successes). */
-  async removeNetworks(refs: string[], force: boolean): Promise<Array<Error | null>> {
+  /**
+   * Removes networks in one transaction with one teardown for all (bridges in one batch, one
+   * firewall transaction). Returns a result per argument, and the teardown's errors apart.
+   */
+  async removeNetworks(refs: string[], force: boolean): Promise<{ results: Array<Error | null>; errors: string[] }> {
     return this.update(async (tx) => {
       const results: Array<Error | null> = [];
+      const cmds: KernelCmd[] = [];
+      const names: string[] = [];
       for (const ref of refs) {
         try {
-          await this.removeNetwork(tx, ref);
+          const nw = this.dropNetwork(tx, ref);
+          cmds.push(...this.networkTeardown(nw));
+          names.push(nw.name);
           results.push(null);
         } catch (e) {
-          if (force && e instanceof NotFoundError) results.push(null);
-          else results.push(e as Error);
+          results.push(force && e instanceof NotFoundError ? null : (e as Error));
         }
       }
-      return results;
+      const errors = await this.teardown(tx, `rm network ${names.join(', ')}`, cmds, cmds.length > 0);
+      return { results, errors };
     });
   }
 
-  private async removeNetwork(tx: Txn, ref: string): Promise<void> {
+  /** Record side of `rm`: refused for predefined networks and while containers are attached. */
+  private dropNetwork(tx: Txn, ref: string): NetworkRecord {
     const nw = Controller.findNetwork(tx, ref);
     if (nw.predefined) throw new ForbiddenError(`${nw.name} is a pre-defined network and cannot be removed`);
     const eps = Controller.endpointsOf(tx, (e) => e.networkId === nw.id);
@@ -410,22 +418,27 @@ export class Controller {
       throw new ConflictError(`network ${nw.name} has active endpoints (${names.join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>`);
     }
     tx.delete('networks', nw.id);
-    const cmds = nw.driverState['ready'] ? this.driver(nw).deleteNetwork(nw) : [];
-    const errs = await this.teardown(tx, `rm network ${nw.name}`, cmds, cmds.length > 0);
-    if (errs.length) throw new SystemError(`network ${nw.name} removed with errors: ${errs.join('; ')}`);
+    return nw;
   }
 
-  async prune(labelFilters: Array<{ key: string; value?: string; negate: boolean }>, until?: Date): Promise<string[]> {
+  private networkTeardown(nw: NetworkRecord): KernelCmd[] {
+    return nw.driverState['ready'] ? this.driver(nw).deleteNetwork(nw) : [];
+  }
+
+  async prune(labelFilters: Array<{ key: string; value?: string; negate: boolean }>, until?: Date): Promise<{ removed: string[]; errors: string[] }> {
     return this.update(async (tx) => {
-      const out: string[] = [];
+      const busy = new Set(tx.list('endpoints').map((e) => e.networkId));
+      const removed: string[] = [];
+      const cmds: KernelCmd[] = [];
       for (const nw of tx.list('networks').sort((a, b) => a.name.localeCompare(b.name))) {
-        if (nw.predefined || tx.list('endpoints').some((e) => e.networkId === nw.id)) continue;
+        if (nw.predefined || busy.has(nw.id)) continue;
         if (until && new Date(nw.created) >= until) continue;
         if (!labelFilters.every((f) => matchesLabel(nw.labels, f.key, f.value) !== f.negate)) continue;
-        await this.removeNetwork(tx, nw.id);
-        out.push(nw.name);
+        cmds.push(...this.networkTeardown(this.dropNetwork(tx, nw.id)));
+        removed.push(nw.name);
       }
-      return out;
+      const errors = await this.teardown(tx, `prune ${removed.join(', ')}`, cmds, cmds.length > 0);
+      return { removed, errors };
     });
   }
 

@@ -33,12 +33,18 @@ export async function disconnect(g: Globals, io: Io, network: string, container:
 
 export async function rm(g: Globals, io: Io, refs: string[], flags: { force?: boolean }): Promise<number> {
   requirePrivilege('remove a network');
-  const results = await makeController(g, io).removeNetworks(refs, flags.force ?? false);
-  let rc = 0;
+  const { results, errors } = await makeController(g, io).removeNetworks(refs, flags.force ?? false);
+  return echoResults(io, refs, results, errors);
+}
+
+/** Docker's habit for many arguments: echo each that worked, report each that did not. */
+export function echoResults(io: Io, args: string[], results: Array<Error | null>, errors: string[]): number {
+  let rc = errors.length ? 1 : 0;
   results.forEach((e, i) => {
     if (e) { reportError(io, e); rc = 1; }
-    else io.out(`${refs[i]}\n`);
+    else io.out(`${args[i]}\n`);
   });
+  if (errors.length) reportError(io, new Error(`teardown: ${errors.join('; ')}`));
   return rc;
 }
 
@@ -54,9 +60,10 @@ export async function prune(g: Globals, io: Io, flags: { force?: boolean; filter
       labels.push({ key, ...(value !== undefined ? { value } : {}), negate: f.key === 'label!' });
     }
   }
-  const removed = await makeController(g, io).prune(labels, until);
+  const { removed, errors } = await makeController(g, io).prune(labels, until);
   if (removed.length) io.out(`Deleted Networks:\n${removed.map((n) => `${n}\n`).join('')}`);
-  return 0;
+  if (errors.length) reportError(io, new Error(`teardown: ${errors.join('; ')}`));
+  return errors.length ? 1 : 0;
 }
 
 /** Docker's `until`: a Unix timestamp, an RFC 3339 date, or a Go duration before now (10m, 24h). */

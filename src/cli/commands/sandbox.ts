@@ -8,7 +8,7 @@ import { makeController, type Globals, type Io } from '../context.js';
 import { toSandboxCreate, type SandboxFlags } from '../options.js';
 import { reportError } from '../report.js';
 import { naturalCompare } from '../table.js';
-import { renderList, type LsFlags } from './network.js';
+import { echoResults, renderList, type LsFlags } from './network.js';
 
 export async function create(g: Globals, io: Io, name: string, flags: SandboxFlags): Promise<number> {
   const req = toSandboxCreate(name, flags);
@@ -45,13 +45,7 @@ async function eachName(io: Io, names: string[], fn: (n: string) => Promise<void
 export async function rm(g: Globals, io: Io, names: string[], flags: { force?: boolean }): Promise<number> {
   requirePrivilege('remove a sandbox');
   const { results, errors } = await makeController(g, io).removeSandboxes(names, flags.force ?? false);
-  let rc = errors.length ? 1 : 0;
-  results.forEach((e, i) => {
-    if (e) { reportError(io, e); rc = 1; }
-    else io.out(`${names[i]}\n`);
-  });
-  if (errors.length) reportError(io, new Error(`teardown: ${errors.join('; ')}`));
-  return rc;
+  return echoResults(io, names, results, errors);
 }
 
 const HEADERS: Record<string, string> = { ID: 'SANDBOX ID', Name: 'NAME', Mode: 'MODE', State: 'STATE', Networks: 'NETWORKS' };

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# npm run bench: netctl beside the Node floor, Docker's engine and the CNI bridge plugin, in one
+# run, on this machine; then netctl's own scaling (1000 endpoints, 1000 networks), bulk forms
+# and peak memory. Prints figures and ratios and rewrites docs/performance.md.
+#
+# Everything runs inside a throw-away network namespace (the docker CLI reaches its daemon
+# through a unix socket path, which is not scoped to a netns), so the machine's own bridges and
+# iptables are never touched. Knobs: N (endpoints per network for the peer comparison, default
+# 100), REPS (single-op cycles, default 20), BIG (the large scaling size, default 1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
+
+N=${N:-100}; REPS=${REPS:-20}; BIG=${BIG:-1000}
+SHARED=${SHARED:-../shared/bench}
+NS=ncbench$$
+OUT=$(mktemp -d /tmp/netctl-bench.XXXXXX)
+ROOT=$OUT/root
+NETCTL="$PWD/bin/netctl --root $ROOT"
+log() { echo "[$(date +%T)] $*" >&2; }
+
+cleanup() {
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^(ncb-|c-pbn-)" | while read -r n; do ip netns del "$n" 2>/dev/null; done
+  ip netns del "$NS" 2>/dev/null || true
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
+
+npm run build >/dev/null
+if [[ -x $SHARED/setup-peers.sh ]] && ! DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker info >/dev/null 2>&1; then
+  log "starting the peers (Docker's engine, CNI plugins)"
+  "$SHARED/setup-peers.sh" >&2 || log "peers unavailable: docker/cni columns will be NA"
+fi
+ip netns add "$NS"
+inns() { nsenter --net="/var/run/netns/$NS" "$@"; }
+inns ip link set lo up
+
+# ---------------------------------------------------------------- 1. peers side by side
+log "peer comparison: node docker cni netctl (N=$N, REPS=$REPS)"
+inns env NETCTL="$PWD/bin/netctl" "$SHARED/peer-bench.sh" -n "$N" -r "$REPS" -k "$OUT/raw" \
+  -b "node docker cni netctl" > "$OUT/peers.txt" 2> "$OUT/peers.log" || true
+fig() { awk -v k="$1" '$1 == k { print $2 }' "$OUT/peers.txt"; }
+# Sum of the peer's N separate connects/disconnects in the scaling round (the bulk baseline).
+sum_scale() { awk -v op="$2" '$1 == "scale" && $2 == op && $5 != "FAIL" { s += $5 } END { if (NR) printf "%.0f", s; else print "NA" }' "$OUT/raw/$1.tsv" 2>/dev/null || echo NA; }
+
+# ---------------------------------------------------------------- 2. netctl on its own
+now() { echo "${EPOCHREALTIME/./}"; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+median() { sort -n | awk '{ a[NR] = $1 } END { if (!NR) { print "NA"; exit } print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+log "bulk: one connect of $N sandboxes, one sandbox rm of $N"
+inns $NETCTL create --subnet 10.231.92.0/22 ncb-bulk >/dev/null
+for (( i = 1; i <= N; i++ )); do ip netns add "ncb-$i"; done
+names=(); for (( i = 1; i <= N; i++ )); do names+=("ncb-$i"); done
+t0=$(now); inns $NETCTL connect ncb-bulk "${names[@]}"; t1=$(now); BULK_CONNECT=$(ms "$t0" "$t1")
+t0=$(now); inns $NETCTL sandbox rm "${names[@]}" >/dev/null; t1=$(now); BULK_RM=$(ms "$t0" "$t1")
+inns $NETCTL rm ncb-bulk >/dev/null
+for (( i = 1; i <= N; i++ )); do ip netns del "ncb-$i"; done
+
+log "scaling: $BIG endpoints on one network"
+inns $NETCTL create --subnet 10.232.0.0/16 ncb-scale >/dev/null
+: > "$OUT/scale.tsv"
+for (( i = 1; i <= BIG; i++ )); do ip netns add "ncb-$i"; done
+for (( i = 1; i <= BIG; i++ )); do
+  t0=$(now); inns $NETCTL connect ncb-scale "ncb-$i" >/dev/null; t1=$(now)
+  echo "$i $(ms "$t0" "$t1")" >> "$OUT/scale.tsv"
+done
+at() { awk -v lo=$(( $1 - 2 )) -v hi=$(( $1 + 2 )) '$1 >= lo && $1 <= hi { print $2 }' "$OUT/scale.tsv" | median; }
+S10=$(at 10); S100=$(at 100); SBIG=$(at "$BIG")
+for k in 1 2 3 4 5; do t0=$(now); inns $NETCTL ls >/dev/null; t1=$(now); ms "$t0" "$t1"; echo; done | median > "$OUT/ls_eps"
+for k in 1 2 3 4 5; do t0=$(now); inns $NETCTL inspect ncb-scale >/dev/null; t1=$(now); ms "$t0" "$t1"; echo; done | median > "$OUT/inspect_eps"
+ip netns add ncb-x
+RSS_KB=$( { inns /usr/bin/time -f '%M' $NETCTL connect ncb-scale ncb-x >/dev/null; } 2>&1 | tail -1 )
+RSS_LS_KB=$( { inns /usr/bin/time -f '%M' $NETCTL inspect ncb-scale >/dev/null; } 2>&1 | tail -1 )
+ip netns del ncb-x
+mapfile -t all < <(for (( i = 1; i <= BIG; i++ )); do echo "ncb-$i"; done)
+t0=$(now); inns $NETCTL sandbox rm -f "${all[@]}" ncb-x >/dev/null; t1=$(now); BIG_RM=$(ms "$t0" "$t1")
+inns $NETCTL rm ncb-scale >/dev/null
+for (( i = 1; i <= BIG; i++ )); do ip netns del "ncb-$i"; done
+
+log "scaling: $BIG networks"
+nets=()
+for (( i = 0; i < BIG; i++ )); do
+  inns $NETCTL create --subnet "10.$(( 100 + i / 256 )).$(( i % 256 )).0/24" "ncb-net-$i" >/dev/null
+  nets+=("ncb-net-$i")
+done
+LS_NETS=$(for k in 1 2 3 4 5; do t0=$(now); inns $NETCTL ls >/dev/null; t1=$(now); ms "$t0" "$t1"; echo; done | median)
+t0=$(now); inns $NETCTL rm "${nets[@]}" >/dev/null; t1=$(now); RM_NETS=$(ms "$t0" "$t1")
+
+# ---------------------------------------------------------------- 3. report
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "NA" || b == "NA" || b == 0) print "NA"; else printf "%.2f", a / b }'; }
+check() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "NA") print "n/a"; else print (r <= t) ? "met" : "missed" }'; }
+NODE=$(fig node.noop.median_ms)
+DOCKER_CONNECTS=$(sum_scale docker connect); DOCKER_DISCONNECTS=$(sum_scale docker disconnect)
+row() { # label, value, base label, base value, target
+  local r; r=$(ratio "$2" "$4"); printf '| %s | %s ms | %s = %s ms | %s | ≤ %s | %s |\n' "$1" "$2" "$3" "$4" "$r" "$5" "$(check "$r" "$5")"
+}
+{
+  echo "# Performance"
+  echo
+  echo "Regenerated by \`npm run bench\` (bench/run.sh) on $(date -u +%Y-%m-%d): $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), Node $(node --version), $(docker --version 2>/dev/null || echo 'no docker'), iptables $(iptables --version 2>/dev/null | awk '{print $2, $3}')."
+  echo "Medians of whole CLI invocations (fork+exec+run+exit) from one run; the machine is shared and noisy, so compare ratios, not absolute times across runs."
+  echo
+  echo "## Targets"
+  echo
+  echo "| figure | netctl | baseline | ratio | target | |"
+  echo "|---|---:|---|---:|---:|---|"
+  row "connect --ip" "$(fig netctl.connect.median_ms)" "node -e 0" "$NODE" 1.35
+  row "--version" "$(fig netctl.noop.median_ms)" "node -e 0" "$NODE" 1.15
+  row "ls, $N endpoints" "$(fig netctl.scale.ls_at${N}.median_ms)" "node -e 0" "$NODE" 1.5
+  row "inspect, $N endpoints" "$(fig netctl.scale.inspect_at${N}.median_ms)" "node -e 0" "$NODE" 1.5
+  row "create --subnet" "$(fig netctl.create.median_ms)" "docker" "$(fig docker.create.median_ms)" 1.2
+  row "rm" "$(fig netctl.rm.median_ms)" "docker" "$(fig docker.rm.median_ms)" 1.0
+  row "disconnect" "$(fig netctl.disconnect.median_ms)" "docker" "$(fig docker.disconnect.median_ms)" 1.0
+  row "bulk connect of $N (one call)" "$BULK_CONNECT" "docker, $N connects" "$DOCKER_CONNECTS" 0.25
+  row "bulk sandbox rm of $N (one call)" "$BULK_RM" "docker, $N disconnects" "$DOCKER_DISCONNECTS" 0.25
+  row "connect at endpoint $BIG" "$SBIG" "connect at endpoint 10" "$S10" 1.2
+  row "ls with $BIG networks" "$LS_NETS" "node -e 0" "$NODE" 2.0
+  echo
+  echo "Peak RSS with $BIG endpoints in the store: connect $(( RSS_KB / 1024 )) MB, inspect $(( RSS_LS_KB / 1024 )) MB (target ≤ 80 MB)."
+  echo
+  echo "## netctl scaling"
+  echo
+  echo "| figure | ms |"
+  echo "|---|---:|"
+  echo "| connect at endpoint 10 / 100 / $BIG (median of 5 around it) | $S10 / $S100 / $SBIG |"
+  echo "| ls / inspect with $BIG endpoints | $(cat "$OUT/ls_eps") / $(cat "$OUT/inspect_eps") |"
+  echo "| sandbox rm of $BIG sandboxes in one call | $BIG_RM |"
+  echo "| ls with $BIG networks | $LS_NETS |"
+  echo "| rm of $BIG networks in one call | $RM_NETS |"
+  echo
+  echo "## Side by side (peer-bench.sh, N=$N, REPS=$REPS)"
+  echo
+  echo '```'
+  grep '^#' "$OUT/peers.txt" | sed 's/^# //'
+  echo '```'
+} > docs/performance.md.new
+mkdir -p docs && mv docs/performance.md.new docs/performance.md
+cat docs/performance.md
