@@ -20,8 +20,9 @@ NETCTL="$PWD/bin/netctl --root $ROOT"
 log() { echo "[$(date +%T)] $*" >&2; }
 
 cleanup() {
-  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^(ncb-|c-pbn-)" | while read -r n; do ip netns del "$n" 2>/dev/null; done
-  ip netns del "$NS" 2>/dev/null || true
+  set +e
+  for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^(ncb-|c-pbn-)"); do ip netns del "$n"; done
+  ip netns del "$NS" 2>/dev/null
   rm -rf "$OUT"
 }
 trap cleanup EXIT
@@ -134,6 +135,6 @@ row() { # label, value, base label, base value, target
   echo '```'
   grep '^#' "$OUT/peers.txt" | sed 's/^# //'
   echo '```'
-} > docs/performance.md.new
-mkdir -p docs && mv docs/performance.md.new docs/performance.md
+} > "$OUT/performance.md"
+mkdir -p docs && cp "$OUT/performance.md" docs/performance.md
 cat docs/performance.md
