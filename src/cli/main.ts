@@ -1,11 +1,10 @@
 // netctl's entry point (bin/netctl loads it). `--version` is answered before commander and
 // the command tree load: it is the floor every script pays.
-import { readFileSync } from 'node:fs';
+import { version } from './version.js';
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  process.stdout.write(`netctl version ${pkg.version}\n`);
+  process.stdout.write(`netctl version ${version()}\n`);
 } else {
   void import('./program.js').then(async ({ io, main }) => {
     const { reportError } = await import('./report.js');

@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { NetctlError, UsageError } from '../lib/errors.js';
 import type { Globals, Io } from './context.js';
 import { reportError, setupColor } from './report.js';
+import { version } from './version.js';
 
 export const io: Io = {
   out: (s) => void process.stdout.write(s),
@@ -12,15 +13,6 @@ export const io: Io = {
 };
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** What each command does with its parsed arguments; main() passes lazy imports, tests a recorder. */
 export type Handler = (g: Globals, ...args: any[]) => Promise<number>; // eslint-disable-line @typescript-eslint/no-explicit-any
