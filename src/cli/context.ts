@@ -5,6 +5,7 @@ import { Controller } from '../core/controller.js';
 import { NameFiles } from '../core/names.js';
 import type { DefaultPool } from '../ipam/ipam.js';
 import { IptablesFirewall } from '../firewall/iptables.js';
+import { FaultRunner, parseFault } from '../kernel/fault.js';
 import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { FileStore } from '../store/file.js';
@@ -39,7 +40,8 @@ function loadPools(root: string): DefaultPool[] | undefined {
 export function makeController(g: Globals, io: Io): Controller {
   const debug = g.debug ? (l: string) => io.err(`debug: ${l}\n`) : undefined;
   const pools = loadPools(g.root);
-  const runner = new ProcessRunner(debug);
+  const fault = parseFault(process.env['NETCTL_FAULT']);
+  const runner = fault ? new FaultRunner(new ProcessRunner(debug), fault) : new ProcessRunner(debug);
   return new Controller({
     store: new FileStore(g.root, { onWait: (pid) => io.err(`waiting for lock held by pid ${pid}\n`) }),
     runner,

@@ -37,6 +37,7 @@ export function lazyHandlers(): Handlers {
     'sandbox rm': async (g, names, o) => (await sbx()).rm(g, io, names, o),
     exec: async (g, name, argv) => (await sbx()).exec(g, io, name, argv),
     restore: async (g) => (await net()).restore(g, io),
+    doctor: async (g) => (await net()).doctor(g, io),
     completion: async (_g, shell: string) => {
       if (!['bash', 'zsh', 'fish'].includes(shell)) throw new UsageError(`unsupported shell "${shell}": use bash, zsh or fish`);
       const file = { bash: 'netctl.bash', zsh: '_netctl', fish: 'netctl.fish' }[shell as 'bash' | 'zsh' | 'fish'];
@@ -190,6 +191,10 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .description('Print the shell completion script (bash, zsh or fish)')
     .argument('<shell>', 'bash, zsh or fish')
     .action(bind('completion'));
+
+  program.command('doctor')
+    .description('Report every difference between the store and the kernel (changes nothing; exit 1 on drift)')
+    .action(bind('doctor'));
 
   program.command('restore')
     .description('Re-create bridges, sandboxes, endpoints and firewall rules from the store (idempotent; run at boot)')

@@ -15,6 +15,7 @@ import { firewallModel } from '../firewall/model.js';
 import type { FwModel } from '../firewall/rules.js';
 import { ipBatch, ipCleanup, listLinks, listRoutes } from '../kernel/ip.js';
 import { ensureSysctl } from '../kernel/sysctl.js';
+import { diagnose } from './doctor.js';
 import { electGateway } from './gateway.js';
 import type { NameFiles } from './names.js';
 import type { Runner } from '../kernel/runner.js';
@@ -151,7 +152,7 @@ export class Controller {
       try {
         if (!sb) {
           const gone = this.touched.get(id)?.sb;
-          if (gone?.ownsNetns) this.names.remove(gone);
+          if (gone?.ownsNetns) this.names.remove(gone.name);
         } else if (sb.ownsNetns) {
           this.names.write(tx, sb);
         }
@@ -167,7 +168,13 @@ export class Controller {
     if (stale.length === 0) return;
     for (const j of stale) {
       const errs = await ipCleanup(this.runner, j.cleanup);
-      this.warn(`cleaned up after an interrupted ${j.op} (pid ${j.pid})${errs.length ? `: ${errs.join('; ')}` : ''}`);
+      if (errs.length) {
+        // Still failing: keep the entry so the next command (or restore) tries again.
+        this.warn(`could not finish an interrupted ${j.op} (pid ${j.pid}): ${errs.join('; ')}`);
+        continue;
+      }
+      for (const name of j.names ?? []) this.names?.remove(name);
+      this.warn(`cleaned up after an interrupted ${j.op} (pid ${j.pid})`);
       tx.delete('journal', j.id);
     }
     if (stale.some((j) => j.firewall)) await this.syncFirewall(tx, true);
@@ -189,7 +196,7 @@ export class Controller {
     const sp = firewall ? tx.savepoint() : null;
     const entry = this.journal(op, work.flatMap((s) => s.undo), firewall !== false);
     tx.put('journal', entry);
-    await tx.flush();
+    await tx.flushJournal();
     let i = 0;
     try {
       while (i < work.length) {
@@ -206,6 +213,8 @@ export class Controller {
       if (sp) tx.rollback(sp);
       else tx.delete('journal', entry.id);
       if (firewall) await this.syncFirewall(tx, true).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
+      // An undo that failed stays journaled: the next command finishes it.
+      if (errs.length) tx.put('journal', { ...entry, firewall: firewall !== false });
       await tx.flush();
       if (errs.length) throw new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`);
       throw e;
@@ -217,15 +226,16 @@ export class Controller {
    * Teardown once the records are committed (in the transaction): journaled first so a crash
    * is finished later; best-effort; returns every error. Firewall first, then devices.
    */
-  private async teardown(tx: Txn, op: string, cmds: KernelCmd[], firewall = false): Promise<string[]> {
+  private async teardown(tx: Txn, op: string, cmds: KernelCmd[], firewall = false, names: string[] = []): Promise<string[]> {
     if (cmds.length === 0 && !firewall) return [];
-    const entry = this.journal(op, cmds, firewall);
+    const entry = { ...this.journal(op, cmds, firewall), ...(names.length ? { names } : {}) };
     tx.put('journal', entry);
     await tx.flush();
     const errs: string[] = [];
     if (firewall) await this.syncFirewall(tx).catch((e: Error) => errs.push(`firewall: ${e.message}`));
     errs.push(...(await ipCleanup(this.runner, cmds)));
-    tx.delete('journal', entry.id);
+    // A teardown that failed stays journaled: the next command (or restore) finishes it.
+    if (errs.length === 0) tx.delete('journal', entry.id);
     return errs;
   }
 
@@ -563,7 +573,15 @@ export class Controller {
       if (!nw.driverState['ready']) steps.push(...driver.createNetwork(nw)); // predefined bridge: made on first use
     }
     const gateway = electGateway(tx, [...live, ep], nw) === ep;
-    steps.push(...driver.join(nw, ep, sb, { gateway }));
+    const joined = driver.join(nw, ep, sb, { gateway });
+    // Taking the default route over replaces the previous one: its undo puts that one back.
+    const before = gateway ? electGateway(tx, live) : undefined;
+    const beforeNw = before && tx.get('networks', before.networkId);
+    const inner = joined.find((st) => st.ns === sb.netns);
+    if (before && beforeNw && inner) {
+      inner.undo.push(...this.driver(beforeNw).setGateway(beforeNw, before, sb).flatMap((st) => st.cmds.map((args) => ({ ns: sb.netns, args }))));
+    }
+    steps.push(...joined);
     const commit = () => {
       if (driver.plumbs) sb.nextIf++;
       if (!nw.driverState['ready']) {
@@ -623,15 +641,9 @@ export class Controller {
   /** Deletes endpoint records, then tears their devices down; moves the default route if needed. */
   private async removeEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[], op: string): Promise<string[]> {
     const { cmds, regateway } = this.dropEndpoints(tx, sb, eps);
-    const errs = await this.teardown(tx, op, cmds, sb.ports.length > 0);
-    if (regateway.length && sb.state === 'running') {
-      try {
-        for (const s of regateway) await ipBatch(this.runner, s.ns, s.cmds);
-      } catch (e) {
-        errs.push(`moving the default route: ${(e as Error).message}`);
-      }
-    }
-    return errs;
+    // The default-route move is part of the journaled teardown: a crash in between still ends with a route.
+    const move = sb.state === 'running' ? regateway.flatMap((st) => st.cmds.map((args) => ({ ...(st.ns ? { ns: st.ns } : {}), args }))) : [];
+    return this.teardown(tx, op, [...cmds, ...move], sb.ports.length > 0);
   }
 
   /** Deletes the endpoint records; returns their teardown and the default-route move it needs. */
@@ -647,7 +659,13 @@ export class Controller {
     return { cmds, regateway };
   }
 
-  // ------------------------------------------------------------------ restore
+  // ------------------------------------------------------------------ doctor and restore
+
+  /** Every difference between the store and the kernel; changes nothing (no lock, no write). */
+  async doctor(): Promise<string[]> {
+    const snapshot = await this.store.view((tx) => tx);
+    return diagnose(snapshot, this.runner, this.netnsDir, this.firewall);
+  }
 
   /**
    * Re-creates kernel state from the store (after a reboot, a deleted bridge, a flushed
@@ -668,8 +686,23 @@ export class Controller {
         if (!links.has(br)) {
           steps.push(...driver.createNetwork(nw));
           done.push(`bridge ${br} of network ${nw.name}`);
+        } else {
+          // Idempotent: an address someone removed comes back, a present one is left as it is.
+          steps.push({ cmds: [...nw.ipam.config.map((p) => ['addr', 'replace', `${p.Gateway}/${p.Subnet.split('/')[1]}`, 'dev', br]), ['link', 'set', br, 'up']], undo: [] });
         }
       }
+      // What netctl made and the store does not know any more goes.
+      const ours = new Set(tx.list('networks').map((n) => bridgeDevice(n)).filter(Boolean));
+      const veths = new Set(tx.list('endpoints').map((e) => e.hostIf));
+      const extra: KernelCmd[] = [];
+      for (const [name, l] of links) {
+        if ((/^nc-[0-9a-f]{12}$/.test(name) && !ours.has(name)) || (l.master && ours.has(l.master) && !veths.has(name))) {
+          extra.push({ args: ['link', 'del', name] });
+          done.push(`removed leftover ${name}`);
+        }
+      }
+      const leftovers = await ipCleanup(this.runner, extra);
+      if (leftovers.length) this.warn(`could not remove leftovers: ${leftovers.join('; ')}`);
       for (const sb of tx.list('sandboxes')) {
         if (sb.state !== 'running' || !sb.netns || sb.mode.startsWith('container:')) continue;
         if (!existsSync(`${this.netnsDir}/${sb.netns}`)) {
@@ -690,10 +723,15 @@ export class Controller {
           if (!host) {
             steps.push(...this.driver(nw).join(nw, ep, sb, { gateway: ep === gw }));
             done.push(`endpoint ${ep.ifName} of container ${sb.name} on ${nw.name}`);
-          } else if (host.master !== bridgeDevice(nw)) {
+            continue;
+          }
+          if (host.master !== bridgeDevice(nw)) {
             steps.push({ cmds: [['link', 'set', ep.hostIf, 'master', bridgeDevice(nw), 'up']], undo: [] });
             done.push(`${ep.hostIf} re-attached to ${bridgeDevice(nw)}`);
           }
+          // Inside the sandbox: address, link and default route converge (replace is idempotent).
+          const inner = this.driver(nw).join(nw, ep, sb, { gateway: ep === gw }).filter((st) => st.ns);
+          steps.push(...inner.map((st) => ({ ...st, cmds: st.cmds.map((c) => (c[0] === 'addr' && c[1] === 'add' ? ['addr', 'replace', ...c.slice(2)] : c)) })));
         }
       }
       // Host namespace first (bridges, netns, veths), then inside each sandbox.
@@ -856,6 +894,7 @@ export class Controller {
       const cmds: KernelCmd[] = [];
       let firewall = false;
       const names: string[] = [];
+      const owned: string[] = [];
       for (const ref of refs) {
         try {
           const sb = Controller.findSandbox(tx, ref);
@@ -867,6 +906,7 @@ export class Controller {
           if (users.length && !force) {
             throw new ConflictError(`container ${sb.name} is in use by ${users.map((d) => d.name).join(', ')} (sharing its network namespace)`, 'remove those first, or use -f');
           }
+          if (sb.ownsNetns) owned.push(sb.name);
           const plan = this.planStop(tx, sb, true);
           cmds.push(...plan.cmds);
           firewall ||= plan.firewall;
@@ -876,7 +916,7 @@ export class Controller {
           results.push(e as Error);
         }
       }
-      const errors = await this.teardown(tx, `rm sandbox ${names.join(', ')}`, cmds, firewall);
+      const errors = await this.teardown(tx, `rm sandbox ${names.join(', ')}`, cmds, firewall, owned);
       return { results, errors };
     });
   }

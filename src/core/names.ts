@@ -71,6 +71,7 @@ export class NameFiles {
     return join(this.etcNetns, sb.name);
   }
 
+
   /** Writes both files if they differ from what is there (temp + rename: readers never see half). */
   write(tx: ReadTxn, sb: SandboxRecord): void {
     const dir = this.dir(sb);
@@ -96,7 +97,7 @@ export class NameFiles {
     }
   }
 
-  remove(sb: SandboxRecord): void {
-    rmSync(this.dir(sb), { recursive: true, force: true });
+  remove(name: string): void {
+    rmSync(join(this.etcNetns, name), { recursive: true, force: true });
   }
 }

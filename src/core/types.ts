@@ -103,6 +103,8 @@ export interface JournalEntry {
   cleanup: KernelCmd[];
   /** The firewall must be re-derived from the store afterwards. */
   firewall?: boolean;
+  /** Sandboxes whose /etc/netns/<name> files go with them. */
+  names?: string[];
 }
 
 /** One `ip` invocation (argv after `ip`), optionally inside a named netns. */
@@ -113,12 +115,14 @@ export interface KernelCmd {
 
 export interface State {
   version: number;
+  /** The journal file generation this document has absorbed (see store/file.ts). */
+  journalGen?: number;
   networks: Record<string, NetworkRecord>;
   endpoints: Record<string, EndpointRecord>;
   sandboxes: Record<string, SandboxRecord>;
   journal: JournalEntry[];
 }
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const emptyState = (): State => ({ version: SCHEMA_VERSION, networks: {}, endpoints: {}, sandboxes: {}, journal: [] });

@@ -11,12 +11,18 @@ export interface Firewall {
    * is applied when the chains are all there; null (or any failure of that) rewrites everything.
    */
   sync(prev: FwModel | null, next: FwModel): Promise<void>;
+  /** The current rules, in iptables-save form (for doctor). */
+  dump(): Promise<string>;
 }
 
 export class IptablesFirewall implements Firewall {
   private prefix: 'iptables' | 'iptables-legacy' = 'iptables';
 
   constructor(private readonly runner: Runner, private readonly debug?: (m: string) => void) {}
+
+  dump(): Promise<string> {
+    return this.save();
+  }
 
   private async save(): Promise<string> {
     const r = await this.runner.run(`${this.prefix}-save`, []);
@@ -35,7 +41,9 @@ export class IptablesFirewall implements Firewall {
     if (prev && complete(present)) {
       const diff = diffRuleset(prev, next);
       if (diff === null) return;
-      if ((await this.restore(diff)).exitCode === 0) return;
+      // Each -D searches its chain: past a few dozen, flushing and refilling is cheaper.
+      const deletions = diff.split('\n').filter((l) => l.startsWith('-D ')).length;
+      if (deletions <= 64 && (await this.restore(diff)).exitCode === 0) return;
       this.debug?.('iptables: the rules differ from the store; rewriting netctl\'s chains');
     }
     const r = await this.restore(ruleset(next, present));

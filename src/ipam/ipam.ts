@@ -176,13 +176,19 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
     return `${canon}/${hit.subnet.len}`;
   }
   if (pools.length === 0) return null;
+  // Compare numbers, not strings: one parse per address in use instead of one format per candidate.
+  const taken = new Set<bigint>();
+  for (const ip of ctx.inUse.keys()) {
+    const a = parseIP(ip);
+    if (a?.family === family) taken.add(a.value);
+  }
   for (const { pool, subnet } of pools) {
     const range = pool.IPRange ? parseCIDR(pool.IPRange)?.prefix : undefined;
-    const reserved = new Set([pool.Gateway, ...Object.values(pool.AuxiliaryAddresses ?? {})]);
-    const v = firstFree(subnet, range, (x) => {
-      const s = formatIP({ family, value: x });
-      return reserved.has(s) || ctx.inUse.has(s);
-    });
+    for (const r of [pool.Gateway, ...Object.values(pool.AuxiliaryAddresses ?? {})]) {
+      const a = parseIP(r);
+      if (a?.family === family) taken.add(a.value);
+    }
+    const v = firstFree(subnet, range, (x) => taken.has(x));
     if (v !== null) return `${formatIP({ family, value: v })}/${subnet.len}`;
   }
   const subnets = pools.map((p) => p.pool.Subnet).join(', ');

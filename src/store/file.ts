@@ -1,6 +1,6 @@
 // lowdb-backed Store: one JSON document under the state root, written atomically
 // (temp file, fsync, rename, fsync dir), mutated only under the host-wide lock.
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { SCHEMA_VERSION, emptyState, type State } from '../core/types.js';
@@ -10,43 +10,90 @@ import { DocTxn, type ReadTxn, type Store, type Txn } from './store.js';
 
 export class CorruptStoreError extends NetctlError {}
 
-/** lowdb adapter with the durability lowdb's own JSONFile lacks (no fsync there). */
+/**
+ * lowdb adapter with the durability lowdb's own JSONFile lacks (no fsync there). A durable
+ * write first keeps the previous version as store.json.bak (a hard link: no copy), the
+ * documented way back from a store damaged by hand or by a disk.
+ */
 export class AtomicJSONFile implements Adapter<State> {
+  /** What the file held when read or last written: an unchanged document is not written again. */
+  private text: string | null = null;
+  private backedUp = false;
+
   constructor(readonly file: string) {}
 
   async read(): Promise<State | null> {
-    return readState(this.file);
+    const r = readState(this.file);
+    this.text = r?.text ?? null;
+    return r?.state ?? null;
   }
 
   async write(data: State, durable = true): Promise<void> {
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(data) + '\n');
-      if (durable) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    const text = JSON.stringify(data) + '\n';
+    if (text === this.text) return;
+    if (!this.backedUp && this.text !== null) {
+      // The version this transaction started from.
+      rmSync(`${this.file}.bak`, { force: true });
+      linkSync(this.file, `${this.file}.bak`);
+      this.backedUp = true;
     }
-    renameSync(tmp, this.file);
-    if (!durable) return;
-    const dfd = openSync(dirname(this.file), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
+    this.text = text;
+    writeAtomic(this.file, text, durable);
   }
 }
 
-function readState(file: string): State | null {
+/** temp file (0600), optionally fsync, rename over, optionally fsync the directory. */
+function writeAtomic(file: string, text: string, durable: boolean): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    if (durable) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  if (!durable) return;
+  const dfd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+/**
+ * The journal's intents are written to journal.json, a few hundred bytes, instead of rewriting
+ * the whole store before every kernel change. Each write bears a generation; store.json records
+ * the generation it has absorbed, so a journal file older than the store is ignored on read.
+ */
+function readJournal(file: string): { gen: number; entries: State['journal'] } | null {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const j = JSON.parse(text) as { gen: number; entries: State['journal'] };
+    if (typeof j.gen !== 'number' || !Array.isArray(j.entries)) throw new Error('not a netctl journal');
+    return j;
   } catch (e) {
+    throw new CorruptStoreError(`the netctl journal ${file} is corrupt: ${(e as Error).message}`, `move it aside and run netctl doctor`);
+  }
+}
+
+function readState(file: string): { state: State; text: string } | null {
+  let text: string;
+  try {
+    if (lstatSync(file).isSymbolicLink()) throw new CorruptStoreError(`the netctl store ${file} is a symlink; refusing to use it`);
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof CorruptStoreError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new CorruptStoreError(`cannot read the netctl store ${file}: ${(e as Error).message}`);
   }
-  const hint = `the file was left untouched; move it aside to start empty, or restore it from a backup`;
+  const hint = `the file was left untouched; the previous version is ${file}.bak (cp ${file}.bak ${file}), or move it aside to start empty and run netctl restore`;
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -61,7 +108,18 @@ function readState(file: string): State | null {
   if (d.version > SCHEMA_VERSION) {
     throw new CorruptStoreError(`the netctl store ${file} has schema version ${d.version}; this netctl understands up to ${SCHEMA_VERSION}`, 'upgrade netctl');
   }
-  return d as State;
+  return { state: migrate(d as State), text };
+}
+
+/** Older schemas are brought forward on read (and written in the new form by the next change). */
+export function migrate(d: State): State {
+  if (d.version < 2) {
+    // v2 added published ports and gateway priorities.
+    for (const sb of Object.values(d.sandboxes)) sb.ports ??= [];
+    for (const ep of Object.values(d.endpoints)) ep.gwPriority ??= 0;
+  }
+  d.version = SCHEMA_VERSION;
+  return d;
 }
 
 export class FileStore implements Store {
@@ -76,7 +134,9 @@ export class FileStore implements Store {
   }
 
   async view<T>(fn: (tx: ReadTxn) => T): Promise<T> {
-    const doc = readState(this.file) ?? emptyState();
+    const doc = readState(this.file)?.state ?? emptyState();
+    const j = readJournal(join(this.root, 'journal.json'));
+    if (j && j.gen > (doc.journalGen ?? 0)) doc.journal = j.entries;
     return fn(new DocTxn(doc, async () => undefined));
   }
 
@@ -87,9 +147,21 @@ export class FileStore implements Store {
       const adapter = new AtomicJSONFile(this.file);
       const db = new Low<State>(adapter, emptyState());
       await db.read(); // re-read inside the lock: another process may have just written
-      const tx = new DocTxn(db.data, async (d, durable) => {
+      const journalFile = join(this.root, 'journal.json');
+      let gen = db.data.journalGen ?? 0;
+      const j = readJournal(journalFile);
+      if (j && j.gen > gen) {
+        db.data.journal = j.entries; // intents of a process that did not get to write the store
+        gen = j.gen;
+      }
+      const tx = new DocTxn(db.data, async (d, how) => {
+        if (how === 'journal') {
+          writeAtomic(journalFile, JSON.stringify({ gen: ++gen, entries: d.journal }), false);
+          return;
+        }
+        d.journalGen = gen; // the document now carries the journal itself
         db.data = d;
-        if (durable) await db.write();
+        if (how === 'commit') await db.write();
         else await adapter.write(d, false);
       });
       const out = await fn(tx);

@@ -20,7 +20,7 @@ export class MemoryStore implements Store {
   }
 
   async update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
-    const save = async (d: State) => {
+    const save = async (d: State, _how: string) => {
       this.doc = structuredClone(d);
       this.history.push(structuredClone(d));
     };

@@ -22,8 +22,10 @@ export interface ReadTxn {
 export interface Txn extends ReadTxn {
   put<K extends Kind>(kind: K, rec: Kinds[K]): void;
   delete(kind: Kind, id: string): void;
-  /** Persists the transaction as it is now, lock still held (the journal's intent record). */
+  /** Persists the transaction as it is now, lock still held (records and journal together). */
   flush(): Promise<void>;
+  /** Persists only the journal (an intent before kernel work, records unchanged): a small write. */
+  flushJournal(): Promise<void>;
   /** Captures the transaction's content, to return to it when an operation fails part-way. */
   savepoint(): Savepoint;
   rollback(sp: Savepoint): void;
@@ -46,7 +48,7 @@ export interface Store {
 export class DocTxn implements Txn {
   constructor(
     readonly doc: State,
-    private readonly persist: (doc: State, durable: boolean) => Promise<void>,
+    private readonly persist: (doc: State, how: 'journal' | 'flush' | 'commit') => Promise<void>,
   ) {}
 
   get<K extends Kind>(kind: K, id: string): Kinds[K] | undefined {
@@ -78,12 +80,16 @@ export class DocTxn implements Txn {
    * a killed process, and after a power loss the kernel state they describe is gone anyway.
    */
   flush(): Promise<void> {
-    return this.persist(this.doc, false);
+    return this.persist(this.doc, 'flush');
+  }
+
+  flushJournal(): Promise<void> {
+    return this.persist(this.doc, 'journal');
   }
 
   /** The transaction's final write: atomic and durable. */
   commit(): Promise<void> {
-    return this.persist(this.doc, true);
+    return this.persist(this.doc, 'commit');
   }
 
   savepoint(): Savepoint {

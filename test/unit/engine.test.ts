@@ -87,7 +87,7 @@ describe('engine: command sequences', () => {
     const m = kernel.mutating().map((c) => ({ args: c.args, input: norm(c.input ?? '') }));
     assert.deepEqual(m, [
       { args: ['-force', '-batch', '-'], input: 'link del vethX\n' },
-      { args: ['-n', 'a', 'route', 'replace', 'default', 'via', '10.2.0.1', 'dev', 'eth1'], input: '' },
+      { args: ['-n', 'a', '-force', '-batch', '-'], input: 'route replace default via 10.2.0.1 dev eth1\n' },
     ]);
     assert.deepEqual(kernel.routes.get('a'), ['default via 10.2.0.1 dev eth1']);
     assert.deepEqual([...kernel.links.values()].filter((l) => l.ns === 'a').map((l) => l.name).sort(), ['eth1', 'lo']);
@@ -162,6 +162,9 @@ describe('engine: firewall', () => {
   class FakeFirewall {
     models: FwModel[] = [];
     fail = false;
+    async dump(): Promise<string> {
+      return '';
+    }
     async sync(_prev: FwModel | null, m: FwModel): Promise<void> {
       if (this.fail) throw new Error('iptables-restore: injected failure');
       this.models.push(m);
@@ -182,7 +185,10 @@ describe('engine: firewall', () => {
     firewall.fail = true;
     await assert.rejects(ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }] }), /injected failure/);
     assert.equal(kernel.dump(), kernelBefore);
-    assert.equal(JSON.stringify(store.snapshot()), storeBefore);
+    // The records are as before; the firewall could not be put back either, so that stays journaled.
+    const after = store.snapshot();
+    assert.deepEqual(after.journal.map((j) => j.firewall), [true]);
+    assert.equal(JSON.stringify({ ...after, journal: [] }), storeBefore);
     firewall.fail = false;
     await ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }] });
     assert.deepEqual(firewall.models.at(-1)?.ports.map((p) => `${p.hostPort}->${p.containerIP}:${p.containerPort}`), ['8080->10.1.0.2:80']);

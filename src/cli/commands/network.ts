@@ -198,3 +198,15 @@ export async function restore(g: Globals, io: Io): Promise<number> {
   for (const r of repaired) io.out(`restored ${r}\n`);
   return 0;
 }
+
+export async function doctor(g: Globals, io: Io): Promise<number> {
+  requirePrivilege('inspect kernel state');
+  const drift = await makeController(g, io).doctor();
+  if (drift.length === 0) {
+    io.out('no drift: the kernel matches the store\n');
+    return 0;
+  }
+  for (const d of drift) io.out(`drift: ${d}\n`);
+  io.err(`Error: ${drift.length} difference(s) between the store and the kernel\n  hint: netctl restore repairs them\n`);
+  return 1;
+}

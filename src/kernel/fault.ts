@@ -1,0 +1,24 @@
+// Test-only fault injection (documented in the README): NETCTL_FAULT=fail:K makes the K-th
+// kernel call of the command fail as if the tool had failed; NETCTL_FAULT=kill:K kills the
+// process with SIGKILL just before the K-th call, as a crash or an OOM kill would. K counts
+// every Runner call from 1. Tests use it to prove rollback and the journal at every step.
+import type { RunOptions, RunResult, Runner } from './runner.js';
+
+export function parseFault(spec: string | undefined): { mode: 'fail' | 'kill'; at: number } | null {
+  const m = /^(fail|kill):(\d+)$/.exec(spec ?? '');
+  return m ? { mode: m[1] as 'fail' | 'kill', at: Number(m[2]) } : null;
+}
+
+export class FaultRunner implements Runner {
+  private calls = 0;
+
+  constructor(private readonly inner: Runner, private readonly fault: { mode: 'fail' | 'kill'; at: number }) {}
+
+  async run(file: string, args: string[], opts?: RunOptions): Promise<RunResult> {
+    if (++this.calls === this.fault.at) {
+      if (this.fault.mode === 'kill') process.kill(process.pid, 'SIGKILL');
+      return { stdout: '', stderr: `RTNETLINK answers: injected failure (NETCTL_FAULT at call ${this.calls})`, exitCode: 1 };
+    }
+    return this.inner.run(file, args, opts);
+  }
+}
