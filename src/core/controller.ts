@@ -21,8 +21,10 @@ import type { NameFiles } from './names.js';
 import type { Runner } from '../kernel/runner.js';
 import { DEFAULT_POOLS, allocate, buildPools, defaultPool, parseSubnet, type DefaultPool, type TakenPrefix } from '../ipam/ipam.js';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
-import { MAC_RE, contains, parseCIDR, parseIP, macFromIPv4 } from '../lib/ip.js';
+import { contains, parseCIDR, parseIP, macFromIPv4 } from '../lib/ip.js';
 import { checkName } from '../lib/validate.js';
+import { checkPorts, checkStaticAddress, matchesLabel, validateNaming, validateSettings } from './checks.js';
+import { mergeSteps, parallelWave, runWave } from './steps.js';
 import type { ReadTxn, Store, Txn } from '../store/store.js';
 import type { EndpointRecord, EndpointSettings, JournalEntry, KernelCmd, NetworkRecord, PortMapping, SandboxRecord } from './types.js';
 
@@ -484,7 +486,7 @@ export class Controller {
     let firewall = false;
     for (const ref of refs) {
       const sb = Controller.findSandbox(tx, ref) ?? (await this.adopt(ref, probe));
-      this.checkConnectable(tx, nw, sb);
+      this.checkConnectable(nw, sb);
       if (sb.networks[nw.id] || Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === nw.id).length) {
         throw new ConflictError(`endpoint with name ${sb.name} already exists in network ${nw.name}`);
       }
@@ -528,13 +530,12 @@ export class Controller {
     };
   }
 
-  private checkConnectable(tx: ReadTxn, nw: NetworkRecord, sb: SandboxRecord): void {
+  private checkConnectable(nw: NetworkRecord, sb: SandboxRecord): void {
     if (sb.mode === 'host' || sb.mode.startsWith('container:')) throw new ForbiddenError(SHARED_NS_ERR);
     if (nw.driver === 'host') throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
     if (nw.driver === 'null' && Object.keys(sb.networks).length > 0) {
       throw new ForbiddenError('container cannot be disconnected from none network or connected to none network');
     }
-    void tx;
   }
 
   /**
@@ -922,113 +923,8 @@ export class Controller {
   }
 }
 
-// ------------------------------------------------------------------ helpers
-
-/** Steps from `start` that run in distinct sandbox namespaces (a host step runs alone). */
-function parallelWave(work: Step[], start: number): Step[] {
-  const first = work[start];
-  if (!first) return [];
-  if (!first.ns) return [first];
-  const seen = new Set<string>();
-  const wave: Step[] = [];
-  for (let j = start; j < work.length; j++) {
-    const s = work[j];
-    if (!s?.ns || seen.has(s.ns)) break;
-    seen.add(s.ns);
-    wave.push(s);
-  }
-  return wave;
-}
-
-/** Runs a wave a few at a time (two cores); waits for all, then rethrows the first failure. */
-async function runWave(wave: Step[], run: (s: Step) => Promise<void>, width = 6): Promise<void> {
-  let next = 0;
-  let failure: unknown = null;
-  const worker = async () => {
-    while (next < wave.length) {
-      const s = wave[next++];
-      if (s) await run(s).catch((e: unknown) => { failure ??= e; });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, wave.length) }, worker));
-  if (failure) throw failure;
-}
-
-/** Merges consecutive steps in the same namespace so each becomes one `ip -batch` process. */
-export function mergeSteps(steps: Step[]): Step[] {
-  const out: Step[] = [];
-  for (const s of steps) {
-    const last = out[out.length - 1];
-    if (last && last.ns === s.ns) out[out.length - 1] = { ns: s.ns, cmds: [...last.cmds, ...s.cmds], undo: [...s.undo, ...last.undo] };
-    else if (s.cmds.length) out.push({ ...s });
-  }
-  return out;
-}
-
 function randomMac(): string {
   const b = randomBytes(6);
   b[0] = ((b[0] ?? 0) & 0xfe) | 0x02; // unicast, locally administered
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-/** Published ports must be valid and not already taken by a running sandbox (Docker's wording). */
-function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self?: string): PortMapping[] {
-  const seen: PortMapping[] = [];
-  const clash = (a: PortMapping, b: PortMapping) =>
-    a.proto === b.proto && a.hostPort === b.hostPort && (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
-  const taken = tx.list('sandboxes').filter((o) => o.id !== self && o.state === 'running').flatMap((o) => o.ports);
-  for (const p of ports) {
-    if (p.hostIP && parseIP(p.hostIP)?.family !== 4) throw new InvalidArgumentError(`invalid host IP ${p.hostIP} in published port of container ${name}`);
-    for (const n of [p.hostPort, p.containerPort]) {
-      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`invalid port ${n} for container ${name}: 1 to 65535`);
-    }
-    if ([...taken, ...seen].some((o) => clash(o, p))) {
-      throw new ConflictError(`Bind for ${p.hostIP || '0.0.0.0'}:${p.hostPort} failed: port is already allocated`);
-    }
-    seen.push(p);
-  }
-  return ports;
-}
-
-function validateSettings(s: EndpointSettings): void {
-  const ip4 = s.IPAMConfig?.IPv4Address;
-  if (ip4 !== undefined && parseIP(ip4)?.family !== 4) throw new InvalidArgumentError(`invalid IPv4 address: ${ip4}`);
-  const ip6 = s.IPAMConfig?.IPv6Address;
-  if (ip6 !== undefined && parseIP(ip6)?.family !== 6) throw new InvalidArgumentError(`invalid IPv6 address: ${ip6}`);
-  for (const ll of s.IPAMConfig?.LinkLocalIPs ?? []) {
-    if (!parseIP(ll)) throw new InvalidArgumentError(`invalid link-local IP address: ${ll}`);
-  }
-  if (s.MacAddress !== undefined && !MAC_RE.test(s.MacAddress)) throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress}`);
-  if (s.MacAddress !== undefined && (parseInt(s.MacAddress.slice(0, 2), 16) & 1) === 1) {
-    throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress} is a multicast address`);
-  }
-  for (const a of s.Aliases ?? []) checkName('container', a);
-}
-
-const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
-
-/** Everything that lands in the hosts and resolv.conf files must be a plain token. */
-function validateNaming(req: SandboxCreate): void {
-  if (req.hostname !== undefined && (req.hostname.length > 253 || !HOSTNAME_RE.test(req.hostname))) {
-    throw new InvalidArgumentError(`invalid hostname "${req.hostname}" for container ${req.name}`);
-  }
-  for (const s of req.dns?.servers ?? []) if (!parseIP(s)) throw new InvalidArgumentError(`invalid --dns address: ${s}`);
-  for (const d of req.dns?.search ?? []) if (d !== '.' && !HOSTNAME_RE.test(d)) throw new InvalidArgumentError(`invalid --dns-search domain: ${d}`);
-  for (const o of req.dns?.options ?? []) if (!/^[a-zA-Z0-9_:.-]+$/.test(o)) throw new InvalidArgumentError(`invalid --dns-option: ${o}`);
-  for (const h of req.extraHosts ?? []) {
-    if (!HOSTNAME_RE.test(h.name)) throw new InvalidArgumentError(`invalid --add-host name: ${h.name}`);
-    if (!parseIP(h.ip)) throw new InvalidArgumentError(`invalid --add-host address: ${h.ip}`);
-  }
-}
-
-/** For a stopped sandbox: what can be checked without allocating. */
-function checkStaticAddress(nw: NetworkRecord, s: EndpointSettings): void {
-  const ip4 = s.IPAMConfig?.IPv4Address;
-  if (ip4 === undefined) return;
-  allocate({ network: nw.name, pools: nw.ipam.config, inUse: new Map(), userSubnets: nw.userSubnets }, 4, ip4);
-}
-
-export function matchesLabel(labels: Record<string, string>, key: string, value?: string): boolean {
-  if (!(key in labels)) return false;
-  return value === undefined || labels[key] === value;
 }

@@ -1,5 +1,6 @@
 // Network commands: parse -> convert -> controller -> print. No policy lives here.
-import { Controller, matchesLabel } from '../../core/controller.js';
+import { matchesLabel } from '../../core/checks.js';
+import { Controller } from '../../core/controller.js';
 import type { NetworkRecord } from '../../core/types.js';
 import { networkRow, networkView } from '../../core/views.js';
 import { InvalidArgumentError, UsageError } from '../../lib/errors.js';

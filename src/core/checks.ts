@@ -1,0 +1,70 @@
+// Pure checks of user input that the controller runs before any change.
+import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
+import { MAC_RE, parseIP } from '../lib/ip.js';
+import { checkName } from '../lib/validate.js';
+import { allocate } from '../ipam/ipam.js';
+import type { ReadTxn } from '../store/store.js';
+import type { SandboxCreate } from './controller.js';
+import type { EndpointSettings, NetworkRecord, PortMapping } from './types.js';
+
+/** Published ports must be valid and not already taken by a running sandbox (Docker's wording). */
+export function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self?: string): PortMapping[] {
+  const seen: PortMapping[] = [];
+  const clash = (a: PortMapping, b: PortMapping) =>
+    a.proto === b.proto && a.hostPort === b.hostPort && (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
+  const taken = tx.list('sandboxes').filter((o) => o.id !== self && o.state === 'running').flatMap((o) => o.ports);
+  for (const p of ports) {
+    if (p.hostIP && parseIP(p.hostIP)?.family !== 4) throw new InvalidArgumentError(`invalid host IP ${p.hostIP} in published port of container ${name}`);
+    for (const n of [p.hostPort, p.containerPort]) {
+      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`invalid port ${n} for container ${name}: 1 to 65535`);
+    }
+    if ([...taken, ...seen].some((o) => clash(o, p))) {
+      throw new ConflictError(`Bind for ${p.hostIP || '0.0.0.0'}:${p.hostPort} failed: port is already allocated`);
+    }
+    seen.push(p);
+  }
+  return ports;
+}
+
+export function validateSettings(s: EndpointSettings): void {
+  const ip4 = s.IPAMConfig?.IPv4Address;
+  if (ip4 !== undefined && parseIP(ip4)?.family !== 4) throw new InvalidArgumentError(`invalid IPv4 address: ${ip4}`);
+  const ip6 = s.IPAMConfig?.IPv6Address;
+  if (ip6 !== undefined && parseIP(ip6)?.family !== 6) throw new InvalidArgumentError(`invalid IPv6 address: ${ip6}`);
+  for (const ll of s.IPAMConfig?.LinkLocalIPs ?? []) {
+    if (!parseIP(ll)) throw new InvalidArgumentError(`invalid link-local IP address: ${ll}`);
+  }
+  if (s.MacAddress !== undefined && !MAC_RE.test(s.MacAddress)) throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress}`);
+  if (s.MacAddress !== undefined && (parseInt(s.MacAddress.slice(0, 2), 16) & 1) === 1) {
+    throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress} is a multicast address`);
+  }
+  for (const a of s.Aliases ?? []) checkName('container', a);
+}
+
+const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+/** Everything that lands in the hosts and resolv.conf files must be a plain token. */
+export function validateNaming(req: SandboxCreate): void {
+  if (req.hostname !== undefined && (req.hostname.length > 253 || !HOSTNAME_RE.test(req.hostname))) {
+    throw new InvalidArgumentError(`invalid hostname "${req.hostname}" for container ${req.name}`);
+  }
+  for (const s of req.dns?.servers ?? []) if (!parseIP(s)) throw new InvalidArgumentError(`invalid --dns address: ${s}`);
+  for (const d of req.dns?.search ?? []) if (d !== '.' && !HOSTNAME_RE.test(d)) throw new InvalidArgumentError(`invalid --dns-search domain: ${d}`);
+  for (const o of req.dns?.options ?? []) if (!/^[a-zA-Z0-9_:.-]+$/.test(o)) throw new InvalidArgumentError(`invalid --dns-option: ${o}`);
+  for (const h of req.extraHosts ?? []) {
+    if (!HOSTNAME_RE.test(h.name)) throw new InvalidArgumentError(`invalid --add-host name: ${h.name}`);
+    if (!parseIP(h.ip)) throw new InvalidArgumentError(`invalid --add-host address: ${h.ip}`);
+  }
+}
+
+/** For a stopped sandbox: what can be checked without allocating. */
+export function checkStaticAddress(nw: NetworkRecord, s: EndpointSettings): void {
+  const ip4 = s.IPAMConfig?.IPv4Address;
+  if (ip4 === undefined) return;
+  allocate({ network: nw.name, pools: nw.ipam.config, inUse: new Map(), userSubnets: nw.userSubnets }, 4, ip4);
+}
+
+export function matchesLabel(labels: Record<string, string>, key: string, value?: string): boolean {
+  if (!(key in labels)) return false;
+  return value === undefined || labels[key] === value;
+}
