@@ -43,8 +43,9 @@ export class IptablesFirewall implements Firewall {
       if (diff === null) return;
       // Each -D searches its chain: past a few dozen, flushing and refilling is cheaper.
       const deletions = diff.split('\n').filter((l) => l.startsWith('-D ')).length;
-      if (deletions <= 64 && (await this.restore(diff)).exitCode === 0) return;
-      this.debug?.('iptables: the rules differ from the store; rewriting netctl\'s chains');
+      if (deletions > 64) this.debug?.(`iptables: ${deletions} rules to delete; rewriting netctl's chains instead`);
+      else if ((await this.restore(diff)).exitCode === 0) return;
+      else this.debug?.('iptables: the rules differ from the store; rewriting netctl\'s chains');
     }
     const r = await this.restore(ruleset(next, present));
     if (r.exitCode !== 0) throw new SystemError(`${this.prefix}-restore: ${r.stderr.trim().split('\n').join('; ') || 'failed'}`);

@@ -63,6 +63,17 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     h.ok('sandbox', 'rm', s, t);
   });
 
+  it('the MTU option reaches the bridge and both ends of the veth', () => {
+    const id = h.ok('create', '--subnet', '10.232.5.0/24', '-o', 'com.docker.network.driver.mtu=1400', 'small').trim();
+    const s = h.name('mtu');
+    h.ok('sandbox', 'create', s, '--net', 'small');
+    const br = h.links().find((l) => l.ifname === `nc-${id.slice(0, 12)}`);
+    const veth = h.links().find((l) => l.master === br?.ifname);
+    assert.deepEqual([br?.mtu, veth?.mtu, h.links(s).find((l) => l.ifname === 'eth0')?.mtu], [1400, 1400, 1400]);
+    h.ok('sandbox', 'rm', s);
+    h.ok('rm', 'small');
+  });
+
   it('a none sandbox has only lo, and a later connect gives it a NIC (as pouch)', () => {
     const s = h.name('none');
     h.ok('sandbox', 'create', s, '--net', 'none');
