@@ -38,6 +38,7 @@ const POSITIONALS: Record<string, Array<keyof Names | 'shells'>> = {
   'sandbox start': ['sandboxes'],
   'sandbox stop': ['sandboxes'],
   'sandbox rm': ['sandboxes'],
+  'sandbox attach': [],
   exec: ['sandboxes'],
   completion: ['shells'],
 };

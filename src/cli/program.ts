@@ -35,6 +35,7 @@ export function lazyHandlers(): Handlers {
     'sandbox start': async (g, names) => (await sbx()).start(g, io, names),
     'sandbox stop': async (g, names) => (await sbx()).stop(g, io, names),
     'sandbox rm': async (g, names, o) => (await sbx()).rm(g, io, names, o),
+    'sandbox attach': async (g, name, o) => (await sbx()).attach(g, io, name, o),
     exec: async (g, name, argv) => (await sbx()).exec(g, io, name, argv),
     restore: async (g) => (await net()).restore(g, io),
     doctor: async (g) => (await net()).doctor(g, io),
@@ -179,6 +180,13 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .argument('<name...>')
     .option('-f, --force', 'ignore sandboxes that do not exist')
     .action(bind('sandbox rm'));
+
+  sandbox.command('attach')
+    .description('Manage a network namespace made by another runtime (by path or by a process in it)')
+    .argument('<name>')
+    .option('--netns <path>', 'the namespace file, e.g. /var/run/netns/NAME or /proc/PID/ns/net')
+    .option('--pid <pid>', 'a process inside the namespace')
+    .action(bind('sandbox attach'));
 
   program.command('exec')
     .description('Run a command inside a sandbox\'s network namespace')

@@ -7,6 +7,7 @@
 // tear down best-effort (a crash in between is finished by the next command).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import type { Driver, Step } from '../drivers/driver.js';
 import { bridgeDevice, bridgeDriver, ifPrefix } from '../drivers/bridge.js';
 import { hostDriver, nullDriver } from '../drivers/simple.js';
@@ -530,6 +531,37 @@ export class Controller {
     };
   }
 
+  /**
+   * `sandbox attach`: manage a netns another runtime made. Given by PID, or by a path (a bind
+   * mount such as /proc/PID/ns/net or a runtime's file), it gets a name under /var/run/netns
+   * (what `ip netns attach` does), so every later `ip -n` reaches it; a name that is already
+   * there is adopted as it is.
+   */
+  async attachSandbox(name: string, src: { netns?: string; pid?: number }): Promise<string> {
+    checkName('container', name);
+    if ((src.netns === undefined) === (src.pid === undefined)) throw new UsageError('give exactly one of --netns PATH or --pid PID');
+    if (src.pid !== undefined && (!Number.isInteger(src.pid) || src.pid < 1)) throw new InvalidArgumentError(`invalid pid ${src.pid}`);
+    if (src.netns !== undefined && (!src.netns.startsWith('/') || /[\s]/.test(src.netns))) throw new InvalidArgumentError(`invalid netns path ${src.netns}: an absolute path`);
+    return this.update(async (tx) => {
+      if (Controller.findSandbox(tx, name)?.name === name) throw new ConflictError(`container name ${name} is already in use`);
+      const own = `${this.netnsDir}/${name}`;
+      const named = src.netns !== undefined && resolvePath(src.netns) === resolvePath(own);
+      const source = src.pid !== undefined ? `/proc/${src.pid}/ns/net` : src.netns ?? '';
+      if (!existsSync(source)) throw new NotFoundError(src.pid !== undefined ? `process ${src.pid} does not exist` : `netns ${source} does not exist`);
+      if (!named) {
+        if (existsSync(own)) throw new ConflictError(`netns ${name} already exists`, `attach it by its name: netctl sandbox attach ${name} --netns ${own}`);
+        // `ip netns attach NAME PID` names the netns of PID; run from inside the target netns, $$ is ip itself.
+        const r = await this.runner.run('nsenter', [`--net=${source}`, 'sh', '-c', `exec ip netns attach ${name} $$`]);
+        if (r.exitCode !== 0) throw new SystemError(`cannot attach ${source} as ${name}: ${r.stderr.trim()}`);
+      }
+      const sb = await this.adopt(name, true);
+      if (!named) sb.ownsName = true;
+      tx.put('sandboxes', sb);
+      this.touch(tx, sb);
+      return sb.id;
+    });
+  }
+
   private checkConnectable(nw: NetworkRecord, sb: SandboxRecord): void {
     if (sb.mode === 'host' || sb.mode.startsWith('container:')) throw new ForbiddenError(SHARED_NS_ERR);
     if (nw.driver === 'host') throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
@@ -867,6 +899,8 @@ export class Controller {
     const eps = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id);
     const { cmds } = this.dropEndpoints(tx, sb, eps);
     if (sb.ownsNetns && sb.state === 'running') cmds.push({ args: ['netns', 'del', sb.netns] });
+    // The name binding attach made goes with the sandbox; the namespace stays with its processes.
+    else if (remove && sb.ownsName) cmds.push({ args: ['netns', 'del', sb.netns] });
     const firewall = sb.ports.length > 0 && sb.state === 'running';
     sb.state = 'stopped';
     if (remove) tx.delete('sandboxes', sb.id);

@@ -74,6 +74,8 @@ export interface SandboxRecord {
   netns: string;
   /** netctl made the netns (and may delete it); false for an adopted one. */
   ownsNetns: boolean;
+  /** `sandbox attach` made the /var/run/netns/<name> binding (removed on rm; the netns lives on). */
+  ownsName?: boolean;
   /** Next N for eth<N>: never reused within a sandbox. */
   nextIf: number;
   /** Recorded EndpointSettings by network id, in join order, kept across stop/start (pouch's NetworkSettings.Networks). */

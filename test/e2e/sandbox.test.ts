@@ -1,6 +1,7 @@
 // The container side: stopped-sandbox connect/start, none mode, adoption, exec, eth<N> numbering.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
 import { TestHost, isRoot } from '../helpers/host.js';
 
 describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
@@ -105,6 +106,33 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(r.code, 1);
     assert.match(r.err, new RegExp(`netns ${s} already exists`));
     assert.match(r.err, /hint: .*sandbox attach/);
+  });
+
+  it('sandbox attach adopts a netns by PID or by its path, and rm leaves the namespace alive', async () => {
+    const proc = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 200));
+    const byPid = h.name('bypid');
+    try {
+      h.ok('sandbox', 'attach', byPid, '--pid', String(proc.pid));
+      assert.ok(h.netnsExists(byPid), 'named under /var/run/netns');
+      h.ok('connect', 'web', byPid, '--ip', '10.232.1.66');
+      const inProc = JSON.parse(h.run('nsenter', [`--net=/proc/${proc.pid}/ns/net`, 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0']).out) as Array<{ addr_info: Array<{ local: string }> }>;
+      assert.equal(inProc[0]?.addr_info[0]?.local, '10.232.1.66', 'the process sees the address');
+      h.ok('sandbox', 'rm', byPid);
+      assert.equal(h.netnsExists(byPid), false, 'the name netctl made is gone');
+      assert.equal(proc.exitCode, null, 'the process and its namespace live on');
+      assert.deepEqual(JSON.parse(h.run('nsenter', [`--net=/proc/${proc.pid}/ns/net`, 'ip', '-j', 'link', 'show']).out).map((l: { ifname: string }) => l.ifname), ['lo']);
+    } finally {
+      proc.kill();
+    }
+    const byPath = h.name('bypath');
+    h.foreignNetns(byPath);
+    assert.match(h.netctl('sandbox', 'create', byPath).err, new RegExp(`hint: .*netctl sandbox attach ${byPath} --netns /var/run/netns/${byPath}`));
+    h.ok('sandbox', 'attach', byPath, '--netns', `/var/run/netns/${byPath}`);
+    h.ok('connect', 'web', byPath);
+    h.ok('sandbox', 'rm', byPath);
+    assert.ok(h.netnsExists(byPath), 'a name netctl did not make stays');
+    assert.equal(h.netctl('sandbox', 'attach', h.name('nobody'), '--pid', '999999999').code, 1);
   });
 
   it('exec runs inside the sandbox and passes the exit status through', () => {

@@ -2,7 +2,7 @@
 import { Controller } from '../../core/controller.js';
 import { sandboxRow, sandboxView } from '../../core/views.js';
 import { execIn } from '../../kernel/exec.js';
-import { NotFoundError } from '../../lib/errors.js';
+import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { hasPrivilege, requirePrivilege } from '../../lib/privilege.js';
 import { makeController, type Globals, type Io } from '../context.js';
 import { toSandboxCreate, type SandboxFlags } from '../options.js';
@@ -14,6 +14,14 @@ export async function create(g: Globals, io: Io, name: string, flags: SandboxFla
   const req = toSandboxCreate(name, flags);
   requirePrivilege('create a sandbox');
   io.out(`${await makeController(g, io).createSandbox(req)}\n`);
+  return 0;
+}
+
+export async function attach(g: Globals, io: Io, name: string, flags: { netns?: string; pid?: string }): Promise<number> {
+  if (flags.pid !== undefined && !/^\d+$/.test(flags.pid)) throw new UsageError(`invalid argument "${flags.pid}" for "--pid" flag`);
+  requirePrivilege('attach a sandbox');
+  const src = { ...(flags.netns !== undefined ? { netns: flags.netns } : {}), ...(flags.pid !== undefined ? { pid: Number(flags.pid) } : {}) };
+  io.out(`${await makeController(g, io).attachSandbox(name, src)}\n`);
   return 0;
 }
 
