@@ -13,7 +13,7 @@ describe('shell completion', () => {
     assert.deepEqual(c(''), ['create', 'connect', 'disconnect', 'inspect', 'ls', 'rm', 'prune', 'sandbox', 'exec', 'completion', 'doctor', 'restore', ':4']);
     assert.deepEqual(c('r'), ['rm', 'restore', ':4']);
     assert.deepEqual(c('sandbox', 's'), ['start', 'stop', ':4']);
-    assert.deepEqual(c('container', ''), ['create', 'ls', 'inspect', 'start', 'stop', 'rm', ':4'], 'alias walks too');
+    assert.deepEqual(c('container', ''), ['create', 'ls', 'inspect', 'start', 'stop', 'rm', 'attach', ':4'], 'alias walks too');
   });
 
   it('network names for rm, inspect, connect, disconnect; sandbox names for CONTAINER', () => {
