@@ -3,6 +3,7 @@
 // directly: importing execa costs ~22 ms even bundled, more than every other module of a
 // connect together, and a Runner needs only argv in, stdout/stderr/status out.
 import { spawn } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 
 export interface RunResult {
@@ -24,13 +25,37 @@ const PACKAGES: Record<string, string> = { ip: 'iproute2', nsenter: 'util-linux'
 
 export const packageOf = (file: string): string => PACKAGES[file] ?? (file.startsWith('iptables') ? 'iptables' : file);
 
+/**
+ * `ip netns exec H netctl ...` runs netctl in a private *slave* mount namespace: a netns it
+ * made would be bound under /run/netns only there and vanish with the process. When that is the
+ * case, `ip` runs in the mount namespace of the parent (where the caller lives), from which the
+ * binding propagates back to us. Returns the nsenter prefix, or [] (the usual case: two readlinks).
+ */
+export function mountNsPrefix(): string[] {
+  try {
+    const mine = readlinkSync('/proc/self/ns/mnt');
+    const parent = `/proc/${process.ppid}/ns/mnt`;
+    if (readlinkSync(parent) === mine) return [];
+    const netnsMount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/run/netns').pop();
+    return netnsMount && / master:\d+/.test(netnsMount) ? ['nsenter', `--mount=${parent}`, '--'] : [];
+  } catch {
+    return [];
+  }
+}
+
 export class ProcessRunner implements Runner {
   /** Counts the processes spawned (tests hold the per-command budget with it). */
   spawned = 0;
+  private readonly ipPrefix = mountNsPrefix();
 
   constructor(private readonly debug?: (line: string) => void) {}
 
   run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    if (file === 'ip' && this.ipPrefix.length) return this.spawnRun(this.ipPrefix[0] ?? '', [...this.ipPrefix.slice(1), file, ...args], opts);
+    return this.spawnRun(file, args, opts);
+  }
+
+  private spawnRun(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
     const t0 = performance.now();
     this.spawned++;
     return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawn } from 'node:child_process';
-import { TestHost, isRoot } from '../helpers/host.js';
+import { BIN, TestHost, isRoot } from '../helpers/host.js';
 
 describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
   let h: TestHost;
@@ -133,6 +133,18 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     h.ok('sandbox', 'rm', byPath);
     assert.ok(h.netnsExists(byPath), 'a name netctl did not make stays');
     assert.equal(h.netctl('sandbox', 'attach', h.name('nobody'), '--pid', '999999999').code, 1);
+  });
+
+  it('works when run through `ip netns exec` (a private slave mount namespace per call)', () => {
+    const viaExec = (...args: string[]) => h.run('ip', ['netns', 'exec', h.ns, process.execPath, BIN, '--root', h.root, ...args]);
+    const [a, b] = [h.name('ipx-a'), h.name('ipx-b')];
+    assert.equal(viaExec('sandbox', 'create', a, '--net', 'web', '--ip', '10.232.1.81').code, 0);
+    assert.equal(viaExec('sandbox', 'create', b, '--net', 'web', '--ip', '10.232.1.82').code, 0);
+    // The namespaces outlive the calls that made them and are reachable from outside.
+    assert.ok(h.ping(a, '10.232.1.82'));
+    assert.equal(viaExec('doctor').code, 0);
+    assert.equal(viaExec('sandbox', 'rm', a, b).code, 0);
+    assert.equal(h.netnsExists(a), false);
   });
 
   it('exec runs inside the sandbox and passes the exit status through', () => {
