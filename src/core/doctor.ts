@@ -5,17 +5,10 @@ import { bridgeDevice } from '../drivers/bridge.js';
 import type { Firewall } from '../firewall/iptables.js';
 import { firewallModel } from '../firewall/model.js';
 import { CHAINS, JUMPS, filterRules, natRules, parsePresent } from '../firewall/rules.js';
-import { listLinks } from '../kernel/ip.js';
+import { listAddrs, listLinks, listRoutes } from '../kernel/ip.js';
 import type { Runner } from '../kernel/runner.js';
 import type { ReadTxn } from '../store/store.js';
 import { electGateway } from './gateway.js';
-
-interface AddrInfo { ifname: string; addr_info?: Array<{ local: string; prefixlen: number }> }
-
-async function ipJson<T>(runner: Runner, args: string[]): Promise<T | null> {
-  const r = await runner.run('ip', args);
-  return r.exitCode === 0 ? (JSON.parse(r.stdout || '[]') as T) : null;
-}
 
 /** (table chain tag) -> number of rules, from our generated rules or from iptables-save. */
 function tagCounts(lines: Array<[string, string]>): Map<string, number> {
@@ -33,7 +26,7 @@ function tagCounts(lines: Array<[string, string]>): Map<string, number> {
 export async function diagnose(tx: ReadTxn, runner: Runner, netnsDir: string, firewall: Firewall | undefined): Promise<string[]> {
   const drift: string[] = [];
   const links = new Map((await listLinks(runner)).map((l) => [l.ifname, l]));
-  const addrs = new Map(((await ipJson<AddrInfo[]>(runner, ['-j', 'addr', 'show'])) ?? []).map((a) => [a.ifname, (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`)]));
+  const addrs = await listAddrs(runner);
   const ourBridges = new Set<string>();
   for (const nw of tx.list('networks')) {
     if (nw.driver !== 'bridge' || !nw.driverState['ready']) continue;
@@ -53,7 +46,7 @@ export async function diagnose(tx: ReadTxn, runner: Runner, netnsDir: string, fi
     if (!existsSync(`${netnsDir}/${sb.netns}`)) { drift.push(`container ${sb.name}: netns ${sb.netns} is missing`); continue; }
     const eps = tx.list('endpoints').filter((e) => e.sandboxId === sb.id && e.hostIf);
     if (eps.length === 0) continue;
-    const inner = new Map(((await ipJson<AddrInfo[]>(runner, ['-n', sb.netns, '-j', '-4', 'addr', 'show'])) ?? []).map((a) => [a.ifname, (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`)]));
+    const inner = await listAddrs(runner, sb.netns, '-4').catch(() => new Map<string, string[]>());
     for (const ep of eps) {
       const nw = tx.get('networks', ep.networkId);
       ourVeths.add(ep.hostIf);
@@ -65,7 +58,7 @@ export async function diagnose(tx: ReadTxn, runner: Runner, netnsDir: string, fi
     }
     const gw = electGateway(tx, eps.sort((a, b) => a.seq - b.seq));
     if (gw?.gateway4) {
-      const routes = (await ipJson<Array<{ dst: string; gateway?: string; dev?: string }>>(runner, ['-n', sb.netns, '-j', '-4', 'route', 'show'])) ?? [];
+      const routes = await listRoutes(runner, sb.netns, ['-4']).catch(() => []);
       const def = routes.find((r) => r.dst === 'default');
       if (!def || def.gateway !== gw.gateway4 || def.dev !== gw.ifName) drift.push(`container ${sb.name}: default route is not via ${gw.gateway4} dev ${gw.ifName}`);
     }

@@ -71,7 +71,6 @@ export class NameFiles {
     return join(this.etcNetns, sb.name);
   }
 
-
   /** Writes both files if they differ from what is there (temp + rename: readers never see half). */
   write(tx: ReadTxn, sb: SandboxRecord): void {
     const dir = this.dir(sb);

@@ -82,24 +82,32 @@ export interface LinkInfo {
   mtu?: number;
 }
 
-export async function listLinks(runner: Runner, ns?: string): Promise<LinkInfo[]> {
-  const r = await runner.run('ip', [...nsArgs(ns), '-d', '-j', 'link', 'show']);
+/** One `ip -j` read, parsed. */
+export async function ipJson<T>(runner: Runner, ns: string | undefined, args: string[]): Promise<T> {
+  const r = await runner.run('ip', [...nsArgs(ns), '-j', ...args]);
   if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr, ns));
-  return JSON.parse(r.stdout || '[]') as LinkInfo[];
+  return JSON.parse(r.stdout || '[]') as T;
+}
+
+export function listLinks(runner: Runner, ns?: string): Promise<LinkInfo[]> {
+  return ipJson<LinkInfo[]>(runner, ns, ['-d', 'link', 'show']);
+}
+
+/** Addresses (addr/len) by interface name. */
+export async function listAddrs(runner: Runner, ns?: string, family: '-4' | '-6' | '' = ''): Promise<Map<string, string[]>> {
+  const list = await ipJson<Array<{ ifname: string; addr_info?: Array<{ local: string; prefixlen: number }> }>>(runner, ns, [...(family ? [family] : []), 'addr', 'show']);
+  return new Map(list.map((a) => [a.ifname, (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`)]));
 }
 
 export interface RouteInfo {
   dst: string;
   dev?: string;
+  gateway?: string;
 }
 
-/** IPv4 and IPv6 routes of the main table (what default pools must not overlap). */
-export async function listRoutes(runner: Runner): Promise<RouteInfo[]> {
+/** Routes of the main table: both families (what default pools must not overlap), or one. */
+export async function listRoutes(runner: Runner, ns?: string, families: Array<'-4' | '-6'> = ['-4', '-6']): Promise<RouteInfo[]> {
   const out: RouteInfo[] = [];
-  for (const fam of ['-4', '-6']) {
-    const r = await runner.run('ip', [fam, '-j', 'route', 'show']);
-    if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr));
-    out.push(...(JSON.parse(r.stdout || '[]') as RouteInfo[]));
-  }
+  for (const fam of families) out.push(...(await ipJson<RouteInfo[]>(runner, ns, [fam, 'route', 'show'])));
   return out;
 }

@@ -35,19 +35,11 @@ export async function stop(g: Globals, io: Io, names: string[]): Promise<number>
   return eachName(io, names, (n) => makeController(g, io).stopSandbox(n));
 }
 
-/** Docker's habit: echo each name that worked, report each that did not, exit 1 if any failed. */
+/** One transaction per name, so one failure does not undo the others; output as `rm`. */
 async function eachName(io: Io, names: string[], fn: (n: string) => Promise<void>): Promise<number> {
-  let rc = 0;
-  for (const n of names) {
-    try {
-      await fn(n);
-      io.out(`${n}\n`);
-    } catch (e) {
-      reportError(io, e);
-      rc = 1;
-    }
-  }
-  return rc;
+  const results: Array<Error | null> = [];
+  for (const n of names) results.push(await fn(n).then(() => null, (e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+  return echoResults(io, names, results, []);
 }
 
 export async function rm(g: Globals, io: Io, names: string[], flags: { force?: boolean }): Promise<number> {
