@@ -1,15 +1,40 @@
 // The commander tree. Command bodies are imported lazily so `--help` and
 // `--version` load neither the controller nor execa.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { NetctlError, UsageError } from '../lib/errors.js';
 import type { Globals, Io } from './context.js';
-import { reportError, setupColor } from './report.js';
+import { reportError } from './report.js';
 import { version } from './version.js';
 
+/**
+ * Writes straight to the file descriptor: touching process.stdout builds a stream (tty or net
+ * and their internals, ~3 ms of start-up) for output that is a few lines. A non-blocking
+ * descriptor that is full (EAGAIN) hands the rest, and all later output, to the stream; a closed
+ * reader (EPIPE, `netctl ls | head -1`) ends the output quietly, as Docker's does.
+ */
+export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WritableStream): (s: string) => void {
+  let mode: 'fd' | 'stream' | 'closed' = 'fd';
+  return (s) => {
+    if (mode === 'closed') return;
+    if (mode === 'stream') { stream().write(s); return; }
+    const buf = Buffer.from(s);
+    let off = 0;
+    try {
+      while (off < buf.length) off += writeSync(fd, buf, off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') { mode = 'closed'; return; }
+      if (code !== 'EAGAIN') throw e;
+      mode = 'stream';
+      stream().write(buf.subarray(off));
+    }
+  };
+}
+
 export const io: Io = {
-  out: (s) => void process.stdout.write(s),
-  err: (s) => void process.stderr.write(s),
+  out: fdWriter(1, () => process.stdout),
+  err: fdWriter(2, () => process.stderr),
 };
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -224,8 +249,6 @@ export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = buildProgram(lazyHandlers(), (c) => (code = c));
   if (argv[2] === '__complete') return completeCommand(program, argv.slice(3));
-  const noColor = argv.includes('--no-color');
-  await setupColor(noColor, Boolean(process.stderr.isTTY));
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -233,7 +256,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.exitCode === 0) return 0; // --help, --version
       return 125; // commander already printed the message
     }
-    reportError(io, e);
+    await reportError(io, e);
     return e instanceof NetctlError ? e.exitCode : 1;
   }
   return code;

@@ -1,24 +1,27 @@
 // One-line `Error: <message>` on stderr, then an indented hint where one helps (SPEC §6).
+// Whether to colour is decided at the first error, so commands that succeed load neither chalk
+// nor node:tty.
 import { NetctlError } from '../lib/errors.js';
 import type { Io } from './context.js';
 
 type Paint = (s: string) => string;
-let red: Paint = (s) => s;
-let dim: Paint = (s) => s;
+interface Paints { red: Paint; dim: Paint }
+let paints: Promise<Paints> | undefined;
 
 /** Colour only when asked for by the environment and stderr is a terminal (chalk ignores NO_COLOR). */
-export async function setupColor(noColorFlag: boolean, isTTY: boolean): Promise<void> {
+async function decide(): Promise<Paints> {
+  const plain: Paints = { red: (s) => s, dim: (s) => s };
   const env = process.env;
   const forced = env['FORCE_COLOR'] !== undefined && env['FORCE_COLOR'] !== '0' && env['FORCE_COLOR'] !== 'false';
-  const enabled = !noColorFlag && env['NO_COLOR'] === undefined && (forced || isTTY);
-  if (!enabled) return;
+  if (process.argv.includes('--no-color') || env['NO_COLOR'] !== undefined) return plain;
+  if (!forced && !(await import('node:tty')).isatty(2)) return plain;
   const { Chalk } = await import('chalk');
   const c = new Chalk({ level: 1 });
-  red = c.red;
-  dim = c.dim;
+  return { red: c.red, dim: c.dim };
 }
 
-export function reportError(io: Io, e: unknown): void {
+export async function reportError(io: Io, e: unknown): Promise<void> {
+  const { red, dim } = await (paints ??= decide());
   const msg = e instanceof Error ? e.message : String(e);
   // Keep it one line whatever the source said.
   io.err(`${red('Error:')} ${msg.replace(/\s*\n\s*/g, '; ')}\n`);

@@ -5,7 +5,7 @@
 //   3. commit the records.
 // Removals run the other way round: commit the records with a journal of the teardown, then
 // tear down best-effort (a crash in between is finished by the next command).
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../lib/random.js';
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Driver, Step } from '../drivers/driver.js';

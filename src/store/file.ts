@@ -1,6 +1,6 @@
 // lowdb-backed Store: one JSON document under the state root, written atomically
 // (temp file, fsync, rename, fsync dir), mutated only under the host-wide lock.
-import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { SCHEMA_VERSION, emptyState, type State } from '../core/types.js';
@@ -33,7 +33,7 @@ export class AtomicJSONFile implements Adapter<State> {
     if (text === this.text) return;
     if (!this.backedUp && this.text !== null) {
       // The version this transaction started from.
-      rmSync(`${this.file}.bak`, { force: true });
+      unlinkQuiet(`${this.file}.bak`);
       linkSync(this.file, `${this.file}.bak`);
       this.backedUp = true;
     }
@@ -178,5 +178,14 @@ export class FileStore implements Store {
       return;
     }
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
+  }
+}
+
+/** unlink that treats "already gone" as done (fs.rmSync would load its rimraf module for this). */
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }

@@ -100,7 +100,7 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
   });
 
   it('colour only when asked: FORCE_COLOR on, NO_COLOR and --no-color off, plain when piped', () => {
-    const err = (env: string[], ...args: string[]) => h.run('env', [...env, 'nsenter', `--net=/var/run/netns/${h.ns}`, process.execPath, BIN, '--root', h.root, ...args]).err;
+    const err = (env: string[], ...args: string[]) => h.run('env', [...env, 'nsenter', `--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, ...args]).err;
     assert.match(err(['FORCE_COLOR=1'], 'inspect', 'nope'), /^\x1b\[31mError:\x1b\[39m network nope not found/);
     assert.match(err(['FORCE_COLOR=1', 'NO_COLOR=1'], 'inspect', 'nope'), /^Error: network nope not found/);
     assert.match(err(['FORCE_COLOR=1'], '--no-color', 'inspect', 'nope'), /^Error: network nope not found/);

@@ -21,7 +21,7 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
   });
 
   const netctlEnv = (env: Record<string, string>, ...args: string[]): Result =>
-    h.run('env', [...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'nsenter', `--net=/var/run/netns/${h.ns}`, process.execPath, BIN, '--root', h.root, ...args]);
+    h.run('env', [...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'nsenter', `--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, ...args]);
 
   /** Store and kernel agree (doctor also reports netctl's leftovers), and no netns or name files outlive their sandbox. */
   const doctorClean = (why: string) => {

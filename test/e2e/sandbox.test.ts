@@ -136,7 +136,7 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
   });
 
   it('works when run through `ip netns exec` (a private slave mount namespace per call)', () => {
-    const viaExec = (...args: string[]) => h.run('ip', ['netns', 'exec', h.ns, process.execPath, BIN, '--root', h.root, ...args]);
+    const viaExec = (...args: string[]) => h.run('ip', ['netns', 'exec', h.ns, BIN, '--root', h.root, ...args]);
     const [a, b] = [h.name('ipx-a'), h.name('ipx-b')];
     assert.equal(viaExec('sandbox', 'create', a, '--net', 'web', '--ip', '10.232.1.81').code, 0);
     assert.equal(viaExec('sandbox', 'create', b, '--net', 'web', '--ip', '10.232.1.82').code, 0);
@@ -154,6 +154,10 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(r.code, 0);
     assert.match(r.out, /10\.232\.2\.99\/24/);
     assert.equal(h.netctl('exec', s, '--', 'sh', '-c', 'exit 7').code, 7);
+    // bin/netctl's shebang starts node without NODE_EXTRA_CA_CERTS; the command still gets it.
+    const env = h.run('nsenter', [`--net=/var/run/netns/${h.ns}`, 'env', 'NODE_EXTRA_CA_CERTS=/tmp/netctl-test-ca.pem', BIN, '--root', h.root,
+      'exec', s, '--', 'sh', '-c', 'echo "$NODE_EXTRA_CA_CERTS|${NETCTL_SAVED_CA-unset}"']);
+    assert.equal(env.out, '/tmp/netctl-test-ca.pem|unset\n', env.err);
     h.ok('sandbox', 'rm', s);
   });
 

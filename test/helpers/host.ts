@@ -42,13 +42,13 @@ export class TestHost {
 
   /** Runs bin/netctl inside the test host namespace with this host's state root. */
   netctl(...args: string[]): Result {
-    return sh('nsenter', [`--net=/var/run/netns/${this.ns}`, process.execPath, BIN, '--root', this.root, ...args]);
+    return sh('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args]);
   }
 
   /** The same, asynchronously (for concurrency tests). */
   netctlAsync(...args: string[]): Promise<Result> {
     return new Promise((resolve) => {
-      const p = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, process.execPath, BIN, '--root', this.root, ...args]);
+      const p = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args]);
       let out = '';
       let err = '';
       p.stdout.on('data', (d) => (out += d));

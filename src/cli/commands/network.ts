@@ -39,13 +39,13 @@ export async function rm(g: Globals, io: Io, refs: string[], flags: { force?: bo
 }
 
 /** Docker's habit for many arguments: echo each that worked, report each that did not. */
-export function echoResults(io: Io, args: string[], results: Array<Error | null>, errors: string[]): number {
+export async function echoResults(io: Io, args: string[], results: Array<Error | null>, errors: string[]): Promise<number> {
   let rc = errors.length ? 1 : 0;
-  results.forEach((e, i) => {
-    if (e) { reportError(io, e); rc = 1; }
+  for (const [i, e] of results.entries()) {
+    if (e) { await reportError(io, e); rc = 1; }
     else io.out(`${args[i]}\n`);
-  });
-  if (errors.length) reportError(io, new Error(`teardown: ${errors.join('; ')}`));
+  }
+  if (errors.length) await reportError(io, new Error(`teardown: ${errors.join('; ')}`));
   return rc;
 }
 
@@ -63,7 +63,7 @@ export async function prune(g: Globals, io: Io, flags: { force?: boolean; filter
   }
   const { removed, errors } = await makeController(g, io).prune(labels, until);
   if (removed.length) io.out(`Deleted Networks:\n${removed.map((n) => `${n}\n`).join('')}`);
-  if (errors.length) reportError(io, new Error(`teardown: ${errors.join('; ')}`));
+  if (errors.length) await reportError(io, new Error(`teardown: ${errors.join('; ')}`));
   return errors.length ? 1 : 0;
 }
 
@@ -95,7 +95,7 @@ export async function inspect(g: Globals, io: Io, refs: string[], flags: { forma
   if (tpl) found.forEach((v) => io.out(`${tpl.render(v)}\n`));
   else if (flags.format === 'json') found.forEach((v) => io.out(`${JSON.stringify(v)}\n`));
   else io.out(`${JSON.stringify(found, null, 4)}\n`);
-  errors.forEach((e) => reportError(io, e));
+  for (const e of errors) await reportError(io, e);
   return errors.length ? 1 : 0;
 }
 

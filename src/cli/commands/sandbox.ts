@@ -71,7 +71,7 @@ export async function inspect(g: Globals, io: Io, names: string[]): Promise<numb
     return { found, errors };
   }, hasPrivilege());
   io.out(`${JSON.stringify(found, null, 4)}\n`);
-  errors.forEach((e) => reportError(io, e));
+  for (const e of errors) await reportError(io, e);
   return errors.length ? 1 : 0;
 }
 
