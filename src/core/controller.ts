@@ -227,7 +227,9 @@ export class Controller {
 
   /**
    * Teardown once the records are committed (in the transaction): journaled first so a crash
-   * is finished later; best-effort; returns every error. Firewall first, then devices.
+   * is finished later; best-effort; returns every error. The rules and the devices go at the
+   * same time: rules match devices by name and hold no reference to them, and the records
+   * that made either reachable are already gone.
    */
   private async teardown(tx: Txn, op: string, cmds: KernelCmd[], firewall = false, names: string[] = []): Promise<string[]> {
     if (cmds.length === 0 && !firewall) return [];
@@ -235,8 +237,9 @@ export class Controller {
     tx.put('journal', entry);
     await tx.flush();
     const errs: string[] = [];
-    if (firewall) await this.syncFirewall(tx).catch((e: Error) => errs.push(`firewall: ${e.message}`));
+    const fw = firewall ? this.syncFirewall(tx).catch((e: Error) => { errs.push(`firewall: ${e.message}`); }) : undefined;
     errs.push(...(await ipCleanup(this.runner, cmds)));
+    await fw;
     // A teardown that failed stays journaled: the next command (or restore) finishes it.
     if (errs.length === 0) tx.delete('journal', entry.id);
     return errs;

@@ -1,5 +1,6 @@
 // iproute2 operations, one small function each (as CNI's pkg/ip). Writes go through
 // `ip -batch` so one process applies many changes; reads use `ip -j` JSON.
+import { existsSync, readFileSync } from 'node:fs';
 import type { KernelCmd } from '../core/types.js';
 import { SystemError } from '../lib/errors.js';
 import type { Runner } from './runner.js';
@@ -49,8 +50,10 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
   const keys = [...groups.keys()].sort((a, b) => (a === '' ? -1 : b === '' ? 1 : 0));
   for (const key of keys) {
     const ns = key || undefined;
-    const list = groupDeletes(groups.get(key) ?? []);
-    const r = await runner.run('ip', [...nsArgs(ns), '-force', '-batch', '-'], { input: list.map(line).join('\n') + '\n' });
+    const group = groups.get(key) ?? [];
+    const list = groupDeletes(group);
+    const settled = ns ? undefined : deletionsDone(group);
+    const r = await runner.run('ip', [...nsArgs(ns), '-force', '-batch', '-'], { input: list.map(line).join('\n') + '\n', ...(settled ? { settled } : {}) });
     if (r.exitCode === 0) continue;
     for (const l of r.stderr.split('\n')) {
       const t = l.trim();
@@ -59,6 +62,29 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
     }
   }
   return errors;
+}
+
+/**
+ * For a host batch made only of `link del NAME` and `netns del NAME`: a test that all of them
+ * are gone (links from this netns's /proc/net/dev, named netns from /var/run/netns), so the caller
+ * need not wait for the kernel's slow release of unregistered devices. Anything else in the
+ * batch: undefined (wait for ip).
+ */
+export function deletionsDone(cmds: string[][]): (() => boolean) | undefined {
+  const links: string[] = [];
+  const netns: string[] = [];
+  for (const c of cmds) {
+    if (c.length !== 3 || c[1] !== 'del') return undefined;
+    if (c[0] === 'link') links.push(c[2] ?? '');
+    else if (c[0] === 'netns') netns.push(c[2] ?? '');
+    else return undefined;
+  }
+  return () => {
+    if (netns.some((n) => existsSync(`/var/run/netns/${n}`))) return false;
+    if (links.length === 0) return true;
+    const present = new Set(readFileSync('/proc/net/dev', 'latin1').split('\n').slice(2).map((l) => l.slice(0, l.indexOf(':')).trim()));
+    return !links.some((l) => present.has(l));
+  };
 }
 
 /**

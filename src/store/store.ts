@@ -46,6 +46,9 @@ export interface Store {
 
 /** A transaction over one in-memory State document (shared by the file and memory stores). */
 export class DocTxn implements Txn {
+  /** list() results per kind until the next change of that kind: the controller lists often. */
+  private lists = new Map<Kind, unknown[]>();
+
   constructor(
     readonly doc: State,
     private readonly persist: (doc: State, how: 'journal' | 'flush' | 'commit') => Promise<void>,
@@ -58,10 +61,13 @@ export class DocTxn implements Txn {
 
   list<K extends Kind>(kind: K): Kinds[K][] {
     if (kind === 'journal') return [...this.doc.journal] as Kinds[K][];
-    return Object.values(this.doc[kind] as Record<string, Kinds[K]>);
+    let l = this.lists.get(kind);
+    if (!l) this.lists.set(kind, (l = Object.values(this.doc[kind] as Record<string, Kinds[K]>)));
+    return [...l] as Kinds[K][];
   }
 
   put<K extends Kind>(kind: K, rec: Kinds[K]): void {
+    this.lists.delete(kind);
     if (kind === 'journal') {
       const j = rec as JournalEntry;
       this.doc.journal = [...this.doc.journal.filter((e) => e.id !== j.id), j];
@@ -71,6 +77,7 @@ export class DocTxn implements Txn {
   }
 
   delete(kind: Kind, id: string): void {
+    this.lists.delete(kind);
     if (kind === 'journal') this.doc.journal = this.doc.journal.filter((e) => e.id !== id);
     else delete (this.doc[kind] as Record<string, unknown>)[id];
   }
@@ -97,6 +104,7 @@ export class DocTxn implements Txn {
   }
 
   rollback(sp: Savepoint): void {
+    this.lists.clear();
     Object.assign(this.doc, structuredClone(sp.state as State));
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { deletionsDone } from '../../src/kernel/ip.js';
 import { ProcessRunner } from '../../src/kernel/runner.js';
 import { SystemError } from '../../src/lib/errors.js';
 
@@ -17,5 +18,33 @@ describe('ProcessRunner', () => {
     const r = await new ProcessRunner((l) => lines.push(l)).run('sh', ['-c', 'echo out; echo err >&2; exit 3']);
     assert.deepEqual(r, { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
     assert.match(lines[0] ?? '', /^sh -c echo out; echo err >&2; exit 3 -> exit 3 \(\d+\.\d ms\)$/);
+  });
+
+  it('resolves once `settled` holds, without waiting for the process to exit', async () => {
+    let marks = 0;
+    const t0 = Date.now();
+    const r = await new ProcessRunner().run('sh', ['-c', 'sleep 3'], { settled: () => ++marks >= 3 });
+    assert.equal(r.exitCode, 0);
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+    assert.equal(marks, 3, 'polled until it held');
+  });
+
+  it('waits for the exit, and reports it, while `settled` does not hold', async () => {
+    const r = await new ProcessRunner().run('sh', ['-c', 'echo no >&2; exit 2'], { settled: () => false });
+    assert.deepEqual(r, { stdout: '', stderr: 'no\n', exitCode: 2 });
+  });
+});
+
+describe('deletionsDone', () => {
+  it('only for batches made of link and netns deletions', () => {
+    assert.equal(deletionsDone([['link', 'del', 'vethabc'], ['addr', 'flush', 'dev', 'x']]), undefined);
+    assert.equal(deletionsDone([['link', 'set', 'vethabc', 'down']]), undefined);
+    assert.equal(typeof deletionsDone([['link', 'del', 'vethabc'], ['netns', 'del', 'x']]), 'function');
+  });
+
+  it('holds when no named link is in this namespace and no named netns exists', () => {
+    assert.equal(deletionsDone([['link', 'del', 'lo']])?.(), false, 'lo is always here');
+    assert.equal(deletionsDone([['link', 'del', 'netctl-nope0']])?.(), true);
+    assert.equal(deletionsDone([['netns', 'del', 'netctl-no-such-netns']])?.(), true);
   });
 });
