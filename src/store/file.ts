@@ -1,15 +1,16 @@
-// lowdb-backed Store: one JSON document under the state root, written atomically
-// (temp file, fsync, rename, fsync dir), mutated only under the host-wide lock.
-import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { isAscii } from 'node:buffer';
+// lowdb-backed Store: one JSON document under the state root plus a small journal file of the
+// changes since (see state.ts), written atomically (temp file, fsync, rename, fsync dir),
+// mutated only under the host-wide lock.
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
-import { SCHEMA_VERSION, emptyState, type State } from '../core/types.js';
+import type { State } from '../core/types.js';
 import { NetctlError } from '../lib/errors.js';
 import { acquireLock, type LockOptions } from './lock.js';
+import { KINDS, deltaLimit, loadState, readState, type Delta, type JournalFile } from './state.js';
 import { DocTxn, type ReadTxn, type Store, type Txn } from './store.js';
 
-export class CorruptStoreError extends NetctlError {}
+export { CorruptStoreError, DELTA_LIMIT, migrate } from './state.js';
 
 /**
  * lowdb adapter with the durability lowdb's own JSONFile lacks (no fsync there). A durable
@@ -25,8 +26,13 @@ export class AtomicJSONFile implements Adapter<State> {
 
   async read(): Promise<State | null> {
     const r = readState(this.file);
-    this.text = r?.text ?? null;
+    this.started(r?.text ?? null);
     return r?.state ?? null;
+  }
+
+  /** What the file held when the transaction read it. */
+  started(text: string | null): void {
+    this.text = text;
   }
 
   async write(data: State, durable = true): Promise<void> {
@@ -63,70 +69,6 @@ function writeAtomic(file: string, text: string, durable: boolean): void {
   }
 }
 
-/**
- * The journal's intents are written to journal.json, a few hundred bytes, instead of rewriting
- * the whole store before every kernel change. Each write bears a generation; store.json records
- * the generation it has absorbed, so a journal file older than the store is ignored on read.
- */
-function readJournal(file: string): { gen: number; entries: State['journal'] } | null {
-  let text: string;
-  try {
-    // Stores are ASCII unless a label says otherwise: latin1 decodes a third faster than utf8.
-    const buf = readFileSync(file);
-    text = isAscii(buf) ? buf.toString('latin1') : buf.toString('utf8');
-  } catch {
-    return null;
-  }
-  try {
-    const j = JSON.parse(text) as { gen: number; entries: State['journal'] };
-    if (typeof j.gen !== 'number' || !Array.isArray(j.entries)) throw new Error('not a netctl journal');
-    return j;
-  } catch (e) {
-    throw new CorruptStoreError(`the netctl journal ${file} is corrupt: ${(e as Error).message}`, `move it aside and run netctl doctor`);
-  }
-}
-
-function readState(file: string): { state: State; text: string } | null {
-  let text: string;
-  try {
-    if (lstatSync(file).isSymbolicLink()) throw new CorruptStoreError(`the netctl store ${file} is a symlink; refusing to use it`);
-    // Stores are ASCII unless a label says otherwise: latin1 decodes a third faster than utf8.
-    const buf = readFileSync(file);
-    text = isAscii(buf) ? buf.toString('latin1') : buf.toString('utf8');
-  } catch (e) {
-    if (e instanceof CorruptStoreError) throw e;
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new CorruptStoreError(`cannot read the netctl store ${file}: ${(e as Error).message}`);
-  }
-  const hint = `the file was left untouched; the previous version is ${file}.bak (cp ${file}.bak ${file}), or move it aside to start empty and run netctl restore`;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new CorruptStoreError(`the netctl store ${file} is corrupt: ${(e as Error).message}`, hint);
-  }
-  const d = doc as Partial<State> | null;
-  if (!d || typeof d !== 'object' || typeof d.version !== 'number' || typeof d.networks !== 'object' ||
-      typeof d.endpoints !== 'object' || typeof d.sandboxes !== 'object' || !Array.isArray(d.journal)) {
-    throw new CorruptStoreError(`the netctl store ${file} does not have netctl's schema`, hint);
-  }
-  if (d.version > SCHEMA_VERSION) {
-    throw new CorruptStoreError(`the netctl store ${file} has schema version ${d.version}; this netctl understands up to ${SCHEMA_VERSION}`, 'upgrade netctl');
-  }
-  return { state: migrate(d as State), text };
-}
-
-/** Older schemas are brought forward on read (and written in the new form by the next change). */
-export function migrate(d: State): State {
-  if (d.version < 2) {
-    // v2 added published ports and gateway priorities.
-    for (const sb of Object.values(d.sandboxes)) sb.ports ??= [];
-    for (const ep of Object.values(d.endpoints)) ep.gwPriority ??= 0;
-  }
-  d.version = SCHEMA_VERSION;
-  return d;
-}
-
 export class FileStore implements Store {
   readonly file: string;
 
@@ -139,10 +81,7 @@ export class FileStore implements Store {
   }
 
   async view<T>(fn: (tx: ReadTxn) => T): Promise<T> {
-    const doc = readState(this.file)?.state ?? emptyState();
-    const j = readJournal(join(this.root, 'journal.json'));
-    if (j && j.gen > (doc.journalGen ?? 0)) doc.journal = j.entries;
-    return fn(new DocTxn(doc, async () => undefined));
+    return fn(new DocTxn(loadState(this.root).doc, async () => undefined));
   }
 
   async update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
@@ -150,25 +89,31 @@ export class FileStore implements Store {
     const release = await acquireLock(this.root, this.lockOpts);
     try {
       const adapter = new AtomicJSONFile(this.file);
-      const db = new Low<State>(adapter, emptyState());
-      await db.read(); // re-read inside the lock: another process may have just written
+      // Re-read inside the lock: another process may have just written.
+      const loaded = loadState(this.root);
+      adapter.started(loaded.text);
+      let { gen, base } = loaded;
+      const db = new Low<State>(adapter, loaded.doc);
       const journalFile = join(this.root, 'journal.json');
-      let gen = db.data.journalGen ?? 0;
-      const j = readJournal(journalFile);
-      if (j && j.gen > gen) {
-        db.data.journal = j.entries; // intents of a process that did not get to write the store
-        gen = j.gen;
-      }
-      const tx = new DocTxn(db.data, async (d, how) => {
-        if (how === 'journal') {
-          writeAtomic(journalFile, JSON.stringify({ gen: ++gen, entries: d.journal }), false);
-          return;
+      const entriesAtStart = JSON.stringify(loaded.doc.journal);
+      const writeJournal = (entries: State['journal'], delta: Delta, durable: boolean) =>
+        writeAtomic(journalFile, JSON.stringify({ gen: ++gen, base, entries, delta } satisfies JournalFile), durable);
+      const tx: DocTxn = new DocTxn(loaded.doc, async (d, how) => {
+        // An intent before kernel work: the records are as they were read.
+        if (how === 'journal') return writeJournal(d.journal, loaded.delta, false);
+        const delta = mergeDelta(loaded.delta, d, tx.changed);
+        if (how === 'flush') return writeJournal(d.journal, delta, false);
+        // A store read in an older schema is written in the new form at once.
+        if (this.exists() && !loaded.migrated && deltaSize(delta) <= deltaLimit()) {
+          const untouched = gen === loaded.gen && sizeOfChanges(tx) === 0 && JSON.stringify(d.journal) === entriesAtStart;
+          return untouched ? undefined : writeJournal(d.journal, delta, true);
         }
-        d.journalGen = gen; // the document now carries the journal itself
+        d.journalGen = ++gen; // the document now carries the journal and every delta
+        base = gen;
         db.data = d;
-        if (how === 'commit') await db.write();
-        else await adapter.write(d, false);
+        await db.write();
       });
+      if (process.env['NETCTL_CHECK_STORE']) tx.checkChanges = snapshotRecords(loaded.doc);
       const out = await fn(tx);
       await tx.commit();
       return out;
@@ -193,4 +138,30 @@ function unlinkQuiet(path: string): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+}
+
+/** The delta read at start plus this transaction's changes (current values, null if deleted). */
+function mergeDelta(prev: Delta, d: State, changed: DocTxn['changed']): Delta {
+  const out: Delta = {};
+  for (const kind of KINDS) {
+    const recs = d[kind] as Record<string, unknown>;
+    const m: Record<string, unknown> = { ...(prev[kind] ?? {}) };
+    for (const id of changed[kind]) m[id] = recs[id] ?? null;
+    if (Object.keys(m).length) (out as Record<string, unknown>)[kind] = m;
+  }
+  return out;
+}
+
+const deltaSize = (d: Delta): number => KINDS.reduce((n, k) => n + Object.keys(d[k] ?? {}).length, 0);
+const sizeOfChanges = (tx: DocTxn): number => KINDS.reduce((n, k) => n + tx.changed[k].size, 0);
+
+/**
+ * NETCTL_CHECK_STORE=1 (set by the end-to-end tests): the records as read, to prove at commit
+ * that every record the transaction changed was put or deleted; one that was changed in place
+ * only would be lost by a delta write.
+ */
+function snapshotRecords(d: State): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const kind of KINDS) for (const [id, rec] of Object.entries(d[kind])) m.set(`${kind}/${id}`, JSON.stringify(rec));
+  return m;
 }

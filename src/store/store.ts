@@ -9,6 +9,7 @@ export interface Kinds {
   journal: JournalEntry;
 }
 export type Kind = keyof Kinds;
+export type RecordKind = Exclude<Kind, 'journal'>;
 
 /**
  * Records handed out are the transaction's own objects: callers change them only after the
@@ -48,6 +49,8 @@ export interface Store {
 export class DocTxn implements Txn {
   /** list() results per kind until the next change of that kind: the controller lists often. */
   private lists = new Map<Kind, unknown[]>();
+  /** Records put or deleted in this transaction, by kind (a file store persists just these). */
+  readonly changed = { networks: new Set<string>(), endpoints: new Set<string>(), sandboxes: new Set<string>() };
 
   constructor(
     readonly doc: State,
@@ -74,12 +77,17 @@ export class DocTxn implements Txn {
       return;
     }
     (this.doc[kind] as Record<string, Kinds[K]>)[rec.id] = rec;
+    this.changed[kind as RecordKind].add(rec.id);
   }
 
   delete(kind: Kind, id: string): void {
     this.lists.delete(kind);
-    if (kind === 'journal') this.doc.journal = this.doc.journal.filter((e) => e.id !== id);
-    else delete (this.doc[kind] as Record<string, unknown>)[id];
+    if (kind === 'journal') {
+      this.doc.journal = this.doc.journal.filter((e) => e.id !== id);
+      return;
+    }
+    delete (this.doc[kind] as Record<string, unknown>)[id];
+    this.changed[kind].add(id);
   }
 
   /**
@@ -94,9 +102,26 @@ export class DocTxn implements Txn {
     return this.persist(this.doc, 'journal');
   }
 
+  /** Set by a store that checks the change tracking (tests): each record's JSON as read. */
+  checkChanges?: Map<string, string>;
+
   /** The transaction's final write: atomic and durable. */
   commit(): Promise<void> {
+    if (this.checkChanges) this.assertTracked(this.checkChanges);
     return this.persist(this.doc, 'commit');
+  }
+
+  /** Every record that differs from what was read was put or deleted. */
+  private assertTracked(before: Map<string, string>): void {
+    for (const kind of ['networks', 'endpoints', 'sandboxes'] as const) {
+      const recs = this.doc[kind] as Record<string, unknown>;
+      const ids = new Set([...Object.keys(recs), ...[...before.keys()].filter((k) => k.startsWith(`${kind}/`)).map((k) => k.slice(kind.length + 1))]);
+      for (const id of ids) {
+        if (this.changed[kind].has(id)) continue;
+        const now = recs[id] === undefined ? undefined : JSON.stringify(recs[id]);
+        if (now !== before.get(`${kind}/${id}`)) throw new Error(`store: ${kind} record ${id} changed without put/delete`);
+      }
+    }
   }
 
   savepoint(): Savepoint {

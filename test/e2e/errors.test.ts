@@ -1,8 +1,6 @@
 // SPEC §6-7: every bad input gets a one-line error naming the object, the right exit code,
 // and changes nothing: the host's links, this run's netns and the store are compared around it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TestHost, isRoot, run } from '../helpers/host.js';
 
@@ -36,7 +34,7 @@ describe('errors and exit codes', { skip: !isRoot && 'needs root' }, () => {
   const snapshot = () => JSON.stringify({
     links: h.links().map((l) => l.ifname).sort(),
     netns: run('ip', ['netns', 'list']).out.split('\n').filter((l) => l.startsWith(h.tag)).sort(),
-    store: readFileSync(join(h.root, 'store.json'), 'utf8'),
+    store: h.storeText(),
   });
 
   const cases: Array<[string, () => string[], number, RegExp | (() => RegExp)]> = [

@@ -4,12 +4,16 @@
 // asserted through the kernel (`ip -j`, ping), and cleanup is checked.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadState } from '../../src/store/state.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/netctl', import.meta.url));
+// Every netctl the tests run proves that each record it changed was put or deleted (the store
+// writes only those between full rewrites).
+process.env['NETCTL_CHECK_STORE'] = '1';
 const TCP = fileURLToPath(new URL('./tcp.js', import.meta.url));
 
 export interface Result {
@@ -97,8 +101,16 @@ export class TestHost {
     return existsSync(`/var/run/netns/${name}`);
   }
 
+  /** The state netctl works from: store.json with journal.json applied. */
   store(): { networks: Record<string, { name: string }>; endpoints: Record<string, unknown>; sandboxes: Record<string, { name: string }>; journal: unknown[] } {
-    return JSON.parse(readFileSync(join(this.root, 'store.json'), 'utf8'));
+    return loadState(this.root).doc as unknown as ReturnType<TestHost['store']>;
+  }
+
+  /** The same as comparable text: keys sorted, the journal generation left out. */
+  storeText(): string {
+    const sorted = (v: unknown): unknown => Array.isArray(v) ? v.map(sorted)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'journalGen').sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sorted(x)])) : v;
+    return JSON.stringify(sorted(this.store()));
   }
 
   /** Namespaces made by the test itself (another runtime's), which netctl must leave in place. */
