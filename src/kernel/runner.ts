@@ -65,6 +65,7 @@ export class ProcessRunner implements Runner {
   private spawnRun(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
     const t0 = this.debug ? process.hrtime.bigint() : 0n; // not performance.now(): it loads perf_hooks
     this.spawned++;
+    const report = (outcome: string) => this.debug?.(`${file} ${args.join(' ')}${opts.input ? ` <<< ${JSON.stringify(opts.input)}` : ''} -> ${outcome} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
     return new Promise((resolve, reject) => {
       const child = spawn(file, args, { env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
@@ -78,7 +79,7 @@ export class ProcessRunner implements Runner {
       });
       child.on('close', (code, signal) => {
         const r = { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), exitCode: code ?? (signal ? 128 : 1) };
-        this.debug?.(`${file} ${args.join(' ')}${opts.input ? ` <<< ${JSON.stringify(opts.input)}` : ''} -> exit ${r.exitCode} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
+        report(`exit ${r.exitCode}`);
         resolve(r);
       });
       child.stdin.on('error', () => undefined); // the child may exit before reading everything
@@ -88,7 +89,7 @@ export class ProcessRunner implements Runner {
       const poll = setInterval(() => {
         if (!settled()) return;
         clearInterval(poll);
-        this.debug?.(`${file} ${args.join(' ')}${opts.input ? ` <<< ${JSON.stringify(opts.input)}` : ''} -> done, exit not awaited (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
+        report('done, exit not awaited');
         child.removeAllListeners('close');
         child.stdin.destroy();
         child.stdout.destroy();
