@@ -1,7 +1,7 @@
 // Dynamic shell completion, cobra's protocol: `netctl __complete ARGS... TOCOMPLETE` prints one
 // candidate per line, then `:<directive>`. It walks the commander tree for subcommands and
 // flags and reads names from the store without the lock; execa is never loaded.
-import { loadState } from '../store/state.js';
+import { loadDoc } from '../store/state.js';
 import type { Command, Option } from 'commander';
 
 /** cobra's ShellCompDirective bits. */
@@ -124,10 +124,10 @@ export function complete(program: Command, words: string[], names: () => Names):
 /** Names straight from the store file: no lock, no lowdb, and nothing at all if unreadable. */
 export function readNames(root: string): Names {
   try {
-    const { doc } = loadState(root);
+    const { tables } = loadDoc(root).doc;
     return {
-      networks: Object.values(doc.networks).map((n) => n.name).sort(),
-      sandboxes: Object.values(doc.sandboxes).map((n) => n.name).sort(),
+      networks: tables.networks.list().map((n) => n.name).sort(),
+      sandboxes: tables.sandboxes.values('name').sort(), // no record parsed
     };
   } catch {
     return { networks: [], sandboxes: [] };

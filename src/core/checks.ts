@@ -12,7 +12,7 @@ export function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self
   const seen: PortMapping[] = [];
   const clash = (a: PortMapping, b: PortMapping) =>
     a.proto === b.proto && a.hostPort === b.hostPort && (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
-  const taken = tx.list('sandboxes').filter((o) => o.id !== self && o.state === 'running').flatMap((o) => o.ports);
+  const taken = tx.find('sandboxes', 'ports', []).filter((o) => o.id !== self && o.state === 'running').flatMap((o) => o.ports);
   for (const p of ports) {
     if (p.hostIP && parseIP(p.hostIP)?.family !== 4) throw new InvalidArgumentError(`invalid host IP ${p.hostIP} in published port of container ${name}`);
     for (const n of [p.hostPort, p.containerPort]) {

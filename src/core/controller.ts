@@ -20,7 +20,7 @@ import { diagnose } from './doctor.js';
 import { electGateway } from './gateway.js';
 import type { NameFiles } from './names.js';
 import type { Runner } from '../kernel/runner.js';
-import { DEFAULT_POOLS, allocate, buildPools, defaultPool, parseSubnet, type DefaultPool, type TakenPrefix } from '../ipam/ipam.js';
+import { DEFAULT_POOLS, allocate, buildPools, defaultPool, parseSubnet, release, type DefaultPool, type TakenPrefix } from '../ipam/ipam.js';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { contains, parseCIDR, parseIP, macFromIPv4 } from '../lib/ip.js';
 import { checkName } from '../lib/validate.js';
@@ -135,21 +135,28 @@ export class Controller {
   /** Remembers that `sb` changes in this operation (call before the change). */
   private touch(tx: ReadTxn, sb: SandboxRecord): void {
     const nets = this.touched.get(sb.id)?.nets ?? new Set<string>();
-    for (const e of tx.list('endpoints')) if (e.sandboxId === sb.id) nets.add(e.networkId);
+    for (const e of tx.find('endpoints', 'sandboxId', sb.id)) nets.add(e.networkId);
     this.touched.set(sb.id, { sb: structuredClone(sb), nets });
   }
 
-  /** Rewrites the name files of every sandbox that shares a network with a touched one. */
+  /**
+   * Rewrites the name files of every touched sandbox and of every sandbox netctl made that
+   * shares a user-defined network with one (the only files a peer's change shows in).
+   */
   private refreshNames(tx: ReadTxn): void {
     if (!this.names || this.touched.size === 0) return;
     const nets = new Set<string>();
     const ids = new Set(this.touched.keys());
-    const endpoints = tx.list('endpoints');
     for (const [id, t] of this.touched) {
       t.nets.forEach((n) => nets.add(n));
-      for (const e of endpoints) if (e.sandboxId === id) nets.add(e.networkId);
+      for (const e of tx.find('endpoints', 'sandboxId', id)) nets.add(e.networkId);
     }
-    for (const e of endpoints) if (nets.has(e.networkId)) ids.add(e.sandboxId);
+    const owned = new Set(tx.values('sandboxes', 'id', { field: 'ownsNetns', value: true }));
+    for (const n of owned.size ? nets : []) {
+      if (tx.get('networks', n)?.predefined !== false) continue;
+      for (const peer of tx.values('endpoints', 'sandboxId', { field: 'networkId', value: n })) if (owned.has(peer)) ids.add(peer);
+    }
+    const sections = new Map<string, string[]>(); // a network's lines, the same in every peer's file
     for (const id of ids) {
       const sb = tx.get('sandboxes', id);
       try {
@@ -157,7 +164,7 @@ export class Controller {
           const gone = this.touched.get(id)?.sb;
           if (gone?.ownsNetns) this.names.remove(gone.name);
         } else if (sb.ownsNetns) {
-          this.names.write(tx, sb);
+          this.names.write(tx, sb, sections);
         }
       } catch (e) {
         this.warn(`name files of container ${sb?.name ?? id}: ${(e as Error).message}`);
@@ -314,12 +321,11 @@ export class Controller {
   }
 
   static findSandbox(tx: ReadTxn, ref: string): SandboxRecord | undefined {
-    const all = tx.list('sandboxes');
-    const exact = all.find((s) => s.id === ref) ?? all.find((s) => s.name === ref);
+    const exact = tx.get('sandboxes', ref) ?? tx.find('sandboxes', 'name', ref)[0];
     if (exact) return exact;
     if (/^[0-9a-f]+$/.test(ref)) {
-      const hits = all.filter((s) => s.id.startsWith(ref));
-      if (hits.length === 1) return hits[0];
+      const hits = tx.ids('sandboxes').filter((id) => id.startsWith(ref));
+      if (hits.length === 1) return tx.get('sandboxes', hits[0] ?? '');
       if (hits.length > 1) throw new NotFoundError(`container ${ref} is ambiguous (${hits.length} matches)`);
     }
     return undefined;
@@ -331,8 +337,17 @@ export class Controller {
     return sb;
   }
 
-  static endpointsOf(tx: ReadTxn, pred: (ep: EndpointRecord) => boolean): EndpointRecord[] {
-    return tx.list('endpoints').filter(pred).sort((a, b) => a.seq - b.seq);
+  /** Endpoints of a sandbox and/or on a network, in join order (through the store's indexes). */
+  static endpointsOf(tx: ReadTxn, of: { sandbox?: string; network?: string }): EndpointRecord[] {
+    const eps = of.sandbox !== undefined
+      ? tx.find('endpoints', 'sandboxId', of.sandbox).filter((e) => of.network === undefined || e.networkId === of.network)
+      : tx.find('endpoints', 'networkId', of.network ?? '');
+    return eps.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Ids of the networks that have endpoints (from the index: no endpoint is read). */
+  static busyNetworks(tx: ReadTxn): Set<string> {
+    return new Set(tx.values('endpoints', 'networkId'));
   }
 
   private driver(nw: NetworkRecord): Driver {
@@ -428,7 +443,7 @@ export class Controller {
   private dropNetwork(tx: Txn, ref: string): NetworkRecord {
     const nw = Controller.findNetwork(tx, ref);
     if (nw.predefined) throw new ForbiddenError(`${nw.name} is a pre-defined network and cannot be removed`);
-    const eps = Controller.endpointsOf(tx, (e) => e.networkId === nw.id);
+    const eps = Controller.endpointsOf(tx, { network: nw.id });
     if (eps.length > 0) {
       const names = eps.map((e) => tx.get('sandboxes', e.sandboxId)?.name ?? e.sandboxId.slice(0, 12));
       throw new ConflictError(`network ${nw.name} has active endpoints (${names.join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>`);
@@ -443,7 +458,7 @@ export class Controller {
 
   async prune(labelFilters: Array<{ key: string; value?: string; negate: boolean }>, until?: Date): Promise<{ removed: string[]; errors: string[] }> {
     return this.update(async (tx) => {
-      const busy = new Set(tx.list('endpoints').map((e) => e.networkId));
+      const busy = Controller.busyNetworks(tx);
       const removed: string[] = [];
       const cmds: KernelCmd[] = [];
       for (const nw of tx.list('networks').sort((a, b) => a.name.localeCompare(b.name))) {
@@ -487,11 +502,12 @@ export class Controller {
     const steps: Step[] = [];
     const commits: Array<() => void> = [];
     const pending: EndpointRecord[] = [];
+    const marks = new Map<string, Record<string, string>>();
     let firewall = false;
     for (const ref of refs) {
       const sb = Controller.findSandbox(tx, ref) ?? (await this.adopt(ref, probe));
       this.checkConnectable(nw, sb);
-      if (sb.networks[nw.id] || Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === nw.id).length) {
+      if (sb.networks[nw.id] || Controller.endpointsOf(tx, { sandbox: sb.id, network: nw.id }).length) {
         throw new ConflictError(`endpoint with name ${sb.name} already exists in network ${nw.name}`);
       }
       this.touch(tx, sb);
@@ -500,7 +516,7 @@ export class Controller {
         tx.put('sandboxes', sb);
       };
       if (sb.state === 'running') {
-        const plan = this.planJoin(tx, sb, nw, settings, pending);
+        const plan = this.planJoin(tx, sb, nw, settings, pending, marks);
         pending.push(plan.ep);
         steps.push(...plan.steps);
         commits.push(plan.commit, record);
@@ -577,9 +593,10 @@ export class Controller {
    * Plans one endpoint of a running sandbox: address, interface names, kernel steps.
    * Mutates nothing; `commit` records the endpoint once the steps succeeded.
    */
-  private planJoin(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, settings: EndpointSettings, pending: EndpointRecord[] = []) {
+  private planJoin(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, settings: EndpointSettings, pending: EndpointRecord[] = [],
+    marks = new Map<string, Record<string, string>>()) {
     const driver = this.driver(nw);
-    const live = [...Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id), ...pending.filter((p) => p.sandboxId === sb.id)];
+    const live = [...Controller.endpointsOf(tx, { sandbox: sb.id }), ...pending.filter((p) => p.sandboxId === sb.id)];
     const ep: EndpointRecord = {
       id: this.id(), networkId: nw.id, sandboxId: sb.id, ifName: '', hostIf: '', mac: '',
       ipv4: '', ipv6: '', gateway4: '', gateway6: '', seq: live.reduce((m, e) => Math.max(m, e.seq + 1), 0),
@@ -587,13 +604,24 @@ export class Controller {
     };
     const steps: Step[] = [];
     if (driver.plumbs) {
-      const inUse = new Map<string, string>();
-      for (const e of [...Controller.endpointsOf(tx, (x) => x.networkId === nw.id), ...pending.filter((p) => p.networkId === nw.id)]) {
-        const holder = tx.get('sandboxes', e.sandboxId)?.name ?? (e.sandboxId === sb.id ? sb.name : e.sandboxId.slice(0, 12));
-        if (e.ipv4) inUse.set(e.ipv4.split('/')[0] ?? '', `container ${holder}`);
-        if (e.ipv6) inUse.set(e.ipv6.split('/')[0] ?? '', `container ${holder}`);
-      }
-      const ctx = { network: nw.name, pools: nw.ipam.config, inUse, userSubnets: nw.userSubnets };
+      // The network's addresses are searched for in the store's text: no endpoint record is read.
+      const mine = pending.filter((p) => p.networkId === nw.id);
+      const addrs = (e: EndpointRecord) => [e.ipv4, e.ipv6].filter(Boolean).map((a) => a.split('/')[0] ?? '');
+      const onNet = { field: 'networkId', value: nw.id };
+      const inUse = {
+        keys: () => [...(nw.enableIPv6 ? ['ipv4', 'ipv6'] : ['ipv4']).flatMap((f) => tx.values('endpoints', f, onNet)), ...mine.flatMap(addrs)]
+          .map((a) => a.split('/')[0] ?? '').filter(Boolean),
+        get: (ip: string) => {
+          const field = ip.includes(':') ? 'ipv6' : 'ipv4';
+          const held = nw.ipam.config.flatMap((p) => tx.find('endpoints', field, `${ip}/${p.Subnet.split('/')[1] ?? ''}`)).find((e) => e.networkId === nw.id);
+          const e = held ?? mine.find((p) => addrs(p).includes(ip));
+          return e && `container ${tx.get('sandboxes', e.sandboxId)?.name ?? (e.sandboxId === sb.id ? sb.name : e.sandboxId.slice(0, 12))}`;
+        },
+      };
+      // IPAM's marks as this operation moves them (several endpoints may join one network).
+      const next = marks.get(nw.id) ?? { ...nw.ipam.next };
+      marks.set(nw.id, next);
+      const ctx = { network: nw.name, pools: nw.ipam.config, inUse, userSubnets: nw.userSubnets, next };
       ep.ipv4 = allocate(ctx, 4, settings.IPAMConfig?.IPv4Address) ?? '';
       if (nw.enableIPv6) ep.ipv6 = allocate(ctx, 6, settings.IPAMConfig?.IPv6Address) ?? '';
       else if (settings.IPAMConfig?.IPv6Address) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
@@ -619,9 +647,10 @@ export class Controller {
     }
     steps.push(...joined);
     const commit = () => {
-      if (driver.plumbs) sb.nextIf++;
-      if (!nw.driverState['ready']) {
+      if (driver.plumbs) {
+        sb.nextIf++;
         nw.driverState['ready'] = true;
+        nw.ipam.next = { ...marks.get(nw.id) };
         (tx as Txn).put('networks', nw);
       }
       (tx as Txn).put('endpoints', ep);
@@ -634,7 +663,7 @@ export class Controller {
   private planLeave(tx: ReadTxn, sb: SandboxRecord, ep: EndpointRecord): { cmds: KernelCmd[]; regateway: Step[] } {
     const nw = tx.get('networks', ep.networkId);
     const cmds = nw ? this.driver(nw).leave(nw, ep, sb) : ep.hostIf ? [{ args: ['link', 'del', ep.hostIf] }] : [];
-    const live = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id);
+    const live = Controller.endpointsOf(tx, { sandbox: sb.id });
     const regateway: Step[] = [];
     if (electGateway(tx, live) === ep) {
       const next = electGateway(tx, live.filter((e) => e !== ep));
@@ -658,7 +687,7 @@ export class Controller {
         if (force) return;
         throw new NotFoundError(`No such container: ${ctrRef}`);
       }
-      const eps = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === nw.id);
+      const eps = Controller.endpointsOf(tx, { sandbox: sb.id, network: nw.id });
       if (!sb.networks[nw.id] && eps.length === 0) {
         if (force) return;
         throw new NotFoundError(`container ${sb.name} is not connected to network ${nw.name}`);
@@ -691,6 +720,9 @@ export class Controller {
       cmds.push(...plan.cmds);
       regateway = plan.regateway;
       tx.delete('endpoints', ep.id);
+      // Its addresses may be handed out again: IPAM's search must start at or below them.
+      const nw = tx.get('networks', ep.networkId);
+      if (nw && [ep.ipv4, ep.ipv6].filter((a) => release(nw.ipam.next, nw.ipam.config, a)).length) tx.put('networks', nw);
     }
     return { cmds, regateway };
   }
@@ -750,7 +782,7 @@ export class Controller {
           steps.push({ ns: sb.netns, cmds: [['link', 'set', 'lo', 'up']], undo: [] });
           done.push(`netns ${sb.netns}`);
         }
-        const eps = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id);
+        const eps = Controller.endpointsOf(tx, { sandbox: sb.id });
         const gw = electGateway(tx, eps);
         for (const ep of eps) {
           const nw = tx.get('networks', ep.networkId);
@@ -837,7 +869,7 @@ export class Controller {
 
   /** Sandboxes sharing `sb`'s netns (`--net container:sb`). */
   private dependents(tx: ReadTxn, sb: SandboxRecord): SandboxRecord[] {
-    return tx.list('sandboxes').filter((d) => d.mode === `container:${sb.id}`);
+    return tx.find('sandboxes', 'mode', `container:${sb.id}`);
   }
 
   /** The netns (when netctl owns it) and an endpoint for every recorded network. */
@@ -850,13 +882,14 @@ export class Controller {
       throw new NotFoundError(`netns ${sb.netns} of container ${sb.name} does not exist any more`);
     }
     const pending: EndpointRecord[] = [];
+    const marks = new Map<string, Record<string, string>>();
     const commits: Array<() => void> = [];
     let firewall = sb.ports.length > 0;
     let nextIf = sb.nextIf;
     for (const [netId, rec] of Object.entries(sb.networks)) {
       const nw = tx.get('networks', netId);
       if (!nw) throw new NotFoundError(`network ${rec.name} not found (container ${sb.name} was connected to it)`, `netctl disconnect -f ${rec.name} ${sb.name}`);
-      const plan = this.planJoin(tx, { ...sb, nextIf }, nw, rec.settings, pending);
+      const plan = this.planJoin(tx, { ...sb, nextIf }, nw, rec.settings, pending, marks);
       if (plan.ep.ifName) nextIf++;
       plan.ep.sandboxId = sb.id;
       pending.push(plan.ep);
@@ -899,7 +932,7 @@ export class Controller {
    */
   private planStop(tx: Txn, sb: SandboxRecord, remove: boolean): { cmds: KernelCmd[]; firewall: boolean } {
     this.touch(tx, sb);
-    const eps = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id);
+    const eps = Controller.endpointsOf(tx, { sandbox: sb.id });
     const { cmds } = this.dropEndpoints(tx, sb, eps);
     if (sb.ownsNetns && sb.state === 'running') cmds.push({ args: ['netns', 'del', sb.netns] });
     // The name binding attach made goes with the sandbox; the namespace stays with its processes.

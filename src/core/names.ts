@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReadTxn } from '../store/store.js';
-import type { SandboxRecord } from './types.js';
+import type { NetworkRecord, SandboxRecord } from './types.js';
 
 const HEADER = [
   '127.0.0.1\tlocalhost',
@@ -20,26 +20,33 @@ const HEADER = [
  * network by name and by each of its aliases there. Lines are grouped per network, so leaving
  * one network drops exactly that network's lines.
  */
-export function hostsFile(tx: ReadTxn, sb: SandboxRecord): string {
+export function hostsFile(tx: ReadTxn, sb: SandboxRecord, sections = new Map<string, string[]>()): string {
   const lines = [...HEADER];
   for (const h of sb.extraHosts ?? []) lines.push(`${h.ip}\t${h.name}`);
-  const endpoints = tx.list('endpoints');
-  const mine = endpoints.filter((e) => e.sandboxId === sb.id).sort((a, b) => a.seq - b.seq);
+  const mine = tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq);
   const first = mine.find((e) => e.ipv4);
   if (first) lines.push(`${first.ipv4.split('/')[0]}\t${uniq([sb.hostname, sb.name]).join(' ')}`);
   for (const ep of mine) {
     const nw = tx.get('networks', ep.networkId);
     if (!nw || nw.predefined || !ep.ipv4) continue;
-    lines.push(`# network ${nw.name}`);
-    const peers = endpoints.filter((e) => e.networkId === nw.id).sort((a, b) => a.seq - b.seq || (a.id < b.id ? -1 : 1));
-    for (const p of peers) {
-      const psb = tx.get('sandboxes', p.sandboxId);
-      if (!psb) continue;
-      const aliases = psb.networks[nw.id]?.settings.Aliases ?? [];
-      for (const ip of [p.ipv4, p.ipv6].filter(Boolean)) lines.push(`${ip.split('/')[0]}\t${uniq([psb.name, ...aliases]).join(' ')}`);
-    }
+    let section = sections.get(nw.id);
+    if (!section) sections.set(nw.id, (section = networkSection(tx, nw)));
+    lines.push(...section);
   }
   return lines.join('\n') + '\n';
+}
+
+/** Every member of a network by name and by each of its aliases there. */
+function networkSection(tx: ReadTxn, nw: NetworkRecord): string[] {
+  const lines = [`# network ${nw.name}`];
+  const peers = tx.find('endpoints', 'networkId', nw.id).sort((a, b) => a.seq - b.seq || (a.id < b.id ? -1 : 1));
+  for (const p of peers) {
+    const psb = tx.get('sandboxes', p.sandboxId);
+    if (!psb) continue;
+    const aliases = psb.networks[nw.id]?.settings.Aliases ?? [];
+    for (const ip of [p.ipv4, p.ipv6].filter(Boolean)) lines.push(`${ip.split('/')[0]}\t${uniq([psb.name, ...aliases]).join(' ')}`);
+  }
+  return lines;
 }
 
 const uniq = (xs: string[]) => [...new Set(xs.filter(Boolean))];
@@ -67,21 +74,28 @@ export function resolvConf(hostResolv: string, sb: SandboxRecord): string {
 export class NameFiles {
   constructor(private readonly etcNetns: string, private readonly hostResolv = '/etc/resolv.conf') {}
 
+  private resolvText: string | null = null;
+
+  /** Read once per command (a change may rewrite the files of every peer). */
+  private hostResolvText(): string {
+    if (this.resolvText !== null) return this.resolvText;
+    try {
+      this.resolvText = readFileSync(this.hostResolv, 'utf8');
+    } catch {
+      this.resolvText = ''; // no host resolv.conf: the sandbox gets only what its flags say
+    }
+    return this.resolvText;
+  }
+
   private dir(sb: SandboxRecord): string {
     return join(this.etcNetns, sb.name);
   }
 
   /** Writes both files if they differ from what is there (temp + rename: readers never see half). */
-  write(tx: ReadTxn, sb: SandboxRecord): void {
+  write(tx: ReadTxn, sb: SandboxRecord, sections?: Map<string, string[]>): void {
     const dir = this.dir(sb);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
-    let resolv = '';
-    try {
-      resolv = readFileSync(this.hostResolv, 'utf8');
-    } catch {
-      // no host resolv.conf: the sandbox gets only what its flags say
-    }
-    for (const [file, text] of [['hosts', hostsFile(tx, sb)], ['resolv.conf', resolvConf(resolv, sb)]] as const) {
+    for (const [file, text] of [['hosts', hostsFile(tx, sb, sections)], ['resolv.conf', resolvConf(this.hostResolvText(), sb)]] as const) {
       const path = join(dir, file);
       let current: string | null = null;
       try {

@@ -16,7 +16,8 @@ export interface NetworkRecord {
   enableIPv6: boolean;
   internal: boolean;
   attachable: boolean;
-  ipam: { driver: string; options: Record<string, string>; config: IpamPool[] };
+  /** `next`: per subnet, where the search for a free address starts (see ipam.ts). */
+  ipam: { driver: string; options: Record<string, string>; config: IpamPool[]; next?: Record<string, string> };
   /** True when the subnets came from the user, which is what permits `connect --ip`. */
   userSubnets: boolean;
   options: Record<string, string>;

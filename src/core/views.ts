@@ -7,7 +7,7 @@ import type { NetworkRecord, SandboxRecord } from './types.js';
 
 export function networkView(tx: ReadTxn, nw: NetworkRecord) {
   const containers: Record<string, unknown> = goMap({});
-  for (const ep of Controller.endpointsOf(tx, (e) => e.networkId === nw.id)) {
+  for (const ep of Controller.endpointsOf(tx, { network: nw.id })) {
     const sb = tx.get('sandboxes', ep.sandboxId);
     containers[ep.sandboxId] = {
       Name: sb?.name ?? '',
@@ -72,7 +72,7 @@ function formatCreated(iso: string): string {
 export function sandboxView(tx: ReadTxn, sb: SandboxRecord) {
   const networks: Record<string, unknown> = goMap({});
   for (const [netId, rec] of Object.entries(sb.networks)) {
-    const ep = Controller.endpointsOf(tx, (e) => e.sandboxId === sb.id && e.networkId === netId)[0];
+    const ep = Controller.endpointsOf(tx, { sandbox: sb.id, network: netId })[0];
     const name = tx.get('networks', netId)?.name ?? rec.name;
     const [ip4 = '', len4 = '0'] = (ep?.ipv4 ?? '').split('/');
     const [ip6 = '', len6 = '0'] = (ep?.ipv6 ?? '').split('/');

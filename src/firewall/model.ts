@@ -18,10 +18,9 @@ export function firewallModel(tx: ReadTxn): FwModel {
       masquerade: n.options[OPT.masquerade] !== 'false',
     }));
   const ports: FwPort[] = [];
-  const publishing = tx.list('sandboxes').filter((sb) => sb.state === 'running' && sb.ports.length > 0);
-  const endpoints = publishing.length ? tx.list('endpoints') : [];
+  const publishing = tx.find('sandboxes', 'ports', []).filter((sb) => sb.state === 'running');
   for (const sb of publishing.sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    const gw = electGateway(tx, endpoints.filter((e) => e.sandboxId === sb.id).sort((a, b) => a.seq - b.seq));
+    const gw = electGateway(tx, tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq));
     const nw = gw && tx.get('networks', gw.networkId);
     if (!gw || !nw || !gw.ipv4) continue;
     for (const p of sb.ports) {

@@ -6,7 +6,7 @@ import type { IpamPool } from '../core/types.js';
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
 import {
   type Addr, type Family, type Prefix,
-  bits, contains, containsPrefix, formatIP, formatPrefix, lastAddr, overlaps, parseCIDR, parseIP, subdivide,
+  bits, contains, containsPrefix, formatIP, formatPrefix, ipv4Value, lastAddr, overlaps, parseCIDR, parseIP, subdivide,
 } from '../lib/ip.js';
 
 export interface PoolRequest {
@@ -115,11 +115,12 @@ function edge(p: Prefix, v: bigint): boolean {
   return v === p.base || (p.family === 4 && v === lastAddr(p));
 }
 
-/** Lowest address of `range` (default: the subnet) that is no edge and not taken. */
-function firstFree(s: Prefix, range: Prefix | undefined, taken: (v: bigint) => boolean): bigint | null {
+/** Lowest address of `range` (default: the subnet), from `from` on, that is no edge and not taken; at most `tries` looked at. */
+function firstFree(s: Prefix, range: Prefix | undefined, taken: (v: bigint) => boolean, from?: bigint, tries = Infinity): bigint | null {
   const r = range ?? s;
-  for (let v = r.base; v <= lastAddr(r); v++) {
-    if (!edge(s, v) && !edge(r, v) && !taken(v)) return v;
+  const last = lastAddr(r);
+  for (let v = from !== undefined && from > r.base ? from : r.base; v <= last && tries-- > 0; v++) {
+    if (!taken(v) && !edge(s, v) && !edge(r, v)) return v;
   }
   return null;
 }
@@ -147,12 +148,45 @@ export interface AllocationContext {
   network: string;
   pools: IpamPool[];
   /** Addresses held by live endpoints, as strings of the canonical form, with their holder. */
-  inUse: Map<string, string>;
+  inUse: { get(ip: string): string | undefined; keys(): Iterable<string> };
   /** Whether the subnets came from the user (Docker permits --ip only then). */
   userSubnets: boolean;
+  /**
+   * Per subnet, an address below which every address is held: where the search for a free
+   * one starts (libnetwork keeps a bitmap per pool; netctl keeps this mark in the network
+   * record). allocate() moves it past what it hands out; release() brings it back down.
+   */
+  next?: Record<string, string>;
 }
 
+/** Candidates looked at from the mark before falling back to reading every address in use. */
+const PROBES = 4;
+
 const familyName = (f: Family) => (f === 4 ? 'IPv4' : 'IPv6');
+
+/** The addresses in use of one family, as numbers (they come from the store: canonical already). */
+function heldValues(ctx: AllocationContext, family: Family): Set<bigint> {
+  const out = new Set<bigint>();
+  for (const ip of ctx.inUse.keys()) {
+    const a: Addr | null = family === 4 && !ip.includes(':') ? { family: 4, value: ipv4Value(ip) } : parseIP(ip);
+    if (a?.family === family) out.add(a.value);
+  }
+  return out;
+}
+
+/** Lowers the mark of the subnet holding `address` (addr/len) when it falls below; true if it did. */
+export function release(next: Record<string, string> | undefined, pools: IpamPool[], address: string): boolean {
+  const a = parseIP(address.split('/')[0] ?? '');
+  if (!a || !next) return false;
+  for (const p of pools) {
+    const mark = parseIP(next[p.Subnet] ?? '');
+    if (mark && mark.family === a.family && contains(parseSubnet(p.Subnet), a) && a.value < mark.value) {
+      next[p.Subnet] = formatIP(a);
+      return true;
+    }
+  }
+  return false;
+}
 
 /** Returns "addr/len" for a new endpoint, honouring a requested address. */
 export function allocate(ctx: AllocationContext, family: Family, requested?: string): string | null {
@@ -173,23 +207,22 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
       (Object.values(hit.pool.AuxiliaryAddresses ?? {}).includes(canon) ? 'an aux-address' : undefined) ??
       (edge(hit.subnet, a.value) ? 'the subnet' : undefined);
     if (holder) throw new ConflictError(`Address already in use: ${canon} (held by ${holder}) on network ${ctx.network}`);
+    if (ctx.next?.[hit.pool.Subnet] === canon) ctx.next[hit.pool.Subnet] = formatIP({ family, value: a.value + 1n });
     return `${canon}/${hit.subnet.len}`;
   }
   if (pools.length === 0) return null;
-  // Compare numbers, not strings: one parse per address in use instead of one format per candidate.
-  const taken = new Set<bigint>();
-  for (const ip of ctx.inUse.keys()) {
-    const a = parseIP(ip);
-    if (a?.family === family) taken.add(a.value);
-  }
+  let taken: Set<bigint> | undefined;
   for (const { pool, subnet } of pools) {
     const range = pool.IPRange ? parseCIDR(pool.IPRange)?.prefix : undefined;
-    for (const r of [pool.Gateway, ...Object.values(pool.AuxiliaryAddresses ?? {})]) {
-      const a = parseIP(r);
-      if (a?.family === family) taken.add(a.value);
-    }
-    const v = firstFree(subnet, range, (x) => taken.has(x));
-    if (v !== null) return `${formatIP({ family, value: v })}/${subnet.len}`;
+    const reserved = new Set([pool.Gateway, ...Object.values(pool.AuxiliaryAddresses ?? {})].map((r) => parseIP(r)?.value));
+    const mark = parseIP(ctx.next?.[pool.Subnet] ?? '');
+    // From the mark, a few addresses asked about one by one (each a search in the store);
+    let v = mark ? firstFree(subnet, range, (x) => reserved.has(x) || ctx.inUse.get(formatIP({ family, value: x })) !== undefined, mark.value, PROBES) : null;
+    // else every address in use, read once and compared as numbers.
+    v ??= firstFree(subnet, range, (x) => reserved.has(x) || (taken ??= heldValues(ctx, family)).has(x));
+    if (v === null) continue;
+    if (ctx.next) ctx.next[pool.Subnet] = formatIP({ family, value: v + 1n });
+    return `${formatIP({ family, value: v })}/${subnet.len}`;
   }
   const subnets = pools.map((p) => p.pool.Subnet).join(', ');
   throw new ConflictError(`no available ${familyName(family)} addresses on this network's address pools: ${ctx.network} (${subnets})`);

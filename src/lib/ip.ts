@@ -21,10 +21,13 @@ export const bits = (f: Family): number => BITS[f];
 const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 export function parseIPv4(s: string): Addr | null {
-  if (!V4.test(s)) return null;
-  let v = 0n;
-  for (const part of s.split('.')) v = (v << 8n) | BigInt(Number(part));
-  return { family: 4, value: v };
+  return V4.test(s) ? { family: 4, value: ipv4Value(s) } : null;
+}
+
+/** The value of a dotted quad known to be well formed (one BigInt: IPAM reads every address in use). */
+export function ipv4Value(s: string): bigint {
+  const [a = 0, b = 0, c = 0, d = 0] = s.split('.').map(Number);
+  return BigInt(a * 16777216 + b * 65536 + c * 256 + d);
 }
 
 export function parseIPv6(s: string): Addr | null {

@@ -4,11 +4,10 @@
 import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
-import type { State } from '../core/types.js';
 import { NetctlError } from '../lib/errors.js';
 import { acquireLock, type LockOptions } from './lock.js';
-import { KINDS, deltaLimit, loadState, readState, type Delta, type JournalFile } from './state.js';
-import { DocTxn, type ReadTxn, type Store, type Txn } from './store.js';
+import { KINDS, deltaLimit, loadDoc, readState, storeText, type Delta, type JournalFile } from './state.js';
+import { DocTxn, type Doc, type ReadTxn, type Store, type Txn } from './store.js';
 
 export { CorruptStoreError, DELTA_LIMIT, migrate } from './state.js';
 
@@ -17,17 +16,17 @@ export { CorruptStoreError, DELTA_LIMIT, migrate } from './state.js';
  * write first keeps the previous version as store.json.bak (a hard link: no copy), the
  * documented way back from a store damaged by hand or by a disk.
  */
-export class AtomicJSONFile implements Adapter<State> {
+export class AtomicJSONFile implements Adapter<Doc> {
   /** What the file held when read or last written: an unchanged document is not written again. */
   private text: string | null = null;
   private backedUp = false;
 
   constructor(readonly file: string) {}
 
-  async read(): Promise<State | null> {
+  async read(): Promise<Doc | null> {
     const r = readState(this.file);
     this.started(r?.text ?? null);
-    return r?.state ?? null;
+    return r?.doc ?? null;
   }
 
   /** What the file held when the transaction read it. */
@@ -35,8 +34,8 @@ export class AtomicJSONFile implements Adapter<State> {
     this.text = text;
   }
 
-  async write(data: State, durable = true): Promise<void> {
-    const text = JSON.stringify(data) + '\n';
+  async write(data: Doc, durable = true): Promise<void> {
+    const text = storeText(data);
     if (text === this.text) return;
     if (!this.backedUp && this.text !== null) {
       // The version this transaction started from.
@@ -81,7 +80,7 @@ export class FileStore implements Store {
   }
 
   async view<T>(fn: (tx: ReadTxn) => T): Promise<T> {
-    return fn(new DocTxn(loadState(this.root).doc, async () => undefined));
+    return fn(new DocTxn(loadDoc(this.root).doc, async () => undefined));
   }
 
   async update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
@@ -90,18 +89,18 @@ export class FileStore implements Store {
     try {
       const adapter = new AtomicJSONFile(this.file);
       // Re-read inside the lock: another process may have just written.
-      const loaded = loadState(this.root);
+      const loaded = loadDoc(this.root);
       adapter.started(loaded.text);
       let { gen, base } = loaded;
-      const db = new Low<State>(adapter, loaded.doc);
+      const db = new Low<Doc>(adapter, loaded.doc);
       const journalFile = join(this.root, 'journal.json');
       const entriesAtStart = JSON.stringify(loaded.doc.journal);
-      const writeJournal = (entries: State['journal'], delta: Delta, durable: boolean) =>
+      const writeJournal = (entries: Doc['journal'], delta: Delta, durable: boolean) =>
         writeAtomic(journalFile, JSON.stringify({ gen: ++gen, base, entries, delta } satisfies JournalFile), durable);
       const tx: DocTxn = new DocTxn(loaded.doc, async (d, how) => {
         // An intent before kernel work: the records are as they were read.
         if (how === 'journal') return writeJournal(d.journal, loaded.delta, false);
-        const delta = mergeDelta(loaded.delta, d, tx.changed);
+        const delta = mergeDelta(loaded.delta, tx);
         if (how === 'flush') return writeJournal(d.journal, delta, false);
         // A store read in an older schema is written in the new form at once.
         if (this.exists() && !loaded.migrated && deltaSize(delta) <= deltaLimit()) {
@@ -113,7 +112,7 @@ export class FileStore implements Store {
         db.data = d;
         await db.write();
       });
-      if (process.env['NETCTL_CHECK_STORE']) tx.checkChanges = snapshotRecords(loaded.doc);
+      tx.checkChanges = Boolean(process.env['NETCTL_CHECK_STORE']);
       const out = await fn(tx);
       await tx.commit();
       return out;
@@ -141,12 +140,11 @@ function unlinkQuiet(path: string): void {
 }
 
 /** The delta read at start plus this transaction's changes (current values, null if deleted). */
-function mergeDelta(prev: Delta, d: State, changed: DocTxn['changed']): Delta {
+function mergeDelta(prev: Delta, tx: DocTxn): Delta {
   const out: Delta = {};
   for (const kind of KINDS) {
-    const recs = d[kind] as Record<string, unknown>;
     const m: Record<string, unknown> = { ...(prev[kind] ?? {}) };
-    for (const id of changed[kind]) m[id] = recs[id] ?? null;
+    for (const id of tx.changed[kind]) m[id] = tx.get(kind, id) ?? null;
     if (Object.keys(m).length) (out as Record<string, unknown>)[kind] = m;
   }
   return out;
@@ -154,14 +152,3 @@ function mergeDelta(prev: Delta, d: State, changed: DocTxn['changed']): Delta {
 
 const deltaSize = (d: Delta): number => KINDS.reduce((n, k) => n + Object.keys(d[k] ?? {}).length, 0);
 const sizeOfChanges = (tx: DocTxn): number => KINDS.reduce((n, k) => n + tx.changed[k].size, 0);
-
-/**
- * NETCTL_CHECK_STORE=1 (set by the end-to-end tests): the records as read, to prove at commit
- * that every record the transaction changed was put or deleted; one that was changed in place
- * only would be lost by a delta write.
- */
-function snapshotRecords(d: State): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const kind of KINDS) for (const [id, rec] of Object.entries(d[kind])) m.set(`${kind}/${id}`, JSON.stringify(rec));
-  return m;
-}

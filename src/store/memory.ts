@@ -1,30 +1,36 @@
-// In-memory Store for engine tests with a fake Runner.
-import { emptyState, type State } from '../core/types.js';
-import { DocTxn, type ReadTxn, type Store, type Txn } from './store.js';
+// In-memory Store for engine tests with a fake Runner. It keeps store.json's text, so the
+// engine tests go through the same layout and searches as the file store.
+import type { State } from '../core/types.js';
+import { parseStore, storeText } from './state.js';
+import { DocTxn, emptyDoc, stateOf, type Doc, type ReadTxn, type Store, type Txn } from './store.js';
 
 export class MemoryStore implements Store {
   /** Every persisted version, oldest first: tests read the journal's intent writes from here. */
   readonly history: State[] = [];
-  private doc: State | null = null;
+  private text: string | null = null;
 
   exists(): boolean {
-    return this.doc !== null;
+    return this.text !== null;
+  }
+
+  private doc(): Doc {
+    return this.text === null ? emptyDoc('memory') : parseStore(this.text, 'memory').doc;
   }
 
   snapshot(): State {
-    return structuredClone(this.doc ?? emptyState());
+    return stateOf(this.doc());
   }
 
   async view<T>(fn: (tx: ReadTxn) => T): Promise<T> {
-    return fn(new DocTxn(this.snapshot(), async () => undefined));
+    return fn(new DocTxn(this.doc(), async () => undefined));
   }
 
   async update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
-    const save = async (d: State, _how: string) => {
-      this.doc = structuredClone(d);
-      this.history.push(structuredClone(d));
-    };
-    const tx = new DocTxn(this.snapshot(), save);
+    const tx = new DocTxn(this.doc(), async (d) => {
+      this.text = storeText(d);
+      this.history.push(this.snapshot());
+    });
+    tx.checkChanges = true; // a record changed without put would be lost by the file store
     const out = await fn(tx);
     await tx.commit();
     return out;

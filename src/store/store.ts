@@ -1,6 +1,7 @@
 // The Store interface: get/list/put/delete inside one transaction, small enough that an
 // etcd implementation with compare-and-swap can sit beside the lowdb one.
-import type { EndpointRecord, JournalEntry, NetworkRecord, SandboxRecord, State } from '../core/types.js';
+import { SCHEMA_VERSION, type EndpointRecord, type JournalEntry, type NetworkRecord, type SandboxRecord, type State } from '../core/types.js';
+import { Table, type TableSpec, type TableSavepoint } from './table.js';
 
 export interface Kinds {
   networks: NetworkRecord;
@@ -12,12 +13,34 @@ export type Kind = keyof Kinds;
 export type RecordKind = Exclude<Kind, 'journal'>;
 
 /**
+ * The fields each kind can be searched by without reading its records (see table.ts). They
+ * follow the id in every stored record, in this order; only the last may be a list.
+ */
+export const INDEXES: { [K in RecordKind]: TableSpec } = {
+  networks: { fields: [] },
+  endpoints: { fields: ['networkId', 'sandboxId', 'ipv4', 'ipv6'] },
+  sandboxes: { fields: ['name', 'mode', 'ownsNetns', 'ports'] },
+};
+
+/** Where another field holds a value ([] for a list field: has entries). */
+export interface Where {
+  field: string;
+  value: string | boolean | [];
+}
+
+/**
  * Records handed out are the transaction's own objects: callers change them only after the
- * kernel work succeeded (and `put` them), because `flush` persists whatever the document holds.
+ * kernel work succeeded, and a change counts only once it is `put`.
  */
 export interface ReadTxn {
   get<K extends Kind>(kind: K, id: string): Kinds[K] | undefined;
   list<K extends Kind>(kind: K): Kinds[K][];
+  /** The ids of every record of a kind (reads no record). */
+  ids(kind: RecordKind): string[];
+  /** Records whose indexed field holds a value ([] for a list field: those with entries). */
+  find<K extends RecordKind>(kind: K, field: string, value: Where['value']): Kinds[K][];
+  /** The values of 'id' or an indexed field, of every record or of those matching `where` (reads no record). */
+  values(kind: RecordKind, field: string, where?: Where): string[];
 }
 
 export interface Txn extends ReadTxn {
@@ -45,49 +68,87 @@ export interface Store {
   update<T>(fn: (tx: Txn) => Promise<T>): Promise<T>;
 }
 
-/** A transaction over one in-memory State document (shared by the file and memory stores). */
-export class DocTxn implements Txn {
-  /** list() results per kind until the next change of that kind: the controller lists often. */
-  private lists = new Map<Kind, unknown[]>();
-  /** Records put or deleted in this transaction, by kind (a file store persists just these). */
-  readonly changed = { networks: new Set<string>(), endpoints: new Set<string>(), sandboxes: new Set<string>() };
+/** The records of a store as read: tables of (lazily parsed) records plus the header. */
+export interface Doc {
+  version: number;
+  journalGen?: number;
+  journal: JournalEntry[];
+  tables: { [K in RecordKind]: Table<Kinds[K]> };
+}
 
+/** A Doc over the record texts of each kind (see table.ts), or empty. */
+export function emptyDoc(where: string, version = SCHEMA_VERSION, texts: Partial<Record<RecordKind, string>> = {}, lengths: Record<string, number> = {}): Doc {
+  const t = <K extends RecordKind>(k: K) => new Table<Kinds[K]>(k, INDEXES[k], where, texts[k], texts[k] === undefined || texts[k]?.length === lengths[k]);
+  return { version, journal: [], tables: { networks: t('networks'), endpoints: t('endpoints'), sandboxes: t('sandboxes') } };
+}
+
+/** A Doc with every record of a State (the memory store, a file laid out otherwise). */
+export function docOf(state: State, where: string): Doc {
+  const t = <K extends RecordKind>(k: K) => Table.of<Kinds[K]>(k, INDEXES[k], where, Object.values(state[k]) as Kinds[K][]);
+  const doc: Doc = { version: state.version, journal: state.journal, tables: { networks: t('networks'), endpoints: t('endpoints'), sandboxes: t('sandboxes') } };
+  if (state.journalGen !== undefined) doc.journalGen = state.journalGen;
+  return doc;
+}
+
+/** Every record parsed: the State a test or a tool looks at. */
+export function stateOf(doc: Doc): State {
+  const s: State = { version: doc.version, networks: {}, endpoints: {}, sandboxes: {}, journal: doc.journal };
+  if (doc.journalGen !== undefined) s.journalGen = doc.journalGen;
+  for (const kind of RECORD_KINDS) for (const rec of doc.tables[kind].list()) (s[kind] as Record<string, unknown>)[rec.id] = rec;
+  return s;
+}
+
+export const RECORD_KINDS: RecordKind[] = ['networks', 'endpoints', 'sandboxes'];
+
+/** A transaction over one Doc (shared by the file and memory stores). */
+export class DocTxn implements Txn {
   constructor(
-    readonly doc: State,
-    private readonly persist: (doc: State, how: 'journal' | 'flush' | 'commit') => Promise<void>,
+    readonly doc: Doc,
+    private readonly persist: (doc: Doc, how: 'journal' | 'flush' | 'commit') => Promise<void>,
   ) {}
+
+  get changed(): { [K in RecordKind]: ReadonlySet<string> } {
+    const t = this.doc.tables;
+    return { networks: t.networks.changed, endpoints: t.endpoints.changed, sandboxes: t.sandboxes.changed };
+  }
 
   get<K extends Kind>(kind: K, id: string): Kinds[K] | undefined {
     if (kind === 'journal') return this.doc.journal.find((j) => j.id === id) as Kinds[K] | undefined;
-    return (this.doc[kind] as Record<string, Kinds[K]>)[id];
+    return this.doc.tables[kind as RecordKind].get(id) as Kinds[K] | undefined;
   }
 
   list<K extends Kind>(kind: K): Kinds[K][] {
     if (kind === 'journal') return [...this.doc.journal] as Kinds[K][];
-    let l = this.lists.get(kind);
-    if (!l) this.lists.set(kind, (l = Object.values(this.doc[kind] as Record<string, Kinds[K]>)));
-    return [...l] as Kinds[K][];
+    return this.doc.tables[kind as RecordKind].list() as Kinds[K][];
+  }
+
+  ids(kind: RecordKind): string[] {
+    return this.doc.tables[kind].ids();
+  }
+
+  find<K extends RecordKind>(kind: K, field: string, value: Where['value']): Kinds[K][] {
+    return this.doc.tables[kind].find(field, value) as Kinds[K][];
+  }
+
+  values(kind: RecordKind, field: string, where?: Where): string[] {
+    return this.doc.tables[kind].values(field, where);
   }
 
   put<K extends Kind>(kind: K, rec: Kinds[K]): void {
-    this.lists.delete(kind);
     if (kind === 'journal') {
       const j = rec as JournalEntry;
       this.doc.journal = [...this.doc.journal.filter((e) => e.id !== j.id), j];
       return;
     }
-    (this.doc[kind] as Record<string, Kinds[K]>)[rec.id] = rec;
-    this.changed[kind as RecordKind].add(rec.id);
+    (this.doc.tables[kind as RecordKind] as unknown as Table<{ id: string }>).put(rec as { id: string });
   }
 
   delete(kind: Kind, id: string): void {
-    this.lists.delete(kind);
     if (kind === 'journal') {
       this.doc.journal = this.doc.journal.filter((e) => e.id !== id);
       return;
     }
-    delete (this.doc[kind] as Record<string, unknown>)[id];
-    this.changed[kind].add(id);
+    this.doc.tables[kind].delete(id);
   }
 
   /**
@@ -102,34 +163,28 @@ export class DocTxn implements Txn {
     return this.persist(this.doc, 'journal');
   }
 
-  /** Set by a store that checks the change tracking (tests): each record's JSON as read. */
-  checkChanges?: Map<string, string>;
+  /** Set by a store that checks the change tracking (tests): a record changed without put fails the commit. */
+  checkChanges = false;
 
   /** The transaction's final write: atomic and durable. */
   commit(): Promise<void> {
-    if (this.checkChanges) this.assertTracked(this.checkChanges);
+    if (this.checkChanges) {
+      for (const kind of RECORD_KINDS) {
+        const id = this.doc.tables[kind].untracked()[0];
+        if (id !== undefined) throw new Error(`store: ${kind} record ${id} changed without put/delete`);
+      }
+    }
     return this.persist(this.doc, 'commit');
   }
 
-  /** Every record that differs from what was read was put or deleted. */
-  private assertTracked(before: Map<string, string>): void {
-    for (const kind of ['networks', 'endpoints', 'sandboxes'] as const) {
-      const recs = this.doc[kind] as Record<string, unknown>;
-      const ids = new Set([...Object.keys(recs), ...[...before.keys()].filter((k) => k.startsWith(`${kind}/`)).map((k) => k.slice(kind.length + 1))]);
-      for (const id of ids) {
-        if (this.changed[kind].has(id)) continue;
-        const now = recs[id] === undefined ? undefined : JSON.stringify(recs[id]);
-        if (now !== before.get(`${kind}/${id}`)) throw new Error(`store: ${kind} record ${id} changed without put/delete`);
-      }
-    }
-  }
-
   savepoint(): Savepoint {
-    return { state: structuredClone(this.doc) };
+    const tables = Object.fromEntries(RECORD_KINDS.map((k) => [k, this.doc.tables[k].savepoint()]));
+    return { state: { tables, journal: this.doc.journal } };
   }
 
   rollback(sp: Savepoint): void {
-    this.lists.clear();
-    Object.assign(this.doc, structuredClone(sp.state as State));
+    const s = sp.state as { tables: Record<RecordKind, TableSavepoint>; journal: JournalEntry[] };
+    for (const k of RECORD_KINDS) this.doc.tables[k].rollback(s.tables[k]);
+    this.doc.journal = s.journal;
   }
 }

@@ -103,7 +103,7 @@ export class TestHost {
 
   /** The state netctl works from: store.json with journal.json applied. */
   store(): { networks: Record<string, { name: string }>; endpoints: Record<string, unknown>; sandboxes: Record<string, { name: string }>; journal: unknown[] } {
-    return loadState(this.root).doc as unknown as ReturnType<TestHost['store']>;
+    return loadState(this.root) as unknown as ReturnType<TestHost['store']>;
   }
 
   /** The same as comparable text: keys sorted, the journal generation left out. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_POOLS, allocate, buildPools, defaultPool, type PoolRequest, type TakenPrefix } from '../../src/ipam/ipam.js';
+import { DEFAULT_POOLS, allocate, buildPools, defaultPool, release, type PoolRequest, type TakenPrefix } from '../../src/ipam/ipam.js';
 import { parseCIDR } from '../../src/lib/ip.js';
 
 const req = (r: Partial<PoolRequest>): PoolRequest => ({ subnets: [], gateways: [], ipRanges: [], auxAddresses: {}, ...r });
@@ -65,5 +65,36 @@ describe('IPAM: allocation', () => {
   it('allocates from the ip-range first', () => {
     const p = buildPools(req({ subnets: ['10.1.0.0/16'], ipRanges: ['10.1.7.0/24'] }), []);
     assert.equal(allocate({ network: 'w', pools: p, inUse: new Map(), userSubnets: true }, 4), '10.1.7.2/16');
+  });
+
+  it('starts at the mark kept in the network, asks about a few addresses, then reads them all', () => {
+    const big = buildPools(req({ subnets: ['10.9.0.0/24'] }), []);
+    const held = new Map<string, string>();
+    const asked: string[] = [];
+    let read = 0;
+    const inUse = { get: (ip: string) => { asked.push(ip); return held.get(ip); }, keys: () => { read++; return held.keys(); } };
+    const next: Record<string, string> = {};
+    const c = { network: 'big', pools: big, inUse, userSubnets: true, next };
+    // No mark yet (a network made before marks): every address in use is read once.
+    assert.equal(allocate(c, 4), '10.9.0.2/24');
+    assert.deepEqual([read, next['10.9.0.0/24']], [1, '10.9.0.3']);
+    held.set('10.9.0.2', 'a');
+    // From the mark: one question, nothing read in bulk.
+    assert.equal(allocate(c, 4), '10.9.0.3/24');
+    assert.deepEqual([read, asked, next['10.9.0.0/24']], [1, ['10.9.0.3'], '10.9.0.4']);
+    held.set('10.9.0.3', 'b');
+    // A release brings the mark down: the lowest free address is handed out again.
+    assert.equal(release(next, big, '10.9.0.2/24'), true);
+    held.delete('10.9.0.2');
+    assert.equal(allocate(c, 4), '10.9.0.2/24');
+    held.set('10.9.0.2', 'c');
+    // Past PROBES taken addresses from the mark, the search reads them all and still finds the first free one.
+    for (let i = 4; i <= 20; i++) held.set(`10.9.0.${i}`, `x${i}`);
+    assert.equal(allocate(c, 4), '10.9.0.21/24');
+    assert.deepEqual([read, next['10.9.0.0/24']], [2, '10.9.0.22']);
+    // --ip of the mark's own address moves it on; a release above the mark leaves it.
+    assert.equal(allocate(c, 4, '10.9.0.22'), '10.9.0.22/24');
+    assert.equal(next['10.9.0.0/24'], '10.9.0.23');
+    assert.equal(release(next, big, '10.9.0.30/24'), false);
   });
 });

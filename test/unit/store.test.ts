@@ -88,4 +88,19 @@ describe('FileStore', () => {
     await assert.rejects(st.update(async () => undefined), /the netctl journal .*journal\.json is corrupt/);
     assert.equal(readFileSync(join(root, 'c', 'journal.json'), 'utf8'), '{"gen":');
   });
+
+  it('store.json is one JSON document, one record per line; a copy reformatted by hand still reads and is laid out again', async () => {
+    const dir = join(root, 'f');
+    const st = new FileStore(dir);
+    await st.update(async (tx) => { tx.put('networks', net('a')); tx.put('networks', net('b')); });
+    const file = join(dir, 'store.json');
+    const text = readFileSync(file, 'utf8');
+    assert.deepEqual(Object.keys(JSON.parse(text).networks), ['a', 'b']);
+    assert.match(text, /\n"a":\{"id":"a","name":"a"\}\n,"b":/);
+    writeFileSync(file, JSON.stringify(JSON.parse(text), null, 2));
+    assert.deepEqual(await st.view((tx) => tx.list('networks').map((n) => n.id)), ['a', 'b']);
+    await st.update(async (tx) => tx.put('networks', net('c')));
+    assert.match(readFileSync(file, 'utf8'), /^\{"version":\d+,.*"layout":\{/);
+    assert.deepEqual(await st.view((tx) => tx.ids('networks')), ['a', 'b', 'c']);
+  });
 });

@@ -116,7 +116,7 @@ export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
   const filters = parseFilters(flags.filter ?? []);
   const ctl = makeController(g, io);
   const rows = await ctl.view((tx) => {
-    const busy = new Set(tx.list('endpoints').map((e) => e.networkId));
+    const busy = Controller.busyNetworks(tx);
     return selectNetworks(tx.list('networks'), filters, busy).map((n) => networkRow(n, flags.trunc !== false));
   }, hasPrivilege());
   io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}'));
