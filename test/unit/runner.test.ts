@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { deletionsDone } from '../../src/kernel/ip.js';
-import { ProcessRunner } from '../../src/kernel/runner.js';
+import { ProcessRunner, ipArgv } from '../../src/kernel/runner.js';
 import { SystemError } from '../../src/lib/errors.js';
 
 describe('ProcessRunner', () => {
+  it('runs ip inside a named netns through nsenter (no copy of the mount table, unlike ip -n)', () => {
+    assert.deepEqual(ipArgv(['-batch', '-'], null), ['ip', ['-batch', '-']]);
+    assert.deepEqual(ipArgv(['-n', 'sb1', '-batch', '-'], null), ['nsenter', ['--net=/var/run/netns/sb1', '--', 'ip', '-batch', '-']]);
+    assert.deepEqual(ipArgv(['-n', 'sb1', 'link'], '/proc/7/ns/mnt'), ['nsenter', ['--mount=/proc/7/ns/mnt', '--net=/var/run/netns/sb1', '--', 'ip', 'link']]);
+    assert.deepEqual(ipArgv(['netns', 'add', 'x'], '/proc/7/ns/mnt'), ['nsenter', ['--mount=/proc/7/ns/mnt', '--', 'ip', 'netns', 'add', 'x']]);
+  });
+
+
   it('a missing binary names the Debian package to install', async () => {
     const err = await new ProcessRunner().run('iptables-restore-missing-xyz', []).catch((e: unknown) => e);
     assert.ok(err instanceof SystemError);
