@@ -45,6 +45,9 @@ export function serialize(rec: object, spec: TableSpec): string {
 
 const lineOf = (id: string, text: string, first: boolean) => `${first ? '' : ','}${JSON.stringify(id)}:${text}`;
 
+/** A record found in the text: its id, the captured field's raw value, where its line starts. */
+type Hit = [id: string, value: string, line: number];
+
 export interface TableSavepoint {
   own: Map<string, string | null>;
   changed: Set<string>;
@@ -77,6 +80,15 @@ export class Table<R extends Rec> {
     const text = this.lineText(id);
     if (text === null) return undefined;
     const rec = this.parse(id, text);
+    this.overlay.set(id, { rec, own: false });
+    return rec;
+  }
+
+  /** The record whose line starts at `line` (found by a search), parsed once. */
+  private at(id: string, line: number): R {
+    const e = this.overlay.get(id);
+    if (e?.rec) return e.rec;
+    const rec = this.parse(id, this.text.slice(this.text.indexOf('":{', line) + 2, this.text.indexOf('\n', line)));
     this.overlay.set(id, { rec, own: false });
     return rec;
   }
@@ -134,14 +146,14 @@ export class Table<R extends Rec> {
   }
 
   /** Results of scans of the text, which does not change within a transaction. */
-  private scans = new Map<string, Array<[string, string]>>();
+  private scans = new Map<string, Hit[]>();
 
   /**
    * Ids (and a field's raw value) of the records in the text matching, minus those the
    * overlay holds. A search for a value looks for it literally first (see hits()); the rest
    * is one pass of the pattern over the text.
    */
-  private scan(fix?: { field: string; value: unknown }, cap?: string): Array<[string, string]> {
+  private scan(fix?: { field: string; value: unknown }, cap?: string): Hit[] {
     this.check();
     const lit = fix === undefined ? undefined
       : Array.isArray(fix.value) ? '[{' // a list field: "has entries"
@@ -151,7 +163,7 @@ export class Table<R extends Rec> {
     if (!found) {
       const re = this.pattern(lit === undefined || !fix ? undefined : { field: fix.field, lit: escape(lit) }, cap);
       found = (fix && lit !== undefined ? this.hits(`"${fix.field}":${lit}`, re) : null) ?? undefined;
-      found ??= [...this.text.matchAll(re)].map((m) => [m[1] ?? '', m[2] ?? ''] as [string, string]);
+      found ??= [...this.text.matchAll(re)].map((m): Hit => [m[1] ?? '', m[2] ?? '', m.index]);
       this.scans.set(key, found);
     }
     return found.filter(([id]) => !this.overlay.get(id)?.own);
@@ -162,9 +174,9 @@ export class Table<R extends Rec> {
    * (sublinear) and one anchored match per hit. Null past HITS hits, where one pass of the
    * pattern over the whole text is cheaper than looking at each.
    */
-  private hits(needle: string, re: RegExp): Array<[string, string]> | null {
+  private hits(needle: string, re: RegExp): Hit[] | null {
     const at = new RegExp(re.source, 'my');
-    const out: Array<[string, string]> = [];
+    const out: Hit[] = [];
     let line = -1;
     let lines = 0;
     for (let p = this.text.indexOf(needle); p >= 0; p = this.text.indexOf(needle, p + needle.length)) {
@@ -173,7 +185,7 @@ export class Table<R extends Rec> {
       if (++lines > HITS) return null;
       line = at.lastIndex = start;
       const m = at.exec(this.text);
-      if (m) out.push([m[1] ?? '', m[2] ?? '']);
+      if (m) out.push([m[1] ?? '', m[2] ?? '', start]);
     }
     return out;
   }
@@ -193,7 +205,7 @@ export class Table<R extends Rec> {
   find(field: string, value: unknown): R[] {
     if (!this.spec.fields.includes(field)) throw new Error(`store: ${this.kind}.${field} is not indexed`);
     const fix = { field, value };
-    return [...this.scan(fix).map(([id]) => this.get(id) as R), ...this.owned(fix)];
+    return [...this.scan(fix).map(([id, , line]) => this.at(id, line)), ...this.owned(fix)];
   }
 
   /** The values of `field` ('id' or an indexed string field), optionally of the records where another holds a value. */
@@ -207,25 +219,27 @@ export class Table<R extends Rec> {
     return this.values('id');
   }
 
-  /** Every record, in store order (one JSON.parse of the text). */
+  /** Ids of the text's records in order, once list() has parsed them all. */
+  private order: { ids: string[]; has: Set<string> } | null = null;
+
+  /** Every record, in store order (one JSON.parse of the text, the first time). */
   list(): R[] {
     this.check();
-    const parsed = this.parse('(any)', `{${this.text}}`) as unknown as Record<string, R>;
-    const out: R[] = [];
-    for (const [id, rec] of Object.entries(parsed)) {
-      const e = this.overlay.get(id);
-      if (e?.own) {
-        if (e.rec) out.push(e.rec);
-      } else if (e?.rec) {
-        out.push(e.rec);
-      } else {
-        this.overlay.set(id, { rec, own: false });
-        out.push(rec);
-      }
+    if (!this.order) {
+      const parsed = this.parse('(any)', `{${this.text}}`) as unknown as Record<string, R>;
+      const ids = Object.keys(parsed);
+      for (const id of ids) if (!this.overlay.has(id)) this.overlay.set(id, { rec: parsed[id] as R, own: false });
+      this.order = { ids, has: new Set(ids) };
     }
-    for (const [id, e] of this.overlay) if (e.own && e.rec && !(id in parsed)) out.push(e.rec);
+    const out: R[] = [];
+    for (const id of this.order.ids) {
+      const rec = this.overlay.get(id)?.rec;
+      if (rec) out.push(rec);
+    }
+    for (const [id, e] of this.overlay) if (e.own && e.rec && !this.order.has.has(id)) out.push(e.rec);
     return out;
   }
+
 
   put(rec: R): void {
     this.overlay.set(rec.id, { rec, own: true });
@@ -276,6 +290,7 @@ export class Table<R extends Rec> {
   /** Back to the savepoint; objects handed out since are dropped (they may hold later changes). */
   rollback(sp: TableSavepoint): void {
     this.overlay.clear();
+    this.order = null;
     for (const [id, text] of sp.own) this.overlay.set(id, text === null ? { own: true } : { rec: JSON.parse(text) as R, own: true });
     this.changed.clear();
     sp.changed.forEach((id) => this.changed.add(id));
