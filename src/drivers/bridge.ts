@@ -92,12 +92,17 @@ export const bridgeDriver: Driver = {
     const host: Step = {
       cmds: [
         ['link', 'add', ep.hostIf, ...mtu, 'type', 'veth', 'peer', 'name', ep.ifName, ...mtu, 'address', ep.mac, 'netns', sb.netns],
+        // A bridge port needs no IPv6 address of its own (nor the DAD and MLD traffic one brings).
+        ['link', 'set', ep.hostIf, 'addrgenmode', 'none'],
         ['link', 'set', ep.hostIf, 'master', bridgeDevice(nw), 'up'],
       ],
       // Deleting either end of a veth pair deletes both.
       undo: [{ args: ['link', 'del', ep.hostIf] }],
     };
-    const inner: string[][] = [];
+    // On an IPv4-only network the container side gets no IPv6 link-local address either (as
+    // Docker does): its DAD, router and MLD solicitations are multicast, which the bridge
+    // floods to every port, so each connect cost every sandbox of a large network some work.
+    const inner: string[][] = nw.enableIPv6 ? [] : [['link', 'set', ep.ifName, 'addrgenmode', 'none']];
     if (ep.ipv4) inner.push(['addr', 'add', ep.ipv4, 'dev', ep.ifName]);
     if (ep.ipv6) inner.push(['addr', 'add', ep.ipv6, 'dev', ep.ifName, 'nodad']);
     inner.push(['link', 'set', ep.ifName, 'up']);

@@ -58,8 +58,8 @@ describe('engine: command sequences', () => {
     const m = kernel.mutating().map((c) => ({ args: c.args, input: norm(c.input ?? '') }));
     const br = `nc-${id.slice(0, 12)}`;
     assert.deepEqual(m, [
-      { args: ['-batch', '-'], input: `netns add a\nlink add vethX type veth peer name eth0 address 02:42:0a:01:00:05 netns a\nlink set vethX master ${br} up\n` },
-      { args: ['-n', 'a', '-batch', '-'], input: 'link set lo up\naddr add 10.1.0.5/24 dev eth0\nlink set eth0 up\nroute replace default via 10.1.0.1 dev eth0\n' },
+      { args: ['-batch', '-'], input: `netns add a\nlink add vethX type veth peer name eth0 address 02:42:0a:01:00:05 netns a\nlink set vethX addrgenmode none\nlink set vethX master ${br} up\n` },
+      { args: ['-n', 'a', '-batch', '-'], input: 'link set lo up\nlink set eth0 addrgenmode none\naddr add 10.1.0.5/24 dev eth0\nlink set eth0 up\nroute replace default via 10.1.0.1 dev eth0\n' },
     ]);
   });
 
@@ -72,8 +72,20 @@ describe('engine: command sequences', () => {
     await ctl.connect('db', ['a'], {});
     const inner = kernel.mutating()[1];
     assert.deepEqual(inner?.args, ['-n', 'a', '-batch', '-']);
-    assert.equal(inner?.input, 'addr add 10.2.0.2/24 dev eth1\nlink set eth1 up\n');
+    assert.equal(inner?.input, 'link set eth1 addrgenmode none\naddr add 10.2.0.2/24 dev eth1\nlink set eth1 up\n');
     assert.deepEqual(kernel.routes.get('a'), ['default via 10.1.0.1 dev eth0']);
+  });
+
+  it('the container side keeps IPv6 link-local addressing only on networks with IPv6', async () => {
+    const { kernel, ctl } = setup();
+    await ctl.createNetwork({ ...net('v6', '10.3.0.0/24'), subnets: ['10.3.0.0/24', 'fd00:3::/64'], enableIPv6: true });
+    await ctl.createSandbox({ name: 'a', net: 'none', settings: {}, ports: [] });
+    kernel.calls = [];
+    await ctl.connect('v6', ['a'], {});
+    const [host, inner] = kernel.mutating();
+    assert.match(host?.input ?? '', /link set veth[0-9a-f]{7} addrgenmode none\n/);
+    assert.doesNotMatch(inner?.input ?? '', /addrgenmode/);
+    assert.match(inner?.input ?? '', /addr add fd00:3::2\/64 dev eth0 nodad/);
   });
 
   it('disconnect of the gateway endpoint deletes the veth and moves the default route', async () => {
