@@ -227,6 +227,10 @@ export class Controller {
       if (errs.length) tx.put('journal', { ...entry, firewall: firewall !== false });
       await tx.flush();
       if (errs.length) throw new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`);
+      // EXFULL from enslaving a veth: the kernel's BR_MAX_PORTS, which Docker reports as it comes.
+      if (/Exchange full/.test((e as Error).message)) {
+        throw new ConflictError(`cannot ${op}: its bridge has 1024 ports, the most a Linux bridge takes`, 'connect the container to another network');
+      }
       throw e;
     }
     tx.delete('journal', entry.id);

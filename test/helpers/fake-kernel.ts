@@ -17,6 +17,8 @@ export class FakeKernel implements Runner {
   hostRoutes: Array<{ dst: string; dev?: string }> = [];
   /** Fail the n-th mutating line (0-based, counted across calls); undefined: never. */
   failLine: number | undefined;
+  /** What the failing line reports (after "RTNETLINK answers: "). */
+  failMessage = 'injected failure';
   linesSeen = 0;
 
   /** Mirrors named netns as files here, as /var/run/netns does. */
@@ -58,7 +60,7 @@ export class FakeKernel implements Runner {
     const errs: string[] = [];
     for (const [i, l] of lines.entries()) {
       let err: string | null;
-      if (this.linesSeen++ === this.failLine) err = 'RTNETLINK answers: injected failure';
+      if (this.linesSeen++ === this.failLine) err = `RTNETLINK answers: ${this.failMessage}`;
       else err = this.apply(ns, l);
       if (err) {
         errs.push(err, `Command failed -:${i + 1}`);

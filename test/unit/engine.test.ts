@@ -76,6 +76,17 @@ describe('engine: command sequences', () => {
     assert.deepEqual(kernel.routes.get('a'), ['default via 10.1.0.1 dev eth0']);
   });
 
+  it('a bridge that has 1024 ports (EXFULL) is refused clearly, and nothing is left behind', async () => {
+    const { kernel, ctl, store } = setup();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    await ctl.createSandbox({ name: 'a', net: 'none', settings: {}, ports: [] });
+    const before = [kernel.dump(), JSON.stringify(store.snapshot())];
+    kernel.failLine = kernel.linesSeen + 2; // link add, addrgenmode, then enslaving fails
+    kernel.failMessage = 'Exchange full';
+    await assert.rejects(ctl.connect('web', ['a'], {}), /cannot connect a to web: its bridge has 1024 ports, the most a Linux bridge takes/);
+    assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot())], before);
+  });
+
   it('the container side keeps IPv6 link-local addressing only on networks with IPv6', async () => {
     const { kernel, ctl } = setup();
     await ctl.createNetwork({ ...net('v6', '10.3.0.0/24'), subnets: ['10.3.0.0/24', 'fd00:3::/64'], enableIPv6: true });
