@@ -93,8 +93,25 @@ export class Table<R extends Rec> {
     return rec;
   }
 
-  /** The JSON of a record in the text, found by its id at the start of a line. */
+  /** Where each record's line starts, once lookups by id are many (see lineText). */
+  private lineStarts: Map<string, number> | null = null;
+  private lookups = 0;
+
+  /**
+   * The JSON of a record in the text, found by its id at the start of a line: a search of
+   * the text, until a command has looked up more than a few records by id; then one pass
+   * notes where every line starts (a command reading every sandbox of a big network would
+   * otherwise search the text once per record).
+   */
   private lineText(id: string): string | null {
+    if (this.lineStarts || ++this.lookups > 16) {
+      if (!this.lineStarts) {
+        this.lineStarts = new Map();
+        for (const m of this.text.matchAll(/^,?"([^"\\\n]*)":\{/gm)) this.lineStarts.set(m[1] ?? '', m.index);
+      }
+      const line = this.lineStarts.get(id);
+      return line === undefined ? null : this.text.slice(this.text.indexOf('":{', line) + 2, this.text.indexOf('\n', line));
+    }
     const key = `${JSON.stringify(id)}:{`;
     for (let p = this.text.indexOf(key); p >= 0; p = this.text.indexOf(key, p + 1)) {
       const before = this.text.charCodeAt(p - 1);
@@ -143,6 +160,7 @@ export class Table<R extends Rec> {
     if ((this.text.match(all)?.length ?? 0) === lines) return;
     const parsed = this.parse('(any)', `{${this.text}}`) as unknown as Record<string, R>;
     this.text = Table.of(this.kind, this.spec, this.where, Object.values(parsed)).text;
+    this.lineStarts = null;
   }
 
   /** Results of scans of the text, which does not change within a transaction. */

@@ -33,6 +33,13 @@ describe('store tables', () => {
     assert.deepEqual(t.values('net').filter((v) => v === 'odd').length, 150);
   });
 
+  it('looks records up by id through a search, then (past a few) through a map of where lines start', () => {
+    const t = table(40);
+    for (let i = 0; i < 40; i++) assert.equal(t.get(`id${i}`)?.name, `n${i}`);
+    assert.equal(t.get('id40'), undefined);
+    assert.equal(t.get('n1'), undefined, 'a value is not an id');
+  });
+
   it('the overlay wins: put, delete and the journal delta change what searches return', () => {
     const t = table(6);
     const r1 = t.get('id1');
