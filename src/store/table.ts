@@ -178,6 +178,7 @@ export class Table<R extends Rec> {
       : JSON.stringify(fix.value);
     const key = `${fix?.field ?? ''}=${lit ?? ''}/${cap ?? ''}`;
     let found = this.scans.get(key);
+    if (!found && fix && lit !== undefined && !cap && !Array.isArray(fix.value)) found = this.byValue(fix.field, lit);
     if (!found) {
       const re = this.pattern(lit === undefined || !fix ? undefined : { field: fix.field, lit: escape(lit) }, cap);
       found = (fix && lit !== undefined ? this.hits(`"${fix.field}":${lit}`, re) : null) ?? undefined;
@@ -185,6 +186,33 @@ export class Table<R extends Rec> {
       this.scans.set(key, found);
     }
     return found.filter(([id]) => !this.overlay.get(id)?.own);
+  }
+
+  /** Searches for one value per field so far; past 16, one pass files every record by that field. */
+  private searched = new Map<string, number>();
+  private filed = new Map<string, Map<string, Hit[]>>();
+
+  /**
+   * The records whose field holds the JSON literal `lit`, from the field's map once this
+   * command has asked for more than a few values of it (removing 1000 sandboxes asks about
+   * each one's endpoints: a search of the text each would make that quadratic). Undefined
+   * until then.
+   */
+  private byValue(field: string, lit: string): Hit[] | undefined {
+    let map = this.filed.get(field);
+    if (!map) {
+      const n = (this.searched.get(field) ?? 0) + 1;
+      this.searched.set(field, n);
+      if (n <= 16) return undefined;
+      map = new Map();
+      for (const m of this.text.matchAll(this.pattern(undefined, field))) {
+        const hits = map.get(m[2] ?? '') ?? [];
+        if (hits.length === 0) map.set(m[2] ?? '', hits);
+        hits.push([m[1] ?? '', m[2] ?? '', m.index]);
+      }
+      this.filed.set(field, map);
+    }
+    return map.get(lit) ?? [];
   }
 
   /**

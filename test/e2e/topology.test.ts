@@ -58,6 +58,15 @@ describe('bridge networks end to end', { skip: !isRoot && 'needs root' }, () => 
     assert.equal(h.routes(C).some((r) => r.dst === '10.231.1.0/24'), false);
   });
 
+  it('an IPv4-only network gives neither end of a veth an IPv6 address (no multicast for the bridge to flood)', () => {
+    const withV6 = (ns: string | null) => h.ipj<Array<{ ifname: string; addr_info: unknown[] }>>(ns, '-6', 'addr', 'show')
+      .filter((l) => l.addr_info.length > 0 && l.ifname !== 'lo').map((l) => l.ifname);
+    assert.deepEqual(withV6(A), []);
+    const ports = h.links().filter((l) => l.master === `nc-${backendId.slice(0, 12)}`).map((l) => l.ifname);
+    assert.equal(ports.length, 2);
+    assert.deepEqual(withV6(null).filter((n) => ports.includes(n)), []);
+  });
+
   it('inspect shows Docker\'s shape with the allocated pool and live containers', () => {
     const [nw] = JSON.parse(h.ok('inspect', 'backend')) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.ok(nw);
@@ -113,5 +122,20 @@ describe('bridge networks end to end', { skip: !isRoot && 'needs root' }, () => 
     assert.match(r.err, /Error: bridge is a pre-defined network and cannot be removed/);
     assert.equal(h.links().some((l) => l.ifname === `nc-${backendId.slice(0, 12)}`), false, 'bridge deleted');
     assert.equal(h.netctl('rm', '-f', 'nope').code, 0);
+  });
+
+  it('a dual-stack network (--ipv6): both families, a link-local address, IPv6 traffic between sandboxes', () => {
+    const [D, E] = [h.name('d'), h.name('e')];
+    h.ok('create', '--ipv6', '--subnet', '10.231.3.0/24', '--subnet', 'fd00:231:3::/64', 'dual');
+    h.ok('sandbox', 'create', D, '--net', 'dual');
+    h.ok('sandbox', 'create', E, '--net', 'dual');
+    const v6 = (ns: string) => h.ipj<Array<{ ifname: string; addr_info: Array<{ local: string; scope: string }> }>>(ns, '-6', 'addr', 'show')
+      .find((l) => l.ifname === 'eth0')?.addr_info.map((a) => (a.scope === 'link' ? 'link-local' : a.local)).sort();
+    assert.deepEqual(v6(E), ['fd00:231:3::3', 'link-local']);
+    assert.deepEqual(h.addrs(E)['eth0'], ['10.231.3.3/24']);
+    assert.ok(h.ping(D, 'fd00:231:3::3'), 'D reaches E over IPv6');
+    assert.ok(h.ping(D, '10.231.3.3'), 'and over IPv4');
+    h.ok('sandbox', 'rm', D, E);
+    h.ok('rm', 'dual');
   });
 });

@@ -38,6 +38,12 @@ describe('store tables', () => {
     for (let i = 0; i < 40; i++) assert.equal(t.get(`id${i}`)?.name, `n${i}`);
     assert.equal(t.get('id40'), undefined);
     assert.equal(t.get('n1'), undefined, 'a value is not an id');
+    // Searches by value likewise: past a few, from a map of the field made in one pass.
+    for (let i = 0; i < 40; i++) assert.deepEqual(ids(t.find('name', `n${i}`)), [`id${i}`]);
+    assert.deepEqual(t.find('name', 'n40'), []);
+    t.put({ ...rec(3), name: 'moved' });
+    assert.deepEqual(ids(t.find('name', 'moved')), ['id3']);
+    assert.deepEqual(t.find('name', 'n3'), []);
   });
 
   it('the overlay wins: put, delete and the journal delta change what searches return', () => {
