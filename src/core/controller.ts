@@ -164,7 +164,7 @@ export class Controller {
           const gone = this.touched.get(id)?.sb;
           if (gone?.ownsNetns) this.names.remove(gone.name);
         } else if (sb.ownsNetns) {
-          this.names.write(tx, sb, sections);
+          this.names.write(tx, sb, sections, !this.touched.has(id));
         }
       } catch (e) {
         this.warn(`name files of container ${sb?.name ?? id}: ${(e as Error).message}`);

@@ -1,7 +1,7 @@
 // Name resolution without a daemon (SPEC §5): each sandbox netctl made gets
 // <etc>/netns/<NAME>/hosts and resolv.conf, which `ip netns exec` bind-mounts over /etc.
-// The files are derived from the store and rewritten atomically whenever a peer changes.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// The files are derived from the store and rewritten in place whenever a peer changes.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReadTxn } from '../store/store.js';
 import type { NetworkRecord, SandboxRecord } from './types.js';
@@ -91,26 +91,41 @@ export class NameFiles {
     return join(this.etcNetns, sb.name);
   }
 
-  /** Writes both files if they differ from what is there (temp + rename: readers never see half). */
-  write(tx: ReadTxn, sb: SandboxRecord, sections?: Map<string, string[]>): void {
+  /**
+   * Writes both files where they differ from what is there. In place, not by rename: `ip
+   * netns exec` bind-mounts them over /etc when a process starts, so a replaced file would
+   * never reach a process already running (Docker writes /etc/hosts in place for the same
+   * reason); a reader may see the file empty for the instant between truncation and write.
+   * A peer of a changed sandbox gets only its hosts file, without a look at the old one: it
+   * has changed, and a change on a network of many sandboxes rewrites every peer's.
+   */
+  write(tx: ReadTxn, sb: SandboxRecord, sections?: Map<string, string[]>, peer = false): void {
     const dir = this.dir(sb);
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    for (const [file, text] of [['hosts', hostsFile(tx, sb, sections)], ['resolv.conf', resolvConf(this.hostResolvText(), sb)]] as const) {
+    if (!peer) mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const files: Array<[string, string]> = [['hosts', hostsFile(tx, sb, sections)]];
+    if (!peer) files.push(['resolv.conf', resolvConf(this.hostResolvText(), sb)]);
+    for (const [file, text] of files) {
       const path = join(dir, file);
-      let current: string | null = null;
+      if (!peer && readQuiet(path) === text) continue;
       try {
-        current = readFileSync(path, 'utf8');
-      } catch {
-        current = null;
+        writeFileSync(path, text, { mode: 0o644 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        mkdirSync(dir, { recursive: true, mode: 0o755 }); // a peer whose directory was removed by hand
+        writeFileSync(path, text, { mode: 0o644 });
       }
-      if (current === text) continue;
-      const tmp = `${path}.tmp-${process.pid}`;
-      writeFileSync(tmp, text, { mode: 0o644 });
-      renameSync(tmp, path);
     }
   }
 
   remove(name: string): void {
     rmSync(join(this.etcNetns, name), { recursive: true, force: true });
+  }
+}
+
+function readQuiet(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
   }
 }

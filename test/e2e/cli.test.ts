@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { BIN, TestHost, isRoot } from '../helpers/host.js';
 
@@ -69,6 +70,20 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
     assert.equal(getent(B, 'db'), '');
     h.ok('sandbox', 'start', A);
     assert.equal(getent(B, 'db'), '10.241.1.10');
+  });
+
+  it('a process already running in a sandbox sees a peer that joins later (files rewritten in place)', async () => {
+    const D = h.name('d');
+    // ip netns exec bind-mounts the files at start: a file replaced by rename would stay unseen.
+    const child = spawn('ip', ['netns', 'exec', C, 'sh', '-c', `sleep 1; getent -s files hosts ${D}`]);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const done = new Promise((r) => child.on('close', r));
+    await new Promise((r) => setTimeout(r, 300));
+    h.ok('sandbox', 'create', D, '--net', 'frontend', '--ip', '10.241.2.13');
+    await done;
+    assert.match(out, /^10\.241\.2\.13\s/);
+    h.ok('sandbox', 'rm', D);
   });
 
   const shellEnv = () => ({ ...process.env, PATH: `${pathDir}:${process.env['PATH']}`, NETCTL_ROOT: h.root });
