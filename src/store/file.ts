@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { NetctlError } from '../lib/errors.js';
 import { acquireLock, type LockOptions } from './lock.js';
-import { KINDS, deltaLimit, loadDoc, readState, storeText, type Delta, type JournalFile } from './state.js';
-import { DocTxn, type Doc, type ReadTxn, type Store, type Txn } from './store.js';
+import { deltaLimit, loadDoc, readState, storeText, type Delta, type JournalFile } from './state.js';
+import { DocTxn, RECORD_KINDS, type Doc, type ReadTxn, type Store, type Txn } from './store.js';
 
 export { CorruptStoreError, DELTA_LIMIT, migrate } from './state.js';
 
@@ -142,7 +142,7 @@ function unlinkQuiet(path: string): void {
 /** The delta read at start plus this transaction's changes (current values, null if deleted). */
 function mergeDelta(prev: Delta, tx: DocTxn): Delta {
   const out: Delta = {};
-  for (const kind of KINDS) {
+  for (const kind of RECORD_KINDS) {
     const m: Record<string, unknown> = { ...(prev[kind] ?? {}) };
     for (const id of tx.changed[kind]) m[id] = tx.get(kind, id) ?? null;
     if (Object.keys(m).length) (out as Record<string, unknown>)[kind] = m;
@@ -150,5 +150,5 @@ function mergeDelta(prev: Delta, tx: DocTxn): Delta {
   return out;
 }
 
-const deltaSize = (d: Delta): number => KINDS.reduce((n, k) => n + Object.keys(d[k] ?? {}).length, 0);
-const sizeOfChanges = (tx: DocTxn): number => KINDS.reduce((n, k) => n + tx.changed[k].size, 0);
+const deltaSize = (d: Delta): number => RECORD_KINDS.reduce((n, k) => n + Object.keys(d[k] ?? {}).length, 0);
+const sizeOfChanges = (tx: DocTxn): number => RECORD_KINDS.reduce((n, k) => n + tx.changed[k].size, 0);

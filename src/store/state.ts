@@ -10,7 +10,6 @@ import type { Rec, Table } from './table.js';
 
 export class CorruptStoreError extends NetctlError {}
 
-export const KINDS = RECORD_KINDS;
 
 /** Stores are ASCII unless a label says otherwise: latin1 decodes a third faster than utf8. */
 function readText(file: string): string {
@@ -80,7 +79,7 @@ export function readJournal(file: string): JournalFile | null {
  * by hand) is read with one JSON.parse and written back in this layout by the next change.
  */
 export function storeText(doc: Doc): string {
-  const bodies = KINDS.map((kind) => {
+  const bodies = RECORD_KINDS.map((kind) => {
     const lines = doc.tables[kind].lines();
     return lines.length ? `\n${lines.join('\n')}\n` : '\n';
   });
@@ -88,8 +87,8 @@ export function storeText(doc: Doc): string {
   if (doc.journalGen !== undefined) head['journalGen'] = doc.journalGen;
   head['journal'] = doc.journal;
   // The length of each section as written: a reader finding them so trusts the layout.
-  head['layout'] = Object.fromEntries(KINDS.map((kind, i) => [kind, bodies[i]?.length ?? 0]));
-  return JSON.stringify(head).slice(0, -1) + KINDS.map((kind, i) => `\n,"${kind}":{${bodies[i] ?? ''}}`).join('') + '\n}\n';
+  head['layout'] = Object.fromEntries(RECORD_KINDS.map((kind, i) => [kind, bodies[i]?.length ?? 0]));
+  return JSON.stringify(head).slice(0, -1) + RECORD_KINDS.map((kind, i) => `\n,"${kind}":{${bodies[i] ?? ''}}`).join('') + '\n}\n';
 }
 
 /** The line layout above, or null when the text is laid out some other way. */
@@ -104,10 +103,10 @@ function readLines(text: string, file: string): Doc | null {
     return null;
   }
   if (typeof header.version !== 'number' || !Array.isArray(header.journal)) return null;
-  // Each section: its opening line, record lines, a closing brace; in KINDS order.
+  // Each section: its opening line, record lines, a closing brace; in RECORD_KINDS order.
   const texts: Partial<Record<RecordKind, string>> = {};
   let at = nl;
-  for (const kind of KINDS) {
+  for (const kind of RECORD_KINDS) {
     const open = `\n,"${kind}":{\n`;
     if (!text.startsWith(open, at)) return null;
     const end = text.indexOf('\n}\n', at + open.length - 1);
@@ -186,7 +185,7 @@ export function loadDoc(root: string): { doc: Doc; text: string | null; migrated
   const j = readJournal(join(root, 'journal.json'));
   if (!j || j.gen <= base || (j.delta && j.base !== base)) return { doc, text, migrated, gen: Math.max(base, j?.gen ?? 0), base, delta: {} };
   doc.journal = j.entries; // intents of a process that did not get to finish
-  for (const kind of KINDS) {
+  for (const kind of RECORD_KINDS) {
     const table = doc.tables[kind] as Table<Rec>;
     for (const [id, rec] of Object.entries(j.delta?.[kind] ?? {})) table.loadDelta(id, rec as Rec | null);
   }

@@ -7,10 +7,12 @@
 //
 //   ,"<id>":{"id":"<id>","networkId":"…","sandboxId":"…","ipv4":"…","ipv6":"…",…}
 //
-// and answers "records whose field F is V" and "the values of F" with one anchored regular
-// expression over that text (native code; a loop in JS over a thousand lines costs more in a
-// short-lived process than JSON.parse of them). Records are parsed when handed out. Records
-// read from the journal's delta, put or deleted live in an overlay that takes precedence.
+// and answers "records whose field F is V" and "the values of F" from that text with native
+// string searches and regular expressions anchored at line starts (a loop in JS over a
+// thousand lines costs more in a short-lived process than JSON.parse of them); a command that
+// asks many such questions gets maps built in one pass instead. Records are parsed when
+// handed out. Records read from the journal's delta, put or deleted live in an overlay that
+// takes precedence over the text.
 import { NetctlError } from '../lib/errors.js';
 
 export type Rec = { id: string };
