@@ -726,7 +726,10 @@ export class Controller {
       tx.delete('endpoints', ep.id);
       // Its addresses may be handed out again: IPAM's search must start at or below them.
       const nw = tx.get('networks', ep.networkId);
-      if (nw && [ep.ipv4, ep.ipv6].filter((a) => release(nw.ipam.next, nw.ipam.config, a)).length) tx.put('networks', nw);
+      if (!nw) continue;
+      let lowered = false;
+      for (const a of [ep.ipv4, ep.ipv6]) lowered = release(nw.ipam.next, nw.ipam.config, a) || lowered;
+      if (lowered) tx.put('networks', nw);
     }
     return { cmds, regateway };
   }

@@ -4,11 +4,10 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { isAscii } from 'node:buffer';
 import { join } from 'node:path';
 import { SCHEMA_VERSION, type State } from '../core/types.js';
-import { NetctlError } from '../lib/errors.js';
 import { RECORD_KINDS, docOf, emptyDoc, stateOf, type Doc, type Kinds, type RecordKind } from './store.js';
-import type { Rec, Table } from './table.js';
+import { CorruptStoreError, type Rec, type Table } from './table.js';
 
-export class CorruptStoreError extends NetctlError {}
+export { CorruptStoreError };
 
 
 /** Stores are ASCII unless a label says otherwise: latin1 decodes a third faster than utf8. */

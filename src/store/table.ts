@@ -29,7 +29,8 @@ interface Entry<R> {
   own: boolean;
 }
 
-export class CorruptRecordError extends NetctlError {}
+/** store.json (or a record in it) cannot be used: netctl stops and leaves the file as it is. */
+export class CorruptStoreError extends NetctlError {}
 
 /** A value an indexed field may hold in the text: a string without escapes, a literal, [] or the start of a list. */
 const VAL = '(?:"[^"\\\\\\n]*"|true|false|null|-?\\d+|\\[\\]|\\[\\{)';
@@ -128,7 +129,7 @@ export class Table<R extends Rec> {
     try {
       return JSON.parse(text) as R;
     } catch (err) {
-      throw new CorruptRecordError(`the netctl store ${this.where} is corrupt: ${this.kind} record ${id}: ${(err as Error).message}`,
+      throw new CorruptStoreError(`the netctl store ${this.where} is corrupt: ${this.kind} record ${id}: ${(err as Error).message}`,
         `the file was left untouched; the previous version is ${this.where}.bak`);
     }
   }
@@ -183,8 +184,8 @@ export class Table<R extends Rec> {
     if (!found && fix && lit !== undefined && !cap && !Array.isArray(fix.value)) found = this.byValue(fix.field, lit);
     if (!found) {
       const re = this.pattern(lit === undefined || !fix ? undefined : { field: fix.field, lit: escape(lit) }, cap);
-      found = (fix && lit !== undefined ? this.hits(`"${fix.field}":${lit}`, re) : null) ?? undefined;
-      found ??= [...this.text.matchAll(re)].map((m): Hit => [m[1] ?? '', m[2] ?? '', m.index]);
+      const literal = fix && lit !== undefined ? this.hits(`"${fix.field}":${lit}`, re) : null;
+      found = literal ?? [...this.text.matchAll(re)].map((m): Hit => [m[1] ?? '', m[2] ?? '', m.index]);
       this.scans.set(key, found);
     }
     return found.filter(([id]) => !this.overlay.get(id)?.own);
