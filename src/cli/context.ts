@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Controller } from '../core/controller.js';
 import { NameFiles } from '../core/names.js';
 import type { DefaultPool } from '../ipam/ipam.js';
-import { IptablesFirewall } from '../firewall/iptables.js';
+import { makeFirewall } from '../firewall/index.js';
 import { FaultRunner, parseFault } from '../kernel/fault.js';
 import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
@@ -45,7 +45,7 @@ export function makeController(g: Globals, io: Io): Controller {
   return new Controller({
     store: new FileStore(g.root, { onWait: (pid) => io.err(`waiting for lock held by pid ${pid}\n`) }),
     runner,
-    firewall: new IptablesFirewall(runner, debug),
+    firewall: makeFirewall(runner, debug),
     names: new NameFiles('/etc/netns'),
     ...(debug ? { debug } : {}),
     ...(pools ? { defaultPools: pools } : {}),

@@ -2,26 +2,12 @@
 // difference, changing nothing. `netctl restore` repairs what it finds.
 import { existsSync } from 'node:fs';
 import { bridgeDevice } from '../drivers/bridge.js';
-import type { Firewall } from '../firewall/iptables.js';
+import type { Firewall } from '../firewall/firewall.js';
 import { firewallModel } from '../firewall/model.js';
-import { CHAINS, JUMPS, filterRules, natRules, parsePresent } from '../firewall/rules.js';
 import { listAddrs, listLinks, listRoutes } from '../kernel/ip.js';
 import type { Runner } from '../kernel/runner.js';
 import type { ReadTxn } from '../store/store.js';
 import { electGateway } from './gateway.js';
-
-/** (table chain tag) -> number of rules, from our generated rules or from iptables-save. */
-function tagCounts(lines: Array<[string, string]>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [table, line] of lines) {
-    const chain = line.split(' ')[1] ?? '';
-    const tag = /--comment "?(netctl:[0-9a-z]+)"?/.exec(line)?.[1];
-    if (!tag || tag === 'netctl:base') continue;
-    const k = `${table} ${chain} ${tag}`;
-    out.set(k, (out.get(k) ?? 0) + 1);
-  }
-  return out;
-}
 
 export async function diagnose(tx: ReadTxn, runner: Runner, netnsDir: string, firewall: Firewall | undefined): Promise<string[]> {
   const drift: string[] = [];
@@ -69,27 +55,6 @@ export async function diagnose(tx: ReadTxn, runner: Runner, netnsDir: string, fi
     if (l.master && ourBridges.has(l.master) && !ourVeths.has(name)) drift.push(`extra veth ${name} on ${l.master} (no endpoint has it)`);
   }
   for (const j of tx.list('journal')) drift.push(`unfinished operation: ${j.op} (pid ${j.pid})`);
-  if (firewall) drift.push(...(await firewallDrift(tx, firewall)));
+  if (firewall) drift.push(...(await firewall.drift(firewallModel(tx))));
   return drift;
-}
-
-async function firewallDrift(tx: ReadTxn, firewall: Firewall): Promise<string[]> {
-  const model = firewallModel(tx);
-  if (model.networks.length === 0) return [];
-  const save = await firewall.dump();
-  const out: string[] = [];
-  const present = parsePresent(save);
-  for (const ch of [...CHAINS.filter, ...CHAINS.nat, 'NETCTL-USER']) if (!present.chains.has(ch)) out.push(`firewall: chain ${ch} is missing`);
-  for (const k of Object.keys(JUMPS)) if (!present.jumps.has(k)) out.push(`firewall: the jump from ${k} is missing`);
-  let table = '';
-  const actual: Array<[string, string]> = [];
-  for (const line of save.split('\n')) {
-    if (line.startsWith('*')) table = line.slice(1).trim();
-    else if (line.startsWith('-A ')) actual.push([table, line]);
-  }
-  const want = tagCounts([...filterRules(model).map((l): [string, string] => ['filter', l]), ...natRules(model).map((l): [string, string] => ['nat', l])]);
-  const have = tagCounts(actual);
-  for (const [k, n] of want) if ((have.get(k) ?? 0) !== n) out.push(`firewall: ${k.replace(/ /, ' chain ').replace(/ (netctl:)/, ' rules of $1')}: ${have.get(k) ?? 0} of ${n}`);
-  for (const [k, n] of have) if (!want.has(k)) out.push(`firewall: ${n} stale rule(s) ${k}`);
-  return out;
 }

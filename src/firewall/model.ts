@@ -3,7 +3,7 @@
 import { OPT, bridgeDevice } from '../drivers/bridge.js';
 import { electGateway } from '../core/gateway.js';
 import type { ReadTxn } from '../store/store.js';
-import type { FwModel, FwNetwork, FwPort } from './rules.js';
+import type { FwModel, FwNetwork, FwPort } from './firewall.js';
 
 export function firewallModel(tx: ReadTxn): FwModel {
   const networks: FwNetwork[] = tx.list('networks')

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { Controller, type NetworkCreate } from '../../src/core/controller.js';
-import type { FwModel } from '../../src/firewall/rules.js';
+import type { FwModel } from '../../src/firewall/firewall.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { FakeKernel } from '../helpers/fake-kernel.js';
 
@@ -183,10 +183,11 @@ describe('engine: process budget (counted through the Runner)', () => {
 
 describe('engine: firewall', () => {
   class FakeFirewall {
+    readonly name = 'fake';
     models: FwModel[] = [];
     fail = false;
-    async dump(): Promise<string> {
-      return '';
+    async drift(): Promise<string[]> {
+      return [];
     }
     async sync(_prev: FwModel | null, m: FwModel): Promise<void> {
       if (this.fail) throw new Error('iptables-restore: injected failure');

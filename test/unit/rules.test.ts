@@ -1,7 +1,8 @@
 // Exact rule text per network and per port, and the iptables-restore transaction builder.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { complete, diffRuleset, filterRules, natRules, parsePresent, ruleset, type FwModel } from '../../src/firewall/rules.js';
+import type { FwModel } from '../../src/firewall/firewall.js';
+import { complete, diffRuleset, filterRules, natRules, parsePresent, ruleset } from '../../src/firewall/iptables/rules.js';
 
 const web = { id12: 'aaaaaaaaaaaa', bridge: 'nc-aaaaaaaaaaaa', subnets: ['10.1.0.0/24'], internal: false, icc: true, masquerade: true };
 const model: FwModel = {

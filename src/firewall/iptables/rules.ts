@@ -4,31 +4,7 @@
 // ~1 ms where flushing a chain costs ~25 ms. A full rewrite (declaring an owned chain flushes
 // just that chain) serves the first use, `restore`, and any drift. Built-in chains only ever get
 // one jump each, and NETCTL-USER is created once and never written again.
-
-export interface FwNetwork {
-  /** netctl:<id12> goes on every rule of the network. */
-  id12: string;
-  bridge: string;
-  subnets: string[];
-  internal: boolean;
-  icc: boolean;
-  masquerade: boolean;
-}
-
-export interface FwPort {
-  id12: string;
-  bridge: string;
-  containerIP: string;
-  proto: 'tcp' | 'udp';
-  hostIP: string;
-  hostPort: number;
-  containerPort: number;
-}
-
-export interface FwModel {
-  networks: FwNetwork[];
-  ports: FwPort[];
-}
+import type { FwModel } from '../firewall.js';
 
 /** What exists already, read from iptables-save (so jumps are added once, NETCTL-USER never rewritten). */
 export interface FwPresent {
