@@ -4,6 +4,7 @@
 import type { Runner } from '../../kernel/runner.js';
 import { SystemError } from '../../lib/errors.js';
 import type { Firewall, FwModel } from '../firewall.js';
+import { checkModel, checkRestore } from './guard.js';
 import { CHAINS, JUMPS, complete, diffRuleset, filterRules, natRules, parsePresent, ruleset } from './rules.js';
 
 export class IptablesFirewall implements Firewall {
@@ -29,6 +30,7 @@ export class IptablesFirewall implements Firewall {
    * of that) rewrites netctl's chains.
    */
   async sync(prev: FwModel | null, next: FwModel): Promise<void> {
+    checkModel(next);
     const present = parsePresent(await this.save());
     if (prev && complete(present)) {
       const diff = diffRuleset(prev, next);
@@ -68,7 +70,7 @@ export class IptablesFirewall implements Firewall {
   }
 
   private restore(text: string) {
-    return this.runner.run(`${this.prefix}-restore`, ['--noflush', '-w'], { input: text });
+    return this.runner.run(`${this.prefix}-restore`, ['--noflush', '-w'], { input: checkRestore(text) });
   }
 }
 
