@@ -1,6 +1,7 @@
 // Dynamic shell completion, cobra's protocol: `netctl __complete ARGS... TOCOMPLETE` prints one
 // candidate per line, then `:<directive>`. It walks the commander tree for subcommands and
 // flags and reads names from the store without the lock; execa is never loaded.
+import { driverNames } from '../drivers/index.js';
 import { loadDoc } from '../store/state.js';
 import type { Command, Option } from 'commander';
 
@@ -12,9 +13,8 @@ export interface Names {
   sandboxes: string[];
 }
 
-const DRIVERS = ['bridge', 'host', 'null'];
 const LS_FILTERS: Record<string, (n: Names) => string[]> = {
-  driver: () => DRIVERS,
+  driver: () => driverNames(),
   id: () => [],
   name: (n) => n.networks,
   label: () => [],
@@ -55,7 +55,7 @@ function optionValues(path: string, opt: Option, prefix: string, names: Names): 
   const none = { items: [], directive: Directive.NoFileComp };
   switch (opt.long) {
     case '--driver':
-      return { items: DRIVERS, directive: Directive.NoFileComp };
+      return { items: driverNames(), directive: Directive.NoFileComp };
     case '--ipam-driver':
       return { items: ['default'], directive: Directive.NoFileComp };
     case '--net':

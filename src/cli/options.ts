@@ -1,6 +1,6 @@
 // Pure converters from parsed flags to the controller's typed requests (tested as tables).
-import type { EndpointSettings, PortMapping } from '../core/types.js';
-import type { NetworkCreate, SandboxCreate } from '../core/controller.js';
+import type { EndpointSettings, PortMapping } from '../model/records.js';
+import type { NetworkCreate, SandboxCreate } from '../model/requests.js';
 import { UsageError } from '../lib/errors.js';
 import { parseKeyValues } from '../lib/validate.js';
 

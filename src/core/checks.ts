@@ -4,8 +4,8 @@ import { MAC_RE, parseIP } from '../lib/ip.js';
 import { checkName } from '../lib/validate.js';
 import { allocate } from '../ipam/ipam.js';
 import type { ReadTxn } from '../store/store.js';
-import type { SandboxCreate } from './controller.js';
-import type { EndpointSettings, NetworkRecord, PortMapping } from './types.js';
+import type { SandboxCreate } from '../model/requests.js';
+import type { EndpointSettings, NetworkRecord, PortMapping } from '../model/records.js';
 
 /** Published ports must be valid and not already taken by a running sandbox (Docker's wording). */
 export function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self?: string): PortMapping[] {

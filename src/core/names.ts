@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReadTxn } from '../store/store.js';
-import type { NetworkRecord, SandboxRecord } from './types.js';
+import type { NetworkRecord, SandboxRecord } from '../model/records.js';
 
 const HEADER = [
   '127.0.0.1\tlocalhost',

@@ -1,6 +1,6 @@
 // Scheduling of kernel steps: merged into one `ip -batch` per namespace where consecutive, and
 // run side by side where they touch different sandboxes.
-import type { Step } from '../drivers/driver.js';
+import type { Step } from '../model/records.js';
 
 /** Merges consecutive steps in the same namespace so each becomes one `ip -batch` process. */
 export function mergeSteps(steps: Step[]): Step[] {
@@ -41,4 +41,9 @@ export async function runWave(wave: Step[], run: (s: Step) => Promise<void>, wid
   };
   await Promise.all(Array.from({ length: Math.min(width, wave.length) }, worker));
   if (failure) throw failure;
+}
+
+/** Host-namespace steps first (bridges, netns, veths), then those inside sandboxes: the one order of every plan. */
+export function hostFirst(steps: Step[]): Step[] {
+  return [...steps.filter((s) => !s.ns), ...steps.filter((s) => s.ns)];
 }

@@ -1,11 +1,13 @@
 // The bridge driver: a Linux bridge per network, a veth pair per endpoint whose peer is
 // created directly inside the sandbox netns (moving a link costs ~20 ms; creating it there
-// costs nothing extra), then one `ip -batch` in the sandbox for address, link and routes.
-import type { EndpointRecord, KernelCmd, NetworkRecord } from '../core/types.js';
-import { InvalidArgumentError } from '../lib/errors.js';
+// costs nothing extra). The core then configures the peer inside the sandbox.
+import { randomBytes } from '../lib/random.js';
+import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
 import { parseIP } from '../lib/ip.js';
 import { checkIfName } from '../lib/validate.js';
-import type { Driver, JoinOptions, Step } from './driver.js';
+import { addrAdd, addrReplace, bridgeAdd, linkDel, linkMaster, linkUp, noAddrGen, vethAdd } from '../kernel/ops.js';
+import { gatewayCidr, type NetworkRecord } from '../model/records.js';
+import type { Driver, Leftover } from './driver.js';
 
 export const OPT = {
   name: 'com.docker.network.bridge.name',
@@ -16,7 +18,7 @@ export const OPT = {
   ifPrefix: 'com.docker.network.container_iface_prefix',
 } as const;
 
-const bad = (k: string, v: string) => new InvalidArgumentError(`failed to parse ${k} value: ${v}`);
+export const bad = (k: string, v: string) => new InvalidArgumentError(`failed to parse ${k} value: ${v}`);
 
 function parseBool(k: string, v: string): string {
   if (/^(1|t|true)$/i.test(v)) return 'true';
@@ -24,15 +26,26 @@ function parseBool(k: string, v: string): string {
   throw bad(k, v);
 }
 
+/** `com.docker.network.driver.mtu` and `container_iface_prefix`, shared by every driver that makes interfaces. */
+export function parseCommonOption(k: string, v: string): string | undefined {
+  if (k === OPT.mtu) {
+    if (!/^\d{1,5}$/.test(v) || Number(v) < 68 || Number(v) > 65535) throw bad(k, v);
+    return String(Number(v));
+  }
+  // eth<N> must still fit in 15 bytes with room for the index.
+  if (k === OPT.ifPrefix && !/^[a-zA-Z][a-zA-Z0-9_-]{0,10}$/.test(v)) throw bad(k, v);
+  return undefined;
+}
+
+/** The container-side name of endpoint n: `eth<N>` or the network's prefix. */
+export const containerIf = (nw: NetworkRecord, n: number): string => `${nw.options[OPT.ifPrefix] ?? 'eth'}${n}`;
+
 export const bridgeDevice = (nw: NetworkRecord): string => String(nw.driverState['bridge'] ?? '');
 
 /** 02 (locally administered, unicast) followed by the network ID's first five bytes. */
-export const bridgeMac = (nw: NetworkRecord): string => `02:${(nw.id.slice(0, 10).match(/../g) ?? []).join(':')}`;
+const bridgeMac = (nw: NetworkRecord): string => `02:${(nw.id.slice(0, 10).match(/../g) ?? []).join(':')}`;
 
-function mtuOf(nw: NetworkRecord): string[] {
-  const m = nw.options[OPT.mtu];
-  return m ? ['mtu', m] : [];
-}
+const OURS = /^nc-[0-9a-f]{12}$/;
 
 export const bridgeDriver: Driver = {
   name: 'bridge',
@@ -52,15 +65,10 @@ export const bridgeDriver: Driver = {
         case OPT.hostBinding:
           if (!parseIP(v)) throw bad(k, v);
           break;
-        case OPT.mtu: {
-          if (!/^\d{1,5}$/.test(v) || Number(v) < 68 || Number(v) > 65535) throw bad(k, v);
-          out[k] = String(Number(v));
-          break;
+        default: {
+          const norm = parseCommonOption(k, v);
+          if (norm !== undefined) out[k] = norm;
         }
-        case OPT.ifPrefix:
-          // eth<N> must still fit in 15 bytes with room for the index.
-          if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,10}$/.test(v)) throw bad(k, v);
-          break;
       }
     }
     return out;
@@ -70,63 +78,93 @@ export const bridgeDriver: Driver = {
     return { bridge: nw.options[OPT.name] ?? (nw.predefined ? 'netctl0' : `nc-${nw.id.slice(0, 12)}`) };
   },
 
+  /** Never adopt or re-address a bridge netctl did not create (moby#23622). */
+  async checkCreate({ tx, kernel }, nw, req) {
+    const dev = bridgeDevice(nw);
+    const other = tx.list('networks').find((n) => n.driverState['bridge'] === dev);
+    if (other) throw new ConflictError(`bridge name ${dev} is already in use by network ${other.name}`);
+    if (req.options[OPT.name] !== undefined && (await kernel.links()).has(dev)) {
+      throw new ConflictError(`bridge name ${dev} is already in use`, 'netctl never takes over a device it did not create; choose another com.docker.network.bridge.name');
+    }
+  },
+
   createNetwork(nw) {
     const br = bridgeDevice(nw);
     // A MAC derived from the network ID: a bridge re-created by `restore` keeps it, so the
     // sandboxes' neighbour entries for the gateway stay valid.
-    const cmds: string[][] = [['link', 'add', 'name', br, ...mtuOf(nw), 'address', bridgeMac(nw), 'type', 'bridge']];
-    for (const pool of nw.ipam.config) {
-      const len = pool.Subnet.split('/')[1];
-      cmds.push(['addr', 'add', `${pool.Gateway}/${len}`, 'dev', br]);
-    }
-    cmds.push(['link', 'set', br, 'up']);
-    return [{ cmds, undo: [{ args: ['link', 'del', br] }] }];
+    const cmds = [bridgeAdd(br, bridgeMac(nw), nw.options[OPT.mtu]), ...nw.ipam.config.map((p) => addrAdd(gatewayCidr(p), br)), linkUp(br)];
+    return [{ cmds, undo: [{ args: linkDel(br) }] }];
   },
 
   deleteNetwork(nw) {
-    return [{ args: ['link', 'del', bridgeDevice(nw)] }];
+    return [{ args: linkDel(bridgeDevice(nw)) }];
   },
 
-  join(nw, ep, sb, opts: JoinOptions): Step[] {
-    const mtu = mtuOf(nw);
-    const host: Step = {
+  endpointNames(nw, n) {
+    return { ifName: containerIf(nw, n), hostIf: `veth${randomBytes(4).toString('hex').slice(0, 7)}` };
+  },
+
+  join(nw, ep, sb) {
+    return [{
       cmds: [
-        ['link', 'add', ep.hostIf, ...mtu, 'type', 'veth', 'peer', 'name', ep.ifName, ...mtu, 'address', ep.mac, 'netns', sb.netns],
+        vethAdd(ep.hostIf, ep.ifName, ep.mac, sb.netns, nw.options[OPT.mtu]),
         // A bridge port needs no IPv6 address of its own (nor the DAD and MLD traffic one brings).
-        ['link', 'set', ep.hostIf, 'addrgenmode', 'none'],
-        ['link', 'set', ep.hostIf, 'master', bridgeDevice(nw), 'up'],
+        noAddrGen(ep.hostIf),
+        linkMaster(ep.hostIf, bridgeDevice(nw)),
       ],
       // Deleting either end of a veth pair deletes both.
-      undo: [{ args: ['link', 'del', ep.hostIf] }],
+      undo: [{ args: linkDel(ep.hostIf) }],
+    }];
+  },
+
+  leave(_nw, ep) {
+    return [{ args: linkDel(ep.hostIf) }];
+  },
+
+  async checkNetwork({ kernel }, nw) {
+    const br = bridgeDevice(nw);
+    const l = (await kernel.links()).get(br);
+    if (!l) return { drift: [`bridge ${br} is missing`], repair: this.createNetwork(nw), repaired: [`bridge ${br} of network ${nw.name}`] };
+    if (l.linkinfo?.info_kind !== 'bridge') return { drift: [`${br} is not a bridge`], repair: [], repaired: [] };
+    const drift: string[] = [];
+    const have = (await kernel.addrs()).get(br) ?? [];
+    const lacking = nw.ipam.config.map(gatewayCidr).filter((a) => !have.includes(a));
+    for (const a of lacking) drift.push(`bridge ${br} lacks its gateway address ${a}`);
+    if (!(l.flags ?? []).includes('UP')) drift.push(`bridge ${br} is down`);
+    return { drift, repair: drift.length ? [{ cmds: [...lacking.map((a) => addrReplace(a, br)), linkUp(br)], undo: [] }] : [], repaired: [] };
+  },
+
+  async checkEndpoint({ kernel }, nw, ep) {
+    const host = (await kernel.links()).get(ep.hostIf);
+    if (!host) return { drift: [`veth ${ep.hostIf} (${ep.ifName} on ${nw.name}) is missing`], repair: [], repaired: [], missing: true };
+    const br = bridgeDevice(nw);
+    if (host.master === br) return { drift: [], repair: [], repaired: [], missing: false };
+    return {
+      drift: [`veth ${ep.hostIf} is not attached to ${br}`],
+      repair: [{ cmds: [linkMaster(ep.hostIf, br)], undo: [] }],
+      repaired: [`${ep.hostIf} re-attached to ${br}`],
+      missing: false,
     };
-    // On an IPv4-only network the container side gets no IPv6 link-local address either (as
-    // Docker does): its DAD, router and MLD solicitations are multicast, which the bridge
-    // floods to every port, so each connect cost every sandbox of a large network some work.
-    const inner: string[][] = nw.enableIPv6 ? [] : [['link', 'set', ep.ifName, 'addrgenmode', 'none']];
-    if (ep.ipv4) inner.push(['addr', 'add', ep.ipv4, 'dev', ep.ifName]);
-    if (ep.ipv6) inner.push(['addr', 'add', ep.ipv6, 'dev', ep.ifName, 'nodad']);
-    inner.push(['link', 'set', ep.ifName, 'up']);
-    // replace, not add: a higher-priority endpoint takes the route over from an earlier one.
-    if (opts.gateway) inner.push(...defaultRoutes(ep));
-    return [host, { ns: sb.netns, cmds: inner, undo: [] }];
   },
 
-  leave(_nw, ep): KernelCmd[] {
-    return [{ args: ['link', 'del', ep.hostIf] }];
+  async leftovers({ tx, kernel }) {
+    const ours = new Set(tx.list('networks').map(bridgeDevice).filter(Boolean));
+    const veths = new Set(tx.list('endpoints').map((e) => e.hostIf));
+    const out: Leftover[] = [];
+    for (const [name, l] of await kernel.links()) {
+      if (OURS.test(name) && !ours.has(name)) out.push({ dev: name, what: `bridge ${name} (no network has it)` });
+      else if (l.master && ours.has(l.master) && !veths.has(name)) out.push({ dev: name, what: `veth ${name} on ${l.master} (no endpoint has it)` });
+    }
+    return out;
   },
 
-  setGateway(_nw, ep, sb) {
-    return [{ ns: sb.netns, cmds: defaultRoutes(ep), undo: [] }];
+  firewall(nw) {
+    return {
+      bridge: bridgeDevice(nw),
+      subnets: nw.ipam.config.map((p) => p.Subnet).filter((s) => !s.includes(':')),
+      internal: nw.internal,
+      icc: nw.options[OPT.icc] !== 'false',
+      masquerade: nw.options[OPT.masquerade] !== 'false',
+    };
   },
 };
-
-function defaultRoutes(ep: EndpointRecord): string[][] {
-  const out: string[][] = [];
-  if (ep.gateway4) out.push(['route', 'replace', 'default', 'via', ep.gateway4, 'dev', ep.ifName]);
-  if (ep.gateway6) out.push(['route', 'replace', '::/0', 'via', ep.gateway6, 'dev', ep.ifName]);
-  return out;
-}
-
-export function ifPrefix(nw: NetworkRecord): string {
-  return nw.options[OPT.ifPrefix] ?? 'eth';
-}

@@ -1,35 +1,75 @@
 // The Driver interface, shaped after libnetwork's driver API (CreateNetwork, DeleteNetwork,
 // Join, Leave; CreateEndpoint/DeleteEndpoint are folded into join/leave because a netctl
-// endpoint only exists while its sandbox runs). Drivers do no I/O: they return plans of `ip`
-// commands with their undo, which the controller applies, journals and rolls back. That keeps
-// every driver testable without a kernel and makes crash cleanup data, not code.
-import type { EndpointRecord, KernelCmd, NetworkRecord, SandboxRecord } from '../core/types.js';
+// endpoint only exists while its sandbox runs), so a remote plugin can be mapped onto it.
+//
+// Drivers do no kernel writes: they return plans of `ip` commands with their undo, which the
+// core applies, journals and rolls back, so every driver is testable without a kernel and crash
+// cleanup is data, not code. They own everything that depends on what kind of network it is —
+// option parsing, device names, plans, what doctor compares and restore repairs, and the
+// network's part in the firewall — so the core never asks which driver it holds.
+//
+// What the core does for every driver: addresses (IPAM), the endpoint record, the interface's
+// configuration inside the sandbox once the driver made it (addresses, link up, default
+// route), the journal, the firewall sync and the name files.
+import type { FwNetwork } from '../firewall/firewall.js';
+import type { KernelView } from '../kernel/ip.js';
+import type { EndpointRecord, KernelCmd, NetworkRecord, SandboxRecord, Step } from '../model/records.js';
+import type { NetworkCreate } from '../model/requests.js';
+import type { ReadTxn } from '../store/store.js';
 
-/** Commands applied in one `ip -batch` process, in `ns` (undefined: the host namespace). */
-export interface Step {
-  ns?: string;
-  cmds: string[][];
-  /** Idempotent commands that undo this step; run best-effort, "already gone" is success. */
-  undo: KernelCmd[];
+/** What a driver may read while it checks: the store and (lazily) the kernel. */
+export interface DriverContext {
+  tx: ReadTxn;
+  kernel: KernelView;
 }
 
-export interface JoinOptions {
-  /** This endpoint carries the sandbox's default route. */
-  gateway: boolean;
+/** A comparison with the kernel: what doctor reports, and what restore runs (and says it did) to repair it. */
+export interface Check {
+  drift: string[];
+  repair: Step[];
+  /** What restore reports once `repair` ran (`bridge nc-… of network web`); [] to say nothing. */
+  repaired: string[];
+}
+
+/** Devices of this driver that no record accounts for (netctl made them; the store forgot). */
+export interface Leftover {
+  dev: string;
+  /** As doctor words it: `bridge nc-… (no network has it)`. */
+  what: string;
 }
 
 export interface Driver {
   readonly name: string;
-  /** Whether endpoints get an interface (and an address) in the sandbox. */
+  /** Endpoints get an interface and addresses in the sandbox (false: host, null). */
   readonly plumbs: boolean;
-  /** Checks and normalises `-o` options; throws InvalidArgumentError on a bad value. */
-  parseOptions(opts: Record<string, string>): Record<string, string>;
+  /** Only the predefined network of this driver may exist (host, null). */
+  readonly singleton?: boolean;
+
+  /** Checks and normalises `-o` options of network `name`; throws InvalidArgumentError on a bad value. */
+  parseOptions(opts: Record<string, string>, name: string): Record<string, string>;
   /** Driver state recorded on the network at create time (e.g. the bridge device name). */
   initState(nw: NetworkRecord): NetworkRecord['driverState'];
+  /** Create-time checks against the store and the kernel, once the record is built. */
+  checkCreate?(ctx: DriverContext, nw: NetworkRecord, req: NetworkCreate): Promise<void>;
   createNetwork(nw: NetworkRecord): Step[];
   deleteNetwork(nw: NetworkRecord): KernelCmd[];
-  join(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, opts: JoinOptions): Step[];
+
+  /** Refuses a sandbox this network cannot take (the host network, a second network for none). */
+  checkJoin?(nw: NetworkRecord, sb: SandboxRecord): void;
+  /** Device names of the endpoint with index n: inside the sandbox, and on the host ('' if none). */
+  endpointNames(nw: NetworkRecord, n: number): { ifName: string; hostIf: string };
+  /** Makes the endpoint's device: `ep.ifName` exists in the sandbox afterwards, not yet configured. */
+  join(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Step[];
+  /** Removes what join made (idempotent, best-effort). */
   leave(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): KernelCmd[];
-  /** Commands that make `ep` the sandbox's default route (after the previous one left). */
-  setGateway(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Step[];
+
+  /** The network's own devices against the kernel. */
+  checkNetwork?(ctx: DriverContext, nw: NetworkRecord): Promise<Check>;
+  /** One endpoint's devices against the kernel; `missing` when join must make them again. */
+  checkEndpoint?(ctx: DriverContext, nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<Check & { missing: boolean }>;
+  /** Devices this driver made that no record has any more (doctor reports them, restore deletes them). */
+  leftovers?(ctx: DriverContext): Promise<Leftover[]>;
+
+  /** The network's part in the firewall model; undefined when the firewall has nothing to do with it. */
+  firewall?(nw: NetworkRecord): Omit<FwNetwork, 'id12'>;
 }

@@ -1,33 +1,41 @@
-// Derives the firewall model from the store: every bridge network in use, and the published
-// ports of running sandboxes, mapped to their gateway endpoint.
-import { OPT, bridgeDevice } from '../drivers/bridge.js';
-import { electGateway } from '../core/gateway.js';
+// Derives the firewall model from the store: each network in use whose driver has a part in
+// the firewall, and the published ports of running sandboxes, mapped to their gateway endpoint.
+import { driverFor } from '../drivers/index.js';
+import { OPT } from '../drivers/bridge.js';
+import { electGateway } from '../model/gateway.js';
+import { bareIP, type NetworkRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
 import type { FwModel, FwNetwork, FwPort } from './firewall.js';
 
+/** The network's part, if its driver has one (and is known: a store may name a driver this build lacks). */
+function partOf(nw: NetworkRecord): Omit<FwNetwork, 'id12'> | undefined {
+  try {
+    return driverFor(nw.driver).firewall?.(nw);
+  } catch {
+    return undefined;
+  }
+}
+
 export function firewallModel(tx: ReadTxn): FwModel {
-  const networks: FwNetwork[] = tx.list('networks')
-    .filter((n) => n.driver === 'bridge' && n.driverState['ready'])
-    .sort((a, b) => (a.id < b.id ? -1 : 1))
-    .map((n) => ({
-      id12: n.id.slice(0, 12),
-      bridge: bridgeDevice(n),
-      subnets: n.ipam.config.map((p) => p.Subnet).filter((s) => !s.includes(':')),
-      internal: n.internal,
-      icc: n.options[OPT.icc] !== 'false',
-      masquerade: n.options[OPT.masquerade] !== 'false',
-    }));
+  const networks: FwNetwork[] = [];
+  for (const n of tx.list('networks').filter((x) => x.driverState['ready']).sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const part = partOf(n);
+    if (part) networks.push({ id12: n.id.slice(0, 12), ...part });
+  }
   const ports: FwPort[] = [];
+  const netOf = (id: string) => tx.get('networks', id);
   const publishing = tx.find('sandboxes', 'ports', []).filter((sb) => sb.state === 'running');
   for (const sb of publishing.sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    const gw = electGateway(tx, tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq));
-    const nw = gw && tx.get('networks', gw.networkId);
-    if (!gw || !nw || !gw.ipv4) continue;
+    const gw = electGateway(tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq), netOf);
+    const nw = gw && netOf(gw.networkId);
+    const part = nw && partOf(nw);
+    // A gateway on a network without a firewall part (macvlan) publishes nothing: there is no host side to DNAT from.
+    if (!gw || !nw || !part || !gw.ipv4) continue;
     for (const p of sb.ports) {
       ports.push({
         id12: sb.id.slice(0, 12),
-        bridge: bridgeDevice(nw),
-        containerIP: gw.ipv4.split('/')[0] ?? '',
+        bridge: part.bridge,
+        containerIP: bareIP(gw.ipv4),
         proto: p.proto,
         hostIP: p.hostIP || nw.options[OPT.hostBinding] || '',
         hostPort: p.hostPort,

@@ -2,7 +2,7 @@
 // addresses. Allocation is "first free in the range": the lowest address that is not the
 // network or broadcast address of the subnet or of its ip-range, the gateway, an aux
 // address, or held by a live endpoint.
-import type { IpamPool } from '../core/types.js';
+import type { IpamPool } from '../model/records.js';
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
 import {
   type Addr, type Family, type Prefix,

@@ -21,4 +21,8 @@ export class FaultRunner implements Runner {
     }
     return this.inner.run(file, args, opts);
   }
+
+  sysctl(key: string, value: string): Promise<boolean> {
+    return this.inner.sysctl(key, value);
+  }
 }

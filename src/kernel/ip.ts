@@ -1,9 +1,9 @@
 // iproute2 operations, one small function each (as CNI's pkg/ip). Writes go through
 // `ip -batch` so one process applies many changes; reads use `ip -j` JSON.
 import { existsSync, readFileSync } from 'node:fs';
-import type { KernelCmd } from '../core/types.js';
+import type { KernelCmd } from '../model/records.js';
 import { SystemError } from '../lib/errors.js';
-import type { Runner } from './runner.js';
+import { NETNS_DIR, type Runner } from './runner.js';
 
 /** Refuses tokens ip's batch parser would split or treat as a comment: a last line of defence. */
 function line(args: string[]): string {
@@ -80,7 +80,7 @@ export function deletionsDone(cmds: string[][]): (() => boolean) | undefined {
     else return undefined;
   }
   return () => {
-    if (netns.some((n) => existsSync(`/var/run/netns/${n}`))) return false;
+    if (netns.some((n) => existsSync(`${NETNS_DIR}/${n}`))) return false;
     if (links.length === 0) return true;
     const present = new Set(readFileSync('/proc/net/dev', 'latin1').split('\n').slice(2).map((l) => l.slice(0, l.indexOf(':')).trim()));
     return !links.some((l) => present.has(l));
@@ -105,6 +105,7 @@ export interface LinkInfo {
   master?: string;
   linkinfo?: { info_kind?: string };
   operstate?: string;
+  flags?: string[];
   mtu?: number;
 }
 
@@ -136,4 +137,38 @@ export async function listRoutes(runner: Runner, ns?: string, families: Array<'-
   const out: RouteInfo[] = [];
   for (const fam of families) out.push(...(await ipJson<RouteInfo[]>(runner, ns, [fam, 'route', 'show'])));
   return out;
+}
+
+/**
+ * The kernel as one command sees it: each read (`ip -j`) made once, when first asked for, so
+ * doctor, restore and create-time checks read only what the drivers involved need. A
+ * namespace that cannot be read (gone) reads as empty.
+ */
+export class KernelView {
+  private readonly cache = new Map<string, Promise<unknown>>();
+
+  constructor(readonly runner: Runner) {}
+
+  private once<T>(key: string, read: () => Promise<T>): Promise<T> {
+    let p = this.cache.get(key) as Promise<T> | undefined;
+    if (!p) this.cache.set(key, (p = read()));
+    return p;
+  }
+
+  links(ns?: string): Promise<Map<string, LinkInfo>> {
+    return this.once(`links ${ns ?? ''}`, async () => new Map((await quiet(listLinks(this.runner, ns), ns, [])).map((l) => [l.ifname, l])));
+  }
+
+  addrs(ns?: string, family: '-4' | '-6' | '' = ''): Promise<Map<string, string[]>> {
+    return this.once(`addrs ${ns ?? ''} ${family}`, () => quiet(listAddrs(this.runner, ns, family), ns, new Map<string, string[]>()));
+  }
+
+  routes(ns?: string, families: Array<'-4' | '-6'> = ['-4', '-6']): Promise<RouteInfo[]> {
+    return this.once(`routes ${ns ?? ''} ${families.join()}`, () => quiet(listRoutes(this.runner, ns, families), ns, []));
+  }
+}
+
+/** Inside a sandbox, a failed read means the netns is gone; in the host namespace it is an error. */
+function quiet<T>(p: Promise<T>, ns: string | undefined, empty: T): Promise<T> {
+  return ns === undefined ? p : p.catch(() => empty);
 }

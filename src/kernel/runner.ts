@@ -3,7 +3,7 @@
 // directly: importing execa costs ~22 ms even bundled, more than every other module of a
 // connect together, and a Runner needs only argv in, stdout/stderr/status out.
 import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 
 export interface RunResult {
@@ -26,6 +26,8 @@ export interface RunOptions {
 export interface Runner {
   /** Runs file with args (never through a shell). Resolves on any exit code; rejects only if it cannot start. */
   run(file: string, args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** Sets a sysctl of the current network namespace if it differs; resolves whether it changed. */
+  sysctl(key: string, value: string): Promise<boolean>;
 }
 
 const PACKAGES: Record<string, string> = { ip: 'iproute2', nsenter: 'util-linux' };
@@ -52,7 +54,7 @@ export function parentMountNs(): string | null {
 }
 
 /** Where `ip netns` keeps its names (iproute2's NETNS_RUN_DIR). */
-const NETNS_DIR = '/var/run/netns';
+export const NETNS_DIR = '/var/run/netns';
 
 /**
  * How `ip [-n NS] ARGS` is run. `ip -n` enters NS and then copies the mount table into a
@@ -76,7 +78,15 @@ export class ProcessRunner implements Runner {
 
   run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     if (file === 'ip') return this.spawnRun(...ipArgv(args, this.mountNs), opts);
+    // A bind mount under NETNS_DIR must land where `ip netns` names land (see parentMountNs).
+    if (file === 'mount' && this.mountNs) return this.spawnRun('nsenter', [`--mount=${this.mountNs}`, '--', file, ...args], opts);
     return this.spawnRun(file, args, opts);
+  }
+
+  /** Through /proc: no process. */
+  async sysctl(key: string, value: string): Promise<boolean> {
+    this.debug?.(`sysctl ${key}=${value}`);
+    return ensureSysctl(key, value);
   }
 
   private spawnRun(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
@@ -116,5 +126,17 @@ export class ProcessRunner implements Runner {
       }, 1);
       child.once('close', () => clearInterval(poll));
     });
+  }
+}
+
+/** Sets /proc/sys/KEY if it differs; returns whether it changed (sysctls are per netns). */
+function ensureSysctl(key: string, value: string): boolean {
+  const path = `/proc/sys/${key.replace(/\./g, '/')}`;
+  try {
+    if (readFileSync(path, 'utf8').trim() === value) return false;
+    writeFileSync(path, value);
+    return true;
+  } catch {
+    return false;
   }
 }

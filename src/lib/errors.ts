@@ -19,10 +19,3 @@ export class InvalidArgumentError extends NetctlError {}
 export class ForbiddenError extends NetctlError {}
 /** The kernel or a helper binary failed. */
 export class SystemError extends NetctlError {}
-
-/** Several independent failures (teardown collects them all instead of stopping at the first). */
-export class MultiError extends NetctlError {
-  constructor(readonly errors: Error[]) {
-    super(errors.map((e) => e.message).join('; '));
-  }
-}

@@ -1,6 +1,6 @@
 // In-memory Store for engine tests with a fake Runner. It keeps store.json's text, so the
 // engine tests go through the same layout and searches as the file store.
-import type { State } from '../core/types.js';
+import type { State } from '../model/records.js';
 import { parseStore, storeText } from './state.js';
 import { DocTxn, emptyDoc, stateOf, type Doc, type ReadTxn, type Store, type Txn } from './store.js';
 

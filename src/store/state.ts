@@ -3,7 +3,7 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { isAscii } from 'node:buffer';
 import { join } from 'node:path';
-import { SCHEMA_VERSION, type State } from '../core/types.js';
+import { SCHEMA_VERSION, type State } from '../model/records.js';
 import { RECORD_KINDS, docOf, emptyDoc, stateOf, type Doc, type Kinds, type RecordKind } from './store.js';
 import { CorruptStoreError, type Rec, type Table } from './table.js';
 

@@ -1,7 +1,7 @@
 // The Store interface: get/list/put/delete inside one transaction, plus find/values over a
 // few declared fields; small enough that an etcd implementation with compare-and-swap (a
 // prefix scan per kind) can sit beside the lowdb one.
-import { SCHEMA_VERSION, type EndpointRecord, type JournalEntry, type NetworkRecord, type SandboxRecord, type State } from '../core/types.js';
+import { SCHEMA_VERSION, type EndpointRecord, type JournalEntry, type NetworkRecord, type SandboxRecord, type State } from '../model/records.js';
 import { Table, type TableSpec, type TableSavepoint } from './table.js';
 
 export interface Kinds {

@@ -35,6 +35,15 @@ export class FakeKernel implements Runner {
     });
   }
 
+  /** sysctls set through the Runner, as /proc/sys would hold them. */
+  sysctls = new Map<string, string>();
+
+  async sysctl(key: string, value: string): Promise<boolean> {
+    const changed = this.sysctls.get(key) !== value;
+    this.sysctls.set(key, value);
+    return changed;
+  }
+
   mutating(): Call[] {
     return this.calls.filter((c) => !c.args.includes('-j'));
   }

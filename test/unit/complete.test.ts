@@ -31,7 +31,7 @@ describe('shell completion', () => {
     assert.deepEqual(c('create', '--i'), ['--ip-range', '--ipv6', '--internal', '--ipam-driver', '--ipam-opt', ':4']);
     assert.ok(c('ls', '-').includes('--filter'));
     assert.ok(c('ls', '-').includes('--root'), 'global flags too');
-    assert.deepEqual(c('create', '-d', ''), ['bridge', 'host', 'null', ':4']);
+    assert.deepEqual(c('create', '-d', ''), ['bridge', 'host', 'null', 'macvlan', ':4']);
     assert.deepEqual(c('create', '--driver', 'b'), ['bridge', ':4']);
     assert.deepEqual(c('ls', '--filter', ''), ['driver=', 'id=', 'name=', 'label=', 'scope=', 'type=', 'dangling=', ':6']);
     assert.deepEqual(c('ls', '-f', 'type='), ['type=custom', 'type=builtin', ':4']);

@@ -27,6 +27,10 @@ class FakeRunner implements Runner {
     return { stdout: '', stderr: `${file}: not faked`, exitCode: 127 };
   }
 
+  async sysctl(): Promise<boolean> {
+    return false;
+  }
+
   restores(): Call[] {
     return this.calls.filter((c) => c.file.endsWith('-restore'));
   }

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderList, selectNetworks } from '../../src/cli/commands/network.js';
 import { parseFilters } from '../../src/cli/options.js';
-import type { NetworkRecord } from '../../src/core/types.js';
-import { networkRow } from '../../src/core/views.js';
+import type { NetworkRecord } from '../../src/model/records.js';
+import { networkRow } from '../../src/cli/views.js';
 
 const rec = (name: string, id: string, over: Partial<NetworkRecord> = {}): NetworkRecord => ({
   id: id.padEnd(64, '0'), name, driver: 'bridge', created: '2026-01-02T03:04:05.678Z', scope: 'local', enableIPv6: false,

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { NetworkRecord } from '../../src/core/types.js';
+import type { NetworkRecord } from '../../src/model/records.js';
 import { DELTA_LIMIT, FileStore } from '../../src/store/file.js';
 
 const root = mkdtempSync(join(tmpdir(), 'netctl-store-'));

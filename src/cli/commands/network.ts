@@ -1,8 +1,8 @@
 // Network commands: parse -> convert -> controller -> print. No policy lives here.
 import { matchesLabel } from '../../core/checks.js';
-import { Controller } from '../../core/controller.js';
-import type { NetworkRecord } from '../../core/types.js';
-import { networkRow, networkView } from '../../core/views.js';
+import { busyNetworks, findNetwork } from '../../core/lookup.js';
+import type { NetworkRecord } from '../../model/records.js';
+import { networkRow, networkView } from '../views.js';
 import { InvalidArgumentError, UsageError } from '../../lib/errors.js';
 import { hasPrivilege, requirePrivilege } from '../../lib/privilege.js';
 import { makeController, type Globals, type Io } from '../context.js';
@@ -85,7 +85,7 @@ export async function inspect(g: Globals, io: Io, refs: string[], flags: { forma
     const errors: Error[] = [];
     for (const ref of refs) {
       try {
-        found.push(networkView(tx, Controller.findNetwork(tx, ref)));
+        found.push(networkView(tx, findNetwork(tx, ref)));
       } catch (e) {
         errors.push(e as Error);
       }
@@ -116,7 +116,7 @@ export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
   const filters = parseFilters(flags.filter ?? []);
   const ctl = makeController(g, io);
   const rows = await ctl.view((tx) => {
-    const busy = Controller.busyNetworks(tx);
+    const busy = busyNetworks(tx);
     return selectNetworks(tx.list('networks'), filters, busy).map((n) => networkRow(n, flags.trunc !== false));
   }, hasPrivilege());
   io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}'));

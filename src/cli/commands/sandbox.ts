@@ -1,6 +1,6 @@
 // Sandbox (container-side) commands.
-import { Controller } from '../../core/controller.js';
-import { sandboxRow, sandboxView } from '../../core/views.js';
+import { findSandbox } from '../../core/lookup.js';
+import { sandboxRow, sandboxView } from '../views.js';
 import { execIn } from '../../kernel/exec.js';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { hasPrivilege, requirePrivilege } from '../../lib/privilege.js';
@@ -64,7 +64,7 @@ export async function inspect(g: Globals, io: Io, names: string[]): Promise<numb
     const found: unknown[] = [];
     const errors: Error[] = [];
     for (const n of names) {
-      const sb = Controller.findSandbox(tx, n);
+      const sb = findSandbox(tx, n);
       if (sb) found.push(sandboxView(tx, sb));
       else errors.push(new NotFoundError(`No such container: ${n}`));
     }
@@ -76,7 +76,7 @@ export async function inspect(g: Globals, io: Io, names: string[]): Promise<numb
 }
 
 export async function exec(g: Globals, io: Io, name: string, argv: string[]): Promise<number> {
-  const sb = await makeController(g, io).view((tx) => Controller.findSandbox(tx, name), false);
+  const sb = await makeController(g, io).view((tx) => findSandbox(tx, name), false);
   if (!sb) throw new NotFoundError(`No such container: ${name}`);
   if (sb.state !== 'running') throw new NotFoundError(`container ${sb.name} is not running`, `start it: netctl sandbox start ${sb.name}`);
   return execIn(sb.netns, argv);

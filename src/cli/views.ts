@@ -1,13 +1,13 @@
 // What users see: Docker's network object, the `ls` row, pouch's sandbox NetworkSettings.
 // Built from the records on demand; nothing here is stored.
-import { goMap } from '../cli/template.js';
+import { goMap } from './template.js';
 import type { ReadTxn } from '../store/store.js';
-import { Controller } from './controller.js';
-import type { NetworkRecord, SandboxRecord } from './types.js';
+import { endpointsOf } from '../core/lookup.js';
+import type { NetworkRecord, SandboxRecord } from '../model/records.js';
 
 export function networkView(tx: ReadTxn, nw: NetworkRecord) {
   const containers: Record<string, unknown> = goMap({});
-  for (const ep of Controller.endpointsOf(tx, { network: nw.id })) {
+  for (const ep of endpointsOf(tx, { network: nw.id })) {
     const sb = tx.get('sandboxes', ep.sandboxId);
     containers[ep.sandboxId] = {
       Name: sb?.name ?? '',
@@ -72,7 +72,7 @@ function formatCreated(iso: string): string {
 export function sandboxView(tx: ReadTxn, sb: SandboxRecord) {
   const networks: Record<string, unknown> = goMap({});
   for (const [netId, rec] of Object.entries(sb.networks)) {
-    const ep = Controller.endpointsOf(tx, { sandbox: sb.id, network: netId })[0];
+    const ep = endpointsOf(tx, { sandbox: sb.id, network: netId })[0];
     const name = tx.get('networks', netId)?.name ?? rec.name;
     const [ip4 = '', len4 = '0'] = (ep?.ipv4 ?? '').split('/');
     const [ip6 = '', len6 = '0'] = (ep?.ipv6 ?? '').split('/');

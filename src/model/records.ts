@@ -1,4 +1,6 @@
-// The CNM records netctl keeps in its store. Field names follow Docker/pouch where users see them.
+// The CNM records netctl keeps in its store, and the kernel-plan vocabulary every layer shares.
+// This is the ground floor: it imports nothing, and store, kernel, IPAM, drivers, firewall and
+// core all build on it. Field names follow Docker/pouch where users see them.
 
 export interface IpamPool {
   Subnet: string;
@@ -62,14 +64,25 @@ export interface EndpointRecord {
   gwPriority: number;
 }
 
-export type SandboxMode = 'bridge' | 'none' | 'host' | 'network' | 'container';
+/**
+ * How a sandbox came to be: `--net` bridge/none/host/NETWORK (`network`), adopted from another
+ * runtime (`adopted`), or sharing another sandbox's netns (`container:<its id>`).
+ */
+export type SandboxMode = 'bridge' | 'none' | 'host' | 'network' | 'adopted' | `container:${string}`;
+
+/** The sandbox whose netns `mode` shares, if it is `container:<id>`. */
+export function sharedNetnsOf(mode: SandboxMode): string | undefined {
+  return mode.startsWith('container:') ? mode.slice('container:'.length) : undefined;
+}
+
+/** Host mode and container:<id> have no netns of their own: nothing can be connected to them. */
+export const sharesNetns = (mode: SandboxMode): boolean => mode === 'host' || sharedNetnsOf(mode) !== undefined;
 
 export interface SandboxRecord {
   id: string;
   name: string;
   created: string;
-  /** As given to --net: 'bridge', 'none', 'host', a network name, or 'container:X'. */
-  mode: string;
+  mode: SandboxMode;
   state: 'running' | 'stopped';
   /** Path of the netns ('' in host mode, where the host's is shared). */
   netns: string;
@@ -116,6 +129,20 @@ export interface KernelCmd {
   args: string[];
 }
 
+/** Commands applied in one `ip -batch` process, in `ns` (undefined: the host namespace). */
+export interface Step {
+  ns?: string;
+  cmds: string[][];
+  /** Idempotent commands that undo this step; run best-effort, "already gone" is success. */
+  undo: KernelCmd[];
+}
+
+/** The address a pool's gateway carries: `10.1.0.1/24`. */
+export const gatewayCidr = (p: IpamPool): string => `${p.Gateway}/${p.Subnet.split('/')[1] ?? ''}`;
+
+/** An address without its prefix length: `10.1.0.5/24` -> `10.1.0.5`. */
+export const bareIP = (cidr: string): string => cidr.split('/')[0] ?? '';
+
 export interface State {
   version: number;
   /** The journal file generation this document has absorbed (see store/file.ts). */
@@ -128,4 +155,3 @@ export interface State {
 
 export const SCHEMA_VERSION = 2;
 
-export const emptyState = (): State => ({ version: SCHEMA_VERSION, networks: {}, endpoints: {}, sandboxes: {}, journal: [] });

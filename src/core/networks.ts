@@ -1,0 +1,118 @@
+// Network lifecycle (libnetwork's NewNetwork / Network.Delete): create, rm, prune.
+import { driverFor } from '../drivers/index.js';
+import { KernelView } from '../kernel/ip.js';
+import { buildPools, defaultPool, parseSubnet } from '../ipam/ipam.js';
+import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../lib/errors.js';
+import { checkName } from '../lib/validate.js';
+import type { KernelCmd, NetworkRecord } from '../model/records.js';
+import type { NetworkCreate } from '../model/requests.js';
+import type { Txn } from '../store/store.js';
+import { matchesLabel } from './checks.js';
+import type { Ctx } from './context.js';
+import { busyNetworks, endpointsOf, findNetwork, sandboxName } from './lookup.js';
+import { isPredefinedName, newNetworkRecord, takenPrefixes } from './predefined.js';
+import { apply, teardown, update } from './txn.js';
+
+export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<string> {
+  checkName('network', req.name);
+  const driver = driverFor(req.driver);
+  if (req.ipamDriver !== 'default') throw new NotFoundError(`plugin "${req.ipamDriver}" not found`);
+  const options = driver.parseOptions(req.options, req.name);
+  for (const s of req.subnets) {
+    const fam = parseSubnet(s).family;
+    if (fam === 6 && !req.enableIPv6) throw new InvalidArgumentError(`IPv6 subnet ${s} needs --ipv6`);
+  }
+  return update(ctx, async (tx) => {
+    if (isPredefinedName(req.name)) throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
+    if (tx.list('networks').some((n) => n.name === req.name)) {
+      throw new ConflictError(`network with name ${req.name} already exists`, 'pick another name, or remove it first: netctl rm ' + req.name);
+    }
+    if (driver.singleton) throw new ForbiddenError(`only one instance of "${req.driver}" network is allowed`);
+    const nw = newNetworkRecord(ctx, req.name, req.driver, false);
+    Object.assign(nw, {
+      enableIPv6: req.enableIPv6, internal: req.internal, attachable: req.attachable,
+      options, labels: req.labels,
+      ipam: { driver: req.ipamDriver, options: req.ipamOptions, config: [] },
+    });
+    if (req.subnets.length > 0) {
+      nw.ipam.config = buildPools(req, await takenPrefixes(ctx, tx, false));
+      nw.userSubnets = true;
+    } else {
+      buildPools(req, []); // gateway / ip-range without a subnet are refused here
+      nw.ipam.config = [defaultPool(ctx.pools, await takenPrefixes(ctx, tx, true))];
+    }
+    if (req.enableIPv6 && !nw.ipam.config.some((p) => p.Subnet.includes(':'))) {
+      throw new InvalidArgumentError(`network ${req.name}: --ipv6 needs an IPv6 --subnet`);
+    }
+    nw.driverState = driver.initState(nw);
+    await driver.checkCreate?.({ tx, kernel: new KernelView(ctx.runner) }, nw, req);
+    await apply(ctx, tx, `create network ${nw.name}`, driver.createNetwork(nw), () => {
+      nw.driverState['ready'] = true;
+      tx.put('networks', nw);
+    }, driver.firewall !== undefined);
+    return nw.id;
+  });
+}
+
+/**
+ * Removes networks in one transaction with one teardown for all (bridges in one batch, one
+ * firewall transaction). Returns a result per argument, and the teardown's errors apart.
+ */
+export async function removeNetworks(ctx: Ctx, refs: string[], force: boolean): Promise<{ results: Array<Error | null>; errors: string[] }> {
+  return update(ctx, async (tx) => {
+    const results: Array<Error | null> = [];
+    const cmds: KernelCmd[] = [];
+    const names: string[] = [];
+    let firewall = false;
+    for (const ref of refs) {
+      try {
+        const nw = dropNetwork(tx, ref);
+        cmds.push(...networkTeardown(nw));
+        firewall ||= hasFirewall(nw);
+        names.push(nw.name);
+        results.push(null);
+      } catch (e) {
+        results.push(force && e instanceof NotFoundError ? null : (e as Error));
+      }
+    }
+    const errors = await teardown(ctx, tx, `rm network ${names.join(', ')}`, cmds, firewall);
+    return { results, errors };
+  });
+}
+
+/** Record side of `rm`: refused for predefined networks and while containers are attached. */
+function dropNetwork(tx: Txn, ref: string): NetworkRecord {
+  const nw = findNetwork(tx, ref);
+  if (nw.predefined) throw new ForbiddenError(`${nw.name} is a pre-defined network and cannot be removed`);
+  const eps = endpointsOf(tx, { network: nw.id });
+  if (eps.length > 0) {
+    const names = eps.map((e) => sandboxName(tx, e.sandboxId));
+    throw new ConflictError(`network ${nw.name} has active endpoints (${names.join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>`);
+  }
+  tx.delete('networks', nw.id);
+  return nw;
+}
+
+const networkTeardown = (nw: NetworkRecord): KernelCmd[] => (nw.driverState['ready'] ? driverFor(nw.driver).deleteNetwork(nw) : []);
+
+/** Whether the network had rules of its own (it was in use, and its driver has a firewall part). */
+const hasFirewall = (nw: NetworkRecord): boolean => Boolean(nw.driverState['ready']) && driverFor(nw.driver).firewall !== undefined;
+
+export async function prune(ctx: Ctx, labelFilters: Array<{ key: string; value?: string; negate: boolean }>, until?: Date): Promise<{ removed: string[]; errors: string[] }> {
+  return update(ctx, async (tx) => {
+    const busy = busyNetworks(tx);
+    const removed: string[] = [];
+    const cmds: KernelCmd[] = [];
+    let firewall = false;
+    for (const nw of tx.list('networks').sort((a, b) => a.name.localeCompare(b.name))) {
+      if (nw.predefined || busy.has(nw.id)) continue;
+      if (until && new Date(nw.created) >= until) continue;
+      if (!labelFilters.every((f) => matchesLabel(nw.labels, f.key, f.value) !== f.negate)) continue;
+      cmds.push(...networkTeardown(dropNetwork(tx, nw.id)));
+      firewall ||= hasFirewall(nw);
+      removed.push(nw.name);
+    }
+    const errors = await teardown(ctx, tx, `prune ${removed.join(', ')}`, cmds, firewall);
+    return { removed, errors };
+  });
+}

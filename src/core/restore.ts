@@ -1,0 +1,74 @@
+// `netctl restore`: re-creates kernel state from the store (after a reboot, a deleted bridge,
+// a flushed firewall) and removes what netctl made that the store no longer knows. Each
+// driver compares its own devices (the same checks doctor reports); the core re-makes
+// sandboxes' namespaces and converges every interface's configuration. Idempotent: what
+// exists is left alone. Returns what it repaired.
+import { allDrivers, driverFor } from '../drivers/index.js';
+import type { DriverContext } from '../drivers/driver.js';
+import { ipCleanup, KernelView } from '../kernel/ip.js';
+import { linkDel } from '../kernel/ops.js';
+import { electGateway } from '../model/gateway.js';
+import { sharedNetnsOf, type KernelCmd, type Step } from '../model/records.js';
+import { existsSync } from 'node:fs';
+import type { Ctx } from './context.js';
+import { configure, joinSteps } from './endpoints.js';
+import { endpointsOf, networkOf } from './lookup.js';
+import { netnsSteps } from './sandboxes.js';
+import { hostFirst } from './steps.js';
+import { apply, touch, update } from './txn.js';
+
+export async function restore(ctx: Ctx): Promise<string[]> {
+  return update(ctx, async (tx) => {
+    const done: string[] = [];
+    for (const sb of tx.list('sandboxes')) touch(ctx, tx, sb);
+    const dctx: DriverContext = { tx, kernel: new KernelView(ctx.runner) };
+    const steps: Step[] = [];
+    for (const nw of tx.list('networks')) {
+      if (!nw.driverState['ready']) continue;
+      const c = await driverFor(nw.driver).checkNetwork?.(dctx, nw);
+      if (!c) continue;
+      steps.push(...c.repair);
+      done.push(...c.repaired);
+    }
+    // What netctl made and the store does not know any more goes first.
+    const extra: KernelCmd[] = [];
+    for (const d of allDrivers()) {
+      for (const l of (await d.leftovers?.(dctx)) ?? []) {
+        extra.push({ args: linkDel(l.dev) });
+        done.push(`removed leftover ${l.dev}`);
+      }
+    }
+    const leftovers = await ipCleanup(ctx.runner, extra);
+    if (leftovers.length) ctx.warn(`could not remove leftovers: ${leftovers.join('; ')}`);
+    for (const sb of tx.list('sandboxes')) {
+      if (sb.state !== 'running' || !sb.netns || sharedNetnsOf(sb.mode) !== undefined) continue;
+      if (!existsSync(`${ctx.netnsDir}/${sb.netns}`)) {
+        if (!sb.ownsNetns) {
+          ctx.warn(`netns ${sb.netns} of container ${sb.name} is gone and was not made by netctl; left alone`);
+          continue;
+        }
+        steps.push(...netnsSteps(sb.netns));
+        done.push(`netns ${sb.netns}`);
+      }
+      const eps = endpointsOf(tx, { sandbox: sb.id });
+      const gw = electGateway(eps, networkOf(tx));
+      for (const ep of eps) {
+        const nw = tx.get('networks', ep.networkId);
+        const driver = nw && driverFor(nw.driver);
+        if (!nw || !driver?.plumbs) continue;
+        const c = await driver.checkEndpoint?.(dctx, nw, ep, sb);
+        if (c?.missing) {
+          steps.push(...joinSteps(driver, nw, ep, sb, ep === gw));
+          done.push(`endpoint ${ep.ifName} of container ${sb.name} on ${nw.name}`);
+          continue;
+        }
+        steps.push(...(c?.repair ?? []));
+        done.push(...(c?.repaired ?? []));
+        // Inside the sandbox: address, link and default route converge (every command idempotent).
+        steps.push(configure(nw, ep, sb, ep === gw, true));
+      }
+    }
+    await apply(ctx, tx, 'restore', hostFirst(steps), () => undefined, 'full');
+    return done;
+  });
+}

@@ -1,0 +1,216 @@
+// Sandbox lifecycle (libnetwork's NewSandbox, pouch's container side): create, start, stop,
+// rm, and attach of a netns another runtime made.
+import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { driverFor } from '../drivers/index.js';
+import { linkUp, netnsAdd, netnsAttach, netnsDel } from '../kernel/ops.js';
+import { ConflictError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
+import { checkName } from '../lib/validate.js';
+import { sharedNetnsOf, type EndpointRecord, type KernelCmd, type SandboxRecord, type Step } from '../model/records.js';
+import type { SandboxCreate } from '../model/requests.js';
+import type { ReadTxn, Txn } from '../store/store.js';
+import { checkPorts, validateNaming, validateSettings } from './checks.js';
+import type { Ctx } from './context.js';
+import { adopt, dropEndpoints, planJoin, type Marks } from './endpoints.js';
+import { dependents, endpointsOf, findNetwork, findSandbox, requireSandbox, sharedWith } from './lookup.js';
+import { hostFirst } from './steps.js';
+import { apply, teardown, touch, update } from './txn.js';
+
+/** The steps that make a netns of netctl's own: the name, then `lo` up inside. */
+export function netnsSteps(name: string): Step[] {
+  return [
+    { cmds: [netnsAdd(name)], undo: [{ args: netnsDel(name) }] },
+    { ns: name, cmds: [linkUp('lo')], undo: [] },
+  ];
+}
+
+export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<string> {
+  checkName('container', req.name);
+  validateSettings(req.settings);
+  validateNaming(req);
+  return update(ctx, async (tx) => {
+    if (findSandbox(tx, req.name)?.name === req.name) {
+      throw new ConflictError(`container name ${req.name} is already in use`, `remove it first: netctl sandbox rm ${req.name}`);
+    }
+    const host = req.net === 'host';
+    if (!host && existsSync(`${ctx.netnsDir}/${req.name}`)) {
+      throw new ConflictError(`netns ${req.name} already exists`, `to manage it with netctl: netctl sandbox attach ${req.name} --netns /var/run/netns/${req.name}`);
+    }
+    const shared = req.net.startsWith('container:') ? sharedWith(tx, req.net.slice('container:'.length)) : null;
+    const hasEndpointFlags = Boolean(req.settings.IPAMConfig || req.settings.MacAddress || req.settings.Aliases?.length);
+    if ((host || shared) && req.ports.length) {
+      throw new InvalidArgumentError(`conflicting options: port publishing and the ${host ? 'host' : 'container'} network mode (sandbox ${req.name})`);
+    }
+    const sb: SandboxRecord = {
+      id: ctx.id(), name: req.name, created: ctx.now().toISOString(), mode: 'network', state: 'running',
+      netns: req.name, ownsNetns: true, nextIf: 0, networks: {}, hostname: req.hostname ?? req.name,
+      ports: checkPorts(tx, req.name, req.ports),
+      ...(req.dns ? { dns: req.dns } : {}),
+      ...(req.extraHosts?.length ? { extraHosts: req.extraHosts } : {}),
+    };
+    if (shared) {
+      if (hasEndpointFlags) throw new InvalidArgumentError(`conflicting options: --ip, --mac-address or --alias with --net ${req.net}`);
+      Object.assign(sb, { mode: `container:${shared.id}`, netns: shared.netns, ownsNetns: false });
+    } else {
+      const nw = findNetwork(tx, req.net);
+      if (!driverFor(nw.driver).plumbs && hasEndpointFlags) {
+        throw new InvalidArgumentError(`--ip, --ip6, --mac-address and --alias need a network with interfaces (sandbox ${req.name} uses --net ${req.net})`);
+      }
+      sb.networks[nw.id] = { name: nw.name, settings: req.settings };
+      sb.mode = host ? 'host' : req.net === 'none' ? 'none' : req.net === 'bridge' ? 'bridge' : 'network';
+      if (host) Object.assign(sb, { netns: '', ownsNetns: false });
+    }
+    const plan = planStart(ctx, tx, sb);
+    await apply(ctx, tx, `create sandbox ${sb.name}`, plan.steps, () => {
+      plan.commit();
+      tx.put('sandboxes', sb);
+    }, plan.firewall);
+    touch(ctx, tx, sb);
+    return sb.id;
+  });
+}
+
+/** The netns (when netctl owns it) and an endpoint for every recorded network. */
+function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; commit: () => void; firewall: boolean } {
+  const steps: Step[] = [];
+  if (sb.ownsNetns) steps.push(...netnsSteps(sb.netns));
+  else if (sb.netns && !existsSync(`${ctx.netnsDir}/${sb.netns}`)) {
+    throw new NotFoundError(`netns ${sb.netns} of container ${sb.name} does not exist any more`);
+  }
+  const pending: EndpointRecord[] = [];
+  const marks: Marks = new Map();
+  const commits: Array<() => void> = [];
+  let firewall = sb.ports.length > 0;
+  let nextIf = sb.nextIf;
+  for (const [netId, rec] of Object.entries(sb.networks)) {
+    const nw = tx.get('networks', netId);
+    if (!nw) throw new NotFoundError(`network ${rec.name} not found (container ${sb.name} was connected to it)`, `netctl disconnect -f ${rec.name} ${sb.name}`);
+    const plan = planJoin(ctx, tx, { ...sb, nextIf }, nw, rec.settings, pending, marks);
+    if (plan.ep.ifName) nextIf++;
+    plan.ep.sandboxId = sb.id;
+    pending.push(plan.ep);
+    steps.push(...plan.steps);
+    commits.push(plan.commit);
+    firewall ||= plan.firewall;
+  }
+  return {
+    // Host-namespace work first, then one batch inside the sandbox: two processes in all.
+    steps: hostFirst(steps),
+    firewall,
+    commit: () => {
+      commits.forEach((c) => c());
+      sb.nextIf = nextIf;
+      sb.state = 'running';
+    },
+  };
+}
+
+export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
+  await update(ctx, async (tx) => {
+    const sb = requireSandbox(tx, ref);
+    if (sb.state === 'running') return;
+    const other = sharedNetnsOf(sb.mode);
+    if (other !== undefined) sb.netns = sharedWith(tx, other).netns;
+    checkPorts(tx, sb.name, sb.ports, sb.id);
+    touch(ctx, tx, sb);
+    const plan = planStart(ctx, tx, sb);
+    await apply(ctx, tx, `start sandbox ${sb.name}`, plan.steps, () => {
+      plan.commit();
+      tx.put('sandboxes', sb);
+    }, plan.firewall);
+  });
+}
+
+/**
+ * Record side of stop/rm: the sandbox leaves every network (keeping its recorded settings
+ * unless removed) and those sharing its netns stop too. Returns the teardown to run.
+ */
+function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds: KernelCmd[]; firewall: boolean } {
+  touch(ctx, tx, sb);
+  const { cmds } = dropEndpoints(tx, sb, endpointsOf(tx, { sandbox: sb.id }));
+  if (sb.ownsNetns && sb.state === 'running') cmds.push({ args: netnsDel(sb.netns) });
+  // The name binding attach made goes with the sandbox; the namespace stays with its processes.
+  else if (remove && sb.ownsName) cmds.push({ args: netnsDel(sb.netns) });
+  const firewall = sb.ports.length > 0 && sb.state === 'running';
+  sb.state = 'stopped';
+  if (remove) tx.delete('sandboxes', sb.id);
+  else tx.put('sandboxes', sb);
+  for (const d of dependents(tx, sb)) tx.put('sandboxes', { ...d, state: 'stopped' });
+  return { cmds, firewall };
+}
+
+export async function stopSandbox(ctx: Ctx, ref: string): Promise<void> {
+  await update(ctx, async (tx) => {
+    const sb = requireSandbox(tx, ref);
+    if (sb.state === 'stopped') return;
+    const plan = planStop(ctx, tx, sb, false);
+    const errs = await teardown(ctx, tx, `stop sandbox ${sb.name}`, plan.cmds, plan.firewall);
+    if (errs.length) throw new SystemError(`container ${sb.name} stopped with errors: ${errs.join('; ')}`);
+  });
+}
+
+/**
+ * Removes sandboxes in one transaction with one teardown for all of them (their veths go in
+ * one batch). Returns a result per argument, and the teardown's errors apart.
+ */
+export async function removeSandboxes(ctx: Ctx, refs: string[], force: boolean): Promise<{ results: Array<Error | null>; errors: string[] }> {
+  return update(ctx, async (tx) => {
+    const results: Array<Error | null> = [];
+    const cmds: KernelCmd[] = [];
+    let firewall = false;
+    const names: string[] = [];
+    const owned: string[] = [];
+    for (const ref of refs) {
+      try {
+        const sb = findSandbox(tx, ref);
+        if (!sb) {
+          if (force) { results.push(null); continue; }
+          throw new NotFoundError(`No such container: ${ref}`);
+        }
+        const users = dependents(tx, sb).filter((d) => d.state === 'running' && !refs.includes(d.name));
+        if (users.length && !force) {
+          throw new ConflictError(`container ${sb.name} is in use by ${users.map((d) => d.name).join(', ')} (sharing its network namespace)`, 'remove those first, or use -f');
+        }
+        if (sb.ownsNetns) owned.push(sb.name);
+        const plan = planStop(ctx, tx, sb, true);
+        cmds.push(...plan.cmds);
+        firewall ||= plan.firewall;
+        names.push(sb.name);
+        results.push(null);
+      } catch (e) {
+        results.push(e as Error);
+      }
+    }
+    const errors = await teardown(ctx, tx, `rm sandbox ${names.join(', ')}`, cmds, firewall, owned);
+    return { results, errors };
+  });
+}
+
+/**
+ * `sandbox attach`: manage a netns another runtime made. Given by PID, or by a path (a bind
+ * mount such as /proc/PID/ns/net or a runtime's file), it gets a name under NETNS_DIR (what
+ * `ip netns attach` does), so every later command reaches it; a name that is already there
+ * is adopted as it is.
+ */
+export async function attachSandbox(ctx: Ctx, name: string, src: { netns?: string; pid?: number }): Promise<string> {
+  checkName('container', name);
+  if ((src.netns === undefined) === (src.pid === undefined)) throw new UsageError('give exactly one of --netns PATH or --pid PID');
+  if (src.pid !== undefined && (!Number.isInteger(src.pid) || src.pid < 1)) throw new InvalidArgumentError(`invalid pid ${src.pid}`);
+  if (src.netns !== undefined && (!src.netns.startsWith('/') || /[\s]/.test(src.netns))) throw new InvalidArgumentError(`invalid netns path ${src.netns}: an absolute path`);
+  return update(ctx, async (tx) => {
+    if (findSandbox(tx, name)?.name === name) throw new ConflictError(`container name ${name} is already in use`);
+    const own = `${ctx.netnsDir}/${name}`;
+    const named = src.netns !== undefined && resolvePath(src.netns) === resolvePath(own);
+    const source = src.pid !== undefined ? `/proc/${src.pid}/ns/net` : src.netns ?? '';
+    if (!existsSync(source)) throw new NotFoundError(src.pid !== undefined ? `process ${src.pid} does not exist` : `netns ${source} does not exist`);
+    if (!named) {
+      if (existsSync(own)) throw new ConflictError(`netns ${name} already exists`, `attach it by its name: netctl sandbox attach ${name} --netns ${own}`);
+      await netnsAttach(ctx.runner, name, src.pid !== undefined ? { pid: src.pid } : { path: source });
+    }
+    const sb = await adopt(ctx, name, true);
+    if (!named) sb.ownsName = true;
+    tx.put('sandboxes', sb);
+    touch(ctx, tx, sb);
+    return sb.id;
+  });
+}

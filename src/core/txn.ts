@@ -1,0 +1,175 @@
+// The transaction engine. Each operation runs in one store transaction under the lock and has
+// three phases:
+//   1. validate and plan, touching nothing (every user error is raised here);
+//   2. apply the drivers' kernel steps, journaling their undo first, rolling back on failure;
+//   3. commit the records.
+// Removals run the other way round: commit the records with a journal of the teardown, then
+// tear down best-effort (a crash in between is finished by the next command).
+import { firewallModel } from '../firewall/model.js';
+import { ipBatch, ipCleanup } from '../kernel/ip.js';
+import { ConflictError, SystemError } from '../lib/errors.js';
+import type { JournalEntry, KernelCmd, SandboxRecord, Step } from '../model/records.js';
+import type { ReadTxn, Txn } from '../store/store.js';
+import type { Ctx } from './context.js';
+import { ensurePredefined } from './predefined.js';
+import { mergeSteps, parallelWave, runWave } from './steps.js';
+
+/** Read-only access without the lock; on a fresh root, root users get the predefined networks made first. */
+export async function view<T>(ctx: Ctx, fn: (tx: ReadTxn) => T, canInit: boolean): Promise<T> {
+  if (canInit && !ctx.store.exists()) await update(ctx, async () => undefined);
+  return ctx.store.view(fn);
+}
+
+/** Mutating access: lock, finish any interrupted operation, make sure predefined networks exist. */
+export function update<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Promise<T> {
+  return ctx.store.update(async (tx) => {
+    ctx.op = { touched: new Map(), fwApplied: firewallModel(tx) };
+    await recover(ctx, tx);
+    await ensurePredefined(ctx, tx);
+    const out = await fn(tx);
+    refreshNames(ctx, tx);
+    return out;
+  });
+}
+
+/** Remembers that `sb` changes in this operation (call before the change). */
+export function touch(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): void {
+  const nets = ctx.op.touched.get(sb.id)?.nets ?? new Set<string>();
+  for (const e of tx.find('endpoints', 'sandboxId', sb.id)) nets.add(e.networkId);
+  ctx.op.touched.set(sb.id, { sb: structuredClone(sb), nets });
+}
+
+/**
+ * Rewrites the name files of every touched sandbox and of every sandbox netctl made that
+ * shares a user-defined network with one (the only files a peer's change shows in).
+ */
+function refreshNames(ctx: Ctx, tx: ReadTxn): void {
+  const { names, op } = ctx;
+  if (!names || op.touched.size === 0) return;
+  const nets = new Set<string>();
+  const ids = new Set(op.touched.keys());
+  for (const [id, t] of op.touched) {
+    t.nets.forEach((n) => nets.add(n));
+    for (const e of tx.find('endpoints', 'sandboxId', id)) nets.add(e.networkId);
+  }
+  const owned = new Set(tx.values('sandboxes', 'id', { field: 'ownsNetns', value: true }));
+  for (const n of owned.size ? nets : []) {
+    if (tx.get('networks', n)?.predefined !== false) continue;
+    for (const peer of tx.values('endpoints', 'sandboxId', { field: 'networkId', value: n })) if (owned.has(peer)) ids.add(peer);
+  }
+  const sections = new Map<string, string[]>(); // a network's lines, the same in every peer's file
+  for (const id of ids) {
+    const sb = tx.get('sandboxes', id);
+    try {
+      if (!sb) {
+        const gone = op.touched.get(id)?.sb;
+        if (gone?.ownsNetns) names.remove(gone.name);
+      } else if (sb.ownsNetns) {
+        names.write(tx, sb, sections, !op.touched.has(id));
+      }
+    } catch (e) {
+      ctx.warn(`name files of container ${sb?.name ?? id}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** A journal entry found under the lock belongs to a process that died mid-way: finish it. */
+async function recover(ctx: Ctx, tx: Txn): Promise<void> {
+  const stale = tx.list('journal');
+  if (stale.length === 0) return;
+  for (const j of stale) {
+    const errs = await ipCleanup(ctx.runner, j.cleanup);
+    if (errs.length) {
+      // Still failing: keep the entry so the next command (or restore) tries again.
+      ctx.warn(`could not finish an interrupted ${j.op} (pid ${j.pid}): ${errs.join('; ')}`);
+      continue;
+    }
+    for (const name of j.names ?? []) ctx.names?.remove(name);
+    ctx.warn(`cleaned up after an interrupted ${j.op} (pid ${j.pid})`);
+    tx.delete('journal', j.id);
+  }
+  if (stale.some((j) => j.firewall)) await syncFirewall(ctx, tx, true);
+  await tx.flush();
+}
+
+/**
+ * Applies kernel steps, then `commit` (record changes), then the firewall if asked. The undo of
+ * every step is journaled before the first one; any failure undoes what ran, returns the store
+ * to where it was and rethrows.
+ */
+export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit: () => void, firewall: boolean | 'full' = false): Promise<void> {
+  const work = mergeSteps(steps);
+  if (work.length === 0 && !firewall) {
+    commit();
+    return;
+  }
+  // Without a firewall step, a failure can only come before commit(): the records are untouched.
+  const sp = firewall ? tx.savepoint() : null;
+  const entry = journal(ctx, op, work.flatMap((s) => s.undo), firewall !== false);
+  tx.put('journal', entry);
+  await tx.flushJournal();
+  let i = 0;
+  try {
+    while (i < work.length) {
+      // Consecutive steps in distinct sandboxes do not depend on each other: run them together.
+      const wave = parallelWave(work, i);
+      i += wave.length;
+      await runWave(wave, (s) => ipBatch(ctx.runner, s.ns, s.cmds));
+    }
+    commit();
+    if (firewall) await syncFirewall(ctx, tx, firewall === 'full');
+  } catch (e) {
+    const undo = work.slice(0, i).reverse().flatMap((s) => s.undo); // i is past the failed wave
+    const errs = await ipCleanup(ctx.runner, undo);
+    if (sp) tx.rollback(sp);
+    else tx.delete('journal', entry.id);
+    if (firewall) await syncFirewall(ctx, tx, true).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
+    // An undo that failed stays journaled: the next command finishes it.
+    if (errs.length) tx.put('journal', { ...entry, firewall: firewall !== false });
+    await tx.flush();
+    if (errs.length) throw new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`);
+    // EXFULL from enslaving a veth: the kernel's BR_MAX_PORTS, which Docker reports as it comes.
+    if (/Exchange full/.test((e as Error).message)) {
+      throw new ConflictError(`cannot ${op}: its bridge has 1024 ports, the most a Linux bridge takes`, 'connect the container to another network');
+    }
+    throw e;
+  }
+  tx.delete('journal', entry.id);
+}
+
+/**
+ * Teardown once the records are committed (in the transaction): journaled first so a crash
+ * is finished later; best-effort; returns every error. The rules and the devices go at the
+ * same time: rules match devices by name and hold no reference to them, and the records
+ * that made either reachable are already gone.
+ */
+export async function teardown(ctx: Ctx, tx: Txn, op: string, cmds: KernelCmd[], firewall = false, names: string[] = []): Promise<string[]> {
+  if (cmds.length === 0 && !firewall) return [];
+  const entry = { ...journal(ctx, op, cmds, firewall), ...(names.length ? { names } : {}) };
+  tx.put('journal', entry);
+  await tx.flush();
+  const errs: string[] = [];
+  const fw = firewall ? syncFirewall(ctx, tx).catch((e: Error) => { errs.push(`firewall: ${e.message}`); }) : undefined;
+  errs.push(...(await ipCleanup(ctx.runner, cmds)));
+  await fw;
+  // A teardown that failed stays journaled: the next command (or restore) finishes it.
+  if (errs.length === 0) tx.delete('journal', entry.id);
+  return errs;
+}
+
+function journal(ctx: Ctx, op: string, cleanup: KernelCmd[], firewall: boolean): JournalEntry {
+  return { id: ctx.id(), pid: process.pid, op, started: ctx.now().toISOString(), cleanup, ...(firewall ? { firewall } : {}) };
+}
+
+/** Brings netctl's firewall to what the store says (one read, one write of the backend). */
+async function syncFirewall(ctx: Ctx, tx: ReadTxn, full = false): Promise<void> {
+  if (!ctx.firewall) return;
+  const model = firewallModel(tx);
+  if (model.networks.some((n) => !n.internal) && (await ctx.runner.sysctl('net.ipv4.ip_forward', '1'))) {
+    ctx.debug('enabled net.ipv4.ip_forward for bridge networks');
+  }
+  const prev = full ? null : ctx.op.fwApplied;
+  ctx.op.fwApplied = null; // unknown until this succeeds
+  await ctx.firewall.sync(prev, model);
+  ctx.op.fwApplied = model;
+}

@@ -1,0 +1,89 @@
+// The kernel vocabulary: one small function per `ip` command netctl says (as CNI's pkg/ip and
+// pkg/ns), returning argv after `ip`. Drivers and the core compose plans from these words and
+// never spell `ip` syntax themselves, so a command's shape lives in one place and the batch
+// guard in ip.ts sees every one. Nothing here runs a process except netnsAttach.
+import { closeSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { SystemError } from '../lib/errors.js';
+import { NETNS_DIR, type Runner } from './runner.js';
+
+export { NETNS_DIR };
+
+export type Argv = string[];
+
+const mtuArgs = (mtu?: string): string[] => (mtu ? ['mtu', mtu] : []);
+
+// ---------------------------------------------------------------- network namespaces
+
+export const netnsAdd = (name: string): Argv => ['netns', 'add', name];
+export const netnsDel = (name: string): Argv => ['netns', 'del', name];
+
+/**
+ * Gives an existing network namespace the name NAME under NETNS_DIR. `ip netns attach` takes a
+ * PID: for a namespace file, a process inside it is found by the file's inode (no shell). A
+ * file no process lives in yet (a runtime's pre-made netns) is bind-mounted there, which is
+ * what `ip netns attach` does itself; `ip netns del` undoes either.
+ */
+export async function netnsAttach(runner: Runner, name: string, source: { pid: number } | { path: string }): Promise<void> {
+  const what = 'pid' in source ? `pid ${source.pid}` : source.path;
+  const pid = 'pid' in source ? source.pid : pidInNetns(source.path);
+  let r;
+  if (pid !== undefined) {
+    r = await runner.run('ip', ['netns', 'attach', name, String(pid)]);
+  } else {
+    const dst = `${NETNS_DIR}/${name}`;
+    closeSync(openSync(dst, 'wx', 0o444)); // a mount point; fails if the name is taken
+    r = await runner.run('mount', ['--bind', (source as { path: string }).path, dst]);
+    if (r.exitCode !== 0) unlinkSync(dst);
+  }
+  if (r.exitCode !== 0) throw new SystemError(`cannot attach ${what} as ${name}: ${r.stderr.trim() || 'failed'}`);
+}
+
+/** A process whose network namespace is the one `path` refers to (same device and inode). */
+function pidInNetns(path: string): number | undefined {
+  const m = /^\/proc\/(\d+)\/ns\/net$/.exec(path);
+  if (m) return Number(m[1]);
+  const want = statSync(path);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = statSync(`/proc/${d}/ns/net`);
+      if (st.ino === want.ino && st.dev === want.dev) return Number(d);
+    } catch { /* the process exited meanwhile */ }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- links
+
+export const linkDel = (dev: string): Argv => ['link', 'del', dev];
+export const linkUp = (dev: string): Argv => ['link', 'set', dev, 'up'];
+export const linkMaster = (dev: string, master: string): Argv => ['link', 'set', dev, 'master', master, 'up'];
+/** No IPv6 link-local address (nor the DAD/RS/MLD multicast one brings). */
+export const noAddrGen = (dev: string): Argv => ['link', 'set', dev, 'addrgenmode', 'none'];
+
+export const bridgeAdd = (name: string, mac: string, mtu?: string): Argv => ['link', 'add', 'name', name, ...mtuArgs(mtu), 'address', mac, 'type', 'bridge'];
+
+/** A veth pair whose peer is created directly inside `netns` (moving a link later costs ~20 ms). */
+export const vethAdd = (hostIf: string, peer: string, peerMac: string, netns: string, mtu?: string): Argv =>
+  ['link', 'add', hostIf, ...mtuArgs(mtu), 'type', 'veth', 'peer', 'name', peer, ...mtuArgs(mtu), 'address', peerMac, 'netns', netns];
+
+/** A macvlan child of `parent`, created directly inside `netns`. */
+export const macvlanAdd = (parent: string, name: string, mode: string, mac: string, netns: string, mtu?: string): Argv =>
+  ['link', 'add', 'link', parent, 'name', name, ...mtuArgs(mtu), 'address', mac, 'netns', netns, 'type', 'macvlan', 'mode', mode];
+
+// ---------------------------------------------------------------- addresses and routes
+
+/** `nodad`: an address netctl allocated is unique by construction; skipping DAD makes it usable at once. */
+export const addrAdd = (cidr: string, dev: string, nodad = false): Argv => ['addr', 'add', cidr, 'dev', dev, ...(nodad ? ['nodad'] : [])];
+/** Idempotent: an address someone removed comes back, a present one stays as it is. */
+export const addrReplace = (cidr: string, dev: string, nodad = false): Argv => ['addr', 'replace', cidr, 'dev', dev, ...(nodad ? ['nodad'] : [])];
+
+/** replace, not add: a higher-priority endpoint takes the route over from an earlier one. */
+export const defaultRoute = (gateway: string, dev: string): Argv => ['route', 'replace', gateway.includes(':') ? '::/0' : 'default', 'via', gateway, 'dev', dev];
+
+// ---------------------------------------------------------------- neighbours and FDB (overlay peers)
+
+export const neighPermanent = (ip: string, mac: string, dev: string): Argv => ['neigh', 'replace', ip, 'lladdr', mac, 'dev', dev, 'nud', 'permanent'];
+export const neighDel = (ip: string, dev: string): Argv => ['neigh', 'del', ip, 'dev', dev];
+export const fdbPermanent = (mac: string, dev: string, dst: string): Argv => ['fdb', 'replace', mac, 'dev', dev, 'dst', dst, 'self', 'permanent'];
+export const fdbDel = (mac: string, dev: string, dst: string): Argv => ['fdb', 'del', mac, 'dev', dev, 'dst', dst, 'self'];
