@@ -3,6 +3,7 @@
 import { goMap } from './template.js';
 import type { ReadTxn } from '../store/store.js';
 import { endpointsOf } from '../core/lookup.js';
+import { NETNS_DIR } from '../kernel/ops.js';
 import type { NetworkRecord, SandboxRecord } from '../model/records.js';
 
 export function networkView(tx: ReadTxn, nw: NetworkRecord) {
@@ -101,8 +102,8 @@ export function sandboxView(tx: ReadTxn, sb: SandboxRecord) {
     State: sb.state,
     Mode: sb.mode,
     Hostname: sb.hostname,
-    NetNS: sb.netns ? `/var/run/netns/${sb.netns}` : '',
-    NetworkSettings: { SandboxKey: sb.netns ? `/var/run/netns/${sb.netns}` : '', Networks: networks },
+    NetNS: sb.netns ? `${NETNS_DIR}/${sb.netns}` : '',
+    NetworkSettings: { SandboxKey: sb.netns ? `${NETNS_DIR}/${sb.netns}` : '', Networks: networks },
   };
 }
 

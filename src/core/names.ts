@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReadTxn } from '../store/store.js';
-import type { NetworkRecord, SandboxRecord } from '../model/records.js';
+import { bareIP, type NetworkRecord, type SandboxRecord } from '../model/records.js';
 
 const HEADER = [
   '127.0.0.1\tlocalhost',
@@ -25,7 +25,7 @@ export function hostsFile(tx: ReadTxn, sb: SandboxRecord, sections = new Map<str
   for (const h of sb.extraHosts ?? []) lines.push(`${h.ip}\t${h.name}`);
   const mine = tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq);
   const first = mine.find((e) => e.ipv4);
-  if (first) lines.push(`${first.ipv4.split('/')[0]}\t${uniq([sb.hostname, sb.name]).join(' ')}`);
+  if (first) lines.push(`${bareIP(first.ipv4)}\t${uniq([sb.hostname, sb.name]).join(' ')}`);
   for (const ep of mine) {
     const nw = tx.get('networks', ep.networkId);
     if (!nw || nw.predefined || !ep.ipv4) continue;
@@ -44,7 +44,7 @@ function networkSection(tx: ReadTxn, nw: NetworkRecord): string[] {
     const psb = tx.get('sandboxes', p.sandboxId);
     if (!psb) continue;
     const aliases = psb.networks[nw.id]?.settings.Aliases ?? [];
-    for (const ip of [p.ipv4, p.ipv6].filter(Boolean)) lines.push(`${ip.split('/')[0]}\t${uniq([psb.name, ...aliases]).join(' ')}`);
+    for (const ip of [p.ipv4, p.ipv6].filter(Boolean)) lines.push(`${bareIP(ip)}\t${uniq([psb.name, ...aliases]).join(' ')}`);
   }
   return lines;
 }

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { driverFor } from '../drivers/index.js';
-import { linkUp, netnsAdd, netnsAttach, netnsDel } from '../kernel/ops.js';
+import { linkUp, NETNS_DIR, netnsAdd, netnsAttach, netnsDel } from '../kernel/ops.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { checkName } from '../lib/validate.js';
 import { sharedNetnsOf, type EndpointRecord, type KernelCmd, type SandboxRecord, type Step } from '../model/records.js';
@@ -34,7 +34,7 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
     }
     const host = req.net === 'host';
     if (!host && existsSync(`${ctx.netnsDir}/${req.name}`)) {
-      throw new ConflictError(`netns ${req.name} already exists`, `to manage it with netctl: netctl sandbox attach ${req.name} --netns /var/run/netns/${req.name}`);
+      throw new ConflictError(`netns ${req.name} already exists`, `to manage it with netctl: netctl sandbox attach ${req.name} --netns ${NETNS_DIR}/${req.name}`);
     }
     const shared = req.net.startsWith('container:') ? sharedWith(tx, req.net.slice('container:'.length)) : null;
     const hasEndpointFlags = Boolean(req.settings.IPAMConfig || req.settings.MacAddress || req.settings.Aliases?.length);

@@ -16,7 +16,7 @@ import { mergeSteps, parallelWave, runWave } from './steps.js';
 
 /** Read-only access without the lock; on a fresh root, root users get the predefined networks made first. */
 export async function view<T>(ctx: Ctx, fn: (tx: ReadTxn) => T, canInit: boolean): Promise<T> {
-  if (canInit && !ctx.store.exists()) await update(ctx, async () => undefined);
+  if (canInit && !(await ctx.store.exists())) await update(ctx, async () => undefined);
   return ctx.store.view(fn);
 }
 

@@ -2,7 +2,7 @@
 // addresses. Allocation is "first free in the range": the lowest address that is not the
 // network or broadcast address of the subnet or of its ip-range, the gateway, an aux
 // address, or held by a live endpoint.
-import type { IpamPool } from '../model/records.js';
+import { bareIP, type IpamPool } from '../model/records.js';
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
 import {
   type Addr, type Family, type Prefix,
@@ -176,7 +176,7 @@ function heldValues(ctx: AllocationContext, family: Family): Set<bigint> {
 
 /** Lowers the mark of the subnet holding `address` (addr/len) when it falls below; true if it did. */
 export function release(next: Record<string, string> | undefined, pools: IpamPool[], address: string): boolean {
-  const a = parseIP(address.split('/')[0] ?? '');
+  const a = parseIP(bareIP(address));
   if (!a || !next) return false;
   for (const p of pools) {
     const mark = parseIP(next[p.Subnet] ?? '');

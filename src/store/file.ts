@@ -75,7 +75,7 @@ export class FileStore implements Store {
     this.file = join(root, 'store.json');
   }
 
-  exists(): boolean {
+  async exists(): Promise<boolean> {
     return existsSync(this.file);
   }
 
@@ -103,7 +103,7 @@ export class FileStore implements Store {
         const delta = mergeDelta(loaded.delta, tx);
         if (how === 'flush') return writeJournal(d.journal, delta, false);
         // A store read in an older schema is written in the new form at once.
-        if (this.exists() && !loaded.migrated && deltaSize(delta) <= deltaLimit()) {
+        if (existsSync(this.file) && !loaded.migrated && deltaSize(delta) <= deltaLimit()) {
           const untouched = gen === loaded.gen && sizeOfChanges(tx) === 0 && JSON.stringify(d.journal) === entriesAtStart;
           return untouched ? undefined : writeJournal(d.journal, delta, true);
         }

@@ -9,7 +9,7 @@ export class MemoryStore implements Store {
   readonly history: State[] = [];
   private text: string | null = null;
 
-  exists(): boolean {
+  async exists(): Promise<boolean> {
     return this.text !== null;
   }
 

@@ -1,6 +1,21 @@
 // The Store interface: get/list/put/delete inside one transaction, plus find/values over a
-// few declared fields; small enough that an etcd implementation with compare-and-swap (a
-// prefix scan per kind) can sit beside the lowdb one.
+// few declared fields; small enough that an etcd implementation (a prefix read per kind, a
+// compare-and-swap commit, a lease for the lock) can sit beside the file one.
+//
+// The contract the core relies on, which every implementation keeps:
+// - view(fn): a consistent snapshot without the lock. The store loads it before fn runs (a
+//   remote store asynchronously: one read at one revision); fn reads it synchronously and must
+//   not keep it past its return. Never a half-written state.
+// - update(fn): exclusive. The store takes the lock — here an abstract unix socket the kernel
+//   releases when the holder dies; in etcd a key bound to a lease that expires with its holder —
+//   then loads the latest snapshot, runs fn, and commits all of fn's puts and deletes at once.
+//   A remote commit is a compare-and-swap on the revisions it read: if the comparison fails
+//   (the lease was lost and another host wrote meanwhile) update rejects with an error and
+//   writes nothing; it never retries fn, whose kernel work the journal covers.
+// - flush()/flushJournal(): atomic intermediate writes while the lock is held (the journal's
+//   intent before the first kernel change), under the same lock or lease and comparison.
+// - Records handed out belong to the transaction: a change counts only once it is put.
+// - exists() may ask a remote store, so it is asynchronous like the rest.
 import { SCHEMA_VERSION, type EndpointRecord, type JournalEntry, type NetworkRecord, type SandboxRecord, type State } from '../model/records.js';
 import { Table, type TableSpec, type TableSavepoint } from './table.js';
 
@@ -62,7 +77,7 @@ export interface Savepoint {
 
 export interface Store {
   /** Whether any state was ever written (read-only commands use it to offer first-run setup). */
-  exists(): boolean;
+  exists(): Promise<boolean>;
   /** Read-only snapshot: no lock. */
   view<T>(fn: (tx: ReadTxn) => T): Promise<T>;
   /** Lock, re-read, run fn, write atomically if fn returns; nothing is written if it throws. */
