@@ -23,10 +23,17 @@ export async function restore(ctx: Ctx): Promise<string[]> {
     for (const sb of tx.list('sandboxes')) touch(ctx, tx, sb);
     const dctx: DriverContext = { tx, kernel: new KernelView(ctx.runner) };
     const steps: Step[] = [];
+    // A network whose own devices cannot be repaired (a macvlan parent gone): its endpoints are
+    // left as they are, so one such network does not roll back the repair of every other.
+    const broken = new Set<string>();
     for (const nw of tx.list('networks')) {
       if (!nw.driverState['ready']) continue;
       const c = await driverFor(nw.driver).checkNetwork?.(dctx, nw);
       if (!c) continue;
+      if (c.drift.length && c.repair.length === 0) {
+        broken.add(nw.id);
+        ctx.warn(`network ${nw.name}: ${c.drift.join('; ')}; its endpoints are left as they are`);
+      }
       steps.push(...c.repair);
       done.push(...c.repaired);
     }
@@ -55,7 +62,7 @@ export async function restore(ctx: Ctx): Promise<string[]> {
       for (const ep of eps) {
         const nw = tx.get('networks', ep.networkId);
         const driver = nw && driverFor(nw.driver);
-        if (!nw || !driver?.plumbs) continue;
+        if (!nw || !driver?.plumbs || broken.has(nw.id)) continue;
         const c = await driver.checkEndpoint?.(dctx, nw, ep, sb);
         if (c?.missing) {
           steps.push(...joinSteps(driver, nw, ep, sb, ep === gw));

@@ -53,8 +53,13 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
       Object.assign(sb, { mode: `container:${shared.id}`, netns: shared.netns, ownsNetns: false });
     } else {
       const nw = findNetwork(tx, req.net);
-      if (!driverFor(nw.driver).plumbs && hasEndpointFlags) {
+      const driver = driverFor(nw.driver);
+      if (!driver.plumbs && hasEndpointFlags) {
         throw new InvalidArgumentError(`--ip, --ip6, --mac-address and --alias need a network with interfaces (sandbox ${req.name} uses --net ${req.net})`);
+      }
+      // Docker ignores -p on such networks; saying so beats a port that silently never opens.
+      if (driver.plumbs && !driver.firewall && req.ports.length) {
+        throw new InvalidArgumentError(`port publishing needs a network netctl publishes ports on: ${nw.name} is a ${nw.driver} network (sandbox ${req.name})`);
       }
       sb.networks[nw.id] = { name: nw.name, settings: req.settings };
       sb.mode = host ? 'host' : req.net === 'none' ? 'none' : req.net === 'bridge' ? 'bridge' : 'network';

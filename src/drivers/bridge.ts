@@ -2,43 +2,15 @@
 // created directly inside the sandbox netns (moving a link costs ~20 ms; creating it there
 // costs nothing extra). The core then configures the peer inside the sandbox.
 import { randomBytes } from '../lib/random.js';
-import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
+import { ConflictError } from '../lib/errors.js';
 import { parseIP } from '../lib/ip.js';
 import { checkIfName } from '../lib/validate.js';
 import { addrAdd, addrReplace, bridgeAdd, linkDel, linkMaster, linkUp, noAddrGen, vethAdd } from '../kernel/ops.js';
 import { gatewayCidr, type NetworkRecord } from '../model/records.js';
+import { bad, containerIf, OPT, parseBool, parseCommonOption } from './common.js';
 import type { Driver, Leftover } from './driver.js';
 
-export const OPT = {
-  name: 'com.docker.network.bridge.name',
-  icc: 'com.docker.network.bridge.enable_icc',
-  masquerade: 'com.docker.network.bridge.enable_ip_masquerade',
-  hostBinding: 'com.docker.network.bridge.host_binding_ipv4',
-  mtu: 'com.docker.network.driver.mtu',
-  ifPrefix: 'com.docker.network.container_iface_prefix',
-} as const;
-
-export const bad = (k: string, v: string) => new InvalidArgumentError(`failed to parse ${k} value: ${v}`);
-
-function parseBool(k: string, v: string): string {
-  if (/^(1|t|true)$/i.test(v)) return 'true';
-  if (/^(0|f|false)$/i.test(v)) return 'false';
-  throw bad(k, v);
-}
-
-/** `com.docker.network.driver.mtu` and `container_iface_prefix`, shared by every driver that makes interfaces. */
-export function parseCommonOption(k: string, v: string): string | undefined {
-  if (k === OPT.mtu) {
-    if (!/^\d{1,5}$/.test(v) || Number(v) < 68 || Number(v) > 65535) throw bad(k, v);
-    return String(Number(v));
-  }
-  // eth<N> must still fit in 15 bytes with room for the index.
-  if (k === OPT.ifPrefix && !/^[a-zA-Z][a-zA-Z0-9_-]{0,10}$/.test(v)) throw bad(k, v);
-  return undefined;
-}
-
-/** The container-side name of endpoint n: `eth<N>` or the network's prefix. */
-export const containerIf = (nw: NetworkRecord, n: number): string => `${nw.options[OPT.ifPrefix] ?? 'eth'}${n}`;
+export { OPT };
 
 export const bridgeDevice = (nw: NetworkRecord): string => String(nw.driverState['bridge'] ?? '');
 
@@ -160,11 +132,14 @@ export const bridgeDriver: Driver = {
 
   firewall(nw) {
     return {
-      bridge: bridgeDevice(nw),
-      subnets: nw.ipam.config.map((p) => p.Subnet).filter((s) => !s.includes(':')),
-      internal: nw.internal,
-      icc: nw.options[OPT.icc] !== 'false',
-      masquerade: nw.options[OPT.masquerade] !== 'false',
+      network: {
+        bridge: bridgeDevice(nw),
+        subnets: nw.ipam.config.map((p) => p.Subnet).filter((s) => !s.includes(':')),
+        internal: nw.internal,
+        icc: nw.options[OPT.icc] !== 'false',
+        masquerade: nw.options[OPT.masquerade] !== 'false',
+      },
+      hostBinding: nw.options[OPT.hostBinding] ?? '',
     };
   },
 };

@@ -31,6 +31,13 @@ export interface Check {
   repaired: string[];
 }
 
+/** A network's part in the firewall: its rules, and the host address its published ports bind by default. */
+export interface FirewallPart {
+  network: Omit<FwNetwork, 'id12'>;
+  /** '' = every address. */
+  hostBinding: string;
+}
+
 /** Devices of this driver that no record accounts for (netctl made them; the store forgot). */
 export interface Leftover {
   dev: string;
@@ -71,5 +78,5 @@ export interface Driver {
   leftovers?(ctx: DriverContext): Promise<Leftover[]>;
 
   /** The network's part in the firewall model; undefined when the firewall has nothing to do with it. */
-  firewall?(nw: NetworkRecord): Omit<FwNetwork, 'id12'>;
+  firewall?(nw: NetworkRecord): FirewallPart;
 }

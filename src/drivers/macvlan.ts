@@ -5,7 +5,7 @@
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../lib/errors.js';
 import { checkIfName } from '../lib/validate.js';
 import { linkDel, macvlanAdd } from '../kernel/ops.js';
-import { containerIf, OPT, parseCommonOption } from './bridge.js';
+import { containerIf, OPT, parseCommonOption } from './common.js';
 import type { Driver } from './driver.js';
 
 const PARENT = 'parent';
@@ -43,10 +43,9 @@ export const macvlanDriver: Driver = {
     const owner = bridgeOf(parent);
     if (owner) throw new ConflictError(`parent interface ${parent} is the bridge of network ${owner.name}`);
     const ep = tx.list('endpoints').find((e) => e.hostIf === parent);
-    if (ep || (link.master && bridgeOf(link.master))) {
-      const who = ep ? tx.get('sandboxes', ep.sandboxId)?.name ?? ep.sandboxId.slice(0, 12) : `on ${link.master}`;
-      throw new ConflictError(`parent interface ${parent} is an endpoint of container ${who}`);
-    }
+    if (ep) throw new ConflictError(`parent interface ${parent} is an endpoint of container ${tx.get('sandboxes', ep.sandboxId)?.name ?? ep.sandboxId.slice(0, 12)}`);
+    const port = link.master ? bridgeOf(link.master) : undefined;
+    if (port) throw new ConflictError(`parent interface ${parent} is a port of the bridge of network ${port.name}`);
   },
 
   createNetwork: () => [],

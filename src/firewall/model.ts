@@ -1,14 +1,14 @@
 // Derives the firewall model from the store: each network in use whose driver has a part in
 // the firewall, and the published ports of running sandboxes, mapped to their gateway endpoint.
 import { driverFor } from '../drivers/index.js';
-import { OPT } from '../drivers/bridge.js';
 import { electGateway } from '../model/gateway.js';
 import { bareIP, type NetworkRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
+import type { FirewallPart } from '../drivers/driver.js';
 import type { FwModel, FwNetwork, FwPort } from './firewall.js';
 
 /** The network's part, if its driver has one (and is known: a store may name a driver this build lacks). */
-function partOf(nw: NetworkRecord): Omit<FwNetwork, 'id12'> | undefined {
+function partOf(nw: NetworkRecord): FirewallPart | undefined {
   try {
     return driverFor(nw.driver).firewall?.(nw);
   } catch {
@@ -20,7 +20,7 @@ export function firewallModel(tx: ReadTxn): FwModel {
   const networks: FwNetwork[] = [];
   for (const n of tx.list('networks').filter((x) => x.driverState['ready']).sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const part = partOf(n);
-    if (part) networks.push({ id12: n.id.slice(0, 12), ...part });
+    if (part) networks.push({ id12: n.id.slice(0, 12), ...part.network });
   }
   const ports: FwPort[] = [];
   const netOf = (id: string) => tx.get('networks', id);
@@ -34,10 +34,10 @@ export function firewallModel(tx: ReadTxn): FwModel {
     for (const p of sb.ports) {
       ports.push({
         id12: sb.id.slice(0, 12),
-        bridge: part.bridge,
+        bridge: part.network.bridge,
         containerIP: bareIP(gw.ipv4),
         proto: p.proto,
-        hostIP: p.hostIP || nw.options[OPT.hostBinding] || '',
+        hostIP: p.hostIP || part.hostBinding,
         hostPort: p.hostPort,
         containerPort: p.containerPort,
       });

@@ -80,7 +80,7 @@ export interface Store {
   exists(): Promise<boolean>;
   /** Read-only snapshot: no lock. */
   view<T>(fn: (tx: ReadTxn) => T): Promise<T>;
-  /** Lock, re-read, run fn, write atomically if fn returns; nothing is written if it throws. */
+  /** Lock, re-read, run fn, commit atomically if fn returns (what fn flushed on the way stays written: the journal). */
   update<T>(fn: (tx: Txn) => Promise<T>): Promise<T>;
 }
 

@@ -176,6 +176,8 @@ describe('macvlan networks end to end', { skip: !isRoot && 'needs root' }, () =>
       ['overlapping subnet on the same parent', () => ['create', '-d', 'macvlan', '-o', `parent=${P}`, '--subnet', '198.51.100.0/25', 'mv12'], /Pool overlaps with other one on this address space/],
       ['--ip outside the subnet', () => ['connect', '--ip', '10.9.9.9', 'lan', S], /Invalid address 10\.9\.9\.9: It does not belong to any of this network's subnets/],
       ['--ip taken', () => ['connect', '--ip', '198.51.100.50', 'lan', S], /Address already in use: 198\.51\.100\.50/],
+      // Nothing on the host can DNAT to a macvlan child: refused rather than silently unpublished.
+      ['a published port', () => ['sandbox', 'create', h.name('pub'), '--net', 'lan', '-p', '8080:80'], /port publishing needs a network .* lan is a macvlan network/],
     ];
     for (const [name, argv, re] of cases) {
       it(name, () => {
