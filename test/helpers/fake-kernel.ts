@@ -5,7 +5,11 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunOptions, RunResult, Runner } from '../../src/kernel/runner.js';
 
-interface Link { ns: string; name: string; kind: string; peer?: string; master?: string; up: boolean; addrs: string[]; group?: string }
+interface Link {
+  ns: string; name: string; kind: string; peer?: string; master?: string; up: boolean; addrs: string[]; group?: string;
+  /** macvlan: the parent's key (`ns/name`), its mode and the MAC it was given. */
+  parent?: string; mode?: string; address?: string;
+}
 
 export interface Call { file: string; args: string[]; input?: string }
 
@@ -25,6 +29,12 @@ export class FakeKernel implements Runner {
   constructor(readonly netnsDir?: string) {}
 
   private key(ns: string, name: string) { return `${ns}/${name}`; }
+
+  /** A device netctl did not make (an uplink, the host's lo), as a test's starting state. */
+  addLink(ns: string, name: string, kind = 'dummy', extra: { master?: string; up?: boolean } = {}): void {
+    if (ns && !this.netns.has(ns)) throw new Error(`fake kernel: no netns ${ns}`);
+    this.links.set(this.key(ns, name), { ns, name, kind, up: extra.up ?? true, addrs: [], ...(extra.master ? { master: extra.master } : {}) });
+  }
 
   /** A canonical dump of the modelled state, for before/after comparisons. */
   dump(): string {
@@ -81,7 +91,13 @@ export class FakeKernel implements Runner {
 
   private read(ns: string, a: string[], flags: string[]): RunResult {
     if (a[0] === 'link') {
-      const out = [...this.links.values()].filter((l) => l.ns === ns).map((l) => ({ ifname: l.name, ...(l.master ? { master: l.master } : {}) }));
+      const out = [...this.links.values()].filter((l) => l.ns === ns).map((l) => ({
+        ifname: l.name,
+        link_type: l.kind === 'loopback' ? 'loopback' : 'ether',
+        ...(l.kind !== 'loopback' && l.kind !== 'dummy' ? { linkinfo: { info_kind: l.kind } } : {}),
+        ...(l.master ? { master: l.master } : {}),
+        ...(l.up ? { flags: ['UP'] } : {}),
+      }));
       return { stdout: JSON.stringify(out), stderr: '', exitCode: 0 };
     }
     if (a[0] === 'route') return { stdout: JSON.stringify(flags.includes('-6') ? [] : this.hostRoutes), stderr: '', exitCode: 0 };
@@ -110,6 +126,7 @@ export class FakeKernel implements Runner {
       }
     }
     if (obj === 'link') {
+      if (verb === 'add' && l[2] === 'link') return this.addMacvlan(ns, l);
       if (verb === 'add') {
         const nameIdx = l[2] === 'name' ? 3 : 2;
         const name = l[nameIdx] ?? '';
@@ -162,8 +179,35 @@ export class FakeKernel implements Runner {
     return `unknown command: ${l.join(' ')}`;
   }
 
+  /**
+   * `link add link PARENT name X [mtu M] [address MAC] [netns NS] type macvlan mode MODE`: the
+   * parent is looked up in the namespace the command runs in, the child is made in NS.
+   */
+  private addMacvlan(ns: string, l: string[]): string | null {
+    const at = (w: string) => { const i = l.indexOf(w, 3); return i > 0 ? l[i + 1] : undefined; };
+    const parentName = l[3] ?? '';
+    const name = at('name') ?? '';
+    if (at('type') !== 'macvlan') return `unknown command: ${l.join(' ')}`;
+    const mode = at('mode') ?? 'vepa';
+    if (!['private', 'vepa', 'bridge', 'passthru', 'source'].includes(mode)) return `Error: argument "${mode}" is wrong: mode`;
+    const parent = this.links.get(this.key(ns, parentName));
+    if (!parent) return `Cannot find device "${parentName}"`;
+    const ni = l.indexOf('netns', 3);
+    const target = ni > 0 ? l[ni + 1] ?? '' : ns;
+    if (ni > 0 && !this.netns.has(target)) return `Invalid netns value "${target}"`;
+    if (this.links.has(this.key(target, name))) return 'RTNETLINK answers: File exists';
+    const address = at('address');
+    this.links.set(this.key(target, name), {
+      ns: target, name, kind: 'macvlan', up: false, addrs: [], parent: this.key(ns, parentName), mode, ...(address ? { address } : {}),
+    });
+    return null;
+  }
+
   private delLink(link: Link): void {
     const victims = [link, ...(link.peer ? [this.links.get(link.peer)] : [])].filter((x): x is Link => x !== undefined);
+    // A device's macvlan children go with it.
+    const keys = new Set(victims.map((v) => this.key(v.ns, v.name)));
+    for (const child of [...this.links.values()]) if (child.parent && keys.has(child.parent)) this.delLink(child);
     for (const v of victims) {
       this.links.delete(this.key(v.ns, v.name));
       // Routes through a deleted device vanish with it.
