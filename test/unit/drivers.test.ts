@@ -2,9 +2,7 @@
 // driver's options and create-time checks, and macvlan through the controller against the
 // fake kernel (exact `ip` text, rollback at every line, the parent never touched).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
 import { Controller } from '../../src/core/controller.js';
 import type { Driver } from '../../src/drivers/driver.js';
@@ -19,6 +17,7 @@ import type { NetworkCreate } from '../../src/model/requests.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { ReadTxn } from '../../src/store/store.js';
 import { FakeKernel } from '../helpers/fake-kernel.js';
+import { engineSetup } from '../helpers/engine.js';
 
 const dirs: string[] = [];
 afterEach(() => { while (dirs.length) rmSync(dirs.pop() ?? '', { recursive: true, force: true }); });
@@ -365,16 +364,7 @@ describe('macvlan: checkCreate', () => {
 
 // ---------------------------------------------------------------- 5. macvlan through the controller
 
-function setup() {
-  const dir = mkdtempSync(join(tmpdir(), 'netctl-drivers-'));
-  dirs.push(dir);
-  const kernel = new FakeKernel(dir);
-  const store = new MemoryStore();
-  let n = 0;
-  const ids = () => (n++).toString(16).padStart(2, '0').repeat(32);
-  const ctl = new Controller({ store, runner: kernel, netnsDir: dir, id: ids, now: () => new Date('2026-01-01T00:00:00Z') });
-  return { kernel, store, ctl, dir };
-}
+const setup = () => engineSetup(dirs, 'netctl-drivers-');
 
 const mvNet = (name = 'mv', options: Record<string, string> = { parent: 'up0' }): NetworkCreate => ({
   name, driver: 'macvlan', subnets: ['192.168.50.0/24'], gateways: [], ipRanges: [], auxAddresses: {},

@@ -10,20 +10,12 @@ import type { NetworkCreate } from '../../src/model/requests.js';
 import type { FwModel } from '../../src/firewall/firewall.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { FakeKernel } from '../helpers/fake-kernel.js';
+import { engineSetup } from '../helpers/engine.js';
 
 const dirs: string[] = [];
 afterEach(() => { while (dirs.length) rmSync(dirs.pop() ?? '', { recursive: true, force: true }); });
 
-function setup() {
-  const dir = mkdtempSync(join(tmpdir(), 'netctl-engine-'));
-  dirs.push(dir);
-  const kernel = new FakeKernel(dir);
-  const store = new MemoryStore();
-  let n = 0;
-  const ids = () => (n++).toString(16).padStart(2, '0').repeat(32);
-  const ctl = new Controller({ store, runner: kernel, netnsDir: dir, id: ids, now: () => new Date('2026-01-01T00:00:00Z') });
-  return { kernel, store, ctl, dir };
-}
+const setup = () => engineSetup(dirs, 'netctl-engine-');
 
 /** A controller whose store already holds the predefined networks (as after any first command). */
 async function ready() {
