@@ -6,6 +6,7 @@ import { NetctlError, UsageError } from '../lib/errors.js';
 import type { Globals, Io } from './context.js';
 import { reportError } from './report.js';
 import { version } from './version.js';
+import { mark } from '../lib/trace.js';
 
 /**
  * Writes straight to the file descriptor: touching process.stdout builds a stream (tty or net
@@ -97,6 +98,7 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     // commander passes (...positionals, options, command); handlers take (...positionals, options).
     const handler = handlers[key];
     if (!handler) throw new Error(`no handler for ${key}`);
+    mark(`parsed: ${key}`);
     onExit(await handler(globals(), ...args.slice(0, -1)));
   };
 
@@ -247,7 +249,9 @@ async function completeCommand(program: Command, words: string[]): Promise<numbe
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
+  mark('program loaded');
   const program = buildProgram(lazyHandlers(), (c) => (code = c));
+  mark('program built');
   if (argv[2] === '__complete') return completeCommand(program, argv.slice(3));
   try {
     await program.parseAsync(argv);

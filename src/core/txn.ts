@@ -6,7 +6,8 @@
 // Removals run the other way round: commit the records with a journal of the teardown, then
 // tear down best-effort (a crash in between is finished by the next command).
 import { firewallModel } from '../firewall/model.js';
-import { ipBatch, ipCleanup } from '../kernel/ip.js';
+import { existsSync } from 'node:fs';
+import { ipBatch, ipCleanup, startBatch, type StartedBatch } from '../kernel/ip.js';
 import { ConflictError, SystemError } from '../lib/errors.js';
 import type { JournalEntry, KernelCmd, SandboxRecord, Step } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
@@ -107,6 +108,7 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
   const sp = firewall ? tx.savepoint() : null;
   const entry = journal(ctx, op, work.flatMap((s) => s.undo), firewall !== false);
   tx.put('journal', entry);
+  const early = startEarly(ctx, work);
   await tx.flushJournal();
   let i = 0;
   try {
@@ -114,7 +116,7 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
       // Consecutive steps in distinct sandboxes do not depend on each other: run them together.
       const wave = parallelWave(work, i);
       i += wave.length;
-      await runWave(wave, (s) => ipBatch(ctx.runner, s.ns, s.cmds));
+      await runWave(wave, (s) => early.get(s)?.send(s.cmds) ?? ipBatch(ctx.runner, s.ns, s.cmds));
     }
     commit();
     if (firewall) await syncFirewall(ctx, tx, firewall === 'full');
@@ -133,8 +135,25 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
       throw new ConflictError(`cannot ${op}: its bridge has 1024 ports, the most a Linux bridge takes`, 'connect the container to another network');
     }
     throw e;
+  } finally {
+    early.forEach((b) => b.cancel()); // those never sent exit having done nothing
   }
   tx.delete('journal', entry.id);
+}
+
+/**
+ * The first two steps' processes, started before the journal is written when their namespace
+ * exists already (a netns made by an earlier step cannot be entered yet): spawning overlaps
+ * the journal write and the step before, and none acts before it is sent its commands. Two,
+ * because a connect is two; a bulk connect's hundred sandboxes start as their wave comes.
+ */
+function startEarly(ctx: Ctx, work: Step[]): Map<Step, StartedBatch> {
+  const out = new Map<Step, StartedBatch>();
+  for (const s of work.slice(0, 2)) {
+    if (s.ns && !existsSync(`${ctx.netnsDir}/${s.ns}`)) continue;
+    out.set(s, startBatch(ctx.runner, s.ns));
+  }
+  return out;
 }
 
 /**

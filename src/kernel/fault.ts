@@ -15,6 +15,13 @@ export class FaultRunner implements Runner {
   constructor(private readonly inner: Runner, private readonly fault: { mode: 'fail' | 'kill'; at: number }) {}
 
   async run(file: string, args: string[], opts?: RunOptions): Promise<RunResult> {
+    // A process started early acts when its input comes: that is when it counts as a call,
+    // and one cancelled (empty input) never acts at all.
+    if (opts?.input instanceof Promise) {
+      const input = await opts.input;
+      if (input === '') return this.inner.run(file, args, { ...opts, input });
+      opts = { ...opts, input };
+    }
     if (++this.calls === this.fault.at) {
       if (this.fault.mode === 'kill') process.kill(process.pid, 'SIGKILL');
       return { stdout: '', stderr: `RTNETLINK answers: injected failure (NETCTL_FAULT at call ${this.calls})`, exitCode: 1 };

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
+import { mark } from '../lib/trace.js';
 
 export interface RunResult {
   stdout: string;
@@ -13,7 +14,11 @@ export interface RunResult {
 }
 
 export interface RunOptions {
-  input?: string;
+  /**
+   * What goes to stdin. A promise lets the process start before its input is known (see
+   * ip.ts startBatch): it waits on stdin, so it does nothing until the input is given.
+   */
+  input?: string | Promise<string>;
   /**
    * A cheap test of the command's outcome. When it holds before the process exits, the run
    * resolves as a success and the process is left to finish on its own: deleting a link
@@ -92,7 +97,9 @@ export class ProcessRunner implements Runner {
   private spawnRun(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
     const t0 = this.debug ? process.hrtime.bigint() : 0n; // not performance.now(): it loads perf_hooks
     this.spawned++;
-    const report = (outcome: string) => this.debug?.(`${file} ${args.join(' ')}${opts.input ? ` <<< ${JSON.stringify(opts.input)}` : ''} -> ${outcome} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
+    mark(`spawn ${file} ${args.slice(0, 2).join(' ')}`);
+    let input = typeof opts.input === 'string' ? opts.input : '';
+    const report = (outcome: string) => this.debug?.(`${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> ${outcome} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
     return new Promise((resolve, reject) => {
       const child = spawn(file, args, { env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
@@ -107,10 +114,14 @@ export class ProcessRunner implements Runner {
       child.on('close', (code, signal) => {
         const r = { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), exitCode: code ?? (signal ? 128 : 1) };
         report(`exit ${r.exitCode}`);
+        mark(`exited ${file}`);
         resolve(r);
       });
       child.stdin.on('error', () => undefined); // the child may exit before reading everything
-      child.stdin.end(opts.input ?? '');
+      void Promise.resolve(opts.input ?? '').then((text) => {
+        input = text;
+        child.stdin.end(text);
+      });
       const { settled } = opts;
       if (!settled) return;
       const poll = setInterval(() => {

@@ -5,6 +5,7 @@ import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openS
 import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { NetctlError } from '../lib/errors.js';
+import { mark } from '../lib/trace.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { deltaLimit, loadDoc, readState, storeText, type Delta, type JournalFile } from './state.js';
 import { DocTxn, RECORD_KINDS, type Doc, type ReadTxn, type Store, type Txn } from './store.js';
@@ -86,11 +87,13 @@ export class FileStore implements Store {
   async update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
     this.prepareRoot();
     const release = await acquireLock(this.root, this.lockOpts);
+    mark('store: locked');
     try {
       const adapter = new AtomicJSONFile(this.file);
       // Re-read inside the lock: another process may have just written.
       const loaded = loadDoc(this.root);
       adapter.started(loaded.text);
+      mark('store: read');
       let { gen, base } = loaded;
       const db = new Low<Doc>(adapter, loaded.doc);
       const journalFile = join(this.root, 'journal.json');
@@ -99,7 +102,7 @@ export class FileStore implements Store {
         writeAtomic(journalFile, JSON.stringify({ gen: ++gen, base, entries, delta } satisfies JournalFile), durable);
       const tx: DocTxn = new DocTxn(loaded.doc, async (d, how) => {
         // An intent before kernel work: the records are as they were read.
-        if (how === 'journal') return writeJournal(d.journal, loaded.delta, false);
+        if (how === 'journal') { mark('store: journal intent'); return writeJournal(d.journal, loaded.delta, false); }
         const delta = mergeDelta(loaded.delta, tx);
         if (how === 'flush') return writeJournal(d.journal, delta, false);
         // A store read in an older schema is written in the new form at once.
@@ -114,7 +117,9 @@ export class FileStore implements Store {
       });
       tx.checkChanges = Boolean(process.env['NETCTL_CHECK_STORE']);
       const out = await fn(tx);
+      mark('store: commit');
       await tx.commit();
+      mark('store: committed');
       return out;
     } finally {
       await release();

@@ -58,7 +58,10 @@ export class FakeKernel implements Runner {
     return this.calls.filter((c) => !c.args.includes('-j'));
   }
 
-  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  async run(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+    // A process started before its input is known acts once the input comes; cancelled, never.
+    const opts = { ...options, input: await options.input };
+    if (options.input instanceof Promise && opts.input === '') return { stdout: '', stderr: '', exitCode: 0 };
     this.calls.push({ file, args, ...(opts.input !== undefined ? { input: opts.input } : {}) });
     if (file !== 'ip') return { stdout: '', stderr: `${file}: not modelled`, exitCode: 1 };
     let a = [...args];

@@ -508,7 +508,8 @@ describe('macvlan: through the controller', () => {
     kernel.calls = [];
     await ctl.connect('mv', ['a'], {});
     assert.deepEqual(kernel.mutating().map((c) => [c.args.join(' '), c.input]), [
-      ['link add link up0 name eth1 address 02:42:c0:a8:32:02 netns a type macvlan mode bridge', undefined],
+      // Started before the journal is written (the netns exists): a batch even for one command.
+      ['-batch -', 'link add link up0 name eth1 address 02:42:c0:a8:32:02 netns a type macvlan mode bridge\n'],
       ['-n a -batch -', 'link set eth1 addrgenmode none\naddr add 192.168.50.2/24 dev eth1\nlink set eth1 up\n'],
     ]);
     kernel.calls = [];

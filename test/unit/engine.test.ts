@@ -10,6 +10,8 @@ import type { NetworkCreate } from '../../src/model/requests.js';
 import type { FwModel } from '../../src/firewall/firewall.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { FakeKernel } from '../helpers/fake-kernel.js';
+import type { RunOptions } from '../../src/kernel/runner.js';
+import { randomBytes } from 'node:crypto';
 import { engineSetup } from '../helpers/engine.js';
 
 const dirs: string[] = [];
@@ -171,6 +173,68 @@ describe('engine: process budget (counted through the Runner)', () => {
     kernel.failLine = undefined;
     assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot())], before);
     await assert.rejects(ctl.connect('web', ['a', 'b'], { IPAMConfig: { IPv4Address: '10.1.0.9' } }), /apply to one container/);
+  });
+});
+
+describe('engine: processes started early', () => {
+  /** The FakeKernel behind a Runner that notes when a process starts and when it is given its commands. */
+  function watched() {
+    const t = setup();
+    const events: Array<{ what: 'start' | 'act'; args: string; persisted: number }> = [];
+    const runner = {
+      run: (file: string, args: string[], opts: RunOptions = {}) => {
+        events.push({ what: 'start', args: args.join(' '), persisted: t.store.history.length });
+        void Promise.resolve(opts.input).then((i) => { if (i) events.push({ what: 'act', args: args.join(' '), persisted: t.store.history.length }); });
+        return t.kernel.run(file, args, opts);
+      },
+      sysctl: (k: string, v: string) => t.kernel.sysctl(k, v),
+    };
+    const ctl = new Controller({ store: t.store, runner, netnsDir: t.dir, id: () => randomBytes(32).toString('hex') });
+    return { ...t, ctl, events };
+  }
+
+  it('connect starts both batches before the journal is written; neither acts before it', async () => {
+    const { kernel, ctl, store, events } = watched();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    await kernel.run('ip', ['netns', 'add', 'a']);
+    events.length = 0;
+    const before = store.history.length;
+    await ctl.connect('web', ['a'], {});
+    const starts = events.filter((e) => e.what === 'start');
+    assert.deepEqual(starts.map((e) => [e.args, e.persisted]), [['-batch -', before], ['-n a -batch -', before]], 'both spawned before any write');
+    const intent = store.history[before];
+    assert.equal(intent?.journal.length, 1, 'the first write is the journal intent');
+    const acts = events.filter((e) => e.what === 'act');
+    assert.equal(acts.length, 2);
+    for (const a of acts) assert.ok(a.persisted > before, `${a.args} acted after the intent was written`);
+    assert.equal(kernel.links.has('a/eth0'), true);
+  });
+
+  it('a failed first step cancels the batch started for the next: it never acts, nothing is left', async () => {
+    const { kernel, ctl, store, events } = watched();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    await kernel.run('ip', ['netns', 'add', 'a']);
+    const before = [kernel.dump(), JSON.stringify(store.snapshot().endpoints)];
+    events.length = 0;
+    kernel.failLine = kernel.linesSeen; // the host batch's first line
+    await assert.rejects(ctl.connect('web', ['a'], {}), /injected failure/);
+    kernel.failLine = undefined;
+    const acted = events.filter((e) => e.what === 'act').map((e) => e.args);
+    assert.deepEqual(acted.filter((a) => a.startsWith('-n a')), [], 'the sandbox batch was never given commands');
+    assert.equal(acted[0], '-batch -', 'the host batch ran (and failed), then its undo');
+    assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot().endpoints)], before);
+  });
+
+  it('a sandbox whose netns the plan itself makes is not entered early', async () => {
+    const { ctl, events } = watched();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    events.length = 0;
+    await ctl.createSandbox({ name: 'b', net: 'web', settings: {}, ports: [] });
+    const starts = events.filter((e) => e.what === 'start').map((e) => e.args);
+    assert.deepEqual(starts, ['-batch -', '-n b -batch -']);
+    const inner = events.findIndex((e) => e.what === 'start' && e.args.startsWith('-n b'));
+    const hostActed = events.findIndex((e) => e.what === 'act' && e.args === '-batch -');
+    assert.ok(hostActed >= 0 && hostActed < inner, 'the sandbox batch starts only after the host batch made the netns');
   });
 });
 

@@ -18,7 +18,7 @@ class FakeRunner implements Runner {
   constructor(public save = '', public restoreExits: number[] = []) {}
 
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-    this.calls.push({ file, args, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    this.calls.push({ file, args, ...(typeof opts.input === 'string' ? { input: opts.input } : {}) });
     if (file.endsWith('-save')) return { stdout: this.save, stderr: '', exitCode: 0 };
     if (file.endsWith('-restore')) {
       const exitCode = this.restoreExits.shift() ?? 0;
