@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller } from '../core/controller.js';
 import { NameFiles } from '../core/names.js';
-import type { DefaultPool } from '../ipam/ipam.js';
+import { checkDefaultPools, type DefaultPool } from '../ipam/ipam.js';
 import { makeFirewall } from '../firewall/index.js';
 import { FaultRunner, parseFault } from '../kernel/fault.js';
 import { ProcessRunner } from '../kernel/runner.js';
@@ -29,12 +29,15 @@ function loadPools(root: string): DefaultPool[] | undefined {
   } catch {
     return undefined;
   }
+  let cfg: unknown;
   try {
-    const cfg = JSON.parse(text) as { 'default-address-pools'?: DefaultPool[] };
-    return cfg['default-address-pools'];
+    cfg = JSON.parse(text);
   } catch (e) {
     throw new InvalidArgumentError(`cannot parse ${file}: ${(e as Error).message}`);
   }
+  const pools = cfg && typeof cfg === 'object' ? (cfg as Record<string, unknown>)['default-address-pools'] : undefined;
+  // Checked as --subnet is: a pool in 127.0.0.0/8 would put loopback addresses on a bridge.
+  return pools === undefined ? undefined : checkDefaultPools(pools, file);
 }
 
 export function makeController(g: Globals, io: Io): Controller {

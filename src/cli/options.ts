@@ -2,7 +2,7 @@
 import type { EndpointSettings, PortMapping } from '../model/records.js';
 import type { NetworkCreate, SandboxCreate } from '../model/requests.js';
 import { UsageError } from '../lib/errors.js';
-import { parseKeyValues } from '../lib/validate.js';
+import { parseKeyValues, printable } from '../lib/validate.js';
 
 export interface CreateFlags {
   driver?: string;
@@ -61,7 +61,9 @@ export function toEndpointSettings(f: EndpointFlags): EndpointSettings {
   if (f.macAddress !== undefined) s.MacAddress = f.macAddress;
   if (f.driverOpt?.length) s.DriverOpts = parseKeyValues(f.driverOpt, 'driver-opt');
   if (f.gwPriority !== undefined) {
-    if (!/^-?\d+$/.test(f.gwPriority)) throw new UsageError(`invalid argument "${f.gwPriority}" for "--gw-priority" flag: not an integer`);
+    if (!/^-?\d+$/.test(f.gwPriority)) throw new UsageError(`invalid argument "${printable(f.gwPriority)}" for "--gw-priority" flag: not an integer`);
+    // Past 2^53 a JS number is no longer the integer given (Go's int would hold it, or refuse).
+    if (!Number.isSafeInteger(Number(f.gwPriority))) throw new UsageError(`invalid argument "${f.gwPriority}" for "--gw-priority" flag: value out of range`);
     s.GwPriority = Number(f.gwPriority);
   }
   return s;
@@ -80,7 +82,7 @@ export interface SandboxFlags extends EndpointFlags {
 /** --add-host name:IP (the IP may be IPv6, so split at the first colon). */
 export function parseAddHost(spec: string): { name: string; ip: string } {
   const i = spec.indexOf(':');
-  if (i <= 0 || i === spec.length - 1) throw new UsageError(`invalid argument "${spec}" for "--add-host" flag: expected name:IP`);
+  if (i <= 0 || i === spec.length - 1) throw new UsageError(`invalid argument "${printable(spec)}" for "--add-host" flag: expected name:IP`);
   return { name: spec.slice(0, i), ip: spec.slice(i + 1).replace(/^\[|\]$/g, '') };
 }
 
@@ -112,9 +114,9 @@ const LS_FILTERS = ['driver', 'id', 'name', 'label', 'scope', 'type', 'dangling'
 export function parseFilters(list: string[], allowed = LS_FILTERS): Filter[] {
   return list.map((item) => {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`bad format of filter (expected name=value): ${item}`);
+    if (eq <= 0) throw new UsageError(`bad format of filter (expected name=value): ${printable(item)}`);
     const key = item.slice(0, eq).trim().toLowerCase();
-    if (!allowed.includes(key)) throw new UsageError(`invalid filter '${key}'`);
+    if (!allowed.includes(key)) throw new UsageError(`invalid filter '${printable(key)}'`);
     return { key, value: item.slice(eq + 1) };
   });
 }

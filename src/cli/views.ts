@@ -7,7 +7,8 @@ import { NETNS_DIR } from '../kernel/ops.js';
 import type { NetworkRecord, SandboxRecord } from '../model/records.js';
 
 export function networkView(tx: ReadTxn, nw: NetworkRecord) {
-  const containers: Record<string, unknown> = goMap({});
+  // index of a missing key gives the element's zero value, as Go: an empty EndpointResource.
+  const containers: Record<string, unknown> = goMap({}, { Name: '', EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' });
   for (const ep of endpointsOf(tx, { network: nw.id })) {
     const sb = tx.get('sandboxes', ep.sandboxId);
     containers[ep.sandboxId] = {
@@ -71,7 +72,7 @@ function formatCreated(iso: string): string {
 }
 
 export function sandboxView(tx: ReadTxn, sb: SandboxRecord) {
-  const networks: Record<string, unknown> = goMap({});
+  const networks: Record<string, unknown> = goMap({}, null); // map[string]*EndpointSettings: nil
   for (const [netId, rec] of Object.entries(sb.networks)) {
     const ep = endpointsOf(tx, { sandbox: sb.id, network: netId })[0];
     const name = tx.get('networks', netId)?.name ?? rec.name;

@@ -1,7 +1,7 @@
 // Pure checks of user input that the controller runs before any change.
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
-import { MAC_RE, parseIP } from '../lib/ip.js';
-import { checkName } from '../lib/validate.js';
+import { MAC_RE, parseIP, specialAddress } from '../lib/ip.js';
+import { checkName, printable } from '../lib/validate.js';
 import { allocate } from '../ipam/ipam.js';
 import type { ReadTxn } from '../store/store.js';
 import type { SandboxCreate } from '../model/requests.js';
@@ -26,15 +26,24 @@ export function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self
   return ports;
 }
 
+/** --ip / --ip6: well formed and outside the special-purpose blocks. */
+function checkAddress(v: string | undefined, family: 4 | 6): void {
+  if (v === undefined) return;
+  const a = parseIP(v);
+  if (a?.family !== family) throw new InvalidArgumentError(`invalid IPv${family} address: ${printable(v)}`);
+  // 169.254/16 passes here: only a network created with link-local=true has such a subnet,
+  // and an address outside the network's subnets is refused when it is allocated.
+  const block = specialAddress(a, true);
+  if (block) throw new InvalidArgumentError(`invalid IPv${family} address ${v}: it is in the special-purpose block ${block}`);
+}
+
 export function validateSettings(s: EndpointSettings): void {
-  const ip4 = s.IPAMConfig?.IPv4Address;
-  if (ip4 !== undefined && parseIP(ip4)?.family !== 4) throw new InvalidArgumentError(`invalid IPv4 address: ${ip4}`);
-  const ip6 = s.IPAMConfig?.IPv6Address;
-  if (ip6 !== undefined && parseIP(ip6)?.family !== 6) throw new InvalidArgumentError(`invalid IPv6 address: ${ip6}`);
+  checkAddress(s.IPAMConfig?.IPv4Address, 4);
+  checkAddress(s.IPAMConfig?.IPv6Address, 6);
   for (const ll of s.IPAMConfig?.LinkLocalIPs ?? []) {
-    if (!parseIP(ll)) throw new InvalidArgumentError(`invalid link-local IP address: ${ll}`);
+    if (!parseIP(ll)) throw new InvalidArgumentError(`invalid link-local IP address: ${printable(ll)}`);
   }
-  if (s.MacAddress !== undefined && !MAC_RE.test(s.MacAddress)) throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress}`);
+  if (s.MacAddress !== undefined && !MAC_RE.test(s.MacAddress)) throw new InvalidArgumentError(`invalid MAC address: ${printable(s.MacAddress)}`);
   if (s.MacAddress !== undefined && (parseInt(s.MacAddress.slice(0, 2), 16) & 1) === 1) {
     throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress} is a multicast address`);
   }

@@ -4,9 +4,10 @@
 // address, or held by a live endpoint.
 import { bareIP, type IpamPool } from '../model/records.js';
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
+import { printable } from '../lib/validate.js';
 import {
   type Addr, type Family, type Prefix,
-  bits, contains, containsPrefix, formatIP, formatPrefix, ipv4Value, lastAddr, overlaps, parseCIDR, parseIP, subdivide,
+  bits, contains, containsPrefix, formatIP, formatPrefix, ipv4Value, lastAddr, overlaps, parseCIDR, parseIP, specialBlock,
 } from '../lib/ip.js';
 
 export interface PoolRequest {
@@ -14,6 +15,8 @@ export interface PoolRequest {
   gateways: string[];
   ipRanges: string[];
   auxAddresses: Record<string, string>;
+  /** --ipam-opt; `link-local=true` lets a subnet lie in 169.254.0.0/16. */
+  ipamOptions?: Record<string, string>;
 }
 
 export interface TakenPrefix {
@@ -35,11 +38,35 @@ export const DEFAULT_POOLS: DefaultPool[] = [
 
 export function parseSubnet(s: string): Prefix {
   const c = parseCIDR(s);
-  if (!c) throw new InvalidArgumentError(`invalid subnet ${s}: expected an address and a prefix length, e.g. 10.1.0.0/16`);
+  if (!c) throw new InvalidArgumentError(`invalid subnet ${printable(s)}: expected an address and a prefix length, e.g. 10.1.0.0/16`);
   if (c.addr.value !== c.prefix.base) {
     throw new InvalidArgumentError(`invalid subnet ${s}: it should be ${formatPrefix(c.prefix)}`);
   }
   return c.prefix;
+}
+
+/** `--ipam-opt link-local=true|false` (default false). */
+export function linkLocalAllowed(opts: Record<string, string> | undefined): boolean {
+  const v = opts?.['link-local'];
+  if (v === undefined || v === 'false') return false;
+  if (v === 'true') return true;
+  throw new InvalidArgumentError(`invalid ipam-opt link-local=${printable(v)}: expected true or false`);
+}
+
+const LINK_LOCAL_HINT = 'a link-local subnet (169.254.0.0/16) needs --ipam-opt link-local=true';
+
+/** Refuses a prefix in or around a special-purpose block, naming the block. */
+function checkSpecial(what: string, p: Prefix, allowLinkLocal: boolean): void {
+  const block = specialBlock(p, allowLinkLocal);
+  if (!block) return;
+  const hint = !allowLinkLocal && block.startsWith('169.254.') && specialBlock(p, true) === null ? LINK_LOCAL_HINT : undefined;
+  throw new InvalidArgumentError(`invalid ${what}: it overlaps the special-purpose block ${block}`, hint);
+}
+
+/** The network or broadcast address of an IPv4 subnet (both usable on a /31 or /32), as a word. */
+function edgeName(s: Prefix, a: Addr): string | null {
+  if (s.family !== 4 || !edge(s, a.value)) return null;
+  return a.value === s.base ? 'network' : 'broadcast';
 }
 
 function matchSubnet(subnets: Prefix[], a: Addr): Prefix | undefined {
@@ -54,7 +81,12 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
   if (req.subnets.length === 0 && (req.gateways.length > 0 || req.ipRanges.length > 0)) {
     throw new InvalidArgumentError('every ip-range or gateway must have a corresponding subnet');
   }
-  const subnets = req.subnets.map(parseSubnet);
+  const allowLL = linkLocalAllowed(req.ipamOptions);
+  const subnets = req.subnets.map((x) => {
+    const p = parseSubnet(x);
+    checkSpecial(`subnet ${x}`, p, allowLL);
+    return p;
+  });
   subnets.forEach((s, i) => {
     subnets.slice(0, i).forEach((o) => {
       if (overlaps(s, o)) throw new ConflictError(`invalid subnet ${formatPrefix(s)}: Pool overlaps with other one on this address space (${formatPrefix(o)})`);
@@ -68,16 +100,20 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
   const gwBySubnet = new Map<Prefix, Addr>();
   for (const g of req.gateways) {
     const a = parseIP(g);
-    if (!a) throw new InvalidArgumentError(`invalid gateway address ${g}`);
+    if (!a) throw new InvalidArgumentError(`invalid gateway address ${printable(g)}`);
+    checkSpecial(`gateway ${g}`, hostPrefix(a), allowLL);
     const s = matchSubnet(subnets, a);
     if (!s) throw new InvalidArgumentError(`no matching subnet for gateway ${g}`);
+    const e = edgeName(s, a);
+    if (e) throw new InvalidArgumentError(`invalid gateway ${g}: it is the ${e} address of subnet ${formatPrefix(s)}`);
     if (gwBySubnet.has(s)) throw new InvalidArgumentError(`cannot configure multiple gateways for subnet ${formatPrefix(s)}`);
     gwBySubnet.set(s, a);
   }
   const rangeBySubnet = new Map<Prefix, Prefix>();
   for (const r of req.ipRanges) {
     const c = parseCIDR(r);
-    if (!c) throw new InvalidArgumentError(`invalid ip-range ${r}`);
+    if (!c) throw new InvalidArgumentError(`invalid ip-range ${printable(r)}`);
+    checkSpecial(`ip-range ${r}`, c.prefix, allowLL);
     const s = subnets.find((x) => containsPrefix(x, c.prefix));
     if (!s) throw new InvalidArgumentError(`no matching subnet for range ${r}`);
     if (rangeBySubnet.has(s)) throw new InvalidArgumentError(`cannot configure multiple ranges on the same subnet ${formatPrefix(s)}`);
@@ -86,9 +122,12 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
   const auxBySubnet = new Map<Prefix, Record<string, string>>();
   for (const [name, ip] of Object.entries(req.auxAddresses)) {
     const a = parseIP(ip);
-    if (!a) throw new InvalidArgumentError(`invalid aux-address ${name}=${ip}`);
+    if (!a) throw new InvalidArgumentError(`invalid aux-address ${printable(name)}=${printable(ip)}`);
+    checkSpecial(`aux-address ${name}=${ip}`, hostPrefix(a), allowLL);
     const s = matchSubnet(subnets, a);
     if (!s) throw new InvalidArgumentError(`no matching subnet for aux-address ${ip}`);
+    const e = edgeName(s, a);
+    if (e) throw new InvalidArgumentError(`invalid aux-address ${name}=${ip}: it is the ${e} address of subnet ${formatPrefix(s)}`);
     auxBySubnet.set(s, { ...auxBySubnet.get(s), [name]: formatIP(a) });
   }
 
@@ -110,6 +149,8 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
 }
 
 /** Network and (IPv4) broadcast addresses of a prefix: never handed out, nor those of an ip-range. */
+const hostPrefix = (a: Addr): Prefix => ({ family: a.family, base: a.value, len: bits(a.family) });
+
 function edge(p: Prefix, v: bigint): boolean {
   if (p.len >= bits(p.family) - 1) return false; // /31, /32: point-to-point, all usable
   return v === p.base || (p.family === 4 && v === lastAddr(p));
@@ -125,16 +166,53 @@ function firstFree(s: Prefix, range: Prefix | undefined, taken: (v: bigint) => b
   return null;
 }
 
-/** The first default-pool prefix that overlaps nothing taken (routes and other networks). */
+/**
+ * The first IPv4 default-pool prefix that overlaps nothing taken (routes and other networks).
+ * A candidate that is taken skips to the end of what holds it, so a big pool behind a big
+ * route costs one step, not one per candidate.
+ */
 export function pickDefaultPool(pools: DefaultPool[], taken: TakenPrefix[]): Prefix {
   for (const p of pools) {
-    const base = parseCIDR(p.base);
-    if (!base) continue;
-    for (const cand of subdivide(base.prefix, p.size)) {
-      if (!taken.some((t) => overlaps(t.prefix, cand))) return cand;
+    const pool = parseCIDR(p.base)?.prefix;
+    if (!pool || pool.family !== 4 || !Number.isInteger(p.size) || p.size < pool.len || p.size > bits(4)) continue;
+    const last = lastAddr(pool);
+    for (let b = pool.base; b <= last;) {
+      const cand: Prefix = { family: 4, base: b, len: p.size };
+      const hit = taken.find((t) => overlaps(t.prefix, cand));
+      if (!hit) return cand;
+      const end = lastAddr(hit.prefix) > lastAddr(cand) ? lastAddr(hit.prefix) : lastAddr(cand);
+      b = end + 1n;
     }
   }
   throw new ConflictError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+}
+
+/**
+ * default-address-pools from config.json, checked as --subnet is: a CIDR without host bits,
+ * outside every special-purpose block, split into prefixes that leave room for a gateway and
+ * an address. IPv6 pools pass the same checks; netctl's default pools are IPv4, so they are unused.
+ */
+export function checkDefaultPools(v: unknown, file: string): DefaultPool[] {
+  const bad = (m: string): never => { throw new InvalidArgumentError(`invalid default-address-pools in ${file}: ${m}`); };
+  if (!Array.isArray(v)) bad('expected a list of {"base": CIDR, "size": N}');
+  return (v as unknown[]).map((x, i) => {
+    const o = x as Partial<DefaultPool> | null;
+    if (!o || typeof o !== 'object' || typeof o.base !== 'string' || typeof o.size !== 'number') {
+      return bad(`pool ${i}: expected {"base": CIDR, "size": N}`);
+    }
+    let p: Prefix;
+    try {
+      p = parseSubnet(o.base);
+      checkSpecial(`base ${o.base}`, p, false);
+    } catch (e) {
+      return bad(`pool ${i}: ${(e as Error).message}`);
+    }
+    const max = bits(p.family) - 2;
+    if (!Number.isInteger(o.size) || o.size < p.len || o.size > max) {
+      bad(`pool ${i}: size ${o.size} must be an integer from ${p.len} (the base's length) to ${max}`);
+    }
+    return { base: o.base, size: o.size };
+  });
 }
 
 export function defaultPool(pools: DefaultPool[], taken: TakenPrefix[]): IpamPool {
@@ -202,6 +280,8 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
     const hit = pools.find((p) => contains(p.subnet, a));
     if (!hit) throw new InvalidArgumentError(`Invalid address ${requested}: It does not belong to any of this network's subnets`);
     const canon = formatIP(a);
+    const e = edgeName(hit.subnet, a);
+    if (e) throw new InvalidArgumentError(`Invalid address ${canon}: it is the ${e} address of subnet ${hit.pool.Subnet} on network ${ctx.network}`);
     const holder = ctx.inUse.get(canon) ??
       (canon === hit.pool.Gateway ? 'the gateway' : undefined) ??
       (Object.values(hit.pool.AuxiliaryAddresses ?? {}).includes(canon) ? 'an aux-address' : undefined) ??

@@ -5,10 +5,13 @@ import type { KernelCmd } from '../model/records.js';
 import { SystemError } from '../lib/errors.js';
 import { NETNS_DIR, type Runner } from './runner.js';
 
-/** Refuses tokens ip's batch parser would split or treat as a comment: a last line of defence. */
+/**
+ * Refuses tokens ip's batch parser would split or treat as a comment, and control characters
+ * (a NUL ends ip's C string early, dropping the rest of the command): a last line of defence.
+ */
 function line(args: string[]): string {
   for (const a of args) {
-    if (a === '' || /[\s#"'\\]/.test(a)) throw new SystemError(`refusing unsafe argument ${JSON.stringify(a)} for ip`);
+    if (a === '' || /[\s#"'\\\x00-\x1f\x7f]/.test(a)) throw new SystemError(`refusing unsafe argument ${JSON.stringify(a)} for ip`);
   }
   return args.join(' ');
 }
@@ -78,6 +81,8 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)?.push(c.args);
   }
+  // Every line is checked before the first group runs: a refusal leaves nothing half done.
+  for (const c of cmds) line(c.args);
   const errors: string[] = [];
   // Host namespace first: deleting a host veth end also removes the peer.
   const keys = [...groups.keys()].sort((a, b) => (a === '' ? -1 : b === '' ? 1 : 0));

@@ -152,3 +152,39 @@ export function macFromIPv4(a: Addr): string {
   const bytes = [24n, 16n, 8n, 0n].map((sh) => Number((a.value >> sh) & 0xffn).toString(16).padStart(2, '0'));
   return `02:42:${bytes.join(':')}`;
 }
+
+/**
+ * Special-purpose blocks (RFC 6890) that cannot carry a container network: putting one of
+ * them on a bridge fights the host's own use of it (the loopback's local route, multicast,
+ * the kernel's per-link fe80::/64). `linkLocal` marks 169.254.0.0/16, which a user may ask for.
+ */
+export const SPECIAL_BLOCKS: ReadonlyArray<{ cidr: string; what: string; linkLocal?: true }> = [
+  { cidr: '0.0.0.0/8', what: '"this network"' },
+  { cidr: '127.0.0.0/8', what: 'loopback' },
+  { cidr: '169.254.0.0/16', what: 'link-local', linkLocal: true },
+  { cidr: '224.0.0.0/4', what: 'multicast' },
+  { cidr: '240.0.0.0/4', what: 'reserved' },
+  { cidr: '::/128', what: 'unspecified' },
+  { cidr: '::1/128', what: 'loopback' },
+  { cidr: 'fe80::/10', what: 'link-local' },
+  { cidr: 'ff00::/8', what: 'multicast' },
+];
+
+const SPECIAL = SPECIAL_BLOCKS.map((b) => ({ ...b, prefix: parseCIDR(b.cidr)?.prefix as Prefix }));
+
+/**
+ * The special-purpose block `p` lies in or contains, as "127.0.0.0/8 (loopback)", or null.
+ * With `allowLinkLocal`, a prefix inside 169.254.0.0/16 passes (one that contains it does not).
+ */
+export function specialBlock(p: Prefix, allowLinkLocal = false): string | null {
+  for (const b of SPECIAL) {
+    if (!overlaps(b.prefix, p)) continue;
+    if (allowLinkLocal && b.linkLocal && containsPrefix(b.prefix, p)) continue;
+    return `${b.cidr} (${b.what})`;
+  }
+  return null;
+}
+
+/** The same for one address. */
+export const specialAddress = (a: Addr, allowLinkLocal = false): string | null =>
+  specialBlock({ family: a.family, base: a.value, len: bits(a.family) }, allowLinkLocal);

@@ -5,7 +5,7 @@ import { isAscii } from 'node:buffer';
 import { join } from 'node:path';
 import { SCHEMA_VERSION, type State } from '../model/records.js';
 import { RECORD_KINDS, docOf, emptyDoc, stateOf, type Doc, type Kinds, type RecordKind } from './store.js';
-import { CorruptStoreError, type Rec, type Table } from './table.js';
+import { CorruptStoreError, checkRecord, type Rec, type Table } from './table.js';
 
 export { CorruptStoreError };
 
@@ -146,10 +146,12 @@ export function parseStore(text: string, file: string): { doc: Doc; migrated: bo
       throw new CorruptStoreError(`the netctl store ${file} is corrupt: ${(e as Error).message}`, hint);
     }
     const d = parsed as Partial<State> | null;
-    if (!d || typeof d !== 'object' || typeof d.version !== 'number' || typeof d.networks !== 'object' ||
-        typeof d.endpoints !== 'object' || typeof d.sandboxes !== 'object' || !Array.isArray(d.journal)) {
+    const table = (t: unknown) => t !== null && typeof t === 'object' && !Array.isArray(t);
+    if (!d || typeof d !== 'object' || typeof d.version !== 'number' || !table(d.networks) ||
+        !table(d.endpoints) || !table(d.sandboxes) || !Array.isArray(d.journal)) {
       throw new CorruptStoreError(`the netctl store ${file} does not have netctl's schema`, hint);
     }
+    for (const kind of RECORD_KINDS) for (const [id, rec] of Object.entries(d[kind] as object)) checkRecord(kind, id, rec, file);
     doc = docOf(d as State, file);
   }
   if (doc.version > SCHEMA_VERSION) {

@@ -46,6 +46,15 @@ export function serialize(rec: object, spec: TableSpec): string {
   return JSON.stringify(Object.assign(ordered, r));
 }
 
+/** A record read back must be an object bearing its own id: anything else is damage, not data. */
+export function checkRecord<R>(kind: string, id: string, rec: unknown, where: string): R {
+  if (!rec || typeof rec !== 'object' || Array.isArray(rec) || (rec as Rec).id !== id) {
+    throw new CorruptStoreError(`the netctl store ${where} is corrupt: ${kind} record ${JSON.stringify(id)} is not a record with that id`,
+      `the file was left untouched; the previous version is ${where}.bak`);
+  }
+  return rec as R;
+}
+
 const lineOf = (id: string, text: string, first: boolean) => `${first ? '' : ','}${JSON.stringify(id)}:${text}`;
 
 /** A record found in the text: its id, the captured field's raw value, where its line starts. */
@@ -126,12 +135,14 @@ export class Table<R extends Rec> {
   }
 
   private parse(id: string, text: string): R {
+    let rec: unknown;
     try {
-      return JSON.parse(text) as R;
+      rec = JSON.parse(text);
     } catch (err) {
       throw new CorruptStoreError(`the netctl store ${this.where} is corrupt: ${this.kind} record ${id}: ${(err as Error).message}`,
         `the file was left untouched; the previous version is ${this.where}.bak`);
     }
+    return id === '(any)' ? rec as R : checkRecord<R>(this.kind, id, rec, this.where);
   }
 
   /**
@@ -161,8 +172,9 @@ export class Table<R extends Rec> {
     const lines = this.text.split('\n').length - 2;
     const all = this.spec.fields.length ? this.pattern(undefined, this.spec.fields[this.spec.fields.length - 1]) : this.pattern();
     if ((this.text.match(all)?.length ?? 0) === lines) return;
-    const parsed = this.parse('(any)', `{${this.text}}`) as unknown as Record<string, R>;
-    this.text = Table.of(this.kind, this.spec, this.where, Object.values(parsed)).text;
+    const parsed = this.parse('(any)', `{${this.text}}`) as unknown as Record<string, unknown>;
+    const recs = Object.entries(parsed).map(([id, r]) => checkRecord<R>(this.kind, id, r, this.where));
+    this.text = Table.of(this.kind, this.spec, this.where, recs).text;
     this.lineStarts = null;
   }
 
