@@ -19,7 +19,7 @@ const word = fromVocab(HOSTILE, 6);
 class Recorder implements Runner {
   calls: Array<{ file: string; args: string[]; input?: string }> = [];
   async run(file: string, args: string[], opts?: RunOptions): Promise<RunResult> {
-    this.calls.push({ file, args, ...(opts?.input !== undefined ? { input: opts.input } : {}) });
+    this.calls.push({ file, args, ...(typeof opts?.input === 'string' ? { input: opts.input } : {}) });
     return { exitCode: 0, stdout: '', stderr: '' } as RunResult;
   }
   async sysctl(): Promise<boolean> { return false; }
