@@ -1,7 +1,7 @@
 // Pure checks of user input that the controller runs before any change.
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
 import { MAC_RE, parseIP } from '../lib/ip.js';
-import { checkName } from '../lib/validate.js';
+import { checkIfName, checkName } from '../lib/validate.js';
 import { allocate } from '../ipam/ipam.js';
 import type { ReadTxn } from '../store/store.js';
 import type { SandboxCreate } from '../model/requests.js';
@@ -26,7 +26,12 @@ export function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self
   return ports;
 }
 
+/** Docker 28's endpoint driver option naming the interface inside the container (CNI_IFNAME). */
+export const IFNAME_OPT = 'com.docker.network.endpoint.ifname';
+
 export function validateSettings(s: EndpointSettings): void {
+  const ifName = s.DriverOpts?.[IFNAME_OPT];
+  if (ifName !== undefined) checkIfName(ifName, IFNAME_OPT);
   const ip4 = s.IPAMConfig?.IPv4Address;
   if (ip4 !== undefined && parseIP(ip4)?.family !== 4) throw new InvalidArgumentError(`invalid IPv4 address: ${ip4}`);
   const ip6 = s.IPAMConfig?.IPv6Address;
