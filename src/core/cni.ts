@@ -65,10 +65,11 @@ function sameNs(a: string, b: string): boolean {
 function nameNetns(ctx: Ctx, path: string, name: string): { netns: string; step?: Step; mount?: boolean } {
   if (!path.startsWith('/')) throw new InvalidArgumentError(`invalid CNI_NETNS ${path}: an absolute path`);
   if (!existsSync(path)) throw new NotFoundError(`netns ${path} does not exist`);
-  const real = realpathSync(path);
-  if (dirname(real) === realpathSync(ctx.netnsDir) && NAME_RE.test(basename(real)) && basename(real).length <= 64) return { netns: basename(real) };
-  if (existsSync(`${ctx.netnsDir}/${name}`)) throw new ConflictError(`netns ${name} already exists`, `remove the stale name: ip netns del ${name}`);
+  // A process's namespace link resolves to "net:[inode]", not a path: never under NETNS_DIR.
   const pid = /^\/proc\/(\d+)\/ns\/net$/.exec(path)?.[1];
+  const real = pid ? '' : realpathSync(path);
+  if (real && dirname(real) === realpathSync(ctx.netnsDir) && NAME_RE.test(basename(real)) && basename(real).length <= 64) return { netns: basename(real) };
+  if (existsSync(`${ctx.netnsDir}/${name}`)) throw new ConflictError(`netns ${name} already exists`, `remove the stale name: ip netns del ${name}`);
   if (pid) return { netns: name, step: { cmds: [netnsAttachPid(name, Number(pid))], undo: [{ args: netnsDel(name) }] } };
   return { netns: name, mount: true };
 }
