@@ -1,9 +1,14 @@
 // netctl's entry point, bundled to dist/src/bundle/netctl.cjs (bin/netctl answers --version
-// before loading it). The command tree is imported lazily.
+// before loading it). The command tree is imported lazily; `netctl cni` (what bin/netctl-cni
+// runs) skips commander altogether: its input is the environment and stdin, not argv.
 import { mark } from '../lib/trace.js';
 
 mark('bundle running');
-void import('./program.js').then(async ({ io, main }) => {
+if (process.argv[2] === 'cni' && process.argv.length === 3) {
+  void import('./cni.js').then(async ({ cniIo, cniMain }) => {
+    process.exitCode = await cniMain(cniIo, process.env);
+  });
+} else void import('./program.js').then(async ({ io, main }) => {
   const { reportError } = await import('./report.js');
   await main(process.argv).then(
     (code) => { mark('command done'); process.exitCode = code; },

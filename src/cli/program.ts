@@ -64,6 +64,8 @@ export function lazyHandlers(): Handlers {
     'sandbox attach': async (g, name, o) => (await sbx()).attach(g, io, name, o),
     exec: async (g, name, argv) => (await sbx()).exec(g, io, name, argv),
     restore: async (g) => (await net()).restore(g, io),
+    // Reached only as `netctl [--root R] cni`: main.ts runs a bare `netctl cni` itself.
+    cni: async () => { const m = await import('./cni.js'); return m.cniMain(m.cniIo, process.env); },
     doctor: async (g) => (await net()).doctor(g, io),
     completion: async (_g, shell: string) => {
       if (!['bash', 'zsh', 'fish'].includes(shell)) throw new UsageError(`unsupported shell "${shell}": use bash, zsh or fish`);
@@ -226,6 +228,10 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .description('Print the shell completion script (bash, zsh or fish)')
     .argument('<shell>', 'bash, zsh or fish')
     .action(bind('completion'));
+
+  program.command('cni')
+    .description('Run as a CNI plugin (ADD, DEL, CHECK, STATUS, GC, VERSION from CNI_COMMAND; configuration on stdin)')
+    .action(bind('cni'));
 
   program.command('doctor')
     .description('Report every difference between the store and the kernel (changes nothing; exit 1 on drift)')

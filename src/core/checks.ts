@@ -1,7 +1,7 @@
 // Pure checks of user input that the controller runs before any change.
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
 import { MAC_RE, parseIP, specialAddress } from '../lib/ip.js';
-import { checkName, printable } from '../lib/validate.js';
+import { checkIfName, checkName, printable } from '../lib/validate.js';
 import { allocate } from '../ipam/ipam.js';
 import type { ReadTxn } from '../store/store.js';
 import type { SandboxCreate } from '../model/requests.js';
@@ -37,7 +37,12 @@ function checkAddress(v: string | undefined, family: 4 | 6): void {
   if (block) throw new InvalidArgumentError(`invalid IPv${family} address ${v}: it is in the special-purpose block ${block}`);
 }
 
+/** Docker 28's endpoint driver option naming the interface inside the container (CNI_IFNAME). */
+export const IFNAME_OPT = 'com.docker.network.endpoint.ifname';
+
 export function validateSettings(s: EndpointSettings): void {
+  const ifName = s.DriverOpts?.[IFNAME_OPT];
+  if (ifName !== undefined) checkIfName(ifName, IFNAME_OPT);
   checkAddress(s.IPAMConfig?.IPv4Address, 4);
   checkAddress(s.IPAMConfig?.IPv6Address, 6);
   for (const ll of s.IPAMConfig?.LinkLocalIPs ?? []) {

@@ -4,6 +4,7 @@
 import type { EndpointSettings } from '../model/records.js';
 import type { NetworkCreate, SandboxCreate } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
+import { cniAdd, cniCheck, cniDel, cniGc, cniStatus, type CniAdded, type CniAttachment } from './cni.js';
 import { makeCtx, type CoreDeps, type Ctx } from './context.js';
 import { diagnose } from './doctor.js';
 import { connect, disconnect } from './endpoints.js';
@@ -40,6 +41,13 @@ export class Controller {
   stopSandbox(ref: string): Promise<void> { return stopSandbox(this.ctx, ref); }
   removeSandboxes(refs: string[], force: boolean): Results { return removeSandboxes(this.ctx, refs, force); }
   attachSandbox(name: string, src: { netns?: string; pid?: number }): Promise<string> { return attachSandbox(this.ctx, name, src); }
+
+  /** CNI plugin operations (SPEC §12). */
+  cniAdd(a: CniAttachment, settings: EndpointSettings): Promise<CniAdded> { return cniAdd(this.ctx, a, settings); }
+  cniDel(a: CniAttachment): Promise<string[]> { return cniDel(this.ctx, a); }
+  cniCheck(a: CniAttachment, expected: string[]): Promise<void> { return cniCheck(this.ctx, a, expected); }
+  cniStatus(network: string): Promise<void> { return cniStatus(this.ctx, network); }
+  cniGc(network: string, valid: Array<{ containerId: string; ifName: string }>): Promise<{ removed: string[]; errors: string[] }> { return cniGc(this.ctx, network, valid); }
 
   /** Re-creates kernel state from the store; returns what it repaired. */
   restore(): Promise<string[]> { return restore(this.ctx); }

@@ -14,7 +14,7 @@ import { randomBytes } from '../lib/random.js';
 import { checkName } from '../lib/validate.js';
 import { bareIP, sharesNetns, type EndpointRecord, type EndpointSettings, type KernelCmd, type NetworkRecord, type SandboxRecord, type Step } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
-import { checkStaticAddress, validateSettings } from './checks.js';
+import { checkStaticAddress, IFNAME_OPT, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
 import { electGateway } from '../model/gateway.js';
 import { endpointsOf, findNetwork, findSandbox, networkOf, sandboxName } from './lookup.js';
@@ -128,6 +128,10 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
   if (driver.plumbs) {
     assignAddresses(tx, sb, nw, ep, settings, pending, marks);
     Object.assign(ep, driver.endpointNames(nw, sb.nextIf));
+    const asked = settings.DriverOpts?.[IFNAME_OPT];
+    if (asked) ep.ifName = asked; // the eth<N> index still advances: eth<N> is never reused
+    const twin = live.find((e) => e.ifName === ep.ifName);
+    if (twin) throw new ConflictError(`container ${sb.name} already has an interface ${ep.ifName} (on network ${networkOf(tx, nw)(twin.networkId)?.name ?? twin.networkId})`);
     if (!nw.driverState['ready']) steps.push(...driver.createNetwork(nw)); // predefined bridge: made on first use
   }
   const gateway = electGateway([...live, ep], networkOf(tx, nw)) === ep;

@@ -16,6 +16,8 @@ const mtuArgs = (mtu?: string): string[] => (mtu ? ['mtu', mtu] : []);
 
 export const netnsAdd = (name: string): Argv => ['netns', 'add', name];
 export const netnsDel = (name: string): Argv => ['netns', 'del', name];
+/** Names the netns of process PID (one line of a host batch; `netns del` undoes it). */
+export const netnsAttachPid = (name: string, pid: number): Argv => ['netns', 'attach', name, String(pid)];
 
 /**
  * Gives an existing network namespace the name NAME under NETNS_DIR. `ip netns attach` takes a

@@ -90,6 +90,8 @@ export interface SandboxRecord {
   ownsNetns: boolean;
   /** `sandbox attach` made the /var/run/netns/<name> binding (removed on rm; the netns lives on). */
   ownsName?: boolean;
+  /** CNI_CONTAINERID when a CNI runtime made this sandbox (`netctl cni` ADD); its name is derived from it. */
+  cniContainerId?: string;
   /** Next N for eth<N>: never reused within a sandbox. */
   nextIf: number;
   /** Recorded EndpointSettings by network id, in join order, kept across stop/start (pouch's NetworkSettings.Networks). */

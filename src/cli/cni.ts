@@ -1,0 +1,124 @@
+// `netctl cni` / `netctl-cni`: the CNI plugin (SPEC §12). Reads CNI_* from the environment and
+// the network configuration on stdin, runs one operation on the controller, and writes the
+// spec's JSON on stdout: a result, or an error object with a non-zero exit (never a stack).
+// main.ts dispatches here before commander is loaded: runtimes call this on every pod start.
+import { readFileSync, writeSync } from 'node:fs';
+import { requirePrivilege } from '../lib/privilege.js';
+import { OPT } from '../drivers/common.js';
+import {
+  addResult, CniError, CODE, decode, endpointSettings, errorResult, expectedAddresses, negotiate, parseCommand, parseConfig, parseEnv,
+  versionAtLeast, versionResult, type CniCommand,
+} from './cni-protocol.js';
+import { makeController, type Io } from './context.js';
+
+/** All of stdin; a non-blocking descriptor (EAGAIN) is read as a stream instead. */
+async function readStdin(): Promise<string> {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+}
+
+export async function cniMain(io: Io, env: Record<string, string | undefined>, stdin: () => Promise<string> = readStdin): Promise<number> {
+  let version = '1.1.0';
+  let cmd: CniCommand | undefined;
+  try {
+    cmd = parseCommand(env);
+    let text: string;
+    try {
+      text = await stdin();
+    } catch (e) {
+      throw new CniError(CODE.io, `cannot read the network configuration on stdin: ${(e as Error).message}`);
+    }
+    if (cmd === 'VERSION') {
+      io.out(`${JSON.stringify(versionResult(text))}\n`);
+      return 0;
+    }
+    const raw = decode(text);
+    version = negotiate(raw);
+    const conf = parseConfig(raw);
+    if ((cmd === 'GC' || cmd === 'STATUS') && !versionAtLeast(version, '1.1.0')) {
+      throw new CniError(CODE.incompatible, `config version ${version} does not allow ${cmd}`, 'STATUS and GC need cniVersion 1.1.0');
+    }
+    const ctl = () => makeController({ root: conf.root, debug: false }, { out: () => undefined, err: io.err });
+    switch (cmd) {
+      case 'ADD': {
+        const e = parseEnv('ADD', env);
+        const settings = endpointSettings(e.args, conf.runtimeConfig);
+        requirePrivilege('add a CNI attachment');
+        const { ep, nw, gateway } = await ctl().cniAdd({ containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network }, settings);
+        const mtu = Number(nw.options[OPT.mtu]) || undefined;
+        const at = { ...ep, gateway, ...(mtu ? { mtu } : {}) };
+        io.out(`${JSON.stringify(addResult(version, at, e.netns ?? '', conf))}\n`);
+        return 0;
+      }
+      case 'DEL': {
+        const e = parseEnv('DEL', env);
+        requirePrivilege('delete a CNI attachment');
+        const errs = await ctl().cniDel({ containerId: e.containerId, ifName: e.ifName, network: conf.network, ...(e.netns ? { netns: e.netns } : {}) });
+        if (errs.length) throw new CniError(CODE.system, `DEL ${e.containerId}/${e.ifName}: teardown left errors (journaled; the next netctl command retries)`, errs.join('; '));
+        return 0;
+      }
+      case 'CHECK': {
+        const e = parseEnv('CHECK', env);
+        requirePrivilege('check a CNI attachment');
+        await ctl().cniCheck({ containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network }, expectedAddresses(conf.prevResult, e.ifName));
+        return 0;
+      }
+      case 'STATUS':
+        await ctl().cniStatus(conf.network);
+        return 0;
+      case 'GC': {
+        const valid = validAttachments(conf.raw['cni.dev/valid-attachments']);
+        requirePrivilege('garbage-collect CNI attachments');
+        const { removed, errors } = await ctl().cniGc(conf.network, valid);
+        for (const r of removed) io.err(`netctl-cni: GC removed stale attachment ${r} from ${conf.network}\n`);
+        if (errors.length) throw new CniError(CODE.system, `GC of ${conf.network}: teardown left errors`, errors.join('; '));
+        return 0;
+      }
+      default:
+        return 0; // VERSION was answered above
+    }
+  } catch (e) {
+    io.out(`${JSON.stringify(errorResult(version, e, cmd))}\n`);
+    return 1;
+  }
+}
+
+/** `cni.dev/valid-attachments`: required, so that a runtime that forgot it does not lose every attachment. */
+function validAttachments(v: unknown): Array<{ containerId: string; ifName: string }> {
+  if (!Array.isArray(v)) throw new CniError(CODE.config, 'GC needs cni.dev/valid-attachments (a list of {containerID, ifname})');
+  return v.map((a: unknown, i) => {
+    const o = (typeof a === 'object' && a !== null ? a : {}) as Record<string, unknown>;
+    if (typeof o['containerID'] !== 'string' || typeof o['ifname'] !== 'string') {
+      throw new CniError(CODE.config, `cni.dev/valid-attachments[${i}]: needs string containerID and ifname`);
+    }
+    return { containerId: o['containerID'], ifName: o['ifname'] };
+  });
+}
+
+/**
+ * Straight to the descriptor (the answer is one line); a non-blocking one that is full hands the
+ * rest to the stream. commander and program.ts are never loaded on this path.
+ */
+function writer(fd: 1 | 2, stream: () => NodeJS.WritableStream): (s: string) => void {
+  let streaming = false;
+  return (s) => {
+    if (streaming) { stream().write(s); return; }
+    const buf = Buffer.from(s);
+    let off = 0;
+    try {
+      while (off < buf.length) off += writeSync(fd, buf, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return; // EPIPE: the runtime is gone
+      streaming = true;
+      stream().write(buf.subarray(off));
+    }
+  };
+}
+
+export const cniIo: Io = { out: writer(1, () => process.stdout), err: writer(2, () => process.stderr) };
