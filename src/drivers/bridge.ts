@@ -130,6 +130,11 @@ export const bridgeDriver: Driver = {
     return out;
   },
 
+  // Docker shows these on its docker0 network; netctl's is netctl0.
+  shownOptions(nw): Record<string, string> {
+    return nw.predefined ? { [OPT.name]: bridgeDevice(nw), 'com.docker.network.bridge.default_bridge': 'true' } : {};
+  },
+
   firewall(nw) {
     return {
       network: {

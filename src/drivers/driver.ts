@@ -77,6 +77,9 @@ export interface Driver {
   /** Devices this driver made that no record has any more (doctor reports them, restore deletes them). */
   leftovers?(ctx: DriverContext): Promise<Leftover[]>;
 
+  /** Options `inspect` shows beside the recorded ones (the predefined bridge's device name). */
+  shownOptions?(nw: NetworkRecord): Record<string, string>;
+
   /** The network's part in the firewall model; undefined when the firewall has nothing to do with it. */
   firewall?(nw: NetworkRecord): FirewallPart;
 }
