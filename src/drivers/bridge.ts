@@ -9,6 +9,7 @@ import { addrAdd, addrReplace, bridgeAdd, linkDel, linkMaster, linkUp, noAddrGen
 import { gatewayCidr, type NetworkRecord } from '../model/records.js';
 import { bad, containerIf, OPT, parseBool, parseCommonOption } from './common.js';
 import type { Driver, Leftover } from './driver.js';
+import { bridgeUpdate } from './bridge-update.js';
 
 export { OPT };
 
@@ -129,6 +130,8 @@ export const bridgeDriver: Driver = {
     }
     return out;
   },
+
+  update: bridgeUpdate,
 
   // Docker shows these on its docker0 network; netctl's is netctl0.
   shownOptions(nw): Record<string, string> {

@@ -2,7 +2,7 @@
 // ls fields, and the predefined bridge's options.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TestHost, isRoot } from '../helpers/host.js';
+import { BIN, TestHost, isRoot, type Result } from '../helpers/host.js';
 
 type Inspected = Array<{ Options: Record<string, string>; Status: { IPAM: { Subnets: Record<string, { IPsInUse: number; DynamicIPsAvailable: number }> } } }>;
 
@@ -16,6 +16,8 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     assert.deepEqual(h.cleanup(), [], 'nothing leaked');
   });
 
+  const netctlEnv = (env: Record<string, string>, ...args: string[]): Result =>
+    h.run('env', [...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'nsenter', `--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, ...args]);
   const usage = (net: string, subnet: string) => (JSON.parse(h.ok('inspect', net)) as Inspected)[0]?.Status.IPAM.Subnets[subnet];
 
   it('stop keeps the addresses reserved, a competing connect is refused naming the holder, start brings them back', () => {
@@ -88,4 +90,54 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     h.ok('sandbox', 'rm', s);
     h.ok('rm', 'listed');
   });
+
+  it('update changes the MTU live on the bridge and every endpoint, seen in the kernel and in traffic', () => {
+    const id = h.ok('create', '--subnet', '10.233.4.0/24', '-o', 'com.docker.network.driver.mtu=1300', 'live').trim();
+    const [a, b] = [h.name('u1'), h.name('u2')];
+    h.ok('sandbox', 'create', a, '--net', 'live');
+    h.ok('sandbox', 'create', b, '--net', 'live');
+    const br = `nc-${id.slice(0, 12)}`;
+    const mtus = () => [h.links().find((l) => l.ifname === br)?.mtu, ...h.links().filter((l) => l.master === br).map((l) => l.mtu), h.links(a).find((l) => l.ifname === 'eth0')?.mtu, h.links(b).find((l) => l.ifname === 'eth0')?.mtu];
+    const big = () => h.run('ip', ['netns', 'exec', a, 'ping', '-c1', '-W1', '-q', '-M', 'do', '-s', '1400', '10.233.4.3']).code === 0;
+    assert.deepEqual(mtus(), [1300, 1300, 1300, 1300, 1300]);
+    assert.equal(big(), false, 'a 1428-byte packet does not fit 1300');
+    const before = h.store().endpoints;
+    h.ok('update', 'live', '-o', 'com.docker.network.driver.mtu=1500', '--label-add', 'tier=web');
+    assert.deepEqual(mtus(), [1500, 1500, 1500, 1500, 1500]);
+    assert.ok(big(), 'and now it does');
+    assert.deepEqual(h.store().endpoints, before, 'endpoints untouched');
+    const [nw] = JSON.parse(h.ok('inspect', 'live')) as Array<{ Options: Record<string, string>; Labels: Record<string, string> }>;
+    assert.equal(nw?.Options['com.docker.network.driver.mtu'], '1500');
+    assert.deepEqual(nw?.Labels, { tier: 'web' });
+    h.ok('update', 'live', '--label-rm', 'tier');
+    assert.deepEqual((JSON.parse(h.ok('inspect', 'live')) as Array<{ Labels: object }>)[0]?.Labels, {});
+  });
+
+  it('update turns ICC off and on through the firewall; refused keys are named; a failure rolls back', () => {
+    const [a] = [h.name('u1')];
+    assert.ok(h.ping(a, '10.233.4.3'));
+    h.ok('update', 'live', '-o', 'com.docker.network.bridge.enable_icc=false');
+    assert.equal(h.ping(a, '10.233.4.3'), false, 'no traffic between sandboxes');
+    assert.ok(h.ping(a, '10.233.4.1'), 'the gateway still answers');
+    assert.match(h.iptablesSave(), /-i nc-\S+ -o nc-\S+ .*-j DROP/);
+    h.ok('update', 'live', '-o', 'com.docker.network.bridge.enable_icc=true');
+    assert.ok(h.ping(a, '10.233.4.3'));
+    const refused = h.netctl('update', 'live', '-o', 'com.docker.network.bridge.name=other');
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /cannot change com\.docker\.network\.bridge\.name of network live in place/);
+    const badVal = h.netctl('update', 'live', '-o', 'com.docker.network.driver.mtu=abc');
+    assert.match(badVal.err, /failed to parse com\.docker\.network\.driver\.mtu value: abc/);
+    const storeBefore = h.storeText();
+    const linksBefore = JSON.stringify(h.links().map((l) => [l.ifname, l.mtu]));
+    for (const k of [1, 2, 3]) {
+      const r = netctlEnv({ NETCTL_FAULT: `fail:${k}` }, 'update', 'live', '-o', 'com.docker.network.driver.mtu=1400');
+      assert.equal(r.code, 1, `fault at call ${k} fails the update`);
+      assert.equal(h.storeText(), storeBefore, `store unchanged after a fault at call ${k}`);
+      assert.equal(JSON.stringify(h.links().map((l) => [l.ifname, l.mtu])), linksBefore, `MTUs back after a fault at call ${k}`);
+      assert.equal(h.links(a).find((l) => l.ifname === 'eth0')?.mtu, 1500);
+    }
+    h.ok('sandbox', 'rm', h.name('u1'), h.name('u2'));
+    h.ok('rm', 'live');
+  });
 });
+
