@@ -44,7 +44,7 @@ export function networkView(tx: ReadTxn, nw: NetworkRecord) {
     Ingress: false,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
-    Containers: String(containers), // a string, as every field of Docker's JSON form
+    Containers: containers,
     Options: goMap({ ...driverFor(nw.driver).shownOptions?.(nw), ...nw.options }),
     Labels: goMap({ ...nw.labels }),
     Status: { IPAM: { Subnets: goMap(Object.fromEntries(nw.ipam.config.map((p) => [p.Subnet, usage(p, held)]))) } },

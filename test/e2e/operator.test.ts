@@ -64,6 +64,8 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     h.ok('sandbox', 'create', a, '--net', 'counted');
     h.ok('sandbox', 'create', b, '--net', 'counted');
     assert.deepEqual(usage('counted', '10.233.2.0/24'), { IPsInUse: 6, DynamicIPsAvailable: 122 });
+    const [nw] = JSON.parse(h.ok('inspect', 'counted')) as Array<{ Containers: Record<string, { Name: string }> }>;
+    assert.deepEqual(Object.values(nw?.Containers ?? {}).map((c) => c.Name).sort(), [a, b].sort(), 'Containers still a map of the live endpoints');
     h.ok('sandbox', 'stop', b);
     assert.deepEqual(usage('counted', '10.233.2.0/24'), { IPsInUse: 6, DynamicIPsAvailable: 122 }, 'a kept address still counts');
     h.ok('sandbox', 'rm', a, b);
