@@ -140,6 +140,26 @@ awk '{ t = $2; $1 = $2 = $3 = ""; l = substr($0, 4); if (!(l in n)) order[++m] =
              for (a = 1; a <= k; a++) for (b = a + 1; b <= k; b++) if (x[b] < x[a]) { y = x[a]; x[a] = x[b]; x[b] = y }
              med = (k % 2) ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2; printf "%s\t%.1f\n", l, med } }' "$OUT/trace.txt" > "$OUT/breakdown.tsv"
 
+# ---------------------------------------------------------------- 2b. apply -f vs separate commands
+# The same topology (one network, AP sandboxes on it) made by AP+1 commands, then by one
+# `apply -f`: one process, one lock and one store load instead of AP+1 of each.
+AP=${AP:-50}
+log "apply of a $AP-sandbox topology vs $(( AP + 1 )) commands"
+ap_names=$(for (( i = 1; i <= AP; i++ )); do echo "ncb-ap$i"; done)
+t0=$(now)
+inns $NETCTL create --subnet 10.99.0.0/16 ncb-apply >/dev/null
+for n in $ap_names; do inns $NETCTL sandbox create "$n" --net ncb-apply >/dev/null; done
+t1=$(now); APPLY_CMDS=$(ms "$t0" "$t1")
+inns $NETCTL sandbox rm $ap_names >/dev/null; inns $NETCTL rm ncb-apply >/dev/null
+{
+  echo '{"networks": [{"name": "ncb-apply", "driver": "bridge", "subnets": [{"subnet": "10.99.0.0/16"}]}], "sandboxes": ['
+  for (( i = 1; i <= AP; i++ )); do printf '%s{"name": "ncb-ap%d", "networks": ["ncb-apply"]}\n' "$([[ $i -gt 1 ]] && echo ,)" "$i"; done
+  echo ']}'
+} > "$OUT/apply.json"
+t0=$(now); inns $NETCTL apply -f "$OUT/apply.json" >/dev/null; t1=$(now); APPLY_ONE=$(ms "$t0" "$t1")
+t0=$(now); inns $NETCTL apply -f "$OUT/apply.json" >/dev/null; t1=$(now); APPLY_NOOP=$(ms "$t0" "$t1")
+inns $NETCTL sandbox rm $ap_names >/dev/null; inns $NETCTL rm ncb-apply >/dev/null
+
 # ---------------------------------------------------------------- 3. report
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "NA" || b == "NA" || b == 0) print "NA"; else printf "%.2f", a / b }'; }
 check() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "NA") print "n/a"; else print (r <= t) ? "met" : "missed" }'; }
@@ -177,6 +197,7 @@ row() { # label, value, base label, base value, target
   row "connect at endpoint $BIG, side by side" "$PAIR_BIG" "connect at endpoint 10" "$PAIR_SMALL" 1.2
   row "connect at endpoint $BIG, sequential" "$SBIG" "connect at endpoint 10" "$S10" 1.2
   row "ls with $BIG networks" "$LS_NETS" "bare node" "$NODE" 2.0
+  row "apply -f of $AP sandboxes (one call)" "$APPLY_ONE" "$(( AP + 1 )) commands" "$APPLY_CMDS" 0.5
   echo
   RSS_MAX=$(( (RSS_KB > RSS_LS_KB ? RSS_KB : RSS_LS_KB) / 1024 ))
   echo "Peak RSS with $BIG endpoints in the store: connect $(( RSS_KB / 1024 )) MB, inspect $(( RSS_LS_KB / 1024 )) MB (target ≤ 60 MB: $( (( RSS_MAX <= 60 )) && echo met || echo missed))."
@@ -199,6 +220,7 @@ row() { # label, value, base label, base value, target
   echo "| sandbox rm of $BIG sandboxes in one call | $BIG_RM |"
   echo "| ls with $BIG networks | $LS_NETS |"
   echo "| rm of $BIG networks in one call | $RM_NETS |"
+  echo "| apply -f of $AP sandboxes / the same by $(( AP + 1 )) commands / apply again (no change) | $APPLY_ONE / $APPLY_CMDS / $APPLY_NOOP |"
   echo
   echo "## Side by side (peer-bench.sh, N=$N, REPS=$REPS)"
   echo

@@ -40,6 +40,10 @@ const POSITIONALS: Record<string, Array<keyof Names | 'shells'>> = {
   'sandbox attach': [],
   exec: ['sandboxes'],
   completion: ['shells'],
+  update: ['networks'],
+  export: [],
+  apply: [],
+  graph: [],
 };
 
 function findOption(cmds: Command[], word: string): Option | undefined {
@@ -63,7 +67,12 @@ function optionValues(path: string, opt: Option, prefix: string, names: Names): 
     case '--opt':
       return { items: BRIDGE_OPTS, directive: Directive.NoFileComp | Directive.NoSpace };
     case '--format':
+      if (path === 'graph') return { items: ['text', 'dot', 'svg'], directive: Directive.NoFileComp };
       return { items: path === 'inspect' ? ['json'] : ['table', 'json'], directive: Directive.NoFileComp };
+    case '--output':
+      return { items: ['yaml', 'json'], directive: Directive.NoFileComp };
+    case '--file':
+      return { items: [], directive: 0 }; // a file name: the shell completes it
     case '--filter': {
       if (path === 'prune') return { items: ['label=', 'label!=', 'until='], directive: Directive.NoFileComp | Directive.NoSpace };
       const eq = prefix.indexOf('=');

@@ -47,6 +47,7 @@ export type Handlers = Record<string, Handler>;
 export function lazyHandlers(): Handlers {
   const net = () => import('./commands/network.js');
   const sbx = () => import('./commands/sandbox.js');
+  const ops = () => import('./commands/operator.js');
   return {
     create: async (g, name, o) => (await net()).create(g, io, name, o),
     connect: async (g, n, c, o) => (await net()).connect(g, io, n, c, o),
@@ -63,6 +64,10 @@ export function lazyHandlers(): Handlers {
     'sandbox rm': async (g, names, o) => (await sbx()).rm(g, io, names, o),
     'sandbox attach': async (g, name, o) => (await sbx()).attach(g, io, name, o),
     exec: async (g, name, argv) => (await sbx()).exec(g, io, name, argv),
+    update: async (g, n, o) => (await ops()).update(g, io, n, o),
+    export: async (g, o) => (await ops()).exportCmd(g, io, o),
+    apply: async (g, o) => (await ops()).apply(g, io, o),
+    graph: async (g, o) => (await ops()).graph(g, io, o),
     restore: async (g) => (await net()).restore(g, io),
     // Reached only as `netctl [--root R] cni`: main.ts runs a bare `netctl cni` itself.
     cni: async () => { const m = await import('./cni.js'); return m.cniMain(m.cniIo, process.env); },
@@ -165,6 +170,31 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .argument('<network...>')
     .option('-f, --force', 'do not error if the network does not exist')
     .action(bind('rm'));
+
+  program.command('update')
+    .description('Change a network in place: labels, ICC, masquerade, MTU, gateway modes (endpoints stay)')
+    .argument('<network>')
+    .option('--label-add <k=v>', 'add or change a label (repeatable)', collect)
+    .option('--label-rm <k>', 'remove a label (repeatable)', collect)
+    .option('-o, --opt <k=v>', 'driver option to change (repeatable)', collect)
+    .action(bind('update'));
+
+  program.command('export')
+    .description('Print the topology (networks, sandboxes, endpoints, ports) as a file apply takes')
+    .option('-o, --output <format>', 'yaml or json', 'yaml')
+    .action(bind('export'));
+
+  program.command('apply')
+    .description('Make the host match a topology file: print the plan, apply it all or nothing')
+    .option('-f, --file <file>', 'the topology (YAML or JSON; - for stdin)')
+    .option('--dry-run', 'print the plan only')
+    .option('--prune', 'also remove networks and sandboxes the file does not name')
+    .action(bind('apply'));
+
+  program.command('graph')
+    .description('Show networks, sandboxes, endpoints and ports as a tree, Graphviz DOT or SVG')
+    .option('--format <format>', 'text, dot or svg', 'text')
+    .action(bind('graph'));
 
   program.command('prune')
     .description('Remove all networks without endpoints')

@@ -3,13 +3,17 @@
 import { goMap } from './template.js';
 import type { ReadTxn } from '../store/store.js';
 import { endpointsOf } from '../core/lookup.js';
+import { driverFor } from '../drivers/index.js';
+import { subnetUsage } from '../ipam/usage.js';
 import { NETNS_DIR } from '../kernel/ops.js';
 import type { NetworkRecord, SandboxRecord } from '../model/records.js';
 
 export function networkView(tx: ReadTxn, nw: NetworkRecord) {
   // index of a missing key gives the element's zero value, as Go: an empty EndpointResource.
   const containers: Record<string, unknown> = goMap({}, { Name: '', EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' });
+  const held = Object.keys(nw.ipam.reserved ?? {});
   for (const ep of endpointsOf(tx, { network: nw.id })) {
+    held.push(...[ep.ipv4, ep.ipv6].filter(Boolean).map((a) => a.split('/')[0] ?? ''));
     const sb = tx.get('sandboxes', ep.sandboxId);
     containers[ep.sandboxId] = {
       Name: sb?.name ?? '',
@@ -42,23 +46,40 @@ export function networkView(tx: ReadTxn, nw: NetworkRecord) {
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: containers,
-    Options: goMap({ ...nw.options }),
+    Options: goMap({ ...driverFor(nw.driver).shownOptions?.(nw), ...nw.options }),
     Labels: goMap({ ...nw.labels }),
+    Status: { IPAM: { Subnets: goMap(Object.fromEntries(nw.ipam.config.map((p) => [p.Subnet, usage(p, held)]))) } },
   };
 }
 
-/** Docker's `network ls` formatter fields. */
-export function networkRow(nw: NetworkRecord, truncate: boolean) {
+/** Docker 29's counts; a number JSON can carry exactly, else a bigint (see jsonText). */
+function usage(p: Parameters<typeof subnetUsage>[0], held: string[]) {
+  const u = subnetUsage(p, held);
+  const n = (v: bigint) => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+  return { IPsInUse: n(u.IPsInUse), DynamicIPsAvailable: n(u.DynamicIPsAvailable) };
+}
+
+/** JSON.stringify that prints a bigint as the exact integer (a /64's free addresses), as Go prints a uint64. */
+export function jsonText(v: unknown, indent?: number): string {
+  const text = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `\u0000${x}` : x), indent);
+  return text.replace(/"\\u0000(\d+)"/g, '$1');
+}
+
+/** Docker's `network ls` formatter fields, plus .Subnets and .Containers (its live endpoints). */
+export function networkRow(nw: NetworkRecord, truncate: boolean, containers = 0) {
   const labels = Object.entries(nw.labels).map(([k, v]) => (v ? `${k}=${v}` : k)).join(',');
   return {
     ID: truncate ? nw.id.slice(0, 12) : nw.id,
     Name: nw.name,
     Driver: nw.driver,
     Scope: nw.scope,
+    IPv4: 'true', // netctl never turns IPv4 off (Docker 28's --ipv4=false)
     IPv6: String(nw.enableIPv6),
     Internal: String(nw.internal),
     Labels: labels,
     CreatedAt: formatCreated(nw.created),
+    Subnets: nw.ipam.config.map((p) => p.Subnet).join(','),
+    Containers: String(containers), // a string, as every field of Docker's JSON form
     /** {{.Label "k"}}: a method in Docker's formatter, so not part of the JSON form. */
     Label: (k: unknown) => nw.labels[String(k)] ?? '',
   };

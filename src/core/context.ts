@@ -7,8 +7,8 @@ import type { Firewall } from '../firewall/firewall.js';
 import { NETNS_DIR } from '../kernel/ops.js';
 import type { Runner } from '../kernel/runner.js';
 import { randomBytes } from '../lib/random.js';
-import type { SandboxRecord } from '../model/records.js';
-import type { Store } from '../store/store.js';
+import type { JournalEntry, SandboxRecord } from '../model/records.js';
+import type { Store, Txn } from '../store/store.js';
 import type { NameFiles } from './names.js';
 
 export interface CoreDeps {
@@ -35,6 +35,12 @@ export interface OpState {
   touched: Map<string, { sb: SandboxRecord; nets: Set<string> }>;
   /** The firewall model the kernel holds, as far as this process knows (null: unknown, rewrite all). */
   fwApplied: FwModel | null;
+  /**
+   * Set while `apply -f` runs several operations in one transaction (core/apply.ts): they run
+   * in its `tx` without taking the lock again, and each keeps its journal entry in `kept` until
+   * the whole plan succeeded, so a crash or a later failure undoes all of them.
+   */
+  outer?: { tx: Txn; kept: JournalEntry[] };
 }
 
 export interface Ctx extends Required<Omit<CoreDeps, 'firewall' | 'names' | 'defaultPools'>> {

@@ -12,6 +12,8 @@ import { createNetwork, prune, removeNetworks } from './networks.js';
 import { restore } from './restore.js';
 import { attachSandbox, createSandbox, removeSandboxes, startSandbox, stopSandbox } from './sandboxes.js';
 import { view } from './txn.js';
+import { updateNetwork, type NetworkUpdate } from './update.js';
+import { applyTopology, type Change, type Topology } from './apply.js';
 
 export type { CoreDeps as ControllerDeps } from './context.js';
 
@@ -32,6 +34,10 @@ export class Controller {
   prune(labels: Array<{ key: string; value?: string; negate: boolean }>, until?: Date): Promise<{ removed: string[]; errors: string[] }> {
     return prune(this.ctx, labels, until);
   }
+
+  updateNetwork(ref: string, change: NetworkUpdate): Promise<void> { return updateNetwork(this.ctx, ref, change); }
+
+  applyTopology(top: Topology, opts: { dryRun: boolean; prune: boolean; file: string }): Promise<Change[]> { return applyTopology(this.ctx, top, opts); }
 
   connect(netRef: string, ctrRefs: string[], settings: EndpointSettings): Promise<void> { return connect(this.ctx, netRef, ctrRefs, settings); }
   disconnect(netRef: string, ctrRef: string, force: boolean): Promise<void> { return disconnect(this.ctx, netRef, ctrRef, force); }

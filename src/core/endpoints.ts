@@ -18,6 +18,7 @@ import { checkStaticAddress, IFNAME_OPT, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
 import { electGateway } from '../model/gateway.js';
 import { endpointsOf, findNetwork, findSandbox, networkOf, sandboxName } from './lookup.js';
+import { reservedFor, reserve, unreserve } from './reservations.js';
 import { hostFirst } from './steps.js';
 import { apply, teardown, touch, update } from './txn.js';
 
@@ -145,6 +146,7 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
       sb.nextIf++;
       nw.driverState['ready'] = true;
       nw.ipam.next = { ...marks.get(nw.id) };
+      unreserve(nw, sb.id, false); // a starting sandbox took its reserved addresses up again
       (tx as Txn).put('networks', nw);
     }
     (tx as Txn).put('endpoints', ep);
@@ -161,19 +163,26 @@ function assignAddresses(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, ep: 
   const onNet = { field: 'networkId', value: nw.id };
   const inUse = {
     keys: () => [...(nw.enableIPv6 ? ['ipv4', 'ipv6'] : ['ipv4']).flatMap((f) => tx.values('endpoints', f, onNet)), ...mine.flatMap(addrs)]
-      .map(bareIP).filter(Boolean),
+      .map(bareIP).filter(Boolean).concat(Object.keys(nw.ipam.reserved ?? {})),
     get: (ip: string) => {
       const field = ip.includes(':') ? 'ipv6' : 'ipv4';
       const held = nw.ipam.config.flatMap((p) => tx.find('endpoints', field, `${ip}/${p.Subnet.split('/')[1] ?? ''}`)).find((e) => e.networkId === nw.id);
       const e = held ?? mine.find((p) => addrs(p).includes(ip));
-      return e && `container ${e.sandboxId === sb.id ? sb.name : sandboxName(tx, e.sandboxId)}`;
+      if (e) return `container ${e.sandboxId === sb.id ? sb.name : sandboxName(tx, e.sandboxId)}`;
+      const r = nw.ipam.reserved?.[ip];
+      return r !== undefined && r !== sb.id ? `reserved by stopped container ${sandboxName(tx, r)}` : undefined;
     },
   };
   const next = marks.get(nw.id) ?? { ...nw.ipam.next };
   marks.set(nw.id, next);
   const actx = { network: nw.name, pools: nw.ipam.config, inUse, userSubnets: nw.userSubnets, next };
-  ep.ipv4 = allocate(actx, 4, settings.IPAMConfig?.IPv4Address) ?? '';
-  if (nw.enableIPv6) ep.ipv6 = allocate(actx, 6, settings.IPAMConfig?.IPv6Address) ?? '';
+  // A restarting sandbox asks for the addresses it kept, on any network (not only user subnets).
+  const want = (f: 4 | 6, asked: string | undefined) => {
+    const kept = asked === undefined ? reservedFor(nw, sb.id, f) : undefined;
+    return allocate({ ...actx, userSubnets: nw.userSubnets || kept !== undefined }, f, asked ?? kept) ?? '';
+  };
+  ep.ipv4 = want(4, settings.IPAMConfig?.IPv4Address);
+  if (nw.enableIPv6) ep.ipv6 = want(6, settings.IPAMConfig?.IPv6Address);
   else if (settings.IPAMConfig?.IPv6Address) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
   for (const p of nw.ipam.config) {
     const sub = parseSubnet(p.Subnet);
@@ -252,6 +261,7 @@ export async function disconnect(ctx: Ctx, netRef: string, ctrRef: string, force
     touch(ctx, tx, sb);
     delete sb.networks[nw.id];
     tx.put('sandboxes', sb);
+    if (unreserve(nw, sb.id, true)) tx.put('networks', nw);
     const { cmds, regateway } = dropEndpoints(tx, sb, eps);
     // The default-route move is part of the journaled teardown: a crash in between still ends with a route.
     const move = sb.state === 'running' ? regateway.map((args) => ({ ns: sb.netns, args })) : [];
@@ -260,8 +270,11 @@ export async function disconnect(ctx: Ctx, netRef: string, ctrRef: string, force
   });
 }
 
-/** Deletes the endpoint records; returns their teardown and the default-route move it needs. */
-export function dropEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[]): { cmds: KernelCmd[]; regateway: string[][] } {
+/**
+ * Deletes the endpoint records; returns their teardown and the default-route move it needs.
+ * With `keep` (stop) their addresses stay reserved for the sandbox instead of being released.
+ */
+export function dropEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[], keep = false): { cmds: KernelCmd[]; regateway: string[][] } {
   const cmds: KernelCmd[] = [];
   let regateway: string[][] = [];
   for (const ep of eps) {
@@ -272,6 +285,11 @@ export function dropEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[])
     // Its addresses may be handed out again: IPAM's search must start at or below them.
     const nw = tx.get('networks', ep.networkId);
     if (!nw) continue;
+    if (keep) {
+      reserve(nw, ep);
+      tx.put('networks', nw);
+      continue;
+    }
     let lowered = false;
     for (const a of [ep.ipv4, ep.ipv6]) lowered = release(nw.ipam.next, nw.ipam.config, a) || lowered;
     if (lowered) tx.put('networks', nw);

@@ -13,6 +13,7 @@ import { checkPorts, validateNaming, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
 import { adopt, dropEndpoints, planJoin, type Marks } from './endpoints.js';
 import { dependents, endpointsOf, findNetwork, findSandbox, requireSandbox, sharedWith } from './lookup.js';
+import { unreserve } from './reservations.js';
 import { hostFirst } from './steps.js';
 import { apply, teardown, touch, update } from './txn.js';
 
@@ -132,7 +133,8 @@ export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
  */
 function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds: KernelCmd[]; firewall: boolean } {
   touch(ctx, tx, sb);
-  const { cmds } = dropEndpoints(tx, sb, endpointsOf(tx, { sandbox: sb.id }));
+  const { cmds } = dropEndpoints(tx, sb, endpointsOf(tx, { sandbox: sb.id }), !remove);
+  if (remove) freeReserved(tx, sb);
   if (sb.ownsNetns && sb.state === 'running') cmds.push({ args: netnsDel(sb.netns) });
   // The name binding attach made goes with the sandbox; the namespace stays with its processes.
   else if (remove && sb.ownsName) cmds.push({ args: netnsDel(sb.netns) });
@@ -142,6 +144,14 @@ function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds
   else tx.put('sandboxes', sb);
   for (const d of dependents(tx, sb)) tx.put('sandboxes', { ...d, state: 'stopped' });
   return { cmds, firewall };
+}
+
+/** A removed sandbox's kept addresses go back to its networks' IPAM. */
+function freeReserved(tx: Txn, sb: SandboxRecord): void {
+  for (const id of Object.keys(sb.networks)) {
+    const nw = tx.get('networks', id);
+    if (nw && unreserve(nw, sb.id, true)) tx.put('networks', nw);
+  }
 }
 
 export async function stopSandbox(ctx: Ctx, ref: string): Promise<void> {

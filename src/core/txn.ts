@@ -23,6 +23,8 @@ export async function view<T>(ctx: Ctx, fn: (tx: ReadTxn) => T, canInit: boolean
 
 /** Mutating access: lock, finish any interrupted operation, make sure predefined networks exist. */
 export function update<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Promise<T> {
+  const outer = ctx.op.outer;
+  if (outer) return fn(outer.tx); // one step of `apply -f`: already under the lock
   return ctx.store.update(async (tx) => {
     ctx.op = { touched: new Map(), fwApplied: firewallModel(tx) };
     await recover(ctx, tx);
@@ -138,7 +140,8 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
   } finally {
     early.forEach((b) => b.cancel()); // those never sent exit having done nothing
   }
-  tx.delete('journal', entry.id);
+  if (ctx.op.outer) ctx.op.outer.kept.push(entry); // undone with the rest if a later step fails
+  else tx.delete('journal', entry.id);
 }
 
 /**
@@ -181,7 +184,7 @@ function journal(ctx: Ctx, op: string, cleanup: KernelCmd[], firewall: boolean):
 }
 
 /** Brings netctl's firewall to what the store says (one read, one write of the backend). */
-async function syncFirewall(ctx: Ctx, tx: ReadTxn, full = false): Promise<void> {
+export async function syncFirewall(ctx: Ctx, tx: ReadTxn, full = false): Promise<void> {
   if (!ctx.firewall) return;
   const model = firewallModel(tx);
   if (model.networks.some((n) => !n.internal) && (await ctx.runner.sysctl('net.ipv4.ip_forward', '1'))) {

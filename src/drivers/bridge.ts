@@ -9,6 +9,7 @@ import { addrAdd, addrReplace, bridgeAdd, linkDel, linkMaster, linkUp, noAddrGen
 import { gatewayCidr, type NetworkRecord } from '../model/records.js';
 import { bad, containerIf, OPT, parseBool, parseCommonOption } from './common.js';
 import type { Driver, Leftover } from './driver.js';
+import { bridgeUpdate } from './bridge-update.js';
 
 export { OPT };
 
@@ -128,6 +129,13 @@ export const bridgeDriver: Driver = {
       else if (l.master && ours.has(l.master) && !veths.has(name)) out.push({ dev: name, what: `veth ${name} on ${l.master} (no endpoint has it)` });
     }
     return out;
+  },
+
+  update: bridgeUpdate,
+
+  // Docker shows these on its docker0 network; netctl's is netctl0.
+  shownOptions(nw): Record<string, string> {
+    return nw.predefined ? { [OPT.name]: bridgeDevice(nw), 'com.docker.network.bridge.default_bridge': 'true' } : {};
   },
 
   firewall(nw) {

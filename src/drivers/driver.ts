@@ -77,6 +77,16 @@ export interface Driver {
   /** Devices this driver made that no record has any more (doctor reports them, restore deletes them). */
   leftovers?(ctx: DriverContext): Promise<Leftover[]>;
 
+  /**
+   * `netctl update`: the steps that take the network's devices and every endpoint from `before`
+   * to `after` (their options differ) with their undo; throws InvalidArgumentError naming an
+   * option it cannot change in place. Without it, no option of such a network changes.
+   */
+  update?(before: NetworkRecord, after: NetworkRecord, endpoints: Array<{ ep: EndpointRecord; sb: SandboxRecord }>): Step[];
+
+  /** Options `inspect` shows beside the recorded ones (the predefined bridge's device name). */
+  shownOptions?(nw: NetworkRecord): Record<string, string>;
+
   /** The network's part in the firewall model; undefined when the firewall has nothing to do with it. */
   firewall?(nw: NetworkRecord): FirewallPart;
 }

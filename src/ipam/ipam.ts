@@ -286,7 +286,8 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
       (canon === hit.pool.Gateway ? 'the gateway' : undefined) ??
       (Object.values(hit.pool.AuxiliaryAddresses ?? {}).includes(canon) ? 'an aux-address' : undefined) ??
       (edge(hit.subnet, a.value) ? 'the subnet' : undefined);
-    if (holder) throw new ConflictError(`Address already in use: ${canon} (held by ${holder}) on network ${ctx.network}`);
+    // A stopped container's kept address comes worded by the caller ("reserved by stopped container C").
+    if (holder) throw new ConflictError(`Address already in use: ${canon} (${/^reserved /.test(holder) ? holder : `held by ${holder}`}) on network ${ctx.network}`);
     if (ctx.next?.[hit.pool.Subnet] === canon) ctx.next[hit.pool.Subnet] = formatIP({ family, value: a.value + 1n });
     return `${canon}/${hit.subnet.len}`;
   }

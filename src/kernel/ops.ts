@@ -60,6 +60,7 @@ function pidInNetns(path: string): number | undefined {
 export const linkDel = (dev: string): Argv => ['link', 'del', dev];
 export const linkUp = (dev: string): Argv => ['link', 'set', dev, 'up'];
 export const linkMaster = (dev: string, master: string): Argv => ['link', 'set', dev, 'master', master, 'up'];
+export const linkMtu = (dev: string, mtu: string): Argv => ['link', 'set', dev, 'mtu', mtu];
 /** No IPv6 link-local address (nor the DAD/RS/MLD multicast one brings). */
 export const noAddrGen = (dev: string): Argv => ['link', 'set', dev, 'addrgenmode', 'none'];
 

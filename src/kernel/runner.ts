@@ -35,7 +35,7 @@ export interface Runner {
   sysctl(key: string, value: string): Promise<boolean>;
 }
 
-const PACKAGES: Record<string, string> = { ip: 'iproute2', nsenter: 'util-linux' };
+const PACKAGES: Record<string, string> = { ip: 'iproute2', nsenter: 'util-linux', dot: 'graphviz' };
 
 export const packageOf = (file: string): string => PACKAGES[file] ?? (file.startsWith('iptables') ? 'iptables' : file);
 

@@ -18,8 +18,11 @@ export interface NetworkRecord {
   enableIPv6: boolean;
   internal: boolean;
   attachable: boolean;
-  /** `next`: per subnet, where the search for a free address starts (see ipam.ts). */
-  ipam: { driver: string; options: Record<string, string>; config: IpamPool[]; next?: Record<string, string> };
+  /**
+   * `next`: per subnet, where the search for a free address starts (see ipam.ts);
+   * `reserved`: addresses of stopped sandboxes, address -> sandbox id (see core/reservations.ts).
+   */
+  ipam: { driver: string; options: Record<string, string>; config: IpamPool[]; next?: Record<string, string>; reserved?: Record<string, string> };
   /** True when the subnets came from the user, which is what permits `connect --ip`. */
   userSubnets: boolean;
   options: Record<string, string>;

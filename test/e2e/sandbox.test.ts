@@ -54,6 +54,11 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     const t = h.name('thief');
     h.ok('sandbox', 'create', s, '--net', 'web', '--ip', '10.232.1.40');
     h.ok('sandbox', 'stop', s);
+    // The address it had is kept; one only recorded while it was stopped is not.
+    const kept = h.netctl('sandbox', 'create', t, '--net', 'web', '--ip', '10.232.1.40');
+    assert.match(kept.err, /Address already in use: 10\.232\.1\.40 \(reserved by stopped container .*clash\)/);
+    h.ok('disconnect', 'web', s);
+    h.ok('connect', 'web', s, '--ip', '10.232.1.40');
     h.ok('sandbox', 'create', t, '--net', 'web', '--ip', '10.232.1.40');
     const linksBefore = h.links().map((l) => l.ifname).sort();
     const r = h.netctl('sandbox', 'start', s);

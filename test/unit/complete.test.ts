@@ -10,7 +10,7 @@ const c = (...words: string[]) => complete(program, words, names);
 
 describe('shell completion', () => {
   it('subcommands, then sandbox subcommands', () => {
-    assert.deepEqual(c(''), ['create', 'connect', 'disconnect', 'inspect', 'ls', 'rm', 'prune', 'sandbox', 'exec', 'completion', 'cni', 'doctor', 'restore', ':4']);
+    assert.deepEqual(c(''), ['create', 'connect', 'disconnect', 'inspect', 'ls', 'rm', 'update', 'export', 'apply', 'graph', 'prune', 'sandbox', 'exec', 'completion', 'cni', 'doctor', 'restore', ':4']);
     assert.deepEqual(c('r'), ['rm', 'restore', ':4']);
     assert.deepEqual(c('sandbox', 's'), ['start', 'stop', ':4']);
     assert.deepEqual(c('container', ''), ['create', 'ls', 'inspect', 'start', 'stop', 'rm', 'attach', ':4'], 'alias walks too');

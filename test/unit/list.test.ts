@@ -66,8 +66,8 @@ describe('ls formats', () => {
   it('json: one object per line, Docker\'s keys', () => {
     const lines = renderList(rows.filter((r) => r.Name === 'web2'), { format: 'json' }, headers, dflt).trim().split('\n');
     assert.deepEqual(JSON.parse(lines[0] ?? ''), {
-      CreatedAt: '2026-01-02 03:04:05.678 +0000 UTC', Driver: 'bridge', ID: 'a20000000000', IPv6: 'false', Internal: 'false',
-      Labels: 'env=dev', Name: 'web2', Scope: 'local',
+      CreatedAt: '2026-01-02 03:04:05.678 +0000 UTC', Driver: 'bridge', ID: 'a20000000000', IPv4: 'true', IPv6: 'false', Internal: 'false',
+      Labels: 'env=dev', Name: 'web2', Scope: 'local', Subnets: '', Containers: '0',
     });
   });
 

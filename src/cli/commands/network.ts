@@ -2,7 +2,7 @@
 import { matchesLabel } from '../../core/checks.js';
 import { busyNetworks, findNetwork } from '../../core/lookup.js';
 import type { NetworkRecord } from '../../model/records.js';
-import { networkRow, networkView } from '../views.js';
+import { jsonText, networkRow, networkView } from '../views.js';
 import { InvalidArgumentError, UsageError } from '../../lib/errors.js';
 import { hasPrivilege, requirePrivilege } from '../../lib/privilege.js';
 import { makeController, type Globals, type Io } from '../context.js';
@@ -93,15 +93,15 @@ export async function inspect(g: Globals, io: Io, refs: string[], flags: { forma
     return { found, errors };
   }, hasPrivilege());
   if (tpl) found.forEach((v) => io.out(`${tpl.render(v)}\n`));
-  else if (flags.format === 'json') found.forEach((v) => io.out(`${JSON.stringify(v)}\n`));
-  else io.out(`${JSON.stringify(found, null, 4)}\n`);
+  else if (flags.format === 'json') found.forEach((v) => io.out(`${jsonText(v)}\n`));
+  else io.out(`${jsonText(found, 4)}\n`);
   for (const e of errors) await reportError(io, e);
   return errors.length ? 1 : 0;
 }
 
 const HEADERS: Record<string, string> = {
-  ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6',
-  Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT',
+  ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv4: 'IPV4', IPv6: 'IPV6',
+  Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT', Subnets: 'SUBNETS', Containers: 'CONTAINERS',
 };
 
 export interface LsFlags {
@@ -117,7 +117,9 @@ export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
   const ctl = makeController(g, io);
   const rows = await ctl.view((tx) => {
     const busy = busyNetworks(tx);
-    return selectNetworks(tx.list('networks'), filters, busy).map((n) => networkRow(n, flags.trunc !== false));
+    const count = new Map<string, number>();
+    for (const id of tx.values('endpoints', 'networkId')) count.set(id, (count.get(id) ?? 0) + 1);
+    return selectNetworks(tx.list('networks'), filters, busy).map((n) => networkRow(n, flags.trunc !== false, count.get(n.id)));
   }, hasPrivilege());
   io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}'));
   return 0;
