@@ -24,6 +24,9 @@ const OURS = /^nc-[0-9a-f]{12}$/;
 export const gatewayMode = (nw: NetworkRecord, f: 4 | 6): GatewayMode =>
   (nw.options[f === 4 ? OPT.gatewayMode4 : OPT.gatewayMode6] ?? 'nat') as GatewayMode;
 
+/** An IPv6 gateway skips duplicate address detection: tentative, it would not answer for its first second. */
+const v6 = (p: IpamPool): boolean => p.Subnet.includes(':');
+
 /** The gateway addresses the bridge carries: none for a family in `isolated` mode. */
 const bridgeAddrs = (nw: NetworkRecord): IpamPool[] => nw.ipam.config.filter((p) => gatewayMode(nw, p.Subnet.includes(':') ? 6 : 4) !== 'isolated');
 
@@ -81,7 +84,7 @@ export const bridgeDriver: Driver = {
     const br = bridgeDevice(nw);
     // A MAC derived from the network ID: a bridge re-created by `restore` keeps it, so the
     // sandboxes' neighbour entries for the gateway stay valid.
-    const cmds = [bridgeAdd(br, bridgeMac(nw), nw.options[OPT.mtu]), ...bridgeAddrs(nw).map((p) => addrAdd(gatewayCidr(p), br)), linkUp(br)];
+    const cmds = [bridgeAdd(br, bridgeMac(nw), nw.options[OPT.mtu]), ...bridgeAddrs(nw).map((p) => addrAdd(gatewayCidr(p), br, v6(p))), linkUp(br)];
     return [{ cmds, undo: [{ args: linkDel(br) }] }];
   },
 
@@ -117,10 +120,10 @@ export const bridgeDriver: Driver = {
     if (l.linkinfo?.info_kind !== 'bridge') return { drift: [`${br} is not a bridge`], repair: [], repaired: [] };
     const drift: string[] = [];
     const have = (await kernel.addrs()).get(br) ?? [];
-    const lacking = bridgeAddrs(nw).map(gatewayCidr).filter((a) => !have.includes(a));
-    for (const a of lacking) drift.push(`bridge ${br} lacks its gateway address ${a}`);
+    const lacking = bridgeAddrs(nw).filter((p) => !have.includes(gatewayCidr(p)));
+    for (const p of lacking) drift.push(`bridge ${br} lacks its gateway address ${gatewayCidr(p)}`);
     if (!(l.flags ?? []).includes('UP')) drift.push(`bridge ${br} is down`);
-    return { drift, repair: drift.length ? [{ cmds: [...lacking.map((a) => addrReplace(a, br)), linkUp(br)], undo: [] }] : [], repaired: [] };
+    return { drift, repair: drift.length ? [{ cmds: [...lacking.map((p) => addrReplace(gatewayCidr(p), br, v6(p))), linkUp(br)], undo: [] }] : [], repaired: [] };
   },
 
   async checkEndpoint({ kernel }, nw, ep) {

@@ -113,8 +113,10 @@ export class IptablesBackend implements Backend {
 
   async sync(prev: FwModel | null, next: FwModel): Promise<void> {
     const v6 = async () => {
-      // Unknown prev: ip6tables is read only to clear what an earlier IPv6 network left.
-      if (prev === null ? hasIPv6(next) || (await this.v6.held().catch(() => [])).length > 0 : hasIPv6(prev) || hasIPv6(next)) await this.v6.sync(prev, next);
+      if (hasIPv6(next)) return this.v6.sync(prev, next);
+      // No IPv6 network (any more): ip6tables keeps nothing of netctl's, as before the first one.
+      // Unknown prev: ip6tables is read only to clear what an earlier one left.
+      if (prev === null ? (await this.v6.held().catch(() => [])).length > 0 : hasIPv6(prev)) await this.v6.remove();
     };
     await Promise.all([this.v4.sync(prev, next), v6()]);
   }
