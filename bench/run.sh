@@ -58,6 +58,36 @@ t0=$(now); inns $NETCTL sandbox rm "${names[@]}" >/dev/null; t1=$(now); BULK_RM=
 inns $NETCTL rm ncb-bulk >/dev/null
 for (( i = 1; i <= N; i++ )); do ip netns del "ncb-$i"; done
 
+# A connect with a published port under each firewall backend, on a fresh host namespace each
+# (a backend removes the other's rules), first with 1 network, then with FWNETS networks in use.
+FWNETS=${FWNETS:-100}
+fw_bench() { # backend -> "median with 1 network / median with FWNETS networks"
+  local b=$1 ns=${NS}f$1 root=$OUT/root-$1 out=() k i
+  ip netns add "$ns"; mkdir -p "$root"; echo "{\"firewall-backend\": \"$b\"}" > "$root/config.json"
+  local fw="nsenter --net=/var/run/netns/$ns $PWD/bin/netctl --root $root"
+  $fw create --subnet 10.234.0.0/24 ncb-fw0 >/dev/null
+  for round in 1 2; do
+    for (( k = 1; k <= REPS; k++ )); do
+      t0=$(now); $fw sandbox create "ncb-fw$k" --net ncb-fw0 -p "$(( 20000 + k )):80" >/dev/null; t1=$(now)
+      ms "$t0" "$t1"; echo
+      $fw sandbox rm "ncb-fw$k" >/dev/null
+    done | median > "$OUT/fw-$b-$round"
+    # In use: each network with one sandbox, so its rules are in the kernel.
+    if (( round == 1 )); then
+      for (( i = 1; i < FWNETS; i++ )); do
+        $fw create --subnet "10.$(( 235 + i / 256 )).$(( i % 256 )).0/24" "ncb-fwn$i" >/dev/null
+        $fw sandbox create "ncb-fws$i" --net "ncb-fwn$i" >/dev/null
+      done
+    fi
+  done
+  $fw sandbox rm -f $(for (( i = 1; i < FWNETS; i++ )); do echo "ncb-fws$i"; done) >/dev/null
+  $fw rm ncb-fw0 $(for (( i = 1; i < FWNETS; i++ )); do echo "ncb-fwn$i"; done) >/dev/null
+  ip netns del "$ns"
+  echo "$(cat "$OUT/fw-$b-1") / $(cat "$OUT/fw-$b-2")"
+}
+log "firewall backends: sandbox create -p, iptables and nftables (1 and $FWNETS networks)"
+FW_IPT=$(fw_bench iptables); FW_NFT=$(fw_bench nftables)
+
 log "scaling: $BIG endpoints on one network"
 inns $NETCTL create --subnet 10.232.0.0/16 ncb-scale >/dev/null
 : > "$OUT/scale.tsv"
@@ -221,6 +251,8 @@ row() { # label, value, base label, base value, target
   echo "| ls with $BIG networks | $LS_NETS |"
   echo "| rm of $BIG networks in one call | $RM_NETS |"
   echo "| apply -f of $AP sandboxes / the same by $(( AP + 1 )) commands / apply again (no change) | $APPLY_ONE / $APPLY_CMDS / $APPLY_NOOP |"
+  echo "| sandbox create -p, iptables backend, 1 / $FWNETS networks in use (median of $REPS) | $FW_IPT |"
+  echo "| sandbox create -p, nftables backend, 1 / $FWNETS networks in use (median of $REPS) | $FW_NFT |"
   echo
   echo "## Side by side (peer-bench.sh, N=$N, REPS=$REPS)"
   echo

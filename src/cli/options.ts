@@ -86,15 +86,31 @@ export function parseAddHost(spec: string): { name: string; ip: string } {
   return { name: spec.slice(0, i), ip: spec.slice(i + 1).replace(/^\[|\]$/g, '') };
 }
 
-/** Docker's -p: [hostIP:]hostPort:containerPort[/tcp|udp]. */
-export function parsePublish(spec: string): PortMapping {
-  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(spec);
-  if (!m) throw new UsageError(`invalid published port "${spec}": expected [hostIP:]hostPort:containerPort[/tcp|udp]`);
-  return { hostIP: m[1] ?? '', hostPort: Number(m[2]), containerPort: Number(m[3]), proto: (m[4] ?? 'tcp') as 'tcp' | 'udp' };
+/**
+ * Docker's -p: [hostIP:]hostPort[-end]:containerPort[-end][/tcp|udp|sctp], hostIP an IPv4
+ * address or an IPv6 one in brackets. Equal ranges map port by port; a host range with one
+ * container port takes the first free host port of the range.
+ */
+export function parsePublish(spec: string): PortMapping[] {
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):)?(\d{1,5})(?:-(\d{1,5}))?:(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/.exec(spec);
+  if (!m) throw new UsageError(`invalid published port "${spec}": expected [hostIP:]hostPort[-end]:containerPort[-end][/tcp|udp|sctp]`);
+  const hostIP = (m[1] ?? '').replace(/^\[|\]$/g, '');
+  const proto = (m[6] ?? 'tcp') as PortMapping['proto'];
+  const [h0, h1, c0, c1] = [m[2], m[3] ?? m[2], m[4], m[5] ?? m[4]].map(Number) as [number, number, number, number];
+  for (const [a, b] of [[h0, h1], [c0, c1]] as const) {
+    if (b < a) throw new UsageError(`invalid published port "${spec}": the range ${a}-${b} ends before it starts`);
+  }
+  if (m[5] === undefined) {
+    return [{ hostIP, hostPort: h0, ...(h1 > h0 ? { hostPortEnd: h1 } : {}), containerPort: c0, proto }];
+  }
+  if (h1 - h0 !== c1 - c0) {
+    throw new UsageError(`invalid published port "${spec}": host ports ${h0}-${h1} and container ports ${c0}-${c1} differ in length`);
+  }
+  return Array.from({ length: c1 - c0 + 1 }, (_, i) => ({ hostIP, hostPort: h0 + i, containerPort: c0 + i, proto }));
 }
 
 export function toSandboxCreate(name: string, f: SandboxFlags): SandboxCreate {
-  const req: SandboxCreate = { name, net: f.net ?? 'bridge', settings: toEndpointSettings(f), ports: (f.publish ?? []).map(parsePublish) };
+  const req: SandboxCreate = { name, net: f.net ?? 'bridge', settings: toEndpointSettings(f), ports: (f.publish ?? []).flatMap(parsePublish) };
   if (f.hostname !== undefined) req.hostname = f.hostname;
   if (f.dns?.length || f.dnsSearch?.length || f.dnsOption?.length) {
     req.dns = { servers: f.dns ?? [], search: f.dnsSearch ?? [], options: f.dnsOption ?? [] };

@@ -45,7 +45,7 @@ export interface TopologyFile {
   }>;
 }
 
-const portText = (p: PortMapping) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}/${p.proto}`;
+const portText = (p: PortMapping) => `${p.hostIP ? `${p.hostIP.includes(':') ? `[${p.hostIP}]` : p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}/${p.proto}`;
 
 function endpointSpec(network: string, s: EndpointSettings): EndpointSpec {
   const e: EndpointSpec = { network };
@@ -177,7 +177,7 @@ export function parseTopology(doc: unknown, file: string): Topology {
     const dns = isObj(s['dns']) ? s['dns'] : undefined;
     const out: DesiredSandbox = {
       name: nm, state, networks: net === undefined && eps.length === 0 ? [{ network: 'bridge', settings: {} }] : eps,
-      ports: strs(s['ports'], `sandbox ${nm}: ports`).map(parsePublish),
+      ports: strs(s['ports'], `sandbox ${nm}: ports`).flatMap(parsePublish),
     };
     if (net !== undefined) out.net = net;
     if (s['hostname'] !== undefined) out.hostname = String(s['hostname']);

@@ -7,23 +7,35 @@ import type { ReadTxn } from '../store/store.js';
 import type { SandboxCreate } from '../model/requests.js';
 import type { EndpointSettings, NetworkRecord, PortMapping } from '../model/records.js';
 
-/** Published ports must be valid and not already taken by a running sandbox (Docker's wording). */
+/**
+ * Published ports must be valid and not already taken by a running sandbox (Docker's wording).
+ * A host range (`hostPortEnd`) resolves to its first free port; the result holds only single ports.
+ */
 export function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self?: string): PortMapping[] {
   const seen: PortMapping[] = [];
   const clash = (a: PortMapping, b: PortMapping) =>
     a.proto === b.proto && a.hostPort === b.hostPort && (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
   const taken = tx.find('sandboxes', 'ports', []).filter((o) => o.id !== self && o.state === 'running').flatMap((o) => o.ports);
+  const free = (p: PortMapping) => ![...taken, ...seen].some((o) => clash(o, p));
   for (const p of ports) {
-    if (p.hostIP && parseIP(p.hostIP)?.family !== 4) throw new InvalidArgumentError(`invalid host IP ${p.hostIP} in published port of container ${name}`);
-    for (const n of [p.hostPort, p.containerPort]) {
+    if (p.hostIP && !parseIP(p.hostIP)) throw new InvalidArgumentError(`invalid host IP ${p.hostIP} in published port of container ${name}`);
+    if (!['tcp', 'udp', 'sctp'].includes(p.proto)) throw new InvalidArgumentError(`invalid protocol ${p.proto} in published port of container ${name}: tcp, udp or sctp`);
+    for (const n of [p.hostPort, p.containerPort, p.hostPortEnd ?? p.hostPort]) {
       if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`invalid port ${n} for container ${name}: 1 to 65535`);
     }
-    if ([...taken, ...seen].some((o) => clash(o, p))) {
-      throw new ConflictError(`Bind for ${p.hostIP || '0.0.0.0'}:${p.hostPort} failed: port is already allocated`);
+    const host = p.hostIP.includes(':') ? `[${p.hostIP}]` : p.hostIP || '0.0.0.0';
+    if (p.hostPortEnd !== undefined) {
+      const { hostPortEnd, ...single } = p;
+      let chosen: PortMapping | undefined;
+      for (let h = p.hostPort; h <= hostPortEnd && !chosen; h++) if (free({ ...single, hostPort: h })) chosen = { ...single, hostPort: h };
+      if (!chosen) throw new ConflictError(`Bind for ${host}:${p.hostPort}-${hostPortEnd} failed: every port of the range is already allocated`);
+      seen.push(chosen);
+      continue;
     }
+    if (!free(p)) throw new ConflictError(`Bind for ${host}:${p.hostPort} failed: port is already allocated`);
     seen.push(p);
   }
-  return ports;
+  return seen;
 }
 
 /** --ip / --ip6: well formed and outside the special-purpose blocks. */

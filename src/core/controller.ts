@@ -58,6 +58,9 @@ export class Controller {
   /** Re-creates kernel state from the store; returns what it repaired. */
   restore(): Promise<string[]> { return restore(this.ctx); }
 
+  /** The firewall backend in use ('' without one). */
+  get firewallName(): string { return this.ctx.firewall?.name ?? ''; }
+
   /** Every difference between the store and the kernel; changes nothing (no lock, no write). */
   async doctor(): Promise<string[]> {
     const snapshot = await this.ctx.store.view((tx) => tx);

@@ -190,6 +190,10 @@ export async function syncFirewall(ctx: Ctx, tx: ReadTxn, full = false): Promise
   if (model.networks.some((n) => !n.internal) && (await ctx.runner.sysctl('net.ipv4.ip_forward', '1'))) {
     ctx.debug('enabled net.ipv4.ip_forward for bridge networks');
   }
+  // IPv6 routes between a network and the outside only with forwarding on (as Docker does for IPv6 networks).
+  if (model.networks.some((n) => !n.internal && n.subnets.some((s) => s.includes(':'))) && (await ctx.runner.sysctl('net.ipv6.conf.all.forwarding', '1'))) {
+    ctx.debug('enabled net.ipv6.conf.all.forwarding for IPv6 networks');
+  }
   const prev = full ? null : ctx.op.fwApplied;
   ctx.op.fwApplied = null; // unknown until this succeeds
   await ctx.firewall.sync(prev, model);

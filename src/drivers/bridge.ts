@@ -2,11 +2,12 @@
 // created directly inside the sandbox netns (moving a link costs ~20 ms; creating it there
 // costs nothing extra). The core then configures the peer inside the sandbox.
 import { randomBytes } from '../lib/random.js';
-import { ConflictError } from '../lib/errors.js';
+import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
+import { GATEWAY_MODES, type GatewayMode } from '../firewall/firewall.js';
 import { parseIP } from '../lib/ip.js';
 import { checkIfName } from '../lib/validate.js';
 import { addrAdd, addrReplace, bridgeAdd, linkDel, linkMaster, linkUp, noAddrGen, vethAdd } from '../kernel/ops.js';
-import { gatewayCidr, type NetworkRecord } from '../model/records.js';
+import { gatewayCidr, type IpamPool, type NetworkRecord } from '../model/records.js';
 import { bad, containerIf, OPT, parseBool, parseCommonOption } from './common.js';
 import type { Driver, Leftover } from './driver.js';
 import { bridgeUpdate } from './bridge-update.js';
@@ -19,6 +20,16 @@ export const bridgeDevice = (nw: NetworkRecord): string => String(nw.driverState
 const bridgeMac = (nw: NetworkRecord): string => `02:${(nw.id.slice(0, 10).match(/../g) ?? []).join(':')}`;
 
 const OURS = /^nc-[0-9a-f]{12}$/;
+
+/** Docker 28's gateway mode of one family (default nat). */
+export const gatewayMode = (nw: NetworkRecord, f: 4 | 6): GatewayMode =>
+  (nw.options[f === 4 ? OPT.gatewayMode4 : OPT.gatewayMode6] ?? 'nat') as GatewayMode;
+
+/** An IPv6 gateway skips duplicate address detection: tentative, it would not answer for its first second. */
+const v6 = (p: IpamPool): boolean => p.Subnet.includes(':');
+
+/** The gateway addresses the bridge carries: none for a family in `isolated` mode. */
+const bridgeAddrs = (nw: NetworkRecord): IpamPool[] => nw.ipam.config.filter((p) => gatewayMode(nw, p.Subnet.includes(':') ? 6 : 4) !== 'isolated');
 
 export const bridgeDriver: Driver = {
   name: 'bridge',
@@ -38,6 +49,10 @@ export const bridgeDriver: Driver = {
         case OPT.hostBinding:
           if (!parseIP(v)) throw bad(k, v);
           break;
+        case OPT.gatewayMode4:
+        case OPT.gatewayMode6:
+          if (!(GATEWAY_MODES as readonly string[]).includes(v)) throw new InvalidArgumentError(`failed to parse ${k} value: ${v} (nat, nat-unprotected, routed or isolated)`);
+          break;
         default: {
           const norm = parseCommonOption(k, v);
           if (norm !== undefined) out[k] = norm;
@@ -53,6 +68,11 @@ export const bridgeDriver: Driver = {
 
   /** Never adopt or re-address a bridge netctl did not create (moby#23622). */
   async checkCreate({ tx, kernel }, nw, req) {
+    for (const f of [4, 6] as const) {
+      if (gatewayMode(nw, f) === 'isolated' && !nw.internal) {
+        throw new InvalidArgumentError(`network ${nw.name}: gateway mode isolated (${f === 4 ? OPT.gatewayMode4 : OPT.gatewayMode6}) needs --internal`);
+      }
+    }
     const dev = bridgeDevice(nw);
     const other = tx.list('networks').find((n) => n.driverState['bridge'] === dev);
     if (other) throw new ConflictError(`bridge name ${dev} is already in use by network ${other.name}`);
@@ -65,7 +85,7 @@ export const bridgeDriver: Driver = {
     const br = bridgeDevice(nw);
     // A MAC derived from the network ID: a bridge re-created by `restore` keeps it, so the
     // sandboxes' neighbour entries for the gateway stay valid.
-    const cmds = [bridgeAdd(br, bridgeMac(nw), nw.options[OPT.mtu]), ...nw.ipam.config.map((p) => addrAdd(gatewayCidr(p), br)), linkUp(br)];
+    const cmds = [bridgeAdd(br, bridgeMac(nw), nw.options[OPT.mtu]), ...bridgeAddrs(nw).map((p) => addrAdd(gatewayCidr(p), br, v6(p))), linkUp(br)];
     return [{ cmds, undo: [{ args: linkDel(br) }] }];
   },
 
@@ -101,10 +121,10 @@ export const bridgeDriver: Driver = {
     if (l.linkinfo?.info_kind !== 'bridge') return { drift: [`${br} is not a bridge`], repair: [], repaired: [] };
     const drift: string[] = [];
     const have = (await kernel.addrs()).get(br) ?? [];
-    const lacking = nw.ipam.config.map(gatewayCidr).filter((a) => !have.includes(a));
-    for (const a of lacking) drift.push(`bridge ${br} lacks its gateway address ${a}`);
+    const lacking = bridgeAddrs(nw).filter((p) => !have.includes(gatewayCidr(p)));
+    for (const p of lacking) drift.push(`bridge ${br} lacks its gateway address ${gatewayCidr(p)}`);
     if (!(l.flags ?? []).includes('UP')) drift.push(`bridge ${br} is down`);
-    return { drift, repair: drift.length ? [{ cmds: [...lacking.map((a) => addrReplace(a, br)), linkUp(br)], undo: [] }] : [], repaired: [] };
+    return { drift, repair: drift.length ? [{ cmds: [...lacking.map((p) => addrReplace(gatewayCidr(p), br, v6(p))), linkUp(br)], undo: [] }] : [], repaired: [] };
   },
 
   async checkEndpoint({ kernel }, nw, ep) {
@@ -142,10 +162,12 @@ export const bridgeDriver: Driver = {
     return {
       network: {
         bridge: bridgeDevice(nw),
-        subnets: nw.ipam.config.map((p) => p.Subnet).filter((s) => !s.includes(':')),
+        subnets: nw.ipam.config.map((p) => p.Subnet),
         internal: nw.internal,
         icc: nw.options[OPT.icc] !== 'false',
         masquerade: nw.options[OPT.masquerade] !== 'false',
+        mode4: gatewayMode(nw, 4),
+        mode6: gatewayMode(nw, 6),
       },
       hostBinding: nw.options[OPT.hostBinding] ?? '',
     };

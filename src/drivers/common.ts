@@ -10,6 +10,8 @@ export const OPT = {
   hostBinding: 'com.docker.network.bridge.host_binding_ipv4',
   mtu: 'com.docker.network.driver.mtu',
   ifPrefix: 'com.docker.network.container_iface_prefix',
+  gatewayMode4: 'com.docker.network.bridge.gateway_mode_ipv4',
+  gatewayMode6: 'com.docker.network.bridge.gateway_mode_ipv6',
 } as const;
 
 export const bad = (k: string, v: string) => new InvalidArgumentError(`failed to parse ${k} value: ${v}`);

@@ -1,33 +1,53 @@
 // The backend-neutral firewall seam (SPEC §4, §11). The controller derives a FwModel from the
 // store and hands it to a Firewall; how that becomes kernel rules is the backend's business
-// (one folder each: iptables/ now, nftables/ later).
+// (one folder each: iptables/ and nftables/).
 //
 // What every backend must guarantee:
 // - it touches only what it owns (its chains, or its one table) and the single jump into
 //   them from each built-in chain: it never flushes a table, never changes a built-in chain's
 //   policy, never edits rules it did not write;
-// - one sync is one kernel transaction (all of it applies, or none);
+// - one sync is one kernel transaction per tool (all of it applies, or none);
 // - drift() compares the kernel against exactly what sync() would write for the same model,
 //   so "doctor reports nothing" means "restore would change nothing".
+
+/**
+ * Docker 28's com.docker.network.bridge.gateway_mode_ipv4/_ipv6: `nat` masquerades and lets in
+ * only published ports through the host; `nat-unprotected` also lets routed traffic in;
+ * `routed` neither masquerades nor DNATs, and opens the published container ports to routing;
+ * `isolated` is an internal network without a gateway address on the bridge.
+ */
+export type GatewayMode = 'nat' | 'nat-unprotected' | 'routed' | 'isolated';
+export const GATEWAY_MODES: readonly GatewayMode[] = ['nat', 'nat-unprotected', 'routed', 'isolated'];
+
+export type Family = 4 | 6;
+export type Proto = 'tcp' | 'udp' | 'sctp';
 
 export interface FwNetwork {
   /** netctl:<id12> goes on every rule of the network. */
   id12: string;
   bridge: string;
+  /** IPv4 and IPv6 subnets. */
   subnets: string[];
   internal: boolean;
   icc: boolean;
   masquerade: boolean;
+  mode4: GatewayMode;
+  mode6: GatewayMode;
 }
 
+/** One published port of one address family (a mapping without a host IP gives one of each). */
 export interface FwPort {
   id12: string;
   bridge: string;
+  family: Family;
   containerIP: string;
-  proto: 'tcp' | 'udp';
+  proto: Proto;
+  /** '' = every local address of the family. */
   hostIP: string;
   hostPort: number;
   containerPort: number;
+  /** The gateway mode of the network for this family (`routed`: no DNAT, the container port is open). */
+  mode: GatewayMode;
 }
 
 export interface FwModel {
@@ -36,10 +56,25 @@ export interface FwModel {
 }
 
 export interface Firewall {
-  /** Backend name shown by doctor ("iptables"). */
+  /** Backend name shown by doctor ("iptables", "nftables"). */
   readonly name: string;
   /** Makes the kernel hold `next`; `prev` is what the kernel is believed to hold (null: unknown → full rewrite). */
   sync(prev: FwModel | null, next: FwModel): Promise<void>;
   /** Every difference between `model` and the rules the kernel holds, one line each, e.g. "firewall: chain NETCTL-FORWARD is missing"; [] when none. */
   drift(model: FwModel): Promise<string[]>;
 }
+
+/** A backend as makeFirewall sees it: it can also tell whether it holds rules and remove them all (a switch of backend). */
+export interface Backend extends Firewall {
+  /** What of this backend's is in the kernel, one line each ([] when nothing). */
+  held(): Promise<string[]>;
+  /** Removes everything this backend wrote (its jumps, chains or table); leaves what others wrote. */
+  remove(): Promise<void>;
+}
+
+export const familyOf = (cidrOrIP: string): Family => (cidrOrIP.includes(':') ? 6 : 4);
+export const modeOf = (n: FwNetwork, f: Family): GatewayMode => (f === 4 ? n.mode4 : n.mode6);
+/** A loopback host address: nothing from outside may reach such a port (the CVE-2025-54410 class). */
+export const isLoopback = (ip: string): boolean => /^127\./.test(ip) || ip === '::1';
+/** Whether the network masquerades the family's traffic leaving the host. */
+export const masquerades = (n: FwNetwork, f: Family): boolean => !n.internal && n.masquerade && modeOf(n, f) !== 'routed' && modeOf(n, f) !== 'isolated';

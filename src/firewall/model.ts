@@ -5,7 +5,7 @@ import { electGateway } from '../model/gateway.js';
 import { bareIP, type NetworkRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
 import type { FirewallPart } from '../drivers/driver.js';
-import type { FwModel, FwNetwork, FwPort } from './firewall.js';
+import { familyOf, type FwModel, type FwNetwork, type FwPort } from './firewall.js';
 
 /** The network's part, if its driver has one (and is known: a store may name a driver this build lacks). */
 function partOf(nw: NetworkRecord): FirewallPart | undefined {
@@ -30,17 +30,15 @@ export function firewallModel(tx: ReadTxn): FwModel {
     const nw = gw && netOf(gw.networkId);
     const part = nw && partOf(nw);
     // A gateway on a network without a firewall part (macvlan) publishes nothing: there is no host side to DNAT from.
-    if (!gw || !nw || !part || !gw.ipv4) continue;
+    if (!gw || !nw || !part) continue;
+    const { bridge, mode4, mode6 } = part.network;
     for (const p of sb.ports) {
-      ports.push({
-        id12: sb.id.slice(0, 12),
-        bridge: part.network.bridge,
-        containerIP: bareIP(gw.ipv4),
-        proto: p.proto,
-        hostIP: p.hostIP || part.hostBinding,
-        hostPort: p.hostPort,
-        containerPort: p.containerPort,
-      });
+      // No host address: every address of each family the gateway endpoint has (Docker's 0.0.0.0 and [::]).
+      const hostIP = p.hostIP || part.hostBinding;
+      for (const [family, ip, mode] of [[4, gw.ipv4, mode4], [6, gw.ipv6, mode6]] as const) {
+        if (!ip || (hostIP && familyOf(hostIP) !== family)) continue;
+        ports.push({ id12: sb.id.slice(0, 12), bridge, family, containerIP: bareIP(ip), proto: p.proto, hostIP, hostPort: p.hostPort, containerPort: p.containerPort, mode });
+      }
     }
   }
   return { networks, ports };

@@ -35,9 +35,9 @@ export interface Runner {
   sysctl(key: string, value: string): Promise<boolean>;
 }
 
-const PACKAGES: Record<string, string> = { ip: 'iproute2', nsenter: 'util-linux', dot: 'graphviz' };
+const PACKAGES: Record<string, string> = { ip: 'iproute2', nsenter: 'util-linux', dot: 'graphviz', nft: 'nftables' };
 
-export const packageOf = (file: string): string => PACKAGES[file] ?? (file.startsWith('iptables') ? 'iptables' : file);
+export const packageOf = (file: string): string => PACKAGES[file] ?? (/^ip6?tables/.test(file) ? 'iptables' : file);
 
 /**
  * `ip netns exec H netctl ...` runs netctl in a private *slave* mount namespace: a netns it

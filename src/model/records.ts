@@ -109,9 +109,11 @@ export interface SandboxRecord {
 }
 
 export interface PortMapping {
-  proto: 'tcp' | 'udp';
+  proto: 'tcp' | 'udp' | 'sctp';
   hostIP: string; // '' = every address (or the network's host_binding_ipv4)
   hostPort: number;
+  /** `-p 8080-8083:80`: the host port is the first free one up to this (resolved, and dropped, when the sandbox is created). */
+  hostPortEnd?: number;
   containerPort: number;
 }
 

@@ -6,7 +6,8 @@ import { createConnection, createServer } from 'node:net';
 const [mode, a, b] = process.argv.slice(2);
 if (mode === 'serve') {
   const srv = createServer((s) => s.end(`${s.remoteAddress?.replace(/^::ffff:/, '')}\n`));
-  srv.listen(Number(a), '0.0.0.0', () => process.stdout.write('ready\n'));
+  // '::' takes IPv4 too (as ::ffff:a.b.c.d): one server for both families.
+  srv.listen(Number(a), '::', () => process.stdout.write('ready\n'));
   // Bounded life: a forgotten server ends by itself.
   setTimeout(() => process.exit(0), 120_000).unref();
 } else if (mode === 'ask') {

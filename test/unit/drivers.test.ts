@@ -541,8 +541,8 @@ describe('macvlan: no part in the firewall', () => {
       tx.put('endpoints', endpoint({ id: '23'.repeat(32), networkId: ID_WEB, sandboxId: '12'.repeat(32), hostIf: 'vethaaaa002', ipv4: '10.1.0.3/24' }));
     });
     const m = await store.view(firewallModel);
-    assert.deepEqual(m.networks, [{ id12: ID_WEB.slice(0, 12), bridge: br, subnets: ['10.1.0.0/24'], internal: false, icc: true, masquerade: true }]);
-    assert.deepEqual(m.ports, [{ id12: '12'.repeat(6), bridge: br, containerIP: '10.1.0.3', proto: 'tcp', hostIP: '', hostPort: 8081, containerPort: 80 }]);
+    assert.deepEqual(m.networks, [{ id12: ID_WEB.slice(0, 12), bridge: br, subnets: ['10.1.0.0/24'], internal: false, icc: true, masquerade: true, mode4: 'nat', mode6: 'nat' }]);
+    assert.deepEqual(m.ports, [{ id12: '12'.repeat(6), bridge: br, containerIP: '10.1.0.3', proto: 'tcp', hostIP: '', hostPort: 8081, containerPort: 80, family: 4, mode: 'nat' }]);
   });
 
   it('through the controller: a macvlan network and its sandbox never reach the firewall; -p on it is refused', async () => {

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FwModel } from '../../src/firewall/firewall.js';
-import { makeFirewall } from '../../src/firewall/index.js';
-import { IptablesFirewall } from '../../src/firewall/iptables/backend.js';
+import { makeFirewall, parseBackend } from '../../src/firewall/index.js';
+import { IptablesBackend, IptablesFirewall } from '../../src/firewall/iptables/backend.js';
+import { NftablesFirewall } from '../../src/firewall/nftables/backend.js';
 import { checkRestore } from '../../src/firewall/iptables/guard.js';
 import { diffRuleset, parsePresent, ruleset } from '../../src/firewall/iptables/rules.js';
 import type { RunOptions, RunResult, Runner } from '../../src/kernel/runner.js';
@@ -36,9 +37,9 @@ class FakeRunner implements Runner {
   }
 }
 
-const web = { id12: 'aaaaaaaaaaaa', bridge: 'nc-aaaaaaaaaaaa', subnets: ['10.1.0.0/24'], internal: false, icc: true, masquerade: true };
-const db = { id12: 'bbbbbbbbbbbb', bridge: 'br-db', subnets: ['10.2.0.0/24'], internal: true, icc: false, masquerade: true };
-const port = { id12: 'cccccccccccc', bridge: 'nc-aaaaaaaaaaaa', containerIP: '10.1.0.5', proto: 'tcp' as const, hostIP: '', hostPort: 8080, containerPort: 80 };
+const web = { id12: 'aaaaaaaaaaaa', bridge: 'nc-aaaaaaaaaaaa', subnets: ['10.1.0.0/24'], internal: false, icc: true, masquerade: true, mode4: 'nat' as const, mode6: 'nat' as const };
+const db = { id12: 'bbbbbbbbbbbb', bridge: 'br-db', subnets: ['10.2.0.0/24'], internal: true, icc: false, masquerade: true, mode4: 'nat' as const, mode6: 'nat' as const };
+const port = { id12: 'cccccccccccc', bridge: 'nc-aaaaaaaaaaaa', containerIP: '10.1.0.5', proto: 'tcp' as const, hostIP: '', hostPort: 8080, containerPort: 80, family: 4 as const, mode: 'nat' as const };
 const model: FwModel = { networks: [web, db], ports: [port] };
 const none = parsePresent('');
 
@@ -51,10 +52,23 @@ function saveOf(m: FwModel): string {
 }
 
 describe('firewall seam: sync', () => {
-  it('makeFirewall gives the iptables backend', () => {
-    const fw = makeFirewall(new FakeRunner());
-    assert.ok(fw instanceof IptablesFirewall);
+  it('makeFirewall gives the backend asked for; the default is iptables when the command exists, else nftables', () => {
+    const fw = makeFirewall(new FakeRunner(), undefined, 'iptables');
+    assert.ok(fw.chosen instanceof IptablesBackend);
     assert.equal(fw.name, 'iptables');
+    const nft = makeFirewall(new FakeRunner(), undefined, 'nftables');
+    assert.ok(nft.chosen instanceof NftablesFirewall);
+    assert.equal(nft.name, 'nftables');
+    const path = process.env['PATH'];
+    try {
+      process.env['PATH'] = '/nonexistent';
+      assert.equal(makeFirewall(new FakeRunner()).name, 'nftables');
+      process.env['PATH'] = path;
+      assert.equal(makeFirewall(new FakeRunner()).name, 'iptables', 'iptables is installed here');
+    } finally {
+      process.env['PATH'] = path;
+    }
+    assert.throws(() => parseBackend('pf', 'NETCTL_FIREWALL_BACKEND'), /^InvalidArgumentError|invalid firewall backend "pf" in NETCTL_FIREWALL_BACKEND: iptables or nftables/);
   });
 
   it('prev=null: one iptables-save, then one iptables-restore --noflush -w of the full ruleset', async () => {

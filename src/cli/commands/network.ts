@@ -204,7 +204,9 @@ export async function restore(g: Globals, io: Io): Promise<number> {
 
 export async function doctor(g: Globals, io: Io): Promise<number> {
   requirePrivilege('inspect kernel state');
-  const drift = await makeController(g, io).doctor();
+  const ctl = makeController(g, io);
+  const drift = await ctl.doctor();
+  if (ctl.firewallName) io.out(`firewall backend: ${ctl.firewallName}\n`);
   if (drift.length === 0) {
     io.out('no drift: the kernel matches the store\n');
     return 0;

@@ -1,0 +1,103 @@
+// The nftables backend: everything in the one table `inet netctl`, every change one `nft -f`
+// transaction. A change with a known previous model writes only the set elements that differ
+// (one process, no read); if the kernel refuses it (the table was flushed or edited), a full
+// rewrite follows in the same call. Nothing outside the table is read or written.
+import type { Runner } from '../../kernel/runner.js';
+import { SystemError } from '../../lib/errors.js';
+import type { Backend, FwModel } from '../firewall.js';
+import { checkModel, checkScript } from './guard.js';
+import { CHAINS, MAPS, REMOVAL, RULES, SETS, diffScript, elements, fullScript } from './rules.js';
+
+interface NftObject {
+  table?: { family: string; name: string };
+  chain?: { name: string };
+  rule?: { chain: string };
+  set?: { name: string; elem?: unknown[] };
+  map?: { name: string; elem?: unknown[] };
+}
+
+/** An element as nft -j prints it, back in the text form rules.ts writes (without quotes). */
+function textOf(v: unknown): string {
+  if (Array.isArray(v)) return `${textOf(v[0])} : ${textOf(v[1])}`; // a map's [key, value]
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (Array.isArray(o['concat'])) return o['concat'].map(textOf).join(' . ');
+    const p = o['prefix'] as { addr: string; len: number } | undefined;
+    if (p) return `${p.addr}/${p.len}`;
+    const verdict = Object.keys(o)[0];
+    if (verdict === 'accept' || verdict === 'drop') return verdict;
+    if (o['elem'] !== undefined) return textOf(o['elem']);
+    if (o['val'] !== undefined) return textOf(o['val']);
+  }
+  return String(v);
+}
+const unquote = (s: string) => s.replace(/"/g, '');
+
+export class NftablesFirewall implements Backend {
+  readonly name = 'nftables';
+
+  constructor(private readonly runner: Runner, private readonly debug?: (m: string) => void) {}
+
+  async sync(prev: FwModel | null, next: FwModel): Promise<void> {
+    checkModel(next);
+    if (prev) {
+      const diff = diffScript(prev, next);
+      if (diff === null) return;
+      if ((await this.apply(diff)).exitCode === 0) return;
+      this.debug?.('nftables: the table differs from the store; rewriting it');
+    }
+    const r = await this.apply(fullScript(next));
+    if (r.exitCode !== 0) throw new SystemError(`nft: ${r.stderr.trim().split('\n')[0] || 'failed'}`);
+  }
+
+  /** The table as the kernel holds it (null: there is none). */
+  private async list(): Promise<NftObject[] | null> {
+    const r = await this.runner.run('nft', ['-j', 'list', 'table', 'inet', 'netctl']);
+    if (r.exitCode !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return null;
+      throw new SystemError(`nft: ${r.stderr.trim().split('\n')[0] || 'failed'}`);
+    }
+    return (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
+  }
+
+  /** Chains, the number of fixed rules in each, and every set's elements, against what sync writes. */
+  async drift(model: FwModel): Promise<string[]> {
+    if (model.networks.length === 0) return [];
+    const objs = await this.list();
+    if (objs === null) return ['firewall: table inet netctl is missing'];
+    const out: string[] = [];
+    const chains = new Set(objs.flatMap((o) => (o.chain ? [o.chain.name] : [])));
+    for (const ch of [...Object.keys(CHAINS), 'user']) if (!chains.has(ch)) out.push(`firewall: chain ${ch} is missing`);
+    for (const [ch, rules] of Object.entries(RULES)) {
+      const n = objs.filter((o) => o.rule?.chain === ch).length;
+      if (chains.has(ch) && n !== rules.length) out.push(`firewall: chain ${ch} has ${n} of ${rules.length} rules`);
+    }
+    const have = new Map(objs.flatMap((o) => { const s = o.set ?? o.map; return s ? [[s.name, new Set((s.elem ?? []).map(textOf))] as const] : []; }));
+    for (const [set, want] of elements(model)) {
+      const got = have.get(set);
+      if (!got) { out.push(`firewall: ${MAPS.has(set) ? 'map' : 'set'} ${set} is missing`); continue; }
+      const wanted = new Set(want.map(unquote));
+      for (const e of wanted) if (!got.has(e)) out.push(`firewall: ${set} lacks ${e}`);
+      for (const e of got) if (!wanted.has(e)) out.push(`firewall: ${set} has stale ${e}`);
+    }
+    for (const s of have.keys()) if (!(s in SETS)) out.push(`firewall: stale set ${s}`);
+    return out;
+  }
+
+  async held(): Promise<string[]> {
+    const r = await this.runner.run('nft', ['-j', 'list', 'tables']);
+    if (r.exitCode !== 0) return [];
+    const objs = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
+    return objs.some((o) => o.table?.family === 'inet' && o.table.name === 'netctl') ? ['nftables table inet netctl'] : [];
+  }
+
+  async remove(): Promise<void> {
+    if ((await this.held()).length === 0) return;
+    const r = await this.apply(REMOVAL);
+    if (r.exitCode !== 0) throw new SystemError(`nft: ${r.stderr.trim().split('\n')[0] || 'failed'}`);
+  }
+
+  private apply(script: string) {
+    return this.runner.run('nft', ['-f', '-'], { input: checkScript(script) });
+  }
+}
