@@ -71,8 +71,6 @@ export async function updateNetwork(ctx: Ctx, ref: string, change: NetworkUpdate
     const nw = findNetwork(tx, ref);
     const plan = planUpdate(tx, nw, change);
     if (plan.changes.length === 0) return;
-    // 'full': the firewall's -D/-A difference appends a changed rule at the end of its chain,
-    // behind the network's catch-all DROP; a rewrite keeps the order (icc=true must come first).
-    await apply(ctx, tx, `update network ${nw.name}`, plan.steps, plan.commit, plan.firewall ? 'full' : false);
+    await apply(ctx, tx, `update network ${nw.name}`, plan.steps, plan.commit, plan.firewall);
   });
 }

@@ -87,4 +87,18 @@ describe('firewall rules', () => {
       '-D 10.1.0.5', '-A 10.1.0.9', '-D 10.1.0.5', '-D 10.1.0.5', '-A 10.1.0.9', '-A 10.1.0.9',
     ]);
   });
+
+  it('a network whose rules change has all of them written again, in order (its DROP stays last)', () => {
+    const quiet = { ...web, icc: false };
+    const diff = diffRuleset({ networks: [quiet], ports: [] }, { networks: [web], ports: [] }) ?? '';
+    const lines = diff.split('\n');
+    const dels = lines.filter((l) => l.startsWith('-D NETCTL-FORWARD') || l.startsWith('-D NETCTL-ISOLATION'));
+    const adds = lines.filter((l) => l.startsWith('-A NETCTL-FORWARD') || l.startsWith('-A NETCTL-ISOLATION'));
+    assert.equal(dels.length, 6, 'every filter rule of the network deleted');
+    assert.deepEqual(adds, filterRules({ networks: [web], ports: [] }), 'and appended again in the generated order');
+    const icc = adds.findIndex((l) => / -i nc-\S+ -o nc-\S+ -j ACCEPT /.test(l));
+    const drop = adds.findIndex((l) => /^-A NETCTL-FORWARD -o nc-\S+ -j DROP /.test(l));
+    assert.ok(icc >= 0 && icc < drop, 'the ICC ACCEPT comes before the catch-all DROP');
+    assert.doesNotMatch(diff, /\*nat/, 'the unchanged NAT rules are not touched');
+  });
 });

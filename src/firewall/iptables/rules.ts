@@ -129,17 +129,38 @@ export function removal(present: FwPresent, userOnlyOurs: boolean, f: Family = 4
   return lines.length ? lines.join('\n') + '\n' : null;
 }
 
+/** Each owner's rules (a network's or a sandbox's, by their netctl:<id12> tag), in order. */
+function byOwner(rules: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of rules) {
+    const tag = / netctl:([0-9a-z]+)$/.exec(r)?.[1] ?? '';
+    out.set(tag, [...(out.get(tag) ?? []), r]);
+  }
+  return out;
+}
+
 /**
- * Only what changed between two models: deletions first, then additions, one transaction.
- * null when nothing changed. -D takes the same rule text as -A, so no save-format parsing.
+ * Only what changed between two models, one transaction: the rules of every owner whose rules
+ * changed are deleted and appended again in their order. An owner's rules depend on their
+ * order (a network's ACCEPTs come before its catch-all DROP), so a changed rule appended on
+ * its own would land behind that DROP; rules of different owners match different devices
+ * and addresses, so their relative order is free. null when nothing changed. -D takes the
+ * same rule text as -A, so no save-format parsing.
  */
 export function diffRuleset(before: FwModel, after: FwModel, f: Family = 4): string | null {
   const sections: string[] = [];
   for (const [table, gen] of [['filter', filterRules], ['nat', natRules]] as const) {
-    const old = new Set(gen(before, f));
-    const now = new Set(gen(after, f));
-    const del = [...old].filter((r) => !now.has(r)).map((r) => r.replace(/^-A /, '-D '));
-    const add = [...now].filter((r) => !old.has(r));
+    const old = byOwner(gen(before, f));
+    const now = byOwner(gen(after, f));
+    const del: string[] = [];
+    const add: string[] = [];
+    for (const owner of new Set([...old.keys(), ...now.keys()])) {
+      const a = old.get(owner) ?? [];
+      const b = now.get(owner) ?? [];
+      if (a.length === b.length && a.every((r, i) => r === b[i])) continue;
+      del.push(...a.map((r) => r.replace(/^-A /, '-D ')));
+      add.push(...b);
+    }
     if (del.length || add.length) sections.push(`*${table}`, ...del, ...add, 'COMMIT');
   }
   return sections.length ? sections.join('\n') + '\n' : null;
