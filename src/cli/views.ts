@@ -8,7 +8,10 @@ import { subnetUsage } from '../ipam/usage.js';
 import { NETNS_DIR } from '../kernel/ops.js';
 import type { NetworkRecord, SandboxRecord } from '../model/records.js';
 
-export function networkView(tx: ReadTxn, nw: NetworkRecord) {
+const hasFirewall = (nw: NetworkRecord): boolean => driverFor(nw.driver).firewall !== undefined;
+
+/** `firewall`: the backend in use, shown under Status for networks that have rules (SPEC §11). */
+export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '') {
   // index of a missing key gives the element's zero value, as Go: an empty EndpointResource.
   const containers: Record<string, unknown> = goMap({}, { Name: '', EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' });
   const held = Object.keys(nw.ipam.reserved ?? {});
@@ -48,7 +51,10 @@ export function networkView(tx: ReadTxn, nw: NetworkRecord) {
     Containers: containers,
     Options: goMap({ ...driverFor(nw.driver).shownOptions?.(nw), ...nw.options }),
     Labels: goMap({ ...nw.labels }),
-    Status: { IPAM: { Subnets: goMap(Object.fromEntries(nw.ipam.config.map((p) => [p.Subnet, usage(p, held)]))) } },
+    Status: {
+      IPAM: { Subnets: goMap(Object.fromEntries(nw.ipam.config.map((p) => [p.Subnet, usage(p, held)]))) },
+      ...(firewall && hasFirewall(nw) ? { Firewall: { Backend: firewall } } : {}),
+    },
   };
 }
 

@@ -272,6 +272,7 @@ function suite(fw: FwUnderTest) {
       assert.equal(d.code, 1);
       assert.match(d.out, new RegExp(`^firewall backend: ${fw.name}$`, 'm'));
       assert.match(d.out, /^drift: firewall: /m);
+      assert.equal(h.ok('inspect', 'backend', '-f', '{{.Status.Firewall.Backend}}'), `${fw.name}\n`, 'inspect names the backend too');
       const out = h.ok('restore');
       assert.match(out, new RegExp(`restored bridge ${bridge}`));
       assert.ok(h.ping(A, '10.240.1.11'), 'bridge traffic back');

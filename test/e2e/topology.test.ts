@@ -71,7 +71,10 @@ describe('bridge networks end to end', { skip: !isRoot && 'needs root' }, () => 
     const [nw] = JSON.parse(h.ok('inspect', 'backend')) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.ok(nw);
     assert.deepEqual(Object.keys(nw), ['Name', 'Id', 'Created', 'Scope', 'Driver', 'EnableIPv6', 'IPAM', 'Internal', 'Attachable', 'Ingress', 'ConfigFrom', 'ConfigOnly', 'Containers', 'Options', 'Labels', 'Status']);
-    assert.deepEqual(nw['Status'], { IPAM: { Subnets: { '10.231.1.0/24': { IPsInUse: 5, DynamicIPsAvailable: 251 } } } }, 'Docker 29: network, gateway, broadcast and two endpoints');
+    assert.deepEqual(nw['Status'], {
+      IPAM: { Subnets: { '10.231.1.0/24': { IPsInUse: 5, DynamicIPsAvailable: 251 } } },
+      Firewall: { Backend: 'iptables' },
+    }, 'Docker 29: network, gateway, broadcast and two endpoints; and the firewall backend (SPEC 11)');
     assert.equal(nw['Id'], backendId);
     assert.deepEqual(nw['IPAM'].Config, [{ Subnet: '10.231.1.0/24', IPRange: '', Gateway: '10.231.1.1', AuxiliaryAddresses: {} }]);
     const names = Object.values(nw['Containers'] as Record<string, { Name: string; IPv4Address: string }>).map((c) => `${c.Name}=${c.IPv4Address}`).sort();

@@ -85,7 +85,7 @@ export async function inspect(g: Globals, io: Io, refs: string[], flags: { forma
     const errors: Error[] = [];
     for (const ref of refs) {
       try {
-        found.push(networkView(tx, findNetwork(tx, ref)));
+        found.push(networkView(tx, findNetwork(tx, ref), ctl.firewallName));
       } catch (e) {
         errors.push(e as Error);
       }
