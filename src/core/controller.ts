@@ -1,19 +1,19 @@
 // The NetworkController (CNM) as the CLI and the engine tests see it: one object holding the
 // context, each method one operation of the modules beside this file (networks, endpoints,
-// sandboxes, restore, doctor), which take that context explicitly.
+// sandboxes, restore, doctor), which take that context explicitly. The operations few
+// commands use (apply, update, CNI, restore, doctor) are imported when called, so `ls` or a
+// connect does not load them.
 import type { EndpointSettings } from '../model/records.js';
 import type { NetworkCreate, SandboxCreate } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
-import { cniAdd, cniCheck, cniDel, cniGc, cniStatus, type CniAdded, type CniAttachment } from './cni.js';
+import type { CniAdded, CniAttachment } from './cni.js';
 import { makeCtx, type CoreDeps, type Ctx } from './context.js';
-import { diagnose } from './doctor.js';
 import { connect, disconnect } from './endpoints.js';
 import { createNetwork, prune, removeNetworks } from './networks.js';
-import { restore } from './restore.js';
 import { attachSandbox, createSandbox, removeSandboxes, startSandbox, stopSandbox } from './sandboxes.js';
 import { view } from './txn.js';
-import { updateNetwork, type NetworkUpdate } from './update.js';
-import { applyTopology, type Change, type Topology } from './apply.js';
+import type { NetworkUpdate } from './update.js';
+import type { Change, Topology } from './apply.js';
 
 export type { CoreDeps as ControllerDeps } from './context.js';
 
@@ -35,9 +35,11 @@ export class Controller {
     return prune(this.ctx, labels, until);
   }
 
-  updateNetwork(ref: string, change: NetworkUpdate): Promise<void> { return updateNetwork(this.ctx, ref, change); }
+  async updateNetwork(ref: string, change: NetworkUpdate): Promise<void> { return (await import('./update.js')).updateNetwork(this.ctx, ref, change); }
 
-  applyTopology(top: Topology, opts: { dryRun: boolean; prune: boolean; file: string }): Promise<Change[]> { return applyTopology(this.ctx, top, opts); }
+  async applyTopology(top: Topology, opts: { dryRun: boolean; prune: boolean; file: string }): Promise<Change[]> {
+    return (await import('./apply.js')).applyTopology(this.ctx, top, opts);
+  }
 
   connect(netRef: string, ctrRefs: string[], settings: EndpointSettings): Promise<void> { return connect(this.ctx, netRef, ctrRefs, settings); }
   disconnect(netRef: string, ctrRef: string, force: boolean): Promise<void> { return disconnect(this.ctx, netRef, ctrRef, force); }
@@ -49,14 +51,16 @@ export class Controller {
   attachSandbox(name: string, src: { netns?: string; pid?: number }): Promise<string> { return attachSandbox(this.ctx, name, src); }
 
   /** CNI plugin operations (SPEC §12). */
-  cniAdd(a: CniAttachment, settings: EndpointSettings): Promise<CniAdded> { return cniAdd(this.ctx, a, settings); }
-  cniDel(a: CniAttachment): Promise<string[]> { return cniDel(this.ctx, a); }
-  cniCheck(a: CniAttachment, expected: string[]): Promise<void> { return cniCheck(this.ctx, a, expected); }
-  cniStatus(network: string): Promise<void> { return cniStatus(this.ctx, network); }
-  cniGc(network: string, valid: Array<{ containerId: string; ifName: string }>): Promise<{ removed: string[]; errors: string[] }> { return cniGc(this.ctx, network, valid); }
+  async cniAdd(a: CniAttachment, settings: EndpointSettings): Promise<CniAdded> { return (await import('./cni.js')).cniAdd(this.ctx, a, settings); }
+  async cniDel(a: CniAttachment): Promise<string[]> { return (await import('./cni.js')).cniDel(this.ctx, a); }
+  async cniCheck(a: CniAttachment, expected: string[]): Promise<void> { return (await import('./cni.js')).cniCheck(this.ctx, a, expected); }
+  async cniStatus(network: string): Promise<void> { return (await import('./cni.js')).cniStatus(this.ctx, network); }
+  async cniGc(network: string, valid: Array<{ containerId: string; ifName: string }>): Promise<{ removed: string[]; errors: string[] }> {
+    return (await import('./cni.js')).cniGc(this.ctx, network, valid);
+  }
 
   /** Re-creates kernel state from the store; returns what it repaired. */
-  restore(): Promise<string[]> { return restore(this.ctx); }
+  async restore(): Promise<string[]> { return (await import('./restore.js')).restore(this.ctx); }
 
   /** The firewall backend in use ('' without one). */
   get firewallName(): string { return this.ctx.firewall?.name ?? ''; }
@@ -64,6 +68,6 @@ export class Controller {
   /** Every difference between the store and the kernel; changes nothing (no lock, no write). */
   async doctor(): Promise<string[]> {
     const snapshot = await this.ctx.store.view((tx) => tx);
-    return diagnose(this.ctx, snapshot);
+    return (await import('./doctor.js')).diagnose(this.ctx, snapshot);
   }
 }

@@ -170,14 +170,16 @@ export const SPECIAL_BLOCKS: ReadonlyArray<{ cidr: string; what: string; linkLoc
   { cidr: 'ff00::/8', what: 'multicast' },
 ];
 
-const SPECIAL = SPECIAL_BLOCKS.map((b) => ({ ...b, prefix: parseCIDR(b.cidr)?.prefix as Prefix }));
+/** Parsed on first use: a command that checks no address (ls, inspect) does not pay for it. */
+let special: Array<(typeof SPECIAL_BLOCKS)[number] & { prefix: Prefix }> | undefined;
+const specials = () => (special ??= SPECIAL_BLOCKS.map((b) => ({ ...b, prefix: parseCIDR(b.cidr)?.prefix as Prefix })));
 
 /**
  * The special-purpose block `p` lies in or contains, as "127.0.0.0/8 (loopback)", or null.
  * With `allowLinkLocal`, a prefix inside 169.254.0.0/16 passes (one that contains it does not).
  */
 export function specialBlock(p: Prefix, allowLinkLocal = false): string | null {
-  for (const b of SPECIAL) {
+  for (const b of specials()) {
     if (!overlaps(b.prefix, p)) continue;
     if (allowLinkLocal && b.linkLocal && containsPrefix(b.prefix, p)) continue;
     return `${b.cidr} (${b.what})`;
