@@ -60,7 +60,23 @@ function endpointSpec(network: string, s: EndpointSettings): EndpointSpec {
 }
 
 /** Endpoint settings as `connect` flags make them (absent fields left out). */
+/** A file is untyped: every field must be what the flag it stands for would give, or a clear error. */
+function checkEndpointSpec(e: EndpointSpec): void {
+  const bad = (field: string, want: string) => new InvalidArgumentError(`endpoint on ${String(e.network)}: ${field} must be ${want}`);
+  for (const f of ['ip', 'ip6', 'mac'] as const) if (e[f] !== undefined && typeof e[f] !== 'string') throw bad(f, 'a string');
+  for (const f of ['aliases', 'linkLocalIPs'] as const) {
+    const v: unknown = e[f];
+    if (v !== undefined && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) throw bad(f, 'a list of strings');
+  }
+  const opts: unknown = e.driverOpts;
+  if (opts !== undefined && !(opts && typeof opts === 'object' && !Array.isArray(opts) && Object.values(opts).every((x) => typeof x === 'string'))) {
+    throw bad('driverOpts', 'a map of strings');
+  }
+  if (e.gwPriority !== undefined && !Number.isSafeInteger(e.gwPriority)) throw bad('gwPriority', 'an integer');
+}
+
 export function endpointSettings(e: EndpointSpec): EndpointSettings {
+  checkEndpointSpec(e);
   const s: EndpointSettings = {};
   if (e.ip !== undefined || e.ip6 !== undefined || e.linkLocalIPs?.length) {
     s.IPAMConfig = {};

@@ -6,6 +6,9 @@
 // failure, or a crash, undoes every creation, not only the last one. The file describing what
 // is there already makes an empty plan: applying twice changes nothing.
 import { driverFor, PREDEFINED } from '../drivers/index.js';
+import { buildPools } from '../ipam/ipam.js';
+import { checkName } from '../lib/validate.js';
+import { validateNaming, validateSettings } from './checks.js';
 import { ipCleanup } from '../kernel/ip.js';
 import { ConflictError, SystemError } from '../lib/errors.js';
 import { sharedNetnsOf, type EndpointSettings, type NetworkRecord, type PortMapping, type SandboxRecord } from '../model/records.js';
@@ -193,6 +196,36 @@ function planSandboxes(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean): St
 }
 
 /**
+ * Everything of the file that can be checked without the kernel, before the plan runs: the
+ * removals that come first are final, so a creation must not fail afterwards on what was
+ * wrong in the file all along (a gateway outside its subnet, a bad option, name or address).
+ */
+function checkTopology(top: Topology, file: string): void {
+  const at = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof Error) e.message = `${file}: ${what}: ${e.message}`;
+      throw e;
+    }
+  };
+  for (const n of top.networks) {
+    at(`network ${n.name}`, () => {
+      checkName('network', n.name);
+      driverFor(n.driver).parseOptions(n.options, n.name);
+      buildPools(n, []);
+    });
+  }
+  for (const d of top.sandboxes) {
+    at(`sandbox ${d.name}`, () => {
+      checkName('container', d.name);
+      for (const n of d.networks) validateSettings(n.settings);
+      validateNaming({ name: d.name, net: d.net ?? '', settings: {}, ports: d.ports, ...(d.hostname !== undefined ? { hostname: d.hostname } : {}), ...(d.dns ? { dns: d.dns } : {}), ...(d.extraHosts ? { extraHosts: d.extraHosts } : {}) });
+    });
+  }
+}
+
+/**
  * Plans (and unless `dryRun`, applies) the topology; returns the plan, [] when the host
  * matches the file already.
  */
@@ -200,6 +233,7 @@ export async function applyTopology(ctx: Ctx, top: Topology, opts: { dryRun: boo
   const dup = (xs: string[]) => xs.find((x, i) => xs.indexOf(x) !== i);
   const d1 = dup(top.networks.map((n) => n.name)) ?? dup(top.sandboxes.map((s) => s.name));
   if (d1) throw new ConflictError(`${opts.file}: ${d1} is named twice`);
+  checkTopology(top, opts.file);
   return update(ctx, async (tx) => {
     const declared = new Set(top.networks.map((n) => n.name));
     for (const d of top.sandboxes) {

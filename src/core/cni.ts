@@ -4,20 +4,21 @@
 // the sandbox). So every netctl command (inspect, doctor, restore, disconnect) sees it. The
 // sandbox goes with its last attachment.
 import { createHash } from 'node:crypto';
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { driverFor } from '../drivers/index.js';
 import { KernelView } from '../kernel/ip.js';
-import { netnsAttach, netnsAttachPid, netnsDel } from '../kernel/ops.js';
+import { netnsAttach, netnsAttachPid, netnsDel, sameInode } from '../kernel/ops.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError } from '../lib/errors.js';
 import { electGateway } from '../model/gateway.js';
-import type { EndpointRecord, EndpointSettings, KernelCmd, NetworkRecord, SandboxRecord, Step } from '../model/records.js';
+import type { EndpointRecord, EndpointSettings, JournalEntry, KernelCmd, NetworkRecord, SandboxRecord, Step } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { IFNAME_OPT, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
 import { dropEndpoints, planJoin } from './endpoints.js';
 import { endpointsOf, findNetwork, networkOf } from './lookup.js';
 import { hostFirst } from './steps.js';
+import { unreserve } from './reservations.js';
 import { apply, teardown, touch, update } from './txn.js';
 
 /** One attachment as the runtime names it; `netns` is CNI_NETNS (optional for DEL). */
@@ -50,17 +51,6 @@ export function cniSandboxName(containerId: string): string {
 const sandboxOf = (tx: ReadTxn, a: CniAttachment): SandboxRecord | undefined =>
   tx.find('sandboxes', 'name', cniSandboxName(a.containerId)).find((s) => s.cniContainerId === a.containerId);
 
-/** Whether two paths are the same namespace (device and inode). */
-function sameNs(a: string, b: string): boolean {
-  try {
-    const x = statSync(a);
-    const y = statSync(b);
-    return x.ino === y.ino && x.dev === y.dev;
-  } catch {
-    return false;
-  }
-}
-
 /** How CNI_NETNS gets a name under NETNS_DIR: its own, or one bound by a batch line or a mount. */
 function nameNetns(ctx: Ctx, path: string, name: string): { netns: string; step?: Step; mount?: boolean } {
   if (!path.startsWith('/')) throw new InvalidArgumentError(`invalid CNI_NETNS ${path}: an absolute path`);
@@ -68,7 +58,7 @@ function nameNetns(ctx: Ctx, path: string, name: string): { netns: string; step?
   // A process's namespace link resolves to "net:[inode]", not a path: never under NETNS_DIR.
   const pid = /^\/proc\/(\d+)\/ns\/net$/.exec(path)?.[1];
   const real = pid ? '' : realpathSync(path);
-  if (real && dirname(real) === realpathSync(ctx.netnsDir) && NAME_RE.test(basename(real)) && basename(real).length <= 64) return { netns: basename(real) };
+  if (real && existsSync(ctx.netnsDir) && dirname(real) === realpathSync(ctx.netnsDir) && NAME_RE.test(basename(real)) && basename(real).length <= 64) return { netns: basename(real) };
   if (existsSync(`${ctx.netnsDir}/${name}`)) throw new ConflictError(`netns ${name} already exists`, `remove the stale name: ip netns del ${name}`);
   if (pid) return { netns: name, step: { cmds: [netnsAttachPid(name, Number(pid))], undo: [{ args: netnsDel(name) }] } };
   return { netns: name, mount: true };
@@ -87,7 +77,7 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
     let named: ReturnType<typeof nameNetns> = { netns: '' };
     if (sb) {
       if (sb.state !== 'running') throw new ConflictError(`sandbox ${sb.name} of container ${a.containerId} is stopped`, `netctl sandbox start ${sb.name}, or DEL it`);
-      if (!sameNs(`${ctx.netnsDir}/${sb.netns}`, path)) {
+      if (!sameInode(`${ctx.netnsDir}/${sb.netns}`, path)) {
         throw new ConflictError(`container ${a.containerId} is attached in another netns (${ctx.netnsDir}/${sb.netns})`, 'DEL its attachments first');
       }
       const mine = endpointsOf(tx, { sandbox: sb.id });
@@ -106,16 +96,29 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
     touch(ctx, tx, box);
     const plan = planJoin(ctx, tx, box, nw, wanted);
     const steps = [...(named.step ? [named.step] : []), ...plan.steps];
-    // A netns file no process is in yet can only be bind-mounted: done first, undone on failure.
-    if (named.mount) await netnsAttach(ctx.runner, name, { path });
+    // A netns file no process is in yet can only be bind-mounted: done first, journaled before
+    // it (a crash after the mount leaves the next command an undo), undone on failure.
+    const intent: JournalEntry | undefined = named.mount
+      ? { id: ctx.id(), pid: process.pid, op: `cni add ${a.containerId}: name ${name}`, started: ctx.now().toISOString(), cleanup: [{ args: netnsDel(name) }] }
+      : undefined;
+    if (intent) {
+      tx.put('journal', intent);
+      await tx.flushJournal();
+      await netnsAttach(ctx.runner, name, { path });
+    }
     try {
       await apply(ctx, tx, `cni add ${a.containerId} ${a.ifName} to ${nw.name}`, hostFirst(steps), () => {
         plan.commit();
         box.networks[nw.id] = { name: nw.name, settings: wanted };
         tx.put('sandboxes', box);
       }, plan.firewall);
+      if (intent) tx.delete('journal', intent.id);
     } catch (e) {
-      if (named.mount) await ctx.runner.run('ip', netnsDel(name));
+      if (intent) {
+        await ctx.runner.run('ip', netnsDel(name));
+        tx.delete('journal', intent.id);
+        await tx.flush();
+      }
       if (e instanceof SystemError && /File exists/.test(e.message)) {
         throw new ConflictError(`an interface ${a.ifName} already exists in netns ${path}`);
       }
@@ -132,7 +135,11 @@ function dropAttachments(tx: Txn, victims: Array<{ sb: SandboxRecord; eps: Endpo
     const { cmds: leave, regateway } = dropEndpoints(tx, sb, eps);
     cmds.push(...leave);
     for (const [id, rec] of Object.entries(sb.networks)) {
-      if (ifNames.includes(rec.settings.DriverOpts?.[IFNAME_OPT] ?? '')) delete sb.networks[id];
+      if (!ifNames.includes(rec.settings.DriverOpts?.[IFNAME_OPT] ?? '')) continue;
+      delete sb.networks[id];
+      // A stopped container's addresses are held for it: this attachment goes, so do they.
+      const nw = tx.get('networks', id);
+      if (nw && unreserve(nw, sb.id, true)) tx.put('networks', nw);
     }
     if (Object.keys(sb.networks).length === 0 && endpointsOf(tx, { sandbox: sb.id }).length === 0) {
       tx.delete('sandboxes', sb.id);
@@ -205,7 +212,7 @@ export async function cniCheck(ctx: Ctx, a: CniAttachment, expected: string[]): 
   if (nw.name !== a.network && nw.id !== a.network) throw new ConflictError(`interface ${a.ifName} of container ${a.containerId} is on network ${nw.name}, not ${a.network}`);
   const where = `${ctx.netnsDir}/${sb.netns}`;
   if (!existsSync(where)) throw new NotFoundError(`netns ${where} of container ${a.containerId} is missing`);
-  if (a.netns && !sameNs(where, a.netns)) throw new ConflictError(`container ${a.containerId} is attached in ${where}, not ${a.netns}`);
+  if (a.netns && !sameInode(where, a.netns)) throw new ConflictError(`container ${a.containerId} is attached in ${where}, not ${a.netns}`);
   const kernel = new KernelView(ctx.runner);
   const link = (await kernel.links(sb.netns)).get(ep.ifName);
   if (!link) throw new NotFoundError(`interface ${ep.ifName} is missing in netns ${where}`);

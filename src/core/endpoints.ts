@@ -52,7 +52,8 @@ export async function connect(ctx: Ctx, netRef: string, ctrRefs: string[], setti
       await connectIn(ctx, tx, netRef, refs, settings, false);
     } catch (e) {
       // An adopted namespace already had an eth<N> of someone else's: look, then try once more.
-      if (!(e instanceof SystemError) || !/File exists/.test(e.message)) throw e;
+      // Not after a rollback that failed: what it left is journaled, and a retry would pile on.
+      if (!(e instanceof SystemError) || !/File exists/.test(e.message) || /\(rollback: /.test(e.message)) throw e;
       await connectIn(ctx, tx, netRef, refs, settings, true);
     }
   });

@@ -6,7 +6,7 @@ import { driverFor } from '../drivers/index.js';
 import { linkUp, NETNS_DIR, netnsAdd, netnsAttach, netnsDel } from '../kernel/ops.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { checkName } from '../lib/validate.js';
-import { sharedNetnsOf, type EndpointRecord, type KernelCmd, type SandboxRecord, type Step } from '../model/records.js';
+import { sharedNetnsOf, type EndpointRecord, type JournalEntry, type KernelCmd, type SandboxRecord, type Step } from '../model/records.js';
 import type { SandboxCreate } from '../model/requests.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { checkPorts, validateNaming, validateSettings } from './checks.js';
@@ -218,12 +218,26 @@ export async function attachSandbox(ctx: Ctx, name: string, src: { netns?: strin
     const named = src.netns !== undefined && resolvePath(src.netns) === resolvePath(own);
     const source = src.pid !== undefined ? `/proc/${src.pid}/ns/net` : src.netns ?? '';
     if (!existsSync(source)) throw new NotFoundError(src.pid !== undefined ? `process ${src.pid} does not exist` : `netns ${source} does not exist`);
-    if (!named) {
+    let sb: SandboxRecord;
+    if (named) sb = await adopt(ctx, name, true);
+    else {
       if (existsSync(own)) throw new ConflictError(`netns ${name} already exists`, `attach it by its name: netctl sandbox attach ${name} --netns ${own}`);
-      await netnsAttach(ctx.runner, name, src.pid !== undefined ? { pid: src.pid } : { path: source });
+      // The name is a kernel change like any other: its undo is on disk before it is made.
+      const intent: JournalEntry = { id: ctx.id(), pid: process.pid, op: `attach ${name}`, started: ctx.now().toISOString(), cleanup: [{ args: netnsDel(name) }] };
+      tx.put('journal', intent);
+      await tx.flushJournal();
+      try {
+        await netnsAttach(ctx.runner, name, src.pid !== undefined ? { pid: src.pid } : { path: source });
+        sb = await adopt(ctx, name, true);
+      } catch (e) {
+        await ctx.runner.run('ip', netnsDel(name));
+        tx.delete('journal', intent.id);
+        await tx.flush();
+        throw e;
+      }
+      tx.delete('journal', intent.id);
+      sb.ownsName = true;
     }
-    const sb = await adopt(ctx, name, true);
-    if (!named) sb.ownsName = true;
     tx.put('sandboxes', sb);
     touch(ctx, tx, sb);
     return sb.id;

@@ -111,7 +111,12 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
   const entry = journal(ctx, op, work.flatMap((s) => s.undo), firewall !== false);
   tx.put('journal', entry);
   const early = startEarly(ctx, work);
-  await tx.flushJournal();
+  try {
+    await tx.flushJournal();
+  } catch (e) {
+    early.forEach((b) => b.cancel()); // no intent on disk: nothing may act
+    throw e;
+  }
   let i = 0;
   try {
     while (i < work.length) {
@@ -152,8 +157,10 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
  */
 function startEarly(ctx: Ctx, work: Step[]): Map<Step, StartedBatch> {
   const out = new Map<Step, StartedBatch>();
-  for (const s of work.slice(0, 2)) {
-    if (s.ns && !existsSync(`${ctx.netnsDir}/${s.ns}`)) continue;
+  for (const [i, s] of work.slice(0, 2).entries()) {
+    // nsenter enters the namespace as it starts: not one an earlier step adds, attaches or deletes.
+    const touched = (ns: string) => work.slice(0, i).some((w) => w.cmds.some((c) => c[0] === 'netns' && c.includes(ns)));
+    if (s.ns && (!existsSync(`${ctx.netnsDir}/${s.ns}`) || touched(s.ns))) continue;
     out.set(s, startBatch(ctx.runner, s.ns));
   }
   return out;

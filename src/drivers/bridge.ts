@@ -3,11 +3,10 @@
 // costs nothing extra). The core then configures the peer inside the sandbox.
 import { randomBytes } from '../lib/random.js';
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
-import { GATEWAY_MODES, type GatewayMode } from '../firewall/firewall.js';
 import { parseIP } from '../lib/ip.js';
 import { checkIfName } from '../lib/validate.js';
 import { addrAdd, addrReplace, bridgeAdd, linkDel, linkMaster, linkUp, noAddrGen, vethAdd } from '../kernel/ops.js';
-import { gatewayCidr, type IpamPool, type NetworkRecord } from '../model/records.js';
+import { GATEWAY_MODES, gatewayCidr, type GatewayMode, type IpamPool, type NetworkRecord } from '../model/records.js';
 import { bad, containerIf, OPT, parseBool, parseCommonOption } from './common.js';
 import type { Driver, Leftover } from './driver.js';
 import { bridgeUpdate } from './bridge-update.js';

@@ -9,6 +9,7 @@
 // - one sync is one kernel transaction per tool (all of it applies, or none);
 // - drift() compares the kernel against exactly what sync() would write for the same model,
 //   so "doctor reports nothing" means "restore would change nothing".
+import type { GatewayMode } from '../model/records.js';
 
 /**
  * Docker 28's com.docker.network.bridge.gateway_mode_ipv4/_ipv6: `nat` masquerades and lets in
@@ -16,8 +17,7 @@
  * `routed` neither masquerades nor DNATs, and opens the published container ports to routing;
  * `isolated` is an internal network without a gateway address on the bridge.
  */
-export type GatewayMode = 'nat' | 'nat-unprotected' | 'routed' | 'isolated';
-export const GATEWAY_MODES: readonly GatewayMode[] = ['nat', 'nat-unprotected', 'routed', 'isolated'];
+export { GATEWAY_MODES, type GatewayMode } from '../model/records.js';
 
 export type Family = 4 | 6;
 export type Proto = 'tcp' | 'udp' | 'sctp';
@@ -66,6 +66,8 @@ export interface Firewall {
 
 /** A backend as makeFirewall sees it: it can also tell whether it holds rules and remove them all (a switch of backend). */
 export interface Backend extends Firewall {
+  /** Whether the last sync rewrote everything (first use, drift, a switch of backend) rather than a difference. */
+  readonly rewrote: boolean;
   /** What of this backend's is in the kernel, one line each ([] when nothing). */
   held(): Promise<string[]>;
   /** Removes everything this backend wrote (its jumps, chains or table); leaves what others wrote. */

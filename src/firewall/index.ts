@@ -36,19 +36,30 @@ const make = (name: BackendName, runner: Runner, debug?: (m: string) => void): B
 
 /** The chosen backend, which removes the other's rules when it rewrites everything. */
 export class ChosenFirewall implements Firewall {
-  readonly name: BackendName;
+  private picked: { name: BackendName; chosen: Backend; other: () => Backend } | undefined;
 
-  constructor(readonly chosen: Backend, private readonly other: () => Backend) {
-    this.name = chosen.name as BackendName;
+  /** The choice is made when first needed: `ls` and `inspect` of a network without rules never look at PATH. */
+  constructor(private readonly pick: () => { name: BackendName; chosen: Backend; other: () => Backend }) {}
+
+  private get choice() {
+    return (this.picked ??= this.pick());
   }
 
+  get name(): BackendName { return this.choice.name; }
+  get chosen(): Backend { return this.choice.chosen; }
+  private get other(): () => Backend { return this.choice.other; }
+
+  /**
+   * The chosen backend first, so there is no moment without a firewall; then, if it had to
+   * write everything (first use, `restore`, or its own rules missing — as after a switch), the
+   * other backend's rules go: stale DNAT rules could point at an address handed out again.
+   */
   async sync(prev: FwModel | null, next: FwModel): Promise<void> {
-    if (prev === null) {
-      // The other backend's tool may be absent altogether: then it holds nothing.
-      const other = this.other();
-      if ((await other.held().catch(() => [])).length) await other.remove();
-    }
     await this.chosen.sync(prev, next);
+    if (prev !== null && !this.chosen.rewrote) return;
+    // The other backend's tool may be absent altogether: then it holds nothing.
+    const other = this.other();
+    if ((await other.held().catch(() => [])).length) await other.remove();
   }
 
   async drift(model: FwModel): Promise<string[]> {
@@ -57,8 +68,11 @@ export class ChosenFirewall implements Firewall {
   }
 }
 
-export function makeFirewall(runner: Runner, debug?: (m: string) => void, backend: BackendName = defaultBackend()): ChosenFirewall {
-  const otherName: BackendName = backend === 'iptables' ? 'nftables' : 'iptables';
-  let other: Backend | undefined;
-  return new ChosenFirewall(make(backend, runner, debug), () => (other ??= make(otherName, runner, debug)));
+export function makeFirewall(runner: Runner, debug?: (m: string) => void, backend?: BackendName): ChosenFirewall {
+  return new ChosenFirewall(() => {
+    const name = backend ?? defaultBackend();
+    const otherName: BackendName = name === 'iptables' ? 'nftables' : 'iptables';
+    let other: Backend | undefined;
+    return { name, chosen: make(name, runner, debug), other: () => (other ??= make(otherName, runner, debug)) };
+  });
 }

@@ -15,12 +15,21 @@ export class FaultRunner implements Runner {
   constructor(private readonly inner: Runner, private readonly fault: { mode: 'fail' | 'kill'; at: number }) {}
 
   async run(file: string, args: string[], opts?: RunOptions): Promise<RunResult> {
-    // A process started early acts when its input comes: that is when it counts as a call,
-    // and one cancelled (empty input) never acts at all.
+    // A process started early is spawned now, as without a fault, and acts when its input
+    // comes: that is when it counts as a call (one cancelled, with empty input, never acts).
+    // A fault there withholds the input, so a kill leaves the real process waiting on stdin.
     if (opts?.input instanceof Promise) {
+      let give: (text: string) => void = () => undefined;
+      const running = this.inner.run(file, args, { ...opts, input: new Promise<string>((r) => { give = r; }) });
       const input = await opts.input;
-      if (input === '') return this.inner.run(file, args, { ...opts, input });
-      opts = { ...opts, input };
+      if (input === '' || ++this.calls !== this.fault.at) {
+        give(input);
+        return running;
+      }
+      if (this.fault.mode === 'kill') process.kill(process.pid, 'SIGKILL');
+      give('');
+      await running;
+      return { stdout: '', stderr: `RTNETLINK answers: injected failure (NETCTL_FAULT at call ${this.calls})`, exitCode: 1 };
     }
     if (++this.calls === this.fault.at) {
       if (this.fault.mode === 'kill') process.kill(process.pid, 'SIGKILL');

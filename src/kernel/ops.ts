@@ -38,6 +38,23 @@ export async function netnsAttach(runner: Runner, name: string, source: { pid: n
     if (r.exitCode !== 0) unlinkSync(dst);
   }
   if (r.exitCode !== 0) throw new SystemError(`cannot attach ${what} as ${name}: ${r.stderr.trim() || 'failed'}`);
+  // A process found by its namespace may have exited and its PID been reused since: the name
+  // must be the namespace asked for, or it goes again.
+  if ('path' in source && pid !== undefined && !/^\/proc\/\d+\/ns\/net$/.test(source.path) && !sameInode(source.path, `${NETNS_DIR}/${name}`)) {
+    await runner.run('ip', netnsDel(name));
+    throw new SystemError(`cannot attach ${source.path} as ${name}: the process found in it exited meanwhile; try again`);
+  }
+}
+
+/** Whether two paths are the same file (device and inode): the same namespace, for nsfs files. */
+export function sameInode(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
 }
 
 /** A process whose network namespace is the one `path` refers to (same device and inode). */

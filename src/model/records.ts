@@ -144,6 +144,10 @@ export interface Step {
   undo: KernelCmd[];
 }
 
+/** Docker 28's gateway_mode_ipv4/ipv6 values (what each means is the firewall's: firewall/firewall.ts). */
+export type GatewayMode = 'nat' | 'nat-unprotected' | 'routed' | 'isolated';
+export const GATEWAY_MODES: readonly GatewayMode[] = ['nat', 'nat-unprotected', 'routed', 'isolated'];
+
 /** The address a pool's gateway carries: `10.1.0.1/24`. */
 export const gatewayCidr = (p: IpamPool): string => `${p.Gateway}/${p.Subnet.split('/')[1] ?? ''}`;
 

@@ -4,8 +4,9 @@
 //
 // The contract the core relies on, which every implementation keeps:
 // - view(fn): a consistent snapshot without the lock. The store loads it before fn runs (a
-//   remote store asynchronously: one read at one revision); fn reads it synchronously and must
-//   not keep it past its return. Never a half-written state.
+//   remote store asynchronously: one read at one revision) into memory, where nothing changes
+//   it afterwards; fn reads it synchronously, and may hand it out for readers that then wait
+//   on the kernel (doctor, CNI CHECK). Never a half-written state.
 // - update(fn): exclusive. The store takes the lock — here an abstract unix socket the kernel
 //   releases when the holder dies; in etcd a key bound to a lease that expires with its holder —
 //   then loads the latest snapshot, runs fn, and commits all of fn's puts and deletes at once.

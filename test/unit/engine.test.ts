@@ -180,11 +180,14 @@ describe('engine: processes started early', () => {
   /** The FakeKernel behind a Runner that notes when a process starts and when it is given its commands. */
   function watched() {
     const t = setup();
-    const events: Array<{ what: 'start' | 'act'; args: string; persisted: number }> = [];
+    const events: Array<{ what: 'start' | 'act' | 'cancel'; args: string; persisted: number }> = [];
     const runner = {
       run: (file: string, args: string[], opts: RunOptions = {}) => {
         events.push({ what: 'start', args: args.join(' '), persisted: t.store.history.length });
-        void Promise.resolve(opts.input).then((i) => { if (i) events.push({ what: 'act', args: args.join(' '), persisted: t.store.history.length }); });
+        void Promise.resolve(opts.input).then((i) => {
+          const what = i ? 'act' : opts.input instanceof Promise ? 'cancel' : undefined;
+          if (what) events.push({ what, args: args.join(' '), persisted: t.store.history.length });
+        });
         return t.kernel.run(file, args, opts);
       },
       sysctl: (k: string, v: string) => t.kernel.sysctl(k, v),
@@ -223,6 +226,26 @@ describe('engine: processes started early', () => {
     assert.deepEqual(acted.filter((a) => a.startsWith('-n a')), [], 'the sandbox batch was never given commands');
     assert.equal(acted[0], '-batch -', 'the host batch ran (and failed), then its undo');
     assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot().endpoints)], before);
+  });
+
+  it('a journal that cannot be written cancels the batches started early: none acts', async () => {
+    const { kernel, ctl, store, events } = watched();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    await kernel.run('ip', ['netns', 'add', 'a']);
+    const before = kernel.dump();
+    events.length = 0;
+    // The store's next intent write fails, as a full disk would make it.
+    const update = store.update.bind(store);
+    store.update = (fn) => update((tx) => {
+      tx.flushJournal = async () => { throw new Error('ENOSPC: no space left on device'); };
+      return fn(tx);
+    });
+    await assert.rejects(ctl.connect('web', ['a'], {}), /ENOSPC/);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(events.filter((e) => e.what === 'start').length, 2, 'both batches had been started');
+    assert.deepEqual(events.filter((e) => e.what === 'act'), [], 'neither was given a command');
+    assert.equal(events.filter((e) => e.what === 'cancel').length, 2, 'both were let go (else they wait on stdin, and netctl with them)');
+    assert.equal(kernel.dump(), before);
   });
 
   it('a sandbox whose netns the plan itself makes is not entered early', async () => {

@@ -33,10 +33,14 @@ export class IptablesFirewall implements Firewall {
    * The difference from `prev` is applied when the chains are all there; null (or any failure
    * of that) rewrites netctl's chains.
    */
+  /** Whether the last sync rewrote netctl's chains (not a difference). */
+  rewrote = false;
+
   async sync(prev: FwModel | null, next: FwModel): Promise<void> {
     const f = this.family;
     const view = familyView(next, f);
     checkModel(view, f);
+    this.rewrote = false;
     const present = parsePresent(await this.save());
     if (prev && complete(present)) {
       const diff = diffRuleset(familyView(prev, f), view, f);
@@ -49,6 +53,7 @@ export class IptablesFirewall implements Firewall {
     }
     const r = await this.restore(ruleset(view, present, f));
     if (r.exitCode !== 0) throw new SystemError(`${this.prefix}-restore: ${r.stderr.trim().split('\n').join('; ') || 'failed'}`);
+    this.rewrote = true;
   }
 
   /**
@@ -109,6 +114,10 @@ export class IptablesBackend implements Backend {
   constructor(runner: Runner, debug?: (m: string) => void) {
     this.v4 = new IptablesFirewall(runner, debug, 4);
     this.v6 = new IptablesFirewall(runner, debug, 6);
+  }
+
+  get rewrote(): boolean {
+    return this.v4.rewrote;
   }
 
   async sync(prev: FwModel | null, next: FwModel): Promise<void> {

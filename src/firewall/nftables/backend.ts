@@ -38,8 +38,12 @@ export class NftablesFirewall implements Backend {
 
   constructor(private readonly runner: Runner, private readonly debug?: (m: string) => void) {}
 
+  /** Whether the last sync rewrote the table (not a difference). */
+  rewrote = false;
+
   async sync(prev: FwModel | null, next: FwModel): Promise<void> {
     checkModel(next);
+    this.rewrote = false;
     if (prev) {
       const diff = diffScript(prev, next);
       if (diff === null) return;
@@ -48,6 +52,7 @@ export class NftablesFirewall implements Backend {
     }
     const r = await this.apply(fullScript(next));
     if (r.exitCode !== 0) throw new SystemError(`nft: ${r.stderr.trim().split('\n')[0] || 'failed'}`);
+    this.rewrote = true;
   }
 
   /** The table as the kernel holds it (null: there is none). */
