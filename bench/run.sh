@@ -60,7 +60,7 @@ for (( i = 1; i <= N; i++ )); do ip netns del "ncb-$i"; done
 
 # A connect with a published port under each firewall backend, on a fresh host namespace each
 # (a backend removes the other's rules), first with 1 network, then with FWNETS networks in use.
-FWNETS=${FWNETS:-100}
+FWNETS=${FWNETS:-$BIG}
 fw_bench() { # backend -> "median with 1 network / median with FWNETS networks"
   local b=$1 ns=${NS}f$1 root=$OUT/root-$1 out=() k i
   ip netns add "$ns"; mkdir -p "$root"; echo "{\"firewall-backend\": \"$b\"}" > "$root/config.json"
@@ -239,6 +239,8 @@ row() { # label, value, base label, base value, target
   echo "| phase | at ms | ms to the next |"
   echo "|---|---:|---:|"
   awk -F'\t' '{ l[NR] = $1; t[NR] = $2 } END { for (i = 1; i <= NR; i++) printf "| %s | %.1f | %s |\n", l[i], t[i], (i < NR) ? sprintf("%.1f", t[i + 1] - t[i]) : "" }' "$OUT/breakdown.tsv"
+  echo
+  echo "How to read it: everything before \`bundle running\` is Node's own start plus reading netctl's bundle and its V8 code cache (bin/netctl); \`program loaded/built\` is commander and the command tree; then the lock, the store read and the plan. The two \`ip -batch\` processes (host side, then inside the sandbox through nsenter) are spawned *before* the journal intent is written and given their commands after it, so their start-up overlaps the write and each other; the kernel work itself (a veth created inside the netns, enslaved, addressed, routed) is a few ms. \`store: commit\` is the one durable write (fsync of journal.json and of the directory). After \`exit\`, Node tears down; the last line is the whole invocation as the shell sees it. Set \`NETCTL_TRACE=1\` on any command to see the same marks."
   echo
   echo "## netctl scaling"
   echo
