@@ -7,7 +7,7 @@ import type { Driver } from '../drivers/driver.js';
 import { driverFor } from '../drivers/index.js';
 import { allocate, parseSubnet, release } from '../ipam/ipam.js';
 import { listLinks } from '../kernel/ip.js';
-import { addrAdd, addrReplace, defaultRoute, linkDel, linkUp, noAddrGen } from '../kernel/ops.js';
+import { addrAdd, addrReplace, defaultRoute, linkDel, linkUp, noAddrGen, routeReplace } from '../kernel/ops.js';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { contains, macFromIPv4, parseIP } from '../lib/ip.js';
 import { randomBytes } from '../lib/random.js';
@@ -193,10 +193,15 @@ function assignAddresses(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, ep: 
   ep.mac = (settings.MacAddress ?? (v4 ? macFromIPv4(v4) : randomMac())).toLowerCase();
 }
 
-/** The driver's device steps, then the interface's configuration inside the sandbox. */
-export function joinSteps(driver: Driver, nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, gateway: boolean): Step[] {
+/** The driver's device steps, then the interface's configuration inside the sandbox (and the gateway endpoint's extra steps). */
+export function joinSteps(driver: Driver, nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, gateway: boolean, converge = false): Step[] {
   const made = driver.join(nw, ep, sb);
-  return driver.plumbs ? [...made, configure(nw, ep, sb, gateway)] : made;
+  if (!driver.plumbs) return made;
+  // A plugin's answer may still rename the interface or give its gateway and routes.
+  const conf = made.some((s) => s.call)
+    ? { ns: sb.netns, cmds: [], undo: [], later: () => configure(nw, ep, sb, gateway, converge).cmds }
+    : configure(nw, ep, sb, gateway, converge);
+  return [...made, conf, ...(gateway ? driver.gateway?.(nw, ep).program ?? [] : [])];
 }
 
 /**
@@ -211,6 +216,8 @@ export function configure(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxReco
   if (ep.ipv4) cmds.push(add(ep.ipv4, ep.ifName));
   if (ep.ipv6) cmds.push(add(ep.ipv6, ep.ifName, true));
   cmds.push(linkUp(ep.ifName));
+  // The driver's on-link routes come before a default route that may need one of them.
+  for (const r of ep.routes ?? []) cmds.push(routeReplace(r.dst, ep.ifName, r.via));
   if (gateway) cmds.push(...defaultRoutes(ep));
   return { ns: sb.netns, cmds, undo: [] };
 }
@@ -228,10 +235,12 @@ function planLeave(tx: ReadTxn, sb: SandboxRecord, ep: EndpointRecord): { cmds: 
     ...(ep.hostIf ? [{ args: linkDel(ep.hostIf) }] : []),
     ...(ep.ifName && sb.netns ? [{ ns: sb.netns, args: linkDel(ep.ifName) }] : []),
   ];
-  const cmds = nw ? driverFor(nw.driver).leave(nw, ep, sb) : orphan();
+  const driver = nw && driverFor(nw.driver);
+  const cmds = nw && driver ? driver.leave(nw, ep, sb) : orphan();
   const live = endpointsOf(tx, { sandbox: sb.id });
   let regateway: string[][] = [];
   if (electGateway(live, networkOf(tx)) === ep) {
+    if (nw && driver?.gateway) cmds.unshift(...driver.gateway(nw, ep).revoke);
     const next = electGateway(live.filter((e) => e !== ep), networkOf(tx));
     if (next) regateway = defaultRoutes(next);
   }

@@ -1,5 +1,5 @@
 // Network lifecycle (libnetwork's NewNetwork / Network.Delete): create, rm, prune.
-import { driverFor } from '../drivers/index.js';
+import { driverFor, resolveDriver } from '../drivers/index.js';
 import { KernelView } from '../kernel/ip.js';
 import { buildPools, defaultPool, parseSubnet } from '../ipam/ipam.js';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../lib/errors.js';
@@ -15,7 +15,7 @@ import { apply, teardown, update } from './txn.js';
 
 export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<string> {
   checkName('network', req.name);
-  const driver = driverFor(req.driver);
+  const driver = resolveDriver(req.driver);
   if (req.ipamDriver !== 'default') throw new NotFoundError(`plugin "${req.ipamDriver}" not found`);
   const options = driver.parseOptions(req.options, req.name);
   for (const s of req.subnets) {
@@ -45,7 +45,7 @@ export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<strin
       throw new InvalidArgumentError(`network ${req.name}: --ipv6 needs an IPv6 --subnet`);
     }
     nw.driverState = driver.initState(nw);
-    await driver.checkCreate?.({ tx, kernel: new KernelView(ctx.runner) }, nw, req);
+    await driver.checkCreate?.({ tx, kernel: new KernelView(ctx.runner), plugins: ctx.plugins }, nw, req);
     await apply(ctx, tx, `create network ${nw.name}`, driver.createNetwork(nw), () => {
       nw.driverState['ready'] = true;
       tx.put('networks', nw);

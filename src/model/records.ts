@@ -65,6 +65,8 @@ export interface EndpointRecord {
   seq: number;
   /** EndpointSettings.GwPriority at join time: the highest carries the default route. */
   gwPriority: number;
+  /** Routes a driver asked for besides the default one (a remote driver's StaticRoutes); no `via` = on-link. */
+  routes?: Array<{ dst: string; via?: string }>;
 }
 
 /**
@@ -130,10 +132,23 @@ export interface JournalEntry {
   names?: string[];
 }
 
-/** One `ip` invocation (argv after `ip`), optionally inside a named netns. */
+/**
+ * One request to a plugin (libnetwork's remote API): `plugin` is its name, `kind` what
+ * Plugin.Activate must list, `method` the path without its slash. Plain data, so an undo call
+ * is journaled like a kernel command and a later process can send it.
+ */
+export interface PluginCall {
+  plugin: string;
+  kind: 'NetworkDriver' | 'IpamDriver';
+  method: string;
+  body: Record<string, unknown>;
+}
+
+/** One `ip` invocation (argv after `ip`), optionally inside a named netns; or, with `call`, a plugin request (`args` empty). */
 export interface KernelCmd {
   ns?: string;
   args: string[];
+  call?: PluginCall;
 }
 
 /** Commands applied in one `ip -batch` process, in `ns` (undefined: the host namespace). */
@@ -142,6 +157,13 @@ export interface Step {
   cmds: string[][];
   /** Idempotent commands that undo this step; run best-effort, "already gone" is success. */
   undo: KernelCmd[];
+  /**
+   * Instead of `cmds`, a plugin request. Its undo is journaled just before it is sent; `then`
+   * turns the answer into the steps that follow it (a remote Join's interface to move).
+   */
+  call?: PluginCall & { then?: (answer: Record<string, unknown>) => Step[] };
+  /** `cmds` known only when the step's turn comes (they depend on an earlier call's answer). */
+  later?: () => string[][];
 }
 
 /** The address a pool's gateway carries: `10.1.0.1/24`. */
