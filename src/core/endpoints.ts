@@ -19,6 +19,7 @@ import type { Ctx } from './context.js';
 import { electGateway } from '../model/gateway.js';
 import { endpointsOf, findNetwork, findSandbox, networkOf, sandboxName } from './lookup.js';
 import { reservedFor, reserve, unreserve } from './reservations.js';
+import { addressRelease, addressStep } from '../ipam/remote.js';
 import { hostFirst } from './steps.js';
 import { apply, teardown, touch, update } from './txn.js';
 
@@ -126,8 +127,10 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
     gwPriority: settings.GwPriority ?? 0,
   };
   const steps: Step[] = [];
+  const remoteIpam = driver.plumbs && nw.ipam.remote !== undefined;
+  if (remoteIpam) remoteAddresses(nw, ep, settings);
+  else if (driver.plumbs) assignAddresses(tx, sb, nw, ep, settings, pending, marks);
   if (driver.plumbs) {
-    assignAddresses(tx, sb, nw, ep, settings, pending, marks);
     Object.assign(ep, driver.endpointNames(nw, sb.nextIf));
     const asked = settings.DriverOpts?.[IFNAME_OPT];
     if (asked) ep.ifName = asked; // the eth<N> index still advances: eth<N> is never reused
@@ -136,11 +139,24 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
     if (!nw.driverState['ready']) steps.push(...driver.createNetwork(nw)); // predefined bridge: made on first use
   }
   const gateway = electGateway([...live, ep], networkOf(tx, nw)) === ep;
-  steps.push(...joinSteps(driver, nw, ep, sb, gateway));
   // Taking the default route over replaces the previous one: its undo puts that one back.
   const before = gateway ? electGateway(live, networkOf(tx)) : undefined;
-  const inner = steps.find((st) => st.ns === sb.netns);
-  if (before && inner) inner.undo.push(...defaultRoutes(before).map((args) => ({ ns: sb.netns, args })));
+  const plumb = (): Step[] => {
+    const made = joinSteps(driver, nw, ep, sb, gateway);
+    const inner = made.find((st) => st.ns === sb.netns);
+    if (before && inner) inner.undo.push(...defaultRoutes(before).map((args) => ({ ns: sb.netns, args })));
+    return made;
+  };
+  // An IPAM plugin's address comes first: the driver's steps (a veth's MAC, CreateEndpoint's Interface) need it.
+  if (remoteIpam) {
+    const kept = settings.IPAMConfig?.IPv4Address ?? reservedFor(nw, sb.id, 4);
+    steps.push(addressStep(nw, ep, kept, () => {
+      if (!settings.MacAddress) ep.mac = macFromIPv4(parseIP(bareIP(ep.ipv4)) ?? { family: 4, value: 0n });
+      return plumb();
+    }));
+  } else {
+    steps.push(...plumb());
+  }
   const commit = () => {
     if (driver.plumbs) {
       sb.nextIf++;
@@ -153,6 +169,13 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
   };
   // A network coming into use has rules to write; a sandbox's published ports may follow a new gateway.
   return { ep, steps, commit, firewall: driver.firewall !== undefined && !nw.driverState['ready'] };
+}
+
+/** With an IPAM plugin: the gateway and MAC known now; the address comes from the plugin (addressStep). */
+function remoteAddresses(nw: NetworkRecord, ep: EndpointRecord, settings: EndpointSettings): void {
+  if (settings.IPAMConfig?.IPv6Address) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
+  ep.gateway4 = nw.ipam.config[0]?.Gateway ?? '';
+  ep.mac = (settings.MacAddress ?? randomMac()).toLowerCase(); // replaced by one from the address, unless asked for
 }
 
 /** The endpoint's addresses from IPAM, its gateways and its MAC. */
@@ -201,7 +224,10 @@ export function joinSteps(driver: Driver, nw: NetworkRecord, ep: EndpointRecord,
   const conf = made.some((s) => s.call)
     ? { ns: sb.netns, cmds: [], undo: [], later: () => configure(nw, ep, sb, gateway, converge).cmds }
     : configure(nw, ep, sb, gateway, converge);
-  return [...made, conf, ...(gateway ? driver.gateway?.(nw, ep).program ?? [] : [])];
+  // Only an endpoint that ends up with a gateway carries the sandbox's way out (a plugin may give none).
+  const program = (gateway ? driver.gateway?.(nw, ep).program ?? [] : [])
+    .map((st) => (st.call ? { ...st, call: { ...st.call, when: () => Boolean(ep.gateway4 || ep.gateway6) } } : st));
+  return [...made, conf, ...program];
 }
 
 /**
@@ -236,7 +262,8 @@ function planLeave(tx: ReadTxn, sb: SandboxRecord, ep: EndpointRecord): { cmds: 
     ...(ep.ifName && sb.netns ? [{ ns: sb.netns, args: linkDel(ep.ifName) }] : []),
   ];
   const driver = nw && driverFor(nw.driver);
-  const cmds = nw && driver ? driver.leave(nw, ep, sb) : orphan();
+  // The address goes back to an IPAM plugin after the driver let go of the endpoint.
+  const cmds = nw && driver ? [...driver.leave(nw, ep, sb), ...addressRelease(nw, ep)] : orphan();
   const live = endpointsOf(tx, { sandbox: sb.id });
   let regateway: string[][] = [];
   if (electGateway(live, networkOf(tx)) === ep) {

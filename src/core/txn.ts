@@ -124,6 +124,10 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
       i += wave.length;
       await runWave(wave, async (s) => {
         if (!s.call) return early.get(s)?.send(s.cmds) ?? ipBatch(ctx.runner, s.ns, s.later ? s.later() : s.cmds);
+        if (s.call.when && !s.call.when()) {
+          s.undo = [];
+          return;
+        }
         entry.cleanup = [...entry.cleanup.filter((c) => !c.call), ...s.undo, ...entry.cleanup.filter((c) => c.call)];
         tx.put('journal', entry);
         await tx.flushJournal();
@@ -133,10 +137,13 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
           throw e;
         });
         // What the answer asks for runs next; its undo is journaled before it does.
-        const more = mergeSteps(then?.(answer) ?? []);
-        if (more.length === 0) return;
+        const extra: KernelCmd[] = [];
+        const more = mergeSteps(then?.(answer, extra) ?? []);
+        s.undo.push(...extra);
+        if (more.length === 0 && extra.length === 0) return;
         work.splice(i, 0, ...more);
-        entry.cleanup = [...more.filter((m) => !m.call).flatMap((m) => m.undo), ...entry.cleanup];
+        const calls = entry.cleanup.filter((c) => c.call);
+        entry.cleanup = [...more.filter((m) => !m.call).flatMap((m) => m.undo), ...entry.cleanup.filter((c) => !c.call), ...extra, ...calls];
         tx.put('journal', entry);
         await tx.flushJournal();
       });

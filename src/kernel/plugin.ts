@@ -114,25 +114,24 @@ export function post(name: string, addr: PluginAddr, method: string, body: unkno
  * kind asked for), then called. `log` sees every request, for --debug.
  */
 export class Plugins {
-  private readonly active = new Map<string, Promise<PluginAddr>>();
+  private readonly active = new Map<string, Promise<{ addr: PluginAddr; implements: unknown[] }>>();
 
   constructor(private readonly dirs: () => string[] = () => pluginDirs(), private readonly timeoutMs = TIMEOUT_MS) {}
 
-  private activate(name: string, kind: PluginCall['kind']): Promise<PluginAddr> {
-    const key = `${name} ${kind}`;
-    let p = this.active.get(key);
+  private async activate(name: string, kind: PluginCall['kind']): Promise<PluginAddr> {
+    let p = this.active.get(name);
     if (!p) {
       p = (async () => {
         const addr = discover(name, this.dirs());
         const a = await post(name, addr, 'Plugin.Activate', {}, this.timeoutMs);
-        const impl = Array.isArray(a['Implements']) ? (a['Implements'] as unknown[]) : [];
-        if (!impl.includes(kind)) throw new SystemError(`plugin "${name}" does not implement ${kind} (it implements ${impl.map(String).join(', ') || 'nothing'})`);
-        return addr;
+        return { addr, implements: Array.isArray(a['Implements']) ? (a['Implements'] as unknown[]) : [] };
       })();
-      this.active.set(key, p);
-      p.catch(() => this.active.delete(key)); // a failed activation is tried again next time
+      this.active.set(name, p);
+      p.catch(() => this.active.delete(name)); // a failed activation is tried again next time
     }
-    return p;
+    const { addr, implements: impl } = await p;
+    if (!impl.includes(kind)) throw new PluginRefused(`plugin "${name}" does not implement ${kind} (it implements ${impl.map(String).join(', ') || 'nothing'})`);
+    return addr;
   }
 
   async call(c: PluginCall): Promise<Record<string, unknown>> {

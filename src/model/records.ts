@@ -22,7 +22,11 @@ export interface NetworkRecord {
    * `next`: per subnet, where the search for a free address starts (see ipam.ts);
    * `reserved`: addresses of stopped sandboxes, address -> sandbox id (see core/reservations.ts).
    */
-  ipam: { driver: string; options: Record<string, string>; config: IpamPool[]; next?: Record<string, string>; reserved?: Record<string, string> };
+  ipam: {
+    driver: string; options: Record<string, string>; config: IpamPool[]; next?: Record<string, string>; reserved?: Record<string, string>;
+    /** An IPAM plugin's pool (RequestPool's PoolID) and whether netctl asked it for the gateway address. */
+    remote?: { poolId: string; gatewayRequested: boolean };
+  };
   /** True when the subnets came from the user, which is what permits `connect --ip`. */
   userSubnets: boolean;
   options: Record<string, string>;
@@ -159,9 +163,11 @@ export interface Step {
   undo: KernelCmd[];
   /**
    * Instead of `cmds`, a plugin request. Its undo is journaled just before it is sent; `then`
-   * turns the answer into the steps that follow it (a remote Join's interface to move).
+   * turns the answer into the steps that follow it (a remote Join's interface to move) and may
+   * add to `undo` what only the answer names (the address an IPAM plugin gave, to release).
+   * `when`, asked when its turn comes: false skips the call (and its undo).
    */
-  call?: PluginCall & { then?: (answer: Record<string, unknown>) => Step[] };
+  call?: PluginCall & { then?: (answer: Record<string, unknown>, undo: KernelCmd[]) => Step[]; when?: () => boolean };
   /** `cmds` known only when the step's turn comes (they depend on an earlier call's answer). */
   later?: () => string[][];
 }
