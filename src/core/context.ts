@@ -5,7 +5,7 @@ import type { FwModel } from '../firewall/firewall.js';
 import { DEFAULT_POOLS, type DefaultPool } from '../ipam/ipam.js';
 import type { Firewall } from '../firewall/firewall.js';
 import { NETNS_DIR } from '../kernel/ops.js';
-import { Plugins } from '../kernel/plugin.js';
+import { Plugins, type PluginClient } from '../kernel/plugin.js';
 import type { Runner } from '../kernel/runner.js';
 import { randomBytes } from '../lib/random.js';
 import type { JournalEntry, SandboxRecord } from '../model/records.js';
@@ -23,7 +23,7 @@ export interface CoreDeps {
   /** Writes /etc/netns/<name>/{hosts,resolv.conf}; absent in engine tests. */
   names?: NameFiles;
   /** Remote drivers' plugins (found and activated on first use). */
-  plugins?: Plugins;
+  plugins?: PluginClient;
   /** Non-fatal notices (recovered journal entries, ...). */
   warn?: (msg: string) => void;
   /** --debug notes. */

@@ -139,7 +139,7 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
         // What the answer asks for runs next; its undo is journaled before it does.
         const extra: KernelCmd[] = [];
         const more = mergeSteps(then?.(answer, extra) ?? []);
-        s.undo.push(...extra);
+        s.undo.unshift(...extra); // what the answer handed out goes back before the call is undone, as in the journal
         if (more.length === 0 && extra.length === 0) return;
         work.splice(i, 0, ...more);
         const calls = entry.cleanup.filter((c) => c.call);

@@ -109,11 +109,16 @@ export function post(name: string, addr: PluginAddr, method: string, body: unkno
   });
 }
 
+/** What the core needs of plugins (engine tests pass a fake). */
+export interface PluginClient {
+  call(c: PluginCall): Promise<Record<string, unknown>>;
+}
+
 /**
  * The plugins of one process: each found and activated once (Plugin.Activate must list the
  * kind asked for), then called. `log` sees every request, for --debug.
  */
-export class Plugins {
+export class Plugins implements PluginClient {
   private readonly active = new Map<string, Promise<{ addr: PluginAddr; implements: unknown[] }>>();
 
   constructor(private readonly dirs: () => string[] = () => pluginDirs(), private readonly timeoutMs = TIMEOUT_MS) {}
