@@ -2,7 +2,7 @@
 // discovery by name in the plugin directories, then HTTP POST of JSON with the plugin media
 // type over a unix socket or TCP, one Plugin.Activate per process and plugin. Node's own
 // node:http does the HTTP; nothing here parses it by hand.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { NotFoundError, SystemError } from '../lib/errors.js';
 import type { PluginCall } from '../model/records.js';
@@ -46,6 +46,25 @@ export function discover(name: string, dirs: string[] = pluginDirs()): PluginAdd
     }
   }
   throw new NotFoundError(`plugin "${name}" not found`, `looked in ${dirs.join(', ')} (NETCTL_PLUGIN_DIRS sets the list)`);
+}
+
+/** Names of the plugins in the directories, for completion (unique, sorted). */
+export function installedPlugins(dirs: string[] = pluginDirs()): string[] {
+  const out = new Set<string>();
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue; // a directory that does not exist has no plugins
+    }
+    for (const f of names) {
+      const m = /^(.+)\.(sock|spec|json)$/.exec(f);
+      if (m?.[1] && PLUGIN_NAME.test(m[1])) out.add(m[1]);
+      else if (PLUGIN_NAME.test(f) && isSocket(`${dir}/${f}/${f}.sock`)) out.add(f);
+    }
+  }
+  return [...out].sort();
 }
 
 function isSocket(p: string): boolean {
