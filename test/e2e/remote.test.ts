@@ -4,6 +4,7 @@
 // ping) and by the store; every failure must leave the store, the links and the plugin's own
 // state as they were.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +164,34 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     assert.deepEqual(p.take(), ['Plugin.Activate', 'Leave', 'DeleteEndpoint', 'CreateEndpoint', 'Join', 'ProgramExternalConnectivity']);
     assert.equal(h.store().journal.length, 0);
     assert.notEqual(h.storeText(), store);
+  });
+
+  it('netctl killed right after Join: the next command sends Leave and DeleteEndpoint from the journal', async () => {
+    await ok('disconnect', NET, B);
+    p.take();
+    const links = hostLinks();
+    process.env['NETCTL_FAULT'] = 'kill:1'; // the first kernel call: moving the plugin's veth in
+    const r = await run('connect', NET, B);
+    delete process.env['NETCTL_FAULT'];
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(p.take(), ['Plugin.Activate', 'CreateEndpoint', 'Join']);
+    assert.equal(h.store().journal.length, 1);
+    assert.notDeepEqual(hostLinks(), links, 'the plugin\'s veth is still there');
+    await ok('connect', NET, B);
+    assert.deepEqual(p.take(), ['Plugin.Activate', 'Leave', 'DeleteEndpoint', 'CreateEndpoint', 'Join', 'ProgramExternalConnectivity']);
+    assert.equal(h.store().journal.length, 0);
+    assert.equal(hostLinks().length, links.length + 1, 'only the new endpoint\'s veth was added');
+  });
+
+  it('restore replays CreateEndpoint and Join for an endpoint whose interface is gone', async () => {
+    const gone = h.links(B).find((l) => l.ifname !== 'lo')?.ifname ?? '';
+    const ipB = h.addrs(B)[gone]?.[0];
+    assert.match(ipB ?? '', /^10\.77\.0\.\d+\/24$/);
+    assert.equal(spawnSync('ip', ['-n', B, 'link', 'del', gone]).status, 0);
+    await ok('restore');
+    assert.deepEqual(p.take().filter((m) => m !== 'Plugin.Activate'), ['CreateEndpoint', 'Join', 'ProgramExternalConnectivity']);
+    assert.equal(h.addrs(B)[gone]?.[0], ipB);
+    assert.ok(h.ping(B, h.addrs(A)['eth0']?.[0]?.split('/')[0] ?? ''));
   });
 
   it('a plugin gone for good: teardown warns and still removes the endpoint', async () => {
