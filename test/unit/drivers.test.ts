@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
 import { Controller } from '../../src/core/controller.js';
 import type { Driver } from '../../src/drivers/driver.js';
-import { allDrivers, driverFor, driverNames, PREDEFINED, resolveDriver } from '../../src/drivers/index.js';
+import { allDrivers, driverFor, driverNames, PREDEFINED } from '../../src/drivers/index.js';
 import { macvlanDriver } from '../../src/drivers/macvlan.js';
 import { firewallModel } from '../../src/firewall/model.js';
 import { ipBatch, ipCleanup, type KernelView, type LinkInfo } from '../../src/kernel/ip.js';
@@ -76,25 +76,6 @@ describe('drivers: registry', () => {
     assert.deepEqual([...driverNames()].sort(), ['bridge', 'host', 'macvlan', 'null']);
     assert.deepEqual(allDrivers().map((d) => d.name), driverNames());
     for (const n of driverNames()) assert.equal(driverFor(n).name, n);
-  });
-
-  it('an unknown driver is a plugin that is not found', () => {
-    process.env['NETCTL_PLUGIN_DIRS'] = '/nonexistent-netctl-plugins';
-    const e = errorOf(() => resolveDriver('nope'));
-    assert.ok(e instanceof NotFoundError, e.constructor.name);
-    assert.equal(e.message, 'plugin "nope" not found');
-    // A recorded network's driver is never looked up: its plugin may be gone, its teardown must still run.
-    assert.equal(driverFor('nope').name, 'nope');
-    assert.equal(driverFor('nope').firewall, undefined);
-  });
-
-  it('names of Object.prototype are not drivers', () => {
-    process.env['NETCTL_PLUGIN_DIRS'] = '/nonexistent-netctl-plugins';
-    for (const n of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '', '../etc/x', 'a/b']) {
-      const e = errorOf(() => resolveDriver(n));
-      assert.ok(e instanceof NotFoundError, `${n}: ${e.constructor.name}`);
-      assert.equal(e.message, `plugin "${n}" not found`);
-    }
   });
 
   it('predefined networks: bridge, host and none, each of a registered driver', () => {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeCtx } from '../../src/core/context.js';
+import { driverFor, resolveDriver } from '../../src/drivers/index.js';
 import { apply, update } from '../../src/core/txn.js';
 import { discover, MEDIA_TYPE, PluginRefused, Plugins, PluginUnreachable, pluginDirs, post } from '../../src/kernel/plugin.js';
 import { NotFoundError, SystemError } from '../../src/lib/errors.js';
@@ -66,6 +67,37 @@ describe('plugin discovery', () => {
     assert.deepEqual(pluginDirs('/a:/b:'), ['/a', '/b']);
     assert.deepEqual(pluginDirs(''), ['/run/netctl/plugins', '/run/docker/plugins', '/etc/docker/plugins', '/usr/lib/docker/plugins']);
   });
+});
+
+describe('driver registry: a name not built in is a plugin', () => {
+  const errorOf = (fn: () => unknown): Error => {
+    try {
+      fn();
+    } catch (e) {
+      return e as Error;
+    }
+    return assert.fail('expected a throw');
+  };
+
+  it('an unknown driver is a plugin that is not found', () => {
+    process.env['NETCTL_PLUGIN_DIRS'] = '/nonexistent-netctl-plugins';
+    const e = errorOf(() => resolveDriver('nope'));
+    assert.ok(e instanceof NotFoundError, e.constructor.name);
+    assert.equal(e.message, 'plugin "nope" not found');
+    // A recorded network's driver is never looked up: its plugin may be gone, its teardown must still run.
+    assert.equal(driverFor('nope').name, 'nope');
+    assert.equal(driverFor('nope').firewall, undefined);
+  });
+
+  it('names of Object.prototype are not drivers', () => {
+    process.env['NETCTL_PLUGIN_DIRS'] = '/nonexistent-netctl-plugins';
+    for (const n of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '', '../etc/x', 'a/b']) {
+      const e = errorOf(() => resolveDriver(n));
+      assert.ok(e instanceof NotFoundError, `${n}: ${e.constructor.name}`);
+      assert.equal(e.message, `plugin "${n}" not found`);
+    }
+  });
+
 });
 
 describe('plugin client', () => {
