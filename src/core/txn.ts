@@ -99,8 +99,8 @@ async function recover(ctx: Ctx, tx: Txn): Promise<void> {
 
 /**
  * Applies kernel steps, then `commit` (record changes), then the firewall if asked. The undo of
- * every step is journaled before the first one; any failure undoes what ran, returns the store
- * to where it was and rethrows.
+ * every step is journaled before the first one (a plugin call's before the call); any failure
+ * undoes what ran, returns the store to where it was and rethrows.
  */
 export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit: () => void, firewall: boolean | 'full' = false): Promise<void> {
   const work = mergeSteps(steps);
@@ -110,7 +110,7 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
   }
   // Without a firewall step, a failure can only come before commit(): the records are untouched.
   const sp = firewall ? tx.savepoint() : null;
-  // A plugin call's undo is journaled just before the call goes out (see runStep).
+  // A plugin call's undo is journaled just before the call goes out (sendCall).
   const entry = journal(ctx, op, work.filter((s) => !s.call).flatMap((s) => s.undo), firewall !== false);
   tx.put('journal', entry);
   const early = startEarly(ctx, work);
@@ -124,28 +124,11 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
       i += wave.length;
       await runWave(wave, async (s) => {
         if (!s.call) return early.get(s)?.send(s.cmds) ?? ipBatch(ctx.runner, s.ns, s.later ? s.later() : s.cmds);
-        if (s.call.when && !s.call.when()) {
-          s.undo = [];
-          return;
-        }
-        entry.cleanup = [...entry.cleanup.filter((c) => !c.call), ...s.undo, ...entry.cleanup.filter((c) => c.call)];
-        tx.put('journal', entry);
-        await tx.flushJournal();
-        const { then, ...req } = s.call;
-        const answer = await ctx.plugins.call(req).catch((e: unknown) => {
+        const more = await sendCall(ctx, tx, entry, s).catch((e: unknown) => {
           if (e instanceof PluginRefused) refused = s;
           throw e;
         });
-        // What the answer asks for runs next; its undo is journaled before it does.
-        const extra: KernelCmd[] = [];
-        const more = mergeSteps(then?.(answer, extra) ?? []);
-        s.undo.unshift(...extra); // what the answer handed out goes back before the call is undone, as in the journal
-        if (more.length === 0 && extra.length === 0) return;
-        work.splice(i, 0, ...more);
-        const calls = entry.cleanup.filter((c) => c.call);
-        entry.cleanup = [...more.filter((m) => !m.call).flatMap((m) => m.undo), ...entry.cleanup.filter((c) => !c.call), ...extra, ...calls];
-        tx.put('journal', entry);
-        await tx.flushJournal();
+        work.splice(i, 0, ...more); // a call runs alone in its wave: i is right after it
       });
     }
     commit();
@@ -170,6 +153,33 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
   }
   if (ctx.op.outer) ctx.op.outer.kept.push(entry); // undone with the rest if a later step fails
   else tx.delete('journal', entry.id);
+}
+
+/**
+ * One plugin call of `apply`: its undo journaled first, then the request; returns the steps its
+ * answer asks for, whose undo (and what the answer handed out) is journaled before they run.
+ */
+async function sendCall(ctx: Ctx, tx: Txn, entry: JournalEntry, s: Step): Promise<Step[]> {
+  if (!s.call) return [];
+  const { then, when, ...req } = s.call;
+  if (when && !when()) {
+    s.undo = [];
+    return [];
+  }
+  // Calls are undone newest first, after the kernel's commands (cleanup).
+  const calls = () => entry.cleanup.filter((c) => c.call);
+  entry.cleanup = [...entry.cleanup.filter((c) => !c.call), ...s.undo, ...calls()];
+  tx.put('journal', entry);
+  await tx.flushJournal();
+  const answer = await ctx.plugins.call(req);
+  const extra: KernelCmd[] = [];
+  const more = mergeSteps(then?.(answer, extra) ?? []);
+  s.undo.unshift(...extra); // what the answer handed out goes back before the call is undone, as in the journal
+  if (more.length === 0 && extra.length === 0) return [];
+  entry.cleanup = [...more.filter((m) => !m.call).flatMap((m) => m.undo), ...entry.cleanup.filter((c) => !c.call), ...extra, ...calls()];
+  tx.put('journal', entry);
+  await tx.flushJournal();
+  return more;
 }
 
 /**
