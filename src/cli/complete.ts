@@ -2,6 +2,7 @@
 // candidate per line, then `:<directive>`. It walks the commander tree for subcommands and
 // flags and reads names from the store without the lock; execa is never loaded.
 import { driverNames } from '../drivers/index.js';
+import { installedPlugins } from '../kernel/plugin.js';
 import { loadDoc } from '../store/state.js';
 import type { Command, Option } from 'commander';
 
@@ -59,9 +60,9 @@ function optionValues(path: string, opt: Option, prefix: string, names: Names): 
   const none = { items: [], directive: Directive.NoFileComp };
   switch (opt.long) {
     case '--driver':
-      return { items: driverNames(), directive: Directive.NoFileComp };
+      return { items: [...driverNames(), ...installedPlugins().filter((p) => !driverNames().includes(p))], directive: Directive.NoFileComp };
     case '--ipam-driver':
-      return { items: ['default'], directive: Directive.NoFileComp };
+      return { items: ['default', ...installedPlugins()], directive: Directive.NoFileComp };
     case '--net':
       return { items: ['bridge', 'none', 'host', ...names.networks, ...names.sandboxes.map((s) => `container:${s}`)], directive: Directive.NoFileComp };
     case '--opt':

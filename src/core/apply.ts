@@ -5,11 +5,10 @@
 // then every creation with its journal entry kept until the whole plan succeeded, so that a
 // failure, or a crash, undoes every creation, not only the last one. The file describing what
 // is there already makes an empty plan: applying twice changes nothing.
-import { driverFor, PREDEFINED } from '../drivers/index.js';
+import { driverFor, PREDEFINED, resolveDriver } from '../drivers/index.js';
 import { buildPools } from '../ipam/ipam.js';
 import { checkName } from '../lib/validate.js';
 import { validateNaming, validateSettings } from './checks.js';
-import { ipCleanup } from '../kernel/ip.js';
 import { ConflictError, SystemError } from '../lib/errors.js';
 import { sharedNetnsOf, type EndpointSettings, type NetworkRecord, type PortMapping, type SandboxRecord } from '../model/records.js';
 import type { NetworkCreate } from '../model/requests.js';
@@ -18,7 +17,7 @@ import type { Ctx } from './context.js';
 import { connect, disconnect } from './endpoints.js';
 import { createNetwork, removeNetworks } from './networks.js';
 import { createSandbox, removeSandboxes, startSandbox, stopSandbox } from './sandboxes.js';
-import { syncFirewall, update } from './txn.js';
+import { cleanup, syncFirewall, update } from './txn.js';
 import { planUpdate, updateNetwork, type NetworkUpdate } from './update.js';
 
 export interface DesiredSandbox {
@@ -212,7 +211,7 @@ function checkTopology(top: Topology, file: string): void {
   for (const n of top.networks) {
     at(`network ${n.name}`, () => {
       checkName('network', n.name);
-      driverFor(n.driver).parseOptions(n.options, n.name);
+      resolveDriver(n.driver).parseOptions(n.options, n.name);
       buildPools(n, []);
     });
   }
@@ -257,10 +256,11 @@ export async function applyTopology(ctx: Ctx, top: Topology, opts: { dryRun: boo
         for (const s of steps.filter((x) => x.phase >= P.CREATE)) await s.run();
       } catch (e) {
         // Undo every creation of the plan, newest first, and return the records to before them.
-        const errs = await ipCleanup(ctx.runner, [...kept].reverse().flatMap((j) => j.cleanup));
+        const undo = [...kept].reverse().flatMap((j) => j.cleanup);
+        const { errs, left } = await cleanup(ctx, undo);
         tx.rollback(sp);
         await syncFirewall(ctx, tx, true).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
-        if (errs.length) tx.put('journal', { id: ctx.id(), pid: process.pid, op: 'apply (rollback)', started: ctx.now().toISOString(), cleanup: kept.flatMap((j) => j.cleanup), firewall: true });
+        if (errs.length || left.length) tx.put('journal', { id: ctx.id(), pid: process.pid, op: 'apply (rollback)', started: ctx.now().toISOString(), cleanup: errs.length ? undo : left, firewall: true });
         await tx.flush();
         throw errs.length ? new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`) : e;
       }

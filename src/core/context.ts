@@ -5,6 +5,7 @@ import type { FwModel } from '../firewall/firewall.js';
 import { DEFAULT_POOLS, type DefaultPool } from '../ipam/ipam.js';
 import type { Firewall } from '../firewall/firewall.js';
 import { NETNS_DIR } from '../kernel/ops.js';
+import { Plugins, type PluginClient } from '../kernel/plugin.js';
 import type { Runner } from '../kernel/runner.js';
 import { randomBytes } from '../lib/random.js';
 import type { JournalEntry, SandboxRecord } from '../model/records.js';
@@ -21,6 +22,8 @@ export interface CoreDeps {
   firewall?: Firewall;
   /** Writes /etc/netns/<name>/{hosts,resolv.conf}; absent in engine tests. */
   names?: NameFiles;
+  /** Remote drivers' plugins (found and activated on first use). */
+  plugins?: PluginClient;
   /** Non-fatal notices (recovered journal entries, ...). */
   warn?: (msg: string) => void;
   /** --debug notes. */
@@ -60,6 +63,7 @@ export function makeCtx(deps: CoreDeps): Ctx {
     pools: deps.defaultPools ?? DEFAULT_POOLS,
     firewall: deps.firewall,
     names: deps.names,
+    plugins: deps.plugins ?? new Plugins(),
     warn: deps.warn ?? (() => undefined),
     debug: deps.debug ?? (() => undefined),
     now: deps.now ?? (() => new Date()),

@@ -7,7 +7,7 @@ import type { Driver } from '../drivers/driver.js';
 import { driverFor } from '../drivers/index.js';
 import { allocate, parseSubnet, release } from '../ipam/ipam.js';
 import { listLinks } from '../kernel/ip.js';
-import { addrAdd, addrReplace, defaultRoute, linkDel, linkUp, noAddrGen } from '../kernel/ops.js';
+import { addrAdd, addrReplace, defaultRoute, linkDel, linkUp, noAddrGen, routeReplace } from '../kernel/ops.js';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { contains, macFromIPv4, parseIP } from '../lib/ip.js';
 import { randomBytes } from '../lib/random.js';
@@ -19,6 +19,7 @@ import type { Ctx } from './context.js';
 import { electGateway } from '../model/gateway.js';
 import { endpointsOf, findNetwork, findSandbox, networkOf, sandboxName } from './lookup.js';
 import { reservedFor, reserve, unreserve } from './reservations.js';
+import { addressRelease, addressStep } from '../ipam/remote.js';
 import { hostFirst } from './steps.js';
 import { apply, teardown, touch, update } from './txn.js';
 
@@ -127,8 +128,10 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
     gwPriority: settings.GwPriority ?? 0,
   };
   const steps: Step[] = [];
+  const remoteIpam = driver.plumbs && nw.ipam.remote !== undefined;
+  if (remoteIpam) remoteAddresses(nw, ep, settings);
+  else if (driver.plumbs) assignAddresses(tx, sb, nw, ep, settings, pending, marks);
   if (driver.plumbs) {
-    assignAddresses(tx, sb, nw, ep, settings, pending, marks);
     Object.assign(ep, driver.endpointNames(nw, sb.nextIf));
     const asked = settings.DriverOpts?.[IFNAME_OPT];
     if (asked) ep.ifName = asked; // the eth<N> index still advances: eth<N> is never reused
@@ -137,11 +140,24 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
     if (!nw.driverState['ready']) steps.push(...driver.createNetwork(nw)); // predefined bridge: made on first use
   }
   const gateway = electGateway([...live, ep], networkOf(tx, nw)) === ep;
-  steps.push(...joinSteps(driver, nw, ep, sb, gateway));
   // Taking the default route over replaces the previous one: its undo puts that one back.
   const before = gateway ? electGateway(live, networkOf(tx)) : undefined;
-  const inner = steps.find((st) => st.ns === sb.netns);
-  if (before && inner) inner.undo.push(...defaultRoutes(before).map((args) => ({ ns: sb.netns, args })));
+  const plumb = (): Step[] => {
+    const made = joinSteps(driver, nw, ep, sb, gateway);
+    const inner = made.find((st) => st.ns === sb.netns);
+    if (before && inner) inner.undo.push(...defaultRoutes(before).map((args) => ({ ns: sb.netns, args })));
+    return made;
+  };
+  // An IPAM plugin's address comes first: the driver's steps (a veth's MAC, CreateEndpoint's Interface) need it.
+  if (remoteIpam) {
+    const kept = settings.IPAMConfig?.IPv4Address ?? reservedFor(nw, sb.id, 4);
+    steps.push(addressStep(nw, ep, kept, () => {
+      if (!settings.MacAddress) ep.mac = macFromIPv4(parseIP(bareIP(ep.ipv4)) ?? { family: 4, value: 0n });
+      return plumb();
+    }));
+  } else {
+    steps.push(...plumb());
+  }
   const commit = () => {
     if (driver.plumbs) {
       sb.nextIf++;
@@ -154,6 +170,13 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
   };
   // A network coming into use has rules to write; a sandbox's published ports may follow a new gateway.
   return { ep, steps, commit, firewall: driver.firewall !== undefined && !nw.driverState['ready'] };
+}
+
+/** With an IPAM plugin: the gateway and MAC known now; the address comes from the plugin (addressStep). */
+function remoteAddresses(nw: NetworkRecord, ep: EndpointRecord, settings: EndpointSettings): void {
+  if (settings.IPAMConfig?.IPv6Address) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
+  ep.gateway4 = nw.ipam.config[0]?.Gateway ?? '';
+  ep.mac = (settings.MacAddress ?? randomMac()).toLowerCase(); // replaced by one from the address, unless asked for
 }
 
 /** The endpoint's addresses from IPAM, its gateways and its MAC. */
@@ -194,10 +217,18 @@ function assignAddresses(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, ep: 
   ep.mac = (settings.MacAddress ?? (v4 ? macFromIPv4(v4) : randomMac())).toLowerCase();
 }
 
-/** The driver's device steps, then the interface's configuration inside the sandbox. */
-export function joinSteps(driver: Driver, nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, gateway: boolean): Step[] {
+/** The driver's device steps, then the interface's configuration inside the sandbox (and the gateway endpoint's extra steps). */
+export function joinSteps(driver: Driver, nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, gateway: boolean, converge = false): Step[] {
   const made = driver.join(nw, ep, sb);
-  return driver.plumbs ? [...made, configure(nw, ep, sb, gateway)] : made;
+  if (!driver.plumbs) return made;
+  // A plugin's answer may still rename the interface or give its gateway and routes.
+  const conf = made.some((s) => s.call)
+    ? { ns: sb.netns, cmds: [], undo: [], later: () => configure(nw, ep, sb, gateway, converge).cmds }
+    : configure(nw, ep, sb, gateway, converge);
+  // Only an endpoint that ends up with a gateway carries the sandbox's way out (a plugin may give none).
+  const program = (gateway ? driver.gateway?.(nw, ep).program ?? [] : [])
+    .map((st) => (st.call ? { ...st, call: { ...st.call, when: () => Boolean(ep.gateway4 || ep.gateway6) } } : st));
+  return [...made, conf, ...program];
 }
 
 /**
@@ -212,6 +243,8 @@ export function configure(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxReco
   if (ep.ipv4) cmds.push(add(ep.ipv4, ep.ifName));
   if (ep.ipv6) cmds.push(add(ep.ipv6, ep.ifName, true));
   cmds.push(linkUp(ep.ifName));
+  // The driver's on-link routes come before a default route that may need one of them.
+  for (const r of ep.routes ?? []) cmds.push(routeReplace(r.dst, ep.ifName, r.via));
   if (gateway) cmds.push(...defaultRoutes(ep));
   return { ns: sb.netns, cmds, undo: [] };
 }
@@ -229,10 +262,13 @@ function planLeave(tx: ReadTxn, sb: SandboxRecord, ep: EndpointRecord): { cmds: 
     ...(ep.hostIf ? [{ args: linkDel(ep.hostIf) }] : []),
     ...(ep.ifName && sb.netns ? [{ ns: sb.netns, args: linkDel(ep.ifName) }] : []),
   ];
-  const cmds = nw ? driverFor(nw.driver).leave(nw, ep, sb) : orphan();
+  const driver = nw && driverFor(nw.driver);
+  // The address goes back to an IPAM plugin after the driver let go of the endpoint.
+  const cmds = nw && driver ? [...driver.leave(nw, ep, sb), ...addressRelease(nw, ep)] : orphan();
   const live = endpointsOf(tx, { sandbox: sb.id });
   let regateway: string[][] = [];
   if (electGateway(live, networkOf(tx)) === ep) {
+    if (nw && driver?.gateway) cmds.unshift(...driver.gateway(nw, ep).revoke);
     const next = electGateway(live.filter((e) => e !== ep), networkOf(tx));
     if (next) regateway = defaultRoutes(next);
   }

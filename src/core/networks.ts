@@ -1,7 +1,9 @@
 // Network lifecycle (libnetwork's NewNetwork / Network.Delete): create, rm, prune.
-import { driverFor } from '../drivers/index.js';
+import { driverFor, resolveDriver } from '../drivers/index.js';
 import { KernelView } from '../kernel/ip.js';
 import { buildPools, defaultPool, parseSubnet } from '../ipam/ipam.js';
+import { poolRelease, poolSteps } from '../ipam/remote.js';
+import { discover } from '../kernel/plugin.js';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../lib/errors.js';
 import { checkName } from '../lib/validate.js';
 import type { KernelCmd, NetworkRecord } from '../model/records.js';
@@ -15,8 +17,9 @@ import { apply, teardown, update } from './txn.js';
 
 export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<string> {
   checkName('network', req.name);
-  const driver = driverFor(req.driver);
-  if (req.ipamDriver !== 'default') throw new NotFoundError(`plugin "${req.ipamDriver}" not found`);
+  const driver = resolveDriver(req.driver);
+  const remoteIpam = req.ipamDriver !== 'default';
+  if (remoteIpam) checkRemoteIpam(req, driver.plumbs);
   const options = driver.parseOptions(req.options, req.name);
   for (const s of req.subnets) {
     const fam = parseSubnet(s).family;
@@ -34,7 +37,9 @@ export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<strin
       options, labels: req.labels,
       ipam: { driver: req.ipamDriver, options: req.ipamOptions, config: [] },
     });
-    if (req.subnets.length > 0) {
+    if (remoteIpam) {
+      nw.userSubnets = req.subnets.length > 0; // the plugin hands out the pool: overlap is its business
+    } else if (req.subnets.length > 0) {
       nw.ipam.config = buildPools(req, await takenPrefixes(ctx, tx, false));
       nw.userSubnets = true;
     } else {
@@ -45,8 +50,12 @@ export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<strin
       throw new InvalidArgumentError(`network ${req.name}: --ipv6 needs an IPv6 --subnet`);
     }
     nw.driverState = driver.initState(nw);
-    await driver.checkCreate?.({ tx, kernel: new KernelView(ctx.runner) }, nw, req);
-    await apply(ctx, tx, `create network ${nw.name}`, driver.createNetwork(nw), () => {
+    await driver.checkCreate?.({ tx, kernel: new KernelView(ctx.runner), plugins: ctx.plugins }, nw, req);
+    // With an IPAM plugin, the driver's steps come once the plugin named the pool.
+    const steps = remoteIpam
+      ? poolSteps(nw, { subnet: req.subnets[0], ipRange: req.ipRanges[0], gateway: req.gateways[0] }, () => driver.createNetwork(nw))
+      : driver.createNetwork(nw);
+    await apply(ctx, tx, `create network ${nw.name}`, steps, () => {
       nw.driverState['ready'] = true;
       tx.put('networks', nw);
     }, driver.firewall !== undefined);
@@ -93,7 +102,18 @@ function dropNetwork(tx: Txn, ref: string): NetworkRecord {
   return nw;
 }
 
-const networkTeardown = (nw: NetworkRecord): KernelCmd[] => (nw.driverState['ready'] ? driverFor(nw.driver).deleteNetwork(nw) : []);
+const networkTeardown = (nw: NetworkRecord): KernelCmd[] => [...(nw.driverState['ready'] ? driverFor(nw.driver).deleteNetwork(nw) : []), ...poolRelease(nw)];
+
+/** What an IPAM plugin network takes: one IPv4 pool; refused before anything is asked. */
+function checkRemoteIpam(req: NetworkCreate, plumbs: boolean): void {
+  discover(req.ipamDriver);
+  const what = `network ${req.name} (IPAM driver ${req.ipamDriver})`;
+  if (!plumbs) throw new InvalidArgumentError(`${what}: driver ${req.driver} has no addresses to manage`);
+  if (req.enableIPv6 || req.subnets.some((s) => s.includes(':'))) throw new InvalidArgumentError(`${what}: IPv6 from an IPAM plugin is not supported yet`);
+  if (req.subnets.length > 1 || req.gateways.length > 1 || req.ipRanges.length > 1) throw new InvalidArgumentError(`${what}: one --subnet (with at most one --gateway and --ip-range) per network`);
+  if (Object.keys(req.auxAddresses).length) throw new InvalidArgumentError(`${what}: --aux-address is not supported with an IPAM plugin`);
+  if (req.subnets.length) parseSubnet(req.subnets[0] ?? '');
+}
 
 /** Whether the network had rules of its own (it was in use, and its driver has a firewall part). */
 const hasFirewall = (nw: NetworkRecord): boolean => Boolean(nw.driverState['ready']) && driverFor(nw.driver).firewall !== undefined;

@@ -7,7 +7,10 @@ export function mergeSteps(steps: Step[]): Step[] {
   const out: Step[] = [];
   for (const s of steps) {
     const last = out[out.length - 1];
-    if (last && last.ns === s.ns) out[out.length - 1] = { ns: s.ns, cmds: [...last.cmds, ...s.cmds], undo: [...s.undo, ...last.undo] };
+    // A plugin call, or commands known only later, is a step of its own.
+    const alone = (x: Step) => x.call !== undefined || x.later !== undefined;
+    if (alone(s)) out.push({ ...s });
+    else if (last && !alone(last) && last.ns === s.ns) out[out.length - 1] = { ns: s.ns, cmds: [...last.cmds, ...s.cmds], undo: [...s.undo, ...last.undo] };
     else if (s.cmds.length) out.push({ ...s });
   }
   return out;

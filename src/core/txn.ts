@@ -8,6 +8,7 @@
 import { firewallModel } from '../firewall/model.js';
 import { existsSync } from 'node:fs';
 import { ipBatch, ipCleanup, startBatch, type StartedBatch } from '../kernel/ip.js';
+import { PluginRefused, PluginUnreachable } from '../kernel/plugin.js';
 import { ConflictError, SystemError } from '../lib/errors.js';
 import type { JournalEntry, KernelCmd, SandboxRecord, Step } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
@@ -81,10 +82,11 @@ async function recover(ctx: Ctx, tx: Txn): Promise<void> {
   const stale = tx.list('journal');
   if (stale.length === 0) return;
   for (const j of stale) {
-    const errs = await ipCleanup(ctx.runner, j.cleanup);
-    if (errs.length) {
-      // Still failing: keep the entry so the next command (or restore) tries again.
-      ctx.warn(`could not finish an interrupted ${j.op} (pid ${j.pid}): ${errs.join('; ')}`);
+    const { errs, left } = await cleanup(ctx, j.cleanup);
+    if (left.length) {
+      // Still failing: keep what is left so the next command (or restore) tries again.
+      tx.put('journal', { ...j, cleanup: left });
+      ctx.warn(`could not finish an interrupted ${j.op} (pid ${j.pid}): ${errs.join('; ') || 'a plugin is unreachable'}`);
       continue;
     }
     for (const name of j.names ?? []) ctx.names?.remove(name);
@@ -97,8 +99,8 @@ async function recover(ctx: Ctx, tx: Txn): Promise<void> {
 
 /**
  * Applies kernel steps, then `commit` (record changes), then the firewall if asked. The undo of
- * every step is journaled before the first one; any failure undoes what ran, returns the store
- * to where it was and rethrows.
+ * every step is journaled before the first one (a plugin call's before the call); any failure
+ * undoes what ran, returns the store to where it was and rethrows.
  */
 export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit: () => void, firewall: boolean | 'full' = false): Promise<void> {
   const work = mergeSteps(steps);
@@ -108,7 +110,8 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
   }
   // Without a firewall step, a failure can only come before commit(): the records are untouched.
   const sp = firewall ? tx.savepoint() : null;
-  const entry = journal(ctx, op, work.flatMap((s) => s.undo), firewall !== false);
+  // A plugin call's undo is journaled just before the call goes out (sendCall).
+  const entry = journal(ctx, op, work.filter((s) => !s.call).flatMap((s) => s.undo), firewall !== false);
   tx.put('journal', entry);
   const early = startEarly(ctx, work);
   try {
@@ -118,23 +121,31 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
     throw e;
   }
   let i = 0;
+  let refused: Step | undefined; // a call the plugin refused took no effect: its undo is not sent
   try {
     while (i < work.length) {
       // Consecutive steps in distinct sandboxes do not depend on each other: run them together.
       const wave = parallelWave(work, i);
       i += wave.length;
-      await runWave(wave, (s) => early.get(s)?.send(s.cmds) ?? ipBatch(ctx.runner, s.ns, s.cmds));
+      await runWave(wave, async (s) => {
+        if (!s.call) return early.get(s)?.send(s.cmds) ?? ipBatch(ctx.runner, s.ns, s.later ? s.later() : s.cmds);
+        const more = await sendCall(ctx, tx, entry, s).catch((e: unknown) => {
+          if (e instanceof PluginRefused) refused = s;
+          throw e;
+        });
+        work.splice(i, 0, ...more); // a call runs alone in its wave: i is right after it
+      });
     }
     commit();
     if (firewall) await syncFirewall(ctx, tx, firewall === 'full');
   } catch (e) {
-    const undo = work.slice(0, i).reverse().flatMap((s) => s.undo); // i is past the failed wave
-    const errs = await ipCleanup(ctx.runner, undo);
+    const undo = work.slice(0, i).filter((s) => s !== refused).reverse().flatMap((s) => s.undo); // i is past the failed wave
+    const { errs, left } = await cleanup(ctx, undo);
     if (sp) tx.rollback(sp);
     else tx.delete('journal', entry.id);
     if (firewall) await syncFirewall(ctx, tx, true).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
     // An undo that failed stays journaled: the next command finishes it.
-    if (errs.length) tx.put('journal', { ...entry, firewall: firewall !== false });
+    if (errs.length || left.length) tx.put('journal', { ...entry, cleanup: errs.length ? undo : left, firewall: firewall !== false });
     await tx.flush();
     if (errs.length) throw new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`);
     // EXFULL from enslaving a veth: the kernel's BR_MAX_PORTS, which Docker reports as it comes.
@@ -150,6 +161,33 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
 }
 
 /**
+ * One plugin call of `apply`: its undo journaled first, then the request; returns the steps its
+ * answer asks for, whose undo (and what the answer handed out) is journaled before they run.
+ */
+async function sendCall(ctx: Ctx, tx: Txn, entry: JournalEntry, s: Step): Promise<Step[]> {
+  if (!s.call) return [];
+  const { then, when, ...req } = s.call;
+  if (when && !when()) {
+    s.undo = [];
+    return [];
+  }
+  // Calls are undone newest first, after the kernel's commands (cleanup).
+  const calls = () => entry.cleanup.filter((c) => c.call);
+  entry.cleanup = [...entry.cleanup.filter((c) => !c.call), ...s.undo, ...calls()];
+  tx.put('journal', entry);
+  await tx.flushJournal();
+  const answer = await ctx.plugins.call(req);
+  const extra: KernelCmd[] = [];
+  const more = mergeSteps(then?.(answer, extra) ?? []);
+  s.undo.unshift(...extra); // what the answer handed out goes back before the call is undone, as in the journal
+  if (more.length === 0 && extra.length === 0) return [];
+  entry.cleanup = [...more.filter((m) => !m.call).flatMap((m) => m.undo), ...entry.cleanup.filter((c) => !c.call), ...extra, ...calls()];
+  tx.put('journal', entry);
+  await tx.flushJournal();
+  return more;
+}
+
+/**
  * The first two steps' processes, started before the journal is written when their namespace
  * exists already (a netns made by an earlier step cannot be entered yet): spawning overlaps
  * the journal write and the step before, and none acts before it is sent its commands. Two,
@@ -158,6 +196,7 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
 function startEarly(ctx: Ctx, work: Step[]): Map<Step, StartedBatch> {
   const out = new Map<Step, StartedBatch>();
   for (const [i, s] of work.slice(0, 2).entries()) {
+    if (s.call || s.later) continue; // not an ip batch, or its commands are not known yet
     // nsenter enters the namespace as it starts: not one an earlier step adds, attaches or deletes.
     const touched = (ns: string) => work.slice(0, i).some((w) => w.cmds.some((c) => c[0] === 'netns' && c.includes(ns)));
     if (s.ns && (!existsSync(`${ctx.netnsDir}/${s.ns}`) || touched(s.ns))) continue;
@@ -179,11 +218,37 @@ export async function teardown(ctx: Ctx, tx: Txn, op: string, cmds: KernelCmd[],
   await tx.flush();
   const errs: string[] = [];
   const fw = firewall ? syncFirewall(ctx, tx).catch((e: Error) => { errs.push(`firewall: ${e.message}`); }) : undefined;
-  errs.push(...(await ipCleanup(ctx.runner, cmds)));
+  const done = await cleanup(ctx, cmds);
+  errs.push(...done.errs);
   await fw;
   // A teardown that failed stays journaled: the next command (or restore) finishes it.
-  if (errs.length === 0) tx.delete('journal', entry.id);
+  if (errs.length === 0 && done.left.length === 0) tx.delete('journal', entry.id);
+  else if (errs.length === 0) tx.put('journal', { ...entry, cleanup: done.left });
   return errs;
+}
+
+/**
+ * Runs undo or teardown commands: the kernel's best-effort (errors returned), then the plugin
+ * calls in the order given. A plugin that refuses, or is not installed any more, cannot be made
+ * to forget more: a warning, and the call counts as done (libnetwork too only warns), so a
+ * removed plugin never blocks the store. A plugin installed but not answering gets the call
+ * again from a later command: it is in `left`, with every kernel command if one failed.
+ */
+export async function cleanup(ctx: Ctx, cmds: KernelCmd[]): Promise<{ errs: string[]; left: KernelCmd[] }> {
+  const kernel = cmds.filter((c) => !c.call);
+  const errs = await ipCleanup(ctx.runner, kernel);
+  const left = errs.length ? [...kernel] : [];
+  for (const c of cmds) {
+    if (!c.call) continue;
+    try {
+      await ctx.plugins.call(c.call);
+    } catch (e) {
+      const later = e instanceof PluginUnreachable;
+      if (later) left.push(c);
+      ctx.warn(`${c.call.method} ${later ? 'left for a later command' : 'skipped'}: ${(e as Error).message}`);
+    }
+  }
+  return { errs, left };
 }
 
 function journal(ctx: Ctx, op: string, cleanup: KernelCmd[], firewall: boolean): JournalEntry {

@@ -13,7 +13,7 @@
 // route), the journal, the firewall sync and the name files.
 import type { FwNetwork } from '../firewall/firewall.js';
 import type { KernelView } from '../kernel/ip.js';
-import type { EndpointRecord, KernelCmd, NetworkRecord, SandboxRecord, Step } from '../model/records.js';
+import type { EndpointRecord, KernelCmd, NetworkRecord, PluginCall, SandboxRecord, Step } from '../model/records.js';
 import type { NetworkCreate } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
 
@@ -21,6 +21,8 @@ import type { ReadTxn } from '../store/store.js';
 export interface DriverContext {
   tx: ReadTxn;
   kernel: KernelView;
+  /** Plugins, for a remote driver's create-time questions (GetCapabilities). */
+  plugins?: { call(c: PluginCall): Promise<Record<string, unknown>> };
 }
 
 /** A comparison with the kernel: what doctor reports, and what restore runs (and says it did) to repair it. */
@@ -65,10 +67,19 @@ export interface Driver {
   checkJoin?(nw: NetworkRecord, sb: SandboxRecord): void;
   /** Device names of the endpoint with index n: inside the sandbox, and on the host ('' if none). */
   endpointNames(nw: NetworkRecord, n: number): { ifName: string; hostIf: string };
-  /** Makes the endpoint's device: `ep.ifName` exists in the sandbox afterwards, not yet configured. */
+  /**
+   * Makes the endpoint's device: `ep.ifName` exists in the sandbox afterwards, not yet configured.
+   * Steps may be plugin calls whose answer sets `ep.ifName`, its gateways and `routes`; the core
+   * then configures the interface only when that step's turn comes.
+   */
   join(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Step[];
   /** Removes what join made (idempotent, best-effort). */
   leave(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): KernelCmd[];
+  /**
+   * Steps for the endpoint that carries its sandbox's default route, after join, and what undoes
+   * them before leave (libnetwork's Program/RevokeExternalConnectivity).
+   */
+  gateway?(nw: NetworkRecord, ep: EndpointRecord): { program: Step[]; revoke: KernelCmd[] };
 
   /** The network's own devices against the kernel. */
   checkNetwork?(ctx: DriverContext, nw: NetworkRecord): Promise<Check>;

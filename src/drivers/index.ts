@@ -1,9 +1,10 @@
 // The driver registry: the one place that lists drivers. Adding a driver is a file beside
 // this one and a line here.
-import { NotFoundError } from '../lib/errors.js';
 import { bridgeDriver } from './bridge.js';
 import type { Driver } from './driver.js';
+import { discover } from '../kernel/plugin.js';
 import { macvlanDriver } from './macvlan.js';
+import { remoteDriver } from './remote.js';
 import { hostDriver, nullDriver } from './simple.js';
 
 const DRIVERS: Record<string, Driver> = {
@@ -23,9 +24,23 @@ export const PREDEFINED: ReadonlyArray<{ name: string; driver: string }> = [
 export const driverNames = (): string[] => Object.keys(DRIVERS);
 export const allDrivers = (): Driver[] => Object.values(DRIVERS);
 
-/** The driver of that name; a name that is not built in is a plugin, and none is found. */
+const remotes = new Map<string, Driver>();
+
+/**
+ * The driver of a recorded network: a name that is not built in is a plugin's (remote) driver.
+ * Nothing is looked up here, so a network whose plugin is gone can still be torn down.
+ */
 export function driverFor(name: string): Driver {
   const d = Object.hasOwn(DRIVERS, name) ? DRIVERS[name] : undefined;
-  if (!d) throw new NotFoundError(`plugin "${name}" not found`);
-  return d;
+  if (d) return d;
+  let r = remotes.get(name);
+  if (!r) remotes.set(name, (r = remoteDriver(name)));
+  return r;
+}
+
+/** The driver `-d NAME` asks for: built in, or a plugin that discovery finds (else `plugin "NAME" not found`). */
+export function resolveDriver(name: string): Driver {
+  if (Object.hasOwn(DRIVERS, name)) return driverFor(name);
+  discover(name);
+  return driverFor(name);
 }

@@ -78,6 +78,8 @@ export const linkDel = (dev: string): Argv => ['link', 'del', dev];
 export const linkUp = (dev: string): Argv => ['link', 'set', dev, 'up'];
 export const linkMaster = (dev: string, master: string): Argv => ['link', 'set', dev, 'master', master, 'up'];
 export const linkMtu = (dev: string, mtu: string): Argv => ['link', 'set', dev, 'mtu', mtu];
+/** Moves a device made in the host namespace (a plugin's) into `netns`, renamed, with the endpoint's MAC. */
+export const linkMoveInto = (dev: string, netns: string, name: string, mac: string): Argv => ['link', 'set', 'dev', dev, 'netns', netns, 'name', name, ...(mac ? ['address', mac] : [])];
 /** No IPv6 link-local address (nor the DAD/RS/MLD multicast one brings). */
 export const noAddrGen = (dev: string): Argv => ['link', 'set', dev, 'addrgenmode', 'none'];
 
@@ -100,6 +102,9 @@ export const addrReplace = (cidr: string, dev: string, nodad = false): Argv => [
 
 /** replace, not add: a higher-priority endpoint takes the route over from an earlier one. */
 export const defaultRoute = (gateway: string, dev: string): Argv => ['route', 'replace', gateway.includes(':') ? '::/0' : 'default', 'via', gateway, 'dev', dev];
+
+/** A route a driver asked for: via a next hop, or on-link without one. */
+export const routeReplace = (dst: string, dev: string, via?: string): Argv => ['route', 'replace', dst, ...(via ? ['via', via] : []), 'dev', dev];
 
 // ---------------------------------------------------------------- neighbours and FDB (overlay peers)
 

@@ -22,7 +22,11 @@ export interface NetworkRecord {
    * `next`: per subnet, where the search for a free address starts (see ipam.ts);
    * `reserved`: addresses of stopped sandboxes, address -> sandbox id (see core/reservations.ts).
    */
-  ipam: { driver: string; options: Record<string, string>; config: IpamPool[]; next?: Record<string, string>; reserved?: Record<string, string> };
+  ipam: {
+    driver: string; options: Record<string, string>; config: IpamPool[]; next?: Record<string, string>; reserved?: Record<string, string>;
+    /** An IPAM plugin's pool (RequestPool's PoolID) and whether netctl asked it for the gateway address. */
+    remote?: { poolId: string; gatewayRequested: boolean };
+  };
   /** True when the subnets came from the user, which is what permits `connect --ip`. */
   userSubnets: boolean;
   options: Record<string, string>;
@@ -65,6 +69,8 @@ export interface EndpointRecord {
   seq: number;
   /** EndpointSettings.GwPriority at join time: the highest carries the default route. */
   gwPriority: number;
+  /** Routes a driver asked for besides the default one (a remote driver's StaticRoutes); no `via` = on-link. */
+  routes?: Array<{ dst: string; via?: string }>;
 }
 
 /**
@@ -130,10 +136,23 @@ export interface JournalEntry {
   names?: string[];
 }
 
-/** One `ip` invocation (argv after `ip`), optionally inside a named netns. */
+/**
+ * One request to a plugin (libnetwork's remote API): `plugin` is its name, `kind` what
+ * Plugin.Activate must list, `method` the path without its slash. Plain data, so an undo call
+ * is journaled like a kernel command and a later process can send it.
+ */
+export interface PluginCall {
+  plugin: string;
+  kind: 'NetworkDriver' | 'IpamDriver';
+  method: string;
+  body: Record<string, unknown>;
+}
+
+/** One `ip` invocation (argv after `ip`), optionally inside a named netns; or, with `call`, a plugin request (`args` empty). */
 export interface KernelCmd {
   ns?: string;
   args: string[];
+  call?: PluginCall;
 }
 
 /** Commands applied in one `ip -batch` process, in `ns` (undefined: the host namespace). */
@@ -142,6 +161,15 @@ export interface Step {
   cmds: string[][];
   /** Idempotent commands that undo this step; run best-effort, "already gone" is success. */
   undo: KernelCmd[];
+  /**
+   * Instead of `cmds`, a plugin request. Its undo is journaled just before it is sent; `then`
+   * turns the answer into the steps that follow it (a remote Join's interface to move) and may
+   * add to `undo` what only the answer names (the address an IPAM plugin gave, to release).
+   * `when`, asked when its turn comes: false skips the call (and its undo).
+   */
+  call?: PluginCall & { then?: (answer: Record<string, unknown>, undo: KernelCmd[]) => Step[]; when?: () => boolean };
+  /** `cmds` known only when the step's turn comes (they depend on an earlier call's answer). */
+  later?: () => string[][];
 }
 
 /** Docker 28's gateway_mode_ipv4/ipv6 values (what each means is the firewall's: firewall/firewall.ts). */

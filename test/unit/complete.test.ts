@@ -1,12 +1,19 @@
 // Completion candidates for each position (cobra protocol: candidates, then :directive).
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { complete } from '../../src/cli/complete.js';
 import { buildProgram } from '../../src/cli/program.js';
 
 const program = buildProgram({}, () => undefined);
 const names = () => ({ networks: ['backend', 'bridge', 'frontend', 'host', 'none'], sandboxes: ['alpha', 'beta'] });
 const c = (...words: string[]) => complete(program, words, names);
+// Installed plugins are offered as drivers: a directory of our own, never the machine's.
+const plugins = mkdtempSync(join(tmpdir(), 'netctl-complete-'));
+process.env['NETCTL_PLUGIN_DIRS'] = plugins;
+after(() => rmSync(plugins, { recursive: true, force: true }));
 
 describe('shell completion', () => {
   it('subcommands, then sandbox subcommands', () => {
@@ -33,6 +40,13 @@ describe('shell completion', () => {
     assert.ok(c('ls', '-').includes('--root'), 'global flags too');
     assert.deepEqual(c('create', '-d', ''), ['bridge', 'host', 'null', 'macvlan', ':4']);
     assert.deepEqual(c('create', '--driver', 'b'), ['bridge', ':4']);
+    writeFileSync(join(plugins, 'weave.spec'), 'unix:///run/weave.sock');
+    writeFileSync(join(plugins, 'myipam.json'), '{"Name":"myipam","Addr":"unix:///run/i.sock"}');
+    writeFileSync(join(plugins, 'notes.txt'), '');
+    assert.deepEqual(c('create', '-d', ''), ['bridge', 'host', 'null', 'macvlan', 'myipam', 'weave', ':4'], 'and the installed plugins');
+    assert.deepEqual(c('create', '--ipam-driver', ''), ['default', 'myipam', 'weave', ':4']);
+    rmSync(join(plugins, 'weave.spec'));
+    rmSync(join(plugins, 'myipam.json'));
     assert.deepEqual(c('ls', '--filter', ''), ['driver=', 'id=', 'name=', 'label=', 'scope=', 'type=', 'dangling=', ':6']);
     assert.deepEqual(c('ls', '-f', 'type='), ['type=custom', 'type=builtin', ':4']);
     assert.deepEqual(c('ls', '-f', 'name=f'), ['name=frontend', ':4']);
