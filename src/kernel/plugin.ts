@@ -3,7 +3,7 @@
 // type over a unix socket or TCP, one Plugin.Activate per process and plugin. Node's own
 // node:http does the HTTP; nothing here parses it by hand.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import type * as Http from 'node:http';
 import { NotFoundError, SystemError } from '../lib/errors.js';
 import type { PluginCall } from '../model/records.js';
 
@@ -90,9 +90,14 @@ export class PluginRefused extends SystemError {}
 /** The plugin is installed (its address is known) but does not answer: a later command may reach it. */
 export class PluginUnreachable extends SystemError {}
 
+// node:http (and the net, stream and agent modules under it) is loaded by the first plugin
+// call, not by every command that reaches the driver registry.
+let http: typeof Http | undefined;
+
 /** One POST; resolves to the answer's JSON object. */
-export function post(name: string, addr: PluginAddr, method: string, body: unknown, timeoutMs = TIMEOUT_MS): Promise<Record<string, unknown>> {
+export async function post(name: string, addr: PluginAddr, method: string, body: unknown, timeoutMs = TIMEOUT_MS): Promise<Record<string, unknown>> {
   const data = JSON.stringify(body ?? {});
+  const { request } = (http ??= await import('node:http'));
   return new Promise((resolve, reject) => {
     const where = 'socket' in addr ? { socketPath: addr.socket } : { host: addr.host, port: addr.port };
     const req = request({
