@@ -116,7 +116,7 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
   });
 
   it('update turns ICC off and on through the firewall; refused keys are named; a failure rolls back', () => {
-    const [a] = [h.name('u1')];
+    const [a, b] = [h.name('u1'), h.name('u2')];
     assert.ok(h.ping(a, '10.233.4.3'));
     h.ok('update', 'live', '-o', 'com.docker.network.bridge.enable_icc=false');
     assert.equal(h.ping(a, '10.233.4.3'), false, 'no traffic between sandboxes');
@@ -136,7 +136,7 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
       assert.equal(r.code, 1, `fault at call ${k} fails the update`);
       assert.equal(h.storeText(), storeBefore, `store unchanged after a fault at call ${k}`);
       assert.equal(JSON.stringify(h.links().map((l) => [l.ifname, l.mtu])), linksBefore, `MTUs back after a fault at call ${k}`);
-      assert.equal(h.links(a).find((l) => l.ifname === 'eth0')?.mtu, 1500);
+      for (const sb of [a, b]) assert.equal(h.links(sb).find((l) => l.ifname === 'eth0')?.mtu, 1500, `${sb}'s eth0 back at 1500 after a fault at call ${k}`);
     }
     h.ok('sandbox', 'rm', h.name('u1'), h.name('u2'));
     h.ok('rm', 'live');
