@@ -7,7 +7,7 @@ import { sharedNetnsOf, type EndpointSettings, type NetworkRecord, type PortMapp
 import type { NetworkCreate } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
 import { InvalidArgumentError } from '../lib/errors.js';
-import { parseAddHost, parsePublish } from './options.js';
+import { parseAddHost, parsePublish, toEndpointSettings } from './options.js';
 
 export interface EndpointSpec {
   network: string;
@@ -75,20 +75,19 @@ function checkEndpointSpec(e: EndpointSpec): void {
   if (e.gwPriority !== undefined && !Number.isSafeInteger(e.gwPriority)) throw bad('gwPriority', 'an integer');
 }
 
+/** The file's endpoint in the words of `connect`'s flags, converted as they are. */
 export function endpointSettings(e: EndpointSpec): EndpointSettings {
   checkEndpointSpec(e);
-  const s: EndpointSettings = {};
-  if (e.ip !== undefined || e.ip6 !== undefined || e.linkLocalIPs?.length) {
-    s.IPAMConfig = {};
-    if (e.ip !== undefined) s.IPAMConfig.IPv4Address = e.ip;
-    if (e.ip6 !== undefined) s.IPAMConfig.IPv6Address = e.ip6;
-    if (e.linkLocalIPs?.length) s.IPAMConfig.LinkLocalIPs = e.linkLocalIPs;
-  }
-  if (e.aliases?.length) s.Aliases = e.aliases;
-  if (e.mac !== undefined) s.MacAddress = e.mac;
-  if (e.driverOpts && Object.keys(e.driverOpts).length) s.DriverOpts = e.driverOpts;
-  if (e.gwPriority) s.GwPriority = e.gwPriority;
-  return s;
+  return toEndpointSettings({
+    ...(e.ip !== undefined ? { ip: e.ip } : {}),
+    ...(e.ip6 !== undefined ? { ip6: e.ip6 } : {}),
+    ...(e.aliases ? { alias: e.aliases } : {}),
+    ...(e.mac !== undefined ? { macAddress: e.mac } : {}),
+    ...(e.linkLocalIPs ? { linkLocalIp: e.linkLocalIPs } : {}),
+    ...(e.driverOpts ? { driverOpt: Object.entries(e.driverOpts).map(([k, v]) => `${k}=${v}`) } : {}),
+    // 0 is the default, left out as an absent flag is.
+    ...(e.gwPriority ? { gwPriority: String(e.gwPriority) } : {}),
+  });
 }
 
 function networkSpec(n: NetworkRecord): TopologyFile['networks'][number] {
