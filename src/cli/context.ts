@@ -9,6 +9,15 @@ import { FaultRunner, parseFault } from '../kernel/fault.js';
 import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { FileStore } from '../store/file.js';
+import { hostname } from 'node:os';
+import { lookup } from 'node:dns/promises';
+import { Cluster } from '../cluster/cluster.js';
+import { ClusterUnreachable, connectEtcd, parseClusterUrl } from '../cluster/etcd.js';
+import { ipJson } from '../kernel/ip.js';
+import type { Runner } from '../kernel/runner.js';
+import { parseIP } from '../lib/ip.js';
+import { checkName } from '../lib/validate.js';
+import { closeAtEnd } from '../lib/closers.js';
 
 export interface Io {
   out(s: string): void;
@@ -18,11 +27,16 @@ export interface Io {
 export interface Globals {
   root: string;
   debug: boolean;
+  clusterStore?: string;
+  advertiseAddr?: string;
 }
 
 interface Config {
   'default-address-pools'?: DefaultPool[];
   'firewall-backend'?: unknown;
+  'cluster-store'?: unknown;
+  'advertise-addr'?: unknown;
+  'node-name'?: unknown;
 }
 
 /** `<root>/config.json`: { "default-address-pools": [{ "base": "10.10.0.0/16", "size": 24 }], "firewall-backend": "nftables" }. */
@@ -55,6 +69,42 @@ function chosenBackend(cfg: Config, file: string): BackendName | undefined {
   return cfg['firewall-backend'] === undefined ? undefined : parseBackend(cfg['firewall-backend'], `${file} "firewall-backend"`);
 }
 
+/** --cluster-store, else NETCTL_CLUSTER_STORE (commander reads it), else config.json; and this host's identity. */
+function clusterDeps(g: Globals, cfg: Config, file: string, runner: Runner): { cluster?: () => Promise<Cluster> } {
+  const str = (v: unknown, what: string): string | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !v) throw new InvalidArgumentError(`cannot use ${file}: "${what}" must be a string`);
+    return v;
+  };
+  const url = g.clusterStore ?? str(cfg['cluster-store'], 'cluster-store');
+  if (!url) return {};
+  const endpoints = parseClusterUrl(url);
+  const advertise = g.advertiseAddr ?? str(cfg['advertise-addr'], 'advertise-addr');
+  if (advertise !== undefined && !parseIP(advertise)) throw new InvalidArgumentError(`invalid advertise address ${JSON.stringify(advertise)}: an IP address`);
+  const name = process.env['NETCTL_NODE_NAME'] || str(cfg['node-name'], 'node-name') || hostname();
+  checkName('node', name);
+  let open: Promise<Cluster> | undefined;
+  return {
+    cluster: () => (open ??= (async () => {
+      const addr = advertise ?? (await sourceAddress(runner, url, endpoints[0] ?? ''));
+      const c = new Cluster(url, { name, addr }, connectEtcd(url, endpoints));
+      closeAtEnd(() => c.close());
+      return c;
+    })()),
+  };
+}
+
+/** The address this host reaches the first etcd endpoint from (`ip route get`): the default advertise address. */
+async function sourceAddress(runner: Runner, url: string, endpoint: string): Promise<string> {
+  const hostPart = endpoint.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const ip = parseIP(hostPart) ? hostPart : (await lookup(hostPart).catch(() => ({ address: '' }))).address;
+  if (!ip) throw new ClusterUnreachable(url);
+  const routes = await ipJson<Array<{ prefsrc?: string }>>(runner, undefined, ['route', 'get', ip]).catch(() => []);
+  const src = routes[0]?.prefsrc;
+  if (!src) throw new InvalidArgumentError(`no route to the cluster store ${url}: set --advertise-addr`);
+  return src;
+}
+
 export function makeController(g: Globals, io: Io): Controller {
   const debug = g.debug ? (l: string) => io.err(`debug: ${l}\n`) : undefined;
   const { cfg, file } = loadConfig(g.root);
@@ -65,6 +115,7 @@ export function makeController(g: Globals, io: Io): Controller {
     store: new FileStore(g.root, { onWait: (pid) => io.err(`waiting for lock held by pid ${pid}\n`) }),
     runner,
     firewall: makeFirewall(runner, debug, chosenBackend(cfg, file)),
+    ...clusterDeps(g, cfg, file, runner),
     names: new NameFiles('/etc/netns'),
     ...(debug ? { debug } : {}),
     ...(pools ? { defaultPools: pools } : {}),

@@ -2,6 +2,7 @@
 // before loading it). The command tree is imported lazily; `netctl cni` (what bin/netctl-cni
 // runs) skips commander altogether: its input is the environment and stdin, not argv.
 import { mark } from '../lib/trace.js';
+import { closeAll } from '../lib/closers.js';
 
 mark('bundle running');
 if (process.argv[2] === 'cni' && process.argv.length === 3) {
@@ -13,5 +14,5 @@ if (process.argv[2] === 'cni' && process.argv.length === 3) {
   await main(process.argv).then(
     (code) => { mark('command done'); process.exitCode = code; },
     async (e: unknown) => { await reportError(io, e); process.exitCode = 1; },
-  );
+  ).finally(closeAll);
 });

@@ -72,6 +72,9 @@ export function lazyHandlers(): Handlers {
     // Reached only as `netctl [--root R] cni`: main.ts runs a bare `netctl cni` itself.
     cni: async () => { const m = await import('./cni.js'); return m.cniMain(m.cniIo, process.env); },
     doctor: async (g) => (await net()).doctor(g, io),
+    'node ls': async (g, o) => (await import('./commands/cluster.js')).nodeLs(g, io, o),
+    'node rm': async (g, hosts) => (await import('./commands/cluster.js')).nodeRm(g, io, hosts),
+    agent: async (g, o) => (await import('./commands/cluster.js')).agent(g, io, o),
     completion: async (_g, shell: string) => {
       if (!['bash', 'zsh', 'fish'].includes(shell)) throw new UsageError(`unsupported shell "${shell}": use bash, zsh or fish`);
       const file = { bash: 'netctl.bash', zsh: '_netctl', fish: 'netctl.fish' }[shell as 'bash' | 'zsh' | 'fish'];
@@ -87,6 +90,8 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .description('Manage container networks (bridges, veth endpoints, netns sandboxes) without a daemon')
     .version(`netctl version ${version()}`, '-v, --version', 'print the version')
     .addOption(new Option('--root <dir>', 'state root').env('NETCTL_ROOT').default('/var/lib/netctl'))
+    .addOption(new Option('--cluster-store <url>', 'cluster store for overlay networks: etcd://HOST:PORT[,HOST:PORT...]').env('NETCTL_CLUSTER_STORE'))
+    .addOption(new Option('--advertise-addr <ip>', "this host's tunnel (VTEP) address (default: the source address towards the cluster store)").env('NETCTL_ADVERTISE_ADDR'))
     .option('--debug', 'print every ip/iptables invocation to stderr')
     .option('--no-color', 'never colour the output')
     .showSuggestionAfterError(true)
@@ -98,8 +103,11 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     });
 
   const globals = (): Globals => {
-    const o = program.opts<{ root: string; debug?: boolean }>();
-    return { root: o.root, debug: o.debug ?? false };
+    const o = program.opts<{ root: string; debug?: boolean; clusterStore?: string; advertiseAddr?: string }>();
+    return {
+      root: o.root, debug: o.debug ?? false,
+      ...(o.clusterStore ? { clusterStore: o.clusterStore } : {}), ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
+    };
   };
   const bind = (key: string) => async (...args: unknown[]) => {
     // commander passes (...positionals, options, command); handlers take (...positionals, options).
@@ -266,6 +274,22 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
   program.command('doctor')
     .description('Report every difference between the store and the kernel (changes nothing; exit 1 on drift)')
     .action(bind('doctor'));
+
+  const node = program.command('node').description('Hosts of the cluster store (overlay networks)');
+  node.command('ls').alias('list')
+    .description('List hosts: name, advertise address, last seen, endpoints')
+    .option('-q, --quiet', 'only display names')
+    .option('--format <format>', 'table or json')
+    .action(bind('node ls'));
+  node.command('rm').alias('remove')
+    .description("Remove a dead host's endpoints and addresses cluster-wide")
+    .argument('<host...>', 'node name or advertise address')
+    .action(bind('node rm'));
+
+  program.command('agent')
+    .description("Keep this host's overlay peers (FDB and neighbour entries) in step with the cluster store")
+    .option('--heartbeat <seconds>', 'how often to record that this host is alive', '10')
+    .action(bind('agent'));
 
   program.command('restore')
     .description('Re-create bridges, sandboxes, endpoints and firewall rules from the store (idempotent; run at boot)')

@@ -11,7 +11,12 @@ import type { NetworkRecord, SandboxRecord } from '../model/records.js';
 const hasFirewall = (nw: NetworkRecord): boolean => driverFor(nw.driver).firewall !== undefined;
 
 /** `firewall`: the backend in use, shown under Status for networks that have rules (SPEC §11). */
-export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '') {
+/** A global network as the cluster has it: every host's endpoints, and the hosts themselves. */
+export interface GlobalView {
+  peers: Array<{ id: string; sandboxId: string; container: string; node: string; vtep: string; mac: string; ipv4: string; ipv6: string }>;
+}
+
+export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '', global?: GlobalView) {
   // index of a missing key gives the element's zero value, as Go: an empty EndpointResource.
   const containers: Record<string, unknown> = goMap({}, { Name: '', EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' });
   const held = Object.keys(nw.ipam.reserved ?? {});
@@ -25,6 +30,13 @@ export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '') {
       IPv4Address: ep.ipv4,
       IPv6Address: ep.ipv6,
     };
+  }
+  // Docker's swarm view: containers of every host, each with its host, and the hosts as Peers.
+  const peers: Array<{ Name: string; IP: string }> = [];
+  for (const p of global?.peers ?? []) {
+    if (!containers[p.sandboxId]) held.push(...[p.ipv4, p.ipv6].filter(Boolean).map((a) => a.split('/')[0] ?? ''));
+    containers[p.sandboxId] = { Name: p.container, EndpointID: p.id, MacAddress: p.mac, IPv4Address: p.ipv4, IPv6Address: p.ipv6, Node: p.node, AdvertiseAddr: p.vtep };
+    if (!peers.some((x) => x.IP === p.vtep)) peers.push({ Name: p.node, IP: p.vtep });
   }
   return {
     Name: nw.name,
@@ -51,6 +63,7 @@ export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '') {
     Containers: containers,
     Options: goMap({ ...driverFor(nw.driver).shownOptions?.(nw), ...nw.options }),
     Labels: goMap({ ...nw.labels }),
+    ...(global ? { Peers: peers.sort((a, b) => a.Name.localeCompare(b.Name) || a.IP.localeCompare(b.IP)) } : {}),
     Status: {
       IPAM: { Subnets: goMap(Object.fromEntries(nw.ipam.config.map((p) => [p.Subnet, usage(p, held)]))) },
       ...(firewall && hasFirewall(nw) ? { Firewall: { Backend: firewall } } : {}),

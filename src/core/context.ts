@@ -11,6 +11,7 @@ import { randomBytes } from '../lib/random.js';
 import type { JournalEntry, SandboxRecord } from '../model/records.js';
 import type { Store, Txn } from '../store/store.js';
 import type { NameFiles } from './names.js';
+import type { Cluster, Snapshot } from '../cluster/cluster.js';
 
 export interface CoreDeps {
   store: Store;
@@ -24,6 +25,8 @@ export interface CoreDeps {
   names?: NameFiles;
   /** Remote drivers' plugins (found and activated on first use). */
   plugins?: PluginClient;
+  /** The cluster store for networks of global scope, connected on first use; absent without `--cluster-store`. */
+  cluster?: () => Promise<Cluster>;
   /** Non-fatal notices (recovered journal entries, ...). */
   warn?: (msg: string) => void;
   /** --debug notes. */
@@ -44,9 +47,12 @@ export interface OpState {
    * the whole plan succeeded, so a crash or a later failure undoes all of them.
    */
   outer?: { tx: Txn; kept: JournalEntry[] };
+  /** The cluster as this operation read it (global networks only). */
+  snap?: Snapshot;
 }
 
-export interface Ctx extends Required<Omit<CoreDeps, 'firewall' | 'names' | 'defaultPools'>> {
+export interface Ctx extends Required<Omit<CoreDeps, 'firewall' | 'names' | 'defaultPools' | 'cluster'>> {
+  cluster: CoreDeps['cluster'];
   pools: DefaultPool[];
   firewall: Firewall | undefined;
   names: NameFiles | undefined;
@@ -64,6 +70,7 @@ export function makeCtx(deps: CoreDeps): Ctx {
     firewall: deps.firewall,
     names: deps.names,
     plugins: deps.plugins ?? new Plugins(),
+    cluster: deps.cluster,
     warn: deps.warn ?? (() => undefined),
     debug: deps.debug ?? (() => undefined),
     now: deps.now ?? (() => new Date()),

@@ -14,6 +14,8 @@ import { attachSandbox, createSandbox, removeSandboxes, startSandbox, stopSandbo
 import { view } from './txn.js';
 import type { NetworkUpdate } from './update.js';
 import type { Change, Topology } from './apply.js';
+import type { Me, Snapshot } from '../cluster/cluster.js';
+import type { NodeRow } from './nodes.js';
 
 export type { CoreDeps as ControllerDeps } from './context.js';
 
@@ -61,6 +63,21 @@ export class Controller {
 
   /** Re-creates kernel state from the store; returns what it repaired. */
   async restore(): Promise<string[]> { return (await import('./restore.js')).restore(this.ctx); }
+
+  /** The cluster as it is now (undefined without a cluster store); throws ClusterUnreachable. */
+  async clusterSnapshot(): Promise<{ snap: Snapshot; me: Me } | undefined> {
+    if (!this.ctx.cluster) return undefined;
+    const c = await this.ctx.cluster();
+    return { snap: await c.snapshot(), me: c.me };
+  }
+
+  get hasCluster(): boolean { return this.ctx.cluster !== undefined; }
+
+  async listNodes(): Promise<NodeRow[]> { return (await import('./nodes.js')).listNodes(this.ctx); }
+  async removeNode(ref: string): Promise<number> { return (await (await import('./nodes.js')).removeNode(this.ctx, ref)).length; }
+  async runAgent(opts: { heartbeat: number; log: (m: string) => void; stop: Promise<void> }): Promise<void> {
+    return (await import('./nodes.js')).runAgent(this.ctx, opts);
+  }
 
   /** The firewall backend in use ('' without one). */
   get firewallName(): string { return this.ctx.firewall?.name ?? ''; }

@@ -17,11 +17,13 @@ import type { ReadTxn, Txn } from '../store/store.js';
 import { checkStaticAddress, IFNAME_OPT, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
 import { electGateway } from '../model/gateway.js';
-import { endpointsOf, findNetwork, findSandbox, networkOf, sandboxName } from './lookup.js';
+import { endpointsOf, findSandbox, networkOf, sandboxName } from './lookup.js';
 import { reservedFor, reserve, unreserve } from './reservations.js';
 import { addressRelease, addressStep } from '../ipam/remote.js';
 import { hostFirst } from './steps.js';
 import { apply, teardown, touch, update } from './txn.js';
+import { claimStep, clusterRelease, isGlobal, prepareHost, resolveNetwork, syncPeers } from './global.js';
+import { gwbridgeJoin, gwbridgeLeave } from './gwbridge.js';
 
 const SHARED_NS_ERR = 'container sharing network namespace with another container or host cannot be connected to any other network';
 
@@ -61,8 +63,9 @@ export async function connect(ctx: Ctx, netRef: string, ctrRefs: string[], setti
 }
 
 async function connectIn(ctx: Ctx, tx: Txn, netRef: string, refs: string[], settings: EndpointSettings, probe: boolean): Promise<void> {
-  const nw = findNetwork(tx, netRef);
+  const nw = await resolveNetwork(ctx, tx, netRef);
   const driver = driverFor(nw.driver);
+  if (isGlobal(nw)) await prepareHost(ctx, nw);
   const steps: Step[] = [];
   const commits: Array<() => void> = [];
   const pending: EndpointRecord[] = [];
@@ -86,6 +89,14 @@ async function connectIn(ctx: Ctx, tx: Txn, netRef: string, refs: string[], sett
       steps.push(...plan.steps);
       commits.push(plan.commit, record);
       firewall ||= plan.firewall || sb.ports.length > 0;
+      // A sandbox whose only ways out are overlays goes out through the gwbridge (Swarm's docker_gwbridge).
+      const out = isGlobal(nw) && !nw.internal ? await gwbridgeJoin(ctx, tx, sb, pending, marks) : undefined;
+      if (out) {
+        pending.push(out.ep);
+        steps.push(...out.steps);
+        commits.push(out.commit);
+        firewall = true;
+      }
     } else {
       checkStaticAddress(nw, settings); // the rest (IP free? network still there?) is checked at start
       commits.push(record);
@@ -93,6 +104,7 @@ async function connectIn(ctx: Ctx, tx: Txn, netRef: string, refs: string[], sett
   }
   const what = refs.length === 1 ? refs[0] : `${refs.length} containers`;
   await apply(ctx, tx, `connect ${what} to ${nw.name}`, hostFirst(steps), () => commits.forEach((c) => c()), firewall);
+  if (isGlobal(nw) && ctx.op.snap) await syncPeers(ctx, tx, nw, ctx.op.snap);
 }
 
 /**
@@ -129,7 +141,9 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
   };
   const steps: Step[] = [];
   const remoteIpam = driver.plumbs && nw.ipam.remote !== undefined;
+  const clusterIpam = driver.global === true;
   if (remoteIpam) remoteAddresses(nw, ep, settings);
+  else if (clusterIpam) clusterAddresses(nw, ep, settings);
   else if (driver.plumbs) assignAddresses(tx, sb, nw, ep, settings, pending, marks);
   if (driver.plumbs) {
     Object.assign(ep, driver.endpointNames(nw, sb.nextIf));
@@ -155,6 +169,9 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
       if (!settings.MacAddress) ep.mac = macFromIPv4(parseIP(bareIP(ep.ipv4)) ?? { family: 4, value: 0n });
       return plumb();
     }));
+  } else if (clusterIpam) {
+    // The cluster store hands out the address (compare-and-swap); the devices follow its answer.
+    steps.push(claimStep(nw, ep, sb, { ...(settings.IPAMConfig?.IPv4Address ? { ipv4: settings.IPAMConfig.IPv4Address } : {}), ...(settings.MacAddress ? { mac: settings.MacAddress } : {}) }, plumb));
   } else {
     steps.push(...plumb());
   }
@@ -177,6 +194,15 @@ function remoteAddresses(nw: NetworkRecord, ep: EndpointRecord, settings: Endpoi
   if (settings.IPAMConfig?.IPv6Address) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
   ep.gateway4 = nw.ipam.config[0]?.Gateway ?? '';
   ep.mac = (settings.MacAddress ?? randomMac()).toLowerCase(); // replaced by one from the address, unless asked for
+}
+
+/** On a global network: the address comes from the cluster store; no gateway (the gwbridge carries the way out). */
+function clusterAddresses(nw: NetworkRecord, ep: EndpointRecord, settings: EndpointSettings): void {
+  if (settings.IPAMConfig?.IPv6Address) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
+  if (settings.IPAMConfig?.IPv4Address && !nw.userSubnets) {
+    throw new InvalidArgumentError('user specified IP address is supported only when connecting to networks with user configured subnets');
+  }
+  ep.mac = (settings.MacAddress ?? '').toLowerCase();
 }
 
 /** The endpoint's addresses from IPAM, its gateways and its MAC. */
@@ -264,7 +290,7 @@ function planLeave(tx: ReadTxn, sb: SandboxRecord, ep: EndpointRecord): { cmds: 
   ];
   const driver = nw && driverFor(nw.driver);
   // The address goes back to an IPAM plugin after the driver let go of the endpoint.
-  const cmds = nw && driver ? [...driver.leave(nw, ep, sb), ...addressRelease(nw, ep)] : orphan();
+  const cmds = nw && driver ? [...driver.leave(nw, ep, sb), ...addressRelease(nw, ep), ...clusterRelease(nw, ep)] : orphan();
   const live = endpointsOf(tx, { sandbox: sb.id });
   let regateway: string[][] = [];
   if (electGateway(live, networkOf(tx)) === ep) {
@@ -279,9 +305,9 @@ export async function disconnect(ctx: Ctx, netRef: string, ctrRef: string, force
   await update(ctx, async (tx) => {
     let nw: NetworkRecord;
     try {
-      nw = findNetwork(tx, netRef);
+      nw = await resolveNetwork(ctx, tx, netRef);
     } catch (e) {
-      if (force) return;
+      if (force && e instanceof NotFoundError) return;
       throw e;
     }
     const sb = findSandbox(tx, ctrRef);
@@ -299,12 +325,22 @@ export async function disconnect(ctx: Ctx, netRef: string, ctrRef: string, force
     delete sb.networks[nw.id];
     tx.put('sandboxes', sb);
     if (unreserve(nw, sb.id, true)) tx.put('networks', nw);
-    const { cmds, regateway } = dropEndpoints(tx, sb, eps);
+    const extra = isGlobal(nw) ? gwbridgeLeave(tx, sb, eps) : [];
+    const { cmds, regateway } = dropEndpoints(tx, sb, [...eps, ...extra]);
     // The default-route move is part of the journaled teardown: a crash in between still ends with a route.
     const move = sb.state === 'running' ? regateway.map((args) => ({ ns: sb.netns, args })) : [];
     const errs = await teardown(ctx, tx, `disconnect ${sb.name} from ${nw.name}`, [...cmds, ...move], sb.ports.length > 0);
     if (errs.length) throw new SystemError(`container ${sb.name} disconnected from ${nw.name} with errors: ${errs.join('; ')}`);
   });
+}
+
+/** A global network's devices go from this host with its last endpoint here (Docker's overlay sandbox does too). */
+function idleDevices(tx: Txn, nw: NetworkRecord): KernelCmd[] {
+  if (!isGlobal(nw) || !nw.driverState['ready'] || endpointsOf(tx, { network: nw.id }).length) return [];
+  nw.driverState['ready'] = false;
+  delete nw.driverState['peers'];
+  tx.put('networks', nw);
+  return driverFor(nw.driver).deleteNetwork(nw);
 }
 
 /**
@@ -322,7 +358,7 @@ export function dropEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[],
     // Its addresses may be handed out again: IPAM's search must start at or below them.
     const nw = tx.get('networks', ep.networkId);
     if (!nw) continue;
-    if (keep) {
+    if (keep && !isGlobal(nw)) { // a global network's address goes back to the cluster: another host may take it
       reserve(nw, ep);
       tx.put('networks', nw);
       continue;
@@ -330,6 +366,10 @@ export function dropEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[],
     let lowered = false;
     for (const a of [ep.ipv4, ep.ipv6]) lowered = release(nw.ipam.next, nw.ipam.config, a) || lowered;
     if (lowered) tx.put('networks', nw);
+  }
+  for (const id of new Set(eps.map((e) => e.networkId))) {
+    const nw = tx.get('networks', id);
+    if (nw) cmds.push(...idleDevices(tx, nw));
   }
   return { cmds, regateway };
 }

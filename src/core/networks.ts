@@ -14,6 +14,8 @@ import type { Ctx } from './context.js';
 import { busyNetworks, endpointsOf, findNetwork, sandboxName } from './lookup.js';
 import { isPredefinedName, newNetworkRecord, takenPrefixes } from './predefined.js';
 import { apply, teardown, update } from './txn.js';
+import { isGlobal, resolveNetwork } from './global.js';
+import { createGlobal, removeGlobal } from './global-networks.js';
 
 export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<string> {
   checkName('network', req.name);
@@ -21,6 +23,7 @@ export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<strin
   const remoteIpam = req.ipamDriver !== 'default';
   if (remoteIpam) checkRemoteIpam(req, driver.plumbs);
   const options = driver.parseOptions(req.options, req.name);
+  if (driver.global) return createGlobal(ctx, req, driver, options);
   for (const s of req.subnets) {
     const fam = parseSubnet(s).family;
     if (fam === 6 && !req.enableIPv6) throw new InvalidArgumentError(`IPv6 subnet ${s} needs --ipv6`);
@@ -75,7 +78,9 @@ export async function removeNetworks(ctx: Ctx, refs: string[], force: boolean): 
     let firewall = false;
     for (const ref of refs) {
       try {
-        const nw = dropNetwork(tx, ref);
+        const found = ctx.cluster ? await resolveNetwork(ctx, tx, ref) : findNetwork(tx, ref);
+        if (isGlobal(found)) await removeGlobal(ctx, tx, found);
+        const nw = dropNetwork(tx, found.id);
         cmds.push(...networkTeardown(nw));
         firewall ||= hasFirewall(nw);
         names.push(nw.name);
@@ -125,7 +130,7 @@ export async function prune(ctx: Ctx, labelFilters: Array<{ key: string; value?:
     const cmds: KernelCmd[] = [];
     let firewall = false;
     for (const nw of tx.list('networks').sort((a, b) => a.name.localeCompare(b.name))) {
-      if (nw.predefined || busy.has(nw.id)) continue;
+      if (nw.predefined || busy.has(nw.id) || isGlobal(nw)) continue; // a global network is the cluster's: rm it by name
       if (until && new Date(nw.created) >= until) continue;
       if (!labelFilters.every((f) => matchesLabel(nw.labels, f.key, f.value) !== f.negate)) continue;
       cmds.push(...networkTeardown(dropNetwork(tx, nw.id)));

@@ -16,6 +16,7 @@ import { endpointsOf, networkOf } from './lookup.js';
 import { netnsSteps } from './sandboxes.js';
 import { hostFirst } from './steps.js';
 import { apply, touch, update } from './txn.js';
+import { reconcileHost } from './global.js';
 
 export async function restore(ctx: Ctx): Promise<string[]> {
   return update(ctx, async (tx) => {
@@ -76,6 +77,10 @@ export async function restore(ctx: Ctx): Promise<string[]> {
       }
     }
     await apply(ctx, tx, 'restore', hostFirst(steps), () => undefined, 'full');
+    // Overlay peers from the cluster, compared with what the kernel has (not what was recorded).
+    if (ctx.cluster) {
+      await reconcileHost(ctx, tx, true).catch((e: Error) => ctx.warn(`overlay peers not restored: ${e.message}`));
+    }
     return done;
   });
 }

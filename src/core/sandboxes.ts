@@ -6,16 +6,18 @@ import { driverFor } from '../drivers/index.js';
 import { linkUp, NETNS_DIR, netnsAdd, netnsAttach, netnsDel } from '../kernel/ops.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { checkName } from '../lib/validate.js';
-import { sharedNetnsOf, type EndpointRecord, type JournalEntry, type KernelCmd, type SandboxRecord, type Step } from '../model/records.js';
+import { sharedNetnsOf, type EndpointRecord, type JournalEntry, type KernelCmd, type NetworkRecord, type SandboxRecord, type Step } from '../model/records.js';
 import type { SandboxCreate } from '../model/requests.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { checkPorts, validateNaming, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
 import { adopt, dropEndpoints, planJoin, type Marks } from './endpoints.js';
-import { dependents, endpointsOf, findNetwork, findSandbox, requireSandbox, sharedWith } from './lookup.js';
+import { dependents, endpointsOf, findSandbox, requireSandbox, sharedWith } from './lookup.js';
 import { unreserve } from './reservations.js';
 import { hostFirst } from './steps.js';
 import { apply, teardown, touch, update } from './txn.js';
+import { isGlobal, prepareHost, resolveNetwork, snapshotOf, syncMirrors, syncPeers } from './global.js';
+import { ensureGwbridge } from './gwbridge.js';
 
 /** The steps that make a netns of netctl's own: the name, then `lo` up inside. */
 export function netnsSteps(name: string): Step[] {
@@ -53,7 +55,7 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
       if (hasEndpointFlags) throw new InvalidArgumentError(`conflicting options: --ip, --mac-address or --alias with --net ${req.net}`);
       Object.assign(sb, { mode: `container:${shared.id}`, netns: shared.netns, ownsNetns: false });
     } else {
-      const nw = findNetwork(tx, req.net);
+      const nw = await resolveNetwork(ctx, tx, req.net);
       const driver = driverFor(nw.driver);
       if (!driver.plumbs && hasEndpointFlags) {
         throw new InvalidArgumentError(`--ip, --ip6, --mac-address and --alias need a network with interfaces (sandbox ${req.name} uses --net ${req.net})`);
@@ -63,17 +65,38 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
         throw new InvalidArgumentError(`port publishing needs a network netctl publishes ports on: ${nw.name} is a ${nw.driver} network (sandbox ${req.name})`);
       }
       sb.networks[nw.id] = { name: nw.name, settings: req.settings };
+      // Only overlays: the gwbridge carries the way out (see gwbridge.ts).
+      if (isGlobal(nw) && !nw.internal) {
+        const gw = await ensureGwbridge(ctx, tx);
+        sb.networks[gw.id] = { name: gw.name, settings: {} };
+      }
       sb.mode = host ? 'host' : req.net === 'none' ? 'none' : req.net === 'bridge' ? 'bridge' : 'network';
       if (host) Object.assign(sb, { netns: '', ownsNetns: false });
     }
+    const globals = await prepareGlobals(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
     await apply(ctx, tx, `create sandbox ${sb.name}`, plan.steps, () => {
       plan.commit();
       tx.put('sandboxes', sb);
     }, plan.firewall);
+    await peersAfter(ctx, tx, globals);
     touch(ctx, tx, sb);
     return sb.id;
   });
+}
+
+/** The global networks a starting sandbox joins: the cluster read (it must be reachable) and this host's part prepared. */
+async function prepareGlobals(ctx: Ctx, tx: Txn, sb: SandboxRecord): Promise<NetworkRecord[]> {
+  const nets = Object.keys(sb.networks).map((id) => tx.get('networks', id)).filter((n): n is NetworkRecord => n !== undefined && isGlobal(n));
+  if (nets.length === 0) return [];
+  await syncMirrors(ctx, tx, await snapshotOf(ctx));
+  const fresh = nets.map((n) => tx.get('networks', n.id)).filter((n): n is NetworkRecord => n !== undefined);
+  for (const nw of fresh) await prepareHost(ctx, nw);
+  return fresh;
+}
+
+async function peersAfter(ctx: Ctx, tx: Txn, nets: NetworkRecord[]): Promise<void> {
+  for (const nw of nets) if (ctx.op.snap) await syncPeers(ctx, tx, nw, ctx.op.snap);
 }
 
 /** The netns (when netctl owns it) and an endpoint for every recorded network. */
@@ -119,11 +142,13 @@ export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
     if (other !== undefined) sb.netns = sharedWith(tx, other).netns;
     checkPorts(tx, sb.name, sb.ports, sb.id);
     touch(ctx, tx, sb);
+    const globals = await prepareGlobals(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
     await apply(ctx, tx, `start sandbox ${sb.name}`, plan.steps, () => {
       plan.commit();
       tx.put('sandboxes', sb);
     }, plan.firewall);
+    await peersAfter(ctx, tx, globals);
   });
 }
 

@@ -7,10 +7,12 @@
 // tear down best-effort (a crash in between is finished by the next command).
 import { firewallModel } from '../firewall/model.js';
 import { existsSync } from 'node:fs';
-import { ipBatch, ipCleanup, startBatch, type StartedBatch } from '../kernel/ip.js';
+import { ipBatch, ipCleanup, isFdb, startBatch, type StartedBatch } from '../kernel/ip.js';
 import { PluginRefused, PluginUnreachable } from '../kernel/plugin.js';
+import { ClusterUnreachable } from '../cluster/etcd.js';
+import { sendClusterCall } from './global.js';
 import { ConflictError, SystemError } from '../lib/errors.js';
-import type { JournalEntry, KernelCmd, SandboxRecord, Step } from '../model/records.js';
+import type { JournalEntry, KernelCmd, PluginCall, SandboxRecord, Step } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
 import { ensurePredefined } from './predefined.js';
@@ -176,7 +178,7 @@ async function sendCall(ctx: Ctx, tx: Txn, entry: JournalEntry, s: Step): Promis
   entry.cleanup = [...entry.cleanup.filter((c) => !c.call), ...s.undo, ...calls()];
   tx.put('journal', entry);
   await tx.flushJournal();
-  const answer = await ctx.plugins.call(req);
+  const answer = await callOf(ctx, req);
   const extra: KernelCmd[] = [];
   const more = mergeSteps(then?.(answer, extra) ?? []);
   s.undo.unshift(...extra); // what the answer handed out goes back before the call is undone, as in the journal
@@ -196,7 +198,7 @@ async function sendCall(ctx: Ctx, tx: Txn, entry: JournalEntry, s: Step): Promis
 function startEarly(ctx: Ctx, work: Step[]): Map<Step, StartedBatch> {
   const out = new Map<Step, StartedBatch>();
   for (const [i, s] of work.slice(0, 2).entries()) {
-    if (s.call || s.later) continue; // not an ip batch, or its commands are not known yet
+    if (s.call || s.later || s.cmds.some(isFdb)) continue; // not (only) an ip batch, or its commands are not known yet
     // nsenter enters the namespace as it starts: not one an earlier step adds, attaches or deletes.
     const touched = (ns: string) => work.slice(0, i).some((w) => w.cmds.some((c) => c[0] === 'netns' && c.includes(ns)));
     if (s.ns && (!existsSync(`${ctx.netnsDir}/${s.ns}`) || touched(s.ns))) continue;
@@ -241,15 +243,18 @@ export async function cleanup(ctx: Ctx, cmds: KernelCmd[]): Promise<{ errs: stri
   for (const c of cmds) {
     if (!c.call) continue;
     try {
-      await ctx.plugins.call(c.call);
+      await callOf(ctx, c.call);
     } catch (e) {
-      const later = e instanceof PluginUnreachable;
+      const later = e instanceof PluginUnreachable || e instanceof ClusterUnreachable;
       if (later) left.push(c);
       ctx.warn(`${c.call.method} ${later ? 'left for a later command' : 'skipped'}: ${(e as Error).message}`);
     }
   }
   return { errs, left };
 }
+
+/** A plugin's call, or one to the cluster store (journaled alike). */
+const callOf = (ctx: Ctx, c: PluginCall): Promise<Record<string, unknown>> => (c.kind === 'ClusterStore' ? sendClusterCall(ctx, c) : ctx.plugins.call(c));
 
 function journal(ctx: Ctx, op: string, cleanup: KernelCmd[], firewall: boolean): JournalEntry {
   return { id: ctx.id(), pid: process.pid, op, started: ctx.now().toISOString(), cleanup, ...(firewall ? { firewall } : {}) };

@@ -40,6 +40,13 @@ export interface FirewallPart {
   hostBinding: string;
 }
 
+/** A remote endpoint as this host's kernel needs it: its address, MAC, and its host's tunnel address. */
+export interface PeerEntry {
+  ip: string;
+  mac: string;
+  vtep: string;
+}
+
 /** Devices of this driver that no record accounts for (netctl made them; the store forgot). */
 export interface Leftover {
   dev: string;
@@ -53,6 +60,11 @@ export interface Driver {
   readonly plumbs: boolean;
   /** Only the predefined network of this driver may exist (host, null). */
   readonly singleton?: boolean;
+  /**
+   * Networks of global scope (overlay): recorded in the cluster store, made on a host when its
+   * first endpoint joins; endpoints carry no gateway (the sandbox goes out through the gwbridge).
+   */
+  readonly global?: boolean;
 
   /** Checks and normalises `-o` options of network `name`; throws InvalidArgumentError on a bad value. */
   parseOptions(opts: Record<string, string>, name: string): Record<string, string>;
@@ -80,6 +92,12 @@ export interface Driver {
    * them before leave (libnetwork's Program/RevokeExternalConnectivity).
    */
   gateway?(nw: NetworkRecord, ep: EndpointRecord): { program: Step[]; revoke: KernelCmd[] };
+
+  /**
+   * `ip` (and `fdb`) commands that take this host's entries for remote endpoints from `had` to
+   * `want` (a global network's peers, from the cluster store).
+   */
+  peers?(nw: NetworkRecord, want: PeerEntry[], had: PeerEntry[]): string[][];
 
   /** The network's own devices against the kernel. */
   checkNetwork?(ctx: DriverContext, nw: NetworkRecord): Promise<Check>;

@@ -4,6 +4,7 @@ import { bridgeDriver } from './bridge.js';
 import type { Driver } from './driver.js';
 import { discover } from '../kernel/plugin.js';
 import { macvlanDriver } from './macvlan.js';
+import { overlayDriver } from './overlay.js';
 import { remoteDriver } from './remote.js';
 import { hostDriver, nullDriver } from './simple.js';
 
@@ -12,6 +13,7 @@ const DRIVERS: Record<string, Driver> = {
   host: hostDriver,
   null: nullDriver,
   macvlan: macvlanDriver,
+  overlay: overlayDriver,
 };
 
 /** The networks every store has, made on first use (Docker's bridge, host and none). */

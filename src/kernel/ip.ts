@@ -18,15 +18,30 @@ function line(args: string[]): string {
 
 const nsArgs = (ns?: string): string[] => (ns ? ['-n', ns] : []);
 
+/**
+ * VXLAN FDB entries are iproute2's `bridge fdb`, not `ip`: a step's `fdb …` lines go to one
+ * `bridge -batch` after its `ip` lines (they only need the devices those make). Host only.
+ */
+export const isFdb = (c: string[]): boolean => c[0] === 'fdb';
+
 /** Applies the commands in order in one process; stops at the first failure. */
 export async function ipBatch(runner: Runner, ns: string | undefined, cmds: string[][]): Promise<void> {
-  if (cmds.length === 0) return;
-  const lines = cmds.map(line);
-  // A single command needs no stdin; several share one process.
-  const r = cmds.length === 1
-    ? await runner.run('ip', [...nsArgs(ns), ...(cmds[0] ?? [])])
-    : await runner.run('ip', [...nsArgs(ns), '-batch', '-'], { input: lines.join('\n') + '\n' });
-  if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr, ns));
+  const fdb = cmds.filter(isFdb);
+  const ipCmds = fdb.length ? cmds.filter((c) => !isFdb(c)) : cmds;
+  if (fdb.length && ns) throw new SystemError(`refusing fdb commands inside netns ${ns}`);
+  fdb.forEach(line);
+  if (ipCmds.length) {
+    const lines = ipCmds.map(line);
+    // A single command needs no stdin; several share one process.
+    const r = ipCmds.length === 1
+      ? await runner.run('ip', [...nsArgs(ns), ...(ipCmds[0] ?? [])])
+      : await runner.run('ip', [...nsArgs(ns), '-batch', '-'], { input: lines.join('\n') + '\n' });
+    if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr, ns));
+  }
+  if (fdb.length) {
+    const r = await runner.run('bridge', ['-batch', '-'], { input: fdb.map(line).join('\n') + '\n' });
+    if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr).replace(/^ip/, 'bridge'));
+  }
 }
 
 /** A batch whose process is already running: `send` gives it its commands, `cancel` lets it exit having done nothing. */
@@ -88,7 +103,18 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
   const keys = [...groups.keys()].sort((a, b) => (a === '' ? -1 : b === '' ? 1 : 0));
   for (const key of keys) {
     const ns = key || undefined;
-    const group = groups.get(key) ?? [];
+    const all = groups.get(key) ?? [];
+    const fdb = ns ? [] : all.filter(isFdb);
+    const group = fdb.length ? all.filter((c) => !isFdb(c)) : all;
+    if (fdb.length) {
+      // Entries go before the devices: a deleted device takes its entries with it anyway.
+      const r = await runner.run('bridge', ['-force', '-batch', '-'], { input: fdb.map(line).join('\n') + '\n' });
+      for (const l of r.exitCode === 0 ? [] : r.stderr.split('\n')) {
+        const t = l.trim();
+        if (t && !t.startsWith('Command failed') && !GONE.test(t)) errors.push(`bridge: ${t}`);
+      }
+    }
+    if (group.length === 0) continue;
     const list = groupDeletes(group);
     const settled = ns ? undefined : deletionsDone(group);
     const r = await runner.run('ip', [...nsArgs(ns), '-force', '-batch', '-'], { input: list.map(line).join('\n') + '\n', ...(settled ? { settled } : {}) });

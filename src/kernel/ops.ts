@@ -93,6 +93,14 @@ export const vethAdd = (hostIf: string, peer: string, peerMac: string, netns: st
 export const macvlanAdd = (parent: string, name: string, mode: string, mac: string, netns: string, mtu?: string): Argv =>
   ['link', 'add', 'link', parent, 'name', name, ...mtuArgs(mtu), 'address', mac, 'netns', netns, 'type', 'macvlan', 'mode', mode];
 
+/**
+ * A VXLAN tunnel endpoint for an overlay (libnetwork's and flannel's settings): learning off and
+ * ARP answered from the neighbour table (proxy), so nothing is flooded between hosts; peers come
+ * only from permanent FDB and neighbour entries.
+ */
+export const vxlanAdd = (name: string, vni: number, local: string, mtu: string): Argv =>
+  ['link', 'add', name, 'mtu', mtu, 'type', 'vxlan', 'id', String(vni), 'local', local, 'dstport', '4789', 'nolearning', 'proxy'];
+
 // ---------------------------------------------------------------- addresses and routes
 
 /** `nodad`: an address netctl allocated is unique by construction; skipping DAD makes it usable at once. */

@@ -35,7 +35,7 @@ export interface Runner {
   sysctl(key: string, value: string): Promise<boolean>;
 }
 
-const PACKAGES: Record<string, string> = { ip: 'iproute2', nsenter: 'util-linux', dot: 'graphviz', nft: 'nftables' };
+const PACKAGES: Record<string, string> = { ip: 'iproute2', bridge: 'iproute2', nsenter: 'util-linux', dot: 'graphviz', nft: 'nftables' };
 
 export const packageOf = (file: string): string => PACKAGES[file] ?? (/^ip6?tables/.test(file) ? 'iptables' : file);
 

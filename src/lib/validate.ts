@@ -4,7 +4,7 @@ import { InvalidArgumentError } from './errors.js';
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** Network and sandbox names: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 64 characters. */
-export function checkName(kind: 'network' | 'container', name: string): string {
+export function checkName(kind: 'network' | 'container' | 'node', name: string): string {
   if (name.length === 0) throw new InvalidArgumentError(`${kind} name must not be empty`);
   if (name.length > 64 || !NAME_RE.test(name)) {
     throw new InvalidArgumentError(

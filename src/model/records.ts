@@ -143,7 +143,7 @@ export interface JournalEntry {
  */
 export interface PluginCall {
   plugin: string;
-  kind: 'NetworkDriver' | 'IpamDriver';
+  kind: 'NetworkDriver' | 'IpamDriver' | 'ClusterStore';
   method: string;
   body: Record<string, unknown>;
 }

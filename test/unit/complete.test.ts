@@ -17,7 +17,7 @@ after(() => rmSync(plugins, { recursive: true, force: true }));
 
 describe('shell completion', () => {
   it('subcommands, then sandbox subcommands', () => {
-    assert.deepEqual(c(''), ['create', 'connect', 'disconnect', 'inspect', 'ls', 'rm', 'update', 'export', 'apply', 'graph', 'prune', 'sandbox', 'exec', 'completion', 'cni', 'doctor', 'restore', ':4']);
+    assert.deepEqual(c(''), ['create', 'connect', 'disconnect', 'inspect', 'ls', 'rm', 'update', 'export', 'apply', 'graph', 'prune', 'sandbox', 'exec', 'completion', 'cni', 'doctor', 'node', 'agent', 'restore', ':4']);
     assert.deepEqual(c('r'), ['rm', 'restore', ':4']);
     assert.deepEqual(c('sandbox', 's'), ['start', 'stop', ':4']);
     assert.deepEqual(c('container', ''), ['create', 'ls', 'inspect', 'start', 'stop', 'rm', 'attach', ':4'], 'alias walks too');
@@ -38,12 +38,12 @@ describe('shell completion', () => {
     assert.deepEqual(c('create', '--i'), ['--ip-range', '--ipv6', '--internal', '--ipam-driver', '--ipam-opt', ':4']);
     assert.ok(c('ls', '-').includes('--filter'));
     assert.ok(c('ls', '-').includes('--root'), 'global flags too');
-    assert.deepEqual(c('create', '-d', ''), ['bridge', 'host', 'null', 'macvlan', ':4']);
+    assert.deepEqual(c('create', '-d', ''), ['bridge', 'host', 'null', 'macvlan', 'overlay', ':4']);
     assert.deepEqual(c('create', '--driver', 'b'), ['bridge', ':4']);
     writeFileSync(join(plugins, 'weave.spec'), 'unix:///run/weave.sock');
     writeFileSync(join(plugins, 'myipam.json'), '{"Name":"myipam","Addr":"unix:///run/i.sock"}');
     writeFileSync(join(plugins, 'notes.txt'), '');
-    assert.deepEqual(c('create', '-d', ''), ['bridge', 'host', 'null', 'macvlan', 'myipam', 'weave', ':4'], 'and the installed plugins');
+    assert.deepEqual(c('create', '-d', ''), ['bridge', 'host', 'null', 'macvlan', 'overlay', 'myipam', 'weave', ':4'], 'and the installed plugins');
     assert.deepEqual(c('create', '--ipam-driver', ''), ['default', 'myipam', 'weave', ':4']);
     rmSync(join(plugins, 'weave.spec'));
     rmSync(join(plugins, 'myipam.json'));

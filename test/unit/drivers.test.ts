@@ -56,7 +56,8 @@ function endpoint(over: Partial<EndpointRecord> & { id: string; networkId: strin
 function recordFor(d: Driver, options: Record<string, string> = {}): NetworkRecord {
   const nw = network({ id: ID_WEB, name: `t-${d.name}`, driver: d.name });
   nw.options = d.parseOptions(d.name === 'macvlan' ? { parent: 'up0', ...options } : options, nw.name);
-  nw.driverState = d.initState(nw);
+  // A global network's mirror also holds this host's part (cluster/global.ts prepares it).
+  nw.driverState = { ...d.initState(nw), ...(d.global ? { vni: 4096, local: '192.0.2.1', mtu: 1450 } : {}) };
   return nw;
 }
 
@@ -72,8 +73,8 @@ const errorOf = (fn: () => unknown): Error => {
 // ---------------------------------------------------------------- 1. the registry
 
 describe('drivers: registry', () => {
-  it('lists bridge, host, null and macvlan, each under its own name', () => {
-    assert.deepEqual([...driverNames()].sort(), ['bridge', 'host', 'macvlan', 'null']);
+  it('lists bridge, host, null, macvlan and overlay, each under its own name', () => {
+    assert.deepEqual([...driverNames()].sort(), ['bridge', 'host', 'macvlan', 'null', 'overlay']);
     assert.deepEqual(allDrivers().map((d) => d.name), driverNames());
     for (const n of driverNames()) assert.equal(driverFor(n).name, n);
   });

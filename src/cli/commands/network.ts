@@ -3,7 +3,8 @@ import { matchesLabel } from '../../core/checks.js';
 import { busyNetworks, findNetwork } from '../../core/lookup.js';
 import type { NetworkRecord } from '../../model/records.js';
 import { jsonText, networkRow, networkView } from '../views.js';
-import { InvalidArgumentError, UsageError } from '../../lib/errors.js';
+import { InvalidArgumentError, NotFoundError, UsageError } from '../../lib/errors.js';
+import type { ReadTxn } from '../../store/store.js';
 import { hasPrivilege, requirePrivilege } from '../../lib/privilege.js';
 import { makeController, type Globals, type Io } from '../context.js';
 import { parseFilters, toEndpointSettings, toNetworkCreate, type CreateFlags, type EndpointFlags, type Filter } from '../options.js';
@@ -80,12 +81,25 @@ function parseUntil(v: string): Date {
 export async function inspect(g: Globals, io: Io, refs: string[], flags: { format?: string }): Promise<number> {
   const ctl = makeController(g, io);
   const tpl = flags.format && flags.format !== 'json' ? compile(flags.format) : null;
+  // The cluster is read only when a name is not a local network's.
+  const local = (tx: ReadTxn, ref: string) => { try { const n = findNetwork(tx, ref); return n.scope === 'local' ? n : undefined; } catch { return undefined; } };
+  const needed = ctl.hasCluster && (await ctl.view((tx) => refs.some((r) => !local(tx, r)), false));
+  let cluster: Awaited<ReturnType<typeof ctl.clusterSnapshot>>;
+  let unreachable: Error | undefined;
+  if (needed) cluster = await ctl.clusterSnapshot().catch((e: Error) => { unreachable = e; return undefined; });
   const { found, errors } = await ctl.view((tx) => {
     const found: unknown[] = [];
     const errors: Error[] = [];
     for (const ref of refs) {
       try {
-        found.push(networkView(tx, findNetwork(tx, ref), ctl.firewallName));
+        const nw = local(tx, ref);
+        if (nw) found.push(networkView(tx, nw, ctl.firewallName));
+        else if (unreachable) throw unreachable;
+        else if (!cluster) found.push(networkView(tx, findNetwork(tx, ref), ctl.firewallName));
+        else {
+          const g = findGlobal(cluster.snap.networks, tx, ref);
+          found.push(networkView(tx, g, ctl.firewallName, { peers: cluster.snap.peers.filter((p) => p.networkId === g.id) }));
+        }
       } catch (e) {
         errors.push(e as Error);
       }
@@ -97,6 +111,18 @@ export async function inspect(g: Globals, io: Io, refs: string[], flags: { forma
   else io.out(`${jsonText(found, 4)}\n`);
   for (const e of errors) await reportError(io, e);
   return errors.length ? 1 : 0;
+}
+
+/** A global network by full ID, name or unique ID prefix, among the cluster's. */
+function findGlobal(nets: NetworkRecord[], tx: ReadTxn, ref: string): NetworkRecord {
+  const local = tx.list('networks').filter((n) => n.scope !== 'global');
+  const all = [...local, ...nets.map((n) => ({ ...n, scope: 'global' as const }))];
+  const exact = all.find((n) => n.id === ref) ?? all.find((n) => n.name === ref);
+  if (exact) return exact;
+  const hits = /^[0-9a-f]+$/.test(ref) ? all.filter((n) => n.id.startsWith(ref)) : [];
+  if (hits.length === 1 && hits[0]) return hits[0];
+  if (hits.length > 1) throw new NotFoundError(`network ${ref} is ambiguous (${hits.length} matches)`);
+  throw new NotFoundError(`network ${ref} not found`);
 }
 
 const HEADERS: Record<string, string> = {
@@ -115,11 +141,19 @@ export interface LsFlags {
 export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
   const filters = parseFilters(flags.filter ?? []);
   const ctl = makeController(g, io);
+  // Global networks as the cluster has them (with every host's endpoints); the mirrors if it is unreachable.
+  const cluster = ctl.hasCluster ? await ctl.clusterSnapshot().catch((e: Error) => { io.err(`warning: ${e.message}: global networks as this host last saw them\n`); return undefined; }) : undefined;
   const rows = await ctl.view((tx) => {
     const busy = busyNetworks(tx);
     const count = new Map<string, number>();
     for (const id of tx.values('endpoints', 'networkId')) count.set(id, (count.get(id) ?? 0) + 1);
-    return selectNetworks(tx.list('networks'), filters, busy).map((n) => networkRow(n, flags.trunc !== false, count.get(n.id)));
+    let all = tx.list('networks');
+    if (cluster) {
+      all = [...all.filter((n) => n.scope !== 'global'), ...cluster.snap.networks.map((n) => ({ ...n, scope: 'global' as const }))];
+      for (const n of cluster.snap.networks) count.set(n.id, cluster.snap.peers.filter((p) => p.networkId === n.id).length);
+      for (const p of cluster.snap.peers) busy.add(p.networkId);
+    }
+    return selectNetworks(all, filters, busy).map((n) => networkRow(n, flags.trunc !== false, count.get(n.id)));
   }, hasPrivilege());
   io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}'));
   return 0;

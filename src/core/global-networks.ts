@@ -1,0 +1,73 @@
+// Create and rm of networks of global scope: one etcd transaction each, compared against the
+// cluster as read (see cluster/cluster.ts), re-read and re-checked when another host changed it
+// meanwhile. The local store gets (or loses) the network's mirror in the same command.
+import type { Driver } from '../drivers/driver.js';
+import { VNI_OPT } from '../drivers/overlay.js';
+import { buildPools, defaultPool, parseSubnet, type TakenPrefix } from '../ipam/ipam.js';
+import { ConflictError, ForbiddenError, InvalidArgumentError } from '../lib/errors.js';
+import type { NetworkRecord } from '../model/records.js';
+import type { NetworkCreate } from '../model/requests.js';
+import type { Txn } from '../store/store.js';
+import type { Ctx } from './context.js';
+import { clusterOf, NEED_CLUSTER, peersOf, snapshotOf } from './global.js';
+import { isPredefinedName, newNetworkRecord, takenPrefixes } from './predefined.js';
+import { update } from './txn.js';
+
+const ATTEMPTS = 8;
+const FIRST_VNI = 4096;
+
+export async function createGlobal(ctx: Ctx, req: NetworkCreate, driver: Driver, options: Record<string, string>): Promise<string> {
+  if (!ctx.cluster) throw new InvalidArgumentError(NEED_CLUSTER);
+  if (req.enableIPv6 || req.subnets.some((s) => s.includes(':'))) throw new InvalidArgumentError(`network ${req.name}: IPv6 on ${driver.name} networks is not supported yet`);
+  if (req.ipamDriver !== 'default') throw new InvalidArgumentError(`network ${req.name}: ${driver.name} networks take their addresses from the cluster store, not from IPAM driver ${req.ipamDriver}`);
+  return update(ctx, async (tx) => {
+    if (isPredefinedName(req.name)) throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
+    const cluster = await clusterOf(ctx);
+    for (let i = 0; i < ATTEMPTS; i++) {
+      const snap = await snapshotOf(ctx, i > 0);
+      const same = tx.list('networks').find((n) => n.name === req.name && n.scope === 'local') ?? snap.networks.find((n) => n.name === req.name);
+      if (same) throw new ConflictError(`network with name ${req.name} already exists`, `pick another name, or remove it first: netctl rm ${req.name}`);
+      const taken: TakenPrefix[] = [
+        ...(await takenPrefixes(ctx, tx, req.subnets.length === 0)).filter((t) => !snap.networks.some((n) => t.owner === `network ${n.name}`)),
+        ...snap.networks.flatMap((n) => n.ipam.config.map((p) => ({ prefix: parseSubnet(p.Subnet), owner: `network ${n.name}` }))),
+      ];
+      const nw: NetworkRecord = {
+        ...newNetworkRecord(ctx, req.name, driver.name, false),
+        scope: 'global', internal: req.internal, attachable: req.attachable, options, labels: req.labels,
+      };
+      nw.ipam = { driver: 'default', options: req.ipamOptions, config: req.subnets.length ? buildPools(req, taken) : [defaultPool(ctx.pools, (buildPools(req, []), taken))] };
+      nw.userSubnets = req.subnets.length > 0;
+      const used = new Map(snap.networks.map((n) => [Number(n.driverState['vni']), n.name]));
+      const asked = options[VNI_OPT];
+      let vni = FIRST_VNI;
+      if (asked !== undefined) {
+        vni = Number(asked);
+        const holder = used.get(vni);
+        if (holder) throw new ConflictError(`VXLAN id ${vni} is already used by network ${holder}`);
+      } else {
+        while (used.has(vni)) vni++;
+      }
+      nw.driverState = { ...driver.initState(nw), vni };
+      if (await cluster.createNetwork(nw, vni, snap)) {
+        tx.put('networks', nw);
+        return nw.id;
+      }
+    }
+    throw new ConflictError(`network ${req.name} not created: the cluster store kept changing under it, try again`);
+  });
+}
+
+/** Refused while any host has an endpoint on it (names them and their hosts); else gone from the cluster. */
+export async function removeGlobal(ctx: Ctx, _tx: Txn, nw: NetworkRecord): Promise<void> {
+  const cluster = await clusterOf(ctx);
+  for (let i = 0; i < ATTEMPTS; i++) {
+    const snap = await snapshotOf(ctx, i > 0);
+    const eps = peersOf(snap, nw);
+    if (eps.length) {
+      const names = eps.map((p) => `${p.container} (${p.node})`).sort();
+      throw new ConflictError(`network ${nw.name} has active endpoints (${names.join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>, on their hosts`);
+    }
+    if (!snap.networks.some((n) => n.id === nw.id) || (await cluster.deleteNetwork(nw, snap))) return;
+  }
+  throw new ConflictError(`network ${nw.name} not removed: endpoints kept coming and going, try again`);
+}

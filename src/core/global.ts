@@ -1,0 +1,206 @@
+// Networks of global scope (SPEC §10 overlay): the cluster store is the truth, and this host
+// keeps a mirror of each global network in its own store (plus its part: whether its devices
+// exist, its VTEP address and MTU, the peer entries it programmed). Commands that touch a
+// global network read the cluster once (one range read at one revision), bring the mirrors up
+// to date, and write to the cluster only through journaled calls (kind 'ClusterStore'), so a
+// crash mid-connect is finished like any other step: the claimed address goes back.
+//
+// Local commands never reach the cluster: a name that resolves to a local network is served
+// from the local store alone.
+import { driverFor } from '../drivers/index.js';
+import type { PeerEntry } from '../drivers/driver.js';
+import type { Cluster, ClaimRequest, Snapshot } from '../cluster/cluster.js';
+import { VXLAN_OVERHEAD } from '../drivers/overlay.js';
+import { ipCleanup, ipJson } from '../kernel/ip.js';
+import { InvalidArgumentError, NotFoundError } from '../lib/errors.js';
+import { bareIP, type EndpointRecord, type KernelCmd, type NetworkRecord, type PluginCall, type SandboxRecord, type Step } from '../model/records.js';
+import type { ReadTxn, Txn } from '../store/store.js';
+import type { Ctx } from './context.js';
+import { endpointsOf, findNetwork } from './lookup.js';
+
+export const NEED_CLUSTER = 'overlay networks need a cluster store (--cluster-store etcd://...)';
+
+/** Driver state that belongs to this host, kept when a mirror is refreshed from the cluster. */
+const LOCAL_STATE = ['ready', 'mtu', 'local', 'peers'];
+
+/** The cluster client (connected on first use). */
+export async function clusterOf(ctx: Ctx): Promise<Cluster> {
+  if (!ctx.cluster) throw new InvalidArgumentError(NEED_CLUSTER);
+  return ctx.cluster();
+}
+
+/** The cluster at one revision, read once per operation. */
+export async function snapshotOf(ctx: Ctx, fresh = false): Promise<Snapshot> {
+  if (!fresh && ctx.op.snap) return ctx.op.snap;
+  const snap = await (await clusterOf(ctx)).snapshot();
+  ctx.op.snap = snap;
+  return snap;
+}
+
+export const isGlobal = (nw: NetworkRecord): boolean => nw.scope === 'global';
+
+/**
+ * What a user typed, as Docker resolves it: a local network is found locally (no cluster
+ * read); otherwise, with a cluster store, among the global networks after the mirrors are
+ * brought up to date.
+ */
+export async function resolveNetwork(ctx: Ctx, tx: Txn, ref: string): Promise<NetworkRecord> {
+  let local: NetworkRecord | undefined;
+  try {
+    local = findNetwork(tx, ref);
+  } catch (e) {
+    if (!ctx.cluster) throw e;
+  }
+  if (local && !isGlobal(local)) return local;
+  if (!ctx.cluster) throw new InvalidArgumentError(`network ${local?.name ?? ref} is of global scope: ${NEED_CLUSTER}`);
+  await syncMirrors(ctx, tx, await snapshotOf(ctx));
+  return findNetwork(tx, ref);
+}
+
+/**
+ * Mirrors every global network of the cluster into the local store; a mirror whose network is
+ * gone from the cluster goes too, with this host's devices for it (they have no endpoint left:
+ * rm is refused while any host has one, and `node rm` is refused for this host).
+ */
+export async function syncMirrors(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<void> {
+  const remote = new Map(snap.networks.map((n) => [n.id, n]));
+  const gone: KernelCmd[] = [];
+  for (const m of tx.list('networks').filter(isGlobal)) {
+    if (remote.has(m.id) || endpointsOf(tx, { network: m.id }).length) continue;
+    if (m.driverState['ready']) gone.push(...driverFor(m.driver).deleteNetwork(m));
+    tx.delete('networks', m.id);
+  }
+  for (const n of remote.values()) {
+    const old = tx.get('networks', n.id);
+    const state = { ...n.driverState };
+    for (const k of LOCAL_STATE) if (old && old.driverState[k] !== undefined) state[k] = old.driverState[k] as string;
+    const mirror: NetworkRecord = { ...n, scope: 'global', driverState: state };
+    if (!old || JSON.stringify(old) !== JSON.stringify(mirror)) tx.put('networks', mirror);
+  }
+  if (gone.length) {
+    const errs = await ipCleanup(ctx.runner, gone);
+    for (const e of errs) ctx.warn(`removing the devices of a network gone from the cluster: ${e}`);
+  }
+}
+
+/** Before this host's devices of `nw` are made: the VTEP address, and the MTU the underlay leaves. */
+export async function prepareHost(ctx: Ctx, nw: NetworkRecord): Promise<void> {
+  if (nw.driverState['ready']) return;
+  const me = (await clusterOf(ctx)).me;
+  const links = await ipJson<Array<{ ifname: string; mtu: number; addr_info?: Array<{ local: string }> }>>(ctx.runner, undefined, ['addr', 'show']);
+  const under = links.find((l) => l.addr_info?.some((a) => a.local === me.addr));
+  if (!under) throw new InvalidArgumentError(`advertise address ${me.addr} is not an address of this host`, 'set --advertise-addr (or NETCTL_ADVERTISE_ADDR) to this host\'s underlay address');
+  nw.driverState['local'] = me.addr;
+  nw.driverState['mtu'] = under.mtu - VXLAN_OVERHEAD;
+}
+
+const clusterCall = (method: string, body: Record<string, unknown>): PluginCall => ({ plugin: 'cluster', kind: 'ClusterStore', method, body });
+
+/** Connect: the claim of an address and the endpoint's publication, one journaled call; then `after()`. */
+export function claimStep(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, asked: { ipv4?: string; mac?: string }, after: () => Step[]): Step {
+  const req: ClaimRequest = { network: nw.id, endpoint: ep.id, sandbox: sb.id, container: sb.name, ...asked };
+  return {
+    cmds: [], undo: clusterRelease(nw, ep),
+    call: {
+      ...clusterCall('Claim', { ...req }),
+      then: (a) => {
+        ep.ipv4 = String(a['Address'] ?? '');
+        ep.mac = String(a['MacAddress'] ?? ep.mac);
+        return after();
+      },
+    },
+  };
+}
+
+/** Disconnect (and the undo of a claim): the endpoint and its address leave the cluster. */
+export const clusterRelease = (nw: NetworkRecord, ep: EndpointRecord): KernelCmd[] =>
+  (isGlobal(nw) ? [{ args: [], call: clusterCall('Release', { network: nw.id, endpoint: ep.id }) }] : []);
+
+/** Runs a journaled cluster call (txn.ts sends plugin calls and these alike). */
+export async function sendClusterCall(ctx: Ctx, c: PluginCall): Promise<Record<string, unknown>> {
+  const cluster = await clusterOf(ctx);
+  if (c.method === 'Claim') {
+    const req = c.body as unknown as ClaimRequest;
+    const peer = await cluster.claim(req, ctx.op.snap?.used.get(req.network) ?? new Map());
+    return { Address: peer.ipv4, MacAddress: peer.mac };
+  }
+  if (c.method === 'Release') {
+    await cluster.release(String(c.body['network']), String(c.body['endpoint']));
+    return {};
+  }
+  throw new InvalidArgumentError(`unknown cluster store call ${c.method}`);
+}
+
+const encode = (ps: PeerEntry[]): string => ps.map((p) => `${p.ip},${p.mac},${p.vtep}`).sort().join(';');
+const decode = (s: unknown): PeerEntry[] => (typeof s === 'string' && s ? s.split(';') : []).map((x) => {
+  const [ip = '', mac = '', vtep = ''] = x.split(',');
+  return { ip, mac, vtep };
+});
+
+/**
+ * Brings this host's entries for the remote endpoints of `nw` in line with the cluster (from
+ * what it programmed last, or from the kernel when `fromKernel`): best-effort, since they are
+ * derived state that the next command or the agent reconciles again; records what it set.
+ */
+export async function syncPeers(ctx: Ctx, tx: Txn, nw: NetworkRecord, snap: Snapshot, fromKernel = false): Promise<void> {
+  const driver = driverFor(nw.driver);
+  if (!driver.peers || !nw.driverState['ready']) return;
+  const me = String(nw.driverState['local'] ?? '');
+  const want = snap.peers
+    .filter((p) => p.networkId === nw.id && p.vtep !== me && p.ipv4 && p.mac)
+    .map((p) => ({ ip: bareIP(p.ipv4), mac: p.mac, vtep: p.vtep }));
+  const had = fromKernel ? await kernelPeers(ctx, nw) : decode(nw.driverState['peers']);
+  const cmds = driver.peers(nw, want, had);
+  if (cmds.length) {
+    const errs = await ipCleanup(ctx.runner, cmds.map((args) => ({ args })));
+    for (const e of errs) ctx.warn(`peers of network ${nw.name}: ${e}`);
+  }
+  const text = encode(want);
+  if (nw.driverState['peers'] !== text) {
+    nw.driverState['peers'] = text;
+    tx.put('networks', nw);
+  }
+}
+
+/** The permanent FDB and neighbour entries of the network's VXLAN device, as the kernel has them. */
+async function kernelPeers(ctx: Ctx, nw: NetworkRecord): Promise<PeerEntry[]> {
+  const dev = `vx-${nw.id.slice(0, 12)}`;
+  const [fdb, neigh] = await Promise.all([
+    ctx.runner.run('bridge', ['-j', 'fdb', 'show', 'dev', dev]).then((r) => (r.exitCode === 0 ? JSON.parse(r.stdout || '[]') as Array<{ mac: string; dst?: string; state?: string }> : [])),
+    ipJson<Array<{ dst: string; lladdr?: string; state?: string[] }>>(ctx.runner, undefined, ['neigh', 'show', 'dev', dev]).catch(() => []),
+  ]);
+  const out: PeerEntry[] = [];
+  const ipOf = new Map(neigh.filter((n) => n.lladdr).map((n) => [n.lladdr ?? '', n.dst]));
+  for (const f of fdb) {
+    if (!f.dst || f.mac === '00:00:00:00:00:00') continue;
+    out.push({ ip: ipOf.get(f.mac) ?? '', mac: f.mac, vtep: f.dst });
+    ipOf.delete(f.mac);
+  }
+  for (const [mac, ip] of ipOf) out.push({ ip, mac, vtep: '' });
+  return out;
+}
+
+/** Every global network this host has devices for: peers from the kernel (restore, the agent's first pass). */
+export async function reconcileHost(ctx: Ctx, tx: Txn, fromKernel: boolean, read?: Snapshot): Promise<void> {
+  const snap = read ?? (await snapshotOf(ctx, true));
+  ctx.op.snap = snap;
+  await syncMirrors(ctx, tx, snap);
+  for (const nw of tx.list('networks').filter(isGlobal)) await syncPeers(ctx, tx, nw, snap, fromKernel);
+}
+
+/** Endpoint records of every host on a global network, for inspect and rm. */
+export function peersOf(snap: Snapshot, nw: NetworkRecord): Snapshot['peers'] {
+  return snap.peers.filter((p) => p.networkId === nw.id);
+}
+
+/** Read-only commands: global networks as the cluster has them, beside local ones. */
+export function globalNetworks(snap: Snapshot, tx: ReadTxn): NetworkRecord[] {
+  return snap.networks.map((n) => {
+    const m = tx.get('networks', n.id);
+    return { ...n, scope: 'global', driverState: { ...n.driverState, ...(m ? { ready: m.driverState['ready'] ?? false } : {}) } };
+  });
+}
+
+export function requireGlobal(ctx: Ctx): void {
+  if (!ctx.cluster) throw new NotFoundError(NEED_CLUSTER);
+}

@@ -1,0 +1,102 @@
+// Hosts of the cluster (`node ls`, `node rm`) and the agent that keeps this host's overlay
+// peers in step with the cluster store while it runs.
+import type { NodeRecord, Peer, Snapshot } from '../cluster/cluster.js';
+import { ForbiddenError, NotFoundError } from '../lib/errors.js';
+import type { Ctx } from './context.js';
+import { clusterOf, reconcileHost, snapshotOf } from './global.js';
+import { update } from './txn.js';
+
+export interface NodeRow extends NodeRecord {
+  endpoints: number;
+  self: boolean;
+}
+
+export async function listNodes(ctx: Ctx): Promise<NodeRow[]> {
+  const cluster = await clusterOf(ctx);
+  const snap = await cluster.snapshot();
+  const rows = snap.nodes.map((n) => ({ ...n, endpoints: snap.peers.filter((p) => p.vtep === n.addr).length, self: n.addr === cluster.me.addr }));
+  // A host that has endpoints but whose node record is gone still shows (its endpoints block rm).
+  for (const addr of new Set(snap.peers.map((p) => p.vtep))) {
+    if (rows.some((r) => r.addr === addr)) continue;
+    const any = snap.peers.find((p) => p.vtep === addr);
+    rows.push({ name: any?.node ?? addr, addr, seen: '', endpoints: snap.peers.filter((p) => p.vtep === addr).length, self: addr === cluster.me.addr });
+  }
+  return rows.sort((a, b) => a.name.localeCompare(b.name) || a.addr.localeCompare(b.addr));
+}
+
+function findNode(snap: Snapshot, ref: string): NodeRecord {
+  const known: NodeRecord[] = [...snap.nodes];
+  for (const p of snap.peers) if (!known.some((n) => n.addr === p.vtep)) known.push({ name: p.node, addr: p.vtep, seen: '' });
+  const hits = known.filter((n) => n.addr === ref || n.name === ref);
+  if (hits.length === 0) throw new NotFoundError(`node ${ref} not found`);
+  if (hits.length > 1) throw new NotFoundError(`node ${ref} is ambiguous: ${hits.map((h) => h.addr).join(', ')} (name it by its address)`);
+  return hits[0] as NodeRecord;
+}
+
+/** Removes a dead host's endpoints and addresses cluster-wide; this host's peers follow at once. */
+export async function removeNode(ctx: Ctx, ref: string): Promise<Peer[]> {
+  const cluster = await clusterOf(ctx);
+  return update(ctx, async (tx) => {
+    const snap = await snapshotOf(ctx);
+    const node = findNode(snap, ref);
+    if (node.addr === cluster.me.addr) throw new ForbiddenError(`node ${node.name} (${node.addr}) is this host: disconnect its containers instead`);
+    const gone = await cluster.removeNode(node, snap);
+    await reconcileHost(ctx, tx, false);
+    return gone;
+  });
+}
+
+/**
+ * `netctl agent`: a first pass from the kernel, then a pass whenever the cluster changes (a
+ * watch on the prefix), and a full one every `period` seconds to heal what a lost watch or a
+ * partition missed. Each pass reads the cluster outside the lock, then takes it briefly.
+ */
+export async function runAgent(ctx: Ctx, opts: { heartbeat: number; log: (m: string) => void; stop: Promise<void> }): Promise<void> {
+  const cluster = await clusterOf(ctx);
+  let rev = 0;
+  const pass = async (fromKernel: boolean) => {
+    const snap = await cluster.snapshot();
+    await update(ctx, (tx) => reconcileHost(ctx, tx, fromKernel, snap));
+    rev = Math.max(rev, snap.rev);
+  };
+  let dirty = false;
+  let running: Promise<void> | null = null;
+  const drain = async () => {
+    while (dirty) {
+      dirty = false;
+      await pass(false).catch((e: Error) => { opts.log(`reconcile: ${e.message}`); });
+    }
+    running = null;
+  };
+  const kick = () => {
+    dirty = true;
+    running ??= drain();
+  };
+  await pass(true);
+  await cluster.touchNode();
+  opts.log(`agent of ${cluster.me.name} (${cluster.me.addr}) watching ${cluster.url} from revision ${rev + 1}`);
+  let watch: { close(): Promise<void> } | undefined;
+  const rewatch = async (): Promise<void> => {
+    try {
+      watch = await cluster.watch(rev + 1, kick, (e) => {
+        opts.log(`watch: ${e.message}; reading again`);
+        kick();
+        setTimeout(() => void rewatch(), 1000);
+      });
+    } catch (e) {
+      opts.log(`watch: ${(e as Error).message}; retrying`);
+      setTimeout(() => void rewatch(), 1000);
+    }
+  };
+  await rewatch();
+  let beats = 0;
+  const timer = setInterval(() => {
+    beats++;
+    void cluster.touchNode().catch((e: Error) => opts.log(`heartbeat: ${e.message}`));
+    if (beats % 3 === 0) void pass(true).catch((e: Error) => opts.log(`reconcile: ${e.message}`));
+  }, opts.heartbeat * 1000);
+  await opts.stop;
+  clearInterval(timer);
+  await watch?.close().catch(() => undefined);
+  await running;
+}

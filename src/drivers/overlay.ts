@@ -1,0 +1,151 @@
+// The overlay driver (SPEC §10): a network of global scope whose endpoints on different hosts
+// share one L2 segment over VXLAN. On each host that has an endpoint, a bridge `ov-<id>` with a
+// VXLAN port `vx-<id>` (UDP 4789, the network's VNI, learning off, ARP proxy); endpoints are
+// veths on that bridge, as with the bridge driver. The bridge has no address: the host has no
+// route into an overlay, so isolation from every other network is by construction, not rules.
+//
+// Remote endpoints reach the VXLAN device as permanent FDB entries (MAC -> the VTEP of the
+// peer's host) and neighbour entries (IP -> MAC, which the proxy answers ARP from), as
+// libnetwork's peerAdd and flannel do. The network record, VNI and peers live in the cluster
+// store; `driverState` here holds this host's part: the VTEP address, the MTU, what is programmed.
+import { randomBytes } from '../lib/random.js';
+import { InvalidArgumentError } from '../lib/errors.js';
+import { bridgeAdd, fdbDel, fdbPermanent, linkDel, linkMaster, linkUp, neighDel, neighPermanent, noAddrGen, vethAdd, vxlanAdd } from '../kernel/ops.js';
+import type { NetworkRecord } from '../model/records.js';
+import { containerIf, OPT } from './common.js';
+import type { Driver, Leftover, PeerEntry } from './driver.js';
+
+export const VNI_OPT = 'com.docker.network.driver.overlay.vxlanid_list';
+/** VXLAN over IPv4 adds 50 bytes: outer IP 20, UDP 8, VXLAN 8, inner Ethernet 14. */
+export const VXLAN_OVERHEAD = 50;
+
+const bridgeOf = (nw: NetworkRecord): string => `ov-${nw.id.slice(0, 12)}`;
+const vxlanOf = (nw: NetworkRecord): string => `vx-${nw.id.slice(0, 12)}`;
+const mtuOf = (nw: NetworkRecord): string => String(nw.driverState['mtu'] ?? 1450);
+const OURS = /^(ov|vx)-[0-9a-f]{12}$/;
+
+/** The bridge MAC, from the network ID as the bridge driver's: stable across `restore`. */
+const bridgeMac = (nw: NetworkRecord): string => `02:${(nw.id.slice(2, 12).match(/../g) ?? []).join(':')}`;
+
+export const overlayDriver: Driver = {
+  name: 'overlay',
+  plumbs: true,
+  global: true,
+
+  parseOptions(opts, name) {
+    const out = { ...opts };
+    for (const [k, v] of Object.entries(opts)) {
+      if (k === VNI_OPT) {
+        if (!/^\d{1,8}$/.test(v) || Number(v) < 1 || Number(v) > 16777215) {
+          throw new InvalidArgumentError(`network ${name}: ${VNI_OPT} must be one VXLAN id from 1 to 16777215, not ${JSON.stringify(v)}`);
+        }
+        out[k] = String(Number(v));
+      } else if (k === OPT.ifPrefix) {
+        if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,10}$/.test(v)) throw new InvalidArgumentError(`failed to parse ${k} value: ${v}`);
+      } else {
+        // MTU follows the underlay; encryption (IPsec) is not something netctl does.
+        throw new InvalidArgumentError(`network ${name}: option ${k} is not supported by the overlay driver`);
+      }
+    }
+    return out;
+  },
+
+  initState: () => ({}),
+
+  /** This host's part of the network, made when its first endpoint joins. */
+  createNetwork(nw) {
+    const br = bridgeOf(nw);
+    const vx = vxlanOf(nw);
+    const mtu = mtuOf(nw);
+    const local = String(nw.driverState['local'] ?? '');
+    return [{
+      cmds: [
+        bridgeAdd(br, bridgeMac(nw), mtu), noAddrGen(br),
+        vxlanAdd(vx, Number(nw.driverState['vni']), local, mtu), noAddrGen(vx), linkMaster(vx, br),
+        linkUp(br),
+      ],
+      undo: [{ args: linkDel(vx) }, { args: linkDel(br) }],
+    }];
+  },
+
+  deleteNetwork(nw) {
+    return [{ args: linkDel(vxlanOf(nw)) }, { args: linkDel(bridgeOf(nw)) }];
+  },
+
+  endpointNames(nw, n) {
+    return { ifName: containerIf(nw, n), hostIf: `veth${randomBytes(4).toString('hex').slice(0, 7)}` };
+  },
+
+  join(nw, ep, sb) {
+    return [{
+      cmds: [vethAdd(ep.hostIf, ep.ifName, ep.mac, sb.netns, mtuOf(nw)), noAddrGen(ep.hostIf), linkMaster(ep.hostIf, bridgeOf(nw))],
+      undo: [{ args: linkDel(ep.hostIf) }],
+    }];
+  },
+
+  leave(_nw, ep) {
+    return [{ args: linkDel(ep.hostIf) }];
+  },
+
+  /** Entries for remote endpoints: what `want` has and `had` lacks is added, the rest removed. */
+  peers(nw, want, had) {
+    const vx = vxlanOf(nw);
+    const key = (p: PeerEntry) => `${p.ip} ${p.mac} ${p.vtep}`;
+    const wanted = new Set(want.map(key));
+    const kept = new Set(had.map(key));
+    const cmds: string[][] = [];
+    for (const p of had) {
+      if (wanted.has(key(p))) continue;
+      cmds.push(neighDel(p.ip, vx), fdbDel(p.mac, vx, p.vtep));
+    }
+    for (const p of want) {
+      if (kept.has(key(p))) continue;
+      cmds.push(fdbPermanent(p.mac, vx, p.vtep), neighPermanent(p.ip, p.mac, vx));
+    }
+    return cmds;
+  },
+
+  async checkNetwork({ kernel }, nw) {
+    const links = await kernel.links();
+    const br = links.get(bridgeOf(nw));
+    const vx = links.get(vxlanOf(nw));
+    if (!br || !vx) {
+      const missing = [!br ? `bridge ${bridgeOf(nw)}` : '', !vx ? `vxlan ${vxlanOf(nw)}` : ''].filter(Boolean);
+      return {
+        drift: missing.map((m) => `${m} is missing`),
+        // Made again whole: a bridge without its VXLAN port (or the other way round) is deleted first.
+        repair: [{ cmds: [...(br ? [linkDel(bridgeOf(nw))] : []), ...(vx ? [linkDel(vxlanOf(nw))] : [])], undo: [] }, ...this.createNetwork(nw)],
+        repaired: [`overlay devices of network ${nw.name}`],
+      };
+    }
+    const drift: string[] = [];
+    if (vx.master !== bridgeOf(nw)) drift.push(`vxlan ${vxlanOf(nw)} is not attached to ${bridgeOf(nw)}`);
+    if (!(br.flags ?? []).includes('UP')) drift.push(`bridge ${bridgeOf(nw)} is down`);
+    return { drift, repair: drift.length ? [{ cmds: [linkMaster(vxlanOf(nw), bridgeOf(nw)), linkUp(bridgeOf(nw))], undo: [] }] : [], repaired: [] };
+  },
+
+  async checkEndpoint({ kernel }, nw, ep) {
+    const host = (await kernel.links()).get(ep.hostIf);
+    if (!host) return { drift: [`veth ${ep.hostIf} (${ep.ifName} on ${nw.name}) is missing`], repair: [], repaired: [], missing: true };
+    if (host.master === bridgeOf(nw)) return { drift: [], repair: [], repaired: [], missing: false };
+    return {
+      drift: [`veth ${ep.hostIf} is not attached to ${bridgeOf(nw)}`],
+      repair: [{ cmds: [linkMaster(ep.hostIf, bridgeOf(nw))], undo: [] }],
+      repaired: [`${ep.hostIf} re-attached to ${bridgeOf(nw)}`],
+      missing: false,
+    };
+  },
+
+  async leftovers({ tx, kernel }) {
+    const mine = new Set(tx.list('networks').filter((n) => n.driver === 'overlay' && n.driverState['ready']).flatMap((n) => [bridgeOf(n), vxlanOf(n)]));
+    const out: Leftover[] = [];
+    for (const name of (await kernel.links()).keys()) {
+      if (OURS.test(name) && !mine.has(name)) out.push({ dev: name, what: `overlay device ${name} (no network has it here)` });
+    }
+    return out;
+  },
+
+  shownOptions(nw) {
+    return { [VNI_OPT]: String(nw.driverState['vni'] ?? '') };
+  },
+};
