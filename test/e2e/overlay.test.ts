@@ -238,7 +238,7 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
       assert.equal(sbAddr(h2, y2, SUB1), '10.210.0.150', 'd3\'s address is free again');
       h2.ok('sandbox', 'rm', y2);
     } finally {
-      c.heal(h3);
+      await c.heal(h3);
     }
     // The dead host comes back: its stale sandbox can still be removed, and its devices go.
     const r = h3.netctl('sandbox', 'rm', '-f', d3);

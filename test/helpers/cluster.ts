@@ -259,8 +259,13 @@ export class Cluster {
     must(run('ip', ['-n', this.switchNs, 'link', 'set', `h${h.index}`, 'down']), 'partition');
   }
 
-  heal(h: ClusterHost): void {
+  /**
+   * Brings the switch port back up; resolves once the host reaches etcd over the underlay again
+   * (the kernel's link watcher takes up to a second to report the carrier), at most 5 s.
+   */
+  async heal(h: ClusterHost): Promise<void> {
     must(run('ip', ['-n', this.switchNs, 'link', 'set', `h${h.index}`, 'up']), 'heal');
+    if (!(await h.until(() => this.underlayPing(h.ns, ETCD_IP), 5000))) throw new Error(`${h.nodeName} does not reach etcd 5 s after heal`);
   }
 
   /** One ping over the underlay from a host (or the etcd namespace) to an underlay address. */
