@@ -212,7 +212,8 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
   it('node rm: the local host is refused; a dead host\'s endpoints go cluster-wide, peers drop them, their addresses are free', async () => {
     const self = h3.netctl('node', 'rm', 'host3');
     assert.equal(self.code, 1, 'node rm of the local host is refused');
-    assert.match(self.err, /^Error: .*host3/);
+    assert.match(self.err, /^Error: /);
+    assert.ok(nodeRows(h3).some((x) => x['NAME'] === 'host3'), 'host3 still listed');
     const d3 = h3.name('d3');
     h3.ok('sandbox', 'create', d3, '--net', 'ov1', '--ip', '10.210.0.150');
     const p3 = peerOf(h3, d3, SUB1);
