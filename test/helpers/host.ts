@@ -24,17 +24,30 @@ export interface Result {
 
 export const isRoot = process.getuid?.() === 0;
 
-function sh(file: string, args: string[], input?: string): Result {
-  const r = spawnSync(file, args, { encoding: 'utf8', input, env: { ...process.env, LC_ALL: 'C' } });
+function sh(file: string, args: string[], input?: string, env: Record<string, string> = {}): Result {
+  const r = spawnSync(file, args, { encoding: 'utf8', input, env: { ...process.env, LC_ALL: 'C', ...env } });
   return { code: r.status ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
 }
 
-export class TestHost {
-  readonly tag = `nct${randomBytes(3).toString('hex')}`;
-  readonly ns = `${this.tag}h`;
-  readonly root = mkdtempSync(join(tmpdir(), 'netctl-e2e-'));
+/** What a harness built on TestHost may choose (the multi-host cluster does). */
+export interface TestHostOptions {
+  /** The prefix of every name this host makes (default: a random `nct<6 hex>`). */
+  tag?: string;
+  /** Extra environment for every netctl this host runs. */
+  env?: Record<string, string>;
+}
 
-  constructor() {
+export class TestHost {
+  readonly tag: string;
+  readonly ns: string;
+  readonly root = mkdtempSync(join(tmpdir(), 'netctl-e2e-'));
+  /** Extra environment for every netctl run by this host. */
+  readonly env: Record<string, string>;
+
+  constructor(opts: TestHostOptions = {}) {
+    this.tag = opts.tag ?? `nct${randomBytes(3).toString('hex')}`;
+    this.ns = `${this.tag}h`;
+    this.env = { ...opts.env };
     must(sh('ip', ['netns', 'add', this.ns]));
     must(sh('ip', ['-n', this.ns, 'link', 'set', 'lo', 'up']));
   }
@@ -46,13 +59,13 @@ export class TestHost {
 
   /** Runs bin/netctl inside the test host namespace with this host's state root. */
   netctl(...args: string[]): Result {
-    return sh('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args]);
+    return sh('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args], undefined, this.env);
   }
 
   /** The same, asynchronously (for concurrency tests). */
   netctlAsync(...args: string[]): Promise<Result> {
     return new Promise((resolve) => {
-      const p = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args]);
+      const p = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args], { env: { ...process.env, ...this.env } });
       let out = '';
       let err = '';
       p.stdout.on('data', (d) => (out += d));
