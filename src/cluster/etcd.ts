@@ -175,7 +175,10 @@ class Client implements EtcdClient {
       w.on('error', (err: Error) => {
         const first = state === 'connecting';
         void stop();
-        const e = new ClusterError(this.url, `watch ${prefix}: ${err.message.replace(/^\w*Error: /, '')}`);
+        // etcd 3.4 cancels a watch of a compacted revision with an empty reason, and etcd3
+        // drops the compact_revision: callers cannot tell the cases apart, they re-read.
+        const reason = err.message.replace(/^Watcher canceled:\s*/, '');
+        const e = new ClusterError(this.url, `watch ${prefix} canceled by etcd${reason ? `: ${reason}` : ''}`);
         if (first) reject(e); else onError(e);
       });
       // call()'s deadline also ends a watch that never connects: take the watcher away then.
