@@ -5,9 +5,13 @@
 // internal modules compiled per command), CommonJS does not. Command modules stay lazy inside
 // the file (esbuild wraps every dynamically imported module in an init function). Large
 // packages one command alone uses are the exception: execa (`netctl exec`), yaml and
-// cli-table3 are bundled apart (execa.cjs, yaml.cjs, cli-table3.cjs) and loaded on demand. bin/netctl compiles netctl.cjs with a V8 code cache; caches live
-// beside it and this build removes them with the rest.
-import { readFileSync, rmSync } from 'node:fs';
+// cli-table3 are bundled apart (execa.cjs, yaml.cjs, cli-table3.cjs) and loaded on demand, and
+// so is etcd3 (etcd3.cjs, for the commands that use the cluster store). bin/netctl compiles
+// netctl.cjs with a V8 code cache; caches live beside it and this build removes them with the
+// rest.
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 const out = 'dist/src/bundle';
@@ -32,7 +36,11 @@ await build({
   banner: { js: "const __netctlUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [{
     name: 'apart',
-    setup(b) { b.onResolve({ filter: APART_RE }, (a) => ({ path: `./${a.path}.cjs`, external: true })); },
+    setup(b) {
+      b.onResolve({ filter: APART_RE }, (a) => ({ path: `./${a.path}.cjs`, external: true }));
+      // src/cluster/etcd.ts loads etcd3 through this one module (see the etcd3 chunk below).
+      b.onResolve({ filter: /^\.\/etcd3-lib\.js$/ }, () => ({ path: './etcd3.cjs', external: true }));
+    },
   }],
 });
 
@@ -60,3 +68,41 @@ await build({
   outfile: `${out}/execa.cjs`,
   logLevel: 'warning',
 });
+
+// etcd3 (gRPC, protobuf, cockatiel: ~100 ms to load unbundled) for the cluster-store commands,
+// as etcd3.body.cjs behind etcd3.cjs, scripts/code-cache-stub.cjs, which compiles it with a
+// V8 code cache. Minified (names kept: etcd3 names its errors after their classes). etcd3
+// parses proto/rpc.proto at load (`loadSync(`${__dirname}/../proto/rpc.proto`)`), a path the
+// bundle does not have and ~25 ms of parsing: the plugin below parses it here instead and
+// gives proto-loader the result as JSON (its `fromJSON`), so nothing is read at run time and
+// no .proto file is shipped.
+const req = createRequire(import.meta.url);
+const protobuf = createRequire(req.resolve('@grpc/proto-loader'))('protobufjs'); // proto-loader's own copy
+const rpcProto = join(dirname(req.resolve('etcd3/package.json')), 'proto/rpc.proto');
+// keepCase is a parse option: the same one etcd3 passes to loadSync.
+const rpcJson = JSON.stringify(new protobuf.Root().loadSync(rpcProto, { keepCase: true }).toJSON());
+const LOAD_RE = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`,/g;
+await build({
+  entryPoints: ['src/cluster/etcd3-lib.ts'],
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  outfile: `${out}/etcd3.body.cjs`,
+  minify: true,
+  keepNames: true,
+  logLevel: 'warning',
+  plugins: [{
+    name: 'etcd3-protos',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (a) => {
+        const text = readFileSync(a.path, 'utf8');
+        const n = text.match(LOAD_RE)?.length ?? 0;
+        // A new etcd3 that loads its protos differently must fail the build, not the run.
+        if (n !== 1) throw new Error(`${a.path}: expected one loadSync of rpc.proto, found ${n}`);
+        return { contents: text.replace(LOAD_RE, `(0, proto_loader_1.fromJSON)(${rpcJson},`), loader: 'js' };
+      });
+    },
+  }],
+});
+copyFileSync('scripts/code-cache-stub.cjs', `${out}/etcd3.cjs`);

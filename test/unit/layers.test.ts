@@ -54,6 +54,13 @@ describe('layers', () => {
     assert.ok(checked > 20, `${checked} imports checked`);
   });
 
+  it('cluster/ imports only lib/, model/ and ipam/ (its allocation) and itself', () => {
+    const allowed = new Set(['cluster', 'lib', 'model', 'ipam']);
+    for (const f of all.filter((x) => layerOf(x) === 'cluster')) {
+      for (const i of importedLayers(f)) assert.ok(allowed.has(i.layer), `${relative(SRC, f)} imports ${i.spec}`);
+    }
+  });
+
   it('core/ never imports cli/', () => {
     for (const f of all.filter((x) => layerOf(x) === 'core')) {
       for (const i of importedLayers(f)) assert.notEqual(i.layer, 'cli', `${relative(SRC, f)} imports ${i.spec}`);

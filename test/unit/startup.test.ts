@@ -37,6 +37,8 @@ describe('start-up path', () => {
     for (const args of [['--help'], ['__complete', 'rm', ''], ['--root', join(dir, 'root'), 'ls']]) {
       const files = loaded(bin, ...args);
       assert.ok(!files.includes('execa.cjs'), `${args.join(' ')} loads ${files.join(' ')}`);
+      // etcd3 (gRPC, protobuf) is for the cluster-store commands alone.
+      assert.ok(!files.some((f) => f.startsWith('etcd3')), `${args.join(' ')} loads ${files.join(' ')}`);
     }
   });
 });
