@@ -32,8 +32,12 @@ export async function clusterOf(ctx: Ctx): Promise<Cluster> {
 /** The cluster at one revision, read once per operation. */
 export async function snapshotOf(ctx: Ctx, fresh = false): Promise<Snapshot> {
   if (!fresh && ctx.op.snap) return ctx.op.snap;
-  const snap = await (await clusterOf(ctx)).snapshot();
+  const cluster = await clusterOf(ctx);
+  const snap = await cluster.snapshot();
   ctx.op.snap = snap;
+  // This host shows in `node ls` from its first global command on (then claims and the agent keep it current).
+  const me = snap.nodes.find((n) => n.addr === cluster.me.addr);
+  if (!me || me.name !== cluster.me.name || Date.now() - Date.parse(me.seen) > 60_000) await cluster.touchNode();
   return snap;
 }
 

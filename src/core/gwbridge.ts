@@ -22,10 +22,13 @@ export async function gwbridgeJoin(ctx: Ctx, tx: Txn, sb: SandboxRecord, pending
   const existing = tx.list('networks').find((n) => n.name === GWBRIDGE);
   if (existing && live.some((e) => e.networkId === existing.id)) return undefined;
   const net = existing ?? (await ensureGwbridge(ctx, tx));
-  const plan = planJoin(ctx, tx, sb, net, {}, pending, marks);
+  // Its interface comes after those being planned for the sandox (their eth<N> is not counted yet).
+  const probe = { ...sb, nextIf: sb.nextIf + pending.filter((p) => p.sandboxId === sb.id && p.ifName).length };
+  const plan = planJoin(ctx, tx, probe, net, {}, pending, marks);
   const commit = plan.commit;
   plan.commit = () => {
     commit();
+    sb.nextIf = Math.max(sb.nextIf, probe.nextIf);
     sb.networks[net.id] = { name: net.name, settings: {} };
     tx.put('sandboxes', sb);
   };

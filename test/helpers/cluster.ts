@@ -172,7 +172,10 @@ export class Cluster {
     const h2 = new ClusterHost(this, 2);
     const h3 = new ClusterHost(this, 3);
     this.hosts = [h1, h2, h3];
-    for (const h of this.hosts) this.plug(`h${h.index}`, h.ns, `${h.addr}/24`);
+    for (const h of this.hosts) {
+      this.plug(`h${h.index}`, h.ns, `${h.addr}/24`);
+      h.foreignLinks.add(UPLINK); // the test's own device: netctl must leave it alone
+    }
     this.plug('e0', this.etcdNs, `${ETCD_IP}/24`);
   }
 
@@ -378,6 +381,7 @@ export class Cluster {
 
   /** Kills agents and etcd, deletes every namespace and dir of this run. Idempotent, never throws. */
   async destroy(): Promise<void> {
+    for (const h of this.hosts ?? []) h.stopServers();
     await this.stopAgents().catch(() => undefined);
     await this.etcdStop('SIGKILL').catch(() => undefined);
     for (const n of this.namespaces()) run('ip', ['netns', 'del', n]);

@@ -201,9 +201,14 @@ export class TestHost {
     return sh('ip', ['netns', 'exec', this.ns, 'iptables', ...args]);
   }
 
+  /** Stops the TCP servers `serve` started (a running one keeps the test process alive). */
+  stopServers(): void {
+    this.servers.splice(0).forEach((kill) => kill());
+  }
+
   /** Removes what netctl knows of, then anything of this run that is still there. */
   cleanup(): string[] {
-    this.servers.forEach((kill) => kill());
+    this.stopServers();
     let found: string[] = [];
     if (existsSync(join(this.root, 'store.json'))) {
       const s = this.store();

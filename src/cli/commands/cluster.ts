@@ -20,7 +20,7 @@ export async function nodeLs(g: Globals, io: Io, flags: { quiet?: boolean; forma
   const rows = await makeController(g, io).listNodes();
   if (flags.quiet) io.out(rows.map((r) => `${r.name}\n`).join(''));
   else if (flags.format === 'json') io.out(rows.map((r) => `${JSON.stringify({ Name: r.name, Addr: r.addr, LastSeen: r.seen, Endpoints: r.endpoints, Self: r.self })}\n`).join(''));
-  else io.out(tabwrite([['NAME', 'ADDRESS', 'LAST SEEN', 'ENDPOINTS'], ...rows.map((r) => [`${r.name}${r.self ? ' *' : ''}`, r.addr, ago(r.seen), String(r.endpoints)])]));
+  else io.out(tabwrite([['NAME', 'ADDRESS', 'LAST SEEN', 'ENDPOINTS'], ...rows.map((r) => [r.name, r.addr, ago(r.seen), String(r.endpoints)])]));
   return 0;
 }
 
