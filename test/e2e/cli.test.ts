@@ -105,7 +105,7 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
     const run = (words: string[]) => sh('zsh', `compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -l -- "$@"; }; _files() { print FILES; }; compdef() { :; }; source ${COMPLETIONS}_netctl; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _netctl`);
     assert.deepEqual(run(['netctl', 'inspect', 'b']), ['backend', 'bridge']);
     assert.deepEqual(run(['netctl', 'sandbox', 'rm', `${h.tag}-a`]), [A]);
-    assert.deepEqual(run(['netctl', 'create', '-d', '']), ['bridge', 'host', 'null', 'macvlan']);
+    assert.deepEqual(run(['netctl', 'create', '-d', '']), ['bridge', 'host', 'null', 'macvlan', 'overlay']);
   });
 
   it('fish completes through the shipped script', () => {
