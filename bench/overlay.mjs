@@ -32,6 +32,11 @@ try {
     const tb = timed(h1, 'connect', 'bbr', b);
     if (i >= 2) { ov.push(to); br.push(tb); } // the first two warm the code caches
   }
+  // One traced overlay connect: where its time goes (the marks of NETCTL_TRACE=1).
+  const tr = h1.name('trace');
+  h1.ok('sandbox', 'create', tr, '--net', 'none');
+  const trace = h1.netctlEnv({ NETCTL_TRACE: '1' }, 'connect', 'bov', tr).err.split('\n')
+    .map((l) => /^trace: +([\d.]+) ms (.*)$/.exec(l)).filter(Boolean).map((m) => [m[2], Number(m[1])]);
   // Agent: from the connect's return on host1 to the first ping from host2 that answers.
   const agents = c.hosts.map((h) => c.startAgent(h));
   await sleep(1500);
@@ -61,6 +66,10 @@ try {
   console.log(`| connect to a bridge network, same run | ${f(mb)} | |`);
   console.log(`| overlay / bridge | ${(mo / mb).toFixed(2)}× | ≤ 1.5× ${mo / mb <= 1.5 ? 'met' : 'missed'} |`);
   console.log(`| agent: connect on host1 returned → ping from host2 answers (median / max) | ${f(median(conv))} / ${f(Math.max(...conv))} | ≤ 2000 ${Math.max(...conv) <= 2000 ? 'met' : 'missed'} |`);
+  console.log('\nOne overlay connect traced (`NETCTL_TRACE=1`; ms since node started). Between `store: read` and the first `ip` spawn: loading the etcd3 client (gRPC and protobuf, with its V8 code cache), connecting and reading the cluster; the journal intents around the claim transaction; then the endpoint and, for a sandbox with no other way out, its gwbridge endpoint and the firewall sync that brings.\n');
+  console.log('| phase | at ms | ms to the next |');
+  console.log('|---|---:|---:|');
+  trace.forEach(([l, t], i) => console.log(`| ${l} | ${t.toFixed(1)} | ${i + 1 < trace.length ? (trace[i + 1][1] - t).toFixed(1) : ''} |`));
 } finally {
   await c.removeAll().catch(() => []);
   await c.destroy();

@@ -190,6 +190,16 @@ t0=$(now); inns $NETCTL apply -f "$OUT/apply.json" >/dev/null; t1=$(now); APPLY_
 t0=$(now); inns $NETCTL apply -f "$OUT/apply.json" >/dev/null; t1=$(now); APPLY_NOOP=$(ms "$t0" "$t1")
 inns $NETCTL sandbox rm $ap_names >/dev/null; inns $NETCTL rm ncb-apply >/dev/null
 
+# ---------------------------------------------------------------- 2c. overlay across three hosts
+# The tests' multi-host underlay (three host namespaces, a real etcd), built and removed by
+# bench/overlay.mjs; it prints its own markdown section.
+log "overlay: connect vs bridge connect on 3 hosts, agent convergence"
+if command -v etcd >/dev/null; then
+  node bench/overlay.mjs > "$OUT/overlay.md" 2> "$OUT/overlay.err" || { log "overlay bench failed: $(tail -3 "$OUT/overlay.err")"; echo "## Overlay: not measured (bench/overlay.mjs failed)" > "$OUT/overlay.md"; }
+else
+  echo "## Overlay: not measured (etcd-server is not installed)" > "$OUT/overlay.md"
+fi
+
 # ---------------------------------------------------------------- 3. report
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "NA" || b == "NA" || b == 0) print "NA"; else printf "%.2f", a / b }'; }
 check() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "NA") print "n/a"; else print (r <= t) ? "met" : "missed" }'; }
@@ -255,6 +265,8 @@ row() { # label, value, base label, base value, target
   echo "| apply -f of $AP sandboxes / the same by $(( AP + 1 )) commands / apply again (no change) | $APPLY_ONE / $APPLY_CMDS / $APPLY_NOOP |"
   echo "| sandbox create -p, iptables backend, 1 / $FWNETS networks in use (median of $REPS) | $FW_IPT |"
   echo "| sandbox create -p, nftables backend, 1 / $FWNETS networks in use (median of $REPS) | $FW_NFT |"
+  echo
+  cat "$OUT/overlay.md"
   echo
   echo "## Side by side (peer-bench.sh, N=$N, REPS=$REPS)"
   echo

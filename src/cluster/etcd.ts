@@ -6,6 +6,7 @@ import { InvalidArgumentError, SystemError } from '../lib/errors.js';
 import type { Etcd3, IOptions, IWatchResponse, Watcher } from 'etcd3';
 import type { IBackoff } from 'cockatiel';
 import type * as Lib from './etcd3-lib.js';
+import { mark } from '../lib/trace.js';
 
 export interface KV { key: string; value: string; createRev: number; modRev: number }
 /** A txn condition: target 'create' | 'mod' compare revisions (numbers), 'value' compares the string value. A key that does not exist has createRev 0 and modRev 0. */
@@ -207,7 +208,9 @@ class Client implements EtcdClient {
   private async open(): Promise<Conn> {
     // The probe's connects go out first and are answered while etcd3 loads.
     const probe = import('./probe.js').then((m) => m.reachableEndpoints(this.endpoints, this.timeoutMs));
+    mark('cluster: loading etcd3');
     const lib = await import('./etcd3-lib.js');
+    mark('cluster: etcd3 loaded');
     this.lib = lib;
     const hosts = await probe;
     if (hosts.length === 0) throw new ClusterUnreachable(this.url, new Error('no endpoint accepts a TCP connection'));

@@ -16,6 +16,7 @@ import { InvalidArgumentError, NotFoundError } from '../lib/errors.js';
 import { bareIP, type EndpointRecord, type KernelCmd, type NetworkRecord, type PluginCall, type SandboxRecord, type Step } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
+import { mark } from '../lib/trace.js';
 import { endpointsOf, findNetwork } from './lookup.js';
 
 export const NEED_CLUSTER = 'overlay networks need a cluster store (--cluster-store etcd://...)';
@@ -34,6 +35,7 @@ export async function snapshotOf(ctx: Ctx, fresh = false): Promise<Snapshot> {
   if (!fresh && ctx.op.snap) return ctx.op.snap;
   const cluster = await clusterOf(ctx);
   const snap = await cluster.snapshot();
+  mark('cluster: read');
   ctx.op.snap = snap;
   // This host shows in `node ls` from its first global command on (then claims and the agent keep it current).
   const me = snap.nodes.find((n) => n.addr === cluster.me.addr);

@@ -289,6 +289,45 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     }
   });
 
+  it('lifecycle: stop gives the address back and drops the peers elsewhere; start rejoins; a bridge network makes the gwbridge unneeded; the last overlay takes it away', () => {
+    const gwNames = (h: ClusterHost, sb: string) => containers(h, 'netctl_gwbridge').filter((x) => x.Name === sb);
+    // A sandbox on an overlay only: eth0 on the overlay, eth1 on the gwbridge.
+    const s1 = h1.name('s1');
+    h1.ok('sandbox', 'create', s1, '--net', 'none');
+    h1.ok('connect', 'ov1', s1);
+    const ip = sbAddr(h1, s1, SUB1);
+    assert.ok(ip);
+    assert.equal(gwNames(h1, s1).length, 1, 'gwbridge endpoint');
+    h2.ok('restore');
+    assert.ok(h2.ping(a2, ip), 'host2 reaches it');
+    const p = peerOf(h1, s1, SUB1);
+    h1.ok('sandbox', 'stop', s1);
+    assert.equal(containers(h2, 'ov1').some((x) => x.Name === s1), false, 'stopped: gone from the cluster');
+    h2.ok('restore');
+    assert.equal(hasEntriesFor(h2, ov1, p), false, 'host2 dropped its entries');
+    h1.ok('sandbox', 'start', s1);
+    const back = sbAddr(h1, s1, SUB1);
+    assert.ok(back, 'an overlay address again after start');
+    assert.equal(sbIface(h1, s1, back)?.mtu, 1450);
+    assert.equal(gwNames(h1, s1).length, 1, 'and the gwbridge endpoint again');
+    h2.ok('restore');
+    assert.ok(h2.ping(a2, back), 'host2 reaches it after start');
+    // Disconnecting the last overlay takes the gwbridge endpoint with it.
+    h1.ok('disconnect', 'ov1', s1);
+    assert.deepEqual(sbAddrs(h1, s1), [], 'no address left in the sandbox');
+    assert.equal(gwNames(h1, s1).length, 0, 'gwbridge endpoint gone');
+    // On a bridge network first: the bridge carries the way out, no gwbridge endpoint.
+    h1.ok('create', '--subnet', '10.212.0.0/24', 'lb1');
+    h1.ok('connect', 'lb1', s1);
+    h1.ok('connect', 'ov1', s1);
+    assert.equal(gwNames(h1, s1).length, 0, 'no gwbridge with a bridge network');
+    const route = h1.routes(s1).find((r) => r.dst === 'default');
+    assert.equal(route?.gateway, '10.212.0.1', 'default route via the bridge network');
+    assert.ok(sbAddr(h1, s1, SUB1));
+    h1.ok('sandbox', 'rm', s1);
+    h1.ok('rm', 'lb1');
+  });
+
   it('rm once every endpoint is gone: gone from ls on every host, devices gone from every host', () => {
     const ov2 = inspect(h1, 'ov2')['Id'] as string;
     const ovint = inspect(h1, 'ovint')['Id'] as string;
