@@ -24,6 +24,7 @@ export class FakeEtcd {
         const hook = this.beforeTxn;
         this.beforeTxn = undefined;
         hook?.(req);
+        check(); // the hook may have taken etcd away
         return this.txn(req);
       },
       watch: async (prefix, _from, onEvents) => {

@@ -24,6 +24,10 @@ export class FakeKernel implements Runner {
   /** What the failing line reports (after "RTNETLINK answers: "). */
   failMessage = 'injected failure';
   linesSeen = 0;
+  /** `ip -j addr show` lists addresses (MTU 1500); off, it answers [] as engine tests expect. */
+  modelAddrs = false;
+  /** `bridge …` succeeds (recorded only); off, it is "not modelled". */
+  modelFdb = false;
 
   /** Mirrors named netns as files here, as /var/run/netns does. */
   constructor(readonly netnsDir?: string) {}
@@ -63,6 +67,8 @@ export class FakeKernel implements Runner {
     const opts = { ...options, input: await options.input };
     if (options.input instanceof Promise && opts.input === '') return { stdout: '', stderr: '', exitCode: 0 };
     this.calls.push({ file, args, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    // `bridge fdb` (overlay peers): recorded, not modelled.
+    if (file === 'bridge' && this.modelFdb) return { stdout: '[]', stderr: '', exitCode: 0 };
     if (file !== 'ip') return { stdout: '', stderr: `${file}: not modelled`, exitCode: 1 };
     let a = [...args];
     let ns = '';
@@ -100,6 +106,13 @@ export class FakeKernel implements Runner {
         ...(l.kind !== 'loopback' && l.kind !== 'dummy' ? { linkinfo: { info_kind: l.kind } } : {}),
         ...(l.master ? { master: l.master } : {}),
         ...(l.up ? { flags: ['UP'] } : {}),
+      }));
+      return { stdout: JSON.stringify(out), stderr: '', exitCode: 0 };
+    }
+    if (a[0] === 'addr' && this.modelAddrs) {
+      const out = [...this.links.values()].filter((l) => l.ns === ns).map((l) => ({
+        ifname: l.name, mtu: 1500,
+        addr_info: l.addrs.map((c) => ({ local: c.split('/')[0], prefixlen: Number(c.split('/')[1]) })),
       }));
       return { stdout: JSON.stringify(out), stderr: '', exitCode: 0 };
     }
