@@ -87,6 +87,10 @@ function clusterDeps(g: Globals, cfg: Config, file: string, runner: Runner): { c
   return {
     cluster: () => (open ??= (async () => {
       const addr = advertise ?? (await sourceAddress(runner, url, endpoints[0] ?? ''));
+      // Every host would claim the same tunnel address: no peer would ever be remote.
+      if (/^127\.|^169\.254\.|^::1$|^fe[89ab]/i.test(addr)) {
+        throw new InvalidArgumentError(`advertise address ${addr} is a loopback or link-local address`, 'set --advertise-addr (or NETCTL_ADVERTISE_ADDR) to this host\'s address on the network between the hosts');
+      }
       const c = new Cluster(url, { name, addr }, connectEtcd(url, endpoints));
       closeAtEnd(() => c.close());
       return c;

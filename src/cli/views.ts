@@ -10,12 +10,12 @@ import type { NetworkRecord, SandboxRecord } from '../model/records.js';
 
 const hasFirewall = (nw: NetworkRecord): boolean => driverFor(nw.driver).firewall !== undefined;
 
-/** `firewall`: the backend in use, shown under Status for networks that have rules (SPEC §11). */
 /** A global network as the cluster has it: every host's endpoints, and the hosts themselves. */
 export interface GlobalView {
   peers: Array<{ id: string; sandboxId: string; container: string; node: string; vtep: string; mac: string; ipv4: string; ipv6: string }>;
 }
 
+/** `firewall`: the backend in use, shown under Status for networks that have rules (SPEC §11). */
 export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '', global?: GlobalView) {
   // index of a missing key gives the element's zero value, as Go: an empty EndpointResource.
   const containers: Record<string, unknown> = goMap({}, { Name: '', EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' });

@@ -80,6 +80,8 @@ export interface ClaimRequest {
   /** An address asked for (`--ip`, or the one a restarting sandbox kept). */
   ipv4?: string;
   mac?: string;
+  /** This host re-publishes an endpoint it still has (after `node rm` of it): its address, on any subnet. */
+  reclaim?: boolean;
 }
 
 const parse = <T>(kv: KV): T | undefined => {
@@ -158,8 +160,14 @@ export class Cluster {
     for (let i = 0; i < ATTEMPTS; i++) {
       const { nw, inUse } = await this.addresses(req.network, i === 0 ? used : undefined);
       used = inUse;
+      // Already ours: an earlier try committed but its answer was lost (a timeout, etcd3's retry).
+      if ([...inUse.values()].includes(req.endpoint)) {
+        const mine = await this.etcd.range(K.endpoint(nw.id, req.endpoint));
+        const p = mine.kvs[0] && parse<Peer>(mine.kvs[0]);
+        if (p) return p;
+      }
       const cidr = allocate({
-        network: nw.name, pools: nw.ipam.config.filter((p) => !p.Subnet.includes(':')), userSubnets: nw.userSubnets,
+        network: nw.name, pools: nw.ipam.config.filter((p) => !p.Subnet.includes(':')), userSubnets: nw.userSubnets || req.reclaim === true,
         inUse: { keys: () => inUse.keys(), get: (ip) => (inUse.has(ip) && inUse.get(ip) !== req.endpoint ? 'another container' : undefined) },
       }, 4, req.ipv4);
       if (!cidr) throw new ConflictError(`network ${nw.name} has no IPv4 subnet`);
@@ -198,7 +206,7 @@ export class Cluster {
     const { kvs } = await this.etcd.range(K.ipam(networkId));
     const mine = kvs.filter((kv) => kv.value === endpoint);
     await this.etcd.txn({
-      compare: mine.map((kv) => cmp(kv.key, 'value', endpoint)),
+      compare: [...mine.map((kv) => cmp(kv.key, 'value', endpoint)), cmp(K.network(networkId), 'create', 0, '>')],
       put: [{ key: K.netgen(networkId), value: endpoint }],
       del: [{ key: K.endpoint(networkId, endpoint) }, ...mine.map((kv) => ({ key: kv.key }))],
     });

@@ -256,10 +256,27 @@ class Client implements EtcdClient {
     try {
       return await Promise.race([this.connection().then(fn), deadline]);
     } catch (e) {
-      throw this.classify(e);
+      const err = this.classify(e);
+      if (err instanceof ClusterUnreachable) this.forgetPartial();
+      throw err;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A client made with only the endpoints that answered its probe is dropped when those fail:
+   * the next call probes every endpoint again (an agent must not stay on the members that
+   * happened to be up when it started).
+   */
+  private forgetPartial(): void {
+    const c = this.conn;
+    if (!c) return;
+    void c.then(({ etcd, hosts }) => {
+      if (hosts.length >= this.endpoints.length || this.conn !== c) return;
+      this.conn = undefined;
+      etcd.close();
+    }, () => undefined);
   }
 
   private classify(e: unknown): Error {

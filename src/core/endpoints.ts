@@ -23,7 +23,7 @@ import { addressRelease, addressStep } from '../ipam/remote.js';
 import { hostFirst } from './steps.js';
 import { apply, teardown, touch, update } from './txn.js';
 import { claimStep, clusterRelease, isGlobal, prepareHost, resolveNetwork, syncPeers } from './global.js';
-import { gwbridgeJoin, gwbridgeLeave } from './gwbridge.js';
+import { fixGwbridge, gwbridgeJoin, gwbridgeWanted, onGwbridge } from './gwbridge.js';
 
 const SHARED_NS_ERR = 'container sharing network namespace with another container or host cannot be connected to any other network';
 
@@ -90,7 +90,7 @@ async function connectIn(ctx: Ctx, tx: Txn, netRef: string, refs: string[], sett
       commits.push(plan.commit, record);
       firewall ||= plan.firewall || sb.ports.length > 0;
       // A sandbox whose only ways out are overlays goes out through the gwbridge (Swarm's docker_gwbridge).
-      const out = isGlobal(nw) && !nw.internal ? await gwbridgeJoin(ctx, tx, sb, pending, marks) : undefined;
+      const out = gwbridgeWanted(tx, sb, nw) && !onGwbridge(tx, sb) ? await gwbridgeJoin(ctx, tx, sb, pending, marks) : undefined;
       if (out) {
         pending.push(out.ep);
         steps.push(...out.steps);
@@ -105,6 +105,11 @@ async function connectIn(ctx: Ctx, tx: Txn, netRef: string, refs: string[], sett
   const what = refs.length === 1 ? refs[0] : `${refs.length} containers`;
   await apply(ctx, tx, `connect ${what} to ${nw.name}`, hostFirst(steps), () => commits.forEach((c) => c()), firewall);
   if (isGlobal(nw) && ctx.op.snap) await syncPeers(ctx, tx, nw, ctx.op.snap);
+  // A bridge network joined takes the way out over from the gwbridge; a stopped sandbox's record follows too.
+  for (const ref of refs) {
+    const sb = findSandbox(tx, ref);
+    if (sb) await fixGwbridge(ctx, tx, sb);
+  }
 }
 
 /**
@@ -325,13 +330,25 @@ export async function disconnect(ctx: Ctx, netRef: string, ctrRef: string, force
     delete sb.networks[nw.id];
     tx.put('sandboxes', sb);
     if (unreserve(nw, sb.id, true)) tx.put('networks', nw);
-    const extra = isGlobal(nw) ? gwbridgeLeave(tx, sb, eps) : [];
-    const { cmds, regateway } = dropEndpoints(tx, sb, [...eps, ...extra]);
+    const { cmds, regateway } = dropEndpoints(tx, sb, eps);
     // The default-route move is part of the journaled teardown: a crash in between still ends with a route.
     const move = sb.state === 'running' ? regateway.map((args) => ({ ns: sb.netns, args })) : [];
     const errs = await teardown(ctx, tx, `disconnect ${sb.name} from ${nw.name}`, [...cmds, ...move], sb.ports.length > 0);
     if (errs.length) throw new SystemError(`container ${sb.name} disconnected from ${nw.name} with errors: ${errs.join('; ')}`);
+    await fixGwbridge(ctx, tx, sb);
   });
+}
+
+/** A global network's endpoint that lost its address to another host (see global.ts reclaimOrphans): it goes, recorded settings too. */
+export async function dropOrphan(ctx: Ctx, tx: Txn, sb: SandboxRecord, nw: NetworkRecord, ep: EndpointRecord): Promise<void> {
+  touch(ctx, tx, sb);
+  delete sb.networks[nw.id];
+  tx.put('sandboxes', sb);
+  const { cmds, regateway } = dropEndpoints(tx, sb, [ep]);
+  const move = regateway.map((args) => ({ ns: sb.netns, args }));
+  const errs = await teardown(ctx, tx, `disconnect ${sb.name} from ${nw.name}`, [...cmds, ...move], sb.ports.length > 0);
+  for (const e of errs) ctx.warn(e);
+  await fixGwbridge(ctx, tx, sb);
 }
 
 /** A global network's devices go from this host with its last endpoint here (Docker's overlay sandbox does too). */

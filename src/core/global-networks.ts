@@ -11,6 +11,9 @@ import type { Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
 import { clusterOf, NEED_CLUSTER, peersOf, snapshotOf } from './global.js';
 import { isPredefinedName, newNetworkRecord, takenPrefixes } from './predefined.js';
+import { endpointsOf, sandboxName } from './lookup.js';
+import { GWBRIDGE } from './gwbridge.js';
+import { ClusterUnreachable } from '../cluster/etcd.js';
 import { update } from './txn.js';
 
 const ATTEMPTS = 8;
@@ -22,10 +25,19 @@ export async function createGlobal(ctx: Ctx, req: NetworkCreate, driver: Driver,
   if (req.ipamDriver !== 'default') throw new InvalidArgumentError(`network ${req.name}: ${driver.name} networks take their addresses from the cluster store, not from IPAM driver ${req.ipamDriver}`);
   return update(ctx, async (tx) => {
     if (isPredefinedName(req.name)) throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
+    if (req.name === GWBRIDGE) throw new ForbiddenError(`${GWBRIDGE} is this host's bridge network for overlays: it cannot be an overlay itself`);
     const cluster = await clusterOf(ctx);
+    let pending: NetworkRecord | undefined;
     for (let i = 0; i < ATTEMPTS; i++) {
       const snap = await snapshotOf(ctx, i > 0);
       const same = tx.list('networks').find((n) => n.name === req.name && n.scope === 'local') ?? snap.networks.find((n) => n.name === req.name);
+      // Our own transaction, committed although its answer was lost (a timeout after etcd wrote it).
+      const mine = same && pending?.id === same.id ? pending : undefined;
+      if (mine) {
+        tx.put('networks', mine);
+        ctx.op.snap = undefined;
+        return mine.id;
+      }
       if (same) throw new ConflictError(`network with name ${req.name} already exists`, `pick another name, or remove it first: netctl rm ${req.name}`);
       const taken: TakenPrefix[] = [
         ...(await takenPrefixes(ctx, tx, req.subnets.length === 0)).filter((t) => !snap.networks.some((n) => t.owner === `network ${n.name}`)),
@@ -35,7 +47,8 @@ export async function createGlobal(ctx: Ctx, req: NetworkCreate, driver: Driver,
         ...newNetworkRecord(ctx, req.name, driver.name, false),
         scope: 'global', internal: req.internal, attachable: req.attachable, options, labels: req.labels,
       };
-      nw.ipam = { driver: 'default', options: req.ipamOptions, config: req.subnets.length ? buildPools(req, taken) : [defaultPool(ctx.pools, (buildPools(req, []), taken))] };
+      if (req.subnets.length === 0) buildPools(req, []); // refuses a gateway or ip-range without a subnet
+      nw.ipam = { driver: 'default', options: req.ipamOptions, config: req.subnets.length ? buildPools(req, taken) : [defaultPool(ctx.pools, taken)] };
       nw.userSubnets = req.subnets.length > 0;
       const used = new Map(snap.networks.map((n) => [Number(n.driverState['vni']), n.name]));
       const asked = options[VNI_OPT];
@@ -48,7 +61,14 @@ export async function createGlobal(ctx: Ctx, req: NetworkCreate, driver: Driver,
         while (used.has(vni)) vni++;
       }
       nw.driverState = { ...driver.initState(nw), vni };
-      if (await cluster.createNetwork(nw, vni, snap)) {
+      pending = nw;
+      const ok = await cluster.createNetwork(nw, vni, snap).catch((e: unknown) => {
+        if (e instanceof ClusterUnreachable) throw e;
+        return false; // an answer lost on the way: the next read tells whether it was written
+      });
+      // What this operation read before is stale now (apply -f goes on in the same operation).
+      ctx.op.snap = undefined;
+      if (ok) {
         tx.put('networks', nw);
         return nw.id;
       }
@@ -58,7 +78,12 @@ export async function createGlobal(ctx: Ctx, req: NetworkCreate, driver: Driver,
 }
 
 /** Refused while any host has an endpoint on it (names them and their hosts); else gone from the cluster. */
-export async function removeGlobal(ctx: Ctx, _tx: Txn, nw: NetworkRecord): Promise<void> {
+export async function removeGlobal(ctx: Ctx, tx: Txn, nw: NetworkRecord): Promise<void> {
+  // This host's own endpoints first: nothing may leave the cluster that the local rm then refuses.
+  const local = endpointsOf(tx, { network: nw.id });
+  if (local.length) {
+    throw new ConflictError(`network ${nw.name} has active endpoints (${local.map((e) => `${sandboxName(tx, e.sandboxId)} (this host)`).join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>`);
+  }
   const cluster = await clusterOf(ctx);
   for (let i = 0; i < ATTEMPTS; i++) {
     const snap = await snapshotOf(ctx, i > 0);
@@ -67,7 +92,9 @@ export async function removeGlobal(ctx: Ctx, _tx: Txn, nw: NetworkRecord): Promi
       const names = eps.map((p) => `${p.container} (${p.node})`).sort();
       throw new ConflictError(`network ${nw.name} has active endpoints (${names.join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>, on their hosts`);
     }
-    if (!snap.networks.some((n) => n.id === nw.id) || (await cluster.deleteNetwork(nw, snap))) return;
+    const done = !snap.networks.some((n) => n.id === nw.id) || (await cluster.deleteNetwork(nw, snap));
+    ctx.op.snap = undefined;
+    if (done) return;
   }
   throw new ConflictError(`network ${nw.name} not removed: endpoints kept coming and going, try again`);
 }

@@ -12,10 +12,11 @@ import type { PeerEntry } from '../drivers/driver.js';
 import type { Cluster, ClaimRequest, Snapshot } from '../cluster/cluster.js';
 import { VXLAN_OVERHEAD } from '../drivers/overlay.js';
 import { ipCleanup, ipJson } from '../kernel/ip.js';
-import { InvalidArgumentError, NotFoundError } from '../lib/errors.js';
+import { InvalidArgumentError } from '../lib/errors.js';
 import { bareIP, type EndpointRecord, type KernelCmd, type NetworkRecord, type PluginCall, type SandboxRecord, type Step } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
+import { ClusterUnreachable } from '../cluster/etcd.js';
 import { mark } from '../lib/trace.js';
 import { endpointsOf, findNetwork } from './lookup.js';
 
@@ -87,6 +88,36 @@ export async function syncMirrors(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<vo
     const errs = await ipCleanup(ctx.runner, gone);
     for (const e of errs) ctx.warn(`removing the devices of a network gone from the cluster: ${e}`);
   }
+  await reclaimOrphans(ctx, tx, snap);
+}
+
+/**
+ * Endpoints this host has that the cluster no longer lists (another host ran `node rm` on it
+ * while it was cut off): published again with their address if it is still free; if another
+ * host took it meanwhile, this one is taken down, since one address cannot live twice on a segment.
+ */
+async function reclaimOrphans(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<void> {
+  const known = new Set(snap.peers.map((p) => p.id));
+  const inCluster = new Set(snap.networks.map((n) => n.id));
+  const orphans = tx.list('networks').filter((n) => isGlobal(n) && inCluster.has(n.id))
+    .flatMap((n) => endpointsOf(tx, { network: n.id })).filter((e) => !known.has(e.id));
+  if (orphans.length === 0) return;
+  const cluster = await clusterOf(ctx);
+  for (const ep of orphans) {
+    const sb = tx.get('sandboxes', ep.sandboxId);
+    const nw = tx.get('networks', ep.networkId);
+    if (!sb || !nw) continue;
+    try {
+      await cluster.claim({ network: nw.id, endpoint: ep.id, sandbox: sb.id, container: sb.name, ipv4: bareIP(ep.ipv4), mac: ep.mac, reclaim: true });
+      ctx.warn(`endpoint of container ${sb.name} on ${nw.name} was missing from the cluster store: published again (${ep.ipv4})`);
+    } catch (e) {
+      if (e instanceof ClusterUnreachable) throw e;
+      ctx.warn(`container ${sb.name} lost its address ${bareIP(ep.ipv4)} on ${nw.name} (${(e as Error).message}): disconnected here`);
+      const { dropOrphan } = await import('./endpoints.js');
+      await dropOrphan(ctx, tx, sb, nw, ep);
+    }
+  }
+  ctx.op.snap = undefined; // what was read is stale now
 }
 
 /** Before this host's devices of `nw` are made: the VTEP address, and the MTU the underlay leaves. */
@@ -191,7 +222,14 @@ export async function reconcileHost(ctx: Ctx, tx: Txn, fromKernel: boolean, read
   const snap = read ?? (await snapshotOf(ctx, true));
   ctx.op.snap = snap;
   await syncMirrors(ctx, tx, snap);
-  for (const nw of tx.list('networks').filter(isGlobal)) await syncPeers(ctx, tx, nw, snap, fromKernel);
+  for (const nw of tx.list('networks').filter(isGlobal)) {
+    await syncPeers(ctx, tx, nw, snap, fromKernel).catch((e: Error) => ctx.warn(`peers of network ${nw.name}: ${e.message}`));
+  }
+}
+
+/** What `ls` and `inspect` see: local networks, and the global ones as the cluster has them (not the mirrors). */
+export function mergedNetworks(tx: ReadTxn, snap: Snapshot): NetworkRecord[] {
+  return [...tx.list('networks').filter((n) => !isGlobal(n)), ...snap.networks.map((n) => ({ ...n, scope: 'global' as const }))];
 }
 
 /** Endpoint records of every host on a global network, for inspect and rm. */
@@ -199,14 +237,3 @@ export function peersOf(snap: Snapshot, nw: NetworkRecord): Snapshot['peers'] {
   return snap.peers.filter((p) => p.networkId === nw.id);
 }
 
-/** Read-only commands: global networks as the cluster has them, beside local ones. */
-export function globalNetworks(snap: Snapshot, tx: ReadTxn): NetworkRecord[] {
-  return snap.networks.map((n) => {
-    const m = tx.get('networks', n.id);
-    return { ...n, scope: 'global', driverState: { ...n.driverState, ...(m ? { ready: m.driverState['ready'] ?? false } : {}) } };
-  });
-}
-
-export function requireGlobal(ctx: Ctx): void {
-  if (!ctx.cluster) throw new NotFoundError(NEED_CLUSTER);
-}

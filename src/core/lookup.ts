@@ -5,7 +5,11 @@ import { sharesNetns, type EndpointRecord, type NetworkRecord, type SandboxRecor
 import type { ReadTxn } from '../store/store.js';
 
 export function findNetwork(tx: ReadTxn, ref: string): NetworkRecord {
-  const all = tx.list('networks');
+  return findNetworkIn(tx.list('networks'), ref);
+}
+
+/** The same resolution over a given list (local networks and the cluster's global ones). */
+export function findNetworkIn(all: NetworkRecord[], ref: string): NetworkRecord {
   const exact = all.find((n) => n.id === ref) ?? all.find((n) => n.name === ref);
   if (exact) return exact;
   if (/^[0-9a-f]+$/.test(ref)) {

@@ -54,22 +54,28 @@ export async function removeNode(ctx: Ctx, ref: string): Promise<Peer[]> {
 export async function runAgent(ctx: Ctx, opts: { heartbeat: number; log: (m: string) => void; stop: Promise<void> }): Promise<void> {
   const cluster = await clusterOf(ctx);
   let rev = 0;
+  // One pass at a time (drain), so an older read is never applied after a newer one.
   const pass = async (fromKernel: boolean) => {
     const snap = await cluster.snapshot();
+    if (snap.rev < rev) return;
     await update(ctx, (tx) => reconcileHost(ctx, tx, fromKernel, snap));
-    rev = Math.max(rev, snap.rev);
+    rev = snap.rev;
   };
   let dirty = false;
+  let full = false;
   let running: Promise<void> | null = null;
   const drain = async () => {
     while (dirty) {
       dirty = false;
-      await pass(false).catch((e: Error) => { opts.log(`reconcile: ${e.message}`); });
+      const fromKernel = full;
+      full = false;
+      await pass(fromKernel).catch((e: Error) => { opts.log(`reconcile: ${e.message}`); });
     }
     running = null;
   };
-  const kick = () => {
+  const kick = (fromKernel = false) => {
     dirty = true;
+    full ||= fromKernel;
     running ??= drain();
   };
   await pass(true);
@@ -78,7 +84,7 @@ export async function runAgent(ctx: Ctx, opts: { heartbeat: number; log: (m: str
   let watch: { close(): Promise<void> } | undefined;
   const rewatch = async (): Promise<void> => {
     try {
-      watch = await cluster.watch(rev + 1, kick, (e) => {
+      watch = await cluster.watch(rev + 1, () => kick(), (e) => {
         opts.log(`watch: ${e.message}; reading again`);
         kick();
         setTimeout(() => void rewatch(), 1000);
@@ -93,7 +99,7 @@ export async function runAgent(ctx: Ctx, opts: { heartbeat: number; log: (m: str
   const timer = setInterval(() => {
     beats++;
     void cluster.touchNode().catch((e: Error) => opts.log(`heartbeat: ${e.message}`));
-    if (beats % 3 === 0) void pass(true).catch((e: Error) => opts.log(`reconcile: ${e.message}`));
+    if (beats % 3 === 0) kick(true);
   }, opts.heartbeat * 1000);
   await opts.stop;
   clearInterval(timer);

@@ -17,7 +17,7 @@ import { unreserve } from './reservations.js';
 import { hostFirst } from './steps.js';
 import { apply, teardown, touch, update } from './txn.js';
 import { isGlobal, prepareHost, resolveNetwork, snapshotOf, syncMirrors, syncPeers } from './global.js';
-import { ensureGwbridge } from './gwbridge.js';
+import { ensureGwbridge, fixGwbridge, gwbridgeWanted } from './gwbridge.js';
 
 /** The steps that make a netns of netctl's own: the name, then `lo` up inside. */
 export function netnsSteps(name: string): Step[] {
@@ -66,7 +66,7 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
       }
       sb.networks[nw.id] = { name: nw.name, settings: req.settings };
       // Only overlays: the gwbridge carries the way out (see gwbridge.ts).
-      if (isGlobal(nw) && !nw.internal) {
+      if (gwbridgeWanted(tx, sb)) {
         const gw = await ensureGwbridge(ctx, tx);
         sb.networks[gw.id] = { name: gw.name, settings: {} };
       }
@@ -142,6 +142,7 @@ export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
     if (other !== undefined) sb.netns = sharedWith(tx, other).netns;
     checkPorts(tx, sb.name, sb.ports, sb.id);
     touch(ctx, tx, sb);
+    await fixGwbridge(ctx, tx, sb); // stopped: the record of what it joins now
     const globals = await prepareGlobals(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
     await apply(ctx, tx, `start sandbox ${sb.name}`, plan.steps, () => {
@@ -171,6 +172,15 @@ function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds
   return { cmds, firewall };
 }
 
+/**
+ * A sandbox with endpoints on global networks leaves them through the cluster store: it is read
+ * first, so an unreachable store fails the command before anything changes (as disconnect).
+ */
+async function needCluster(ctx: Ctx, tx: ReadTxn, sbs: SandboxRecord[]): Promise<void> {
+  const global = sbs.some((sb) => endpointsOf(tx, { sandbox: sb.id }).some((e) => tx.get('networks', e.networkId)?.scope === 'global'));
+  if (global) await snapshotOf(ctx);
+}
+
 /** A removed sandbox's kept addresses go back to its networks' IPAM. */
 function freeReserved(tx: Txn, sb: SandboxRecord): void {
   for (const id of Object.keys(sb.networks)) {
@@ -183,6 +193,7 @@ export async function stopSandbox(ctx: Ctx, ref: string): Promise<void> {
   await update(ctx, async (tx) => {
     const sb = requireSandbox(tx, ref);
     if (sb.state === 'stopped') return;
+    await needCluster(ctx, tx, [sb]);
     const plan = planStop(ctx, tx, sb, false);
     const errs = await teardown(ctx, tx, `stop sandbox ${sb.name}`, plan.cmds, plan.firewall);
     if (errs.length) throw new SystemError(`container ${sb.name} stopped with errors: ${errs.join('; ')}`);
@@ -211,6 +222,7 @@ export async function removeSandboxes(ctx: Ctx, refs: string[], force: boolean):
         if (users.length && !force) {
           throw new ConflictError(`container ${sb.name} is in use by ${users.map((d) => d.name).join(', ')} (sharing its network namespace)`, 'remove those first, or use -f');
         }
+        await needCluster(ctx, tx, [sb]);
         if (sb.ownsNetns) owned.push(sb.name);
         const plan = planStop(ctx, tx, sb, true);
         cmds.push(...plan.cmds);

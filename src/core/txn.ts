@@ -79,15 +79,22 @@ function refreshNames(ctx: Ctx, tx: ReadTxn): void {
   }
 }
 
+/** How long a journaled cluster call that found the store unreachable waits before a command tries it again. */
+const CLUSTER_RETRY_MS = 30_000;
+
 /** A journal entry found under the lock belongs to a process that died mid-way: finish it. */
 async function recover(ctx: Ctx, tx: Txn): Promise<void> {
   const stale = tx.list('journal');
   if (stale.length === 0) return;
+  const now = ctx.now().getTime();
   for (const j of stale) {
+    // Only cluster calls left, and the store was unreachable lately: local commands do not wait on it again.
+    if (j.retryAt && Date.parse(j.retryAt) > now && j.cleanup.every((c) => c.call?.kind === 'ClusterStore')) continue;
     const { errs, left } = await cleanup(ctx, j.cleanup);
     if (left.length) {
       // Still failing: keep what is left so the next command (or restore) tries again.
-      tx.put('journal', { ...j, cleanup: left });
+      const later = left.every((c) => c.call?.kind === 'ClusterStore') ? { retryAt: new Date(now + CLUSTER_RETRY_MS).toISOString() } : {};
+      tx.put('journal', { ...j, cleanup: left, ...later });
       ctx.warn(`could not finish an interrupted ${j.op} (pid ${j.pid}): ${errs.join('; ') || 'a plugin is unreachable'}`);
       continue;
     }
@@ -242,6 +249,12 @@ export async function cleanup(ctx: Ctx, cmds: KernelCmd[]): Promise<{ errs: stri
   const left = errs.length ? [...kernel] : [];
   for (const c of cmds) {
     if (!c.call) continue;
+    // The cluster's record of an endpoint must go some day: without a store configured (a boot-time
+    // restore without the environment), the call waits for a command that has one.
+    if (c.call.kind === 'ClusterStore' && !ctx.cluster) {
+      left.push(c);
+      continue;
+    }
     try {
       await callOf(ctx, c.call);
     } catch (e) {

@@ -96,7 +96,9 @@ export const overlayDriver: Driver = {
     const cmds: string[][] = [];
     for (const p of had) {
       if (wanted.has(key(p))) continue;
-      cmds.push(neighDel(p.ip, vx), fdbDel(p.mac, vx, p.vtep));
+      // A half entry (an FDB entry without its neighbour, or the other way round) is deleted as it is.
+      if (p.ip) cmds.push(neighDel(p.ip, vx));
+      if (p.vtep) cmds.push(fdbDel(p.mac, vx, p.vtep));
     }
     for (const p of want) {
       if (kept.has(key(p))) continue;

@@ -29,7 +29,7 @@ export async function ipBatch(runner: Runner, ns: string | undefined, cmds: stri
   const fdb = cmds.filter(isFdb);
   const ipCmds = fdb.length ? cmds.filter((c) => !isFdb(c)) : cmds;
   if (fdb.length && ns) throw new SystemError(`refusing fdb commands inside netns ${ns}`);
-  fdb.forEach(line);
+  fdb.forEach(line); // checked before the ip lines run: a refusal leaves nothing half done
   if (ipCmds.length) {
     const lines = ipCmds.map(line);
     // A single command needs no stdin; several share one process.

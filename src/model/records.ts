@@ -134,6 +134,8 @@ export interface JournalEntry {
   firewall?: boolean;
   /** Sandboxes whose /etc/netns/<name> files go with them. */
   names?: string[];
+  /** Only cluster store calls are left and the store was unreachable: not tried again before this time (ISO). */
+  retryAt?: string;
 }
 
 /**

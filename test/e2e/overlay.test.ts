@@ -221,6 +221,7 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     h2.ok('restore');
     assert.ok(hasEntriesFor(h1, ov1, p3) && hasEntriesFor(h2, ov1, p3), 'host1 and host2 know d3');
     assert.ok(ping(a1, '10.210.0.150'));
+    const y2 = h2.name('y2');
     c.partition(h3); // host3 is dead
     try {
       h1.ok('node', 'rm', '192.0.2.3'); // by address
@@ -234,14 +235,20 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
       assert.equal(hasEntriesFor(h1, ov1, p3), false, 'host1 dropped d3\'s entries');
       assert.equal(hasEntriesFor(h2, ov1, p3), false, 'host2 dropped d3\'s entries');
       assertPeers(h2, ov1, [peerOf(h1, a1, SUB1), peerOf(h1, a3, SUB1)]);
-      const y2 = h2.name('y2');
       h2.ok('sandbox', 'create', y2, '--net', 'ov1', '--ip', '10.210.0.150');
       assert.equal(sbAddr(h2, y2, SUB1), '10.210.0.150', 'd3\'s address is free again');
-      h2.ok('sandbox', 'rm', y2);
     } finally {
       await c.heal(h3);
     }
-    // The dead host comes back: its stale sandbox can still be removed, and its devices go.
+    // The dead host comes back: its endpoint lost its address to y2, so it is taken down there
+    // (one address never lives twice on the segment), and said so.
+    const back = h3.netctl('restore');
+    assert.equal(back.code, 0, back.err);
+    assert.match(back.err, /lost its address 10\.210\.0\.150 on ov1/);
+    assert.equal(sbAddr(h3, d3, SUB1), undefined, 'd3 no longer holds the address');
+    assert.deepEqual(containers(h1, 'ov1').filter((x) => x.IPv4Address.startsWith('10.210.0.150/')).map((x) => x.Name), [y2]);
+    h2.ok('sandbox', 'rm', y2);
+    // Its stale sandbox can still be removed, and its devices go.
     const r = h3.netctl('sandbox', 'rm', '-f', d3);
     assert.equal(r.code, 0, r.err);
     assertNoOverlayDevices(h3, ov1);
@@ -324,7 +331,22 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     const route = h1.routes(s1).find((r) => r.dst === 'default');
     assert.equal(route?.gateway, '10.212.0.1', 'default route via the bridge network');
     assert.ok(sbAddr(h1, s1, SUB1));
-    h1.ok('sandbox', 'rm', s1);
+    // Leaving the bridge network: the overlay alone wants the gwbridge again, which takes the route.
+    h1.ok('disconnect', 'lb1', s1);
+    assert.equal(gwNames(h1, s1).length, 1, 'gwbridge endpoint after the bridge network left');
+    assert.ok(h1.routes(s1).some((r) => r.dst === 'default' && r.gateway?.startsWith(String(inspect(h1, 'netctl_gwbridge')['IPAM']?.Config?.[0]?.Gateway))), 'default route via the gwbridge');
+    // Joining a bridge network later: the gwbridge endpoint goes and the route moves to the bridge network.
+    h1.ok('connect', 'lb1', s1);
+    assert.equal(gwNames(h1, s1).length, 0, 'gwbridge endpoint gone once a bridge network carries the way out');
+    assert.equal(h1.routes(s1).find((r) => r.dst === 'default')?.gateway, '10.212.0.1');
+    // Stopped: connect to an overlay only records it; start joins the gwbridge too.
+    const s2 = h1.name('s2');
+    h1.ok('sandbox', 'create', s2, '--net', 'none');
+    h1.ok('sandbox', 'stop', s2);
+    h1.ok('connect', 'ov1', s2);
+    h1.ok('sandbox', 'start', s2);
+    assert.equal(gwNames(h1, s2).length, 1, 'start of an overlay-only sandbox joins the gwbridge');
+    h1.ok('sandbox', 'rm', s1, s2);
     h1.ok('rm', 'lb1');
   });
 

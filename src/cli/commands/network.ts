@@ -1,9 +1,10 @@
 // Network commands: parse -> convert -> controller -> print. No policy lives here.
 import { matchesLabel } from '../../core/checks.js';
-import { busyNetworks, findNetwork } from '../../core/lookup.js';
+import { busyNetworks, findNetwork, findNetworkIn } from '../../core/lookup.js';
+import { mergedNetworks } from '../../core/global.js';
 import type { NetworkRecord } from '../../model/records.js';
 import { jsonText, networkRow, networkView } from '../views.js';
-import { InvalidArgumentError, NotFoundError, UsageError } from '../../lib/errors.js';
+import { InvalidArgumentError, UsageError } from '../../lib/errors.js';
 import type { ReadTxn } from '../../store/store.js';
 import { hasPrivilege, requirePrivilege } from '../../lib/privilege.js';
 import { makeController, type Globals, type Io } from '../context.js';
@@ -97,7 +98,7 @@ export async function inspect(g: Globals, io: Io, refs: string[], flags: { forma
         else if (unreachable) throw unreachable;
         else if (!cluster) found.push(networkView(tx, findNetwork(tx, ref), ctl.firewallName));
         else {
-          const g = findGlobal(cluster.snap.networks, tx, ref);
+          const g = findNetworkIn(mergedNetworks(tx, cluster.snap), ref);
           found.push(networkView(tx, g, ctl.firewallName, { peers: cluster.snap.peers.filter((p) => p.networkId === g.id) }));
         }
       } catch (e) {
@@ -111,18 +112,6 @@ export async function inspect(g: Globals, io: Io, refs: string[], flags: { forma
   else io.out(`${jsonText(found, 4)}\n`);
   for (const e of errors) await reportError(io, e);
   return errors.length ? 1 : 0;
-}
-
-/** A global network by full ID, name or unique ID prefix, among the cluster's. */
-function findGlobal(nets: NetworkRecord[], tx: ReadTxn, ref: string): NetworkRecord {
-  const local = tx.list('networks').filter((n) => n.scope !== 'global');
-  const all = [...local, ...nets.map((n) => ({ ...n, scope: 'global' as const }))];
-  const exact = all.find((n) => n.id === ref) ?? all.find((n) => n.name === ref);
-  if (exact) return exact;
-  const hits = /^[0-9a-f]+$/.test(ref) ? all.filter((n) => n.id.startsWith(ref)) : [];
-  if (hits.length === 1 && hits[0]) return hits[0];
-  if (hits.length > 1) throw new NotFoundError(`network ${ref} is ambiguous (${hits.length} matches)`);
-  throw new NotFoundError(`network ${ref} not found`);
 }
 
 const HEADERS: Record<string, string> = {
@@ -149,7 +138,7 @@ export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
     for (const id of tx.values('endpoints', 'networkId')) count.set(id, (count.get(id) ?? 0) + 1);
     let all = tx.list('networks');
     if (cluster) {
-      all = [...all.filter((n) => n.scope !== 'global'), ...cluster.snap.networks.map((n) => ({ ...n, scope: 'global' as const }))];
+      all = mergedNetworks(tx, cluster.snap);
       for (const n of cluster.snap.networks) count.set(n.id, cluster.snap.peers.filter((p) => p.networkId === n.id).length);
       for (const p of cluster.snap.peers) busy.add(p.networkId);
     }
