@@ -2,6 +2,7 @@
 // sandboxes, their endpoints with settings, and published ports, written with the CLI's own
 // spellings (`-p` strings, `--add-host` strings) so a file reads like the commands it stands
 // for. Export reads the records; parse checks the shape and turns it into the core's requests.
+import { GWBRIDGE } from '../core/gwbridge.js';
 import type { DesiredSandbox, Topology } from '../core/apply.js';
 import { sharedNetnsOf, type EndpointSettings, type NetworkRecord, type PortMapping, type SandboxRecord } from '../model/records.js';
 import type { NetworkCreate } from '../model/requests.js';
@@ -113,7 +114,8 @@ export const declarable = (sb: SandboxRecord): boolean => sb.mode !== 'adopted';
 
 export function exportTopology(tx: ReadTxn): TopologyFile {
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const nets = tx.list('networks').filter((n) => !n.predefined).sort(byName);
+  // The gwbridge is netctl's own doing (made and joined as overlays need it), not something to declare.
+  const nets = tx.list('networks').filter((n) => !n.predefined && n.name !== GWBRIDGE).sort(byName);
   const sbs = tx.list('sandboxes').filter(declarable).sort(byName);
   return {
     version: 1,
@@ -124,7 +126,7 @@ export function exportTopology(tx: ReadTxn): TopologyFile {
       if (sb.state === 'stopped') out.state = 'stopped';
       if (shared !== undefined) out.net = `container:${tx.get('sandboxes', shared)?.name ?? shared}`;
       if (sb.hostname !== sb.name) out.hostname = sb.hostname;
-      const eps = Object.entries(sb.networks).map(([id, r]) => endpointSpec(tx.get('networks', id)?.name ?? r.name, r.settings));
+      const eps = Object.entries(sb.networks).filter(([id]) => tx.get('networks', id)?.name !== GWBRIDGE).map(([id, r]) => endpointSpec(tx.get('networks', id)?.name ?? r.name, r.settings));
       if (eps.length) out.networks = eps;
       if (sb.ports.length) out.ports = sb.ports.map(portText);
       if (sb.dns) out.dns = sb.dns;

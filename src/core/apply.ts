@@ -5,6 +5,7 @@
 // then every creation with its journal entry kept until the whole plan succeeded, so that a
 // failure, or a crash, undoes every creation, not only the last one. The file describing what
 // is there already makes an empty plan: applying twice changes nothing.
+import { GWBRIDGE } from './gwbridge.js';
 import { driverFor, PREDEFINED, resolveDriver } from '../drivers/index.js';
 import { buildPools } from '../ipam/ipam.js';
 import { checkName } from '../lib/validate.js';
@@ -113,7 +114,8 @@ function planNetworks(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean, file
   if (prune) {
     const named = new Set(top.networks.map((n) => n.name));
     for (const nw of have.values()) {
-      if (nw.predefined || named.has(nw.name)) continue;
+      // The gwbridge follows the overlays; a global network is the cluster's, not this host's to prune.
+      if (nw.predefined || named.has(nw.name) || nw.name === GWBRIDGE || nw.scope === 'global') continue;
       steps.push({ sign: '-', text: `network ${nw.name}`, phase: P.rmNetwork, run: () => ok(removeNetworks(ctx, [nw.id], false)) });
     }
   }
@@ -176,7 +178,7 @@ function planSandboxes(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean): St
     }
     const wanted = new Set(d.networks.map((n) => n.network));
     for (const name of current.keys()) {
-      if (!wanted.has(name) && !d.net) steps.push({ sign: '-', text: `endpoint ${d.name} on ${name}`, phase: P.disconnect, run: () => disconnect(ctx, name, sb.id, false) });
+      if (!wanted.has(name) && !d.net && name !== GWBRIDGE) steps.push({ sign: '-', text: `endpoint ${d.name} on ${name}`, phase: P.disconnect, run: () => disconnect(ctx, name, sb.id, false) });
     }
     if (sb.state !== d.state) {
       steps.push(d.state === 'running'

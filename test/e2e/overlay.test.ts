@@ -4,6 +4,8 @@
 // (inspect, ls, node ls) is compared with what the kernel shows. One etcd for the whole file;
 // ov1 is shared by the tests that only look at it. Faults and errors: overlay-faults.test.ts.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, type ClusterHost } from '../helpers/cluster.js';
 import { isRoot } from '../helpers/host.js';
@@ -348,6 +350,28 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     assert.equal(gwNames(h1, s2).length, 1, 'start of an overlay-only sandbox joins the gwbridge');
     h1.ok('sandbox', 'rm', s1, s2);
     h1.ok('rm', 'lb1');
+  });
+
+  it('apply -f with an overlay network and a sandbox on it: made, reachable from another host, applied twice changes nothing', () => {
+    const ap = h1.name('ap1');
+    const file = join(h1.root, 'overlay-topology.json');
+    writeFileSync(file, JSON.stringify({
+      networks: [{ name: 'ovap', driver: 'overlay', subnets: [{ subnet: '10.213.0.0/24' }] }],
+      sandboxes: [{ name: ap, networks: ['ovap'] }],
+    }));
+    h1.ok('apply', '-f', file);
+    const ip = sbAddr(h1, ap, '10.213.0.0/24');
+    assert.ok(ip, 'the sandbox has an overlay address');
+    assert.equal(inspect(h2, 'ovap')['Scope'], 'global');
+    const b = h2.name('ap2');
+    h2.ok('sandbox', 'create', b, '--net', 'ovap');
+    h1.ok('restore');
+    assert.ok(h2.ping(b, ip), 'host2 reaches the applied sandbox');
+    const again = h1.ok('apply', '-f', file);
+    assert.doesNotMatch(again, /^[+~-] /m, `second apply changes nothing: ${again}`);
+    h2.ok('sandbox', 'rm', b);
+    h1.ok('sandbox', 'rm', ap);
+    h1.ok('rm', 'ovap');
   });
 
   it('rm once every endpoint is gone: gone from ls on every host, devices gone from every host', () => {
