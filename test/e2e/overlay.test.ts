@@ -356,11 +356,11 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     const ap = h1.name('ap1');
     const file = join(h1.root, 'overlay-topology.json');
     writeFileSync(file, JSON.stringify({
-      networks: [{ name: 'ovap', driver: 'overlay', subnets: [{ subnet: '10.213.0.0/24' }] }],
+      networks: [{ name: 'ovap', driver: 'overlay', subnets: [{ subnet: '10.215.0.0/24' }] }],
       sandboxes: [{ name: ap, networks: ['ovap'] }],
     }));
     h1.ok('apply', '-f', file);
-    const ip = sbAddr(h1, ap, '10.213.0.0/24');
+    const ip = sbAddr(h1, ap, '10.215.0.0/24');
     assert.ok(ip, 'the sandbox has an overlay address');
     assert.equal(inspect(h2, 'ovap')['Scope'], 'global');
     const b = h2.name('ap2');
