@@ -11,7 +11,7 @@ import { driverFor } from '../drivers/index.js';
 import type { PeerEntry } from '../drivers/driver.js';
 import type { Cluster, ClaimRequest, Snapshot } from '../cluster/cluster.js';
 import { VXLAN_OVERHEAD } from '../drivers/overlay.js';
-import { ipCleanup, ipJson } from '../kernel/ip.js';
+import { ipCleanup, ipJson, KernelView } from '../kernel/ip.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { bareIP, type EndpointRecord, type KernelCmd, type NetworkRecord, type PluginCall, type SandboxRecord, type Step } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
@@ -186,7 +186,7 @@ export async function syncPeers(ctx: Ctx, tx: Txn, nw: NetworkRecord, snap: Snap
   const want = snap.peers
     .filter((p) => p.networkId === nw.id && p.vtep !== me && p.ipv4 && p.mac)
     .map((p) => ({ ip: bareIP(p.ipv4), mac: p.mac, vtep: p.vtep }));
-  const had = fromKernel ? await kernelPeers(ctx, nw) : decode(nw.driverState['peers']);
+  const had = fromKernel && driver.readPeers ? await driver.readPeers(new KernelView(ctx.runner), nw) : decode(nw.driverState['peers']);
   const cmds = driver.peers(nw, want, had);
   if (cmds.length) {
     const errs = await ipCleanup(ctx.runner, cmds.map((args) => ({ args })));
@@ -197,24 +197,6 @@ export async function syncPeers(ctx: Ctx, tx: Txn, nw: NetworkRecord, snap: Snap
     nw.driverState['peers'] = text;
     tx.put('networks', nw);
   }
-}
-
-/** The permanent FDB and neighbour entries of the network's VXLAN device, as the kernel has them. */
-async function kernelPeers(ctx: Ctx, nw: NetworkRecord): Promise<PeerEntry[]> {
-  const dev = `vx-${nw.id.slice(0, 12)}`;
-  const [fdb, neigh] = await Promise.all([
-    ctx.runner.run('bridge', ['-j', 'fdb', 'show', 'dev', dev]).then((r) => (r.exitCode === 0 ? JSON.parse(r.stdout || '[]') as Array<{ mac: string; dst?: string; state?: string }> : [])),
-    ipJson<Array<{ dst: string; lladdr?: string; state?: string[] }>>(ctx.runner, undefined, ['neigh', 'show', 'dev', dev]).catch(() => []),
-  ]);
-  const out: PeerEntry[] = [];
-  const ipOf = new Map(neigh.filter((n) => n.lladdr).map((n) => [n.lladdr ?? '', n.dst]));
-  for (const f of fdb) {
-    if (!f.dst || f.mac === '00:00:00:00:00:00') continue;
-    out.push({ ip: ipOf.get(f.mac) ?? '', mac: f.mac, vtep: f.dst });
-    ipOf.delete(f.mac);
-  }
-  for (const [mac, ip] of ipOf) out.push({ ip, mac, vtep: '' });
-  return out;
 }
 
 /** Every global network this host has devices for: peers from the kernel (restore, the agent's first pass). */

@@ -98,6 +98,8 @@ export interface Driver {
    * `want` (a global network's peers, from the cluster store).
    */
   peers?(nw: NetworkRecord, want: PeerEntry[], had: PeerEntry[]): string[][];
+  /** The entries for remote endpoints as the kernel has them (restore and the agent compare with these). */
+  readPeers?(kernel: KernelView, nw: NetworkRecord): Promise<PeerEntry[]>;
 
   /** The network's own devices against the kernel. */
   checkNetwork?(ctx: DriverContext, nw: NetworkRecord): Promise<Check>;

@@ -12,6 +12,7 @@ import { randomBytes } from '../lib/random.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { bridgeAdd, fdbDel, fdbPermanent, linkDel, linkMaster, linkUp, neighDel, neighPermanent, noAddrGen, vethAdd, vxlanAdd } from '../kernel/ops.js';
 import type { NetworkRecord } from '../model/records.js';
+import { ipJson } from '../kernel/ip.js';
 import { containerIf, OPT } from './common.js';
 import type { Driver, Leftover, PeerEntry } from './driver.js';
 
@@ -105,6 +106,24 @@ export const overlayDriver: Driver = {
       cmds.push(fdbPermanent(p.mac, vx, p.vtep), neighPermanent(p.ip, p.mac, vx));
     }
     return cmds;
+  },
+
+  /** The permanent FDB and neighbour entries of the VXLAN device; an entry missing its other half comes with an empty side. */
+  async readPeers(kernel, nw) {
+    const dev = vxlanOf(nw);
+    const [fdb, neigh] = await Promise.all([
+      kernel.runner.run('bridge', ['-j', 'fdb', 'show', 'dev', dev]).then((r) => (r.exitCode === 0 ? JSON.parse(r.stdout || '[]') as Array<{ mac: string; dst?: string }> : [])),
+      ipJson<Array<{ dst: string; lladdr?: string }>>(kernel.runner, undefined, ['neigh', 'show', 'dev', dev]).catch(() => []),
+    ]);
+    const ipOf = new Map(neigh.filter((n) => n.lladdr).map((n) => [n.lladdr ?? '', n.dst]));
+    const out: PeerEntry[] = [];
+    for (const f of fdb) {
+      if (!f.dst || f.mac === '00:00:00:00:00:00') continue;
+      out.push({ ip: ipOf.get(f.mac) ?? '', mac: f.mac, vtep: f.dst });
+      ipOf.delete(f.mac);
+    }
+    for (const [mac, ip] of ipOf) out.push({ ip, mac, vtep: '' });
+    return out;
   },
 
   async checkNetwork({ kernel }, nw) {
