@@ -28,6 +28,11 @@ await build({
   target: 'node20',
   outdir: out,
   logLevel: 'warning',
+  // No comments and no indentation: the source V8 is given is a third smaller, and pure ASCII
+  // (a comment's "§" made the whole 527 KB a two-byte string), so reading, decoding and
+  // checking it against the code cache cost less on every command. Names are kept for stacks.
+  minifyWhitespace: true,
+  charset: 'ascii',
   // Lazy imports become require() calls: bin/netctl runs the bundle as a vm.Script (to use a
   // code cache), where a real import() has no loader.
   supported: { 'dynamic-import': false },
@@ -40,6 +45,14 @@ await build({
       b.onResolve({ filter: APART_RE }, (a) => ({ path: `./${a.path}.cjs`, external: true }));
       // src/cluster/etcd.ts loads etcd3 through this one module (see the etcd3 chunk below).
       b.onResolve({ filter: /^\.\/etcd3-lib\.js$/ }, () => ({ path: './etcd3.cjs', external: true }));
+      // commander requires child_process at load for executable subcommands, which netctl
+      // has none of: loading it on first use keeps ~3.5 ms off the commands that spawn nothing.
+      b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (a) => {
+        const text = readFileSync(a.path, 'utf8');
+        const eager = "const childProcess = require('node:child_process');";
+        if (!text.includes(eager)) throw new Error(`commander changed: no "${eager}" in ${a.path}`);
+        return { contents: text.replace(eager, "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };"), loader: 'js' };
+      });
     },
   }],
 });

@@ -10,7 +10,6 @@ import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { FileStore } from '../store/file.js';
 import { hostname } from 'node:os';
-import { lookup } from 'node:dns/promises';
 import { Cluster } from '../cluster/cluster.js';
 import { ClusterUnreachable, connectEtcd, parseClusterUrl } from '../cluster/etcd.js';
 import { ipJson } from '../kernel/ip.js';
@@ -101,7 +100,7 @@ function clusterDeps(g: Globals, cfg: Config, file: string, runner: Runner): { c
 /** The address this host reaches the first etcd endpoint from (`ip route get`): the default advertise address. */
 async function sourceAddress(runner: Runner, url: string, endpoint: string): Promise<string> {
   const hostPart = endpoint.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  const ip = parseIP(hostPart) ? hostPart : (await lookup(hostPart).catch(() => ({ address: '' }))).address;
+  const ip = parseIP(hostPart) ? hostPart : (await (await import('node:dns/promises')).lookup(hostPart).catch(() => ({ address: '' }))).address;
   if (!ip) throw new ClusterUnreachable(url);
   const routes = await ipJson<Array<{ prefsrc?: string }>>(runner, undefined, ['route', 'get', ip]).catch(() => []);
   const src = routes[0]?.prefsrc;

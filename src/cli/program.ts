@@ -14,6 +14,10 @@ import { mark } from '../lib/trace.js';
  * descriptor that is full (EAGAIN) hands the rest, and all later output, to the stream; a closed
  * reader (EPIPE, `netctl ls | head -1`) ends the output quietly, as Docker's does.
  */
+let streamed = false;
+/** Whether some output went to a stream, whose writes may still be queued at the end. */
+export const outputQueued = (): boolean => streamed;
+
 export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WritableStream): (s: string) => void {
   let mode: 'fd' | 'stream' | 'closed' = 'fd';
   return (s) => {
@@ -28,6 +32,7 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WritableStream): (s: st
       if (code === 'EPIPE') { mode = 'closed'; return; }
       if (code !== 'EAGAIN') throw e;
       mode = 'stream';
+      streamed = true;
       stream().write(buf.subarray(off));
     }
   };

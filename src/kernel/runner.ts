@@ -2,7 +2,7 @@
 // drivers receive it; only this file spawns those processes. It uses node:child_process
 // directly: importing execa costs ~22 ms even bundled, more than every other module of a
 // connect together, and a Runner needs only argv in, stdout/stderr/status out.
-import { spawn } from 'node:child_process';
+import { childProcess } from '../lib/builtins.js';
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
@@ -101,7 +101,7 @@ export class ProcessRunner implements Runner {
     let input = typeof opts.input === 'string' ? opts.input : '';
     const report = (outcome: string) => this.debug?.(`${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> ${outcome} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
     return new Promise((resolve, reject) => {
-      const child = spawn(file, args, { env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = childProcess().spawn(file, args, { env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (d: Buffer) => out.push(d));

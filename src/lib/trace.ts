@@ -10,6 +10,7 @@ const marks: Array<[number, string]> = [];
 export function mark(label: string): void {
   if (!on) return;
   if (marks.length === 0) {
+    marks.push(...((globalThis as { __netctlShimMarks?: Array<[number, string]> }).__netctlShimMarks ?? []));
     process.once('exit', () => {
       mark('exit');
       writeSync(2, marks.map(([t, l]) => `trace: ${t.toFixed(2)} ms ${l}\n`).join(''));

@@ -5,7 +5,8 @@
 // The name is derived from the root's device and inode, so two paths to one root share it.
 // Abstract sockets are scoped to the network namespace — the same scope as the bridges and
 // rules the lock protects.
-import { createServer, createConnection, type Server } from 'node:net';
+import type { Server } from 'node:net';
+import { net } from '../lib/builtins.js';
 import { statSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 
@@ -25,7 +26,7 @@ export function lockName(root: string): string {
 
 function tryBind(name: string): Promise<Server | null> {
   return new Promise((resolve, reject) => {
-    const srv = createServer((sock) => sock.end(String(process.pid)));
+    const srv = net().createServer((sock) => sock.end(String(process.pid)));
     srv.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') resolve(null);
       else reject(err);
@@ -40,7 +41,7 @@ function tryBind(name: string): Promise<Server | null> {
 function askHolder(name: string): Promise<string> {
   return new Promise((resolve) => {
     let buf = '';
-    const c = createConnection({ path: name });
+    const c = net().createConnection({ path: name });
     const done = () => resolve(buf.trim() || 'unknown');
     c.setTimeout(500, () => c.destroy());
     c.on('data', (d) => (buf += d.toString()));

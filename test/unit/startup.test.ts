@@ -13,12 +13,20 @@ const bin = fileURLToPath(new URL('../../../bin/netctl', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'netctl-startup-'));
 const hook = join(dir, 'hook.cjs');
 writeFileSync(hook, "process.on('exit', () => require('fs').writeSync(3, JSON.stringify(Object.keys(require.cache))));\n");
+// Built-in modules too: what Node loaded after the hook itself.
+const builtinsHook = join(dir, 'builtins.cjs');
+writeFileSync(builtinsHook, "const had = new Set(process.moduleLoadList); process.on('exit', () => require('fs').writeSync(3, JSON.stringify(process.moduleLoadList.filter((m) => !had.has(m)))));\n");
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The files loaded through require() while running netctl with these arguments. */
 function loaded(...args: string[]): string[] {
   const out = execFileSync('sh', ['-c', `node -r "${hook}" "$@" 3>&1 >/dev/null 2>/dev/null || true`, 'sh', ...args], { encoding: 'utf8' });
   return (JSON.parse(out) as string[]).map((f) => f.split('/').pop() ?? f);
+}
+
+/** The built-in modules (`NativeModule child_process`, ...) netctl loaded with these arguments. */
+function builtins(...args: string[]): string[] {
+  return JSON.parse(execFileSync('sh', ['-c', `node -r "${builtinsHook}" "$@" 3>&1 >/dev/null 2>/dev/null || true`, 'sh', ...args], { encoding: 'utf8' })) as string[];
 }
 
 describe('start-up path', () => {
@@ -39,6 +47,16 @@ describe('start-up path', () => {
       assert.ok(!files.includes('execa.cjs'), `${args.join(' ')} loads ${files.join(' ')}`);
       // etcd3 (gRPC, protobuf) is for the cluster-store commands alone.
       assert.ok(!files.some((f) => f.startsWith('etcd3')), `${args.join(' ')} loads ${files.join(' ')}`);
+    }
+  });
+
+  it('--help, ls and inspect spawn nothing and load neither child_process nor net (~3.5 ms)', () => {
+    assert.ok(builtins('-e', "require('node:child_process')").includes('NativeModule child_process'), 'the probe sees child_process');
+    const root = join(dir, 'root');
+    for (const args of [['--help'], ['--root', root, 'ls'], ['--root', root, 'inspect', 'bridge']]) {
+      const mods = builtins(bin, ...args);
+      assert.ok(loaded(bin, ...args).includes('netctl.cjs'), `${args.join(' ')}: the bundle did not run`);
+      for (const m of ['NativeModule child_process', 'NativeModule net']) assert.ok(!mods.includes(m), `${args.join(' ')} loads ${m}`);
     }
   });
 });
