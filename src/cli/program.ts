@@ -8,16 +8,16 @@ import { reportError } from './report.js';
 import { version } from './version.js';
 import { mark } from '../lib/trace.js';
 
+let streamed = false;
+/** Whether some output went to a stream, whose writes may still be queued at the end. */
+export const outputQueued = (): boolean => streamed;
+
 /**
  * Writes straight to the file descriptor: touching process.stdout builds a stream (tty or net
  * and their internals, ~3 ms of start-up) for output that is a few lines. A non-blocking
  * descriptor that is full (EAGAIN) hands the rest, and all later output, to the stream; a closed
  * reader (EPIPE, `netctl ls | head -1`) ends the output quietly, as Docker's does.
  */
-let streamed = false;
-/** Whether some output went to a stream, whose writes may still be queued at the end. */
-export const outputQueued = (): boolean => streamed;
-
 export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WritableStream): (s: string) => void {
   let mode: 'fd' | 'stream' | 'closed' = 'fd';
   return (s) => {
