@@ -6,6 +6,7 @@ import { childProcess } from '../lib/builtins.js';
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
+import { spawnUv, uv, type Exited, type Started } from '../lib/uv.js';
 
 export interface RunResult {
   stdout: string;
@@ -100,44 +101,86 @@ export class ProcessRunner implements Runner {
     mark(`spawn ${file} ${args.slice(0, 2).join(' ')}`);
     let input = typeof opts.input === 'string' ? opts.input : '';
     const report = (outcome: string) => this.debug?.(`${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> ${outcome} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
+    const given = opts.input === undefined ? undefined : Promise.resolve(opts.input).then((text) => (input = text));
+    const failed = (e: NodeJS.ErrnoException) => e.code === 'ENOENT'
+      ? new SystemError(`${file} not found`, `install it: apt-get install ${packageOf(file)}`)
+      : new SystemError(`cannot run ${file}: ${e.message}`);
+    let started: Started;
+    try {
+      started = start(file, args, typeof opts.input === 'string' ? opts.input : given);
+    } catch (e) {
+      return Promise.reject(failed(e as NodeJS.ErrnoException));
+    }
+    const exited = started.exited.then((r) => {
+      report(`exit ${r.exitCode}`);
+      mark(`exited ${file}`);
+      return r;
+    }, (e: NodeJS.ErrnoException) => Promise.reject(failed(e)));
+    const { settled } = opts;
+    if (!settled) return exited;
     return new Promise((resolve, reject) => {
-      const child = childProcess().spawn(file, args, { env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => err.push(d));
-      child.on('error', (e: NodeJS.ErrnoException) => {
-        reject(e.code === 'ENOENT'
-          ? new SystemError(`${file} not found`, `install it: apt-get install ${packageOf(file)}`)
-          : new SystemError(`cannot run ${file}: ${e.message}`));
-      });
-      child.on('close', (code, signal) => {
-        const r = { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), exitCode: code ?? (signal ? 128 : 1) };
-        report(`exit ${r.exitCode}`);
-        mark(`exited ${file}`);
-        resolve(r);
-      });
-      child.stdin.on('error', () => undefined); // the child may exit before reading everything
-      void Promise.resolve(opts.input ?? '').then((text) => {
-        input = text;
-        child.stdin.end(text);
-      });
-      const { settled } = opts;
-      if (!settled) return;
       const poll = setInterval(() => {
         if (!settled()) return;
         clearInterval(poll);
         report('done, exit not awaited');
-        child.removeAllListeners('close');
-        child.stdin.destroy();
-        child.stdout.destroy();
-        child.stderr.destroy();
-        child.unref();
+        started.leave();
         resolve({ stdout: '', stderr: '', exitCode: 0 });
       }, 1);
-      child.once('close', () => clearInterval(poll));
+      exited.then((r) => {
+        clearInterval(poll);
+        resolve(r);
+      }, (e: unknown) => {
+        clearInterval(poll);
+        reject(e);
+      });
     });
   }
+}
+
+const ENV = (): Record<string, string> => ({ PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' });
+
+/**
+ * Starts a process with its output captured: on libuv's handles where Node lets us (lib/uv.ts:
+ * no child_process, no streams), else through node:child_process. Throws if it cannot start.
+ */
+function start(file: string, args: string[], input: string | Promise<string> | undefined): Started {
+  const u = uv();
+  const env = ENV();
+  if (u) {
+    try {
+      return spawnUv(u, file, args, Object.entries(env).map(([k, v]) => `${k}=${v}`), input);
+    } catch (e) {
+      // No file to capture into (a read-only or full temp dir): the pipes of child_process then.
+      if ((e as NodeJS.ErrnoException).syscall !== 'open') throw e;
+    }
+  }
+  return startChild(file, args, env, input);
+}
+
+function startChild(file: string, args: string[], env: Record<string, string>, input: string | Promise<string> | undefined): Started {
+  const child = childProcess().spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  child.stdin.on('error', () => undefined); // the child may exit before reading everything
+  void Promise.resolve(input ?? '').then((text) => child.stdin.end(text));
+  const exited = new Promise<Exited>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), exitCode: code ?? (signal ? 128 : 1) });
+    });
+  });
+  return {
+    exited,
+    leave() {
+      child.removeAllListeners('close');
+      child.stdin.destroy();
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.unref();
+    },
+  };
 }
 
 /** Sets /proc/sys/KEY if it differs; returns whether it changed (sysctls are per netns). */

@@ -4,9 +4,10 @@
 // process or a native addon: bind() is exclusive and the name vanishes with the last fd.
 // The name is derived from the root's device and inode, so two paths to one root share it.
 // Abstract sockets are scoped to the network namespace — the same scope as the bridges and
-// rules the lock protects.
-import type { Server } from 'node:net';
+// rules the lock protects. The socket is bound on libuv's pipe handle where Node lets us
+// (lib/uv.ts): net.Server's listen() would load node:net and node:cluster (~3 ms) first.
 import { net } from '../lib/builtins.js';
+import { bindExclusive, uv } from '../lib/uv.js';
 import { statSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 
@@ -24,7 +25,9 @@ export function lockName(root: string): string {
   return `\0netctl-lock:${st.dev}:${st.ino}`;
 }
 
-function tryBind(name: string): Promise<Server | null> {
+function tryBind(name: string): Promise<Release | null> {
+  const u = uv();
+  if (u) return Promise.resolve(bindExclusive(u, name));
   return new Promise((resolve, reject) => {
     const srv = net().createServer((sock) => sock.end(String(process.pid)));
     srv.once('error', (err: NodeJS.ErrnoException) => {
@@ -33,7 +36,7 @@ function tryBind(name: string): Promise<Server | null> {
     });
     srv.listen({ path: name, exclusive: true }, () => {
       srv.unref(); // the lock must never keep the process alive
-      resolve(srv);
+      resolve(() => new Promise<void>((r) => srv.close(() => r())));
     });
   });
 }
@@ -57,8 +60,8 @@ export async function acquireLock(root: string, opts: LockOptions = {}): Promise
   let warned = false;
   let delay = 5;
   for (;;) {
-    const srv = await tryBind(name);
-    if (srv) return () => new Promise<void>((r) => srv.close(() => r()));
+    const release = await tryBind(name);
+    if (release) return release;
     const waited = Date.now() - start;
     if (!warned && waited >= 1000 && opts.onWait) {
       warned = true;
