@@ -89,8 +89,13 @@ export function lazyHandlers(): Handlers {
   };
 }
 
-/** Builds the commander tree; `onExit` receives the handler's exit code. */
-export function buildProgram(handlers: Handlers, onExit: (code: number) => void): Command {
+/**
+ * Builds the commander tree; `onExit` receives the handler's exit code. With `only`, a command
+ * name or alias, just that command (or group) is defined: parsing one command needs no other,
+ * and defining all ~30 costs every command ~1.5 ms.
+ */
+export function buildProgram(handlers: Handlers, onExit: (code: number) => void, only?: string): Command {
+  const want = (...names: string[]) => only === undefined || names.includes(only);
   const program = new Command('netctl')
     .description('Manage container networks (bridges, veth endpoints, netns sandboxes) without a daemon')
     .version(`netctl version ${version()}`, '-v, --version', 'print the version')
@@ -122,23 +127,25 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     onExit(await handler(globals(), ...args.slice(0, -1)));
   };
 
-  program.command('create')
-    .description('Create a network')
-    .argument('<network>', 'network name')
-    .option('-d, --driver <driver>', 'driver (bridge, macvlan, or the name of a plugin; host and null are predefined)', 'bridge')
-    .option('--subnet <cidr>', 'subnet in CIDR form (repeatable)', collect)
-    .option('--gateway <ip>', 'gateway for a subnet (repeatable)', collect)
-    .option('--ip-range <cidr>', 'allocate container IPs from a sub-range (repeatable)', collect)
-    .option('--aux-address <name=ip>', 'addresses the IPAM must not hand out (repeatable)', collect)
-    .option('--ipv6', 'enable IPv6 (alias --enable-ipv6)')
-    .addOption(new Option('--enable-ipv6').hideHelp())
-    .option('--internal', 'restrict external access to the network')
-    .option('--attachable', 'accepted and recorded (as Docker)')
-    .option('-o, --opt <k=v>', 'driver option (repeatable)', collect)
-    .option('--label <k[=v]>', 'metadata label (repeatable)', collect)
-    .option('--ipam-driver <driver>', 'IPAM driver (default, or the name of a plugin)', 'default')
-    .option('--ipam-opt <k=v>', 'IPAM driver option (repeatable)', collect)
-    .action(bind('create'));
+  if (want('create')) {
+    program.command('create')
+      .description('Create a network')
+      .argument('<network>', 'network name')
+      .option('-d, --driver <driver>', 'driver (bridge, macvlan, or the name of a plugin; host and null are predefined)', 'bridge')
+      .option('--subnet <cidr>', 'subnet in CIDR form (repeatable)', collect)
+      .option('--gateway <ip>', 'gateway for a subnet (repeatable)', collect)
+      .option('--ip-range <cidr>', 'allocate container IPs from a sub-range (repeatable)', collect)
+      .option('--aux-address <name=ip>', 'addresses the IPAM must not hand out (repeatable)', collect)
+      .option('--ipv6', 'enable IPv6 (alias --enable-ipv6)')
+      .addOption(new Option('--enable-ipv6').hideHelp())
+      .option('--internal', 'restrict external access to the network')
+      .option('--attachable', 'accepted and recorded (as Docker)')
+      .option('-o, --opt <k=v>', 'driver option (repeatable)', collect)
+      .option('--label <k[=v]>', 'metadata label (repeatable)', collect)
+      .option('--ipam-driver <driver>', 'IPAM driver (default, or the name of a plugin)', 'default')
+      .option('--ipam-opt <k=v>', 'IPAM driver option (repeatable)', collect)
+      .action(bind('create'));
+  }
 
   const endpointOpts = (c: Command) => c
     .option('--ip <ipv4>', 'IPv4 address')
@@ -149,158 +156,213 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void)
     .option('--driver-opt <k=v>', 'driver option for the endpoint (repeatable)', collect)
     .option('--gw-priority <n>', 'the highest priority endpoint carries the default route');
 
-  endpointOpts(program.command('connect')
-    .description('Connect containers to a network (several at once: all or nothing)')
-    .argument('<network>')
-    .argument('<container...>'))
-    .action(bind('connect'));
+  if (want('connect')) {
+    endpointOpts(program.command('connect')
+      .description('Connect containers to a network (several at once: all or nothing)')
+      .argument('<network>')
+      .argument('<container...>'))
+      .action(bind('connect'));
+  }
 
-  program.command('disconnect')
-    .description('Disconnect a container from a network')
-    .argument('<network>')
-    .argument('<container>')
-    .option('-f, --force', 'also clear stale endpoints; never fail on "already gone"')
-    .action(bind('disconnect'));
+  if (want('disconnect')) {
+    program.command('disconnect')
+      .description('Disconnect a container from a network')
+      .argument('<network>')
+      .argument('<container>')
+      .option('-f, --force', 'also clear stale endpoints; never fail on "already gone"')
+      .action(bind('disconnect'));
+  }
 
-  program.command('inspect')
-    .description('Display detailed information on one or more networks')
-    .argument('<network...>')
-    .option('-f, --format <format>', 'json, or a Go template')
-    .action(bind('inspect'));
+  if (want('inspect')) {
+    program.command('inspect')
+      .description('Display detailed information on one or more networks')
+      .argument('<network...>')
+      .option('-f, --format <format>', 'json, or a Go template')
+      .action(bind('inspect'));
+  }
 
   const lsOpts = (c: Command) => c
     .option('-q, --quiet', 'only display IDs')
     .option('--no-trunc', 'do not truncate the output')
     .option('--format <format>', 'table, table TEMPLATE, json or TEMPLATE');
 
-  lsOpts(program.command('ls').alias('list')
-    .description('List networks')
-    .option('-f, --filter <k=v>', 'filter output (driver, id, name, label, scope, type, dangling)', collect))
-    .action(bind('ls'));
+  if (want('ls', 'list')) {
+    lsOpts(program.command('ls').alias('list')
+      .description('List networks')
+      .option('-f, --filter <k=v>', 'filter output (driver, id, name, label, scope, type, dangling)', collect))
+      .action(bind('ls'));
+  }
 
-  program.command('rm').alias('remove')
-    .description('Remove one or more networks')
-    .argument('<network...>')
-    .option('-f, --force', 'do not error if the network does not exist')
-    .action(bind('rm'));
+  if (want('rm', 'remove')) {
+    program.command('rm').alias('remove')
+      .description('Remove one or more networks')
+      .argument('<network...>')
+      .option('-f, --force', 'do not error if the network does not exist')
+      .action(bind('rm'));
+  }
 
-  program.command('update')
-    .description('Change a network in place: labels, ICC, masquerade, MTU, gateway modes (endpoints stay)')
-    .argument('<network>')
-    .option('--label-add <k=v>', 'add or change a label (repeatable)', collect)
-    .option('--label-rm <k>', 'remove a label (repeatable)', collect)
-    .option('-o, --opt <k=v>', 'driver option to change (repeatable)', collect)
-    .action(bind('update'));
+  if (want('update')) {
+    program.command('update')
+      .description('Change a network in place: labels, ICC, masquerade, MTU, gateway modes (endpoints stay)')
+      .argument('<network>')
+      .option('--label-add <k=v>', 'add or change a label (repeatable)', collect)
+      .option('--label-rm <k>', 'remove a label (repeatable)', collect)
+      .option('-o, --opt <k=v>', 'driver option to change (repeatable)', collect)
+      .action(bind('update'));
+  }
 
-  program.command('export')
-    .description('Print the topology (networks, sandboxes, endpoints, ports) as a file apply takes')
-    .option('-o, --output <format>', 'yaml or json', 'yaml')
-    .action(bind('export'));
+  if (want('export')) {
+    program.command('export')
+      .description('Print the topology (networks, sandboxes, endpoints, ports) as a file apply takes')
+      .option('-o, --output <format>', 'yaml or json', 'yaml')
+      .action(bind('export'));
+  }
 
-  program.command('apply')
-    .description('Make the host match a topology file: print the plan, apply it all or nothing')
-    .option('-f, --file <file>', 'the topology (YAML or JSON; - for stdin)')
-    .option('--dry-run', 'print the plan only')
-    .option('--prune', 'also remove networks and sandboxes the file does not name')
-    .action(bind('apply'));
+  if (want('apply')) {
+    program.command('apply')
+      .description('Make the host match a topology file: print the plan, apply it all or nothing')
+      .option('-f, --file <file>', 'the topology (YAML or JSON; - for stdin)')
+      .option('--dry-run', 'print the plan only')
+      .option('--prune', 'also remove networks and sandboxes the file does not name')
+      .action(bind('apply'));
+  }
 
-  program.command('graph')
-    .description('Show networks, sandboxes, endpoints and ports as a tree, Graphviz DOT or SVG')
-    .option('--format <format>', 'text, dot or svg', 'text')
-    .action(bind('graph'));
+  if (want('graph')) {
+    program.command('graph')
+      .description('Show networks, sandboxes, endpoints and ports as a tree, Graphviz DOT or SVG')
+      .option('--format <format>', 'text, dot or svg', 'text')
+      .action(bind('graph'));
+  }
 
-  program.command('prune')
-    .description('Remove all networks without endpoints')
-    .option('-f, --force', 'do not prompt for confirmation')
-    .option('--filter <k=v>', 'label=<k[=v]>, label!=<k[=v]>, until=<time>', collect)
-    .action(bind('prune'));
+  if (want('prune')) {
+    program.command('prune')
+      .description('Remove all networks without endpoints')
+      .option('-f, --force', 'do not prompt for confirmation')
+      .option('--filter <k=v>', 'label=<k[=v]>, label!=<k[=v]>, until=<time>', collect)
+      .action(bind('prune'));
+  }
 
-  const sandbox = program.command('sandbox').alias('container').description('Manage sandboxes (network namespaces of containers)');
+  if (want('sandbox', 'container')) {
+    const sandbox = program.command('sandbox').alias('container').description('Manage sandboxes (network namespaces of containers)');
 
-  endpointOpts(sandbox.command('create')
-    .description('Create a running sandbox')
-    .argument('<name>')
-    .option('--net <mode>', 'bridge (default), none, host, container:NAME, or a network name', 'bridge')
-    .option('-p, --publish <[ip:]hport:cport[/proto]>', 'publish a port on the host (repeatable)', collect)
-    .option('--hostname <name>', 'host name of the sandbox')
-    .option('--dns <ip>', 'nameserver for its resolv.conf (repeatable)', collect)
-    .option('--dns-search <domain>', 'search domain for its resolv.conf (repeatable)', collect)
-    .option('--dns-option <opt>', 'resolver option for its resolv.conf (repeatable)', collect)
-    .option('--add-host <name:ip>', 'extra line for its hosts file (repeatable)', collect))
-    .action(bind('sandbox create'));
+    endpointOpts(sandbox.command('create')
+      .description('Create a running sandbox')
+      .argument('<name>')
+      .option('--net <mode>', 'bridge (default), none, host, container:NAME, or a network name', 'bridge')
+      .option('-p, --publish <[ip:]hport:cport[/proto]>', 'publish a port on the host (repeatable)', collect)
+      .option('--hostname <name>', 'host name of the sandbox')
+      .option('--dns <ip>', 'nameserver for its resolv.conf (repeatable)', collect)
+      .option('--dns-search <domain>', 'search domain for its resolv.conf (repeatable)', collect)
+      .option('--dns-option <opt>', 'resolver option for its resolv.conf (repeatable)', collect)
+      .option('--add-host <name:ip>', 'extra line for its hosts file (repeatable)', collect))
+      .action(bind('sandbox create'));
 
-  lsOpts(sandbox.command('ls').alias('list').description('List sandboxes'))
-    .action(bind('sandbox ls'));
+    lsOpts(sandbox.command('ls').alias('list').description('List sandboxes'))
+      .action(bind('sandbox ls'));
 
-  sandbox.command('inspect')
-    .description('Display the network settings of sandboxes')
-    .argument('<name...>')
-    .action(bind('sandbox inspect'));
+    sandbox.command('inspect')
+      .description('Display the network settings of sandboxes')
+      .argument('<name...>')
+      .action(bind('sandbox inspect'));
 
-  sandbox.command('start')
-    .description('Start sandboxes: recreate the netns and join every recorded network')
-    .argument('<name...>')
-    .action(bind('sandbox start'));
+    sandbox.command('start')
+      .description('Start sandboxes: recreate the netns and join every recorded network')
+      .argument('<name...>')
+      .action(bind('sandbox start'));
 
-  sandbox.command('stop')
-    .description('Stop sandboxes: leave all networks, keep the settings, delete the netns')
-    .argument('<name...>')
-    .action(bind('sandbox stop'));
+    sandbox.command('stop')
+      .description('Stop sandboxes: leave all networks, keep the settings, delete the netns')
+      .argument('<name...>')
+      .action(bind('sandbox stop'));
 
-  sandbox.command('rm').alias('remove')
-    .description('Remove sandboxes (disconnect all; delete the netns if netctl made it)')
-    .argument('<name...>')
-    .option('-f, --force', 'ignore sandboxes that do not exist')
-    .action(bind('sandbox rm'));
+    sandbox.command('rm').alias('remove')
+      .description('Remove sandboxes (disconnect all; delete the netns if netctl made it)')
+      .argument('<name...>')
+      .option('-f, --force', 'ignore sandboxes that do not exist')
+      .action(bind('sandbox rm'));
 
-  sandbox.command('attach')
-    .description('Manage a network namespace made by another runtime (by path or by a process in it)')
-    .argument('<name>')
-    .option('--netns <path>', 'the namespace file, e.g. /var/run/netns/NAME or /proc/PID/ns/net')
-    .option('--pid <pid>', 'a process inside the namespace')
-    .action(bind('sandbox attach'));
+    sandbox.command('attach')
+      .description('Manage a network namespace made by another runtime (by path or by a process in it)')
+      .argument('<name>')
+      .option('--netns <path>', 'the namespace file, e.g. /var/run/netns/NAME or /proc/PID/ns/net')
+      .option('--pid <pid>', 'a process inside the namespace')
+      .action(bind('sandbox attach'));
+  }
 
-  program.command('exec')
-    .description('Run a command inside a sandbox\'s network namespace')
-    .argument('<name>')
-    .argument('<command...>')
-    .allowUnknownOption()
-    .action(bind('exec'));
+  if (want('exec')) {
+    program.command('exec')
+      .description('Run a command inside a sandbox\'s network namespace')
+      .argument('<name>')
+      .argument('<command...>')
+      .allowUnknownOption()
+      .action(bind('exec'));
+  }
 
-  program.command('completion')
-    .description('Print the shell completion script (bash, zsh or fish)')
-    .argument('<shell>', 'bash, zsh or fish')
-    .action(bind('completion'));
+  if (want('completion')) {
+    program.command('completion')
+      .description('Print the shell completion script (bash, zsh or fish)')
+      .argument('<shell>', 'bash, zsh or fish')
+      .action(bind('completion'));
+  }
 
-  program.command('cni')
-    .description('Run as a CNI plugin (ADD, DEL, CHECK, STATUS, GC, VERSION from CNI_COMMAND; configuration on stdin)')
-    .action(bind('cni'));
+  if (want('cni')) {
+    program.command('cni')
+      .description('Run as a CNI plugin (ADD, DEL, CHECK, STATUS, GC, VERSION from CNI_COMMAND; configuration on stdin)')
+      .action(bind('cni'));
+  }
 
-  program.command('doctor')
-    .description('Report every difference between the store and the kernel (changes nothing; exit 1 on drift)')
-    .action(bind('doctor'));
+  if (want('doctor')) {
+    program.command('doctor')
+      .description('Report every difference between the store and the kernel (changes nothing; exit 1 on drift)')
+      .action(bind('doctor'));
+  }
 
-  const node = program.command('node').description('Hosts of the cluster store (overlay networks)');
-  node.command('ls').alias('list')
-    .description('List hosts: name, advertise address, last seen, endpoints')
-    .option('-q, --quiet', 'only display names')
-    .option('--format <format>', 'table or json')
-    .action(bind('node ls'));
-  node.command('rm').alias('remove')
-    .description("Remove a dead host's endpoints and addresses cluster-wide")
-    .argument('<host...>', 'node name or advertise address')
-    .action(bind('node rm'));
+  if (want('node')) {
+    const node = program.command('node').description('Hosts of the cluster store (overlay networks)');
+    node.command('ls').alias('list')
+      .description('List hosts: name, advertise address, last seen, endpoints')
+      .option('-q, --quiet', 'only display names')
+      .option('--format <format>', 'table or json')
+      .action(bind('node ls'));
+    node.command('rm').alias('remove')
+      .description("Remove a dead host's endpoints and addresses cluster-wide")
+      .argument('<host...>', 'node name or advertise address')
+      .action(bind('node rm'));
+  }
 
-  program.command('agent')
-    .description("Keep this host's overlay peers (FDB and neighbour entries) in step with the cluster store")
-    .option('--heartbeat <seconds>', 'how often to record that this host is alive', '10')
-    .action(bind('agent'));
+  if (want('agent')) {
+    program.command('agent')
+      .description("Keep this host's overlay peers (FDB and neighbour entries) in step with the cluster store")
+      .option('--heartbeat <seconds>', 'how often to record that this host is alive', '10')
+      .action(bind('agent'));
+  }
 
-  program.command('restore')
-    .description('Re-create bridges, sandboxes, endpoints and firewall rules from the store (idempotent; run at boot)')
-    .action(bind('restore'));
+  if (want('restore')) {
+    program.command('restore')
+      .description('Re-create bridges, sandboxes, endpoints and firewall rules from the store (idempotent; run at boot)')
+      .action(bind('restore'));
+  }
 
   return program;
+}
+
+/** Global options that take a value (the word after them is not a command). */
+const VALUED = new Set(['--root', '--cluster-store', '--advertise-addr']);
+export const COMMANDS = new Set(['create', 'connect', 'disconnect', 'inspect', 'ls', 'list', 'rm', 'remove', 'update', 'export', 'apply', 'graph', 'prune',
+  'sandbox', 'container', 'exec', 'completion', 'cni', 'doctor', 'node', 'agent', 'restore']);
+
+/**
+ * The command the arguments name, when it is one; undefined (build every command) for help,
+ * a completion, an unknown word (commander suggests the nearest) or none.
+ */
+export function commandWord(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    if (a === '--help' || a === '-h') return undefined;
+    if (VALUED.has(a)) i++;
+    else if (!a.startsWith('-')) return COMMANDS.has(a) ? a : undefined;
+  }
+  return undefined;
 }
 
 /** `netctl __complete ...`: outside commander, so any word (even an unknown flag) is accepted. */
@@ -315,7 +377,7 @@ async function completeCommand(program: Command, words: string[]): Promise<numbe
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   mark('program loaded');
-  const program = buildProgram(lazyHandlers(), (c) => (code = c));
+  const program = buildProgram(lazyHandlers(), (c) => (code = c), commandWord(argv.slice(2)));
   mark('program built');
   if (argv[2] === '__complete') return completeCommand(program, argv.slice(3));
   try {
