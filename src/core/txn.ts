@@ -122,6 +122,7 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
   // A plugin call's undo is journaled just before the call goes out (sendCall).
   const entry = journal(ctx, op, work.filter((s) => !s.call).flatMap((s) => s.undo), firewall !== false);
   tx.put('journal', entry);
+  if (firewall) ctx.firewall?.prefetch?.(); // the firewall's read runs beside the kernel steps
   const early = startEarly(ctx, work);
   try {
     await tx.flushJournal();
@@ -224,6 +225,7 @@ export async function teardown(ctx: Ctx, tx: Txn, op: string, cmds: KernelCmd[],
   if (cmds.length === 0 && !firewall) return [];
   const entry = { ...journal(ctx, op, cmds, firewall), ...(names.length ? { names } : {}) };
   tx.put('journal', entry);
+  if (firewall) ctx.firewall?.prefetch?.();
   await tx.flush();
   const errs: string[] = [];
   const fw = firewall ? syncFirewall(ctx, tx).catch((e: Error) => { errs.push(`firewall: ${e.message}`); }) : undefined;

@@ -62,6 +62,11 @@ export interface Firewall {
   sync(prev: FwModel | null, next: FwModel): Promise<void>;
   /** Every difference between `model` and the rules the kernel holds, one line each, e.g. "firewall: chain NETCTL-FORWARD is missing"; [] when none. */
   drift(model: FwModel): Promise<string[]>;
+  /**
+   * Starts reading what the next `sync` reads first, so that read overlaps the work before it.
+   * Reads only: it may run before the journal. Optional: a backend that reads nothing has none.
+   */
+  prefetch?(): void;
 }
 
 /** A backend as makeFirewall sees it: it can also tell whether it holds rules and remove them all (a switch of backend). */

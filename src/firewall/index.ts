@@ -62,6 +62,10 @@ export class ChosenFirewall implements Firewall {
     if ((await other.held().catch(() => [])).length) await other.remove();
   }
 
+  prefetch(): void {
+    this.chosen.prefetch?.();
+  }
+
   async drift(model: FwModel): Promise<string[]> {
     const held = await this.other().held().catch(() => []);
     return [...(await this.chosen.drift(model)), ...held.map((h) => `firewall: ${h} is left from the other backend`)];

@@ -113,6 +113,19 @@ describe('firewall seam: sync', () => {
     ].join('\n'));
   });
 
+  it('prefetch: the next sync uses that read, and only that one sync (after a restore, a new read)', async () => {
+    const runner = new FakeRunner(saveOf(model));
+    const fw = new IptablesFirewall(runner);
+    fw.prefetch();
+    assert.deepEqual(runner.calls.map((c) => c.file), ['iptables-save'], 'read at once');
+    runner.save = ''; // what a later read would see: a prefetched sync must not read again
+    await fw.sync(model, { networks: [web, db], ports: [] });
+    assert.deepEqual(runner.calls.map((c) => c.file), ['iptables-save', 'iptables-restore']);
+    assert.match(runner.restores()[0]?.input ?? '', /^-D NETCTL /m, 'a difference: the chains were complete in the prefetched read');
+    await fw.sync(model, model);
+    assert.deepEqual(runner.calls.map((c) => c.file), ['iptables-save', 'iptables-restore', 'iptables-save', 'iptables-restore'], 'read again, and found empty: a rewrite');
+  });
+
   it('with prev and nothing changed: no restore at all', async () => {
     const runner = new FakeRunner(saveOf(model));
     await new IptablesFirewall(runner).sync(model, model);

@@ -17,14 +17,29 @@ export class IptablesFirewall implements Firewall {
     this.prefix = family === 4 ? 'iptables' : 'ip6tables';
   }
 
-  async save(): Promise<string> {
+  /** A save started by prefetch, for the next caller of save() alone: after it, rules may change. */
+  private early: Promise<string> | null = null;
+
+  prefetch(): void {
+    if (this.early) return;
+    this.early = this.read();
+    this.early.catch(() => undefined); // its caller sees the failure; unclaimed, it is no error
+  }
+
+  save(): Promise<string> {
+    const early = this.early;
+    this.early = null;
+    return early ?? this.read();
+  }
+
+  private async read(): Promise<string> {
     const r = await this.runner.run(`${this.prefix}-save`, []);
     if (r.exitCode !== 0) throw new SystemError(`${this.prefix}-save: ${r.stderr.trim() || 'failed'}`);
     // iptables-nft warns when the legacy backend holds rules: that is the one the host uses.
     if (!this.prefix.endsWith('-legacy') && /tables-legacy tables present/.test(r.stdout + r.stderr)) {
       this.prefix = `${this.prefix}-legacy`;
       this.debug?.(`${this.prefix}: the host uses the legacy backend`);
-      return this.save();
+      return this.read();
     }
     return r.stdout;
   }
@@ -118,6 +133,11 @@ export class IptablesBackend implements Backend {
 
   get rewrote(): boolean {
     return this.v4.rewrote;
+  }
+
+  /** IPv4 only: ip6tables is read only while an IPv6 network exists, which is not known yet. */
+  prefetch(): void {
+    this.v4.prefetch();
   }
 
   async sync(prev: FwModel | null, next: FwModel): Promise<void> {
