@@ -2,7 +2,6 @@
 // drivers receive it; only this file spawns those processes. It uses node:child_process
 // directly: importing execa costs ~22 ms even bundled, more than every other module of a
 // connect together, and a Runner needs only argv in, stdout/stderr/status out.
-import { childProcess } from '../lib/builtins.js';
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
@@ -95,7 +94,7 @@ export class ProcessRunner implements Runner {
     return ensureSysctl(key, value);
   }
 
-  private spawnRun(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
+  private async spawnRun(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
     const t0 = this.debug ? process.hrtime.bigint() : 0n; // not performance.now(): it loads perf_hooks
     this.spawned++;
     mark(`spawn ${file} ${args.slice(0, 2).join(' ')}`);
@@ -107,9 +106,9 @@ export class ProcessRunner implements Runner {
       : new SystemError(`cannot run ${file}: ${e.message}`);
     let started: Started;
     try {
-      started = start(file, args, typeof opts.input === 'string' ? opts.input : given);
+      started = await start(file, args, typeof opts.input === 'string' ? opts.input : given); // spawned before the first await
     } catch (e) {
-      return Promise.reject(failed(e as NodeJS.ErrnoException));
+      throw failed(e as NodeJS.ErrnoException);
     }
     const exited = started.exited.then((r) => {
       report(`exit ${r.exitCode}`);
@@ -143,7 +142,7 @@ const ENV = (): Record<string, string> => ({ PATH: process.env['PATH'] ?? '/usr/
  * Starts a process with its output captured: on libuv's handles where Node lets us (lib/uv.ts:
  * no child_process, no streams), else through node:child_process. Throws if it cannot start.
  */
-function start(file: string, args: string[], input: string | Promise<string> | undefined): Started {
+function start(file: string, args: string[], input: string | Promise<string> | undefined): Started | Promise<Started> {
   const u = uv();
   const env = ENV();
   if (u) {
@@ -157,8 +156,9 @@ function start(file: string, args: string[], input: string | Promise<string> | u
   return startChild(file, args, env, input);
 }
 
-function startChild(file: string, args: string[], env: Record<string, string>, input: string | Promise<string> | undefined): Started {
-  const child = childProcess().spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+/** The fallback: imported when first needed, as it loads streams, net and dgram (~3.5 ms). */
+async function startChild(file: string, args: string[], env: Record<string, string>, input: string | Promise<string> | undefined): Promise<Started> {
+  const child = (await import('node:child_process')).spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));

@@ -6,7 +6,6 @@
 // Abstract sockets are scoped to the network namespace — the same scope as the bridges and
 // rules the lock protects. The socket is bound on libuv's pipe handle where Node lets us
 // (lib/uv.ts): net.Server's listen() would load node:net and node:cluster (~3 ms) first.
-import { net } from '../lib/builtins.js';
 import { bindExclusive, uv } from '../lib/uv.js';
 import { statSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
@@ -28,8 +27,8 @@ export function lockName(root: string): string {
 function tryBind(name: string): Promise<Release | null> {
   const u = uv();
   if (u) return Promise.resolve(bindExclusive(u, name));
-  return new Promise((resolve, reject) => {
-    const srv = net().createServer((sock) => sock.end(String(process.pid)));
+  return import('node:net').then((net) => new Promise((resolve, reject) => {
+    const srv = net.createServer((sock) => sock.end(String(process.pid)));
     srv.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') resolve(null);
       else reject(err);
@@ -38,13 +37,15 @@ function tryBind(name: string): Promise<Release | null> {
       srv.unref(); // the lock must never keep the process alive
       resolve(() => new Promise<void>((r) => srv.close(() => r())));
     });
-  });
+  }));
 }
 
-function askHolder(name: string): Promise<string> {
+/** Only after a second of waiting: node:net is loaded then. */
+async function askHolder(name: string): Promise<string> {
+  const net = await import('node:net');
   return new Promise((resolve) => {
     let buf = '';
-    const c = net().createConnection({ path: name });
+    const c = net.createConnection({ path: name });
     const done = () => resolve(buf.trim() || 'unknown');
     c.setTimeout(500, () => c.destroy());
     c.on('data', (d) => (buf += d.toString()));

@@ -50,13 +50,13 @@ describe('start-up path', () => {
     }
   });
 
-  it('--help, ls and inspect spawn nothing and load neither child_process nor net (~3.5 ms)', () => {
+  it('--help, ls and inspect spawn nothing and load neither child_process nor net (~3.5 ms), nor the module builtin (~1 ms)', () => {
     assert.ok(builtins('-e', "require('node:child_process')").includes('NativeModule child_process'), 'the probe sees child_process');
     const root = join(dir, 'root');
     for (const args of [['--help'], ['--root', root, 'ls'], ['--root', root, 'inspect', 'bridge']]) {
       const mods = builtins(bin, ...args);
       assert.ok(loaded(bin, ...args).includes('netctl.cjs'), `${args.join(' ')}: the bundle did not run`);
-      for (const m of ['NativeModule child_process', 'NativeModule net']) assert.ok(!mods.includes(m), `${args.join(' ')} loads ${m}`);
+      for (const m of ['NativeModule child_process', 'NativeModule net', 'NativeModule module']) assert.ok(!mods.includes(m), `${args.join(' ')} loads ${m}`);
     }
   });
 });
