@@ -150,7 +150,7 @@ function start(file: string, args: string[], input: string | Promise<string> | u
       return spawnUv(u, file, args, Object.entries(env).map(([k, v]) => `${k}=${v}`), input);
     } catch (e) {
       // No file to capture into (a read-only or full temp dir): the pipes of child_process then.
-      if ((e as NodeJS.ErrnoException).syscall !== 'open') throw e;
+      if (!(e as { capture?: boolean }).capture) throw e;
     }
   }
   return startChild(file, args, env, input);

@@ -92,9 +92,15 @@ let seq = 0;
 /** An unlinked file for a child's stdout or stderr: read once the child exits, no stream or event per chunk. */
 function captureFile(): number {
   const path = `${tmpdir()}/netctl-${process.pid}-${seq++}`;
-  const fd = openSync(path, 'wx+', 0o600); // never through a file or link someone else put there
-  unlinkSync(path);
-  return fd;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'wx+', 0o600); // never through a file or link someone else put there
+    unlinkSync(path);
+    return fd;
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    throw Object.assign(e as Error, { capture: true });
+  }
 }
 
 function readAll(fd: number): string {
@@ -112,7 +118,8 @@ function readAll(fd: number): string {
 /**
  * Spawns file (PATH-searched with env's PATH) with stdout and stderr captured. `input` goes to
  * stdin and then end-of-file; a promise lets the process start and wait on stdin before its
- * input is known. Throws at once (code 'ENOENT', ...) when the program cannot be run.
+ * input is known. Throws at once (code 'ENOENT', ...) when the program cannot be run, and
+ * with `capture: true` when there is no temporary file to capture into.
  */
 export function spawnUv(u: Uv, file: string, args: string[], env: string[], input: string | Promise<string> | undefined): Started {
   const out = captureFile();

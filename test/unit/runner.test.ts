@@ -85,6 +85,17 @@ describe('ProcessRunner on libuv handles and on child_process', () => {
     assert.deepEqual(readdirSync(tmpdir()).filter((f) => f.startsWith(`netctl-${process.pid}-`)), []);
   });
 
+  it('no temporary directory to capture into: the run still happens, through child_process', async () => {
+    const saved = process.env['TMPDIR'];
+    process.env['TMPDIR'] = '/nonexistent-netctl-tmp';
+    try {
+      assert.deepEqual(await new ProcessRunner().run('sh', ['-c', 'echo out; echo err >&2; exit 3']), EXPECTED[0]);
+    } finally {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+    }
+  });
+
   it('child_process (NETCTL_NO_UV=1) gives the same results', () => {
     const script = `const runs = ${runs.toString()}; const runnerUrl = ${JSON.stringify(runnerUrl)}; const BIG = 'x'.repeat(1 << 20);
       runs().then((o) => process.stdout.write(JSON.stringify(o)));`;
