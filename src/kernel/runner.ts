@@ -100,13 +100,14 @@ export class ProcessRunner implements Runner {
     mark(`spawn ${file} ${args.slice(0, 2).join(' ')}`);
     let input = typeof opts.input === 'string' ? opts.input : '';
     const report = (outcome: string) => this.debug?.(`${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> ${outcome} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
-    const given = opts.input === undefined ? undefined : Promise.resolve(opts.input).then((text) => (input = text));
+    // A promised input is known later: kept for the debug line when it comes.
+    const given = typeof opts.input === 'object' ? opts.input.then((text) => (input = text)) : opts.input;
     const failed = (e: NodeJS.ErrnoException) => e.code === 'ENOENT'
       ? new SystemError(`${file} not found`, `install it: apt-get install ${packageOf(file)}`)
       : new SystemError(`cannot run ${file}: ${e.message}`);
     let started: Started;
     try {
-      started = await start(file, args, typeof opts.input === 'string' ? opts.input : given); // spawned before the first await
+      started = await start(file, args, given); // spawned before the first await
     } catch (e) {
       throw failed(e as NodeJS.ErrnoException);
     }
