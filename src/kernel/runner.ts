@@ -1,17 +1,14 @@
 // The one door to the kernel: every `ip`/`iptables` call goes through a Runner. Core and
-// drivers receive it; only this file spawns those processes. It uses node:child_process
-// directly: importing execa costs ~22 ms even bundled, more than every other module of a
-// connect together, and a Runner needs only argv in, stdout/stderr/status out.
+// drivers receive it; only this file spawns those processes, on libuv's handles (lib/uv.ts)
+// or else through node:child_process. Not execa: importing it costs ~22 ms even bundled, and a
+// Runner needs only argv in, stdout/stderr/status out.
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
 import { spawnUv, uv, type Exited, type Started } from '../lib/uv.js';
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
+/** stdout, stderr and the exit status (128 when a signal ended the process). */
+export type RunResult = Exited;
 
 export interface RunOptions {
   /**
