@@ -9,7 +9,6 @@ import { FaultRunner, parseFault } from '../kernel/fault.js';
 import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { FileStore } from '../store/file.js';
-import { hostname } from 'node:os';
 import { Cluster } from '../cluster/cluster.js';
 import { ClusterUnreachable, connectEtcd, parseClusterUrl } from '../cluster/etcd.js';
 import { ipJson } from '../kernel/ip.js';
@@ -124,4 +123,9 @@ export function makeController(g: Globals, io: Io): Controller {
     ...(pools ? { defaultPools: pools } : {}),
     warn: (m) => io.err(`warning: ${m}\n`),
   });
+}
+
+/** gethostname(2) as the kernel keeps it for this UTS namespace; node:os would load for this alone. */
+function hostname(): string {
+  return readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
 }

@@ -6,7 +6,6 @@
 // exactly these modules; when it is missing or the handles do not look as expected, `uv()` is
 // null and the callers use the public modules instead. NETCTL_NO_UV=1 forces that path.
 import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
 interface Handle {
@@ -89,9 +88,16 @@ export interface Started {
 
 let seq = 0;
 
+/** os.tmpdir()'s rule, without loading node:os (~0.5 ms on every spawning command). */
+export function tmpDir(): string {
+  const env = process.env;
+  const dir = env['TMPDIR'] || env['TMP'] || env['TEMP'] || '/tmp';
+  return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
+}
+
 /** An unlinked file for a child's stdout or stderr: read once the child exits, no stream or event per chunk. */
 function captureFile(): number {
-  const path = `${tmpdir()}/netctl-${process.pid}-${seq++}`;
+  const path = `${tmpDir()}/netctl-${process.pid}-${seq++}`;
   let fd: number | undefined;
   try {
     fd = openSync(path, 'wx+', 0o600); // never through a file or link someone else put there

@@ -96,6 +96,15 @@ describe('ProcessRunner on libuv handles and on child_process', () => {
     }
   });
 
+  it('captures in the directory os.tmpdir() names, without loading node:os', () => {
+    for (const env of [{ TMPDIR: '/var/tmp/' }, { TMPDIR: '', TMP: '/srv/t' }, { TMPDIR: '', TMP: '', TEMP: '/x/' }, { TMPDIR: '', TMP: '', TEMP: '' }, { TMPDIR: '/' }]) {
+      const script = `import { tmpdir } from 'node:os'; const { tmpDir } = await import(${JSON.stringify(new URL('../../src/lib/uv.js', import.meta.url).href)});
+        process.stdout.write(JSON.stringify([tmpDir(), tmpdir()]));`;
+      const [ours, node] = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } })) as [string, string];
+      assert.equal(ours, node, JSON.stringify(env));
+    }
+  });
+
   it('child_process (NETCTL_NO_UV=1) gives the same results', () => {
     const script = `const runs = ${runs.toString()}; const runnerUrl = ${JSON.stringify(runnerUrl)}; const BIG = 'x'.repeat(1 << 20);
       runs().then((o) => process.stdout.write(JSON.stringify(o)));`;
@@ -103,7 +112,7 @@ describe('ProcessRunner on libuv handles and on child_process', () => {
     assert.deepEqual(JSON.parse(out), EXPECTED);
   });
 
-  it('spawning and taking the store lock load neither child_process, net nor cluster', () => {
+  it('spawning and taking the store lock load neither child_process, net, cluster nor os', () => {
     const root = mkdtempSync(join(tmpdir(), 'netctl-uv-'));
     try {
       const lockUrl = new URL('../../src/store/lock.js', import.meta.url).href;
@@ -115,7 +124,7 @@ describe('ProcessRunner on libuv handles and on child_process', () => {
       const probe = (env: Record<string, string>) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } })) as { code: number; mods: string[] };
       const fast = probe({});
       assert.equal(fast.code, 0);
-      for (const m of ['NativeModule child_process', 'NativeModule net', 'NativeModule cluster']) assert.ok(!fast.mods.includes(m), `loads ${m}`);
+      for (const m of ['NativeModule child_process', 'NativeModule net', 'NativeModule cluster', 'NativeModule os']) assert.ok(!fast.mods.includes(m), `loads ${m}`);
       assert.ok(probe({ NETCTL_NO_UV: '1' }).mods.includes('NativeModule child_process'), 'the probe sees child_process');
     } finally {
       rmSync(root, { recursive: true, force: true });
