@@ -90,32 +90,46 @@ FW_IPT=$(fw_bench iptables); FW_NFT=$(fw_bench nftables)
 
 log "scaling: $BIG endpoints on one network"
 inns $NETCTL create --subnet 10.232.0.0/16 ncb-scale >/dev/null
+# A network of 10 endpoints beside it, for the side-by-side rounds below.
+inns $NETCTL create --subnet 10.233.0.0/16 ncb-small >/dev/null
+for (( i = 1; i <= 10; i++ )); do ip netns add "ncb-s$i"; done
+inns $NETCTL connect ncb-small $(for (( i = 1; i <= 10; i++ )); do echo "ncb-s$i"; done)
+# The same question asked side by side: this machine's speed drifts by 10-20 % over tens of
+# seconds, which a sequential curve mixes into its ends. New sandboxes join the big network
+# and the one of 10 in turn (alternating which goes first), so both are measured under the
+# same load and host state. At endpoint $N each pair leaves again (the networks stay at $N and
+# 10); at $BIG they stay.
+pairs() { # endpoints-label keep(0|1) -> lines "big MS" / "small MS" in $OUT/pair-LABEL.tsv
+  local k side net sb
+  : > "$OUT/pair-$1.tsv"
+  for (( k = 1; k <= 15; k++ )); do
+    ip netns add "ncb-pb$1-$k"; ip netns add "ncb-ps$1-$k"
+    for side in $( (( k % 2 )) && echo "big small" || echo "small big"); do
+      if [[ $side == big ]]; then net=ncb-scale sb=ncb-pb$1-$k; else net=ncb-small sb=ncb-ps$1-$k; fi
+      t0=$(now); inns $NETCTL connect "$net" "$sb" >/dev/null; t1=$(now)
+      echo "$side $(ms "$t0" "$t1")" >> "$OUT/pair-$1.tsv"
+    done
+    if (( ! $2 )); then
+      inns $NETCTL sandbox rm -f "ncb-pb$1-$k" "ncb-ps$1-$k" >/dev/null
+      ip netns del "ncb-pb$1-$k"; ip netns del "ncb-ps$1-$k"
+    fi
+  done
+}
 : > "$OUT/scale.tsv"
 for (( i = 1; i <= BIG; i++ )); do ip netns add "ncb-$i"; done
 for (( i = 1; i <= BIG; i++ )); do
   t0=$(now); inns $NETCTL connect ncb-scale "ncb-$i" >/dev/null; t1=$(now)
   echo "$i $(ms "$t0" "$t1")" >> "$OUT/scale.tsv"
+  if (( i == N )); then log "scaling: endpoint $N vs endpoint 10, interleaved"; pairs "$N" 0; fi
 done
+PAIR_N=$(awk '$1 == "big" { print $2 }' "$OUT/pair-$N.tsv" | median)
+PAIR_N_SMALL=$(awk '$1 == "small" { print $2 }' "$OUT/pair-$N.tsv" | median)
 # Medians of the 11 connects around endpoint i (the last 11 for the last one).
 at() { awk -v lo=$(( $1 - 5 )) -v hi=$(( $1 + 5 )) -v big="$BIG" '($1 >= lo && $1 <= hi) || ($1 > big - 11 && lo > big - 11) { print $2 }' "$OUT/scale.tsv" | median; }
 S10=$(at 10); S100=$(at 100); SBIG=$(at "$BIG")
-# The same question asked side by side: this machine's speed drifts by 10-20 % over tens of
-# seconds, which the sequential curve above mixes into its ends. A network of 10 endpoints is
-# made on the same host, then new sandboxes join it and the big network in turn (alternating
-# which goes first), so both are measured under the same load and the same host state.
 log "scaling: endpoint $BIG+k vs endpoint 10+k, interleaved"
-inns $NETCTL create --subnet 10.233.0.0/16 ncb-small >/dev/null
-for (( i = 1; i <= 10; i++ )); do ip netns add "ncb-s$i"; done
-inns $NETCTL connect ncb-small $(for (( i = 1; i <= 10; i++ )); do echo "ncb-s$i"; done)
-: > "$OUT/pair.tsv"
-for (( k = 1; k <= 15; k++ )); do
-  ip netns add "ncb-pb$k"; ip netns add "ncb-ps$k"
-  for side in $( (( k % 2 )) && echo "big small" || echo "small big"); do
-    if [[ $side == big ]]; then net=ncb-scale sb=ncb-pb$k; else net=ncb-small sb=ncb-ps$k; fi
-    t0=$(now); inns $NETCTL connect "$net" "$sb" >/dev/null; t1=$(now)
-    echo "$side $(ms "$t0" "$t1")" >> "$OUT/pair.tsv"
-  done
-done
+pairs big 1
+cp "$OUT/pair-big.tsv" "$OUT/pair.tsv"
 PAIR_BIG=$(awk '$1 == "big" { print $2 }' "$OUT/pair.tsv" | median)
 PAIR_SMALL=$(awk '$1 == "small" { print $2 }' "$OUT/pair.tsv" | median)
 for k in 1 2 3 4 5; do t0=$(now); inns $NETCTL ls >/dev/null; t1=$(now); ms "$t0" "$t1"; echo; done | median > "$OUT/ls_eps"
@@ -126,9 +140,9 @@ RSS_LS_KB=$( { inns /usr/bin/time -f '%M' $NETCTL inspect ncb-scale >/dev/null; 
 ip netns del ncb-x
 mapfile -t all < <(for (( i = 1; i <= BIG; i++ )); do echo "ncb-$i"; done)
 t0=$(now); inns $NETCTL sandbox rm -f "${all[@]}" ncb-x >/dev/null; t1=$(now); BIG_RM=$(ms "$t0" "$t1")
-inns $NETCTL sandbox rm -f $(for (( k = 1; k <= 15; k++ )); do echo "ncb-pb$k ncb-ps$k"; done) $(for (( i = 1; i <= 10; i++ )); do echo "ncb-s$i"; done) >/dev/null
+inns $NETCTL sandbox rm -f $(for (( k = 1; k <= 15; k++ )); do echo "ncb-pbbig-$k ncb-psbig-$k"; done) $(for (( i = 1; i <= 10; i++ )); do echo "ncb-s$i"; done) >/dev/null
 inns $NETCTL rm ncb-small >/dev/null
-for (( k = 1; k <= 15; k++ )); do ip netns del "ncb-pb$k"; ip netns del "ncb-ps$k"; done
+for (( k = 1; k <= 15; k++ )); do ip netns del "ncb-pbbig-$k"; ip netns del "ncb-psbig-$k"; done
 for (( i = 1; i <= 10; i++ )); do ip netns del "ncb-s$i"; done
 inns $NETCTL rm ncb-scale >/dev/null
 for (( i = 1; i <= BIG; i++ )); do ip netns del "ncb-$i"; done
@@ -232,6 +246,7 @@ row() { # label, value, base label, base value, target
   row "inspect, $N endpoints" "$(fig netctl.scale.inspect_at${N}.median_ms)" "bare node" "$NODE" 1.4
   row "--version" "$(fig netctl.noop.median_ms)" "bare node" "$NODE" 1.15
   row "connect at endpoint $N" "$(fig netctl.scale.connect.at${N}_win5_ms)" "connect at endpoint 10" "$(fig netctl.scale.connect.at10_win5_ms)" 1.1
+  row "connect at endpoint $N, side by side" "$PAIR_N" "connect at endpoint 10" "$PAIR_N_SMALL" 1.1
   row "bulk connect of $N (one call)" "$BULK_CONNECT" "docker, $N connects" "$DOCKER_CONNECTS" 0.1
   row "bulk sandbox rm of $N (one call)" "$BULK_RM" "docker, $N disconnects" "$DOCKER_DISCONNECTS" 0.25
   row "connect at endpoint $BIG, side by side" "$PAIR_BIG" "connect at endpoint 10" "$PAIR_SMALL" 1.2
@@ -261,6 +276,7 @@ row() { # label, value, base label, base value, target
   echo "| figure | ms |"
   echo "|---|---:|"
   echo "| connect at endpoint 10 / 100 / $BIG, sequential (median of the 11 around it) | $S10 / $S100 / $SBIG |"
+  echo "| connect to a network of 10 / of $N endpoints, side by side (medians of 15 each) | $PAIR_N_SMALL / $PAIR_N |"
   echo "| connect to a network of 10 / of $BIG endpoints, side by side (medians of 15 each) | $PAIR_SMALL / $PAIR_BIG |"
   echo "| ls / inspect with $BIG endpoints | $(cat "$OUT/ls_eps") / $(cat "$OUT/inspect_eps") |"
   echo "| sandbox rm of $BIG sandboxes in one call | $BIG_RM |"

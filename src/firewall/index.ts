@@ -2,8 +2,7 @@
 // NETCTL_FIREWALL_BACKEND (read by the CLI and passed in), else iptables when the `iptables`
 // command exists, else nftables. The chosen backend also clears what the other one left: on
 // a full rewrite (restore, first use) its rules are removed, and doctor reports them.
-import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import type { Runner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import type { Backend, Firewall, FwModel } from './firewall.js';
@@ -19,12 +18,11 @@ export function parseBackend(v: unknown, where: string): BackendName {
   throw new InvalidArgumentError(`invalid firewall backend ${JSON.stringify(v)} in ${where}: iptables or nftables`);
 }
 
+/** An executable file `cmd` in a PATH directory. stat, not access: a miss makes no exception (~0.3 ms each, cold). */
 function onPath(cmd: string): boolean {
-  for (const dir of (process.env['PATH'] ?? '').split(':').filter(Boolean)) {
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return true;
-    } catch { /* next */ }
+  for (const dir of (process.env['PATH'] ?? '').split(':')) {
+    const st = dir ? statSync(`${dir}/${cmd}`, { throwIfNoEntry: false }) : undefined;
+    if (st?.isFile() && (st.mode & 0o111) !== 0) return true;
   }
   return false;
 }

@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FwModel } from '../../src/firewall/firewall.js';
-import { makeFirewall, parseBackend } from '../../src/firewall/index.js';
+import { defaultBackend, makeFirewall, parseBackend } from '../../src/firewall/index.js';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { IptablesBackend, IptablesFirewall } from '../../src/firewall/iptables/backend.js';
 import { NftablesFirewall } from '../../src/firewall/nftables/backend.js';
 import { checkRestore } from '../../src/firewall/iptables/guard.js';
@@ -50,6 +53,29 @@ function saveOf(m: FwModel): string {
     .replace('*filter\n', '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n')
     .replace('*nat\n', '*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n');
 }
+
+describe('firewall seam: the default backend', () => {
+  it('is iptables when an executable iptables is on PATH (a link to one counts), else nftables', () => {
+    const d = mkdtempSync(join(tmpdir(), 'netctl-path-'));
+    const saved = process.env['PATH'];
+    try {
+      const [plain, dir, exe, link] = ['plain', 'dir', 'exe', 'link'].map((n) => join(d, n)) as [string, string, string, string];
+      for (const p of [plain, exe, link, join(dir, 'iptables')]) mkdirSync(p, { recursive: true });
+      writeFileSync(join(plain, 'iptables'), '');
+      chmodSync(join(plain, 'iptables'), 0o644);
+      writeFileSync(join(exe, 'real'), '#!/bin/sh\n');
+      chmodSync(join(exe, 'real'), 0o755);
+      symlinkSync(join(exe, 'real'), join(link, 'iptables'));
+      const under = (path: string) => { process.env['PATH'] = path; return defaultBackend(); };
+      assert.equal(under(`${plain}:${dir}:/nonexistent`), 'nftables', 'a file without x bits, or a directory, is not iptables');
+      assert.equal(under(`::${plain}:${link}`), 'iptables');
+      assert.equal(under(''), 'nftables');
+    } finally {
+      process.env['PATH'] = saved;
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('firewall seam: sync', () => {
   it('makeFirewall gives the backend asked for; the default is iptables when the command exists, else nftables', () => {
