@@ -1,13 +1,13 @@
-// lowdb-backed Store: one JSON document under the state root plus a small journal file of the
-// changes since (see state.ts), written atomically (temp file, fsync, rename, fsync dir),
-// mutated only under the host-wide lock.
-import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+// lowdb-backed Store: one JSON document under the state root, written atomically (temp file,
+// fsync, rename, fsync dir), plus the journal of the changes since, written in place into
+// hashed slots (see state.ts); mutated only under the host-wide lock.
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { NetctlError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
 import { acquireLock, type LockOptions } from './lock.js';
-import { deltaLimit, loadDoc, readState, storeText, type Delta, type JournalFile } from './state.js';
+import { LEGACY_JOURNAL, MIN_SLOT, SLOTS, deltaLimit, loadDoc, newestFirst, readState, slotBytes, slotHolds, storeText, type Delta, type JournalFile, type SlotHead, type Slots } from './state.js';
 import { DocTxn, RECORD_KINDS, type Doc, type ReadTxn, type Store, type Txn } from './store.js';
 
 export { CorruptStoreError, DELTA_LIMIT, migrate } from './state.js';
@@ -50,11 +50,12 @@ export class AtomicJSONFile implements Adapter<Doc> {
 }
 
 /** temp file (0600), optionally fsync, rename over, optionally fsync the directory. */
-function writeAtomic(file: string, text: string, durable: boolean): void {
+function writeAtomic(file: string, text: string | Buffer, durable: boolean): void {
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, text);
+    if (typeof text === 'string') writeSync(fd, text);
+    else writeSync(fd, text, 0, text.length);
     if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -66,6 +67,98 @@ function writeAtomic(file: string, text: string, durable: boolean): void {
     fsyncSync(dfd);
   } finally {
     closeSync(dfd);
+  }
+}
+
+/**
+ * journal.slots for one transaction (see state.ts). A write goes to the oldest slot that holds
+ * neither the newest journal nor the newest durable one. The first in-place write of a
+ * command is preceded by an fdatasync of the file, free when nothing is pending: a process
+ * killed between its write and its fdatasync must not leave the durable copy we keep in the
+ * page cache alone.
+ */
+class JournalSlots {
+  private readonly file: string;
+  private cap: number;
+  private buf: Buffer | null;
+  private readonly heads: SlotHead[];
+  private top = -1;
+  private keep = -1;
+  private fd: number | undefined;
+
+  constructor(private readonly root: string, s: Slots, base: number, private legacy: boolean) {
+    this.file = s.file;
+    this.cap = s.cap;
+    this.buf = s.buf;
+    this.heads = s.cap ? s.heads.map((h) => ({ ...h })) : Array.from({ length: SLOTS }, () => ({ gen: -1, durable: false, used: 0 }));
+    // Newest first: an older one than store.json is absorbed and free, a torn one is free.
+    for (const i of newestFirst(s)) {
+      const h = s.heads[i];
+      if (!h || h.gen <= base) break;
+      if (!slotHolds(s, i)) continue;
+      if (this.top < 0) this.top = i;
+      if (h.durable) {
+        this.keep = i;
+        break;
+      }
+    }
+  }
+
+  /** store.json was rewritten, absorbing every slot: all are free. */
+  absorbed(): void {
+    this.top = this.keep = -1;
+  }
+
+  write(j: JournalFile, durable: boolean): void {
+    let i = -1;
+    this.heads.forEach((h, k) => {
+      if (k !== this.top && k !== this.keep && (i < 0 || h.gen < (this.heads[i]?.gen ?? -1))) i = k;
+    });
+    const head = this.heads[i];
+    if (!head) throw new Error('journal: no free slot');
+    const bytes = slotBytes({ ...j, ...(durable ? { durable: true } : {}) });
+    if (bytes.length > this.cap) this.remake(i, bytes);
+    else {
+      if (this.fd === undefined) {
+        this.fd = openSync(this.file, 'r+');
+        if (this.keep >= 0) fdatasyncSync(this.fd);
+      }
+      // Blanks over what the slot's last write covered beyond this one.
+      const out = head.used > bytes.length ? Buffer.concat([bytes, Buffer.alloc(head.used - bytes.length, 0x20)]) : bytes;
+      writeSync(this.fd, out, 0, out.length, i * this.cap);
+      if (durable) fdatasyncSync(this.fd);
+      out.copy(this.buf ?? Buffer.alloc(0), i * this.cap); // what a remake copies
+    }
+    Object.assign(head, { gen: j.gen, durable, used: bytes.length });
+    this.top = i;
+    if (!durable) return;
+    this.keep = i;
+    if (this.legacy) { // an older netctl's journal, older than this write
+      unlinkQuiet(join(this.root, LEGACY_JOURNAL));
+      this.legacy = false;
+    }
+  }
+
+  /** The file made anew with slots big enough for `bytes` in slot i, the others kept (temp, fsync, rename). */
+  private remake(i: number, bytes: Buffer): void {
+    let cap = MIN_SLOT;
+    while (cap < bytes.length) cap *= 2;
+    const out = Buffer.alloc(SLOTS * cap, 0x20);
+    this.heads.forEach((h, k) => {
+      if (k === i) bytes.copy(out, k * cap);
+      else if (this.buf && h.gen >= 0) this.buf.copy(out, k * cap, k * this.cap, k * this.cap + h.used);
+      else h.used = 0;
+    });
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    writeAtomic(this.file, out, true);
+    this.cap = cap;
+    this.buf = out;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 
@@ -88,6 +181,7 @@ export class FileStore implements Store {
     this.prepareRoot();
     const release = await acquireLock(this.root, this.lockOpts);
     mark('store: locked');
+    let journal: JournalSlots | undefined;
     try {
       const adapter = new AtomicJSONFile(this.file);
       // Re-read inside the lock: another process may have just written.
@@ -96,10 +190,10 @@ export class FileStore implements Store {
       mark('store: read');
       let { gen, base } = loaded;
       const db = new Low<Doc>(adapter, loaded.doc);
-      const journalFile = join(this.root, 'journal.json');
+      const slots = (journal = new JournalSlots(this.root, loaded.slots, base, loaded.legacy));
       const entriesAtStart = JSON.stringify(loaded.doc.journal);
       const writeJournal = (entries: Doc['journal'], delta: Delta, durable: boolean) =>
-        writeAtomic(journalFile, JSON.stringify({ gen: ++gen, base, entries, delta } satisfies JournalFile), durable);
+        slots.write({ gen: ++gen, base, entries, delta } satisfies JournalFile, durable);
       const tx: DocTxn = new DocTxn(loaded.doc, async (d, how) => {
         // An intent before kernel work: the records are as they were read.
         if (how === 'journal') { mark('store: journal intent'); return writeJournal(d.journal, loaded.delta, false); }
@@ -114,6 +208,7 @@ export class FileStore implements Store {
         base = gen;
         db.data = d;
         await db.write();
+        slots.absorbed();
       });
       tx.checkChanges = Boolean(process.env['NETCTL_CHECK_STORE']);
       const out = await fn(tx);
@@ -122,6 +217,7 @@ export class FileStore implements Store {
       mark('store: committed');
       return out;
     } finally {
+      journal?.close();
       await release();
     }
   }

@@ -1,30 +1,53 @@
 // The file store: atomic writes, the backup, the journal file's generations, corrupt input.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { NetworkRecord } from '../../src/model/records.js';
 import { DELTA_LIMIT, FileStore } from '../../src/store/file.js';
+import { JOURNAL, MIN_SLOT, SLOTS, digest, loadDoc, newestFirst, readSlots, slotBytes, slotHolds, slotJournal, type JournalFile } from '../../src/store/state.js';
 
 const root = mkdtempSync(join(tmpdir(), 'netctl-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const entry = (id: string) => ({ id, pid: 1, op: `op ${id}`, started: '', cleanup: [] });
 const net = (id: string) => ({ id, name: id }) as unknown as NetworkRecord;
+/** The journal of a root as each slot holds it (null: none, or cut short). */
+const slotsOf = (dir: string): Array<JournalFile | null> => {
+  const s = readSlots(join(dir, JOURNAL));
+  return s.heads.map((_, i) => slotJournal(s, i));
+};
+/** The newest journal that holds. */
+const newest = (dir: string): JournalFile | undefined => slotsOf(dir).filter((j): j is JournalFile => j !== null).sort((a, b) => b.gen - a.gen)[0];
+/** Writes bytes into slot i of a root's journal, in place (what a torn or foreign write leaves). */
+const poke = (dir: string, i: number, bytes: Buffer | string) => {
+  const file = join(dir, JOURNAL);
+  const cap = statSync(file).size / SLOTS;
+  const fd = openSync(file, 'r+');
+  try {
+    const b = Buffer.from(bytes);
+    writeSync(fd, Buffer.concat([b, Buffer.alloc(Math.max(0, cap - b.length), 0x20)]), 0, cap, i * cap);
+  } finally {
+    closeSync(fd);
+  }
+};
 
 describe('FileStore', () => {
-  it('writes 0600 files; changes go to journal.json until the delta is full, then store.json absorbs it', async () => {
+  it('writes 0600 files; changes go to the journal until the delta is full, then store.json absorbs it', async () => {
     const dir = join(root, 'a');
     const st = new FileStore(dir);
     const file = join(dir, 'store.json');
-    const jfile = join(dir, 'journal.json');
+    const jfile = join(dir, JOURNAL);
     await st.update(async (tx) => tx.put('networks', net('n0')));
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     const first = readFileSync(file, 'utf8');
     await st.update(async (tx) => { tx.put('networks', net('n1')); tx.delete('networks', 'n0'); });
     assert.equal(readFileSync(file, 'utf8'), first, 'a small change leaves store.json alone');
-    assert.deepEqual(JSON.parse(readFileSync(jfile, 'utf8')).delta, { networks: { n0: null, n1: net('n1') } });
+    assert.equal(statSync(jfile).mode & 0o777, 0o600);
+    assert.equal(statSync(jfile).size, SLOTS * MIN_SLOT);
+    assert.deepEqual(newest(dir)?.delta, { networks: { n0: null, n1: net('n1') } });
+    assert.equal(newest(dir)?.durable, true, "a command's last write is the durable one");
     assert.deepEqual(await st.view((tx) => tx.list('networks').map((n) => n.id)), ['n1']);
     // Nothing changed, nothing written.
     const jBefore = statSync(jfile).mtimeMs;
@@ -37,7 +60,7 @@ describe('FileStore', () => {
     assert.equal(readFileSync(`${file}.bak`, 'utf8'), first);
     const doc = JSON.parse(readFileSync(file, 'utf8'));
     assert.equal(Object.keys(doc.networks).length, DELTA_LIMIT);
-    assert.ok(doc.journalGen >= JSON.parse(readFileSync(jfile, 'utf8')).gen, 'the old journal file no longer counts');
+    assert.ok(doc.journalGen >= (newest(dir)?.gen ?? 0), 'the journal no longer counts');
     assert.equal((await st.view((tx) => tx.list('networks'))).length, DELTA_LIMIT);
   });
 
@@ -65,7 +88,7 @@ describe('FileStore', () => {
     assert.equal(await st.view((tx) => tx.get('networks', 'n')?.name), 'changed');
   });
 
-  it('an intent written to journal.json survives a process that never wrote the store', async () => {
+  it('an intent written to the journal survives a process that never wrote the store', async () => {
     const st = new FileStore(join(root, 'b'));
     await st.update(async () => undefined);
     // A process writes its intent, then dies before its final write.
@@ -74,19 +97,131 @@ describe('FileStore', () => {
       await tx.flushJournal();
       throw new Error('killed');
     }));
-    assert.ok(existsSync(join(root, 'b', 'journal.json')));
+    assert.deepEqual(newest(join(root, 'b'))?.entries.map((j) => j.id), ['intent']);
+    assert.notEqual(newest(join(root, 'b'))?.durable, true, 'an intent is not fdatasync\'d');
     assert.deepEqual(await st.view((tx) => tx.list('journal').map((j) => j.id)), ['intent']);
     // The next command finishes it and writes the store; the old journal file no longer counts.
     await st.update(async (tx) => tx.delete('journal', 'intent'));
     assert.deepEqual(await st.update(async (tx) => tx.list('journal').map((j) => j.id)), []);
   });
 
-  it('refuses a corrupt journal file clearly, without touching it', async () => {
-    const st = new FileStore(join(root, 'c'));
-    await st.update(async () => undefined);
-    writeFileSync(join(root, 'c', 'journal.json'), '{"gen":');
-    await assert.rejects(st.update(async () => undefined), /the netctl journal .*journal\.json is corrupt/);
-    assert.equal(readFileSync(join(root, 'c', 'journal.json'), 'utf8'), '{"gen":');
+  it('refuses a journal slot whose hash holds but which is not a journal, and a journal file of a foreign size, without touching them', async () => {
+    const dir = join(root, 'c');
+    const st = new FileStore(dir);
+    await st.update(async (tx) => tx.put('networks', net('c0')));
+    await st.update(async (tx) => tx.put('networks', net('c0b'))); // the first change writes store.json, this one the journal
+    const rest = Buffer.from('"gen":999999,"entries":');
+    poke(dir, 2, Buffer.concat([Buffer.from(`{"sum":"${digest(rest, 0, rest.length)}","len":"${rest.length.toString(16).padStart(8, '0')}",`), rest]));
+    const file = join(dir, JOURNAL);
+    const bad = readFileSync(file);
+    await assert.rejects(st.update(async () => undefined), /the netctl journal .*journal\.slots is corrupt \(slot 2\)/);
+    assert.deepEqual(readFileSync(file), bad);
+    writeFileSync(file, bad.subarray(0, bad.length - 1));
+    await assert.rejects(st.view(async () => undefined), /the netctl journal .*journal\.slots is damaged/);
+    assert.equal(statSync(file).size, bad.length - 1);
+  });
+
+  it('a journal write cut short (a crash, a reader racing the writer) does not count; the one before it does', async () => {
+    const dir = join(root, 'g');
+    const st = new FileStore(dir);
+    await st.update(async (tx) => tx.put('networks', net('kept')));
+    await st.update(async (tx) => tx.put('networks', net('kept2')));
+    const j = newest(dir);
+    assert.ok(j);
+    const s = readSlots(join(dir, JOURNAL));
+    const free = newestFirst(s)[SLOTS - 1] ?? 0;
+    // What a newer write torn half-way leaves in a free slot: its head says it is the newest.
+    const whole = slotBytes({ ...j, gen: j.gen + 5, durable: true, delta: { networks: { ...j.delta?.networks, lost: net('lost') } } });
+    poke(dir, free, whole.subarray(0, whole.length - 9));
+    assert.equal(readSlots(join(dir, JOURNAL)).heads[free]?.gen, j.gen + 5);
+    assert.equal(slotHolds(readSlots(join(dir, JOURNAL)), free), false);
+    const ids = () => st.view((tx) => tx.ids('networks').filter((id) => ['kept', 'kept2', 'lost', 'next'].includes(id)));
+    assert.deepEqual(await ids(), ['kept', 'kept2']);
+    // The test's own control: whole, the same bytes count.
+    poke(dir, free, whole);
+    assert.deepEqual(await ids(), ['kept', 'kept2', 'lost']);
+    // One byte changed inside: the hash catches it.
+    poke(dir, free, Buffer.from(whole.toString('latin1').replace('"lost"', '"lust"'), 'latin1'));
+    assert.deepEqual(await ids(), ['kept', 'kept2']);
+    // The next command writes over it and goes on.
+    await st.update(async (tx) => tx.put('networks', net('next')));
+    assert.deepEqual(await ids(), ['kept', 'kept2', 'next']);
+  });
+
+  it('a journal write never goes over the newest journal nor the newest durable one', async () => {
+    const dir = join(root, 'h');
+    const st = new FileStore(dir);
+    await st.update(async (tx) => tx.put('networks', net('h0')));
+    await st.update(async (tx) => tx.put('networks', net('h0b'))); // the first change writes store.json, this one the journal
+    const file = join(dir, JOURNAL);
+    const seen: Array<{ top: number; durable: number; bytes: Buffer[] }> = [];
+    const check = () => {
+      // Before each write: what a crash in the middle of it falls back to.
+      const s = readSlots(file);
+      const holding = newestFirst(s).filter((i) => slotHolds(s, i));
+      seen.push({ top: holding[0] ?? -1, durable: holding.find((i) => s.heads[i]?.durable) ?? -1, bytes: s.heads.map((_, i) => (s.buf ?? Buffer.alloc(0)).subarray(i * s.cap, (i + 1) * s.cap)) });
+    };
+    for (let k = 0; k < 4; k++) {
+      check();
+      await st.update(async (tx) => {
+        tx.put('journal', entry(`e${k}`));
+        await tx.flushJournal();
+        check();
+        tx.put('networks', net(`h${k + 1}`));
+        await tx.flushJournal();
+        check();
+        tx.delete('journal', `e${k}`);
+      });
+    }
+    check();
+    for (let k = 1; k < seen.length; k++) {
+      const prev = seen[k - 1];
+      const now = seen[k];
+      assert.ok(prev && now);
+      const changed = now.bytes.map((b, i) => (b.equals(prev.bytes[i] ?? Buffer.alloc(0)) ? -1 : i)).filter((i) => i >= 0);
+      assert.equal(changed.length, 1, `write ${k}: one slot written (${changed.join()})`);
+      assert.ok(prev.top >= 0 && prev.durable >= 0, `write ${k}: something to keep`);
+      assert.ok(changed[0] !== prev.top && changed[0] !== prev.durable, `write ${k} went to slot ${changed[0]}, over the newest (${prev.top}) or the newest durable (${prev.durable})`);
+    }
+    assert.deepEqual(await st.view((tx) => tx.ids('networks').filter((id) => id.startsWith('h'))), ['h0', 'h0b', 'h1', 'h2', 'h3', 'h4']);
+    assert.deepEqual(await st.view((tx) => tx.list('journal')), []);
+  });
+
+  it('a journal bigger than a slot makes the file anew with bigger slots, keeping the others', async () => {
+    const dir = join(root, 'k');
+    const st = new FileStore(dir);
+    await st.update(async (tx) => tx.put('networks', net('k0')));
+    await st.update(async (tx) => tx.put('networks', net('k0b'))); // the first change writes store.json, this one the journal
+    const before = newest(dir);
+    const big = { ...entry('big'), cleanup: Array.from({ length: 400 }, (_, n) => ({ args: ['link', 'del', `veth${n}`] })) };
+    await assert.rejects(st.update(async (tx) => {
+      tx.put('journal', big as never);
+      await tx.flushJournal();
+      throw new Error('killed');
+    }));
+    const size = statSync(join(dir, JOURNAL)).size;
+    assert.ok(size > SLOTS * MIN_SLOT && size % SLOTS === 0, `size ${size}`);
+    const kept = slotsOf(dir).filter((j): j is JournalFile => j !== null);
+    assert.ok(kept.some((j) => j.gen === before?.gen && j.durable), 'the durable slot before it is still there');
+    assert.deepEqual(newest(dir)?.entries.map((e) => e.id), ['big']);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('tmp')), []);
+    await st.update(async (tx) => { tx.delete('journal', 'big'); tx.put('networks', net('k1')); });
+    assert.deepEqual(await st.view((tx) => [tx.ids('networks').filter((id) => id.startsWith('k')), tx.list('journal').length]), [['k0', 'k0b', 'k1'], 0]);
+  });
+
+  it("an older netctl's journal.json is read, and goes with the first durable write", async () => {
+    const dir = join(root, 'i');
+    const st = new FileStore(dir);
+    await st.update(async (tx) => tx.put('networks', net('i0')));
+    await st.update(async (tx) => tx.put('networks', net('i0b'))); // the first change writes store.json, this one the journal
+    const base = loadDoc(dir).base;
+    rmSync(join(dir, JOURNAL)); // (with i0b's change: journal.json takes its place)
+    writeFileSync(join(dir, 'journal.json'), JSON.stringify({ gen: base + 5, base, entries: [entry('old')], delta: { networks: { i1: net('i1') } } }));
+    assert.deepEqual(await st.view((tx) => [tx.ids('networks').filter((id) => id.startsWith('i')), tx.list('journal').map((j) => j.id)]), [['i0', 'i1'], ['old']]);
+    await st.update(async (tx) => { tx.delete('journal', 'old'); tx.put('networks', net('i2')); });
+    assert.ok(!existsSync(join(dir, 'journal.json')));
+    assert.ok((newest(dir)?.gen ?? 0) > base + 5);
+    assert.deepEqual(await st.view((tx) => [tx.ids('networks').filter((id) => id.startsWith('i')), tx.list('journal').length]), [['i0', 'i1', 'i2'], 0]);
   });
 
   it('store.json is one JSON document, one record per line; a copy reformatted by hand still reads and is laid out again', async () => {
