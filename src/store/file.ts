@@ -71,19 +71,17 @@ function writeAtomic(file: string, text: string | Buffer, durable: boolean): voi
 }
 
 /**
- * journal.slots for one transaction (see state.ts). A write goes to the oldest slot that holds
- * neither the newest journal nor the newest durable one. The first in-place write of a
- * command is preceded by an fdatasync of the file, free when nothing is pending: a process
- * killed between its write and its fdatasync must not leave the durable copy we keep in the
- * page cache alone.
+ * journal.slots for one transaction (see state.ts): a write goes to the oldest slot that holds
+ * neither the newest journal nor one of the two newest durable ones.
  */
 class JournalSlots {
   private readonly file: string;
   private cap: number;
   private buf: Buffer | null;
   private readonly heads: SlotHead[];
+  /** Slots a write must not go over: the newest journal, then the newest durable ones, newest first. */
   private top = -1;
-  private keep = -1;
+  private durable: number[] = [];
   private fd: number | undefined;
 
   constructor(private readonly root: string, s: Slots, base: number, private legacy: boolean) {
@@ -91,48 +89,42 @@ class JournalSlots {
     this.cap = s.cap;
     this.buf = s.buf;
     this.heads = s.cap ? s.heads.map((h) => ({ ...h })) : Array.from({ length: SLOTS }, () => ({ gen: -1, durable: false, used: 0 }));
-    // Newest first: an older one than store.json is absorbed and free, a torn one is free.
+    // Newest first: one older than store.json is absorbed and free, a torn one is free.
     for (const i of newestFirst(s)) {
       const h = s.heads[i];
-      if (!h || h.gen <= base) break;
+      if (!h || h.gen <= base || this.durable.length === 2) break;
       if (!slotHolds(s, i)) continue;
       if (this.top < 0) this.top = i;
-      if (h.durable) {
-        this.keep = i;
-        break;
-      }
+      if (h.durable) this.durable.push(i);
     }
   }
 
   /** store.json was rewritten, absorbing every slot: all are free. */
   absorbed(): void {
-    this.top = this.keep = -1;
+    this.top = -1;
+    this.durable = [];
   }
 
   write(j: JournalFile, durable: boolean): void {
     let i = -1;
     this.heads.forEach((h, k) => {
-      if (k !== this.top && k !== this.keep && (i < 0 || h.gen < (this.heads[i]?.gen ?? -1))) i = k;
+      if (k !== this.top && !this.durable.includes(k) && (i < 0 || h.gen < (this.heads[i]?.gen ?? -1))) i = k;
     });
     const head = this.heads[i];
     if (!head) throw new Error('journal: no free slot');
     const bytes = slotBytes({ ...j, ...(durable ? { durable: true } : {}) });
     if (bytes.length > this.cap) this.remake(i, bytes);
     else {
-      if (this.fd === undefined) {
-        this.fd = openSync(this.file, 'r+');
-        if (this.keep >= 0) fdatasyncSync(this.fd);
-      }
-      // Blanks over what the slot's last write covered beyond this one.
-      const out = head.used > bytes.length ? Buffer.concat([bytes, Buffer.alloc(head.used - bytes.length, 0x20)]) : bytes;
-      writeSync(this.fd, out, 0, out.length, i * this.cap);
+      // What an earlier write left past this one's length is never read.
+      this.fd ??= openSync(this.file, 'r+');
+      writeSync(this.fd, bytes, 0, bytes.length, i * this.cap);
       if (durable) fdatasyncSync(this.fd);
-      out.copy(this.buf ?? Buffer.alloc(0), i * this.cap); // what a remake copies
+      bytes.copy(this.buf ?? Buffer.alloc(0), i * this.cap); // what a remake copies
     }
     Object.assign(head, { gen: j.gen, durable, used: bytes.length });
     this.top = i;
     if (!durable) return;
-    this.keep = i;
+    this.durable = [i, ...this.durable].slice(0, 2);
     if (this.legacy) { // an older netctl's journal, older than this write
       unlinkQuiet(join(this.root, LEGACY_JOURNAL));
       this.legacy = false;

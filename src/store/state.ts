@@ -28,15 +28,15 @@ export type Delta = { [K in RecordKind]?: Record<string, Kinds[K] | null> };
  * extends (base); store.json records the generation it absorbed, so a journal older than the
  * store, or made for another version of it (a store put back from .bak), is ignored.
  *
- * It lives in journal.slots: three equal slots, written in place in turn, each write bearing
+ * It lives in journal.slots: four equal slots, written in place in turn, each write bearing
  * its length and a hash of itself. No temp file, rename or directory fsync: an intent is one
  * pwrite, a command's final write one pwrite and one fdatasync. A slot whose hash does not
  * hold is a write cut short (a crash, or a reader racing the writer) and does not count; the
- * newest slot that holds is the journal. A write never goes to the slot holding the newest
- * journal nor to the one holding the newest durable one, so a torn write, intent or commit,
- * loses nothing that was there. A journal too big for a slot makes the file anew, larger
- * (temp, fsync, rename). An older netctl's journal.json is read too, and removed by the first
- * durable write.
+ * newest slot that holds is the journal. A write never goes over the newest journal nor over
+ * the two newest durable ones (the newer may be a commit whose writer died before its
+ * fdatasync), so a torn write, intent or commit, or a power cut loses nothing that was
+ * acknowledged. A journal too big for a slot makes the file anew, larger (temp, fsync,
+ * rename). An older netctl's journal.json is read too, and removed by the first durable write.
  */
 export interface JournalFile {
   gen: number;
@@ -57,7 +57,7 @@ export const deltaLimit = (): number => {
 
 export const JOURNAL = 'journal.slots';
 export const LEGACY_JOURNAL = 'journal.json';
-export const SLOTS = 3;
+export const SLOTS = 4;
 export const MIN_SLOT = 4096;
 
 /** {"sum":"<16 hex>","len":"<8 hex>", then `len` bytes of the rest of the JSON. */
