@@ -58,6 +58,8 @@ export interface ReadTxn {
   find<K extends RecordKind>(kind: K, field: string, value: Where['value']): Kinds[K][];
   /** The values of 'id' or an indexed field, of every record or of those matching `where` (reads no record). */
   values(kind: RecordKind, field: string, where?: Where): string[];
+  /** Record id -> the value of an indexed string field, for every record (reads no record). */
+  valueOf(kind: RecordKind, field: string): Map<string, string>;
 }
 
 export interface Txn extends ReadTxn {
@@ -149,6 +151,10 @@ export class DocTxn implements Txn {
 
   values(kind: RecordKind, field: string, where?: Where): string[] {
     return this.doc.tables[kind].values(field, where);
+  }
+
+  valueOf(kind: RecordKind, field: string): Map<string, string> {
+    return this.doc.tables[kind].valueOf(field);
   }
 
   put<K extends Kind>(kind: K, rec: Kinds[K]): void {

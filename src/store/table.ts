@@ -280,6 +280,15 @@ export class Table<R extends Rec> {
     return this.values('id');
   }
 
+  /** Id -> the value of an indexed string field, for every record: one pass over the text, no record parsed. */
+  valueOf(field: string): Map<string, string> {
+    if (!this.spec.fields.includes(field)) throw new Error(`store: ${this.kind}.${field} is not indexed`);
+    const out = new Map<string, string>();
+    for (const [id, v] of this.scan(undefined, field)) out.set(id, v.startsWith('"') ? v.slice(1, -1) : v);
+    for (const r of this.owned()) out.set(r.id, String((r as Record<string, unknown>)[field]));
+    return out;
+  }
+
   /** Ids of the text's records in order, once list() has parsed them all. */
   private order: { ids: string[]; has: Set<string> } | null = null;
 

@@ -46,6 +46,27 @@ describe('store tables', () => {
     assert.deepEqual(t.find('name', 'n3'), []);
   });
 
+  it('valueOf maps every id to an indexed field, overlay included, and reads no record', () => {
+    const t = table(30);
+    t.put({ ...rec(3), name: 'moved' });
+    t.delete('id4');
+    t.put(rec(40, { name: 'new' }));
+    t.loadDelta('id5', null);
+    const byId = t.valueOf('name');
+    const want = new Map(t.list().map((r) => [r.id, r.name]));
+    assert.deepEqual([...byId].sort(), [...want].sort());
+    assert.equal(byId.get('id3'), 'moved');
+    assert.equal(byId.has('id4') || byId.has('id5'), false);
+    const fresh = table(30);
+    const spy = fresh as unknown as { parse: (...a: unknown[]) => unknown };
+    const parse = spy.parse.bind(fresh);
+    let parsed = 0;
+    spy.parse = (...a: unknown[]) => { parsed++; return parse(...a); };
+    assert.equal(fresh.valueOf('net').get('id7'), 'odd');
+    assert.equal(parsed, 0);
+    assert.throws(() => fresh.valueOf('extra'), /not indexed/);
+  });
+
   it('the overlay wins: put, delete and the journal delta change what searches return', () => {
     const t = table(6);
     const r1 = t.get('id1');
