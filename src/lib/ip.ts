@@ -24,6 +24,13 @@ export function parseIPv4(s: string): Addr | null {
   return V4.test(s) ? { family: 4, value: ipv4Value(s) } : null;
 }
 
+/** A dotted quad's value as a plain number (no BigInt: a view counts every address in use), or null. */
+export function ipv4Number(s: string): number | null {
+  if (!V4.test(s)) return null;
+  const [a = 0, b = 0, c = 0, d = 0] = s.split('.').map(Number);
+  return a * 16777216 + b * 65536 + c * 256 + d;
+}
+
 /** The value of a dotted quad known to be well formed (one BigInt: IPAM reads every address in use). */
 export function ipv4Value(s: string): bigint {
   const [a = 0, b = 0, c = 0, d = 0] = s.split('.').map(Number);

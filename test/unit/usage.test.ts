@@ -1,7 +1,8 @@
 // Status.IPAM counts (ipam/usage.ts) against Docker 29's documented examples and the edges.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { subnetUsage } from '../../src/ipam/usage.js';
+import { subnetUsage, usageBig } from '../../src/ipam/usage.js';
+import { parseCIDR } from '../../src/lib/ip.js';
 
 describe('subnet usage', () => {
   const cases: Array<[string, Parameters<typeof subnetUsage>[0], string[], [bigint, bigint]]> = [
@@ -15,4 +16,23 @@ describe('subnet usage', () => {
   for (const [name, pool, held, [inUse, avail]] of cases) {
     it(name, () => assert.deepEqual(subnetUsage(pool, held), { IPsInUse: inUse, DynamicIPsAvailable: avail }));
   }
+
+  it('IPv4 in plain numbers counts as the BigInt path does (random pools, ranges, held addresses, junk)', () => {
+    let seed = 7;
+    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    const q = (v: number) => [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
+    for (let k = 0; k < 300; k++) {
+      const len = 20 + rnd(13);
+      const base = ((10 << 24) | (rnd(256) << 16) | (rnd(256) << 8)) >>> 0 & ~((2 ** (32 - len)) - 1) >>> 0;
+      const size = 2 ** (32 - len);
+      const rlen = Math.min(32, len + rnd(4));
+      const rbase = base + (rnd(size) & ~((2 ** (32 - rlen)) - 1));
+      const pool = { Subnet: `${q(base)}/${len}`, Gateway: q(base + 1), ...(rnd(2) ? { IPRange: `${q(rbase >>> 0)}/${rlen}` } : {}), ...(rnd(3) ? {} : { AuxiliaryAddresses: { a: q(base + rnd(size)) } }) };
+      const held = Array.from({ length: rnd(40) }, () => [q(base + rnd(size + 8)), '2001:db8::1', '', 'junk', '999.1.1.1'][rnd(5) ? 0 : rnd(5)] ?? '');
+      const s = parseCIDR(pool.Subnet)?.prefix;
+      const r = (pool.IPRange ? parseCIDR(pool.IPRange)?.prefix : undefined) ?? s;
+      assert.ok(s && r);
+      assert.deepEqual(subnetUsage(pool, held), usageBig(s, r, pool, held), JSON.stringify({ pool, held }));
+    }
+  });
 });
