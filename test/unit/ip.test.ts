@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { contains, formatIP, formatPrefix, macFromIPv4, overlaps, parseCIDR, parseIP } from '../../src/lib/ip.js';
+import { SPECIAL_BLOCKS, contains, formatIP, formatPrefix, macFromIPv4, overlaps, parseCIDR, parseIP } from '../../src/lib/ip.js';
 
 describe('ip maths', () => {
+  it('the special-purpose blocks are written out as their CIDRs parse', () => {
+    for (const b of SPECIAL_BLOCKS) assert.deepEqual(b.prefix, parseCIDR(b.cidr)?.prefix, b.cidr);
+  });
+
   it('parses and prints IPv4 and IPv6 canonically', () => {
     const cases: Array<[string, string | null]> = [
       ['10.0.0.1', '10.0.0.1'], ['255.255.255.255', '255.255.255.255'], ['256.1.1.1', null], ['1.2.3', null],
