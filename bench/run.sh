@@ -21,6 +21,7 @@ log() { echo "[$(date +%T)] $*" >&2; }
 
 cleanup() {
   set +e
+  declare -F docker_sbs_cleanup >/dev/null && docker_sbs_cleanup
   for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^(ncb-|c-pbn-)"); do ip netns del "$n"; done
   ip netns del "$NS" 2>/dev/null
   rm -rf "$OUT"
@@ -48,6 +49,48 @@ sum_scale() { awk -v op="$2" '$1 == "scale" && $2 == op && $5 != "FAIL" { s += $
 now() { echo "${EPOCHREALTIME/./}"; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { if (!NR) { print "NA"; exit } print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# The peer comparison above measures one backend after the other, minutes apart, and this
+# machine's speed drifts by tens of percent over minutes. The same connect and disconnect
+# asked side by side: each round runs a bare node, Docker's connect and disconnect, and
+# netctl's, in turn (the order alternating), so all three meet the same load.
+log "side by side: node, docker and netctl connect/disconnect, interleaved ($REPS rounds)"
+: > "$OUT/sbs.tsv"
+export DOCKER_HOST=${DOCKER_HOST:-unix:///tmp/netctl-bench/docker.sock}
+IMAGE=${IMAGE:-bb:latest}
+SBS_DOCKER=0
+# Docker connects a container that is on a network already (one on `none` cannot join another).
+if docker image inspect "$IMAGE" >/dev/null 2>&1 && docker network create --subnet 10.231.96.0/22 ncb-sbs >/dev/null 2>&1 &&
+   docker network create --subnet 10.231.104.0/22 ncb-sbs-base >/dev/null 2>&1; then
+  docker run -d --name ncb-sbs-c --network ncb-sbs-base "$IMAGE" sleep 86400 >/dev/null 2>&1 && SBS_DOCKER=1
+fi
+inns $NETCTL create --subnet 10.231.100.0/22 ncb-sbs >/dev/null
+ip netns add ncb-sbs-c
+sbs_node() { inns env -u NODE_EXTRA_CA_CERTS node -e 0; }
+sbs_docker() { inns docker network "$1" $([[ $1 == connect ]] && echo "--ip 10.231.96.10") ncb-sbs ncb-sbs-c; }
+sbs_netctl() { inns $NETCTL "$1" $([[ $1 == connect ]] && echo "--ip 10.231.100.10") ncb-sbs ncb-sbs-c; }
+for (( r = 0; r <= REPS; r++ )); do
+  order="node docker netctl"; (( r % 2 )) && order="netctl docker node"
+  for who in $order; do
+    [[ $who == docker ]] && (( ! SBS_DOCKER )) && continue
+    if [[ $who == node ]]; then
+      t0=$(now); sbs_node; t1=$(now); (( r )) && echo "node noop $(ms "$t0" "$t1")" >> "$OUT/sbs.tsv"
+      continue
+    fi
+    for op in connect disconnect; do
+      t0=$(now); "sbs_$who" "$op" >/dev/null; t1=$(now)
+      (( r )) && echo "$who $op $(ms "$t0" "$t1")" >> "$OUT/sbs.tsv" # round 0 warms up
+    done
+  done
+done
+sbs() { awk -v w="$1" -v o="$2" '$1 == w && $2 == o { print $3 }' "$OUT/sbs.tsv" | median; }
+SBS_NODE=$(sbs node noop); SBS_NC=$(sbs netctl connect); SBS_ND=$(sbs netctl disconnect)
+SBS_DC=$( (( SBS_DOCKER )) && sbs docker connect || echo NA); SBS_DD=$( (( SBS_DOCKER )) && sbs docker disconnect || echo NA)
+docker_sbs_cleanup() { docker rm -f ncb-sbs-c >/dev/null 2>&1; docker network rm ncb-sbs ncb-sbs-base >/dev/null 2>&1; return 0; }
+docker_sbs_cleanup
+inns $NETCTL sandbox rm -f ncb-sbs-c >/dev/null
+inns $NETCTL rm ncb-sbs >/dev/null
+ip netns del ncb-sbs-c
 
 log "bulk: one connect of $N sandboxes, one sandbox rm of $N"
 inns $NETCTL create --subnet 10.231.92.0/22 ncb-bulk >/dev/null
@@ -233,13 +276,16 @@ row() { # label, value, base label, base value, target
   echo
   echo "## Targets"
   echo
-  echo "Against Docker's engine and against the bare Node floor (\`node -e 0\` without NODE_EXTRA_CA_CERTS, in the same run)."
+  echo "Against Docker's engine and against the bare Node floor (\`node -e 0\` without NODE_EXTRA_CA_CERTS, in the same run). Rows marked *side by side* come from rounds that run a bare node, Docker's connect/disconnect and netctl's in turn, $REPS rounds (the others from the peer benchmark, which measures one backend after the other, minutes apart, while this machine's speed drifts)."
   echo
   echo "| figure | netctl | baseline | ratio | target | |"
   echo "|---|---:|---|---:|---:|---|"
   row "connect --ip" "$(fig netctl.connect.median_ms)" "docker" "$(fig docker.connect.median_ms)" 0.9
+  row "connect --ip, side by side" "$SBS_NC" "docker" "$SBS_DC" 0.9
   row "disconnect" "$(fig netctl.disconnect.median_ms)" "docker" "$(fig docker.disconnect.median_ms)" 0.9
+  row "disconnect, side by side" "$SBS_ND" "docker" "$SBS_DD" 0.9
   row "connect --ip" "$(fig netctl.connect.median_ms)" "bare node" "$NODE" 1.6
+  row "connect --ip, side by side" "$SBS_NC" "bare node" "$SBS_NODE" 1.6
   row "create --subnet" "$(fig netctl.create.median_ms)" "docker" "$(fig docker.create.median_ms)" 0.6
   row "rm" "$(fig netctl.rm.median_ms)" "docker" "$(fig docker.rm.median_ms)" 0.5
   row "ls, $N endpoints" "$(fig netctl.scale.ls_at${N}.median_ms)" "bare node" "$NODE" 1.4
