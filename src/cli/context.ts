@@ -1,5 +1,6 @@
 // Wires one command's collaborators: store under the root, one Runner, the controller.
 import { existsSync, readFileSync } from 'node:fs';
+import { readProc } from '../lib/procfs.js';
 import { join } from 'node:path';
 import { Controller } from '../core/controller.js';
 import { NameFiles } from '../core/names.js';
@@ -128,5 +129,5 @@ export function makeController(g: Globals, io: Io): Controller {
 
 /** gethostname(2) as the kernel keeps it for this UTS namespace; node:os would load for this alone. */
 function hostname(): string {
-  return readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
+  return readProc('/proc/sys/kernel/hostname').trim();
 }

@@ -1,6 +1,7 @@
 // iproute2 operations, one small function each (as CNI's pkg/ip). Writes go through
 // `ip -batch` so one process applies many changes; reads use `ip -j` JSON.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readProc } from '../lib/procfs.js';
 import type { KernelCmd } from '../model/records.js';
 import { SystemError } from '../lib/errors.js';
 import { NETNS_DIR, type Runner } from './runner.js';
@@ -146,7 +147,7 @@ export function deletionsDone(cmds: string[][]): (() => boolean) | undefined {
   return () => {
     if (netns.some((n) => existsSync(`${NETNS_DIR}/${n}`))) return false;
     if (links.length === 0) return true;
-    const present = new Set(readFileSync('/proc/net/dev', 'latin1').split('\n').slice(2).map((l) => l.slice(0, l.indexOf(':')).trim()));
+    const present = new Set(readProc('/proc/net/dev').split('\n').slice(2).map((l) => l.slice(0, l.indexOf(':')).trim()));
     return !links.some((l) => present.has(l));
   };
 }

@@ -3,6 +3,7 @@
 // or else through node:child_process. Not execa: importing it costs ~22 ms even bundled, and a
 // Runner needs only argv in, stdout/stderr/status out.
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readProc } from '../lib/procfs.js';
 import { SystemError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
 import { spawnUv, uv, type Exited, type Started } from '../lib/uv.js';
@@ -185,7 +186,7 @@ async function startChild(file: string, args: string[], env: Record<string, stri
 function ensureSysctl(key: string, value: string): boolean {
   const path = `/proc/sys/${key.replace(/\./g, '/')}`;
   try {
-    if (readFileSync(path, 'utf8').trim() === value) return false;
+    if (readProc(path).trim() === value) return false;
     writeFileSync(path, value);
     return true;
   } catch {

@@ -1,5 +1,5 @@
 // Root or CAP_NET_ADMIN + CAP_SYS_ADMIN, read from /proc (no spawn).
-import { readFileSync } from 'node:fs';
+import { readProc } from './procfs.js';
 import { ForbiddenError } from './errors.js';
 
 const CAP_NET_ADMIN = 12n;
@@ -8,7 +8,7 @@ const CAP_SYS_ADMIN = 21n;
 export function hasPrivilege(): boolean {
   if (process.getuid?.() === 0) return true;
   try {
-    const m = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+    const m = /CapEff:\s*([0-9a-f]+)/.exec(readProc('/proc/self/status'));
     const eff = BigInt(`0x${m?.[1] ?? '0'}`);
     return ((eff >> CAP_NET_ADMIN) & 1n) === 1n && ((eff >> CAP_SYS_ADMIN) & 1n) === 1n;
   } catch {
