@@ -1,6 +1,6 @@
 // lowdb-backed Store: one JSON document under the state root, written atomically (temp file,
 // fsync, rename, fsync dir), plus the journal of the changes since, written in place into
-// hashed slots (see state.ts); mutated only under the host-wide lock.
+// checksummed slots (see state.ts); mutated only under the host-wide lock.
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
@@ -88,7 +88,7 @@ class JournalSlots {
     this.file = s.file;
     this.cap = s.cap;
     this.buf = s.buf;
-    this.heads = s.cap ? s.heads.map((h) => ({ ...h })) : Array.from({ length: SLOTS }, () => ({ gen: -1, durable: false, used: 0 }));
+    this.heads = s.cap ? s.heads.map((h) => ({ ...h })) : Array.from({ length: SLOTS }, () => ({ gen: -1, durable: false, used: 0, boot: '', sum: 0 }));
     // Newest first: one older than store.json is absorbed and free, a torn one is free.
     for (const i of newestFirst(s)) {
       const h = s.heads[i];
@@ -112,16 +112,22 @@ class JournalSlots {
     });
     const head = this.heads[i];
     if (!head) throw new Error('journal: no free slot');
-    const bytes = slotBytes({ ...j, ...(durable ? { durable: true } : {}) });
-    if (bytes.length > this.cap) this.remake(i, bytes);
+    const { head: h, body } = slotBytes({ ...j, ...(durable ? { durable: true } : {}) });
+    const used = h.length + body.length;
+    if (used > this.cap) this.remake(i, Buffer.concat([h, body]));
     else {
-      // What an earlier write left past this one's length is never read.
+      // The body, then the head that makes it count (see state.ts); past its length, an
+      // earlier write's bytes are never read.
       this.fd ??= openSync(this.file, 'r+');
-      writeSync(this.fd, bytes, 0, bytes.length, i * this.cap);
+      writeSync(this.fd, body, 0, body.length, i * this.cap + h.length);
+      writeSync(this.fd, h, 0, h.length, i * this.cap);
       if (durable) fdatasyncSync(this.fd);
-      bytes.copy(this.buf ?? Buffer.alloc(0), i * this.cap); // what a remake copies
+      if (this.buf) { // what a remake copies
+        h.copy(this.buf, i * this.cap);
+        body.copy(this.buf, i * this.cap + h.length);
+      }
     }
-    Object.assign(head, { gen: j.gen, durable, used: bytes.length });
+    Object.assign(head, { gen: j.gen, durable, used });
     this.top = i;
     if (!durable) return;
     this.durable = [i, ...this.durable].slice(0, 2);

@@ -4,6 +4,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { isAscii } from 'node:buffer';
 import { join } from 'node:path';
 import { SCHEMA_VERSION, type State } from '../model/records.js';
+import { readProc } from '../lib/procfs.js';
 import { RECORD_KINDS, docOf, emptyDoc, stateOf, type Doc, type Kinds, type RecordKind } from './store.js';
 import { CorruptStoreError, checkRecord, type Rec, type Table } from './table.js';
 
@@ -29,9 +30,9 @@ export type Delta = { [K in RecordKind]?: Record<string, Kinds[K] | null> };
  * store, or made for another version of it (a store put back from .bak), is ignored.
  *
  * It lives in journal.slots: four equal slots, written in place in turn, each write bearing
- * its length and a hash of itself. No temp file, rename or directory fsync: an intent is one
- * pwrite, a command's final write one pwrite and one fdatasync. A slot whose hash does not
- * hold is a write cut short (a crash, or a reader racing the writer) and does not count; the
+ * its length and a CRC-32 of itself. No temp file, rename or directory fsync: an intent is one
+ * pwrite, a command's final write one pwrite and one fdatasync. A slot that is not whole (see
+ * HEAD) is a write cut short (a crash, or a power cut) and does not count; the
  * newest slot that holds is the journal. A write never goes over the newest journal nor over
  * the two newest durable ones (the newer may be a commit whose writer died before its
  * fdatasync), so a torn write, intent or commit, or a power cut loses nothing that was
@@ -60,16 +61,24 @@ export const LEGACY_JOURNAL = 'journal.json';
 export const SLOTS = 4;
 export const MIN_SLOT = 4096;
 
-/** {"sum":"<16 hex>","len":"<8 hex>", then `len` bytes of the rest of the JSON. */
-const HEAD = '{"sum":"'.length + 16 + '","len":"'.length + 8 + '",'.length;
-const HEAD_RE = /^\{"sum":"([0-9a-f]{16})","len":"([0-9a-f]{8})","gen":(\d+),("durable":true,)?/;
+/**
+ * A slot: a head of fixed length, {"sum":"<crc32>","len":"<body bytes>","boot":"<boot id>",
+ * "g":"<gen>","d":0|1, then the body, the rest of the journal's JSON ("gen":...}). The body is
+ * written before the head, so within one boot a slot whose head is new is whole (the page cache
+ * is one copy, and the head fits in one sector): the sum is checked only for a slot written
+ * before the last boot, which a power cut may have left part old.
+ */
+const HEAD = '{"sum":"'.length + 8 + '","len":"'.length + 8 + '","boot":"'.length + 36 + '","g":"'.length + 12 + '","d":'.length + 1 + ','.length;
+const HEAD_RE = /^\{"sum":"([0-9a-f]{8})","len":"([0-9a-f]{8})","boot":"(.{36})","g":"([0-9a-f]{12})","d":([01]),/;
 
-/** A slot as its first bytes describe it (before its hash is checked). gen -1: no readable head. */
+/** A slot as its head describes it. gen -1: no readable head. */
 export interface SlotHead {
   gen: number;
   durable: boolean;
-  /** Bytes of the slot its write covered (head and JSON); the rest is blanks. */
+  /** Bytes of the slot its write covered (head and body). */
   used: number;
+  boot: string;
+  sum: number;
 }
 
 /** journal.slots as read: cap 0 when absent. */
@@ -80,34 +89,67 @@ export interface Slots {
   heads: SlotHead[];
 }
 
-/**
- * A 64-bit hash (two 32-bit FNV-style lanes, a 32-bit word each) of bytes [from, to): it tells a
- * write cut short or mixed with an older one from a whole one. Word-wise and short because it
- * runs cold on every command (a byte-wise CRC of 3 KB took ~0.7 ms in V8's interpreter). Not a
- * defence against tampering: the state root is root's, mode 0700.
- */
-export function digest(buf: Uint8Array, from: number, to: number): string {
-  const n = Math.max(0, to - from);
-  const a = new Uint8Array((n + 7) & ~7); // zero-padded, aligned
-  a.set(buf.subarray(from, from + n));
-  const w = new Int32Array(a.buffer);
-  // Even words into one lane, odd into the other; each lane then folds in the other's state.
-  let h1 = 0x811c9dc5 ^ n;
-  let h2 = 0x050c5d1f;
-  for (let i = 0; i < w.length; i += 2) {
-    h1 = Math.imul(h1 ^ (w[i] as number), 0x01000193);
-    h2 = Math.imul(h2 ^ (w[i + 1] as number), 0x5bd1e995);
+let boot: string | undefined;
+
+/** This boot's id (36 characters), or blanks when the kernel does not say: then every sum is checked. */
+export function bootId(): string {
+  if (boot === undefined) {
+    let id = '';
+    try {
+      id = readProc('/proc/sys/kernel/random/boot_id').trim();
+    } catch { /* no /proc */ }
+    boot = /^[0-9a-f-]{36}$/.test(id) ? id : ' '.repeat(36);
   }
-  h1 = Math.imul(h1 ^ (h2 >>> 13), 0x85ebca6b);
-  h2 = Math.imul(h2 ^ (h1 >>> 16), 0xc2b2ae35);
-  return ((h1 ^ (h1 >>> 15)) >>> 0).toString(16).padStart(8, '0') + ((h2 ^ (h2 >>> 15)) >>> 0).toString(16).padStart(8, '0');
+  return boot;
 }
 
-/** A slot's bytes for a journal: its hash, its length, then the journal (gen and durable first). */
-export function slotBytes(j: JournalFile): Buffer {
-  const rest = Buffer.from(JSON.stringify({ gen: j.gen, ...(j.durable ? { durable: true } : {}), base: j.base, entries: j.entries, delta: j.delta }).slice(1));
-  const head = Buffer.from(`{"sum":"${digest(rest, 0, rest.length)}","len":"${rest.length.toString(16).padStart(8, '0')}",`);
-  return Buffer.concat([head, rest]);
+let table: Int32Array | undefined;
+let nativeCrc: ((data: Uint8Array, value: number) => number) | null | undefined;
+
+/**
+ * CRC-32 (IEEE) of bytes [from, to): zlib's, through the binding node:zlib is built on (loading
+ * node:zlib itself costs ~5 ms), or the same sum computed here when the binding is not there.
+ */
+export function crc32(buf: Uint8Array, from: number, to: number): number {
+  if (nativeCrc === undefined) {
+    nativeCrc = null;
+    const binding = (process as { binding?: (name: string) => Record<string, unknown> }).binding;
+    const quiet = process.noDeprecation;
+    process.noDeprecation = true; // DEP0111 is documentation-only; no Node version should print it here
+    try {
+      const f = typeof binding === 'function' && process.env['NETCTL_NO_UV'] !== '1' ? binding('zlib')['crc32'] : undefined;
+      if (typeof f === 'function') nativeCrc = f as (data: Uint8Array, value: number) => number;
+    } catch { /* the sum below */ } finally {
+      process.noDeprecation = quiet;
+    }
+  }
+  return nativeCrc ? nativeCrc(buf.subarray(from, to), 0) >>> 0 : crc32js(buf, from, to);
+}
+
+/** The table-driven CRC-32, for a Node without the zlib binding (tests hold it equal to zlib's). */
+export function crc32js(buf: Uint8Array, from: number, to: number): number {
+  let t = table;
+  if (!t) {
+    t = table = new Int32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      t[n] = c;
+    }
+  }
+  let c = -1;
+  for (let i = from; i < to; i++) c = (t[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+const hex = (v: number, w: number) => v.toString(16).padStart(w, '0');
+
+/** A slot's head and body for a journal. */
+export function slotBytes(j: JournalFile): { head: Buffer; body: Buffer } {
+  const body = Buffer.from(JSON.stringify({ gen: j.gen, base: j.base, entries: j.entries, delta: j.delta }).slice(1));
+  const head = Buffer.from(`{"sum":"${hex(crc32(body, 0, body.length), 8)}","len":"${hex(body.length, 8)}","boot":"${bootId()}","g":"${hex(j.gen, 12)}","d":${j.durable ? 1 : 0},`, 'latin1');
+  if (head.length !== HEAD) throw new Error(`journal: a slot head of ${head.length} bytes`);
+  return { head, body };
 }
 
 export function readSlots(file: string): Slots {
@@ -122,34 +164,35 @@ export function readSlots(file: string): Slots {
   // Made whole by rename and only ever written in place: another size is not netctl's doing.
   if (!Number.isInteger(cap) || cap < MIN_SLOT) throw new CorruptStoreError(`the netctl journal ${file} is damaged: ${buf.length} bytes`, 'move it aside and run netctl doctor');
   const heads = Array.from({ length: SLOTS }, (_, i): SlotHead => {
-    const m = HEAD_RE.exec(buf.toString('latin1', i * cap, i * cap + HEAD + 48));
-    const used = m ? HEAD + parseInt(m[2] ?? '', 16) : cap;
-    return m && used <= cap ? { gen: Number(m[3]), durable: Boolean(m[4]), used } : { gen: -1, durable: false, used: cap };
+    const m = HEAD_RE.exec(buf.toString('latin1', i * cap, i * cap + HEAD));
+    const used = m ? HEAD + parseInt(m[2] ?? '', 16) : 0;
+    return m && used <= cap
+      ? { gen: parseInt(m[4] ?? '', 16), durable: m[5] === '1', used, boot: m[3] ?? '', sum: parseInt(m[1] ?? '', 16) }
+      : { gen: -1, durable: false, used: 0, boot: '', sum: 0 };
   });
   return { file, cap, buf, heads };
 }
 
-/** Whether slot i's hash holds: it is a whole write. */
+/** Whether slot i is a whole write: written in this boot (see HEAD), or its sum holds. */
 export function slotHolds(s: Slots, i: number): boolean {
   const h = s.heads[i];
   if (!s.buf || !h || h.gen < 0) return false;
-  const at = i * s.cap;
-  return s.buf.toString('latin1', at + 8, at + 24) === digest(s.buf, at + HEAD, at + h.used);
+  if (h.boot === bootId() && !h.boot.startsWith(' ')) return true;
+  return crc32(s.buf, i * s.cap + HEAD, i * s.cap + h.used) === h.sum;
 }
 
-/** The journal in slot i if its hash holds, else null. */
+/** The journal in slot i if it is whole, else null. */
 export function slotJournal(s: Slots, i: number): JournalFile | null {
   const h = s.heads[i];
   if (!s.buf || !h || !slotHolds(s, i)) return null;
-  const body = s.buf.subarray(i * s.cap, i * s.cap + h.used);
+  const text = s.buf.subarray(i * s.cap, i * s.cap + h.used);
   try {
-    const j = JSON.parse(isAscii(body) ? body.toString('latin1') : body.toString('utf8')) as JournalFile & { sum?: string; len?: string };
-    delete j.sum;
-    delete j.len;
-    if (typeof j.gen !== 'number' || !Array.isArray(j.entries)) throw new Error('not a netctl journal');
-    return j;
+    const j = JSON.parse(isAscii(text) ? text.toString('latin1') : text.toString('utf8')) as JournalFile & { sum?: string; len?: string; boot?: string; g?: string; d?: number };
+    if (typeof j.gen !== 'number' || j.gen !== h.gen || !Array.isArray(j.entries)) throw new Error('not a netctl journal');
+    const { entries, delta, base } = j;
+    return { gen: j.gen, entries, ...(base !== undefined ? { base } : {}), ...(delta !== undefined ? { delta } : {}), ...(h.durable ? { durable: true } : {}) };
   } catch (e) {
-    // The hash holds: this is what was written, not a write cut short.
+    // Whole by its sum or its boot: this is what was written, not a write cut short.
     throw new CorruptStoreError(`the netctl journal ${s.file} is corrupt (slot ${i}): ${(e as Error).message}`, 'move it aside and run netctl doctor');
   }
 }
