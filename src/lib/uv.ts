@@ -39,18 +39,32 @@ export interface Uv {
 
 let cached: Uv | null | undefined;
 
-export function uv(): Uv | null {
-  if (cached !== undefined) return cached;
-  cached = null;
-  const binding = (process as { binding?: (name: string) => Record<string, unknown> }).binding;
-  if (process.env['NETCTL_NO_UV'] === '1' || typeof binding !== 'function') return null;
-  // Not a warning even where a Node version (or --pending-deprecation) would print one.
+/**
+ * Node's internal binding `name` through process.binding, or null (missing, refused, or
+ * NETCTL_NO_UV=1). Never a warning, even where a Node version (or --pending-deprecation)
+ * would print one.
+ */
+export function binding(name: string): Record<string, unknown> | null {
+  const get = (process as { binding?: (name: string) => Record<string, unknown> }).binding;
+  if (process.env['NETCTL_NO_UV'] === '1' || typeof get !== 'function') return null;
   const quiet = process.noDeprecation;
   process.noDeprecation = true;
   try {
-    const { Process } = binding('process_wrap') as { Process?: unknown };
-    const { Pipe, constants } = binding('pipe_wrap') as { Pipe?: unknown; constants?: { SOCKET?: unknown; SERVER?: unknown } };
-    const { WriteWrap, streamBaseState: state, kLastWriteWasAsync: k } = binding('stream_wrap') as { WriteWrap?: unknown; streamBaseState?: ArrayLike<number>; kLastWriteWasAsync?: unknown };
+    return get(name);
+  } catch {
+    return null;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+}
+
+export function uv(): Uv | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  try {
+    const { Process } = (binding('process_wrap') ?? {}) as { Process?: unknown };
+    const { Pipe, constants } = (binding('pipe_wrap') ?? {}) as { Pipe?: unknown; constants?: { SOCKET?: unknown; SERVER?: unknown } };
+    const { WriteWrap, streamBaseState: state, kLastWriteWasAsync: k } = (binding('stream_wrap') ?? {}) as { WriteWrap?: unknown; streamBaseState?: ArrayLike<number>; kLastWriteWasAsync?: unknown };
     const fn = (f: unknown, ...methods: string[]) =>
       typeof f === 'function' && methods.every((m) => typeof (f as { prototype: Record<string, unknown> }).prototype[m] === 'function');
     if (!fn(Process, 'spawn', 'close', 'unref') || !fn(Pipe, 'bind', 'listen', 'writeUtf8String', 'close', 'unref') || !fn(WriteWrap)) return null;
@@ -61,8 +75,6 @@ export function uv(): Uv | null {
     };
   } catch {
     cached = null;
-  } finally {
-    process.noDeprecation = quiet;
   }
   return cached;
 }

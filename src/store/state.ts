@@ -5,6 +5,7 @@ import { isAscii } from 'node:buffer';
 import { join } from 'node:path';
 import { SCHEMA_VERSION, type State } from '../model/records.js';
 import { readProc } from '../lib/procfs.js';
+import { binding } from '../lib/uv.js';
 import { RECORD_KINDS, docOf, emptyDoc, stateOf, type Doc, type Kinds, type RecordKind } from './store.js';
 import { CorruptStoreError, checkRecord, type Rec, type Table } from './table.js';
 
@@ -112,16 +113,8 @@ let nativeCrc: ((data: Uint8Array, value: number) => number) | null | undefined;
  */
 export function crc32(buf: Uint8Array, from: number, to: number): number {
   if (nativeCrc === undefined) {
-    nativeCrc = null;
-    const binding = (process as { binding?: (name: string) => Record<string, unknown> }).binding;
-    const quiet = process.noDeprecation;
-    process.noDeprecation = true; // DEP0111 is documentation-only; no Node version should print it here
-    try {
-      const f = typeof binding === 'function' && process.env['NETCTL_NO_UV'] !== '1' ? binding('zlib')['crc32'] : undefined;
-      if (typeof f === 'function') nativeCrc = f as (data: Uint8Array, value: number) => number;
-    } catch { /* the sum below */ } finally {
-      process.noDeprecation = quiet;
-    }
+    const f = binding('zlib')?.['crc32'];
+    nativeCrc = typeof f === 'function' ? (f as (data: Uint8Array, value: number) => number) : null;
   }
   return nativeCrc ? nativeCrc(buf.subarray(from, to), 0) >>> 0 : crc32js(buf, from, to);
 }
