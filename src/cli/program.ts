@@ -51,14 +51,15 @@ export type Handlers = Record<string, Handler>;
 
 export function lazyHandlers(): Handlers {
   const net = () => import('./commands/network.js');
+  const show = () => import('./commands/network-show.js');
   const sbx = () => import('./commands/sandbox.js');
   const ops = () => import('./commands/operator.js');
   return {
     create: async (g, name, o) => (await net()).create(g, io, name, o),
     connect: async (g, n, c, o) => (await net()).connect(g, io, n, c, o),
     disconnect: async (g, n, c, o) => (await net()).disconnect(g, io, n, c, o),
-    inspect: async (g, refs, o) => (await net()).inspect(g, io, refs, o),
-    ls: async (g, o) => (await net()).ls(g, io, o),
+    inspect: async (g, refs, o) => (await show()).inspect(g, io, refs, o),
+    ls: async (g, o) => (await show()).ls(g, io, o),
     rm: async (g, refs, o) => (await net()).rm(g, io, refs, o),
     prune: async (g, o) => (await net()).prune(g, io, o),
     'sandbox create': async (g, name, o) => (await sbx()).create(g, io, name, o),

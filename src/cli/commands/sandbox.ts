@@ -8,7 +8,8 @@ import { makeController, type Globals, type Io } from '../context.js';
 import { toSandboxCreate, type SandboxFlags } from '../options.js';
 import { reportError } from '../report.js';
 import { naturalCompare } from '../table.js';
-import { echoResults, renderList, type LsFlags } from './network.js';
+import { echoResults } from './network.js';
+import { renderList, type LsFlags } from './network-show.js';
 
 export async function create(g: Globals, io: Io, name: string, flags: SandboxFlags): Promise<number> {
   const req = toSandboxCreate(name, flags);
