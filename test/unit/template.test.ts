@@ -2,7 +2,7 @@
 // data shaped as Docker's) prints for it; then the errors Go raises, and netctl's own bounds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LIMITS, compile, goMap } from '../../src/cli/template.js';
+import { LIMITS, compile, goMap, interpreted } from '../../src/cli/template.js';
 
 const endpointZero = { Name: '', EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
 const data = {
@@ -177,5 +177,33 @@ describe('Go templates: errors, as Go raises them, and netctl bounds', () => {
   it('output is bounded', () => {
     const big = { S: 'x'.repeat(1 << 20) };
     assert.throws(() => compile('{{range 20}}{{$.S}}{{end}}').render(big), /output longer than/);
+  });
+});
+
+describe('Go templates: text and plain fields, rendered without the interpreter', () => {
+  // What ls's default table renders: the rows must come out as the interpreter prints them,
+  // whatever the fields hold (a string, a number, a method, a missing key, a header proxy).
+  const header = new Proxy({}, { get: (_t, k) => `H-${String(k)}`, has: () => true });
+  const rows: unknown[] = [
+    data, { ID: 'abc', Name: 'n1', Driver: 'bridge', Scope: 'local' }, { ID: 7, Name: 'n' }, { ID: 'x', Name: () => 'm' },
+    goMap({ ID: 'i', Name: 'n' }), goMap({ ID: 'i' }), header, null, 'text', {},
+  ];
+  const templates = ['{{.ID}}\t{{.Name}}', 'x{{.Name}}y', '{ {{.Name}} } }}', '{{.Name}}{{.Name}}', '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', '{{.Name}} {{if .ID}}id{{end}}'];
+  for (const t of templates) {
+    it(t, () => {
+      for (const d of rows) {
+        let want: string | Error;
+        try { want = interpreted(t).render(d); } catch (e) { want = e as Error; }
+        if (want instanceof Error) assert.throws(() => compile(t).render(d), { message: want.message }, `${t} on ${JSON.stringify(d)}`);
+        else assert.equal(compile(t).render(d), want, `${t} on ${JSON.stringify(d)}`);
+      }
+    });
+  }
+
+  it('a plain row puts the strings in; a row with other values goes through the interpreter', () => {
+    const t = compile('{{.ID}}|{{.Name}}');
+    assert.equal(t.render({ ID: 'a', Name: 'b' }), 'a|b');
+    assert.equal(t.render({ ID: 1, Name: 'b' }), '1|b');
+    assert.equal(t.render(goMap({ ID: 'a' })), 'a|<no value>');
   });
 });
