@@ -9,7 +9,7 @@
 // so is etcd3 (etcd3.cjs, for the commands that use the cluster store). bin/netctl compiles
 // netctl.cjs with a V8 code cache; caches live beside it and this build removes them with the
 // rest.
-import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -58,6 +58,12 @@ await build({
     },
   }],
 });
+
+// bin/netctl runs the bundle as the body of a function compiled with vm.Script (for the code
+// cache): the file holds that function already, so V8 is given the text as read, not a copy
+// with the wrapper put around it (~0.4 ms a command).
+const main = `${out}/netctl.cjs`;
+writeFileSync(main, `(function (exports, require, module, __filename, __dirname) {${readFileSync(main, 'latin1')}\n})`, 'latin1');
 
 // Packages only one command uses, each bundled on its own and required when that command
 // runs: yaml (export, apply: 260 KB), cli-table3 (graph). In the main bundle every command
