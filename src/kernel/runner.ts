@@ -75,7 +75,12 @@ export function ipArgv(args: string[], mountNs: string | null): [string, string[
 export class ProcessRunner implements Runner {
   /** Counts the processes spawned (tests hold the per-command budget with it). */
   spawned = 0;
-  private readonly mountNs = parentMountNs();
+  private mountNsKnown: string | null | undefined;
+  /** Looked up at the first spawn: ls and inspect spawn nothing. */
+  private get mountNs(): string | null {
+    if (this.mountNsKnown === undefined) this.mountNsKnown = parentMountNs();
+    return this.mountNsKnown;
+  }
 
   constructor(private readonly debug?: (line: string) => void) {}
 
