@@ -82,8 +82,17 @@ function usage(p: Parameters<typeof subnetUsage>[0], held: string[]) {
 
 /** JSON.stringify that prints a bigint as the exact integer (a /64's free addresses), as Go prints a uint64. */
 export function jsonText(v: unknown, indent?: number): string {
-  const text = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `\u0000${x}` : x), indent);
-  return text.replace(/"\\u0000(\d+)"/g, '$1');
+  // Without a replacer JSON.stringify takes V8's fast path, and it throws on a bigint: only then
+  // is the document written again with one (a replacer is called for every key of every endpoint).
+  try {
+    return JSON.stringify(v, null, indent);
+  } catch (e) {
+    if (!(e instanceof TypeError) || !/BigInt/.test(e.message)) throw e;
+  }
+  // Each bigint becomes a string with a marker no user string can know in advance, then the number.
+  const token = Math.random().toString(36).slice(2, 12);
+  const text = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `\u0000${token}:${x}` : x), indent);
+  return text.replace(new RegExp(`"\\\\u0000${token}:(\\d+)"`, 'g'), '$1');
 }
 
 /** Docker's `network ls` formatter fields, plus .Subnets and .Containers (its live endpoints). */
