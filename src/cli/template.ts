@@ -402,8 +402,9 @@ export function compile(src: string): Template {
   // the interpreter (its parse and first run are most of a default `ls`). A field that is not
   // a string there (a number, a method, a missing key) sends that row through the interpreter.
   const parts = src.length <= LIMITS.source ? src.split(FIELD_ACTION) : [];
-  if (parts.length > 1 && parts.every((p, i) => i % 2 === 1 || !p.includes('{{'))) return plainFields(src, parts);
-  return interpreted(src);
+  // Text holds no "{{", and none ends in "{" before an action: "{{{.A}}" is Go's parse error.
+  const plain = parts.length > 1 && parts.every((p, i) => i % 2 === 1 || (!p.includes('{{') && (i === parts.length - 1 || !p.endsWith('{'))));
+  return plain ? plainFields(src, parts) : interpreted(src);
 }
 
 function plainFields(src: string, parts: string[]): Template {
@@ -418,7 +419,8 @@ function plainFields(src: string, parts: string[]): Template {
         if (typeof v !== 'string') return (full ??= interpreted(src)).render(data);
         out += v;
       }
-      return out;
+      // Past the bound, the interpreter raises its error.
+      return out.length > LIMITS.output ? (full ??= interpreted(src)).render(data) : out;
     },
   };
 }

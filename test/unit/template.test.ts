@@ -188,7 +188,8 @@ describe('Go templates: text and plain fields, rendered without the interpreter'
     data, { ID: 'abc', Name: 'n1', Driver: 'bridge', Scope: 'local' }, { ID: 7, Name: 'n' }, { ID: 'x', Name: () => 'm' },
     goMap({ ID: 'i', Name: 'n' }), goMap({ ID: 'i' }), header, null, 'text', {},
   ];
-  const templates = ['{{.ID}}\t{{.Name}}', 'x{{.Name}}y', '{ {{.Name}} } }}', '{{.Name}}{{.Name}}', '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', '{{.Name}} {{if .ID}}id{{end}}'];
+  const templates = ['{{.ID}}\t{{.Name}}', 'x{{.Name}}y', '{ {{.Name}} } }}', '{{.Name}}{{.Name}}', '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', '{{.Name}} {{if .ID}}id{{end}}',
+    '{{{.Name}}', 'a{{{.Name}}', '{{.Name}}{', '{{.Name}}{{', '{{ .Name }}', '{{- .Name}}', '{{/* c */}}{{.Name}}'];
   for (const t of templates) {
     it(t, () => {
       for (const d of rows) {
@@ -199,6 +200,17 @@ describe('Go templates: text and plain fields, rendered without the interpreter'
       }
     });
   }
+
+  it('a template Go cannot parse is refused when compiled, as by the interpreter', () => {
+    assert.throws(() => compile('{{{.Name}}'), (e: Error) => e.name === 'InvalidArgumentError');
+    assert.throws(() => compile('table {{{.Name}}\t{{.ID}}'), (e: Error) => e.name === 'InvalidArgumentError');
+  });
+
+  it('the output bound holds', () => {
+    const tpl = '{{.S}}'.repeat(6000);
+    assert.ok(tpl.length <= LIMITS.source);
+    assert.throws(() => compile(tpl).render({ S: 'x'.repeat(3000) }), /output longer than/);
+  });
 
   it('a plain row puts the strings in; a row with other values goes through the interpreter', () => {
     const t = compile('{{.ID}}|{{.Name}}');
