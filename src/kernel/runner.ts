@@ -44,10 +44,10 @@ export const packageOf = (file: string): string => PACKAGES[file] ?? (/^ip6?tabl
  * binding propagates back to us. Returns the parent's mount namespace, or null (the usual case:
  * two readlinks).
  */
-export function parentMountNs(): string | null {
+export function parentMountNs(ppid = process.ppid): string | null {
   try {
     const mine = readlinkSync('/proc/self/ns/mnt');
-    const parent = `/proc/${process.ppid}/ns/mnt`;
+    const parent = `/proc/${ppid}/ns/mnt`;
     if (readlinkSync(parent) === mine) return null;
     const netnsMount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/run/netns').pop();
     return netnsMount && / master:\d+/.test(netnsMount) ? parent : null;
@@ -76,9 +76,11 @@ export class ProcessRunner implements Runner {
   /** Counts the processes spawned (tests hold the per-command budget with it). */
   spawned = 0;
   private mountNsKnown: string | null | undefined;
+  /** The parent as it is now: the lookup may come after a wait for the lock, when it may be gone. */
+  private readonly ppid = process.ppid;
   /** Looked up at the first spawn: ls and inspect spawn nothing. */
   private get mountNs(): string | null {
-    if (this.mountNsKnown === undefined) this.mountNsKnown = parentMountNs();
+    if (this.mountNsKnown === undefined) this.mountNsKnown = parentMountNs(this.ppid);
     return this.mountNsKnown;
   }
 
