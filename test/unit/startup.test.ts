@@ -45,8 +45,12 @@ describe('start-up path', () => {
 
   it('--version reads neither the bundle nor execa', () => {
     const files = loaded(bin, '--version');
-    assert.ok(!files.includes('netctl.cjs'), files.join(' '));
     assert.ok(!files.includes('execa.cjs'), files.join(' '));
+    // The bundle is compiled with vm (it never enters require.cache): no vm, no bundle.
+    const { mods, stdout } = builtins(bin, '--version');
+    assert.match(stdout, /^netctl version \d/);
+    assert.ok(!mods.includes('NativeModule vm'), mods.join(' '));
+    assert.ok(builtins(bin, '--help').mods.includes('NativeModule vm'), 'the probe sees the bundle compiled');
   });
 
   it('--help, __complete and ls run the bundle without execa', () => {
