@@ -12,6 +12,8 @@
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { Script } from 'node:vm';
 import { build } from 'esbuild';
 
 const out = 'dist/src/bundle';
@@ -97,11 +99,85 @@ await build({
 // bundle does not have and ~25 ms of parsing: the plugin below parses it here instead and
 // gives proto-loader the result as JSON (its `fromJSON`), so nothing is read at run time and
 // no .proto file is shipped.
+// The eager forms in @grpc/proto-loader 0.7 and what replaces them (see the plugin below).
+const PROTO_LOADER_LAZY = [
+  // protobufjs/ext/descriptor builds descriptor.proto's types when loaded (~25 ms) and gives
+  // the reflection classes their toDescriptor: loaded by the first description.
+  ['const descriptor = require("protobufjs/ext/descriptor");',
+    'let descriptorLoaded;\nconst descriptorExt = () => (descriptorLoaded ??= require("protobufjs/ext/descriptor"));'],
+  ['descriptor.FileDescriptorSet.decode(', 'descriptorExt().FileDescriptorSet.decode('],
+  ['descriptor.FileDescriptorSet.fromObject(', 'descriptorExt().FileDescriptorSet.fromObject('],
+  [`    const descriptorList = root.toDescriptor('proto3').file;
+    const bufferList = descriptorList.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish()));`,
+  `    let files;
+    const bufferList = () => (files ??= (descriptorExt(), root.toDescriptor('proto3').file.map(value => Buffer.from(descriptorExt().FileDescriptorProto.encode(value).finish()))));`],
+  [`function createMessageDefinition(message, fileDescriptors) {
+    const messageDescriptor = message.toDescriptor('proto3');
+    return {
+        format: 'Protocol Buffer 3 DescriptorProto',
+        type: messageDescriptor.$type.toObject(messageDescriptor, descriptorOptions),
+        fileDescriptorProtos: fileDescriptors,
+    };
+}`,
+  `function createMessageDefinition(message, fileDescriptors) {
+    return describedWhenRead('Protocol Buffer 3 DescriptorProto', message, fileDescriptors);
+}
+function describedWhenRead(format, reflected, files) {
+    let type;
+    return {
+        format,
+        get type() {
+            if (type === undefined) { descriptorExt(); const d = reflected.toDescriptor('proto3'); type = d.$type.toObject(d, descriptorOptions); }
+            return type;
+        },
+        get fileDescriptorProtos() { return files(); },
+    };
+}`],
+  [`function createEnumDefinition(enumType, fileDescriptors) {
+    const enumDescriptor = enumType.toDescriptor('proto3');
+    return {
+        format: 'Protocol Buffer 3 EnumDescriptorProto',
+        type: enumDescriptor.$type.toObject(enumDescriptor, descriptorOptions),
+        fileDescriptorProtos: fileDescriptors,
+    };
+}`,
+  `function createEnumDefinition(enumType, fileDescriptors) {
+    return describedWhenRead('Protocol Buffer 3 EnumDescriptorProto', enumType, fileDescriptors);
+}`],
+];
+
 const req = createRequire(import.meta.url);
+const etcdProtoLoader = createRequire(req.resolve('etcd3')).resolve('@grpc/proto-loader');
 const protobuf = createRequire(req.resolve('@grpc/proto-loader'))('protobufjs'); // proto-loader's own copy
+/** etcd3's proto-loader with PROTO_LOADER_LAZY applied; the build fails if it changed. */
+function lazyProtoLoader() {
+  let text = readFileSync(etcdProtoLoader, 'utf8');
+  for (const [from, to] of PROTO_LOADER_LAZY) {
+    if (!text.includes(from)) throw new Error(`${etcdProtoLoader} changed: no ${JSON.stringify(from.slice(0, 60))}`);
+    text = text.replace(from, to);
+  }
+  return text;
+}
+
+/** Each build holds the lazy proto-loader to the eager one on rpc.proto: every description, once read, the same. */
+function checkLazyProtoLoader(json) {
+  const lazy = { exports: {} };
+  new Script(`(function (exports, require, module, __filename, __dirname) {${lazyProtoLoader()}\n})`, { filename: etcdProtoLoader })
+    .runInThisContext()(lazy.exports, createRequire(etcdProtoLoader), lazy, etcdProtoLoader, dirname(etcdProtoLoader));
+  const opts = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }; // etcd3's
+  const described = (d) => ({ format: d.format, type: d.type, files: d.fileDescriptorProtos.map((b) => b.toString('base64')) });
+  const readAll = (pkg) => Object.fromEntries(Object.entries(pkg).map(([name, def]) => [name, 'format' in def ? described(def)
+    : Object.fromEntries(Object.entries(def).map(([m, x]) => [m, { path: x.path, originalName: x.originalName, options: x.options, request: described(x.requestType), response: described(x.responseType) }]))]));
+  // The lazy one first: the eager one's load would give protobufjs its toDescriptor for both.
+  const got = readAll(lazy.exports.fromJSON(JSON.parse(json), opts));
+  const eager = readAll(createRequire(etcdProtoLoader)(etcdProtoLoader).fromJSON(JSON.parse(json), opts));
+  if (Object.keys(eager).length < 10 || !isDeepStrictEqual(eager, got)) throw new Error('the lazy proto-loader describes rpc.proto differently from the eager one');
+}
+
 const rpcProto = join(dirname(req.resolve('etcd3/package.json')), 'proto/rpc.proto');
 // keepCase is a parse option: the same one etcd3 passes to loadSync.
 const rpcJson = JSON.stringify(new protobuf.Root().loadSync(rpcProto, { keepCase: true }).toJSON());
+checkLazyProtoLoader(rpcJson);
 const LOAD_RE = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`,/g;
 await build({
   entryPoints: ['src/cluster/etcd3-lib.ts'],
@@ -122,6 +198,13 @@ await build({
         // A new etcd3 that loads its protos differently must fail the build, not the run.
         if (n !== 1) throw new Error(`${a.path}: expected one loadSync of rpc.proto, found ${n}`);
         return { contents: text.replace(LOAD_RE, `(0, proto_loader_1.fromJSON)(${rpcJson},`), loader: 'js' };
+      });
+      // proto-loader describes every message and enum of rpc.proto (toDescriptor, toObject) and
+      // encodes the whole file set when it makes the package: ~100 ms of each etcd3 load, for
+      // reflection data the gRPC client never reads. Here each is computed when first read.
+      b.onLoad({ filter: /[\\/]@grpc[\\/]proto-loader[\\/]build[\\/]src[\\/]index\.js$/ }, (a) => {
+        if (a.path !== etcdProtoLoader) return undefined; // grpc-js's own copy: not on etcd3's path
+        return { contents: lazyProtoLoader(), loader: 'js' };
       });
     },
   }],
