@@ -38,10 +38,17 @@ inns() { nsenter --net="/var/run/netns/$NS" "$@"; }
 inns ip link set lo up
 
 # ---------------------------------------------------------------- 1. peers side by side
+# A c-pb-* network an earlier peer run left behind (its teardown can race the removal of the
+# containers) makes the next setup fail, and the docker column reads NA: the bench's own
+# daemon (not the machine's) is cleared of them first.
+pdocker() { DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker "$@"; }
+pdocker ps -aq --filter 'name=^c-pb-' 2>/dev/null | xargs -r env DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker rm -f >/dev/null 2>&1
+pdocker network ls -q --filter 'name=^c-pb-' 2>/dev/null | xargs -r env DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker network rm >/dev/null 2>&1
 log "peer comparison: node docker cni netctl (N=$N, REPS=$REPS)"
 inns env NETCTL="$PWD/bin/netctl" "$SHARED/peer-bench.sh" -n "$N" -r "$REPS" -k "$OUT/raw" \
   -b "node docker cni netctl" > "$OUT/peers.txt" 2> "$OUT/peers.log" || true
 fig() { awk -v k="$1" '$1 == k { print $2 }' "$OUT/peers.txt"; }
+[[ -n $(fig docker.connect.median_ms) ]] || { log "the docker peer gave no figures; its log:"; grep -i docker "$OUT/peers.log" | tail -5 >&2; }
 # Sum of the peer's N separate connects/disconnects in the scaling round (the bulk baseline).
 sum_scale() { awk -v op="$2" '$1 == "scale" && $2 == op && $5 != "FAIL" { s += $5 } END { if (NR) printf "%.0f", s; else print "NA" }' "$OUT/raw/$1.tsv" 2>/dev/null || echo NA; }
 
