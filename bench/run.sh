@@ -29,21 +29,32 @@ cleanup() {
 trap cleanup EXIT
 
 npm run build >/dev/null
+# A c-pb-* network an earlier peer run left behind makes the peer benchmark's Docker setup fail,
+# and its column reads NA. Its teardown can race the containers' removal and leave a network
+# Docker will not remove ("has active endpoints", with none): then the bench's own daemon (not
+# the machine's) is stopped, and started afresh below, which drops such endpoints.
+pdocker() { DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker "$@"; }
+purge_peers() { # 1 if a network stayed
+  local c n left=0
+  for c in $(pdocker ps -aq --filter 'name=^c-pb-' 2>/dev/null); do pdocker rm -f "$c" >/dev/null 2>&1 || true; done
+  for n in $(pdocker network ls -q --filter 'name=^c-pb-' 2>/dev/null); do pdocker network rm "$n" >/dev/null 2>&1 || left=1; done
+  return "$left"
+}
+if pdocker info >/dev/null 2>&1 && ! purge_peers; then
+  log "a peer network cannot be removed: restarting the bench's Docker daemon"
+  kill "$(cat /tmp/netctl-bench/docker.pid)" 2>/dev/null || true
+  for _ in $(seq 100); do pdocker info >/dev/null 2>&1 || break; sleep 0.2; done
+fi
 if [[ -x $SHARED/setup-peers.sh ]] && ! DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker info >/dev/null 2>&1; then
   log "starting the peers (Docker's engine, CNI plugins)"
   "$SHARED/setup-peers.sh" >&2 || log "peers unavailable: docker/cni columns will be NA"
 fi
+purge_peers || log "a peer network is still there: the docker column may read NA"
 ip netns add "$NS"
 inns() { nsenter --net="/var/run/netns/$NS" "$@"; }
 inns ip link set lo up
 
 # ---------------------------------------------------------------- 1. peers side by side
-# A c-pb-* network an earlier peer run left behind (its teardown can race the removal of the
-# containers) makes the next setup fail, and the docker column reads NA: the bench's own
-# daemon (not the machine's) is cleared of them first.
-pdocker() { DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker "$@"; }
-pdocker ps -aq --filter 'name=^c-pb-' 2>/dev/null | xargs -r env DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker rm -f >/dev/null 2>&1
-pdocker network ls -q --filter 'name=^c-pb-' 2>/dev/null | xargs -r env DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker network rm >/dev/null 2>&1
 log "peer comparison: node docker cni netctl (N=$N, REPS=$REPS)"
 inns env NETCTL="$PWD/bin/netctl" "$SHARED/peer-bench.sh" -n "$N" -r "$REPS" -k "$OUT/raw" \
   -b "node docker cni netctl" > "$OUT/peers.txt" 2> "$OUT/peers.log" || true
