@@ -42,8 +42,10 @@ purge_peers() { # 1 if a network stayed
 }
 if pdocker info >/dev/null 2>&1 && ! purge_peers; then
   log "a peer network cannot be removed: restarting the bench's Docker daemon"
-  kill "$(cat /tmp/netctl-bench/docker.pid)" 2>/dev/null || true
-  for _ in $(seq 100); do pdocker info >/dev/null 2>&1 || break; sleep 0.2; done
+  pid=$(cat /tmp/netctl-bench/docker.pid 2>/dev/null || true)
+  [[ -n $pid ]] && kill "$pid" 2>/dev/null
+  for _ in $(seq 150); do [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  rm -f /tmp/netctl-bench/docker.pid
 fi
 if [[ -x $SHARED/setup-peers.sh ]] && ! DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker info >/dev/null 2>&1; then
   log "starting the peers (Docker's engine, CNI plugins)"
