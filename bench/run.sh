@@ -47,7 +47,7 @@ if pdocker info >/dev/null 2>&1 && ! purge_peers; then
   for _ in $(seq 150); do [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   rm -f /tmp/netctl-bench/docker.pid
 fi
-if [[ -x $SHARED/setup-peers.sh ]] && ! DOCKER_HOST=unix:///tmp/netctl-bench/docker.sock docker info >/dev/null 2>&1; then
+if [[ -x $SHARED/setup-peers.sh ]] && ! pdocker info >/dev/null 2>&1; then
   log "starting the peers (Docker's engine, CNI plugins)"
   "$SHARED/setup-peers.sh" >&2 || log "peers unavailable: docker/cni columns will be NA"
 fi
