@@ -86,15 +86,24 @@ if docker image inspect "$IMAGE" >/dev/null 2>&1 && docker network create --subn
 fi
 inns $NETCTL create --subnet 10.231.100.0/22 ncb-sbs >/dev/null
 ip netns add ncb-sbs-c
+# The floor of a connect (bench/floor.cjs): the kernel work and two durable writes, nothing else.
+ip netns add ncb-sbs-f
+inns ip link add ncb-floor type bridge && inns ip addr add 10.231.108.1/22 dev ncb-floor && inns ip link set ncb-floor up
 sbs_node() { inns env -u NODE_EXTRA_CA_CERTS node -e 0; }
+sbs_floor() { inns env -u NODE_EXTRA_CA_CERTS node bench/floor.cjs ncb-floor ncb-sbs-f 10.231.108.10/22 10.231.108.1 "$OUT"; }
 sbs_docker() { inns docker network "$1" $([[ $1 == connect ]] && echo "--ip 10.231.96.10") ncb-sbs ncb-sbs-c; }
 sbs_netctl() { inns $NETCTL "$1" $([[ $1 == connect ]] && echo "--ip 10.231.100.10") ncb-sbs ncb-sbs-c; }
 for (( r = 0; r <= REPS; r++ )); do
-  order="node docker netctl"; (( r % 2 )) && order="netctl docker node"
+  order="node floor docker netctl"; (( r % 2 )) && order="netctl docker floor node"
   for who in $order; do
     [[ $who == docker ]] && (( ! SBS_DOCKER )) && continue
     if [[ $who == node ]]; then
       t0=$(now); sbs_node; t1=$(now); (( r )) && echo "node noop $(ms "$t0" "$t1")" >> "$OUT/sbs.tsv"
+      continue
+    fi
+    if [[ $who == floor ]]; then
+      t0=$(now); sbs_floor; t1=$(now); (( r )) && echo "floor connect $(ms "$t0" "$t1")" >> "$OUT/sbs.tsv"
+      ip -n ncb-sbs-f link del eth0 # its peer goes with it
       continue
     fi
     for op in connect disconnect; do
@@ -104,13 +113,15 @@ for (( r = 0; r <= REPS; r++ )); do
   done
 done
 sbs() { awk -v w="$1" -v o="$2" '$1 == w && $2 == o { print $3 }' "$OUT/sbs.tsv" | median; }
-SBS_NODE=$(sbs node noop); SBS_NC=$(sbs netctl connect); SBS_ND=$(sbs netctl disconnect)
+SBS_NODE=$(sbs node noop); SBS_NC=$(sbs netctl connect); SBS_ND=$(sbs netctl disconnect); SBS_FLOOR=$(sbs floor connect)
 SBS_DC=$( (( SBS_DOCKER )) && sbs docker connect || echo NA); SBS_DD=$( (( SBS_DOCKER )) && sbs docker disconnect || echo NA)
 docker_sbs_cleanup() { docker rm -f ncb-sbs-c >/dev/null 2>&1; docker network rm ncb-sbs ncb-sbs-base >/dev/null 2>&1; return 0; }
 docker_sbs_cleanup
 inns $NETCTL sandbox rm -f ncb-sbs-c >/dev/null
 inns $NETCTL rm ncb-sbs >/dev/null
 ip netns del ncb-sbs-c
+ip netns del ncb-sbs-f
+inns ip link del ncb-floor
 
 log "bulk: one connect of $N sandboxes, one sandbox rm of $N"
 inns $NETCTL create --subnet 10.231.92.0/22 ncb-bulk >/dev/null
@@ -323,6 +334,8 @@ row() { # label, value, base label, base value, target
   RSS_MAX=$(( (RSS_KB > RSS_LS_KB ? RSS_KB : RSS_LS_KB) / 1024 ))
   echo "Peak RSS with $BIG endpoints in the store: connect $(( RSS_KB / 1024 )) MB, inspect $(( RSS_LS_KB / 1024 )) MB (target ≤ 60 MB: $( (( RSS_MAX <= 60 )) && echo met || echo missed))."
   echo
+  echo "The floor of a connect, side by side: a Node process that does nothing but a connect's kernel work (the same two \`ip -batch\` processes, started at once) and two fdatasyncs, bench/floor.cjs, took $SBS_FLOOR ms: $(ratio "$SBS_FLOOR" "$SBS_DC")× Docker's connect and $(ratio "$SBS_FLOOR" "$SBS_NODE")× the bare node. netctl's connect took $(awk -v a="$SBS_NC" -v b="$SBS_FLOOR" 'BEGIN { if (a == "NA" || b == "NA") print "NA"; else printf "%.1f", a - b }') ms more: its own work (compiling the bundle, parsing, the lock, the store, the plan)."
+  echo
   echo "## Where a connect goes (NETCTL_TRACE=1, medians of $REPS, network of $N endpoints)"
   echo
   echo "Milliseconds since node started at which each phase began; the last line is the whole invocation as the shell sees it (exec, node's own start before its clock begins, and exit)."
@@ -339,7 +352,9 @@ row() { # label, value, base label, base value, target
   echo
   echo "Later still on 2026-12-03 (interleaved A/B of the build before and after, 60 rounds, NETCTL_TRACE medians, in an hour when a bare node took ~45 ms here): ls and inspect of networks have their own module (commands/network-show.ts), so create, connect, disconnect and rm no longer load the views, the template engine and its Go functions; a template of text and plain \`{{.Field}}\` actions (ls's default tables) renders its rows without the interpreter, whose parse and first run were most of a default ls (a row with a field that is not a string, or past the output bound, still goes through it; a template Go cannot parse is still refused); the bundle file is the function bin/netctl compiles, so V8 gets the text as read instead of a 380 KB copy with the wrapper put around it (~0.4 ms, measured apart); the runner looks up the parent's mount namespace at its first spawn; etcd3's proto-loader describes rpc.proto's messages, and encodes its file set, when first read rather than at load (reflection data the gRPC client never reads: loading etcd3 ~117 → ~69 ms, each cluster command); inspect's JSON is written by JSON.stringify without a replacer (V8's fast path) unless a bigint is in it. connect, parsed → done 21.9 → 21.0 ms, start → parsed 14.7 → 14.1 ms, whole 93.9 → 90.8 ms; ls, parsed → done 7.3 → 6.8 ms (7.8 → 6.8 in a run of 30), start → parsed 13.5 → 12.8 ms; ls and inspect of a network of 100 endpoints, parsed → done 7.1 → 6.2 and 12.1 → 10.2 ms (25 rounds); disconnect within the noise (16.5 → 17.4 ms in that run, 17.1 → 17.3 and 15.4 → 15.0 in two others). Tried and dropped: minifying identifiers (the bundle 381 → 284 KB, its code cache only 4% smaller: ~0.35 ms, against mangled names in stacks and in the error classes' names). Found on the way: on this VM the first touch of a 4 KB page costs ~2.4 µs (a C program touching 64 MB), and a connect touches ~1030 pages more than a bare node (2867 against 1839 minor faults, perf stat --no-inherit), ~2.5 ms, most of them written by the code cache's deserializer and by copies of the bundle's text and cache; ls ~640 more. And the first call of each of Node's fs functions compiles its JavaScript: the first binary readFileSync costs ~1.1 ms (a utf8 one ~0.1 ms: a C++ path), the first statSync ~0.5 ms; the shim and the store share them, so moving one saves nothing."
   echo
-  echo "What the rest is bound by: Node's own start and exit (the floor, ~27–30 ms here); reading the bundle and its code cache (~1.5 ms) and compiling from it (~2.5 ms; both grow with the code a command runs, page by page: ~1000 pages more than a bare node, at ~2.4 µs each on this VM); two spawns, each blocking ~1.2 ms (fork and exec from a ~40 MB process); the kernel's veth work (~3–5 ms, serial); one durable write (~1 ms: one pwrite and one fdatasync). Docker's CLI is a Go binary that starts in ~12 ms and leaves the work to a warm daemon: connect ≤ 0.9× Docker means ~40 ms, about 10 ms above Node's floor for everything, of which the spawns and the kernel alone take ~6–7."
+  echo "Later on 2026-12-03 (interleaved A/B, 30 rounds): tried and dropped, one \`ip\` in the sandbox that makes the pair and configures it, with the host end sent to netctl's netns already enslaved (\`link add vethX netns /proc/PID/ns/net master ifN/ up type veth peer name eth0\`: ip looks a master's name up in the sandbox, where a device named \`if7\` would stand in for index 7; a '/' no device name can hold makes it read the number) and its IPv6 link-local generation turned off through /proc/sys between two parts of the batch. One spawn fewer, but nsenter and then ip must start before the first line, and that start (two execs, ~3 ms) then lies on the critical path: 61.7 → 62.9 ms whole; started as soon as the sandbox is known, 55.8 → 54.9 ms, not worth a batch in parts and the master by index. Found on the way: an inspect of 100 endpoints runs one scavenge (~1.5 ms): start-up fills ~530 KB of the 1 MB young generation before the command begins, and \`ls\` ends at ~885 KB; passing V8 any heap flag costs 6–8 ms of start-up (node cannot use its snapshot's code cache then)."
+  echo
+  echo "What the rest is bound by: Node's own start and exit (the floor, ~27–30 ms here); reading the bundle and its code cache (~1.5 ms) and compiling from it (~2.5 ms; both grow with the code a command runs, page by page: ~1000 pages more than a bare node, at ~2.4 µs each on this VM); two spawns, each blocking ~1.2 ms (fork and exec from a ~40 MB process); the kernel's veth work (~3–5 ms, serial); one durable write (~1 ms: one pwrite and one fdatasync). Docker's CLI is a Go binary that starts in ~12 ms and leaves the work to a warm daemon. The floor of a connect above (bench/floor.cjs: Node, the two ip processes and two fdatasyncs, nothing else) puts a number on that bound: side by side in three runs on 2026-12-03 it came out at 0.95×, 1.00× and 0.73× Docker's connect (Docker's own swung from 60 to 78 ms), and netctl's connect spent 17–20 ms more than it on its own work; 0.9× Docker leaves that work 0–13 ms."
   echo
   echo "## netctl scaling"
   echo

@@ -1,0 +1,55 @@
+'use strict';
+// The floor of a connect for any Node CLI that drives iproute2: node starts, two `ip -batch`
+// processes start at once (the host's, and the sandbox's through nsenter), one durable write
+// comes before either acts, the host's makes and enslaves the veth pair, then the sandbox's
+// configures its end, and one durable write closes. No parsing, no store, no checks: what is
+// left when everything netctl does of its own is taken away (bench/run.sh, side by side).
+// Spawns on libuv's handles as netctl does (src/lib/uv.ts): node:child_process costs more.
+// argv: BRIDGE NETNS ADDRESS/PREFIX GATEWAY DIR (where the journal file goes)
+const fs = require('node:fs');
+const [bridge, netns, cidr, gateway, dir] = process.argv.slice(2);
+const quiet = process.noDeprecation;
+process.noDeprecation = true;
+const { Process } = process.binding('process_wrap');
+const { Pipe, constants } = process.binding('pipe_wrap');
+const { WriteWrap, streamBaseState, kLastWriteWasAsync } = process.binding('stream_wrap');
+process.noDeprecation = quiet;
+
+/** Starts file waiting on stdin; `send` gives it its lines and end-of-file. */
+function start(file, args) {
+  const stdin = new Pipe(constants.SOCKET);
+  const proc = new Process();
+  const exited = new Promise((resolve) => { proc.onexit = (status) => { proc.close(); resolve(status); }; });
+  const rc = proc.spawn({
+    file, args: [file, ...args], envPairs: [`PATH=${process.env.PATH}`],
+    stdio: [{ type: 'pipe', handle: stdin }, { type: 'ignore' }, { type: 'inherit', fd: 2 }],
+    detached: false, windowsHide: false, windowsVerbatimArguments: false,
+  });
+  if (rc !== 0) throw new Error(`cannot start ${file} (${rc})`);
+  return {
+    exited,
+    send(text) {
+      const req = new WriteWrap();
+      req.handle = stdin;
+      req.oncomplete = () => stdin.close();
+      if (stdin.writeUtf8String(req, text) !== 0 || !streamBaseState[kLastWriteWasAsync]) stdin.close();
+    },
+  };
+}
+
+const veth = `vethf${process.pid.toString(16).slice(-6)}`;
+const host = start('ip', ['-batch', '-']);
+const inside = start('nsenter', [`--net=/var/run/netns/${netns}`, '--', 'ip', '-batch', '-']);
+const fd = fs.openSync(`${dir}/floor-journal`, 'w');
+fs.writeSync(fd, JSON.stringify({ undo: [['link', 'del', veth]] }));
+fs.fdatasyncSync(fd);
+host.send(`link add ${veth} type veth peer name eth0 netns ${netns}\nlink set ${veth} addrgenmode none\nlink set ${veth} master ${bridge} up\n`);
+host.exited.then((status) => {
+  if (status !== 0) process.exit(1);
+  inside.send(`link set eth0 addrgenmode none\naddr add ${cidr} dev eth0\nlink set eth0 up\nroute replace default via ${gateway} dev eth0\n`);
+  return inside.exited;
+}).then((status) => {
+  fs.writeSync(fd, JSON.stringify({ done: true }), 0);
+  fs.fdatasyncSync(fd);
+  process.exit(status);
+});
