@@ -128,6 +128,18 @@ inns $NETCTL create --subnet 10.231.92.0/22 ncb-bulk >/dev/null
 for (( i = 1; i <= N; i++ )); do ip netns add "ncb-$i"; done
 names=(); for (( i = 1; i <= N; i++ )); do names+=("ncb-$i"); done
 t0=$(now); inns $NETCTL connect ncb-bulk "${names[@]}"; t1=$(now); BULK_CONNECT=$(ms "$t0" "$t1")
+# ls, and inspect of this network of N endpoints, in turn with a bare node: the peer rows'
+# floor is measured minutes before them, while this machine's speed drifts.
+for (( r = 0; r <= REPS; r++ )); do
+  order="node ls inspect"; (( r % 2 )) && order="inspect ls node"
+  for w in $order; do
+    t0=$(now)
+    case $w in node) sbs_node ;; ls) inns $NETCTL ls >/dev/null ;; inspect) inns $NETCTL inspect ncb-bulk >/dev/null ;; esac
+    t1=$(now); (( r )) && echo "$w show $(ms "$t0" "$t1")" >> "$OUT/show.tsv" # round 0 warms up
+  done
+done
+show() { awk -v w="$1" '$1 == w { print $3 }' "$OUT/show.tsv" | median; }
+SHOW_NODE=$(show node); SHOW_LS=$(show ls); SHOW_INSPECT=$(show inspect)
 t0=$(now); inns $NETCTL sandbox rm "${names[@]}" >/dev/null; t1=$(now); BULK_RM=$(ms "$t0" "$t1")
 inns $NETCTL rm ncb-bulk >/dev/null
 for (( i = 1; i <= N; i++ )); do ip netns del "ncb-$i"; done
@@ -307,7 +319,7 @@ row() { # label, value, base label, base value, target
   echo
   echo "## Targets"
   echo
-  echo "Against Docker's engine and against the bare Node floor (\`node -e 0\` without NODE_EXTRA_CA_CERTS, in the same run). Rows marked *side by side* come from rounds that run a bare node, Docker's connect/disconnect and netctl's in turn, $REPS rounds (the others from the peer benchmark, which measures one backend after the other, minutes apart, while this machine's speed drifts)."
+  echo "Against Docker's engine and against the bare Node floor (\`node -e 0\` without NODE_EXTRA_CA_CERTS, in the same run). Rows marked *side by side* come from rounds that run a bare node and the commands compared in turn (Docker's connect/disconnect and netctl's; netctl's ls and inspect of a network of $N endpoints), $REPS rounds (the others from the peer benchmark, which measures one backend after the other, minutes apart, while this machine's speed drifts)."
   echo
   echo "| figure | netctl | baseline | ratio | target | |"
   echo "|---|---:|---|---:|---:|---|"
@@ -321,6 +333,8 @@ row() { # label, value, base label, base value, target
   row "rm" "$(fig netctl.rm.median_ms)" "docker" "$(fig docker.rm.median_ms)" 0.5
   row "ls, $N endpoints" "$(fig netctl.scale.ls_at${N}.median_ms)" "bare node" "$NODE" 1.4
   row "inspect, $N endpoints" "$(fig netctl.scale.inspect_at${N}.median_ms)" "bare node" "$NODE" 1.4
+  row "ls, $N endpoints, side by side" "$SHOW_LS" "bare node" "$SHOW_NODE" 1.4
+  row "inspect, $N endpoints, side by side" "$SHOW_INSPECT" "bare node" "$SHOW_NODE" 1.4
   row "--version" "$(fig netctl.noop.median_ms)" "bare node" "$NODE" 1.15
   row "connect at endpoint $N" "$(fig netctl.scale.connect.at${N}_win5_ms)" "connect at endpoint 10" "$(fig netctl.scale.connect.at10_win5_ms)" 1.1
   row "connect at endpoint $N, side by side" "$PAIR_N" "connect at endpoint 10" "$PAIR_N_SMALL" 1.1
