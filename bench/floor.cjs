@@ -22,7 +22,7 @@ function start(file, args) {
   const exited = new Promise((resolve) => { proc.onexit = (status) => { proc.close(); resolve(status); }; });
   const rc = proc.spawn({
     file, args: [file, ...args], envPairs: [`PATH=${process.env.PATH}`],
-    stdio: [{ type: 'pipe', handle: stdin }, { type: 'ignore' }, { type: 'inherit', fd: 2 }],
+    stdio: [{ type: 'pipe', handle: stdin }, { type: 'ignore' }, { type: 'fd', fd: 2 }],
     detached: false, windowsHide: false, windowsVerbatimArguments: false,
   });
   if (rc !== 0) throw new Error(`cannot start ${file} (${rc})`);
