@@ -4,37 +4,20 @@
 // comes before either acts, the host's makes and enslaves the veth pair, then the sandbox's
 // configures its end, and one durable write closes. No parsing, no store, no checks: what is
 // left when everything netctl does of its own is taken away (bench/run.sh, side by side).
-// Spawns on libuv's handles as netctl does (src/lib/uv.ts): node:child_process costs more.
+// Spawns through node:child_process, as netctl does.
 // argv: BRIDGE NETNS ADDRESS/PREFIX GATEWAY DIR (where the journal file goes)
 const fs = require('node:fs');
+const { spawn } = require('node:child_process');
 const [bridge, netns, cidr, gateway, dir] = process.argv.slice(2);
-const quiet = process.noDeprecation;
-process.noDeprecation = true;
-const { Process } = process.binding('process_wrap');
-const { Pipe, constants } = process.binding('pipe_wrap');
-const { WriteWrap, streamBaseState, kLastWriteWasAsync } = process.binding('stream_wrap');
-process.noDeprecation = quiet;
 
 /** Starts file waiting on stdin; `send` gives it its lines and end-of-file. */
 function start(file, args) {
-  const stdin = new Pipe(constants.SOCKET);
-  const proc = new Process();
-  const exited = new Promise((resolve) => { proc.onexit = (status) => { proc.close(); resolve(status); }; });
-  const rc = proc.spawn({
-    file, args: [file, ...args], envPairs: [`PATH=${process.env.PATH}`],
-    stdio: [{ type: 'pipe', handle: stdin }, { type: 'ignore' }, { type: 'fd', fd: 2 }],
-    detached: false, windowsHide: false, windowsVerbatimArguments: false,
+  const child = spawn(file, args, { env: { PATH: process.env.PATH }, stdio: ['pipe', 'ignore', 'inherit'] });
+  const exited = new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code ?? 1));
   });
-  if (rc !== 0) throw new Error(`cannot start ${file} (${rc})`);
-  return {
-    exited,
-    send(text) {
-      const req = new WriteWrap();
-      req.handle = stdin;
-      req.oncomplete = () => stdin.close();
-      if (stdin.writeUtf8String(req, text) !== 0 || !streamBaseState[kLastWriteWasAsync]) stdin.close();
-    },
-  };
+  return { exited, send: (text) => child.stdin.end(text) };
 }
 
 const veth = `vethf${process.pid.toString(16).slice(-6)}`;

@@ -13,10 +13,10 @@ if (process.argv[2] === 'cni' && process.argv.length === 3) {
   const { reportError } = await import('./report.js');
   await main(process.argv).then(
     (code) => { mark('command done'); process.exitCode = code; },
-    async (e: unknown) => { await reportError(io, e); process.exitCode = 1; },
+    async (e: unknown) => { await reportError(io, e, true); process.exitCode = 1; },
   ).finally(closeAll);
   // The command is done and its output written: exiting here skips Node's teardown of the
-  // environment (~2.5 ms). 'exit' listeners still run (the code cache, NETCTL_TRACE). Output
+  // environment (~2.5 ms). 'exit' listeners still run (NETCTL_TRACE). Output
   // handed to a stream may still be queued, and then Node's own end drains it.
   if (!outputQueued()) process.exit();
 });

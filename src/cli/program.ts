@@ -388,7 +388,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.exitCode === 0) return 0; // --help, --version
       return 125; // commander already printed the message
     }
-    await reportError(io, e);
+    await reportError(io, e, true);
     return e instanceof NetctlError ? e.exitCode : 1;
   }
   return code;

@@ -20,10 +20,18 @@ async function decide(): Promise<Paints> {
   return { red: c.red, dim: c.dim };
 }
 
-export async function reportError(io: Io, e: unknown): Promise<void> {
+/**
+ * `crash`: e reached the top of a command. One that is not a NetctlError is a defect, and its
+ * stack (in src/*.ts lines) follows the message.
+ */
+export async function reportError(io: Io, e: unknown, crash = false): Promise<void> {
   const { red, dim } = await (paints ??= decide());
   const msg = e instanceof Error ? e.message : String(e);
   // Keep it one line whatever the source said.
   io.err(`${red('Error:')} ${msg.replace(/\s*\n\s*/g, '; ')}\n`);
   if (e instanceof NetctlError && e.hint) io.err(`${dim(`  hint: ${e.hint}`)}\n`);
+  else if (crash && !(e instanceof NetctlError) && e instanceof Error && e.stack) {
+    const { sourceFrames } = await import('../lib/stack.js');
+    io.err(sourceFrames(e.stack).slice(0, 12).map((l) => dim(`    ${l}`) + '\n').join(''));
+  }
 }

@@ -1,10 +1,8 @@
 // iproute2 operations, one small function each (as CNI's pkg/ip). Writes go through
 // `ip -batch` so one process applies many changes; reads use `ip -j` JSON.
-import { existsSync } from 'node:fs';
-import { readProc } from '../lib/procfs.js';
 import type { KernelCmd } from '../model/records.js';
 import { SystemError } from '../lib/errors.js';
-import { NETNS_DIR, type Runner } from './runner.js';
+import type { Runner } from './runner.js';
 
 /**
  * Refuses tokens ip's batch parser would split or treat as a comment, and control characters
@@ -117,8 +115,7 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
     }
     if (group.length === 0) continue;
     const list = groupDeletes(group);
-    const settled = ns ? undefined : deletionsDone(group);
-    const r = await runner.run('ip', [...nsArgs(ns), '-force', '-batch', '-'], { input: list.map(line).join('\n') + '\n', ...(settled ? { settled } : {}) });
+    const r = await runner.run('ip', [...nsArgs(ns), '-force', '-batch', '-'], { input: list.map(line).join('\n') + '\n' });
     if (r.exitCode === 0) continue;
     for (const l of r.stderr.split('\n')) {
       const t = l.trim();
@@ -127,29 +124,6 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
     }
   }
   return errors;
-}
-
-/**
- * For a host batch made only of `link del NAME` and `netns del NAME`: a test that all of them
- * are gone (links from this netns's /proc/net/dev, named netns from /var/run/netns), so the caller
- * need not wait for the kernel's slow release of unregistered devices. Anything else in the
- * batch: undefined (wait for ip).
- */
-export function deletionsDone(cmds: string[][]): (() => boolean) | undefined {
-  const links: string[] = [];
-  const netns: string[] = [];
-  for (const c of cmds) {
-    if (c.length !== 3 || c[1] !== 'del') return undefined;
-    if (c[0] === 'link') links.push(c[2] ?? '');
-    else if (c[0] === 'netns') netns.push(c[2] ?? '');
-    else return undefined;
-  }
-  return () => {
-    if (netns.some((n) => existsSync(`${NETNS_DIR}/${n}`))) return false;
-    if (links.length === 0) return true;
-    const present = new Set(readProc('/proc/net/dev').split('\n').slice(2).map((l) => l.slice(0, l.indexOf(':')).trim()));
-    return !links.some((l) => present.has(l));
-  };
 }
 
 /**

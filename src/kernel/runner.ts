@@ -1,15 +1,18 @@
 // The one door to the kernel: every `ip`/`iptables` call goes through a Runner. Core and
-// drivers receive it; only this file spawns those processes, on libuv's handles (lib/uv.ts)
-// or else through node:child_process. Not execa: importing it costs ~22 ms even bundled, and a
-// Runner needs only argv in, stdout/stderr/status out.
+// drivers receive it; only this file spawns those processes, through node:child_process (loaded
+// on the first spawn: ls and inspect spawn nothing). Not execa: importing it costs ~22 ms even
+// bundled, and a Runner needs only argv in, stdout/stderr/status out.
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { readProc } from '../lib/procfs.js';
 import { SystemError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
-import { spawnUv, uv, type Exited, type Started } from '../lib/uv.js';
 
 /** stdout, stderr and the exit status (128 when a signal ended the process). */
-export type RunResult = Exited;
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
 
 export interface RunOptions {
   /**
@@ -17,13 +20,6 @@ export interface RunOptions {
    * ip.ts startBatch): it waits on stdin, so it does nothing until the input is given.
    */
   input?: string | Promise<string>;
-  /**
-   * A cheap test of the command's outcome. When it holds before the process exits, the run
-   * resolves as a success and the process is left to finish on its own: deleting a link
-   * unregisters it in a few ms, then `ip` waits another 15-45 ms in the kernel for the
-   * device's last references (RCU) before it exits, and nothing netctl does depends on that.
-   */
-  settled?: () => boolean;
 }
 
 export interface Runner {
@@ -104,89 +100,47 @@ export class ProcessRunner implements Runner {
     this.spawned++;
     mark(`spawn ${file} ${args.slice(0, 2).join(' ')}`);
     let input = typeof opts.input === 'string' ? opts.input : '';
-    const report = (outcome: string) => this.debug?.(`${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> ${outcome} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
     // A promised input is known later: kept for the debug line when it comes.
     const given = typeof opts.input === 'object' ? opts.input.then((text) => (input = text)) : opts.input;
-    const failed = (e: NodeJS.ErrnoException) => e.code === 'ENOENT'
-      ? new SystemError(`${file} not found`, `install it: apt-get install ${packageOf(file)}`)
-      : new SystemError(`cannot run ${file}: ${e.message}`);
-    let started: Started;
+    const { spawn } = await childProcess();
     try {
-      started = await start(file, args, given); // spawned before the first await
-    } catch (e) {
-      throw failed(e as NodeJS.ErrnoException);
-    }
-    const exited = started.exited.then((r) => {
-      report(`exit ${r.exitCode}`);
+      const r = await run(spawn, file, args, given);
+      this.debug?.(`${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> exit ${r.exitCode} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
       mark(`exited ${file}`);
       return r;
-    }, (e: NodeJS.ErrnoException) => Promise.reject(failed(e)));
-    const { settled } = opts;
-    if (!settled) return exited;
-    return new Promise((resolve, reject) => {
-      const poll = setInterval(() => {
-        if (!settled()) return;
-        clearInterval(poll);
-        report('done, exit not awaited');
-        started.leave();
-        resolve({ stdout: '', stderr: '', exitCode: 0 });
-      }, 1);
-      exited.then((r) => {
-        clearInterval(poll);
-        resolve(r);
-      }, (e: unknown) => {
-        clearInterval(poll);
-        reject(e);
-      });
-    });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw err.code === 'ENOENT'
+        ? new SystemError(`${file} not found`, `install it: apt-get install ${packageOf(file)}`)
+        : new SystemError(`cannot run ${file}: ${err.message}`);
+    }
   }
 }
+
+let loaded: Promise<typeof import('node:child_process')> | undefined;
+/** node:child_process loads streams, net and dgram (~2 ms): only commands that spawn pay for it. */
+const childProcess = () => (loaded ??= import('node:child_process'));
 
 const ENV = (): Record<string, string> => ({ PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' });
 
-/**
- * Starts a process with its output captured: on libuv's handles where Node lets us (lib/uv.ts:
- * no child_process, no streams), else through node:child_process. Throws if it cannot start.
- */
-function start(file: string, args: string[], input: string | Promise<string> | undefined): Started | Promise<Started> {
-  const u = uv();
-  const env = ENV();
-  if (u) {
-    try {
-      return spawnUv(u, file, args, Object.entries(env).map(([k, v]) => `${k}=${v}`), input);
-    } catch (e) {
-      // No file to capture into (a read-only or full temp dir): the pipes of child_process then.
-      if (!(e as { capture?: boolean }).capture) throw e;
+/** Runs file to its exit with its output captured; rejects (code 'ENOENT', ...) when it cannot start. */
+function run(spawn: typeof import('node:child_process').spawn, file: string, args: string[], input: string | Promise<string> | undefined): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: ENV(), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
+    child.stderr?.on('data', (d: Buffer) => err.push(d));
+    if (child.stdin) {
+      const stdin = child.stdin;
+      stdin.on('error', () => undefined); // the child may exit before reading everything (EPIPE)
+      void Promise.resolve(input ?? '').then((text) => stdin.end(text));
     }
-  }
-  return startChild(file, args, env, input);
-}
-
-/** The fallback: imported when first needed, as it loads streams, net and dgram (~3.5 ms). */
-async function startChild(file: string, args: string[], env: Record<string, string>, input: string | Promise<string> | undefined): Promise<Started> {
-  const child = (await import('node:child_process')).spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  child.stderr.on('data', (d: Buffer) => err.push(d));
-  child.stdin.on('error', () => undefined); // the child may exit before reading everything
-  void Promise.resolve(input ?? '').then((text) => child.stdin.end(text));
-  const exited = new Promise<Exited>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
       resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), exitCode: code ?? (signal ? 128 : 1) });
     });
   });
-  return {
-    exited,
-    leave() {
-      child.removeAllListeners('close');
-      child.stdin.destroy();
-      child.stdout.destroy();
-      child.stderr.destroy();
-      child.unref();
-    },
-  };
 }
 
 /** Sets /proc/sys/KEY if it differs; returns whether it changed (sysctls are per netns). */

@@ -4,9 +4,7 @@
 // process or a native addon: bind() is exclusive and the name vanishes with the last fd.
 // The name is derived from the root's device and inode, so two paths to one root share it.
 // Abstract sockets are scoped to the network namespace — the same scope as the bridges and
-// rules the lock protects. The socket is bound on libuv's pipe handle where Node lets us
-// (lib/uv.ts): net.Server's listen() would load node:net and node:cluster (~3 ms) first.
-import { bindExclusive, uv } from '../lib/uv.js';
+// rules the lock protects.
 import { statSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 
@@ -24,9 +22,8 @@ export function lockName(root: string): string {
   return `\0netctl-lock:${st.dev}:${st.ino}`;
 }
 
+/** Binds the name exclusively, or null when another process holds it; a connection is told our pid. */
 function tryBind(name: string): Promise<Release | null> {
-  const u = uv();
-  if (u) return Promise.resolve(bindExclusive(u, name));
   return import('node:net').then((net) => new Promise((resolve, reject) => {
     const srv = net.createServer((sock) => sock.end(String(process.pid)));
     srv.once('error', (err: NodeJS.ErrnoException) => {

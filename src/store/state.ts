@@ -5,7 +5,7 @@ import { isAscii } from 'node:buffer';
 import { join } from 'node:path';
 import { SCHEMA_VERSION, type State } from '../model/records.js';
 import { readProc } from '../lib/procfs.js';
-import { binding } from '../lib/uv.js';
+import CRC32 from 'crc-32';
 import { RECORD_KINDS, docOf, emptyDoc, stateOf, type Doc, type Kinds, type RecordKind } from './store.js';
 import { CorruptStoreError, checkRecord, type Rec, type Table } from './table.js';
 
@@ -104,35 +104,12 @@ export function bootId(): string {
   return boot;
 }
 
-let table: Int32Array | undefined;
-let nativeCrc: ((data: Uint8Array, value: number) => number) | null | undefined;
-
 /**
- * CRC-32 (IEEE) of bytes [from, to): zlib's, through the binding node:zlib is built on (loading
- * node:zlib itself costs ~5 ms), or the same sum computed here when the binding is not there.
+ * CRC-32 (IEEE) of bytes [from, to). From the crc-32 package, not node:zlib's crc32: loading
+ * node:zlib costs every command 2-3 ms, for one sum over a few KB.
  */
 export function crc32(buf: Uint8Array, from: number, to: number): number {
-  if (nativeCrc === undefined) {
-    const f = binding('zlib')?.['crc32'];
-    nativeCrc = typeof f === 'function' ? (f as (data: Uint8Array, value: number) => number) : null;
-  }
-  return nativeCrc ? nativeCrc(buf.subarray(from, to), 0) >>> 0 : crc32js(buf, from, to);
-}
-
-/** The table-driven CRC-32, for a Node without the zlib binding (tests hold it equal to zlib's). */
-export function crc32js(buf: Uint8Array, from: number, to: number): number {
-  let t = table;
-  if (!t) {
-    t = table = new Int32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      t[n] = c;
-    }
-  }
-  let c = -1;
-  for (let i = from; i < to; i++) c = (t[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
+  return CRC32.buf(buf.subarray(from, to), 0) >>> 0;
 }
 
 const hex = (v: number, w: number) => v.toString(16).padStart(w, '0');
