@@ -18,8 +18,15 @@ const sh = (file, args, opts = {}) => {
   return r;
 };
 const inHost = (args, opts) => sh('nsenter', [`--net=/var/run/netns/${host}`, ...args], opts);
-const timed = (fn) => { const t = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const timed = (fn) => {
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+};
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 const made = [];
 try {
@@ -28,17 +35,36 @@ try {
   const conf = JSON.stringify({ cniVersion: '1.1.0', name: 'web', type: 'netctl-cni', root });
   const connect = [];
   const add = [];
-  for (let i = -2; i < REPS; i++) { // two warm-up rounds write the code caches
+  for (let i = -2; i < REPS; i++) {
+    // two warm-up rounds write the code caches
     const a = `${tag}-a${i + 2}`;
     const b = `${tag}-b${i + 2}`;
-    for (const n of [a, b]) { sh('ip', ['netns', 'add', n]); made.push(n); }
-    const env = { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: b, CNI_NETNS: `/var/run/netns/${b}`, CNI_IFNAME: 'eth0' };
+    for (const n of [a, b]) {
+      sh('ip', ['netns', 'add', n]);
+      made.push(n);
+    }
+    const env = {
+      ...process.env,
+      CNI_COMMAND: 'ADD',
+      CNI_CONTAINERID: b,
+      CNI_NETNS: `/var/run/netns/${b}`,
+      CNI_IFNAME: 'eth0',
+    };
     const runConnect = () => timed(() => inHost([`${bin}netctl`, '--root', root, 'connect', 'web', a]));
     const runAdd = () => timed(() => inHost([`${bin}netctl-cni`], { input: conf, env }));
     // Alternate which goes first, so neither always follows the other's kernel work.
     let tc, ta;
-    if (i % 2) { ta = runAdd(); tc = runConnect(); } else { tc = runConnect(); ta = runAdd(); }
-    if (i >= 0) { connect.push(tc); add.push(ta); }
+    if (i % 2) {
+      ta = runAdd();
+      tc = runConnect();
+    } else {
+      tc = runConnect();
+      ta = runAdd();
+    }
+    if (i >= 0) {
+      connect.push(tc);
+      add.push(ta);
+    }
   }
   const mc = median(connect);
   const ma = median(add);

@@ -26,13 +26,19 @@ const inside = start('nsenter', [`--net=/var/run/netns/${netns}`, '--', 'ip', '-
 const fd = fs.openSync(`${dir}/floor-journal`, 'w');
 fs.writeSync(fd, JSON.stringify({ undo: [['link', 'del', veth]] }));
 fs.fdatasyncSync(fd);
-host.send(`link add ${veth} type veth peer name eth0 netns ${netns}\nlink set ${veth} addrgenmode none\nlink set ${veth} master ${bridge} up\n`);
-host.exited.then((status) => {
-  if (status !== 0) process.exit(1);
-  inside.send(`link set eth0 addrgenmode none\naddr add ${cidr} dev eth0\nlink set eth0 up\nroute replace default via ${gateway} dev eth0\n`);
-  return inside.exited;
-}).then((status) => {
-  fs.writeSync(fd, JSON.stringify({ done: true }), 0);
-  fs.fdatasyncSync(fd);
-  process.exit(status);
-});
+host.send(
+  `link add ${veth} type veth peer name eth0 netns ${netns}\nlink set ${veth} addrgenmode none\nlink set ${veth} master ${bridge} up\n`,
+);
+host.exited
+  .then((status) => {
+    if (status !== 0) process.exit(1);
+    inside.send(
+      `link set eth0 addrgenmode none\naddr add ${cidr} dev eth0\nlink set eth0 up\nroute replace default via ${gateway} dev eth0\n`,
+    );
+    return inside.exited;
+  })
+  .then((status) => {
+    fs.writeSync(fd, JSON.stringify({ done: true }), 0);
+    fs.fdatasyncSync(fd);
+    process.exit(status);
+  });

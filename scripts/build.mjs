@@ -42,20 +42,30 @@ await build({
   // import.meta.url is computed when read (help files, completion scripts).
   define: { 'process.env.NETCTL_VERSION': JSON.stringify(version), 'import.meta.url': '__netctl.url' },
   banner: { js: "const __netctl = { get url() { return require('node:url').pathToFileURL(__filename).href; } };" },
-  plugins: [{
-    name: 'apart',
-    setup(b) {
-      b.onResolve({ filter: APART_RE }, (a) => ({ path: `./${a.path}.cjs`, external: true }));
-      // src/cluster/etcd.ts loads etcd3 through this one module (see the etcd3 chunk below).
-      b.onResolve({ filter: /^\.\/etcd3-lib\.js$/ }, () => ({ path: './etcd3.cjs', external: true }));
+  plugins: [
+    {
+      name: 'apart',
+      setup(b) {
+        b.onResolve({ filter: APART_RE }, (a) => ({ path: `./${a.path}.cjs`, external: true }));
+        // src/cluster/etcd.ts loads etcd3 through this one module (see the etcd3 chunk below).
+        b.onResolve({ filter: /^\.\/etcd3-lib\.js$/ }, () => ({ path: './etcd3.cjs', external: true }));
+      },
     },
-  }],
+  ],
 });
 
 for (const name of ['yaml', 'cli-table3', 'chalk']) {
-  await build({ ...common, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: '.', loader: 'js' }, outfile: `${out}/${name}.cjs` });
+  await build({
+    ...common,
+    stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: '.', loader: 'js' },
+    outfile: `${out}/${name}.cjs`,
+  });
 }
-await build({ ...common, stdin: { contents: "export { execa } from 'execa';", resolveDir: '.', loader: 'js' }, outfile: `${out}/execa.cjs` });
+await build({
+  ...common,
+  stdin: { contents: "export { execa } from 'execa';", resolveDir: '.', loader: 'js' },
+  outfile: `${out}/execa.cjs`,
+});
 
 // etcd3 and gRPC. etcd3 reads its service definitions at load from `${__dirname}/../proto/`:
 // bundled, __dirname is dist/src/bundle, so its .proto files go to dist/src/proto.

@@ -1,7 +1,14 @@
 // The CNI protocol (spec 1.1, SPEC §12) as pure functions: the environment, the configuration
 // on stdin, version negotiation, CNI_ARGS, the ADD result and the error object. No I/O, so
 // every rule is unit-tested; cli/cni.ts wires them to the controller.
-import { ConflictError, InvalidArgumentError, NetctlError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  NetctlError,
+  NotFoundError,
+  SystemError,
+  UsageError,
+} from '../lib/errors.js';
 import { parseIP } from '../lib/ip.js';
 import { checkIfName, checkName, printable } from '../lib/validate.js';
 import type { EndpointSettings } from '../model/records.js';
@@ -11,23 +18,39 @@ const LATEST = '1.1.0';
 
 /** The spec's well-known codes, and netctl's own from 100 up. */
 export const CODE = {
-  incompatible: 1, env: 4, io: 5, decode: 6, config: 7, tryAgain: 11, unavailable: 50,
-  conflict: 100, notFound: 101, system: 102,
+  incompatible: 1,
+  env: 4,
+  io: 5,
+  decode: 6,
+  config: 7,
+  tryAgain: 11,
+  unavailable: 50,
+  conflict: 100,
+  notFound: 101,
+  system: 102,
 } as const;
 
 export class CniError extends Error {
-  constructor(readonly code: number, message: string, readonly details?: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly details?: string,
+  ) {
     super(message);
   }
 }
 
 export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
-export type CniCommand = typeof COMMANDS[number];
+export type CniCommand = (typeof COMMANDS)[number];
 
 export function parseCommand(env: Record<string, string | undefined>): CniCommand {
   const c = env['CNI_COMMAND'];
   if (!c) throw new CniError(CODE.env, 'CNI_COMMAND is not set');
-  if (!(COMMANDS as readonly string[]).includes(c)) throw new CniError(CODE.env, `CNI_COMMAND: unknown command "${printable(c)}" (ADD, DEL, CHECK, STATUS, GC or VERSION)`);
+  if (!(COMMANDS as readonly string[]).includes(c))
+    throw new CniError(
+      CODE.env,
+      `CNI_COMMAND: unknown command "${printable(c)}" (ADD, DEL, CHECK, STATUS, GC or VERSION)`,
+    );
   return c as CniCommand;
 }
 
@@ -51,7 +74,10 @@ export function parseEnv(cmd: 'ADD' | 'DEL' | 'CHECK', env: Record<string, strin
   };
   const containerId = need('CNI_CONTAINERID');
   if (!ID_RE.test(containerId) || containerId.length > 256) {
-    throw new CniError(CODE.env, `CNI_CONTAINERID: invalid container id "${printable(containerId.slice(0, 80))}": [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 256 characters`);
+    throw new CniError(
+      CODE.env,
+      `CNI_CONTAINERID: invalid container id "${printable(containerId.slice(0, 80))}": [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 256 characters`,
+    );
   }
   const ifName = need('CNI_IFNAME');
   try {
@@ -73,7 +99,8 @@ export function parseArgs(s: string): Record<string, string> {
     if (item === '') continue;
     const eq = item.indexOf('=');
     const k = item.slice(0, eq);
-    if (eq <= 0 || !/^[A-Za-z0-9_]+$/.test(k)) throw new CniError(CODE.env, `CNI_ARGS: invalid item "${printable(item)}": expected KEY=VALUE`);
+    if (eq <= 0 || !/^[A-Za-z0-9_]+$/.test(k))
+      throw new CniError(CODE.env, `CNI_ARGS: invalid item "${printable(item)}": expected KEY=VALUE`);
     out[k] = item.slice(eq + 1);
   }
   return out;
@@ -104,10 +131,16 @@ export const versionAtLeast = (v: string, min: string): boolean => {
 
 /** The highest version both the configuration (cniVersion and cniVersions) and netctl support. */
 export function negotiate(conf: Json): string {
-  const offered = [conf['cniVersion'], ...(Array.isArray(conf['cniVersions']) ? conf['cniVersions'] : [])].filter((v): v is string => typeof v === 'string');
+  const offered = [conf['cniVersion'], ...(Array.isArray(conf['cniVersions']) ? conf['cniVersions'] : [])].filter(
+    (v): v is string => typeof v === 'string',
+  );
   const common = offered.filter((v) => SUPPORTED_VERSIONS.includes(v)).sort((a, b) => (versionAtLeast(a, b) ? -1 : 1));
   if (!common[0]) {
-    throw new CniError(CODE.incompatible, `incompatible CNI version: the configuration offers ${offered.map(printable).join(', ') || 'none'}`, `netctl supports ${SUPPORTED_VERSIONS.join(', ')}`);
+    throw new CniError(
+      CODE.incompatible,
+      `incompatible CNI version: the configuration offers ${offered.map(printable).join(', ') || 'none'}`,
+      `netctl supports ${SUPPORTED_VERSIONS.join(', ')}`,
+    );
   }
   return common[0];
 }
@@ -117,7 +150,9 @@ export function versionResult(text: string): Json {
   let asked: unknown;
   try {
     asked = (JSON.parse(text) as Json)['cniVersion'];
-  } catch { /* VERSION may come with no configuration */ }
+  } catch {
+    /* VERSION may come with no configuration */
+  }
   return { cniVersion: typeof asked === 'string' && asked ? asked : LATEST, supportedVersions: SUPPORTED_VERSIONS };
 }
 
@@ -135,14 +170,16 @@ export interface CniConfig {
 export function parseConfig(conf: Json): CniConfig {
   const bad = (msg: string) => new CniError(CODE.config, msg);
   const network = conf['network'] ?? conf['name'];
-  if (typeof network !== 'string') throw bad('the configuration needs "network" (the netctl network) or "name" as a string');
+  if (typeof network !== 'string')
+    throw bad('the configuration needs "network" (the netctl network) or "name" as a string');
   try {
     checkName('network', network);
   } catch (e) {
     throw bad(`network: ${(e as Error).message}`);
   }
   const root = conf['root'] ?? '/var/lib/netctl';
-  if (typeof root !== 'string' || !root.startsWith('/') || /[\u0000-\u001f]/.test(root)) throw bad('root: an absolute path');
+  if (typeof root !== 'string' || !root.startsWith('/') || /[\u0000-\u001f]/.test(root))
+    throw bad('root: an absolute path');
   for (const k of ['dns', 'prevResult', 'runtimeConfig'] as const) {
     if (conf[k] !== undefined && !isObj(conf[k])) throw bad(`${k}: must be an object`);
   }
@@ -155,7 +192,9 @@ export function parseConfig(conf: Json): CniConfig {
 /** CNI_ARGS IP= (one IPv4 and/or one IPv6, comma-separated) and MAC=, else runtimeConfig's `ips`/`mac`. */
 export function endpointSettings(args: Record<string, string>, runtimeConfig: Json): EndpointSettings {
   const s: EndpointSettings = {};
-  const rcIps = Array.isArray(runtimeConfig['ips']) ? runtimeConfig['ips'].filter((x): x is string => typeof x === 'string') : [];
+  const rcIps = Array.isArray(runtimeConfig['ips'])
+    ? runtimeConfig['ips'].filter((x): x is string => typeof x === 'string')
+    : [];
   const ips = args['IP'] !== undefined ? args['IP'].split(',') : rcIps;
   for (const raw of ips) {
     const ip = raw.trim().split('/')[0] ?? '';
@@ -174,9 +213,13 @@ export function endpointSettings(args: Record<string, string>, runtimeConfig: Js
 export function expectedAddresses(prev: Json | undefined, ifName: string): string[] {
   if (!prev) return [];
   const ifs = Array.isArray(prev['interfaces']) ? prev['interfaces'] : [];
-  const idx = ifs.findIndex((i) => isObj(i) && i['name'] === ifName && typeof i['sandbox'] === 'string' && i['sandbox'] !== '');
+  const idx = ifs.findIndex(
+    (i) => isObj(i) && i['name'] === ifName && typeof i['sandbox'] === 'string' && i['sandbox'] !== '',
+  );
   const ips = Array.isArray(prev['ips']) ? prev['ips'] : [];
-  return ips.filter((ip): ip is Json => isObj(ip) && ip['interface'] === idx && typeof ip['address'] === 'string').map((ip) => String(ip['address']));
+  return ips
+    .filter((ip): ip is Json => isObj(ip) && ip['interface'] === idx && typeof ip['address'] === 'string')
+    .map((ip) => String(ip['address']));
 }
 
 /** What ADD made, as the result needs it. */
@@ -198,7 +241,12 @@ export interface Attached {
  * addresses, the default routes it carries, the configuration's dns. A prevResult (netctl
  * chained after another plugin) is kept and extended.
  */
-export function addResult(version: string, at: Attached, netnsPath: string, conf: Pick<CniConfig, 'dns' | 'prevResult'>): Json {
+export function addResult(
+  version: string,
+  at: Attached,
+  netnsPath: string,
+  conf: Pick<CniConfig, 'dns' | 'prevResult'>,
+): Json {
   const prev = conf.prevResult ?? {};
   const list = (k: string): unknown[] => (Array.isArray(prev[k]) ? (prev[k] as unknown[]) : []);
   const interfaces: unknown[] = [...list('interfaces')];
@@ -207,7 +255,10 @@ export function addResult(version: string, at: Attached, netnsPath: string, conf
   interfaces.push({ name: at.ifName, mac: at.mac, ...(at.mtu ? { mtu: at.mtu } : {}), sandbox: netnsPath });
   const ips = [...list('ips')];
   const routes = [...list('routes')];
-  for (const [address, gw, dst] of [[at.ipv4, at.gateway4, '0.0.0.0/0'], [at.ipv6, at.gateway6, '::/0']]) {
+  for (const [address, gw, dst] of [
+    [at.ipv4, at.gateway4, '0.0.0.0/0'],
+    [at.ipv6, at.gateway6, '::/0'],
+  ]) {
     if (!address) continue;
     ips.push({ address, ...(gw ? { gateway: gw } : {}), interface: index });
     if (gw && at.gateway) routes.push({ dst, gw });
@@ -227,11 +278,16 @@ export function errorResult(version: string, e: unknown, cmd?: CniCommand): Json
   } else {
     if (e instanceof NetctlError) details = e.hint;
     const msg = e instanceof Error ? e.message : '';
-    code = e instanceof InvalidArgumentError || e instanceof UsageError ? CODE.config
-      : e instanceof ConflictError ? CODE.conflict
-        : e instanceof NotFoundError ? CODE.notFound
-          : e instanceof SystemError && /waiting for the netctl lock/.test(msg) ? CODE.tryAgain
-            : CODE.system; // the kernel, a helper, privileges, or a bug
+    code =
+      e instanceof InvalidArgumentError || e instanceof UsageError
+        ? CODE.config
+        : e instanceof ConflictError
+          ? CODE.conflict
+          : e instanceof NotFoundError
+            ? CODE.notFound
+            : e instanceof SystemError && /waiting for the netctl lock/.test(msg)
+              ? CODE.tryAgain
+              : CODE.system; // the kernel, a helper, privileges, or a bug
     // STATUS: whatever keeps the network from taking one more ADD means "not available".
     if (cmd === 'STATUS') code = CODE.unavailable;
   }

@@ -6,8 +6,20 @@ import { readFileSync, writeSync } from 'node:fs';
 import { requirePrivilege } from '../lib/privilege.js';
 import { OPT } from '../drivers/common.js';
 import {
-  addResult, CniError, CODE, decode, endpointSettings, errorResult, expectedAddresses, negotiate, parseCommand, parseConfig, parseEnv,
-  versionAtLeast, versionResult, type CniCommand,
+  addResult,
+  CniError,
+  CODE,
+  decode,
+  endpointSettings,
+  errorResult,
+  expectedAddresses,
+  negotiate,
+  parseCommand,
+  parseConfig,
+  parseEnv,
+  versionAtLeast,
+  versionResult,
+  type CniCommand,
 } from './cni-protocol.js';
 import { makeController, type Io } from './context.js';
 
@@ -23,7 +35,11 @@ async function readStdin(): Promise<string> {
   }
 }
 
-export async function cniMain(io: Io, env: Record<string, string | undefined>, stdin: () => Promise<string> = readStdin): Promise<number> {
+export async function cniMain(
+  io: Io,
+  env: Record<string, string | undefined>,
+  stdin: () => Promise<string> = readStdin,
+): Promise<number> {
   let version = '1.1.0';
   let cmd: CniCommand | undefined;
   try {
@@ -42,7 +58,11 @@ export async function cniMain(io: Io, env: Record<string, string | undefined>, s
     version = negotiate(raw);
     const conf = parseConfig(raw);
     if ((cmd === 'GC' || cmd === 'STATUS') && !versionAtLeast(version, '1.1.0')) {
-      throw new CniError(CODE.incompatible, `config version ${version} does not allow ${cmd}`, 'STATUS and GC need cniVersion 1.1.0');
+      throw new CniError(
+        CODE.incompatible,
+        `config version ${version} does not allow ${cmd}`,
+        'STATUS and GC need cniVersion 1.1.0',
+      );
     }
     const ctl = () => makeController({ root: conf.root, debug: false }, { out: () => undefined, err: io.err });
     switch (cmd) {
@@ -50,7 +70,10 @@ export async function cniMain(io: Io, env: Record<string, string | undefined>, s
         const e = parseEnv('ADD', env);
         const settings = endpointSettings(e.args, conf.runtimeConfig);
         requirePrivilege('add a CNI attachment');
-        const { ep, nw, gateway } = await ctl().cniAdd({ containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network }, settings);
+        const { ep, nw, gateway } = await ctl().cniAdd(
+          { containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network },
+          settings,
+        );
         const mtu = Number(nw.options[OPT.mtu]) || undefined;
         const at = { ...ep, gateway, ...(mtu ? { mtu } : {}) };
         io.out(`${JSON.stringify(addResult(version, at, e.netns ?? '', conf))}\n`);
@@ -59,14 +82,27 @@ export async function cniMain(io: Io, env: Record<string, string | undefined>, s
       case 'DEL': {
         const e = parseEnv('DEL', env);
         requirePrivilege('delete a CNI attachment');
-        const errs = await ctl().cniDel({ containerId: e.containerId, ifName: e.ifName, network: conf.network, ...(e.netns ? { netns: e.netns } : {}) });
-        if (errs.length) throw new CniError(CODE.system, `DEL ${e.containerId}/${e.ifName}: teardown left errors (journaled; the next netctl command retries)`, errs.join('; '));
+        const errs = await ctl().cniDel({
+          containerId: e.containerId,
+          ifName: e.ifName,
+          network: conf.network,
+          ...(e.netns ? { netns: e.netns } : {}),
+        });
+        if (errs.length)
+          throw new CniError(
+            CODE.system,
+            `DEL ${e.containerId}/${e.ifName}: teardown left errors (journaled; the next netctl command retries)`,
+            errs.join('; '),
+          );
         return 0;
       }
       case 'CHECK': {
         const e = parseEnv('CHECK', env);
         requirePrivilege('check a CNI attachment');
-        await ctl().cniCheck({ containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network }, expectedAddresses(conf.prevResult, e.ifName));
+        await ctl().cniCheck(
+          { containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network },
+          expectedAddresses(conf.prevResult, e.ifName),
+        );
         return 0;
       }
       case 'STATUS':
@@ -77,7 +113,8 @@ export async function cniMain(io: Io, env: Record<string, string | undefined>, s
         requirePrivilege('garbage-collect CNI attachments');
         const { removed, errors } = await ctl().cniGc(conf.network, valid);
         for (const r of removed) io.err(`netctl-cni: GC removed stale attachment ${r} from ${conf.network}\n`);
-        if (errors.length) throw new CniError(CODE.system, `GC of ${conf.network}: teardown left errors`, errors.join('; '));
+        if (errors.length)
+          throw new CniError(CODE.system, `GC of ${conf.network}: teardown left errors`, errors.join('; '));
         return 0;
       }
       default:
@@ -91,7 +128,8 @@ export async function cniMain(io: Io, env: Record<string, string | undefined>, s
 
 /** `cni.dev/valid-attachments`: required, so that a runtime that forgot it does not lose every attachment. */
 function validAttachments(v: unknown): Array<{ containerId: string; ifName: string }> {
-  if (!Array.isArray(v)) throw new CniError(CODE.config, 'GC needs cni.dev/valid-attachments (a list of {containerID, ifname})');
+  if (!Array.isArray(v))
+    throw new CniError(CODE.config, 'GC needs cni.dev/valid-attachments (a list of {containerID, ifname})');
   return v.map((a: unknown, i) => {
     const o = (typeof a === 'object' && a !== null ? a : {}) as Record<string, unknown>;
     if (typeof o['containerID'] !== 'string' || typeof o['ifname'] !== 'string') {
@@ -108,7 +146,10 @@ function validAttachments(v: unknown): Array<{ containerId: string; ifName: stri
 function writer(fd: 1 | 2, stream: () => NodeJS.WritableStream): (s: string) => void {
   let streaming = false;
   return (s) => {
-    if (streaming) { stream().write(s); return; }
+    if (streaming) {
+      stream().write(s);
+      return;
+    }
     const buf = Buffer.from(s);
     let off = 0;
     try {

@@ -54,7 +54,8 @@ function loadConfig(root: string): { cfg: Config; file: string } {
   } catch (e) {
     throw new InvalidArgumentError(`cannot parse ${file}: ${(e as Error).message}`);
   }
-  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new InvalidArgumentError(`cannot use ${file}: not a JSON object`);
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg))
+    throw new InvalidArgumentError(`cannot use ${file}: not a JSON object`);
   const out = { ...(cfg as Record<string, unknown>) } as Config;
   const pools = (cfg as Record<string, unknown>)['default-address-pools'];
   // Checked as --subnet is: a pool in 127.0.0.0/8 would put loopback addresses on a bridge.
@@ -66,7 +67,9 @@ function loadConfig(root: string): { cfg: Config; file: string } {
 function chosenBackend(cfg: Config, file: string): BackendName | undefined {
   const env = process.env['NETCTL_FIREWALL_BACKEND'];
   if (env) return parseBackend(env, 'NETCTL_FIREWALL_BACKEND');
-  return cfg['firewall-backend'] === undefined ? undefined : parseBackend(cfg['firewall-backend'], `${file} "firewall-backend"`);
+  return cfg['firewall-backend'] === undefined
+    ? undefined
+    : parseBackend(cfg['firewall-backend'], `${file} "firewall-backend"`);
 }
 
 /** --cluster-store, else NETCTL_CLUSTER_STORE (commander reads it), else config.json; and this host's identity. */
@@ -80,28 +83,35 @@ function clusterDeps(g: Globals, cfg: Config, file: string, runner: Runner): { c
   if (!url) return {};
   const endpoints = parseClusterUrl(url);
   const advertise = g.advertiseAddr ?? str(cfg['advertise-addr'], 'advertise-addr');
-  if (advertise !== undefined && !parseIP(advertise)) throw new InvalidArgumentError(`invalid advertise address ${JSON.stringify(advertise)}: an IP address`);
+  if (advertise !== undefined && !parseIP(advertise))
+    throw new InvalidArgumentError(`invalid advertise address ${JSON.stringify(advertise)}: an IP address`);
   const name = process.env['NETCTL_NODE_NAME'] || str(cfg['node-name'], 'node-name') || hostname();
   checkName('node', name);
   let open: Promise<Cluster> | undefined;
   return {
-    cluster: () => (open ??= (async () => {
-      const addr = advertise ?? (await sourceAddress(runner, url, endpoints[0] ?? ''));
-      // Every host would claim the same tunnel address: no peer would ever be remote.
-      if (/^127\.|^169\.254\.|^::1$|^fe[89ab]/i.test(addr)) {
-        throw new InvalidArgumentError(`advertise address ${addr} is a loopback or link-local address`, 'set --advertise-addr (or NETCTL_ADVERTISE_ADDR) to this host\'s address on the network between the hosts');
-      }
-      const c = new Cluster(url, { name, addr }, connectEtcd(url, endpoints));
-      closeAtEnd(() => c.close());
-      return c;
-    })()),
+    cluster: () =>
+      (open ??= (async () => {
+        const addr = advertise ?? (await sourceAddress(runner, url, endpoints[0] ?? ''));
+        // Every host would claim the same tunnel address: no peer would ever be remote.
+        if (/^127\.|^169\.254\.|^::1$|^fe[89ab]/i.test(addr)) {
+          throw new InvalidArgumentError(
+            `advertise address ${addr} is a loopback or link-local address`,
+            "set --advertise-addr (or NETCTL_ADVERTISE_ADDR) to this host's address on the network between the hosts",
+          );
+        }
+        const c = new Cluster(url, { name, addr }, connectEtcd(url, endpoints));
+        closeAtEnd(() => c.close());
+        return c;
+      })()),
   };
 }
 
 /** The address this host reaches the first etcd endpoint from (`ip route get`): the default advertise address. */
 async function sourceAddress(runner: Runner, url: string, endpoint: string): Promise<string> {
   const hostPart = endpoint.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  const ip = parseIP(hostPart) ? hostPart : (await (await import('node:dns/promises')).lookup(hostPart).catch(() => ({ address: '' }))).address;
+  const ip = parseIP(hostPart)
+    ? hostPart
+    : (await (await import('node:dns/promises')).lookup(hostPart).catch(() => ({ address: '' }))).address;
   if (!ip) throw new ClusterUnreachable(url);
   const routes = await ipJson<Array<{ prefsrc?: string }>>(runner, undefined, ['route', 'get', ip]).catch(() => []);
   const src = routes[0]?.prefsrc;

@@ -10,8 +10,10 @@ export function goMap<T extends object>(o: T, zero: unknown = ''): T {
   Object.defineProperty(o, MAP, { value: { zero }, enumerable: false });
   return o;
 }
-export const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.hasOwn(v, MAP);
-export const mapZero = (v: Record<string, unknown>): unknown => (v as unknown as Record<symbol, { zero: unknown }>)[MAP]?.zero;
+export const isMap = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && Object.hasOwn(v, MAP);
+export const mapZero = (v: Record<string, unknown>): unknown =>
+  (v as unknown as Record<symbol, { zero: unknown }>)[MAP]?.zero;
 
 /** Go's invalid reflect.Value: a missing map key reached by a field chain, printed `<no value>`. */
 export const NO_VALUE = Symbol('noValue');
@@ -28,11 +30,16 @@ export function kind(v: unknown): Kind {
   if (v === null) return 'nil';
   if (v instanceof GoFloat) return 'float64';
   switch (typeof v) {
-    case 'boolean': return 'bool';
-    case 'number': return Number.isInteger(v) ? 'int' : 'float64';
-    case 'string': return 'string';
-    case 'function': return 'func';
-    default: return Array.isArray(v) ? 'slice' : isMap(v) ? 'map' : 'struct';
+    case 'boolean':
+      return 'bool';
+    case 'number':
+      return Number.isInteger(v) ? 'int' : 'float64';
+    case 'string':
+      return 'string';
+    case 'function':
+      return 'func';
+    default:
+      return Array.isArray(v) ? 'slice' : isMap(v) ? 'map' : 'struct';
   }
 }
 
@@ -50,37 +57,73 @@ export function formatFloat(f: number): string {
 /** Go's fmt %v. */
 export function goString(v: unknown): string {
   switch (kind(v)) {
-    case 'invalid': return '<no value>';
-    case 'nil': return '<nil>';
-    case 'float64': return formatFloat(v instanceof GoFloat ? v.f : (v as number));
-    case 'slice': return `[${(v as unknown[]).map(goString).join(' ')}]`;
+    case 'invalid':
+      return '<no value>';
+    case 'nil':
+      return '<nil>';
+    case 'float64':
+      return formatFloat(v instanceof GoFloat ? v.f : (v as number));
+    case 'slice':
+      return `[${(v as unknown[]).map(goString).join(' ')}]`;
     case 'map': {
       const m = v as Record<string, unknown>;
-      return `map[${Object.keys(m).sort().map((k) => `${k}:${goString(m[k])}`).join(' ')}]`;
+      return `map[${Object.keys(m)
+        .sort()
+        .map((k) => `${k}:${goString(m[k])}`)
+        .join(' ')}]`;
     }
     // A struct prints its fields, not its methods.
-    case 'struct': return `{${Object.values(v as object).filter((x) => typeof x !== 'function').map(goString).join(' ')}}`;
-    case 'func': return '<func>';
-    default: return String(v);
+    case 'struct':
+      return `{${Object.values(v as object)
+        .filter((x) => typeof x !== 'function')
+        .map(goString)
+        .join(' ')}}`;
+    case 'func':
+      return '<func>';
+    default:
+      return String(v);
   }
 }
 
 const typeName = (v: unknown): string => {
   const k = kind(v);
-  return k === 'slice' ? '[]interface {}' : k === 'map' ? 'map[string]interface {}' : k === 'invalid' || k === 'nil' ? '<nil>' : k;
+  return k === 'slice'
+    ? '[]interface {}'
+    : k === 'map'
+      ? 'map[string]interface {}'
+      : k === 'invalid' || k === 'nil'
+        ? '<nil>'
+        : k;
 };
 
-const QESC: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v', '\\': '\\\\', '"': '\\"' };
+const QESC: Record<string, string> = {
+  '\x07': '\\a',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\v': '\\v',
+  '\\': '\\\\',
+  '"': '\\"',
+};
 
 /** Go's %q for a string (strconv.Quote): Go's escapes, \xHH for other control bytes, printable text kept. */
-const quote = (s: string) => `"${s.replace(/[\x00-\x1f\x7f\\"\u2028\u2029]/g, (c) =>
-  QESC[c] ?? (c.charCodeAt(0) > 0xff ? `\\u${c.charCodeAt(0).toString(16)}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))}"`;
+const quote = (s: string) =>
+  `"${s.replace(
+    /[\x00-\x1f\x7f\\"\u2028\u2029]/g,
+    (c) =>
+      QESC[c] ??
+      (c.charCodeAt(0) > 0xff
+        ? `\\u${c.charCodeAt(0).toString(16)}`
+        : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`),
+  )}"`;
 
 const pad = (s: string, width: number | undefined, minus: boolean, zero: boolean): string => {
   if (width === undefined || s.length >= width) return s;
   if (minus) return s.padEnd(width);
   if (zero && /^[+-]?\d/.test(s)) {
-    const sign = /^[+-]/.test(s) ? s[0] ?? '' : '';
+    const sign = /^[+-]/.test(s) ? (s[0] ?? '') : '';
     return sign + s.slice(sign.length).padStart(width - sign.length, '0');
   }
   return s.padStart(width);
@@ -91,59 +134,104 @@ const BIG = 1e6; // Go's fmt refuses a width or precision past this (%!(BADWIDTH
 /** fmt.Sprintf for the verbs a format string needs: v s d q t x X o b c e f g T and %%, with flags, width and precision. */
 export function sprintf(format: string, args: unknown[]): string {
   let n = 0;
-  let out = format.replace(/%([-+# 0]*)(\d+|\*)?(?:\.(\d+|\*)?)?([a-zA-Z%])?/g, (whole, flags: string, w?: string, p?: string, verb?: string) => {
-    if (verb === undefined) return '%!(NOVERB)';
-    if (verb === '%') return '%';
-    const star = (x: string | undefined): number | undefined | null => {
-      if (x !== '*') return x === undefined ? undefined : Number(x);
+  let out = format.replace(
+    /%([-+# 0]*)(\d+|\*)?(?:\.(\d+|\*)?)?([a-zA-Z%])?/g,
+    (whole, flags: string, w?: string, p?: string, verb?: string) => {
+      if (verb === undefined) return '%!(NOVERB)';
+      if (verb === '%') return '%';
+      const star = (x: string | undefined): number | undefined | null => {
+        if (x !== '*') return x === undefined ? undefined : Number(x);
+        const a = args[n++];
+        return typeof a === 'number' && Number.isInteger(a) ? a : null;
+      };
+      const width = star(w);
+      const prec = whole.includes('.') ? (star(p) ?? 0) : undefined;
+      if (width === null || (width !== undefined && Math.abs(width) > BIG)) return '%!(BADWIDTH)';
+      if (prec === null || (prec !== undefined && prec > BIG)) return '%!(BADPREC)';
+      if (n >= args.length) return `%!${verb}(MISSING)`;
       const a = args[n++];
-      return typeof a === 'number' && Number.isInteger(a) ? a : null;
-    };
-    const width = star(w);
-    const prec = whole.includes('.') ? (star(p) ?? 0) : undefined;
-    if (width === null || (width !== undefined && Math.abs(width) > BIG)) return '%!(BADWIDTH)';
-    if (prec === null || (prec !== undefined && prec > BIG)) return '%!(BADPREC)';
-    if (n >= args.length) return `%!${verb}(MISSING)`;
-    const a = args[n++];
-    const k = kind(a);
-    const bad = () => `%!${verb}(${typeName(a)}=${goString(a)})`;
-    const num = k === 'float64' ? (a instanceof GoFloat ? a.f : (a as number)) : (a as number);
-    const sign = (s: string, x: number) => (x >= 0 && flags.includes('+') ? `+${s}` : x >= 0 && flags.includes(' ') ? ` ${s}` : s);
-    let s: string;
-    switch (verb) {
-      case 'v': s = flags.includes('#') && k === 'string' ? quote(a as string) : goString(a === NO_VALUE ? null : a); break;
-      case 's': s = k === 'string' ? (a as string) : k === 'int' || k === 'float64' || k === 'bool' ? bad() : goString(a === NO_VALUE ? null : a);
-        if (prec !== undefined && k === 'string') s = [...s].slice(0, prec).join('');
-        break;
-      case 'q': if (k === 'string') s = quote(a as string); else if (k === 'int') s = `'${String.fromCodePoint(num)}'`; else return bad(); break;
-      case 't': if (k !== 'bool') return bad(); s = String(a); break;
-      case 'd': if (k !== 'int') return bad(); s = sign(String(num), num); break;
-      case 'c': if (k !== 'int') return bad(); s = String.fromCodePoint(Math.max(0, Math.min(num, 0x10ffff))); break;
-      case 'x': case 'X': case 'o': case 'b': {
-        const base = verb === 'o' ? 8 : verb === 'b' ? 2 : 16;
-        if (k === 'int') s = sign((num < 0 ? '-' : '') + Math.abs(num).toString(base), num);
-        else if (k === 'string' && base === 16) s = Buffer.from(a as string).toString('hex');
-        else return bad();
-        if (flags.includes('#') && base !== 2) s = s.replace(/^([+-]?)/, `$1${base === 8 ? '0' : '0x'}`);
-        if (verb === 'X') s = s.toUpperCase();
-        break;
+      const k = kind(a);
+      const bad = () => `%!${verb}(${typeName(a)}=${goString(a)})`;
+      const num = k === 'float64' ? (a instanceof GoFloat ? a.f : (a as number)) : (a as number);
+      const sign = (s: string, x: number) =>
+        x >= 0 && flags.includes('+') ? `+${s}` : x >= 0 && flags.includes(' ') ? ` ${s}` : s;
+      let s: string;
+      switch (verb) {
+        case 'v':
+          s = flags.includes('#') && k === 'string' ? quote(a as string) : goString(a === NO_VALUE ? null : a);
+          break;
+        case 's':
+          s =
+            k === 'string'
+              ? (a as string)
+              : k === 'int' || k === 'float64' || k === 'bool'
+                ? bad()
+                : goString(a === NO_VALUE ? null : a);
+          if (prec !== undefined && k === 'string') s = [...s].slice(0, prec).join('');
+          break;
+        case 'q':
+          if (k === 'string') s = quote(a as string);
+          else if (k === 'int') s = `'${String.fromCodePoint(num)}'`;
+          else return bad();
+          break;
+        case 't':
+          if (k !== 'bool') return bad();
+          s = String(a);
+          break;
+        case 'd':
+          if (k !== 'int') return bad();
+          s = sign(String(num), num);
+          break;
+        case 'c':
+          if (k !== 'int') return bad();
+          s = String.fromCodePoint(Math.max(0, Math.min(num, 0x10ffff)));
+          break;
+        case 'x':
+        case 'X':
+        case 'o':
+        case 'b': {
+          const base = verb === 'o' ? 8 : verb === 'b' ? 2 : 16;
+          if (k === 'int') s = sign((num < 0 ? '-' : '') + Math.abs(num).toString(base), num);
+          else if (k === 'string' && base === 16) s = Buffer.from(a as string).toString('hex');
+          else return bad();
+          if (flags.includes('#') && base !== 2) s = s.replace(/^([+-]?)/, `$1${base === 8 ? '0' : '0x'}`);
+          if (verb === 'X') s = s.toUpperCase();
+          break;
+        }
+        case 'e':
+        case 'f':
+        case 'g':
+        case 'E':
+        case 'F':
+        case 'G': {
+          if (k !== 'float64') return bad();
+          const v = verb.toLowerCase();
+          s =
+            v === 'f'
+              ? num.toFixed(Math.min(prec ?? 6, 100))
+              : v === 'e'
+                ? num.toExponential(Math.min(prec ?? 6, 100)).replace(/e([+-])(\d)$/, 'e$10$2')
+                : prec === undefined
+                  ? formatFloat(num)
+                  : String(Number(num.toPrecision(Math.max(1, Math.min(prec, 100)))));
+          s = sign(s, num);
+          if (verb !== v) s = s.toUpperCase();
+          break;
+        }
+        case 'T':
+          s = typeName(a);
+          break;
+        default:
+          return bad();
       }
-      case 'e': case 'f': case 'g': case 'E': case 'F': case 'G': {
-        if (k !== 'float64') return bad();
-        const v = verb.toLowerCase();
-        s = v === 'f' ? num.toFixed(Math.min(prec ?? 6, 100))
-          : v === 'e' ? num.toExponential(Math.min(prec ?? 6, 100)).replace(/e([+-])(\d)$/, 'e$10$2')
-          : prec === undefined ? formatFloat(num) : String(Number(num.toPrecision(Math.max(1, Math.min(prec, 100)))));
-        s = sign(s, num);
-        if (verb !== v) s = s.toUpperCase();
-        break;
-      }
-      case 'T': s = typeName(a); break;
-      default: return bad();
-    }
-    return pad(s, width, flags.includes('-') || (width ?? 0) < 0, flags.includes('0'));
-  });
-  if (n < args.length) out += `%!(EXTRA ${args.slice(n).map((a) => `${typeName(a)}=${goString(a)}`).join(', ')})`;
+      return pad(s, width, flags.includes('-') || (width ?? 0) < 0, flags.includes('0'));
+    },
+  );
+  if (n < args.length)
+    out += `%!(EXTRA ${args
+      .slice(n)
+      .map((a) => `${typeName(a)}=${goString(a)}`)
+      .join(', ')})`;
   return out;
 }
 
@@ -151,14 +239,30 @@ export function sprintf(format: string, args: unknown[]): string {
 export function unquote(lit: string): string {
   const body = lit.slice(1, -1);
   if (/\n/.test(body)) throw err(`newline in quoted string ${JSON.stringify(lit)}`);
-  const ESC: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '"': '"' };
+  const ESC: Record<string, string> = {
+    a: '\x07',
+    b: '\b',
+    f: '\f',
+    n: '\n',
+    r: '\r',
+    t: '\t',
+    v: '\v',
+    '\\': '\\',
+    '"': '"',
+  };
   const bad = () => err(`invalid syntax in string ${JSON.stringify(lit)}`);
   let out = '';
   for (let i = 0; i < body.length; i++) {
     const c = body[i] ?? '';
-    if (c !== '\\') { out += c; continue; }
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
     const e = body[++i] ?? '';
-    if (e in ESC) { out += ESC[e]; continue; }
+    if (e in ESC) {
+      out += ESC[e];
+      continue;
+    }
     const hex = (len: number) => {
       const h = body.slice(i + 1, i + 1 + len);
       if (!new RegExp(`^[0-9a-fA-F]{${len}}$`).test(h)) throw bad();
@@ -186,7 +290,7 @@ export function unquote(lit: string): string {
  */
 export function parseNumber(t: string): number | GoFloat | null {
   const rune = /^'(\\.|[^\\'])'$/u.exec(t);
-  if (rune) return (rune[1]?.length === 2 ? unquote(`"${rune[1]}"`) : rune[1] ?? '').codePointAt(0) ?? 0;
+  if (rune) return (rune[1]?.length === 2 ? unquote(`"${rune[1]}"`) : (rune[1] ?? '')).codePointAt(0) ?? 0;
   if (!/^[+-]?(\.?\d|0[xXoObB])/.test(t)) return null;
   const neg = t.startsWith('-');
   const s = t.replace(/^[+-]/, '');

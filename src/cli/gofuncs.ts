@@ -6,14 +6,23 @@ import { GoFloat, NO_VALUE, err, goString, kind, mapZero, sprintf } from './gofm
 /** Go's isTrue: false, 0, nil, and empty strings, lists and maps are false; a struct is true. */
 export function truthy(v: unknown): boolean {
   switch (kind(v)) {
-    case 'invalid': case 'nil': return false;
-    case 'bool': return v === true;
-    case 'int': return v !== 0;
-    case 'float64': return (v instanceof GoFloat ? v.f : (v as number)) !== 0;
-    case 'string': return v !== '';
-    case 'slice': return (v as unknown[]).length > 0;
-    case 'map': return Object.keys(v as object).length > 0;
-    default: return true;
+    case 'invalid':
+    case 'nil':
+      return false;
+    case 'bool':
+      return v === true;
+    case 'int':
+      return v !== 0;
+    case 'float64':
+      return (v instanceof GoFloat ? v.f : (v as number)) !== 0;
+    case 'string':
+      return v !== '';
+    case 'slice':
+      return (v as unknown[]).length > 0;
+    case 'map':
+      return Object.keys(v as object).length > 0;
+    default:
+      return true;
   }
 }
 
@@ -32,7 +41,8 @@ function eq2(a: unknown, b: unknown): boolean {
   if (ka && kb) throw err('incompatible types for comparison');
   for (const v of [a, b]) if (['slice', 'map', 'func'].includes(kind(v))) throw err(`non-comparable type ${kind(v)}`);
   if (!valid(a) || !valid(b) || a === null || b === null) {
-    if (valid(a) && valid(b) && (a === null) !== (b === null) && (ka || kb)) throw err('incompatible types for comparison');
+    if (valid(a) && valid(b) && (a === null) !== (b === null) && (ka || kb))
+      throw err('incompatible types for comparison');
     return (a === null || !valid(a)) && (b === null || !valid(b)) ? valid(a) === valid(b) : false;
   }
   return JSON.stringify(a) === JSON.stringify(b);
@@ -49,12 +59,16 @@ function cmp(a: unknown, b: unknown): number {
 }
 
 const str = (fn: string, v: unknown): string => {
-  if (typeof v !== 'string') throw err(`error calling ${fn}: wrong type for value; expected string; got ${v === NO_VALUE ? 'invalid value' : kind(v)}`);
+  if (typeof v !== 'string')
+    throw err(
+      `error calling ${fn}: wrong type for value; expected string; got ${v === NO_VALUE ? 'invalid value' : kind(v)}`,
+    );
   return v;
 };
 
 /** Go's strings.Title, as Docker's `title`: a letter after a separator (not a letter, digit or _) goes upper case. */
-const title = (s: string) => s.replace(/(^|[^\p{L}\p{N}_])(\p{L})/gu, (_m, a: string, b: string) => a + b.toUpperCase());
+const title = (s: string) =>
+  s.replace(/(^|[^\p{L}\p{N}_])(\p{L})/gu, (_m, a: string, b: string) => a + b.toUpperCase());
 
 function indexOne(cur: unknown, k: unknown): unknown {
   const kc = kind(cur);
@@ -73,7 +87,11 @@ function indexOne(cur: unknown, k: unknown): unknown {
   throw err(`error calling index: can't index item of type ${kc === 'invalid' ? 'untyped nil' : kc}`);
 }
 
-export interface Fn { min: number; max: number; f: (...a: unknown[]) => unknown }
+export interface Fn {
+  min: number;
+  max: number;
+  f: (...a: unknown[]) => unknown;
+}
 const fn = (min: number, max: number, f: (...a: unknown[]) => unknown): Fn => ({ min, max, f });
 /** For arguments Go declares as interface{}: a missing value arrives as nil. */
 const iface = (v: unknown) => (v === NO_VALUE ? null : v);
@@ -86,9 +104,16 @@ export const FUNCS: Record<string, Fn> = {
     if (k !== 'slice' && k !== 'string') throw err(`error calling slice: can't slice item of type ${k}`);
     if (k === 'string' && ix.length > 2) throw err('error calling slice: cannot 3-index slice a string');
     const len = k === 'string' ? Buffer.byteLength(v as string) : (v as unknown[]).length;
-    const [i = 0, j = len] = ix.map((x) => { if (kind(x) !== 'int') throw err('error calling slice: index must be an int'); return x as number; });
+    const [i = 0, j = len] = ix.map((x) => {
+      if (kind(x) !== 'int') throw err('error calling slice: index must be an int');
+      return x as number;
+    });
     if (i < 0 || j < i || j > len) throw err(`error calling slice: index out of range: ${j > len ? j : i}`);
-    return k === 'string' ? Buffer.from(v as string).subarray(i, j).toString() : (v as unknown[]).slice(i, j);
+    return k === 'string'
+      ? Buffer.from(v as string)
+          .subarray(i, j)
+          .toString()
+      : (v as unknown[]).slice(i, j);
   }),
   len: fn(1, 1, (v) => {
     const k = kind(v);
@@ -108,7 +133,12 @@ export const FUNCS: Record<string, Fn> = {
   title: fn(1, 1, (s) => title(str('title', s))),
   printf: fn(1, Infinity, (f, ...a) => sprintf(str('printf', f), a.map(iface))),
   // fmt.Sprint puts a space between operands when neither is a string.
-  print: fn(0, Infinity, (...a) => a.map(iface).map((x, i, all) => (i > 0 && typeof x !== 'string' && typeof all[i - 1] !== 'string' ? ' ' : '') + goString(x)).join('')),
+  print: fn(0, Infinity, (...a) =>
+    a
+      .map(iface)
+      .map((x, i, all) => (i > 0 && typeof x !== 'string' && typeof all[i - 1] !== 'string' ? ' ' : '') + goString(x))
+      .join(''),
+  ),
   println: fn(0, Infinity, (...a) => `${a.map(iface).map(goString).join(' ')}\n`),
   eq: fn(2, Infinity, (a, ...bs) => bs.some((b) => eq2(a, b))),
   ne: fn(2, 2, (a, b) => !eq2(a, b)),
@@ -120,4 +150,3 @@ export const FUNCS: Record<string, Fn> = {
   and: fn(1, Infinity, () => undefined),
   or: fn(1, Infinity, () => undefined),
 };
-

@@ -5,12 +5,23 @@ import { fileURLToPath } from 'node:url';
 import type { Command, Option } from 'commander';
 import { buildProgram } from './program.js';
 
-const esc = (s: string) => s.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
+const esc = (s: string) =>
+  s
+    .replace(/\\/g, '\\e')
+    .replace(/-/g, '\\-')
+    .replace(/^([.'])/gm, '\\&$1');
 
 function options(opts: readonly Option[]): string[] {
   const out: string[] = [];
   for (const o of opts.filter((x) => !x.hidden)) {
-    out.push('.TP', `\\fB${esc(o.flags)}\\fR`, esc(o.description + (o.defaultValue !== undefined && o.defaultValue !== false ? ` (default: ${String(o.defaultValue)})` : '')));
+    out.push(
+      '.TP',
+      `\\fB${esc(o.flags)}\\fR`,
+      esc(
+        o.description +
+          (o.defaultValue !== undefined && o.defaultValue !== false ? ` (default: ${String(o.defaultValue)})` : ''),
+      ),
+    );
   }
   return out;
 }
@@ -42,7 +53,11 @@ export function renderMan(program: Command, version: string): string {
         walk(sub, `${prefix}${sub.name()} `);
         continue;
       }
-      lines.push(`.SS "${esc(usage(sub, `netctl ${prefix}`)).replace(/"/g, '\\(dq')}"`, esc(sub.description()), ...options(sub.options));
+      lines.push(
+        `.SS "${esc(usage(sub, `netctl ${prefix}`)).replace(/"/g, '\\(dq')}"`,
+        esc(sub.description()),
+        ...options(sub.options),
+      );
     }
   };
   walk(program, '');
@@ -51,14 +66,28 @@ export function renderMan(program: Command, version: string): string {
     '0 on success, 1 when the operation failed, 125 for bad usage (unknown flag, bad flag value,',
     'wrong argument count). \\fBexec\\fR exits with the status of the command it ran.',
     '.SH ENVIRONMENT',
-    '.TP', '\\fBNETCTL_ROOT\\fR', 'state root when \\fB\\-\\-root\\fR is not given.',
-    '.TP', '\\fBNETCTL_PLUGIN_DIRS\\fR', 'colon\\-separated directories searched for network and IPAM plugins (NAME.sock, NAME.spec, NAME.json), replacing the default list.',
-    '.TP', '\\fBNO_COLOR\\fR, \\fBFORCE_COLOR\\fR', 'turn colour off or on (colour is used only on a terminal otherwise).',
+    '.TP',
+    '\\fBNETCTL_ROOT\\fR',
+    'state root when \\fB\\-\\-root\\fR is not given.',
+    '.TP',
+    '\\fBNETCTL_PLUGIN_DIRS\\fR',
+    'colon\\-separated directories searched for network and IPAM plugins (NAME.sock, NAME.spec, NAME.json), replacing the default list.',
+    '.TP',
+    '\\fBNO_COLOR\\fR, \\fBFORCE_COLOR\\fR',
+    'turn colour off or on (colour is used only on a terminal otherwise).',
     '.SH FILES',
-    '.TP', '\\fI/var/lib/netctl/store.json\\fR', 'the metadata store (mode 0600, root directory 0700).',
-    '.TP', '\\fI/run/netctl/plugins\\fR, \\fI/run/docker/plugins\\fR, \\fI/etc/docker/plugins\\fR, \\fI/usr/lib/docker/plugins\\fR', 'where a driver name that is not built in is found as a plugin, in this order.',
-    '.TP', '\\fI/var/run/netns/NAME\\fR', 'the network namespace of sandbox NAME.',
-    '.TP', '\\fI/etc/netns/NAME/hosts\\fR, \\fI/etc/netns/NAME/resolv.conf\\fR', 'name resolution of sandbox NAME, seen as /etc/hosts and /etc/resolv.conf by \\fBip netns exec\\fR and \\fBnetctl exec\\fR.',
+    '.TP',
+    '\\fI/var/lib/netctl/store.json\\fR',
+    'the metadata store (mode 0600, root directory 0700).',
+    '.TP',
+    '\\fI/run/netctl/plugins\\fR, \\fI/run/docker/plugins\\fR, \\fI/etc/docker/plugins\\fR, \\fI/usr/lib/docker/plugins\\fR',
+    'where a driver name that is not built in is found as a plugin, in this order.',
+    '.TP',
+    '\\fI/var/run/netns/NAME\\fR',
+    'the network namespace of sandbox NAME.',
+    '.TP',
+    '\\fI/etc/netns/NAME/hosts\\fR, \\fI/etc/netns/NAME/resolv.conf\\fR',
+    'name resolution of sandbox NAME, seen as /etc/hosts and /etc/resolv.conf by \\fBip netns exec\\fR and \\fBnetctl exec\\fR.',
     '.SH SEE ALSO',
     '\\fBip\\fR(8), \\fBip\\-netns\\fR(8), \\fBiptables\\fR(8), \\fBdocker\\-network\\fR(1)',
   );
@@ -67,6 +96,14 @@ export function renderMan(program: Command, version: string): string {
 
 // `node dist/src/cli/manpage.js` writes man/netctl.1.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  writeFileSync(new URL('../../../man/netctl.1', import.meta.url), renderMan(buildProgram({}, () => undefined), pkg.version));
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  writeFileSync(
+    new URL('../../../man/netctl.1', import.meta.url),
+    renderMan(
+      buildProgram({}, () => undefined),
+      pkg.version,
+    ),
+  );
 }

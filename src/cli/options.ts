@@ -61,9 +61,11 @@ export function toEndpointSettings(f: EndpointFlags): EndpointSettings {
   if (f.macAddress !== undefined) s.MacAddress = f.macAddress;
   if (f.driverOpt?.length) s.DriverOpts = parseKeyValues(f.driverOpt, 'driver-opt');
   if (f.gwPriority !== undefined) {
-    if (!/^-?\d+$/.test(f.gwPriority)) throw new UsageError(`invalid argument "${printable(f.gwPriority)}" for "--gw-priority" flag: not an integer`);
+    if (!/^-?\d+$/.test(f.gwPriority))
+      throw new UsageError(`invalid argument "${printable(f.gwPriority)}" for "--gw-priority" flag: not an integer`);
     // Past 2^53 a JS number is no longer the integer given (Go's int would hold it, or refuse).
-    if (!Number.isSafeInteger(Number(f.gwPriority))) throw new UsageError(`invalid argument "${f.gwPriority}" for "--gw-priority" flag: value out of range`);
+    if (!Number.isSafeInteger(Number(f.gwPriority)))
+      throw new UsageError(`invalid argument "${f.gwPriority}" for "--gw-priority" flag: value out of range`);
     s.GwPriority = Number(f.gwPriority);
   }
   return s;
@@ -82,7 +84,8 @@ export interface SandboxFlags extends EndpointFlags {
 /** --add-host name:IP (the IP may be IPv6, so split at the first colon). */
 export function parseAddHost(spec: string): { name: string; ip: string } {
   const i = spec.indexOf(':');
-  if (i <= 0 || i === spec.length - 1) throw new UsageError(`invalid argument "${printable(spec)}" for "--add-host" flag: expected name:IP`);
+  if (i <= 0 || i === spec.length - 1)
+    throw new UsageError(`invalid argument "${printable(spec)}" for "--add-host" flag: expected name:IP`);
   return { name: spec.slice(0, i), ip: spec.slice(i + 1).replace(/^\[|\]$/g, '') };
 }
 
@@ -92,25 +95,41 @@ export function parseAddHost(spec: string): { name: string; ip: string } {
  * container port takes the first free host port of the range.
  */
 export function parsePublish(spec: string): PortMapping[] {
-  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):)?(\d{1,5})(?:-(\d{1,5}))?:(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/.exec(spec);
-  if (!m) throw new UsageError(`invalid published port "${spec}": expected [hostIP:]hostPort[-end]:containerPort[-end][/tcp|udp|sctp]`);
+  const m =
+    /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):)?(\d{1,5})(?:-(\d{1,5}))?:(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/.exec(
+      spec,
+    );
+  if (!m)
+    throw new UsageError(
+      `invalid published port "${spec}": expected [hostIP:]hostPort[-end]:containerPort[-end][/tcp|udp|sctp]`,
+    );
   const hostIP = (m[1] ?? '').replace(/^\[|\]$/g, '');
   const proto = (m[6] ?? 'tcp') as PortMapping['proto'];
   const [h0, h1, c0, c1] = [m[2], m[3] ?? m[2], m[4], m[5] ?? m[4]].map(Number) as [number, number, number, number];
-  for (const [a, b] of [[h0, h1], [c0, c1]] as const) {
+  for (const [a, b] of [
+    [h0, h1],
+    [c0, c1],
+  ] as const) {
     if (b < a) throw new UsageError(`invalid published port "${spec}": the range ${a}-${b} ends before it starts`);
   }
   if (m[5] === undefined) {
     return [{ hostIP, hostPort: h0, ...(h1 > h0 ? { hostPortEnd: h1 } : {}), containerPort: c0, proto }];
   }
   if (h1 - h0 !== c1 - c0) {
-    throw new UsageError(`invalid published port "${spec}": host ports ${h0}-${h1} and container ports ${c0}-${c1} differ in length`);
+    throw new UsageError(
+      `invalid published port "${spec}": host ports ${h0}-${h1} and container ports ${c0}-${c1} differ in length`,
+    );
   }
   return Array.from({ length: c1 - c0 + 1 }, (_, i) => ({ hostIP, hostPort: h0 + i, containerPort: c0 + i, proto }));
 }
 
 export function toSandboxCreate(name: string, f: SandboxFlags): SandboxCreate {
-  const req: SandboxCreate = { name, net: f.net ?? 'bridge', settings: toEndpointSettings(f), ports: (f.publish ?? []).flatMap(parsePublish) };
+  const req: SandboxCreate = {
+    name,
+    net: f.net ?? 'bridge',
+    settings: toEndpointSettings(f),
+    ports: (f.publish ?? []).flatMap(parsePublish),
+  };
   if (f.hostname !== undefined) req.hostname = f.hostname;
   if (f.dns?.length || f.dnsSearch?.length || f.dnsOption?.length) {
     req.dns = { servers: f.dns ?? [], search: f.dnsSearch ?? [], options: f.dnsOption ?? [] };

@@ -22,14 +22,20 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WritableStream): (s: st
   let mode: 'fd' | 'stream' | 'closed' = 'fd';
   return (s) => {
     if (mode === 'closed') return;
-    if (mode === 'stream') { stream().write(s); return; }
+    if (mode === 'stream') {
+      stream().write(s);
+      return;
+    }
     const buf = Buffer.from(s);
     let off = 0;
     try {
       while (off < buf.length) off += writeSync(fd, buf, off);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE') { mode = 'closed'; return; }
+      if (code === 'EPIPE') {
+        mode = 'closed';
+        return;
+      }
       if (code !== 'EAGAIN') throw e;
       mode = 'stream';
       streamed = true;
@@ -76,13 +82,17 @@ export function lazyHandlers(): Handlers {
     graph: async (g, o) => (await ops()).graph(g, io, o),
     restore: async (g) => (await net()).restore(g, io),
     // Reached only as `netctl [--root R] cni`: main.ts runs a bare `netctl cni` itself.
-    cni: async () => { const m = await import('./cni.js'); return m.cniMain(m.cniIo, process.env); },
+    cni: async () => {
+      const m = await import('./cni.js');
+      return m.cniMain(m.cniIo, process.env);
+    },
     doctor: async (g) => (await net()).doctor(g, io),
     'node ls': async (g, o) => (await import('./commands/cluster.js')).nodeLs(g, io, o),
     'node rm': async (g, hosts) => (await import('./commands/cluster.js')).nodeRm(g, io, hosts),
     agent: async (g, o) => (await import('./commands/cluster.js')).agent(g, io, o),
     completion: async (_g, shell: string) => {
-      if (!['bash', 'zsh', 'fish'].includes(shell)) throw new UsageError(`unsupported shell "${shell}": use bash, zsh or fish`);
+      if (!['bash', 'zsh', 'fish'].includes(shell))
+        throw new UsageError(`unsupported shell "${shell}": use bash, zsh or fish`);
       const file = { bash: 'netctl.bash', zsh: '_netctl', fish: 'netctl.fish' }[shell as 'bash' | 'zsh' | 'fish'];
       io.out(readFileSync(new URL(`../../../completions/${file}`, import.meta.url), 'utf8'));
       return 0;
@@ -101,8 +111,17 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
     .description('Manage container networks (bridges, veth endpoints, netns sandboxes) without a daemon')
     .version(`netctl version ${version()}`, '-v, --version', 'print the version')
     .addOption(new Option('--root <dir>', 'state root').env('NETCTL_ROOT').default('/var/lib/netctl'))
-    .addOption(new Option('--cluster-store <url>', 'cluster store for overlay networks: etcd://HOST:PORT[,HOST:PORT...]').env('NETCTL_CLUSTER_STORE'))
-    .addOption(new Option('--advertise-addr <ip>', "this host's tunnel (VTEP) address (default: the source address towards the cluster store)").env('NETCTL_ADVERTISE_ADDR'))
+    .addOption(
+      new Option('--cluster-store <url>', 'cluster store for overlay networks: etcd://HOST:PORT[,HOST:PORT...]').env(
+        'NETCTL_CLUSTER_STORE',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--advertise-addr <ip>',
+        "this host's tunnel (VTEP) address (default: the source address towards the cluster store)",
+      ).env('NETCTL_ADVERTISE_ADDR'),
+    )
     .option('--debug', 'print every ip/iptables invocation to stderr')
     .option('--no-color', 'never colour the output')
     .showSuggestionAfterError(true)
@@ -116,23 +135,32 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
   const globals = (): Globals => {
     const o = program.opts<{ root: string; debug?: boolean; clusterStore?: string; advertiseAddr?: string }>();
     return {
-      root: o.root, debug: o.debug ?? false,
-      ...(o.clusterStore ? { clusterStore: o.clusterStore } : {}), ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
+      root: o.root,
+      debug: o.debug ?? false,
+      ...(o.clusterStore ? { clusterStore: o.clusterStore } : {}),
+      ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
     };
   };
-  const bind = (key: string) => async (...args: unknown[]) => {
-    // commander passes (...positionals, options, command); handlers take (...positionals, options).
-    const handler = handlers[key];
-    if (!handler) throw new Error(`no handler for ${key}`);
-    mark(`parsed: ${key}`);
-    onExit(await handler(globals(), ...args.slice(0, -1)));
-  };
+  const bind =
+    (key: string) =>
+    async (...args: unknown[]) => {
+      // commander passes (...positionals, options, command); handlers take (...positionals, options).
+      const handler = handlers[key];
+      if (!handler) throw new Error(`no handler for ${key}`);
+      mark(`parsed: ${key}`);
+      onExit(await handler(globals(), ...args.slice(0, -1)));
+    };
 
   if (want('create')) {
-    program.command('create')
+    program
+      .command('create')
       .description('Create a network')
       .argument('<network>', 'network name')
-      .option('-d, --driver <driver>', 'driver (bridge, macvlan, or the name of a plugin; host and null are predefined)', 'bridge')
+      .option(
+        '-d, --driver <driver>',
+        'driver (bridge, macvlan, or the name of a plugin; host and null are predefined)',
+        'bridge',
+      )
       .option('--subnet <cidr>', 'subnet in CIDR form (repeatable)', collect)
       .option('--gateway <ip>', 'gateway for a subnet (repeatable)', collect)
       .option('--ip-range <cidr>', 'allocate container IPs from a sub-range (repeatable)', collect)
@@ -148,25 +176,29 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
       .action(bind('create'));
   }
 
-  const endpointOpts = (c: Command) => c
-    .option('--ip <ipv4>', 'IPv4 address')
-    .option('--ip6 <ipv6>', 'IPv6 address')
-    .option('--alias <name>', 'network-scoped alias (repeatable)', collect)
-    .option('--mac-address <mac>', 'MAC address of the interface')
-    .option('--link-local-ip <ip>', 'link-local address (repeatable)', collect)
-    .option('--driver-opt <k=v>', 'driver option for the endpoint (repeatable)', collect)
-    .option('--gw-priority <n>', 'the highest priority endpoint carries the default route');
+  const endpointOpts = (c: Command) =>
+    c
+      .option('--ip <ipv4>', 'IPv4 address')
+      .option('--ip6 <ipv6>', 'IPv6 address')
+      .option('--alias <name>', 'network-scoped alias (repeatable)', collect)
+      .option('--mac-address <mac>', 'MAC address of the interface')
+      .option('--link-local-ip <ip>', 'link-local address (repeatable)', collect)
+      .option('--driver-opt <k=v>', 'driver option for the endpoint (repeatable)', collect)
+      .option('--gw-priority <n>', 'the highest priority endpoint carries the default route');
 
   if (want('connect')) {
-    endpointOpts(program.command('connect')
-      .description('Connect containers to a network (several at once: all or nothing)')
-      .argument('<network>')
-      .argument('<container...>'))
-      .action(bind('connect'));
+    endpointOpts(
+      program
+        .command('connect')
+        .description('Connect containers to a network (several at once: all or nothing)')
+        .argument('<network>')
+        .argument('<container...>'),
+    ).action(bind('connect'));
   }
 
   if (want('disconnect')) {
-    program.command('disconnect')
+    program
+      .command('disconnect')
       .description('Disconnect a container from a network')
       .argument('<network>')
       .argument('<container>')
@@ -175,27 +207,34 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
   }
 
   if (want('inspect')) {
-    program.command('inspect')
+    program
+      .command('inspect')
       .description('Display detailed information on one or more networks')
       .argument('<network...>')
       .option('-f, --format <format>', 'json, or a Go template')
       .action(bind('inspect'));
   }
 
-  const lsOpts = (c: Command) => c
-    .option('-q, --quiet', 'only display IDs')
-    .option('--no-trunc', 'do not truncate the output')
-    .option('--format <format>', 'table, table TEMPLATE, json or TEMPLATE');
+  const lsOpts = (c: Command) =>
+    c
+      .option('-q, --quiet', 'only display IDs')
+      .option('--no-trunc', 'do not truncate the output')
+      .option('--format <format>', 'table, table TEMPLATE, json or TEMPLATE');
 
   if (want('ls', 'list')) {
-    lsOpts(program.command('ls').alias('list')
-      .description('List networks')
-      .option('-f, --filter <k=v>', 'filter output (driver, id, name, label, scope, type, dangling)', collect))
-      .action(bind('ls'));
+    lsOpts(
+      program
+        .command('ls')
+        .alias('list')
+        .description('List networks')
+        .option('-f, --filter <k=v>', 'filter output (driver, id, name, label, scope, type, dangling)', collect),
+    ).action(bind('ls'));
   }
 
   if (want('rm', 'remove')) {
-    program.command('rm').alias('remove')
+    program
+      .command('rm')
+      .alias('remove')
       .description('Remove one or more networks')
       .argument('<network...>')
       .option('-f, --force', 'do not error if the network does not exist')
@@ -203,7 +242,8 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
   }
 
   if (want('update')) {
-    program.command('update')
+    program
+      .command('update')
       .description('Change a network in place: labels, ICC, masquerade, MTU, gateway modes (endpoints stay)')
       .argument('<network>')
       .option('--label-add <k=v>', 'add or change a label (repeatable)', collect)
@@ -213,14 +253,16 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
   }
 
   if (want('export')) {
-    program.command('export')
+    program
+      .command('export')
       .description('Print the topology (networks, sandboxes, endpoints, ports) as a file apply takes')
       .option('-o, --output <format>', 'yaml or json', 'yaml')
       .action(bind('export'));
   }
 
   if (want('apply')) {
-    program.command('apply')
+    program
+      .command('apply')
       .description('Make the host match a topology file: print the plan, apply it all or nothing')
       .option('-f, --file <file>', 'the topology (YAML or JSON; - for stdin)')
       .option('--dry-run', 'print the plan only')
@@ -229,14 +271,16 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
   }
 
   if (want('graph')) {
-    program.command('graph')
+    program
+      .command('graph')
       .description('Show networks, sandboxes, endpoints and ports as a tree, Graphviz DOT or SVG')
       .option('--format <format>', 'text, dot or svg', 'text')
       .action(bind('graph'));
   }
 
   if (want('prune')) {
-    program.command('prune')
+    program
+      .command('prune')
       .description('Remove all networks without endpoints')
       .option('-f, --force', 'do not prompt for confirmation')
       .option('--filter <k=v>', 'label=<k[=v]>, label!=<k[=v]>, until=<time>', collect)
@@ -244,45 +288,55 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
   }
 
   if (want('sandbox', 'container')) {
-    const sandbox = program.command('sandbox').alias('container').description('Manage sandboxes (network namespaces of containers)');
+    const sandbox = program
+      .command('sandbox')
+      .alias('container')
+      .description('Manage sandboxes (network namespaces of containers)');
 
-    endpointOpts(sandbox.command('create')
-      .description('Create a running sandbox')
-      .argument('<name>')
-      .option('--net <mode>', 'bridge (default), none, host, container:NAME, or a network name', 'bridge')
-      .option('-p, --publish <[ip:]hport:cport[/proto]>', 'publish a port on the host (repeatable)', collect)
-      .option('--hostname <name>', 'host name of the sandbox')
-      .option('--dns <ip>', 'nameserver for its resolv.conf (repeatable)', collect)
-      .option('--dns-search <domain>', 'search domain for its resolv.conf (repeatable)', collect)
-      .option('--dns-option <opt>', 'resolver option for its resolv.conf (repeatable)', collect)
-      .option('--add-host <name:ip>', 'extra line for its hosts file (repeatable)', collect))
-      .action(bind('sandbox create'));
+    endpointOpts(
+      sandbox
+        .command('create')
+        .description('Create a running sandbox')
+        .argument('<name>')
+        .option('--net <mode>', 'bridge (default), none, host, container:NAME, or a network name', 'bridge')
+        .option('-p, --publish <[ip:]hport:cport[/proto]>', 'publish a port on the host (repeatable)', collect)
+        .option('--hostname <name>', 'host name of the sandbox')
+        .option('--dns <ip>', 'nameserver for its resolv.conf (repeatable)', collect)
+        .option('--dns-search <domain>', 'search domain for its resolv.conf (repeatable)', collect)
+        .option('--dns-option <opt>', 'resolver option for its resolv.conf (repeatable)', collect)
+        .option('--add-host <name:ip>', 'extra line for its hosts file (repeatable)', collect),
+    ).action(bind('sandbox create'));
 
-    lsOpts(sandbox.command('ls').alias('list').description('List sandboxes'))
-      .action(bind('sandbox ls'));
+    lsOpts(sandbox.command('ls').alias('list').description('List sandboxes')).action(bind('sandbox ls'));
 
-    sandbox.command('inspect')
+    sandbox
+      .command('inspect')
       .description('Display the network settings of sandboxes')
       .argument('<name...>')
       .action(bind('sandbox inspect'));
 
-    sandbox.command('start')
+    sandbox
+      .command('start')
       .description('Start sandboxes: recreate the netns and join every recorded network')
       .argument('<name...>')
       .action(bind('sandbox start'));
 
-    sandbox.command('stop')
+    sandbox
+      .command('stop')
       .description('Stop sandboxes: leave all networks, keep the settings, delete the netns')
       .argument('<name...>')
       .action(bind('sandbox stop'));
 
-    sandbox.command('rm').alias('remove')
+    sandbox
+      .command('rm')
+      .alias('remove')
       .description('Remove sandboxes (disconnect all; delete the netns if netctl made it)')
       .argument('<name...>')
       .option('-f, --force', 'ignore sandboxes that do not exist')
       .action(bind('sandbox rm'));
 
-    sandbox.command('attach')
+    sandbox
+      .command('attach')
       .description('Manage a network namespace made by another runtime (by path or by a process in it)')
       .argument('<name>')
       .option('--netns <path>', 'the namespace file, e.g. /var/run/netns/NAME or /proc/PID/ns/net')
@@ -291,8 +345,9 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
   }
 
   if (want('exec')) {
-    program.command('exec')
-      .description('Run a command inside a sandbox\'s network namespace')
+    program
+      .command('exec')
+      .description("Run a command inside a sandbox's network namespace")
       .argument('<name>')
       .argument('<command...>')
       .allowUnknownOption()
@@ -300,47 +355,60 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
   }
 
   if (want('completion')) {
-    program.command('completion')
+    program
+      .command('completion')
       .description('Print the shell completion script (bash, zsh or fish)')
       .argument('<shell>', 'bash, zsh or fish')
       .action(bind('completion'));
   }
 
   if (want('cni')) {
-    program.command('cni')
-      .description('Run as a CNI plugin (ADD, DEL, CHECK, STATUS, GC, VERSION from CNI_COMMAND; configuration on stdin)')
+    program
+      .command('cni')
+      .description(
+        'Run as a CNI plugin (ADD, DEL, CHECK, STATUS, GC, VERSION from CNI_COMMAND; configuration on stdin)',
+      )
       .action(bind('cni'));
   }
 
   if (want('doctor')) {
-    program.command('doctor')
+    program
+      .command('doctor')
       .description('Report every difference between the store and the kernel (changes nothing; exit 1 on drift)')
       .action(bind('doctor'));
   }
 
   if (want('node')) {
     const node = program.command('node').description('Hosts of the cluster store (overlay networks)');
-    node.command('ls').alias('list')
+    node
+      .command('ls')
+      .alias('list')
       .description('List hosts: name, advertise address, last seen, endpoints')
       .option('-q, --quiet', 'only display names')
       .option('--format <format>', 'table or json')
       .action(bind('node ls'));
-    node.command('rm').alias('remove')
+    node
+      .command('rm')
+      .alias('remove')
       .description("Remove a dead host's endpoints and addresses cluster-wide")
       .argument('<host...>', 'node name or advertise address')
       .action(bind('node rm'));
   }
 
   if (want('agent')) {
-    program.command('agent')
+    program
+      .command('agent')
       .description("Keep this host's overlay peers (FDB and neighbour entries) in step with the cluster store")
       .option('--heartbeat <seconds>', 'how often to record that this host is alive', '10')
       .action(bind('agent'));
   }
 
   if (want('restore')) {
-    program.command('restore')
-      .description('Re-create bridges, sandboxes, endpoints and firewall rules from the store (idempotent; run at boot)')
+    program
+      .command('restore')
+      .description(
+        'Re-create bridges, sandboxes, endpoints and firewall rules from the store (idempotent; run at boot)',
+      )
       .action(bind('restore'));
   }
 
@@ -349,8 +417,30 @@ export function buildProgram(handlers: Handlers, onExit: (code: number) => void,
 
 /** Global options that take a value (the word after them is not a command). */
 const VALUED = new Set(['--root', '--cluster-store', '--advertise-addr']);
-export const COMMANDS = new Set(['create', 'connect', 'disconnect', 'inspect', 'ls', 'list', 'rm', 'remove', 'update', 'export', 'apply', 'graph', 'prune',
-  'sandbox', 'container', 'exec', 'completion', 'cni', 'doctor', 'node', 'agent', 'restore']);
+export const COMMANDS = new Set([
+  'create',
+  'connect',
+  'disconnect',
+  'inspect',
+  'ls',
+  'list',
+  'rm',
+  'remove',
+  'update',
+  'export',
+  'apply',
+  'graph',
+  'prune',
+  'sandbox',
+  'container',
+  'exec',
+  'completion',
+  'cni',
+  'doctor',
+  'node',
+  'agent',
+  'restore',
+]);
 
 /**
  * The command the arguments name, when it is one; undefined (build every command) for help,
@@ -393,4 +483,3 @@ export async function main(argv: string[]): Promise<number> {
   }
   return code;
 }
-

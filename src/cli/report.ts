@@ -5,7 +5,10 @@ import { NetctlError } from '../lib/errors.js';
 import type { Io } from './context.js';
 
 type Paint = (s: string) => string;
-interface Paints { red: Paint; dim: Paint }
+interface Paints {
+  red: Paint;
+  dim: Paint;
+}
 let paints: Promise<Paints> | undefined;
 
 /** Colour only when asked for by the environment and stderr is a terminal (chalk ignores NO_COLOR). */
@@ -32,6 +35,11 @@ export async function reportError(io: Io, e: unknown, crash = false): Promise<vo
   if (e instanceof NetctlError && e.hint) io.err(`${dim(`  hint: ${e.hint}`)}\n`);
   else if (crash && !(e instanceof NetctlError) && e instanceof Error && e.stack) {
     const { sourceFrames } = await import('../lib/stack.js');
-    io.err(sourceFrames(e.stack).slice(0, 12).map((l) => dim(`    ${l}`) + '\n').join(''));
+    io.err(
+      sourceFrames(e.stack)
+        .slice(0, 12)
+        .map((l) => dim(`    ${l}`) + '\n')
+        .join(''),
+    );
   }
 }

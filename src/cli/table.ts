@@ -7,7 +7,15 @@ export function tabwrite(rows: string[][]): string {
       widths[i] = Math.max(widths[i] ?? 10, width(c) + 3);
     });
   }
-  return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c + ' '.repeat((widths[i] ?? 10) - width(c)) : c)).join('').trimEnd() + '\n').join('');
+  return rows
+    .map(
+      (r) =>
+        r
+          .map((c, i) => (i < r.length - 1 ? c + ' '.repeat((widths[i] ?? 10) - width(c)) : c))
+          .join('')
+          .trimEnd() + '\n',
+    )
+    .join('');
 }
 
 /** Display width in code points (names are ASCII; labels may not be). */

@@ -16,7 +16,11 @@ type Operand =
   | { k: 'field'; base: 'dot' | 'var' | 'paren'; name?: string; inner?: Pipe; path: string[] }
   | { k: 'fn'; name: string }
   | { k: 'lit'; v: unknown };
-interface Pipe { decl: string[]; assign: boolean; cmds: Operand[][] }
+interface Pipe {
+  decl: string[];
+  assign: boolean;
+  cmds: Operand[][];
+}
 type Node =
   | { t: 'text'; s: string }
   | { t: 'out'; p: Pipe }
@@ -35,7 +39,10 @@ function tokenize(src: string): string[] {
   let i = 0;
   while (i < src.length) {
     const c = src[i] ?? '';
-    if (SPACE.test(c)) { i++; continue; }
+    if (SPACE.test(c)) {
+      i++;
+      continue;
+    }
     if (c === '"' || c === '`' || c === "'") {
       let j = i + 1;
       while (j < src.length && src[j] !== c) j += src[j] === '\\' && c !== '`' ? 2 : 1;
@@ -44,8 +51,16 @@ function tokenize(src: string): string[] {
       i = j + 1;
       continue;
     }
-    if (c === ':' && src[i + 1] === '=') { out.push(':='); i += 2; continue; }
-    if ('()|,='.includes(c)) { out.push(c); i++; continue; }
+    if (c === ':' && src[i + 1] === '=') {
+      out.push(':=');
+      i += 2;
+      continue;
+    }
+    if ('()|,='.includes(c)) {
+      out.push(c);
+      i++;
+      continue;
+    }
     let j = i;
     while (j < src.length && !/[ \t\r\n()|,="`']/.test(src[j] ?? '') && !(src[j] === ':' && src[j + 1] === '=')) j++;
     if (j === i) throw err(`unexpected ${show(c)} in ${show(src)}`);
@@ -61,11 +76,21 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 class Parser {
   private pos = 0;
-  constructor(private readonly toks: string[], private readonly src: string, private readonly depth: number) {}
+  constructor(
+    private readonly toks: string[],
+    private readonly src: string,
+    private readonly depth: number,
+  ) {}
 
-  done(): boolean { return this.pos >= this.toks.length; }
-  peek(): string | undefined { return this.toks[this.pos]; }
-  next(): string | undefined { return this.toks[this.pos++]; }
+  done(): boolean {
+    return this.pos >= this.toks.length;
+  }
+  peek(): string | undefined {
+    return this.toks[this.pos];
+  }
+  next(): string | undefined {
+    return this.toks[this.pos++];
+  }
 
   /** A pipeline, with "$x :=" / "$x =" in front (range: "$k, $v :="). */
   pipe(maxVars: number, depth = this.depth): Pipe {
@@ -76,7 +101,10 @@ class Parser {
     const names: string[] = [];
     while (maxVars > 0 && /^\$\w*$/.test(this.peek() ?? '')) {
       names.push(this.next() ?? '');
-      if (this.peek() === ',' && names.length < maxVars) { this.next(); continue; }
+      if (this.peek() === ',' && names.length < maxVars) {
+        this.next();
+        continue;
+      }
       break;
     }
     const op = this.peek();
@@ -148,11 +176,17 @@ function split(src: string): Part[] {
   let i = 0;
   while (i < src.length) {
     const open = src.indexOf('{{', i);
-    if (open < 0) { parts.push({ text: src.slice(i) }); break; }
+    if (open < 0) {
+      parts.push({ text: src.slice(i) });
+      break;
+    }
     let text = src.slice(i, open);
     let start = open + 2;
     const trimLeft = src[start] === '-' && SPACE.test(src[start + 1] ?? '');
-    if (trimLeft) { text = text.replace(/[ \t\r\n]+$/, ''); start += 2; }
+    if (trimLeft) {
+      text = text.replace(/[ \t\r\n]+$/, '');
+      start += 2;
+    }
     parts.push({ text });
     let after: number;
     let trimRight: boolean;
@@ -169,8 +203,10 @@ function split(src: string): Part[] {
       let quote = '';
       while (j < src.length) {
         const c = src[j];
-        if (quote) { if (c === '\\' && quote !== '`') j++; else if (c === quote) quote = ''; }
-        else if (c === '"' || c === '`' || c === "'") quote = c;
+        if (quote) {
+          if (c === '\\' && quote !== '`') j++;
+          else if (c === quote) quote = '';
+        } else if (c === '"' || c === '`' || c === "'") quote = c;
         else if (c === '}' && src[j + 1] === '}') break;
         j++;
       }
@@ -191,13 +227,20 @@ export function parseTemplate(src: string): Node[] {
   if (src.length > LIMITS.source) throw err(`template longer than ${LIMITS.source} characters`);
   const parts = split(src);
   let k = 0;
-  const block = (stopAt: string[], depth: number, inRange: boolean): { nodes: Node[]; stop: string; rest: Parser | null } => {
+  const block = (
+    stopAt: string[],
+    depth: number,
+    inRange: boolean,
+  ): { nodes: Node[]; stop: string; rest: Parser | null } => {
     if (depth > LIMITS.depth) throw err(`blocks nested deeper than ${LIMITS.depth}`);
     const nodes: Node[] = [];
     while (k < parts.length) {
       const p = parts[k++];
       if (!p) break;
-      if ('text' in p) { if (p.text) nodes.push({ t: 'text', s: p.text }); continue; }
+      if ('text' in p) {
+        if (p.text) nodes.push({ t: 'text', s: p.text });
+        continue;
+      }
       if (p.action === '/*') continue;
       const toks = tokenize(p.action);
       const head = toks[0] ?? '';
@@ -241,7 +284,9 @@ export function parseTemplate(src: string): Node[] {
         alt = rest.nodes;
       }
     }
-    return head === 'range' ? { t: 'range', p: pipe, body: body.nodes, alt } : { t: head, p: pipe, body: body.nodes, alt };
+    return head === 'range'
+      ? { t: 'range', p: pipe, body: body.nodes, alt }
+      : { t: head, p: pipe, body: body.nodes, alt };
   };
   return block([], 0, false).nodes;
 }
@@ -251,8 +296,12 @@ export function parseTemplate(src: string): Node[] {
 /** Variables in scope: each block opens a frame, dropped at its {{end}} (Go's scoping). */
 class Vars {
   private readonly frames: Array<Map<string, unknown>>;
-  constructor(parent?: Vars) { this.frames = parent ? [...parent.frames, new Map()] : [new Map()]; }
-  declare(name: string, v: unknown): void { this.frames[this.frames.length - 1]?.set(name, v); }
+  constructor(parent?: Vars) {
+    this.frames = parent ? [...parent.frames, new Map()] : [new Map()];
+  }
+  declare(name: string, v: unknown): void {
+    this.frames[this.frames.length - 1]?.set(name, v);
+  }
   assign(name: string, v: unknown): void {
     const f = [...this.frames].reverse().find((m) => m.has(name));
     if (!f) throw err(`undefined variable: $${name}`);
@@ -264,8 +313,15 @@ class Vars {
   }
 }
 
-interface Budget { steps: number; output: number }
-interface Scope { dot: unknown; vars: Vars; budget: Budget }
+interface Budget {
+  steps: number;
+  output: number;
+}
+interface Scope {
+  dot: unknown;
+  vars: Vars;
+  budget: Budget;
+}
 
 function step(s: Scope): void {
   if (++s.budget.steps > LIMITS.steps) throw err(`evaluation took more than ${LIMITS.steps} steps`);
@@ -288,7 +344,9 @@ function field(v: unknown, name: string): unknown {
 function evalCall(name: string, args: Array<() => unknown>): unknown {
   const f = FUNCS[name] as Fn;
   if (args.length < f.min || args.length > f.max) {
-    throw err(`wrong number of args for ${name}: want ${f.max === Infinity ? `at least ${f.min}` : f.min} got ${args.length}`);
+    throw err(
+      `wrong number of args for ${name}: want ${f.max === Infinity ? `at least ${f.min}` : f.min} got ${args.length}`,
+    );
   }
   if (name === 'and' || name === 'or') {
     let v: unknown;
@@ -328,7 +386,10 @@ function evalPipe(p: Pipe, s: Scope): unknown {
     const [head, ...rest] = cmd;
     if (!head) return;
     const args = rest.map((o) => () => evalOperand(o, s));
-    if (i > 0) { const prev = piped; args.push(() => prev); }
+    if (i > 0) {
+      const prev = piped;
+      args.push(() => prev);
+    }
     piped = evalOperand(head, s, args);
   });
   const [name] = p.decl;
@@ -351,17 +412,24 @@ function exec(nodes: Node[], s: Scope, out: string[]): Flow {
   for (const n of nodes) {
     step(s);
     switch (n.t) {
-      case 'text': emit(s, out, n.s); break;
-      case 'break': case 'continue': return n.t;
+      case 'text':
+        emit(s, out, n.s);
+        break;
+      case 'break':
+      case 'continue':
+        return n.t;
       case 'out': {
         const v = evalPipe(n.p, s);
         if (!n.p.decl.length) emit(s, out, goString(v)); // a declaration prints nothing
         break;
       }
-      case 'if': case 'with': {
+      case 'if':
+      case 'with': {
         const inner: Scope = { ...s, vars: new Vars(s.vars) };
         const v = evalPipe(n.p, inner);
-        const flow = truthy(v) ? exec(n.body, n.t === 'with' ? { ...inner, dot: v } : inner, out) : exec(n.alt, inner, out);
+        const flow = truthy(v)
+          ? exec(n.body, n.t === 'with' ? { ...inner, dot: v } : inner, out)
+          : exec(n.alt, inner, out);
         if (flow) return flow;
         break;
       }
@@ -371,18 +439,31 @@ function exec(nodes: Node[], s: Scope, out: string[]): Flow {
         const k = kind(v);
         let entries: Array<[unknown, unknown]>;
         if (k === 'slice') entries = (v as unknown[]).map((x, i) => [i, x]);
-        else if (k === 'map' || (k === 'struct' && isMap(v))) entries = Object.keys(v as object).sort().map((key) => [key, (v as Record<string, unknown>)[key]]);
+        else if (k === 'map' || (k === 'struct' && isMap(v)))
+          entries = Object.keys(v as object)
+            .sort()
+            .map((key) => [key, (v as Record<string, unknown>)[key]]);
         else if (k === 'int') {
-          if (n.p.decl.length > 1) throw err(`can't use $${n.p.decl[0]}, $${n.p.decl[1]} to iterate over more than one variable`);
+          if (n.p.decl.length > 1)
+            throw err(`can't use $${n.p.decl[0]}, $${n.p.decl[1]} to iterate over more than one variable`);
           entries = [];
-          for (let i = 0; i < (v as number); i++) { step(s); entries.push([i, i]); }
+          for (let i = 0; i < (v as number); i++) {
+            step(s);
+            entries.push([i, i]);
+          }
         } else if (k === 'invalid' || k === 'nil') entries = [];
         else throw err(`range can't iterate over ${goString(v)}`);
-        if (entries.length === 0) { exec(n.alt, inner, out); break; }
+        if (entries.length === 0) {
+          exec(n.alt, inner, out);
+          break;
+        }
         for (const [key, x] of entries) {
           const it: Scope = { ...inner, dot: x, vars: new Vars(inner.vars) };
           if (n.p.decl.length === 1) it.vars.declare(n.p.decl[0] ?? '', x);
-          if (n.p.decl.length === 2) { it.vars.declare(n.p.decl[0] ?? '', key); it.vars.declare(n.p.decl[1] ?? '', x); }
+          if (n.p.decl.length === 2) {
+            it.vars.declare(n.p.decl[0] ?? '', key);
+            it.vars.declare(n.p.decl[1] ?? '', x);
+          }
           if (exec(n.body, it, out) === 'break') break;
         }
         break;
@@ -392,7 +473,9 @@ function exec(nodes: Node[], s: Scope, out: string[]): Flow {
   return undefined;
 }
 
-export interface Template { render(data: unknown): string }
+export interface Template {
+  render(data: unknown): string;
+}
 
 /** `{{.Field}}` and nothing else inside the braces (ls's default tables). */
 const FIELD_ACTION = /\{\{\.([A-Za-z_]\w*)\}\}/;
@@ -403,7 +486,9 @@ export function compile(src: string): Template {
   // a string there (a number, a method, a missing key) sends that row through the interpreter.
   const parts = src.length <= LIMITS.source ? src.split(FIELD_ACTION) : [];
   // Text holds no "{{", and none ends in "{" before an action: "{{{.A}}" is Go's parse error.
-  const plain = parts.length > 1 && parts.every((p, i) => i % 2 === 1 || (!p.includes('{{') && (i === parts.length - 1 || !p.endsWith('{'))));
+  const plain =
+    parts.length > 1 &&
+    parts.every((p, i) => i % 2 === 1 || (!p.includes('{{') && (i === parts.length - 1 || !p.endsWith('{'))));
   return plain ? plainFields(src, parts) : interpreted(src);
 }
 
@@ -414,7 +499,10 @@ function plainFields(src: string, parts: string[]): Template {
       let out = '';
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i] as string;
-        if (i % 2 === 0) { out += p; continue; }
+        if (i % 2 === 0) {
+          out += p;
+          continue;
+        }
         const v = typeof data === 'object' && data !== null ? field(data, p) : undefined;
         if (typeof v !== 'string') return (full ??= interpreted(src)).render(data);
         out += v;

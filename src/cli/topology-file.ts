@@ -4,7 +4,13 @@
 // for. Export reads the records; parse checks the shape and turns it into the core's requests.
 import { GWBRIDGE } from '../core/gwbridge.js';
 import type { DesiredSandbox, Topology } from '../core/apply.js';
-import { sharedNetnsOf, type EndpointSettings, type NetworkRecord, type PortMapping, type SandboxRecord } from '../model/records.js';
+import {
+  sharedNetnsOf,
+  type EndpointSettings,
+  type NetworkRecord,
+  type PortMapping,
+  type SandboxRecord,
+} from '../model/records.js';
 import type { NetworkCreate } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
 import { InvalidArgumentError } from '../lib/errors.js';
@@ -46,7 +52,8 @@ export interface TopologyFile {
   }>;
 }
 
-const portText = (p: PortMapping) => `${p.hostIP ? `${p.hostIP.includes(':') ? `[${p.hostIP}]` : p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}/${p.proto}`;
+const portText = (p: PortMapping) =>
+  `${p.hostIP ? `${p.hostIP.includes(':') ? `[${p.hostIP}]` : p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}/${p.proto}`;
 
 function endpointSpec(network: string, s: EndpointSettings): EndpointSpec {
   const e: EndpointSpec = { network };
@@ -63,14 +70,25 @@ function endpointSpec(network: string, s: EndpointSettings): EndpointSpec {
 /** Endpoint settings as `connect` flags make them (absent fields left out). */
 /** A file is untyped: every field must be what the flag it stands for would give, or a clear error. */
 function checkEndpointSpec(e: EndpointSpec): void {
-  const bad = (field: string, want: string) => new InvalidArgumentError(`endpoint on ${String(e.network)}: ${field} must be ${want}`);
-  for (const f of ['ip', 'ip6', 'mac'] as const) if (e[f] !== undefined && typeof e[f] !== 'string') throw bad(f, 'a string');
+  const bad = (field: string, want: string) =>
+    new InvalidArgumentError(`endpoint on ${String(e.network)}: ${field} must be ${want}`);
+  for (const f of ['ip', 'ip6', 'mac'] as const)
+    if (e[f] !== undefined && typeof e[f] !== 'string') throw bad(f, 'a string');
   for (const f of ['aliases', 'linkLocalIPs'] as const) {
     const v: unknown = e[f];
-    if (v !== undefined && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) throw bad(f, 'a list of strings');
+    if (v !== undefined && !(Array.isArray(v) && v.every((x) => typeof x === 'string')))
+      throw bad(f, 'a list of strings');
   }
   const opts: unknown = e.driverOpts;
-  if (opts !== undefined && !(opts && typeof opts === 'object' && !Array.isArray(opts) && Object.values(opts).every((x) => typeof x === 'string'))) {
+  if (
+    opts !== undefined &&
+    !(
+      opts &&
+      typeof opts === 'object' &&
+      !Array.isArray(opts) &&
+      Object.values(opts).every((x) => typeof x === 'string')
+    )
+  ) {
     throw bad('driverOpts', 'a map of strings');
   }
   if (e.gwPriority !== undefined && !Number.isSafeInteger(e.gwPriority)) throw bad('gwPriority', 'an integer');
@@ -96,9 +114,12 @@ function networkSpec(n: NetworkRecord): TopologyFile['networks'][number] {
   // Subnets a default pool gave are left to the pool again: the file stays portable.
   if (n.userSubnets) {
     out.subnets = n.ipam.config.map((p) => ({
-      subnet: p.Subnet, gateway: p.Gateway,
+      subnet: p.Subnet,
+      gateway: p.Gateway,
       ...(p.IPRange ? { ipRange: p.IPRange } : {}),
-      ...(p.AuxiliaryAddresses && Object.keys(p.AuxiliaryAddresses).length ? { auxAddresses: p.AuxiliaryAddresses } : {}),
+      ...(p.AuxiliaryAddresses && Object.keys(p.AuxiliaryAddresses).length
+        ? { auxAddresses: p.AuxiliaryAddresses }
+        : {}),
     }));
   }
   if (n.enableIPv6) out.ipv6 = true;
@@ -115,7 +136,10 @@ export const declarable = (sb: SandboxRecord): boolean => sb.mode !== 'adopted';
 export function exportTopology(tx: ReadTxn): TopologyFile {
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   // The gwbridge is netctl's own doing (made and joined as overlays need it), not something to declare.
-  const nets = tx.list('networks').filter((n) => !n.predefined && n.name !== GWBRIDGE).sort(byName);
+  const nets = tx
+    .list('networks')
+    .filter((n) => !n.predefined && n.name !== GWBRIDGE)
+    .sort(byName);
   const sbs = tx.list('sandboxes').filter(declarable).sort(byName);
   return {
     version: 1,
@@ -126,7 +150,9 @@ export function exportTopology(tx: ReadTxn): TopologyFile {
       if (sb.state === 'stopped') out.state = 'stopped';
       if (shared !== undefined) out.net = `container:${tx.get('sandboxes', shared)?.name ?? shared}`;
       if (sb.hostname !== sb.name) out.hostname = sb.hostname;
-      const eps = Object.entries(sb.networks).filter(([id]) => tx.get('networks', id)?.name !== GWBRIDGE).map(([id, r]) => endpointSpec(tx.get('networks', id)?.name ?? r.name, r.settings));
+      const eps = Object.entries(sb.networks)
+        .filter(([id]) => tx.get('networks', id)?.name !== GWBRIDGE)
+        .map(([id, r]) => endpointSpec(tx.get('networks', id)?.name ?? r.name, r.settings));
       if (eps.length) out.networks = eps;
       if (sb.ports.length) out.ports = sb.ports.map(portText);
       if (sb.dns) out.dns = sb.dns;
@@ -160,8 +186,12 @@ const strs = (v: unknown, what: string): string[] => list(v, what).map((x) => St
 /** Checks the file's shape (every bad entry named) and returns what the core applies. */
 export function parseTopology(doc: unknown, file: string): Topology {
   if (!isObj(doc)) throw new InvalidArgumentError(`${file}: expected a map with networks and sandboxes`);
-  if (doc['version'] !== undefined && doc['version'] !== 1) throw new InvalidArgumentError(`${file}: unsupported version ${String(doc['version'])} (this netctl reads version 1)`);
-  for (const k of Object.keys(doc)) if (!['version', 'networks', 'sandboxes'].includes(k)) throw new InvalidArgumentError(`${file}: unknown key ${k}`);
+  if (doc['version'] !== undefined && doc['version'] !== 1)
+    throw new InvalidArgumentError(
+      `${file}: unsupported version ${String(doc['version'])} (this netctl reads version 1)`,
+    );
+  for (const k of Object.keys(doc))
+    if (!['version', 'networks', 'sandboxes'].includes(k)) throw new InvalidArgumentError(`${file}: unknown key ${k}`);
   const networks: NetworkCreate[] = list(doc['networks'], `${file}: networks`).map((n, i) => {
     if (!isObj(n)) throw new InvalidArgumentError(`${file}: networks[${i}] is not a map`);
     const nm = name(n['name'], `${file}: networks[${i}]`);
@@ -169,36 +199,53 @@ export function parseTopology(doc: unknown, file: string): Topology {
     const aux: Record<string, string> = {};
     for (const s of subnets) Object.assign(aux, strMap(s['auxAddresses'], `network ${nm}: auxAddresses`));
     return {
-      name: nm, driver: typeof n['driver'] === 'string' ? n['driver'] : 'bridge',
+      name: nm,
+      driver: typeof n['driver'] === 'string' ? n['driver'] : 'bridge',
       subnets: subnets.map((s) => String(s['subnet'])),
       gateways: subnets.flatMap((s) => (s['gateway'] ? [String(s['gateway'])] : [])),
       ipRanges: subnets.flatMap((s) => (s['ipRange'] ? [String(s['ipRange'])] : [])),
       auxAddresses: aux,
-      enableIPv6: n['ipv6'] === true, internal: n['internal'] === true, attachable: n['attachable'] === true,
-      options: strMap(n['options'], `network ${nm}: options`), labels: strMap(n['labels'], `network ${nm}: labels`),
-      ipamDriver: 'default', ipamOptions: {},
+      enableIPv6: n['ipv6'] === true,
+      internal: n['internal'] === true,
+      attachable: n['attachable'] === true,
+      options: strMap(n['options'], `network ${nm}: options`),
+      labels: strMap(n['labels'], `network ${nm}: labels`),
+      ipamDriver: 'default',
+      ipamOptions: {},
     };
   });
   const sandboxes: DesiredSandbox[] = list(doc['sandboxes'], `${file}: sandboxes`).map((s, i) => {
     if (!isObj(s)) throw new InvalidArgumentError(`${file}: sandboxes[${i}] is not a map`);
     const nm = name(s['name'], `${file}: sandboxes[${i}]`);
     const state = s['state'] ?? 'running';
-    if (state !== 'running' && state !== 'stopped') throw new InvalidArgumentError(`sandbox ${nm}: state is running or stopped, not ${String(state)}`);
+    if (state !== 'running' && state !== 'stopped')
+      throw new InvalidArgumentError(`sandbox ${nm}: state is running or stopped, not ${String(state)}`);
     const eps = list(s['networks'], `sandbox ${nm}: networks`).map((e) => {
       const spec = (isObj(e) ? e : { network: e }) as unknown as EndpointSpec;
       return { network: name(spec.network, `sandbox ${nm}: an endpoint`), settings: endpointSettings(spec) };
     });
     const net = s['net'] === undefined ? undefined : String(s['net']);
-    if (net !== undefined && !net.startsWith('container:')) throw new InvalidArgumentError(`sandbox ${nm}: net is container:NAME (other modes are networks: host, none, bridge)`);
-    if (net !== undefined && eps.length) throw new InvalidArgumentError(`sandbox ${nm}: a container: sandbox has no networks of its own`);
+    if (net !== undefined && !net.startsWith('container:'))
+      throw new InvalidArgumentError(
+        `sandbox ${nm}: net is container:NAME (other modes are networks: host, none, bridge)`,
+      );
+    if (net !== undefined && eps.length)
+      throw new InvalidArgumentError(`sandbox ${nm}: a container: sandbox has no networks of its own`);
     const dns = isObj(s['dns']) ? s['dns'] : undefined;
     const out: DesiredSandbox = {
-      name: nm, state, networks: net === undefined && eps.length === 0 ? [{ network: 'bridge', settings: {} }] : eps,
+      name: nm,
+      state,
+      networks: net === undefined && eps.length === 0 ? [{ network: 'bridge', settings: {} }] : eps,
       ports: strs(s['ports'], `sandbox ${nm}: ports`).flatMap(parsePublish),
     };
     if (net !== undefined) out.net = net;
     if (s['hostname'] !== undefined) out.hostname = String(s['hostname']);
-    if (dns) out.dns = { servers: strs(dns['servers'], `sandbox ${nm}: dns`), search: strs(dns['search'], `sandbox ${nm}: dns`), options: strs(dns['options'], `sandbox ${nm}: dns`) };
+    if (dns)
+      out.dns = {
+        servers: strs(dns['servers'], `sandbox ${nm}: dns`),
+        search: strs(dns['search'], `sandbox ${nm}: dns`),
+        options: strs(dns['options'], `sandbox ${nm}: dns`),
+      };
     const hosts = strs(s['extraHosts'], `sandbox ${nm}: extraHosts`).map(parseAddHost);
     if (hosts.length) out.extraHosts = hosts;
     return out;

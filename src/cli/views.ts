@@ -12,13 +12,25 @@ const hasFirewall = (nw: NetworkRecord): boolean => driverFor(nw.driver).firewal
 
 /** A global network as the cluster has it: every host's endpoints, and the hosts themselves. */
 export interface GlobalView {
-  peers: Array<{ id: string; sandboxId: string; container: string; node: string; vtep: string; mac: string; ipv4: string; ipv6: string }>;
+  peers: Array<{
+    id: string;
+    sandboxId: string;
+    container: string;
+    node: string;
+    vtep: string;
+    mac: string;
+    ipv4: string;
+    ipv6: string;
+  }>;
 }
 
 /** `firewall`: the backend in use, shown under Status for networks that have rules (SPEC §11). */
 export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '', global?: GlobalView) {
   // index of a missing key gives the element's zero value, as Go: an empty EndpointResource.
-  const containers: Record<string, unknown> = goMap({}, { Name: '', EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' });
+  const containers: Record<string, unknown> = goMap(
+    {},
+    { Name: '', EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' },
+  );
   const held = Object.keys(nw.ipam.reserved ?? {});
   const eps = endpointsOf(tx, { network: nw.id });
   // Many endpoints: their sandboxes' names from one pass over the index, no sandbox parsed.
@@ -37,7 +49,15 @@ export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '', globa
   const peers: Array<{ Name: string; IP: string }> = [];
   for (const p of global?.peers ?? []) {
     if (!containers[p.sandboxId]) held.push(...[p.ipv4, p.ipv6].filter(Boolean).map((a) => a.split('/')[0] ?? ''));
-    containers[p.sandboxId] = { Name: p.container, EndpointID: p.id, MacAddress: p.mac, IPv4Address: p.ipv4, IPv6Address: p.ipv6, Node: p.node, AdvertiseAddr: p.vtep };
+    containers[p.sandboxId] = {
+      Name: p.container,
+      EndpointID: p.id,
+      MacAddress: p.mac,
+      IPv4Address: p.ipv4,
+      IPv6Address: p.ipv6,
+      Node: p.node,
+      AdvertiseAddr: p.vtep,
+    };
     if (!peers.some((x) => x.IP === p.vtep)) peers.push({ Name: p.node, IP: p.vtep });
   }
   return {
@@ -97,7 +117,9 @@ export function jsonText(v: unknown, indent?: number): string {
 
 /** Docker's `network ls` formatter fields, plus .Subnets and .Containers (its live endpoints). */
 export function networkRow(nw: NetworkRecord, truncate: boolean, containers = 0) {
-  const labels = Object.entries(nw.labels).map(([k, v]) => (v ? `${k}=${v}` : k)).join(',');
+  const labels = Object.entries(nw.labels)
+    .map(([k, v]) => (v ? `${k}=${v}` : k))
+    .join(',');
   return {
     ID: truncate ? nw.id.slice(0, 12) : nw.id,
     Name: nw.name,

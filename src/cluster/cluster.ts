@@ -92,12 +92,21 @@ const parse = <T>(kv: KV): T | undefined => {
   }
 };
 
-const cmp = (key: string, target: Compare['target'], value: number | string, op: Compare['op'] = '=='): Compare => ({ key, target, op, value });
+const cmp = (key: string, target: Compare['target'], value: number | string, op: Compare['op'] = '=='): Compare => ({
+  key,
+  target,
+  op,
+  value,
+});
 const absent = (key: string): Compare => cmp(key, 'create', 0);
 const ATTEMPTS = 12;
 
 export class Cluster {
-  constructor(readonly url: string, readonly me: Me, private readonly etcd: EtcdClient) {}
+  constructor(
+    readonly url: string,
+    readonly me: Me,
+    private readonly etcd: EtcdClient,
+  ) {}
 
   close(): void {
     this.etcd.close();
@@ -110,10 +119,16 @@ export class Cluster {
       const [kind, a, b] = kv.key.slice(PREFIX.length).split('/');
       if (kind === 'gen') s.genRev = kv.modRev;
       else if (kind === 'netgen' && a) s.netgenRev.set(a, kv.modRev);
-      else if (kind === 'networks') { const n = parse<NetworkRecord>(kv); if (n?.id) s.networks.push(n); }
-      else if (kind === 'endpoints') { const p = parse<Peer>(kv); if (p?.id) s.peers.push(p); }
-      else if (kind === 'nodes') { const n = parse<NodeRecord>(kv); if (n?.addr) s.nodes.push(n); }
-      else if (kind === 'ipam' && a && b) {
+      else if (kind === 'networks') {
+        const n = parse<NetworkRecord>(kv);
+        if (n?.id) s.networks.push(n);
+      } else if (kind === 'endpoints') {
+        const p = parse<Peer>(kv);
+        if (p?.id) s.peers.push(p);
+      } else if (kind === 'nodes') {
+        const n = parse<NodeRecord>(kv);
+        if (n?.addr) s.nodes.push(n);
+      } else if (kind === 'ipam' && a && b) {
         if (!s.used.has(a)) s.used.set(a, new Map());
         s.used.get(a)?.set(b, kv.value);
       }
@@ -130,8 +145,11 @@ export class Cluster {
     return this.etcd.txn({
       compare: [cmp(K.gen, 'mod', snap.genRev), absent(K.name(nw.name)), absent(K.vni(vni))],
       put: [
-        { key: K.network(nw.id), value: JSON.stringify(nw) }, { key: K.name(nw.name), value: nw.id },
-        { key: K.vni(vni), value: nw.id }, { key: K.gen, value: String(snap.rev) }, this.nodePut(),
+        { key: K.network(nw.id), value: JSON.stringify(nw) },
+        { key: K.name(nw.name), value: nw.id },
+        { key: K.vni(vni), value: nw.id },
+        { key: K.gen, value: String(snap.rev) },
+        this.nodePut(),
       ],
       del: [],
     });
@@ -144,8 +162,12 @@ export class Cluster {
       compare: [cmp(K.netgen(nw.id), 'mod', snap.netgenRev.get(nw.id) ?? 0), cmp(K.network(nw.id), 'create', 0, '>')],
       put: [{ key: K.gen, value: String(snap.rev) }],
       del: [
-        { key: K.network(nw.id) }, { key: K.name(nw.name) }, ...(Number.isInteger(vni) ? [{ key: K.vni(vni) }] : []),
-        { key: K.netgen(nw.id) }, { key: K.ipam(nw.id), prefix: true }, { key: K.endpoint(nw.id), prefix: true },
+        { key: K.network(nw.id) },
+        { key: K.name(nw.name) },
+        ...(Number.isInteger(vni) ? [{ key: K.vni(vni) }] : []),
+        { key: K.netgen(nw.id) },
+        { key: K.ipam(nw.id), prefix: true },
+        { key: K.endpoint(nw.id), prefix: true },
       ],
     });
   }
@@ -166,33 +188,59 @@ export class Cluster {
         const p = mine.kvs[0] && parse<Peer>(mine.kvs[0]);
         if (p) return p;
       }
-      const cidr = allocate({
-        network: nw.name, pools: nw.ipam.config.filter((p) => !p.Subnet.includes(':')), userSubnets: nw.userSubnets || req.reclaim === true,
-        inUse: { keys: () => inUse.keys(), get: (ip) => (inUse.has(ip) && inUse.get(ip) !== req.endpoint ? 'another container' : undefined) },
-      }, 4, req.ipv4);
+      const cidr = allocate(
+        {
+          network: nw.name,
+          pools: nw.ipam.config.filter((p) => !p.Subnet.includes(':')),
+          userSubnets: nw.userSubnets || req.reclaim === true,
+          inUse: {
+            keys: () => inUse.keys(),
+            get: (ip) => (inUse.has(ip) && inUse.get(ip) !== req.endpoint ? 'another container' : undefined),
+          },
+        },
+        4,
+        req.ipv4,
+      );
       if (!cidr) throw new ConflictError(`network ${nw.name} has no IPv4 subnet`);
       const ip = bareIP(cidr);
       const v4 = parseIP(ip);
       const peer: Peer = {
-        id: req.endpoint, networkId: nw.id, sandboxId: req.sandbox, container: req.container, node: this.me.name, vtep: this.me.addr,
-        ipv4: cidr, ipv6: '', mac: (req.mac ?? (v4 ? macFromIPv4(v4) : '')).toLowerCase(),
+        id: req.endpoint,
+        networkId: nw.id,
+        sandboxId: req.sandbox,
+        container: req.container,
+        node: this.me.name,
+        vtep: this.me.addr,
+        ipv4: cidr,
+        ipv6: '',
+        mac: (req.mac ?? (v4 ? macFromIPv4(v4) : '')).toLowerCase(),
       };
       const ok = await this.etcd.txn({
         compare: [absent(K.ipam(nw.id, ip)), cmp(K.network(nw.id), 'create', 0, '>')],
         put: [
-          { key: K.ipam(nw.id, ip), value: req.endpoint }, { key: K.endpoint(nw.id, req.endpoint), value: JSON.stringify(peer) },
-          { key: K.netgen(nw.id), value: req.endpoint }, this.nodePut(),
+          { key: K.ipam(nw.id, ip), value: req.endpoint },
+          { key: K.endpoint(nw.id, req.endpoint), value: JSON.stringify(peer) },
+          { key: K.netgen(nw.id), value: req.endpoint },
+          this.nodePut(),
         ],
         del: [],
       });
       if (ok) return peer;
     }
-    throw new ConflictError(`could not claim an address on network ${req.network}: too many concurrent connects, try again`);
+    throw new ConflictError(
+      `could not claim an address on network ${req.network}: too many concurrent connects, try again`,
+    );
   }
 
   /** The network record and the addresses in use on it (the snapshot's when given). */
-  private async addresses(id: string, known?: Map<string, string>): Promise<{ nw: NetworkRecord; inUse: Map<string, string> }> {
-    const [rec, ipam] = await Promise.all([this.etcd.range(K.network(id)), known ? undefined : this.etcd.range(K.ipam(id))]);
+  private async addresses(
+    id: string,
+    known?: Map<string, string>,
+  ): Promise<{ nw: NetworkRecord; inUse: Map<string, string> }> {
+    const [rec, ipam] = await Promise.all([
+      this.etcd.range(K.network(id)),
+      known ? undefined : this.etcd.range(K.ipam(id)),
+    ]);
     const kv = rec.kvs.find((x) => x.key === K.network(id));
     const nw = kv && parse<NetworkRecord>(kv);
     if (!nw) throw new NotFoundError(`network ${id.slice(0, 12)} not found in the cluster store (removed meanwhile)`);

@@ -8,31 +8,61 @@ import type { IBackoff } from 'cockatiel';
 import type * as Lib from './etcd3-lib.js';
 import { mark } from '../lib/trace.js';
 
-export interface KV { key: string; value: string; createRev: number; modRev: number }
+export interface KV {
+  key: string;
+  value: string;
+  createRev: number;
+  modRev: number;
+}
 /** A txn condition: target 'create' | 'mod' compare revisions (numbers), 'value' compares the string value. A key that does not exist has createRev 0 and modRev 0. */
-export interface Compare { key: string; target: 'create' | 'mod' | 'value'; op: '==' | '!=' | '<' | '>'; value: number | string }
-export interface TxnReq { compare: Compare[]; put: Array<{ key: string; value: string }>; del: Array<{ key: string; prefix?: boolean }> }
-export interface WatchEvent { type: 'put' | 'delete'; key: string; value: string; modRev: number }
+export interface Compare {
+  key: string;
+  target: 'create' | 'mod' | 'value';
+  op: '==' | '!=' | '<' | '>';
+  value: number | string;
+}
+export interface TxnReq {
+  compare: Compare[];
+  put: Array<{ key: string; value: string }>;
+  del: Array<{ key: string; prefix?: boolean }>;
+}
+export interface WatchEvent {
+  type: 'put' | 'delete';
+  key: string;
+  value: string;
+  modRev: number;
+}
 export interface EtcdClient {
   /** Every key under prefix, at one revision (the store's current revision is returned as rev). */
   range(prefix: string): Promise<{ rev: number; kvs: KV[] }>;
   /** All compares hold -> all puts and deletes applied atomically, resolves true; else nothing applied, resolves false. */
   txn(req: TxnReq): Promise<boolean>;
   /** Watches the prefix from revision fromRev (inclusive) on; calls onEvents with each batch; reconnects by itself after an etcd restart (resuming from the last seen revision + 1); onError for anything it cannot recover from (e.g. compacted revision: caller re-reads). */
-  watch(prefix: string, fromRev: number, onEvents: (evs: WatchEvent[]) => void, onError: (e: Error) => void): Promise<{ close(): Promise<void> }>;
+  watch(
+    prefix: string,
+    fromRev: number,
+    onEvents: (evs: WatchEvent[]) => void,
+    onError: (e: Error) => void,
+  ): Promise<{ close(): Promise<void> }>;
   close(): void;
 }
 
 /** Thrown for any failure to reach etcd; `cause` keeps the gRPC error for --debug. */
 export class ClusterUnreachable extends SystemError {
-  constructor(readonly url: string, override readonly cause?: unknown) {
+  constructor(
+    readonly url: string,
+    override readonly cause?: unknown,
+  ) {
     super(`cluster store ${url}: unreachable`);
   }
 }
 
 /** etcd answered, but with an error (a canceled watch, a refused request). */
 export class ClusterError extends SystemError {
-  constructor(readonly url: string, detail: string) {
+  constructor(
+    readonly url: string,
+    detail: string,
+  ) {
     super(`cluster store ${url}: ${detail}`);
   }
 }
@@ -47,7 +77,8 @@ const ENDPOINT = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/;
 
 /** Parses `etcd://HOST:PORT[,HOST:PORT...]` into `host:port` strings (IPv6 kept in brackets). */
 export function parseClusterUrl(url: string): string[] {
-  const bad = (why: string) => new InvalidArgumentError(`invalid cluster store "${url}": ${why} (expected etcd://HOST:PORT[,HOST:PORT...])`);
+  const bad = (why: string) =>
+    new InvalidArgumentError(`invalid cluster store "${url}": ${why} (expected etcd://HOST:PORT[,HOST:PORT...])`);
   if (!url.startsWith('etcd://')) throw bad('the scheme must be etcd://');
   const rest = url.slice('etcd://'.length);
   if (rest === '') throw bad('no endpoint');
@@ -55,7 +86,8 @@ export function parseClusterUrl(url: string): string[] {
     const m = ENDPOINT.exec(ep);
     if (!m) throw bad(ep === '' ? 'an empty endpoint' : `"${ep}" is not HOST:PORT`);
     const [, v6, host, port] = m;
-    if (v6 !== undefined && (!v6.includes(':') || !/^[0-9A-Fa-f:]*(?:\d+\.\d+\.\d+\.\d+)?$/.test(v6))) throw bad(`"${v6}" is not an IPv6 address`);
+    if (v6 !== undefined && (!v6.includes(':') || !/^[0-9A-Fa-f:]*(?:\d+\.\d+\.\d+\.\d+)?$/.test(v6)))
+      throw bad(`"${v6}" is not an IPv6 address`);
     if (host !== undefined && !HOST.test(host)) throw bad(`"${host}" is not a host name or address`);
     const n = Number(port);
     if (n < 1 || n > 65535) throw bad(`port ${port} out of range`);
@@ -70,7 +102,10 @@ export function connectEtcd(url: string, endpoints: string[], opts: { timeoutMs?
 }
 
 type LibT = typeof Lib;
-interface Conn { etcd: Etcd3; hosts: string[] }
+interface Conn {
+  etcd: Etcd3;
+  hosts: string[];
+}
 
 /** The end of the range of keys that start with prefix (etcd's "prefix + 1"); '\0' means "to the end". */
 export function prefixEnd(prefix: Buffer): Buffer {
@@ -98,7 +133,11 @@ class Client implements EtcdClient {
   private closed = false;
   private readonly watches = new Set<Watcher>();
 
-  constructor(private readonly url: string, private readonly endpoints: string[], private readonly timeoutMs: number) {}
+  constructor(
+    private readonly url: string,
+    private readonly endpoints: string[],
+    private readonly timeoutMs: number,
+  ) {}
 
   async range(prefix: string): Promise<{ rev: number; kvs: KV[] }> {
     return this.call(async ({ etcd }) => {
@@ -107,8 +146,10 @@ class Client implements EtcdClient {
       return {
         rev: Number(res.header.revision),
         kvs: res.kvs.map((kv) => ({
-          key: kv.key.toString(), value: kv.value.toString(),
-          createRev: Number(kv.create_revision), modRev: Number(kv.mod_revision),
+          key: kv.key.toString(),
+          value: kv.value.toString(),
+          createRev: Number(kv.create_revision),
+          modRev: Number(kv.mod_revision),
         })),
       };
     });
@@ -119,8 +160,11 @@ class Client implements EtcdClient {
       const base = { key: Buffer.from(c.key), result: RESULT[c.op] };
       if (c.target === 'value') return { ...base, target: 'Value' as const, value: Buffer.from(String(c.value)) };
       const rev = Number(c.value);
-      if (!Number.isSafeInteger(rev)) throw new InvalidArgumentError(`txn compare of ${c.key}: revision ${c.value} is not an integer`);
-      return c.target === 'create' ? { ...base, target: 'Create' as const, create_revision: rev } : { ...base, target: 'Mod' as const, mod_revision: rev };
+      if (!Number.isSafeInteger(rev))
+        throw new InvalidArgumentError(`txn compare of ${c.key}: revision ${c.value} is not an integer`);
+      return c.target === 'create'
+        ? { ...base, target: 'Create' as const, create_revision: rev }
+        : { ...base, target: 'Mod' as const, mod_revision: rev };
     });
     const success = [
       ...req.put.map((p) => ({ request_put: { key: Buffer.from(p.key), value: Buffer.from(p.value) } })),
@@ -132,67 +176,95 @@ class Client implements EtcdClient {
     return this.call(async ({ etcd }) => (await etcd.kv.txn({ compare, success, failure: [] })).succeeded);
   }
 
-  async watch(prefix: string, fromRev: number, onEvents: (evs: WatchEvent[]) => void, onError: (e: Error) => void): Promise<{ close(): Promise<void> }> {
-    return this.call(({ etcd, hosts }) => new Promise((resolve, reject) => {
-      // The revision every event up to which was delivered: a reconnect resumes after it.
-      // etcd3 would resume after the header revision of the last response, which skips events
-      // when etcd sends a long history in several responses.
-      let seen = fromRev - 1;
-      let state: 'connecting' | 'open' | 'closed' = 'connecting';
-      const w = etcd.watch().prefix(prefix).startRevision(String(fromRev)).watcher();
-      this.watches.add(w);
-      const stop = async () => {
-        if (state === 'closed') return;
-        state = 'closed';
-        this.watches.delete(w);
-        w.removeAllListeners('data');
-        // A cancel waits for etcd's answer; a dead etcd never gives it.
-        await Promise.race([w.cancel(), new Promise((r) => setTimeout(r, this.timeoutMs).unref())]);
-      };
-      w.on('data', (res: IWatchResponse) => {
-        if (state === 'closed') return;
-        const evs = res.events
-          .map((ev) => ({ type: ev.type === 'Put' ? 'put' as const : 'delete' as const, key: ev.kv.key.toString(), value: ev.kv.value.toString(), modRev: Number(ev.kv.mod_revision) }))
-          .filter((ev) => ev.modRev > seen);
-        // An empty response is a progress notice: everything up to its revision was sent.
-        if (res.events.length === 0 && !res.created) seen = Math.max(seen, Number(res.header.revision));
-        const last = evs[evs.length - 1];
-        if (last) { seen = last.modRev; onEvents(evs); }
-      });
-      w.on('connected', () => {
-        if (state !== 'connecting') return;
-        state = 'open';
-        resolve({ close: stop });
-      });
-      w.on('disconnected', (err: unknown) => {
-        // Never connected to the only endpoint: etcd is not there, no point waiting for the
-        // backoff. With several, etcd3 tries another one at each reconnect, until the deadline.
-        if (state === 'connecting') {
-          if (hosts.length === 1) { void stop(); reject(new ClusterUnreachable(this.url, err)); }
-          return;
-        }
-        w.request.start_revision = String(seen + 1);
-      });
-      w.on('error', (err: Error) => {
-        const first = state === 'connecting';
-        void stop();
-        // etcd 3.4 cancels a watch of a compacted revision with an empty reason, and etcd3
-        // drops the compact_revision: callers cannot tell the cases apart, they re-read.
-        const reason = err.message.replace(/^Watcher canceled:\s*/, '');
-        const e = new ClusterError(this.url, `watch ${prefix} canceled by etcd${reason ? `: ${reason}` : ''}`);
-        if (first) reject(e); else onError(e);
-      });
-      // call()'s deadline also ends a watch that never connects: take the watcher away then.
-      setTimeout(() => { if (state === 'connecting') void stop(); }, this.timeoutMs).unref();
-    }));
+  async watch(
+    prefix: string,
+    fromRev: number,
+    onEvents: (evs: WatchEvent[]) => void,
+    onError: (e: Error) => void,
+  ): Promise<{ close(): Promise<void> }> {
+    return this.call(
+      ({ etcd, hosts }) =>
+        new Promise((resolve, reject) => {
+          // The revision every event up to which was delivered: a reconnect resumes after it.
+          // etcd3 would resume after the header revision of the last response, which skips events
+          // when etcd sends a long history in several responses.
+          let seen = fromRev - 1;
+          let state: 'connecting' | 'open' | 'closed' = 'connecting';
+          const w = etcd.watch().prefix(prefix).startRevision(String(fromRev)).watcher();
+          this.watches.add(w);
+          const stop = async () => {
+            if (state === 'closed') return;
+            state = 'closed';
+            this.watches.delete(w);
+            w.removeAllListeners('data');
+            // A cancel waits for etcd's answer; a dead etcd never gives it.
+            await Promise.race([w.cancel(), new Promise((r) => setTimeout(r, this.timeoutMs).unref())]);
+          };
+          w.on('data', (res: IWatchResponse) => {
+            if (state === 'closed') return;
+            const evs = res.events
+              .map((ev) => ({
+                type: ev.type === 'Put' ? ('put' as const) : ('delete' as const),
+                key: ev.kv.key.toString(),
+                value: ev.kv.value.toString(),
+                modRev: Number(ev.kv.mod_revision),
+              }))
+              .filter((ev) => ev.modRev > seen);
+            // An empty response is a progress notice: everything up to its revision was sent.
+            if (res.events.length === 0 && !res.created) seen = Math.max(seen, Number(res.header.revision));
+            const last = evs[evs.length - 1];
+            if (last) {
+              seen = last.modRev;
+              onEvents(evs);
+            }
+          });
+          w.on('connected', () => {
+            if (state !== 'connecting') return;
+            state = 'open';
+            resolve({ close: stop });
+          });
+          w.on('disconnected', (err: unknown) => {
+            // Never connected to the only endpoint: etcd is not there, no point waiting for the
+            // backoff. With several, etcd3 tries another one at each reconnect, until the deadline.
+            if (state === 'connecting') {
+              if (hosts.length === 1) {
+                void stop();
+                reject(new ClusterUnreachable(this.url, err));
+              }
+              return;
+            }
+            w.request.start_revision = String(seen + 1);
+          });
+          w.on('error', (err: Error) => {
+            const first = state === 'connecting';
+            void stop();
+            // etcd 3.4 cancels a watch of a compacted revision with an empty reason, and etcd3
+            // drops the compact_revision: callers cannot tell the cases apart, they re-read.
+            const reason = err.message.replace(/^Watcher canceled:\s*/, '');
+            const e = new ClusterError(this.url, `watch ${prefix} canceled by etcd${reason ? `: ${reason}` : ''}`);
+            if (first) reject(e);
+            else onError(e);
+          });
+          // call()'s deadline also ends a watch that never connects: take the watcher away then.
+          setTimeout(() => {
+            if (state === 'connecting') void stop();
+          }, this.timeoutMs).unref();
+        }),
+    );
   }
 
   close(): void {
     this.closed = true;
     // Watchers first: etcd3 keeps reconnecting the watchers of a closed client.
-    for (const w of this.watches) { w.removeAllListeners('data'); void w.cancel(); }
+    for (const w of this.watches) {
+      w.removeAllListeners('data');
+      void w.cancel();
+    }
     this.watches.clear();
-    void this.conn?.then(({ etcd }) => etcd.close(), () => undefined);
+    void this.conn?.then(
+      ({ etcd }) => etcd.close(),
+      () => undefined,
+    );
   }
 
   /** Loads etcd3 and makes the client, once; again after a failure (an agent outlives one). */
@@ -200,7 +272,9 @@ class Client implements EtcdClient {
     if (!this.conn) {
       const p = this.open();
       this.conn = p;
-      p.catch(() => { if (this.conn === p) this.conn = undefined; });
+      p.catch(() => {
+        if (this.conn === p) this.conn = undefined;
+      });
     }
     return this.conn;
   }
@@ -220,7 +294,8 @@ class Client implements EtcdClient {
   private options(lib: LibT, hosts: string[]): IOptions {
     const n = hosts.length;
     const attemptMs = Math.max(500, Math.floor(this.timeoutMs / n));
-    const unreachable = (e: Error) => e instanceof lib.GRPCUnavailableError || e instanceof lib.GRPCDeadlineExceededError;
+    const unreachable = (e: Error) =>
+      e instanceof lib.GRPCUnavailableError || e instanceof lib.GRPCDeadlineExceededError;
     return {
       hosts: hosts.map((e) => `http://${e}`),
       // etcd3's defaults: 3 retries of every call, a 5 s circuit breaker after 3 failures per
@@ -228,7 +303,13 @@ class Client implements EtcdClient {
       // Here: one try per endpoint, each with its share of the budget; with several endpoints
       // a failed one is skipped for 2 s (by watch reconnects too); fail-fast is ours (call()).
       faultHandling: {
-        host: () => (n > 1 ? lib.circuitBreaker(lib.handleWhen(unreachable), { halfOpenAfter: 2000, breaker: new lib.ConsecutiveBreaker(1) }) : lib.noop),
+        host: () =>
+          n > 1
+            ? lib.circuitBreaker(lib.handleWhen(unreachable), {
+                halfOpenAfter: 2000,
+                breaker: new lib.ConsecutiveBreaker(1),
+              })
+            : lib.noop,
         global: n > 1 ? lib.retry(lib.handleWhen(unreachable), { maxAttempts: n - 1 }) : lib.noop,
         watchBackoff: reconnectDelay(50),
       },
@@ -251,7 +332,10 @@ class Client implements EtcdClient {
     if (Date.now() - this.failedAt < FAIL_FAST_MS) throw new ClusterUnreachable(this.url);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ClusterUnreachable(this.url, new Error(`no answer in ${this.timeoutMs} ms`))), this.timeoutMs);
+      timer = setTimeout(
+        () => reject(new ClusterUnreachable(this.url, new Error(`no answer in ${this.timeoutMs} ms`))),
+        this.timeoutMs,
+      );
     });
     try {
       return await Promise.race([this.connection().then(fn), deadline]);
@@ -272,18 +356,30 @@ class Client implements EtcdClient {
   private forgetPartial(): void {
     const c = this.conn;
     if (!c) return;
-    void c.then(({ etcd, hosts }) => {
-      if (hosts.length >= this.endpoints.length || this.conn !== c) return;
-      this.conn = undefined;
-      etcd.close();
-    }, () => undefined);
+    void c.then(
+      ({ etcd, hosts }) => {
+        if (hosts.length >= this.endpoints.length || this.conn !== c) return;
+        this.conn = undefined;
+        etcd.close();
+      },
+      () => undefined,
+    );
   }
 
   private classify(e: unknown): Error {
-    if (e instanceof ClusterUnreachable) { this.failedAt = Date.now(); return e; }
+    if (e instanceof ClusterUnreachable) {
+      this.failedAt = Date.now();
+      return e;
+    }
     if (e instanceof SystemError || e instanceof InvalidArgumentError) return e;
     const lib = this.lib;
-    if (lib && (e instanceof lib.GRPCUnavailableError || e instanceof lib.GRPCDeadlineExceededError || e instanceof lib.GRPCCancelledError || lib.isBrokenCircuitError(e))) {
+    if (
+      lib &&
+      (e instanceof lib.GRPCUnavailableError ||
+        e instanceof lib.GRPCDeadlineExceededError ||
+        e instanceof lib.GRPCCancelledError ||
+        lib.isBrokenCircuitError(e))
+    ) {
       this.failedAt = Date.now();
       return new ClusterUnreachable(this.url, e);
     }

@@ -11,7 +11,13 @@ import { buildPools } from '../ipam/ipam.js';
 import { checkName } from '../lib/validate.js';
 import { validateNaming, validateSettings } from './checks.js';
 import { ConflictError, SystemError } from '../lib/errors.js';
-import { sharedNetnsOf, type EndpointSettings, type NetworkRecord, type PortMapping, type SandboxRecord } from '../model/records.js';
+import {
+  sharedNetnsOf,
+  type EndpointSettings,
+  type NetworkRecord,
+  type PortMapping,
+  type SandboxRecord,
+} from '../model/records.js';
 import type { NetworkCreate } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
 import type { Ctx } from './context.js';
@@ -50,14 +56,28 @@ interface Step extends Change {
   run: () => Promise<void>;
 }
 
-const P = { rmSandbox: 0, disconnect: 1, stop: 2, rmNetwork: 3, CREATE: 4, network: 4, updateNetwork: 5, sandbox: 6, sharing: 7, connect: 8, start: 9 };
+const P = {
+  rmSandbox: 0,
+  disconnect: 1,
+  stop: 2,
+  rmNetwork: 3,
+  CREATE: 4,
+  network: 4,
+  updateNetwork: 5,
+  sandbox: 6,
+  sharing: 7,
+  connect: 8,
+  start: 9,
+};
 
 /** JSON with sorted keys and without empty values, to compare what a file and a record say. */
 function canon(v: unknown): string {
   const norm = (x: unknown): unknown => {
     if (Array.isArray(x)) return x.length ? x.map(norm) : undefined;
     if (x && typeof x === 'object') {
-      const e = Object.entries(x).map(([k, y]) => [k, norm(y)] as const).filter(([, y]) => y !== undefined && y !== 0 && y !== '');
+      const e = Object.entries(x)
+        .map(([k, y]) => [k, norm(y)] as const)
+        .filter(([, y]) => y !== undefined && y !== 0 && y !== '');
       return e.length ? Object.fromEntries(e.sort(([a], [b]) => (a < b ? -1 : 1))) : undefined;
     }
     return x;
@@ -65,7 +85,11 @@ function canon(v: unknown): string {
   return JSON.stringify(norm(v) ?? null);
 }
 
-const portKey = (ps: PortMapping[]) => ps.map((p) => `${p.hostIP}:${p.hostPort}:${p.containerPort}/${p.proto}`).sort().join(',');
+const portKey = (ps: PortMapping[]) =>
+  ps
+    .map((p) => `${p.hostIP}:${p.hostPort}:${p.containerPort}/${p.proto}`)
+    .sort()
+    .join(',');
 
 async function ok(r: Promise<{ results: Array<Error | null>; errors: string[] }>): Promise<void> {
   const { results, errors } = await r;
@@ -80,8 +104,14 @@ function fixedDiff(nw: NetworkRecord, want: NetworkCreate): string | undefined {
   if (nw.enableIPv6 !== want.enableIPv6) return 'ipv6';
   if (nw.internal !== want.internal) return 'internal';
   if (want.subnets.length) {
-    const have = nw.userSubnets ? nw.ipam.config.map((p) => p.Subnet).sort().join(',') : '';
-    if (have !== [...want.subnets].sort().join(',')) return `subnets (${nw.ipam.config.map((p) => p.Subnet).join(',')}, the file says ${want.subnets.join(',')})`;
+    const have = nw.userSubnets
+      ? nw.ipam.config
+          .map((p) => p.Subnet)
+          .sort()
+          .join(',')
+      : '';
+    if (have !== [...want.subnets].sort().join(','))
+      return `subnets (${nw.ipam.config.map((p) => p.Subnet).join(',')}, the file says ${want.subnets.join(',')})`;
     const gws = new Set(nw.ipam.config.map((p) => p.Gateway));
     const g = want.gateways.find((x) => !gws.has(x));
     if (g) return `gateway (the file says ${g})`;
@@ -93,15 +123,27 @@ function planNetworks(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean, file
   const steps: Step[] = [];
   const have = new Map(tx.list('networks').map((n) => [n.name, n]));
   for (const want of top.networks) {
-    if (PREDEFINED.some((p) => p.name === want.name)) throw new ConflictError(`${file}: ${want.name} is a pre-defined network; leave it out of the file`);
+    if (PREDEFINED.some((p) => p.name === want.name))
+      throw new ConflictError(`${file}: ${want.name} is a pre-defined network; leave it out of the file`);
     const nw = have.get(want.name);
     if (!nw) {
       const subnets = want.subnets.length ? `, ${want.subnets.join(', ')}` : '';
-      steps.push({ sign: '+', text: `network ${want.name} (${want.driver}${subnets})`, phase: P.network, run: async () => { await createNetwork(ctx, want); } });
+      steps.push({
+        sign: '+',
+        text: `network ${want.name} (${want.driver}${subnets})`,
+        phase: P.network,
+        run: async () => {
+          await createNetwork(ctx, want);
+        },
+      });
       continue;
     }
     const fixed = fixedDiff(nw, want);
-    if (fixed) throw new ConflictError(`network ${want.name} differs from ${file} in its ${fixed}, which cannot change in place`, `remove it first (netctl rm ${want.name}), then apply again`);
+    if (fixed)
+      throw new ConflictError(
+        `network ${want.name} differs from ${file} in its ${fixed}, which cannot change in place`,
+        `remove it first (netctl rm ${want.name}), then apply again`,
+      );
     const options = driverFor(nw.driver).parseOptions({ ...nw.options, ...want.options }, nw.name);
     const change: NetworkUpdate = {
       labelAdd: Object.fromEntries(Object.entries(want.labels).filter(([k, v]) => nw.labels[k] !== v)),
@@ -109,14 +151,25 @@ function planNetworks(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean, file
       options: Object.fromEntries(Object.entries(options).filter(([k, v]) => nw.options[k] !== v)),
     };
     const { changes } = planUpdate(tx, structuredClone(nw), change); // refuses what update refuses, now
-    if (changes.length) steps.push({ sign: '~', text: `network ${nw.name}: ${changes.join(', ')}`, phase: P.updateNetwork, run: () => updateNetwork(ctx, nw.id, change) });
+    if (changes.length)
+      steps.push({
+        sign: '~',
+        text: `network ${nw.name}: ${changes.join(', ')}`,
+        phase: P.updateNetwork,
+        run: () => updateNetwork(ctx, nw.id, change),
+      });
   }
   if (prune) {
     const named = new Set(top.networks.map((n) => n.name));
     for (const nw of have.values()) {
       // The gwbridge follows the overlays; a global network is the cluster's, not this host's to prune.
       if (nw.predefined || named.has(nw.name) || nw.name === GWBRIDGE || nw.scope === 'global') continue;
-      steps.push({ sign: '-', text: `network ${nw.name}`, phase: P.rmNetwork, run: () => ok(removeNetworks(ctx, [nw.id], false)) });
+      steps.push({
+        sign: '-',
+        text: `network ${nw.name}`,
+        phase: P.rmNetwork,
+        run: () => ok(removeNetworks(ctx, [nw.id], false)),
+      });
     }
   }
   return steps;
@@ -126,15 +179,26 @@ function planNetworks(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean, file
 function shape(tx: ReadTxn, sb: SandboxRecord): string {
   const shared = sharedNetnsOf(sb.mode);
   return canon({
-    net: shared !== undefined ? `container:${tx.get('sandboxes', shared)?.name ?? shared}` : sb.mode === 'host' ? 'host' : '',
-    hostname: sb.hostname, ports: portKey(sb.ports), dns: sb.dns, hosts: sb.extraHosts,
+    net:
+      shared !== undefined
+        ? `container:${tx.get('sandboxes', shared)?.name ?? shared}`
+        : sb.mode === 'host'
+          ? 'host'
+          : '',
+    hostname: sb.hostname,
+    ports: portKey(sb.ports),
+    dns: sb.dns,
+    hosts: sb.extraHosts,
   });
 }
 
 function wantedShape(d: DesiredSandbox): string {
   return canon({
     net: d.net ?? (d.networks[0]?.network === 'host' ? 'host' : ''),
-    hostname: d.hostname ?? d.name, ports: portKey(d.ports), dns: d.dns, hosts: d.extraHosts,
+    hostname: d.hostname ?? d.name,
+    ports: portKey(d.ports),
+    dns: d.dns,
+    hosts: d.extraHosts,
   });
 }
 
@@ -142,13 +206,18 @@ function createStep(ctx: Ctx, d: DesiredSandbox): Step {
   const [first, ...rest] = d.networks;
   const where = d.net ?? d.networks.map((n) => n.network).join(', ');
   return {
-    sign: '+', text: `sandbox ${d.name} (${where}${d.ports.length ? `; ${d.ports.length} port(s)` : ''}${d.state === 'stopped' ? '; stopped' : ''})`,
+    sign: '+',
+    text: `sandbox ${d.name} (${where}${d.ports.length ? `; ${d.ports.length} port(s)` : ''}${d.state === 'stopped' ? '; stopped' : ''})`,
     phase: d.net ? P.sharing : P.sandbox,
     run: async () => {
       await createSandbox(ctx, {
-        name: d.name, net: d.net ?? first?.network ?? 'bridge', settings: first?.settings ?? {}, ports: d.ports,
+        name: d.name,
+        net: d.net ?? first?.network ?? 'bridge',
+        settings: first?.settings ?? {},
+        ports: d.ports,
         ...(d.hostname !== undefined ? { hostname: d.hostname } : {}),
-        ...(d.dns ? { dns: d.dns } : {}), ...(d.extraHosts ? { extraHosts: d.extraHosts } : {}),
+        ...(d.dns ? { dns: d.dns } : {}),
+        ...(d.extraHosts ? { extraHosts: d.extraHosts } : {}),
       });
       for (const n of rest) await connect(ctx, n.network, [d.name], n.settings);
       if (d.state === 'stopped') await stopSandbox(ctx, d.name);
@@ -162,10 +231,21 @@ function planSandboxes(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean): St
   const netName = (id: string, sb: SandboxRecord) => tx.get('networks', id)?.name ?? sb.networks[id]?.name ?? id;
   for (const d of top.sandboxes) {
     const sb = have.get(d.name);
-    if (!sb) { steps.push(createStep(ctx, d)); continue; }
-    if (sb.mode === 'adopted') throw new ConflictError(`container ${d.name} belongs to another runtime (adopted); netctl apply does not manage it`);
+    if (!sb) {
+      steps.push(createStep(ctx, d));
+      continue;
+    }
+    if (sb.mode === 'adopted')
+      throw new ConflictError(
+        `container ${d.name} belongs to another runtime (adopted); netctl apply does not manage it`,
+      );
     if (shape(tx, sb) !== wantedShape(d)) {
-      steps.push({ sign: '-', text: `sandbox ${d.name} (replaced: its mode, hostname, ports or DNS differ)`, phase: P.rmSandbox, run: () => ok(removeSandboxes(ctx, [sb.id], false)) });
+      steps.push({
+        sign: '-',
+        text: `sandbox ${d.name} (replaced: its mode, hostname, ports or DNS differ)`,
+        phase: P.rmSandbox,
+        run: () => ok(removeSandboxes(ctx, [sb.id], false)),
+      });
       steps.push(createStep(ctx, d));
       continue;
     }
@@ -173,24 +253,48 @@ function planSandboxes(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean): St
     for (const n of d.networks) {
       const was = current.get(n.network);
       if (was !== undefined && canon(was) === canon(n.settings)) continue;
-      if (was !== undefined) steps.push({ sign: '-', text: `endpoint ${d.name} on ${n.network} (settings changed)`, phase: P.disconnect, run: () => disconnect(ctx, n.network, sb.id, false) });
-      steps.push({ sign: was === undefined ? '+' : '~', text: `endpoint ${d.name} on ${n.network}`, phase: P.connect, run: () => connect(ctx, n.network, [sb.id], n.settings) });
+      if (was !== undefined)
+        steps.push({
+          sign: '-',
+          text: `endpoint ${d.name} on ${n.network} (settings changed)`,
+          phase: P.disconnect,
+          run: () => disconnect(ctx, n.network, sb.id, false),
+        });
+      steps.push({
+        sign: was === undefined ? '+' : '~',
+        text: `endpoint ${d.name} on ${n.network}`,
+        phase: P.connect,
+        run: () => connect(ctx, n.network, [sb.id], n.settings),
+      });
     }
     const wanted = new Set(d.networks.map((n) => n.network));
     for (const name of current.keys()) {
-      if (!wanted.has(name) && !d.net && name !== GWBRIDGE) steps.push({ sign: '-', text: `endpoint ${d.name} on ${name}`, phase: P.disconnect, run: () => disconnect(ctx, name, sb.id, false) });
+      if (!wanted.has(name) && !d.net && name !== GWBRIDGE)
+        steps.push({
+          sign: '-',
+          text: `endpoint ${d.name} on ${name}`,
+          phase: P.disconnect,
+          run: () => disconnect(ctx, name, sb.id, false),
+        });
     }
     if (sb.state !== d.state) {
-      steps.push(d.state === 'running'
-        ? { sign: '~', text: `sandbox ${d.name}: start`, phase: P.start, run: () => startSandbox(ctx, sb.id) }
-        : { sign: '~', text: `sandbox ${d.name}: stop`, phase: P.stop, run: () => stopSandbox(ctx, sb.id) });
+      steps.push(
+        d.state === 'running'
+          ? { sign: '~', text: `sandbox ${d.name}: start`, phase: P.start, run: () => startSandbox(ctx, sb.id) }
+          : { sign: '~', text: `sandbox ${d.name}: stop`, phase: P.stop, run: () => stopSandbox(ctx, sb.id) },
+      );
     }
   }
   if (prune) {
     const named = new Set(top.sandboxes.map((s) => s.name));
     for (const sb of have.values()) {
       if (named.has(sb.name) || sb.mode === 'adopted') continue;
-      steps.push({ sign: '-', text: `sandbox ${sb.name}`, phase: P.rmSandbox, run: () => ok(removeSandboxes(ctx, [sb.id], false)) });
+      steps.push({
+        sign: '-',
+        text: `sandbox ${sb.name}`,
+        phase: P.rmSandbox,
+        run: () => ok(removeSandboxes(ctx, [sb.id], false)),
+      });
     }
   }
   return steps;
@@ -221,7 +325,15 @@ function checkTopology(top: Topology, file: string): void {
     at(`sandbox ${d.name}`, () => {
       checkName('container', d.name);
       for (const n of d.networks) validateSettings(n.settings);
-      validateNaming({ name: d.name, net: d.net ?? '', settings: {}, ports: d.ports, ...(d.hostname !== undefined ? { hostname: d.hostname } : {}), ...(d.dns ? { dns: d.dns } : {}), ...(d.extraHosts ? { extraHosts: d.extraHosts } : {}) });
+      validateNaming({
+        name: d.name,
+        net: d.net ?? '',
+        settings: {},
+        ports: d.ports,
+        ...(d.hostname !== undefined ? { hostname: d.hostname } : {}),
+        ...(d.dns ? { dns: d.dns } : {}),
+        ...(d.extraHosts ? { extraHosts: d.extraHosts } : {}),
+      });
     });
   }
 }
@@ -230,7 +342,11 @@ function checkTopology(top: Topology, file: string): void {
  * Plans (and unless `dryRun`, applies) the topology; returns the plan, [] when the host
  * matches the file already.
  */
-export async function applyTopology(ctx: Ctx, top: Topology, opts: { dryRun: boolean; prune: boolean; file: string }): Promise<Change[]> {
+export async function applyTopology(
+  ctx: Ctx,
+  top: Topology,
+  opts: { dryRun: boolean; prune: boolean; file: string },
+): Promise<Change[]> {
   const dup = (xs: string[]) => xs.find((x, i) => xs.indexOf(x) !== i);
   const d1 = dup(top.networks.map((n) => n.name)) ?? dup(top.sandboxes.map((s) => s.name));
   if (d1) throw new ConflictError(`${opts.file}: ${d1} is named twice`);
@@ -241,12 +357,16 @@ export async function applyTopology(ctx: Ctx, top: Topology, opts: { dryRun: boo
       for (const n of d.networks) {
         const nw = tx.list('networks').find((x) => x.name === n.network);
         if (!declared.has(n.network) && (!nw || (opts.prune && !nw.predefined))) {
-          throw new ConflictError(`${opts.file}: sandbox ${d.name} is on network ${n.network}, which the file does not declare${nw ? ' (and --prune removes)' : ' and does not exist'}`);
+          throw new ConflictError(
+            `${opts.file}: sandbox ${d.name} is on network ${n.network}, which the file does not declare${nw ? ' (and --prune removes)' : ' and does not exist'}`,
+          );
         }
       }
     }
     const steps = [...planNetworks(ctx, tx, top, opts.prune, opts.file), ...planSandboxes(ctx, tx, top, opts.prune)]
-      .map((s, i) => ({ s, i })).sort((a, b) => a.s.phase - b.s.phase || a.i - b.i).map((x) => x.s);
+      .map((s, i) => ({ s, i }))
+      .sort((a, b) => a.s.phase - b.s.phase || a.i - b.i)
+      .map((x) => x.s);
     const plan = steps.map(({ sign, text }) => ({ sign, text }));
     if (opts.dryRun || steps.length === 0) return plan;
     const kept: NonNullable<Ctx['op']['outer']>['kept'] = [];
@@ -262,7 +382,15 @@ export async function applyTopology(ctx: Ctx, top: Topology, opts: { dryRun: boo
         const { errs, left } = await cleanup(ctx, undo);
         tx.rollback(sp);
         await syncFirewall(ctx, tx, true).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
-        if (errs.length || left.length) tx.put('journal', { id: ctx.id(), pid: process.pid, op: 'apply (rollback)', started: ctx.now().toISOString(), cleanup: errs.length ? undo : left, firewall: true });
+        if (errs.length || left.length)
+          tx.put('journal', {
+            id: ctx.id(),
+            pid: process.pid,
+            op: 'apply (rollback)',
+            started: ctx.now().toISOString(),
+            cleanup: errs.length ? undo : left,
+            firewall: true,
+          });
         await tx.flush();
         throw errs.length ? new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`) : e;
       }

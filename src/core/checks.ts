@@ -15,20 +15,32 @@ export function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self
   const seen: PortMapping[] = [];
   const clash = (a: PortMapping, b: PortMapping) =>
     a.proto === b.proto && a.hostPort === b.hostPort && (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
-  const taken = tx.find('sandboxes', 'ports', []).filter((o) => o.id !== self && o.state === 'running').flatMap((o) => o.ports);
+  const taken = tx
+    .find('sandboxes', 'ports', [])
+    .filter((o) => o.id !== self && o.state === 'running')
+    .flatMap((o) => o.ports);
   const free = (p: PortMapping) => ![...taken, ...seen].some((o) => clash(o, p));
   for (const p of ports) {
-    if (p.hostIP && !parseIP(p.hostIP)) throw new InvalidArgumentError(`invalid host IP ${p.hostIP} in published port of container ${name}`);
-    if (!['tcp', 'udp', 'sctp'].includes(p.proto)) throw new InvalidArgumentError(`invalid protocol ${p.proto} in published port of container ${name}: tcp, udp or sctp`);
+    if (p.hostIP && !parseIP(p.hostIP))
+      throw new InvalidArgumentError(`invalid host IP ${p.hostIP} in published port of container ${name}`);
+    if (!['tcp', 'udp', 'sctp'].includes(p.proto))
+      throw new InvalidArgumentError(
+        `invalid protocol ${p.proto} in published port of container ${name}: tcp, udp or sctp`,
+      );
     for (const n of [p.hostPort, p.containerPort, p.hostPortEnd ?? p.hostPort]) {
-      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`invalid port ${n} for container ${name}: 1 to 65535`);
+      if (!Number.isInteger(n) || n < 1 || n > 65535)
+        throw new InvalidArgumentError(`invalid port ${n} for container ${name}: 1 to 65535`);
     }
     const host = p.hostIP.includes(':') ? `[${p.hostIP}]` : p.hostIP || '0.0.0.0';
     if (p.hostPortEnd !== undefined) {
       const { hostPortEnd, ...single } = p;
       let chosen: PortMapping | undefined;
-      for (let h = p.hostPort; h <= hostPortEnd && !chosen; h++) if (free({ ...single, hostPort: h })) chosen = { ...single, hostPort: h };
-      if (!chosen) throw new ConflictError(`Bind for ${host}:${p.hostPort}-${hostPortEnd} failed: every port of the range is already allocated`);
+      for (let h = p.hostPort; h <= hostPortEnd && !chosen; h++)
+        if (free({ ...single, hostPort: h })) chosen = { ...single, hostPort: h };
+      if (!chosen)
+        throw new ConflictError(
+          `Bind for ${host}:${p.hostPort}-${hostPortEnd} failed: every port of the range is already allocated`,
+        );
       seen.push(chosen);
       continue;
     }
@@ -46,7 +58,8 @@ function checkAddress(v: string | undefined, family: 4 | 6): void {
   // 169.254/16 passes here: only a network created with link-local=true has such a subnet,
   // and an address outside the network's subnets is refused when it is allocated.
   const block = specialAddress(a, true);
-  if (block) throw new InvalidArgumentError(`invalid IPv${family} address ${v}: it is in the special-purpose block ${block}`);
+  if (block)
+    throw new InvalidArgumentError(`invalid IPv${family} address ${v}: it is in the special-purpose block ${block}`);
 }
 
 /** Docker 28's endpoint driver option naming the interface inside the container (CNI_IFNAME). */
@@ -60,7 +73,8 @@ export function validateSettings(s: EndpointSettings): void {
   for (const ll of s.IPAMConfig?.LinkLocalIPs ?? []) {
     if (!parseIP(ll)) throw new InvalidArgumentError(`invalid link-local IP address: ${printable(ll)}`);
   }
-  if (s.MacAddress !== undefined && !MAC_RE.test(s.MacAddress)) throw new InvalidArgumentError(`invalid MAC address: ${printable(s.MacAddress)}`);
+  if (s.MacAddress !== undefined && !MAC_RE.test(s.MacAddress))
+    throw new InvalidArgumentError(`invalid MAC address: ${printable(s.MacAddress)}`);
   if (s.MacAddress !== undefined && (parseInt(s.MacAddress.slice(0, 2), 16) & 1) === 1) {
     throw new InvalidArgumentError(`invalid MAC address: ${s.MacAddress} is a multicast address`);
   }
@@ -74,9 +88,12 @@ export function validateNaming(req: SandboxCreate): void {
   if (req.hostname !== undefined && (req.hostname.length > 253 || !HOSTNAME_RE.test(req.hostname))) {
     throw new InvalidArgumentError(`invalid hostname "${req.hostname}" for container ${req.name}`);
   }
-  for (const s of req.dns?.servers ?? []) if (!parseIP(s)) throw new InvalidArgumentError(`invalid --dns address: ${s}`);
-  for (const d of req.dns?.search ?? []) if (d !== '.' && !HOSTNAME_RE.test(d)) throw new InvalidArgumentError(`invalid --dns-search domain: ${d}`);
-  for (const o of req.dns?.options ?? []) if (!/^[a-zA-Z0-9_:.-]+$/.test(o)) throw new InvalidArgumentError(`invalid --dns-option: ${o}`);
+  for (const s of req.dns?.servers ?? [])
+    if (!parseIP(s)) throw new InvalidArgumentError(`invalid --dns address: ${s}`);
+  for (const d of req.dns?.search ?? [])
+    if (d !== '.' && !HOSTNAME_RE.test(d)) throw new InvalidArgumentError(`invalid --dns-search domain: ${d}`);
+  for (const o of req.dns?.options ?? [])
+    if (!/^[a-zA-Z0-9_:.-]+$/.test(o)) throw new InvalidArgumentError(`invalid --dns-option: ${o}`);
   for (const h of req.extraHosts ?? []) {
     if (!HOSTNAME_RE.test(h.name)) throw new InvalidArgumentError(`invalid --add-host name: ${h.name}`);
     if (!parseIP(h.ip)) throw new InvalidArgumentError(`invalid --add-host address: ${h.ip}`);

@@ -11,7 +11,15 @@ import { KernelView } from '../kernel/ip.js';
 import { netnsAttach, netnsAttachPid, netnsDel, sameInode } from '../kernel/ops.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError } from '../lib/errors.js';
 import { electGateway } from '../model/gateway.js';
-import type { EndpointRecord, EndpointSettings, JournalEntry, KernelCmd, NetworkRecord, SandboxRecord, Step } from '../model/records.js';
+import type {
+  EndpointRecord,
+  EndpointSettings,
+  JournalEntry,
+  KernelCmd,
+  NetworkRecord,
+  SandboxRecord,
+  Step,
+} from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { IFNAME_OPT, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
@@ -58,9 +66,18 @@ function nameNetns(ctx: Ctx, path: string, name: string): { netns: string; step?
   // A process's namespace link resolves to "net:[inode]", not a path: never under NETNS_DIR.
   const pid = /^\/proc\/(\d+)\/ns\/net$/.exec(path)?.[1];
   const real = pid ? '' : realpathSync(path);
-  if (real && existsSync(ctx.netnsDir) && dirname(real) === realpathSync(ctx.netnsDir) && NAME_RE.test(basename(real)) && basename(real).length <= 64) return { netns: basename(real) };
-  if (existsSync(`${ctx.netnsDir}/${name}`)) throw new ConflictError(`netns ${name} already exists`, `remove the stale name: ip netns del ${name}`);
-  if (pid) return { netns: name, step: { cmds: [netnsAttachPid(name, Number(pid))], undo: [{ args: netnsDel(name) }] } };
+  if (
+    real &&
+    existsSync(ctx.netnsDir) &&
+    dirname(real) === realpathSync(ctx.netnsDir) &&
+    NAME_RE.test(basename(real)) &&
+    basename(real).length <= 64
+  )
+    return { netns: basename(real) };
+  if (existsSync(`${ctx.netnsDir}/${name}`))
+    throw new ConflictError(`netns ${name} already exists`, `remove the stale name: ip netns del ${name}`);
+  if (pid)
+    return { netns: name, step: { cmds: [netnsAttachPid(name, Number(pid))], undo: [{ args: netnsDel(name) }] } };
   return { netns: name, mount: true };
 }
 
@@ -71,25 +88,51 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
   const path = a.netns ?? '';
   return update(ctx, async (tx) => {
     const nw = findNetwork(tx, a.network);
-    if (!driverFor(nw.driver).plumbs) throw new InvalidArgumentError(`network ${nw.name} (driver ${nw.driver}) makes no interfaces: a CNI network needs a bridge or macvlan network`);
+    if (!driverFor(nw.driver).plumbs)
+      throw new InvalidArgumentError(
+        `network ${nw.name} (driver ${nw.driver}) makes no interfaces: a CNI network needs a bridge or macvlan network`,
+      );
     const name = cniSandboxName(a.containerId);
     let sb = sandboxOf(tx, a);
     let named: ReturnType<typeof nameNetns> = { netns: '' };
     if (sb) {
-      if (sb.state !== 'running') throw new ConflictError(`sandbox ${sb.name} of container ${a.containerId} is stopped`, `netctl sandbox start ${sb.name}, or DEL it`);
+      if (sb.state !== 'running')
+        throw new ConflictError(
+          `sandbox ${sb.name} of container ${a.containerId} is stopped`,
+          `netctl sandbox start ${sb.name}, or DEL it`,
+        );
       if (!sameInode(`${ctx.netnsDir}/${sb.netns}`, path)) {
-        throw new ConflictError(`container ${a.containerId} is attached in another netns (${ctx.netnsDir}/${sb.netns})`, 'DEL its attachments first');
+        throw new ConflictError(
+          `container ${a.containerId} is attached in another netns (${ctx.netnsDir}/${sb.netns})`,
+          'DEL its attachments first',
+        );
       }
       const mine = endpointsOf(tx, { sandbox: sb.id });
       const dup = mine.find((e) => e.ifName === a.ifName);
-      if (dup) throw new ConflictError(`container ${a.containerId} already has interface ${a.ifName} (network ${networkOf(tx)(dup.networkId)?.name ?? dup.networkId})`);
-      if (sb.networks[nw.id]) throw new ConflictError(`container ${a.containerId} is already attached to network ${nw.name}`);
+      if (dup)
+        throw new ConflictError(
+          `container ${a.containerId} already has interface ${a.ifName} (network ${networkOf(tx)(dup.networkId)?.name ?? dup.networkId})`,
+        );
+      if (sb.networks[nw.id])
+        throw new ConflictError(`container ${a.containerId} is already attached to network ${nw.name}`);
     } else {
-      if (tx.find('sandboxes', 'name', name).length) throw new ConflictError(`container name ${name} is already in use by a sandbox not made by CNI`);
+      if (tx.find('sandboxes', 'name', name).length)
+        throw new ConflictError(`container name ${name} is already in use by a sandbox not made by CNI`);
       named = nameNetns(ctx, path, name);
       sb = {
-        id: ctx.id(), name, created: ctx.now().toISOString(), mode: 'adopted', state: 'running', netns: named.netns, ownsNetns: false,
-        nextIf: 0, networks: {}, hostname: name, ports: [], cniContainerId: a.containerId, ...(named.step || named.mount ? { ownsName: true } : {}),
+        id: ctx.id(),
+        name,
+        created: ctx.now().toISOString(),
+        mode: 'adopted',
+        state: 'running',
+        netns: named.netns,
+        ownsNetns: false,
+        nextIf: 0,
+        networks: {},
+        hostname: name,
+        ports: [],
+        cniContainerId: a.containerId,
+        ...(named.step || named.mount ? { ownsName: true } : {}),
       };
     }
     const box = sb;
@@ -99,7 +142,13 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
     // A netns file no process is in yet can only be bind-mounted: done first, journaled before
     // it (a crash after the mount leaves the next command an undo), undone on failure.
     const intent: JournalEntry | undefined = named.mount
-      ? { id: ctx.id(), pid: process.pid, op: `cni add ${a.containerId}: name ${name}`, started: ctx.now().toISOString(), cleanup: [{ args: netnsDel(name) }] }
+      ? {
+          id: ctx.id(),
+          pid: process.pid,
+          op: `cni add ${a.containerId}: name ${name}`,
+          started: ctx.now().toISOString(),
+          cleanup: [{ args: netnsDel(name) }],
+        }
       : undefined;
     if (intent) {
       tx.put('journal', intent);
@@ -107,11 +156,18 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
       await netnsAttach(ctx.runner, name, { path });
     }
     try {
-      await apply(ctx, tx, `cni add ${a.containerId} ${a.ifName} to ${nw.name}`, hostFirst(steps), () => {
-        plan.commit();
-        box.networks[nw.id] = { name: nw.name, settings: wanted };
-        tx.put('sandboxes', box);
-      }, plan.firewall);
+      await apply(
+        ctx,
+        tx,
+        `cni add ${a.containerId} ${a.ifName} to ${nw.name}`,
+        hostFirst(steps),
+        () => {
+          plan.commit();
+          box.networks[nw.id] = { name: nw.name, settings: wanted };
+          tx.put('sandboxes', box);
+        },
+        plan.firewall,
+      );
       if (intent) tx.delete('journal', intent.id);
     } catch (e) {
       if (intent) {
@@ -129,7 +185,10 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
 }
 
 /** Removes attachments of CNI sandboxes; a sandbox left with none goes (its bound name too). */
-function dropAttachments(tx: Txn, victims: Array<{ sb: SandboxRecord; eps: EndpointRecord[]; ifNames: string[] }>): KernelCmd[] {
+function dropAttachments(
+  tx: Txn,
+  victims: Array<{ sb: SandboxRecord; eps: EndpointRecord[]; ifNames: string[] }>,
+): KernelCmd[] {
   const cmds: KernelCmd[] = [];
   for (const { sb, eps, ifNames } of victims) {
     const { cmds: leave, regateway } = dropEndpoints(tx, sb, eps);
@@ -168,7 +227,11 @@ export async function cniDel(ctx: Ctx, a: CniAttachment): Promise<string[]> {
  * GC: removes every CNI attachment on the network that `valid` (containerId, ifname pairs)
  * does not name; netctl's own sandboxes on it are left alone. Returns teardown errors.
  */
-export async function cniGc(ctx: Ctx, network: string, valid: Array<{ containerId: string; ifName: string }>): Promise<{ removed: string[]; errors: string[] }> {
+export async function cniGc(
+  ctx: Ctx,
+  network: string,
+  valid: Array<{ containerId: string; ifName: string }>,
+): Promise<{ removed: string[]; errors: string[] }> {
   const keep = new Set(valid.map((v) => `${v.containerId}\n${v.ifName}`));
   return update(ctx, async (tx) => {
     let nw: NetworkRecord;
@@ -191,7 +254,13 @@ export async function cniGc(ctx: Ctx, network: string, valid: Array<{ containerI
       removed.push(`${id}/${ifName}`);
     }
     const cmds = dropAttachments(tx, victims);
-    const errors = await teardown(ctx, tx, `cni gc ${nw.name}`, cmds, victims.some((v) => v.sb.ports.length > 0));
+    const errors = await teardown(
+      ctx,
+      tx,
+      `cni gc ${nw.name}`,
+      cmds,
+      victims.some((v) => v.sb.ports.length > 0),
+    );
     return { removed, errors };
   });
 }
@@ -209,19 +278,29 @@ export async function cniCheck(ctx: Ctx, a: CniAttachment, expected: string[]): 
   const ep = eps.find((e) => e.ifName === a.ifName);
   const nw = ep && tx.get('networks', ep.networkId);
   if (!ep || !nw) throw new NotFoundError(`container ${a.containerId} has no interface ${a.ifName}`);
-  if (nw.name !== a.network && nw.id !== a.network) throw new ConflictError(`interface ${a.ifName} of container ${a.containerId} is on network ${nw.name}, not ${a.network}`);
+  if (nw.name !== a.network && nw.id !== a.network)
+    throw new ConflictError(
+      `interface ${a.ifName} of container ${a.containerId} is on network ${nw.name}, not ${a.network}`,
+    );
   const where = `${ctx.netnsDir}/${sb.netns}`;
   if (!existsSync(where)) throw new NotFoundError(`netns ${where} of container ${a.containerId} is missing`);
-  if (a.netns && !sameInode(where, a.netns)) throw new ConflictError(`container ${a.containerId} is attached in ${where}, not ${a.netns}`);
+  if (a.netns && !sameInode(where, a.netns))
+    throw new ConflictError(`container ${a.containerId} is attached in ${where}, not ${a.netns}`);
   const kernel = new KernelView(ctx.runner);
   const link = (await kernel.links(sb.netns)).get(ep.ifName);
   if (!link) throw new NotFoundError(`interface ${ep.ifName} is missing in netns ${where}`);
-  if (link.address !== ep.mac) throw new ConflictError(`interface ${ep.ifName} has MAC ${link.address ?? '?'}, not ${ep.mac}`);
+  if (link.address !== ep.mac)
+    throw new ConflictError(`interface ${ep.ifName} has MAC ${link.address ?? '?'}, not ${ep.mac}`);
   if (!(link.flags ?? []).includes('UP')) throw new ConflictError(`interface ${ep.ifName} is down`);
   const have = (await kernel.addrs(sb.netns)).get(ep.ifName) ?? [];
   const mine = [ep.ipv4, ep.ipv6].filter(Boolean);
-  for (const want of mine) if (!have.includes(want)) throw new NotFoundError(`interface ${ep.ifName} lacks its address ${want}`);
-  for (const want of expected) if (!mine.includes(want)) throw new ConflictError(`address ${want} of the previous result is not the one of ${ep.ifName} (${mine.join(', ') || 'none'})`);
+  for (const want of mine)
+    if (!have.includes(want)) throw new NotFoundError(`interface ${ep.ifName} lacks its address ${want}`);
+  for (const want of expected)
+    if (!mine.includes(want))
+      throw new ConflictError(
+        `address ${want} of the previous result is not the one of ${ep.ifName} (${mine.join(', ') || 'none'})`,
+      );
   const drift = (await driverFor(nw.driver).checkEndpoint?.({ tx, kernel }, nw, ep, sb))?.drift ?? [];
   if (drift.length) throw new ConflictError(drift.join('; '));
   if (electGateway(eps, networkOf(tx)) !== ep) return;
@@ -238,10 +317,21 @@ export async function cniStatus(ctx: Ctx, network: string): Promise<void> {
   if (!(await ctx.store.exists())) throw new NotFoundError(`network ${network} not found (no netctl state yet)`);
   const tx = await ctx.store.view((t) => t);
   const nw = findNetwork(tx, network);
-  if (!driverFor(nw.driver).plumbs) throw new InvalidArgumentError(`network ${nw.name} (driver ${nw.driver}) makes no interfaces`);
+  if (!driverFor(nw.driver).plumbs)
+    throw new InvalidArgumentError(`network ${nw.name} (driver ${nw.driver}) makes no interfaces`);
   // A join planned for a sandbox that does not exist allocates as ADD would, touching nothing.
   const probe: SandboxRecord = {
-    id: '', name: 'cni-status', created: '', mode: 'adopted', state: 'running', netns: 'cni-status', ownsNetns: false, nextIf: 0, networks: {}, hostname: '', ports: [],
+    id: '',
+    name: 'cni-status',
+    created: '',
+    mode: 'adopted',
+    state: 'running',
+    netns: 'cni-status',
+    ownsNetns: false,
+    nextIf: 0,
+    networks: {},
+    hostname: '',
+    ports: [],
   };
   planJoin(ctx, tx, probe, nw, {});
 }

@@ -29,40 +29,78 @@ export class Controller {
   }
 
   /** Read-only access without the lock; on a fresh root, root users get the predefined networks made first. */
-  view<T>(fn: (tx: ReadTxn) => T, canInit: boolean): Promise<T> { return view(this.ctx, fn, canInit); }
+  view<T>(fn: (tx: ReadTxn) => T, canInit: boolean): Promise<T> {
+    return view(this.ctx, fn, canInit);
+  }
 
-  createNetwork(req: NetworkCreate): Promise<string> { return createNetwork(this.ctx, req); }
-  removeNetworks(refs: string[], force: boolean): Results { return removeNetworks(this.ctx, refs, force); }
-  prune(labels: Array<{ key: string; value?: string; negate: boolean }>, until?: Date): Promise<{ removed: string[]; errors: string[] }> {
+  createNetwork(req: NetworkCreate): Promise<string> {
+    return createNetwork(this.ctx, req);
+  }
+  removeNetworks(refs: string[], force: boolean): Results {
+    return removeNetworks(this.ctx, refs, force);
+  }
+  prune(
+    labels: Array<{ key: string; value?: string; negate: boolean }>,
+    until?: Date,
+  ): Promise<{ removed: string[]; errors: string[] }> {
     return prune(this.ctx, labels, until);
   }
 
-  async updateNetwork(ref: string, change: NetworkUpdate): Promise<void> { return (await import('./update.js')).updateNetwork(this.ctx, ref, change); }
+  async updateNetwork(ref: string, change: NetworkUpdate): Promise<void> {
+    return (await import('./update.js')).updateNetwork(this.ctx, ref, change);
+  }
 
   async applyTopology(top: Topology, opts: { dryRun: boolean; prune: boolean; file: string }): Promise<Change[]> {
     return (await import('./apply.js')).applyTopology(this.ctx, top, opts);
   }
 
-  connect(netRef: string, ctrRefs: string[], settings: EndpointSettings): Promise<void> { return connect(this.ctx, netRef, ctrRefs, settings); }
-  disconnect(netRef: string, ctrRef: string, force: boolean): Promise<void> { return disconnect(this.ctx, netRef, ctrRef, force); }
+  connect(netRef: string, ctrRefs: string[], settings: EndpointSettings): Promise<void> {
+    return connect(this.ctx, netRef, ctrRefs, settings);
+  }
+  disconnect(netRef: string, ctrRef: string, force: boolean): Promise<void> {
+    return disconnect(this.ctx, netRef, ctrRef, force);
+  }
 
-  createSandbox(req: SandboxCreate): Promise<string> { return createSandbox(this.ctx, req); }
-  startSandbox(ref: string): Promise<void> { return startSandbox(this.ctx, ref); }
-  stopSandbox(ref: string): Promise<void> { return stopSandbox(this.ctx, ref); }
-  removeSandboxes(refs: string[], force: boolean): Results { return removeSandboxes(this.ctx, refs, force); }
-  attachSandbox(name: string, src: { netns?: string; pid?: number }): Promise<string> { return attachSandbox(this.ctx, name, src); }
+  createSandbox(req: SandboxCreate): Promise<string> {
+    return createSandbox(this.ctx, req);
+  }
+  startSandbox(ref: string): Promise<void> {
+    return startSandbox(this.ctx, ref);
+  }
+  stopSandbox(ref: string): Promise<void> {
+    return stopSandbox(this.ctx, ref);
+  }
+  removeSandboxes(refs: string[], force: boolean): Results {
+    return removeSandboxes(this.ctx, refs, force);
+  }
+  attachSandbox(name: string, src: { netns?: string; pid?: number }): Promise<string> {
+    return attachSandbox(this.ctx, name, src);
+  }
 
   /** CNI plugin operations (SPEC §12). */
-  async cniAdd(a: CniAttachment, settings: EndpointSettings): Promise<CniAdded> { return (await import('./cni.js')).cniAdd(this.ctx, a, settings); }
-  async cniDel(a: CniAttachment): Promise<string[]> { return (await import('./cni.js')).cniDel(this.ctx, a); }
-  async cniCheck(a: CniAttachment, expected: string[]): Promise<void> { return (await import('./cni.js')).cniCheck(this.ctx, a, expected); }
-  async cniStatus(network: string): Promise<void> { return (await import('./cni.js')).cniStatus(this.ctx, network); }
-  async cniGc(network: string, valid: Array<{ containerId: string; ifName: string }>): Promise<{ removed: string[]; errors: string[] }> {
+  async cniAdd(a: CniAttachment, settings: EndpointSettings): Promise<CniAdded> {
+    return (await import('./cni.js')).cniAdd(this.ctx, a, settings);
+  }
+  async cniDel(a: CniAttachment): Promise<string[]> {
+    return (await import('./cni.js')).cniDel(this.ctx, a);
+  }
+  async cniCheck(a: CniAttachment, expected: string[]): Promise<void> {
+    return (await import('./cni.js')).cniCheck(this.ctx, a, expected);
+  }
+  async cniStatus(network: string): Promise<void> {
+    return (await import('./cni.js')).cniStatus(this.ctx, network);
+  }
+  async cniGc(
+    network: string,
+    valid: Array<{ containerId: string; ifName: string }>,
+  ): Promise<{ removed: string[]; errors: string[] }> {
     return (await import('./cni.js')).cniGc(this.ctx, network, valid);
   }
 
   /** Re-creates kernel state from the store; returns what it repaired. */
-  async restore(): Promise<string[]> { return (await import('./restore.js')).restore(this.ctx); }
+  async restore(): Promise<string[]> {
+    return (await import('./restore.js')).restore(this.ctx);
+  }
 
   /** The cluster as it is now (undefined without a cluster store); throws ClusterUnreachable. */
   async clusterSnapshot(): Promise<{ snap: Snapshot; me: Me } | undefined> {
@@ -71,16 +109,24 @@ export class Controller {
     return { snap: await c.snapshot(), me: c.me };
   }
 
-  get hasCluster(): boolean { return this.ctx.cluster !== undefined; }
+  get hasCluster(): boolean {
+    return this.ctx.cluster !== undefined;
+  }
 
-  async listNodes(): Promise<NodeRow[]> { return (await import('./nodes.js')).listNodes(this.ctx); }
-  async removeNode(ref: string): Promise<number> { return (await (await import('./nodes.js')).removeNode(this.ctx, ref)).length; }
+  async listNodes(): Promise<NodeRow[]> {
+    return (await import('./nodes.js')).listNodes(this.ctx);
+  }
+  async removeNode(ref: string): Promise<number> {
+    return (await (await import('./nodes.js')).removeNode(this.ctx, ref)).length;
+  }
   async runAgent(opts: { heartbeat: number; log: (m: string) => void; stop: Promise<void> }): Promise<void> {
     return (await import('./nodes.js')).runAgent(this.ctx, opts);
   }
 
   /** The firewall backend in use ('' without one). */
-  get firewallName(): string { return this.ctx.firewall?.name ?? ''; }
+  get firewallName(): string {
+    return this.ctx.firewall?.name ?? '';
+  }
 
   /** Every difference between the store and the kernel; changes nothing (no lock, no write). */
   async doctor(): Promise<string[]> {

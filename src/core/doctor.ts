@@ -24,20 +24,30 @@ export async function diagnose(ctx: Ctx, tx: ReadTxn): Promise<string[]> {
   }
   for (const sb of tx.list('sandboxes')) {
     if (sb.state !== 'running' || !sb.netns || sharedNetnsOf(sb.mode) !== undefined) continue;
-    if (!existsSync(`${ctx.netnsDir}/${sb.netns}`)) { drift.push(`container ${sb.name}: netns ${sb.netns} is missing`); continue; }
+    if (!existsSync(`${ctx.netnsDir}/${sb.netns}`)) {
+      drift.push(`container ${sb.name}: netns ${sb.netns} is missing`);
+      continue;
+    }
     const eps = endpointsOf(tx, { sandbox: sb.id }).filter((e) => e.ifName);
     if (eps.length === 0) continue;
     const inner = await kernel.addrs(sb.netns, '-4');
     for (const ep of eps) {
       const nw = tx.get('networks', ep.networkId);
-      if (nw) drift.push(...((await driverFor(nw.driver).checkEndpoint?.(dctx, nw, ep, sb))?.drift ?? []).map((d) => `container ${sb.name}: ${d}`));
+      if (nw)
+        drift.push(
+          ...((await driverFor(nw.driver).checkEndpoint?.(dctx, nw, ep, sb))?.drift ?? []).map(
+            (d) => `container ${sb.name}: ${d}`,
+          ),
+        );
       if (!inner.has(ep.ifName)) drift.push(`container ${sb.name}: interface ${ep.ifName} is missing`);
-      else if (ep.ipv4 && !(inner.get(ep.ifName) ?? []).includes(ep.ipv4)) drift.push(`container ${sb.name}: ${ep.ifName} lacks ${ep.ipv4}`);
+      else if (ep.ipv4 && !(inner.get(ep.ifName) ?? []).includes(ep.ipv4))
+        drift.push(`container ${sb.name}: ${ep.ifName} lacks ${ep.ipv4}`);
     }
     const gw = electGateway(eps, networkOf(tx));
     if (gw?.gateway4) {
       const def = (await kernel.routes(sb.netns, ['-4'])).find((r) => r.dst === 'default');
-      if (!def || def.gateway !== gw.gateway4 || def.dev !== gw.ifName) drift.push(`container ${sb.name}: default route is not via ${gw.gateway4} dev ${gw.ifName}`);
+      if (!def || def.gateway !== gw.gateway4 || def.dev !== gw.ifName)
+        drift.push(`container ${sb.name}: default route is not via ${gw.gateway4} dev ${gw.ifName}`);
     }
   }
   // What netctl made and the store does not know: leaked bridges and veths.

@@ -8,11 +8,27 @@ import { driverFor } from '../drivers/index.js';
 import { allocate, parseSubnet, release } from '../ipam/ipam.js';
 import { listLinks } from '../kernel/ip.js';
 import { addrAdd, addrReplace, defaultRoute, linkDel, linkUp, noAddrGen, routeReplace } from '../kernel/ops.js';
-import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  InvalidArgumentError,
+  NotFoundError,
+  SystemError,
+  UsageError,
+} from '../lib/errors.js';
 import { contains, macFromIPv4, parseIP } from '../lib/ip.js';
 import { randomBytes } from '../lib/random.js';
 import { checkName } from '../lib/validate.js';
-import { bareIP, sharesNetns, type EndpointRecord, type EndpointSettings, type KernelCmd, type NetworkRecord, type SandboxRecord, type Step } from '../model/records.js';
+import {
+  bareIP,
+  sharesNetns,
+  type EndpointRecord,
+  type EndpointSettings,
+  type KernelCmd,
+  type NetworkRecord,
+  type SandboxRecord,
+  type Step,
+} from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { checkStaticAddress, IFNAME_OPT, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
@@ -25,7 +41,8 @@ import { apply, teardown, touch, update } from './txn.js';
 import { claimStep, clusterRelease, isGlobal, prepareHost, resolveNetwork, syncPeers } from './global.js';
 import { fixGwbridge, gwbridgeJoin, gwbridgeWanted, onGwbridge } from './gwbridge.js';
 
-const SHARED_NS_ERR = 'container sharing network namespace with another container or host cannot be connected to any other network';
+const SHARED_NS_ERR =
+  'container sharing network namespace with another container or host cannot be connected to any other network';
 
 /** IPAM's marks per network as one operation moves them (several endpoints may join one network). */
 export type Marks = Map<string, Record<string, string>>;
@@ -48,7 +65,9 @@ export async function connect(ctx: Ctx, netRef: string, ctrRefs: string[], setti
   validateSettings(settings);
   const refs = [...new Set(ctrRefs)];
   if (refs.length > 1 && (settings.IPAMConfig || settings.MacAddress || settings.Aliases?.length)) {
-    throw new UsageError('--ip, --ip6, --link-local-ip, --mac-address and --alias apply to one container; connect several containers without them');
+    throw new UsageError(
+      '--ip, --ip6, --link-local-ip, --mac-address and --alias apply to one container; connect several containers without them',
+    );
   }
   await update(ctx, async (tx) => {
     try {
@@ -62,7 +81,14 @@ export async function connect(ctx: Ctx, netRef: string, ctrRefs: string[], setti
   });
 }
 
-async function connectIn(ctx: Ctx, tx: Txn, netRef: string, refs: string[], settings: EndpointSettings, probe: boolean): Promise<void> {
+async function connectIn(
+  ctx: Ctx,
+  tx: Txn,
+  netRef: string,
+  refs: string[],
+  settings: EndpointSettings,
+  probe: boolean,
+): Promise<void> {
   const nw = await resolveNetwork(ctx, tx, netRef);
   const driver = driverFor(nw.driver);
   if (isGlobal(nw)) await prepareHost(ctx, nw);
@@ -90,7 +116,8 @@ async function connectIn(ctx: Ctx, tx: Txn, netRef: string, refs: string[], sett
       commits.push(plan.commit, record);
       firewall ||= plan.firewall || sb.ports.length > 0;
       // A sandbox whose only ways out are overlays goes out through the gwbridge (Swarm's docker_gwbridge).
-      const out = gwbridgeWanted(tx, sb, nw) && !onGwbridge(tx, sb) ? await gwbridgeJoin(ctx, tx, sb, pending, marks) : undefined;
+      const out =
+        gwbridgeWanted(tx, sb, nw) && !onGwbridge(tx, sb) ? await gwbridgeJoin(ctx, tx, sb, pending, marks) : undefined;
       if (out) {
         pending.push(out.ep);
         steps.push(...out.steps);
@@ -120,14 +147,29 @@ async function connectIn(ctx: Ctx, tx: Txn, netRef: string, refs: string[], sett
 export async function adopt(ctx: Ctx, name: string, probe: boolean): Promise<SandboxRecord> {
   checkName('container', name);
   if (!existsSync(`${ctx.netnsDir}/${name}`)) {
-    throw new NotFoundError(`No such container: ${name}`, `create it with: netctl sandbox create ${name}  (or: ip netns add ${name})`);
+    throw new NotFoundError(
+      `No such container: ${name}`,
+      `create it with: netctl sandbox create ${name}  (or: ip netns add ${name})`,
+    );
   }
   const used = probe
-    ? (await listLinks(ctx.runner, name)).map((l) => /^eth(\d+)$/.exec(l.ifname)?.[1]).filter((n): n is string => n !== undefined).map(Number)
+    ? (await listLinks(ctx.runner, name))
+        .map((l) => /^eth(\d+)$/.exec(l.ifname)?.[1])
+        .filter((n): n is string => n !== undefined)
+        .map(Number)
     : [];
   return {
-    id: ctx.id(), name, created: ctx.now().toISOString(), mode: 'adopted', state: 'running',
-    netns: name, ownsNetns: false, nextIf: used.length ? Math.max(...used) + 1 : 0, networks: {}, hostname: name, ports: [],
+    id: ctx.id(),
+    name,
+    created: ctx.now().toISOString(),
+    mode: 'adopted',
+    state: 'running',
+    netns: name,
+    ownsNetns: false,
+    nextIf: used.length ? Math.max(...used) + 1 : 0,
+    networks: {},
+    hostname: name,
+    ports: [],
   };
 }
 
@@ -135,13 +177,29 @@ export async function adopt(ctx: Ctx, name: string, probe: boolean): Promise<San
  * Plans one endpoint of a running sandbox: address, interface names, kernel steps.
  * Mutates nothing; `commit` records the endpoint once the steps succeeded.
  */
-export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, settings: EndpointSettings, pending: EndpointRecord[] = [],
-  marks: Marks = new Map()): JoinPlan {
+export function planJoin(
+  ctx: Ctx,
+  tx: ReadTxn,
+  sb: SandboxRecord,
+  nw: NetworkRecord,
+  settings: EndpointSettings,
+  pending: EndpointRecord[] = [],
+  marks: Marks = new Map(),
+): JoinPlan {
   const driver = driverFor(nw.driver);
   const live = [...endpointsOf(tx, { sandbox: sb.id }), ...pending.filter((p) => p.sandboxId === sb.id)];
   const ep: EndpointRecord = {
-    id: ctx.id(), networkId: nw.id, sandboxId: sb.id, ifName: '', hostIf: '', mac: '',
-    ipv4: '', ipv6: '', gateway4: '', gateway6: '', seq: live.reduce((m, e) => Math.max(m, e.seq + 1), 0),
+    id: ctx.id(),
+    networkId: nw.id,
+    sandboxId: sb.id,
+    ifName: '',
+    hostIf: '',
+    mac: '',
+    ipv4: '',
+    ipv6: '',
+    gateway4: '',
+    gateway6: '',
+    seq: live.reduce((m, e) => Math.max(m, e.seq + 1), 0),
     gwPriority: settings.GwPriority ?? 0,
   };
   const steps: Step[] = [];
@@ -155,7 +213,10 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
     const asked = settings.DriverOpts?.[IFNAME_OPT];
     if (asked) ep.ifName = asked; // the eth<N> index still advances: eth<N> is never reused
     const twin = live.find((e) => e.ifName === ep.ifName);
-    if (twin) throw new ConflictError(`container ${sb.name} already has an interface ${ep.ifName} (on network ${networkOf(tx, nw)(twin.networkId)?.name ?? twin.networkId})`);
+    if (twin)
+      throw new ConflictError(
+        `container ${sb.name} already has an interface ${ep.ifName} (on network ${networkOf(tx, nw)(twin.networkId)?.name ?? twin.networkId})`,
+      );
     if (!nw.driverState['ready']) steps.push(...driver.createNetwork(nw)); // predefined bridge: made on first use
   }
   const gateway = electGateway([...live, ep], networkOf(tx, nw)) === ep;
@@ -170,13 +231,26 @@ export function planJoin(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, nw: NetworkRe
   // An IPAM plugin's address comes first: the driver's steps (a veth's MAC, CreateEndpoint's Interface) need it.
   if (remoteIpam) {
     const kept = settings.IPAMConfig?.IPv4Address ?? reservedFor(nw, sb.id, 4);
-    steps.push(addressStep(nw, ep, kept, () => {
-      if (!settings.MacAddress) ep.mac = macFromIPv4(parseIP(bareIP(ep.ipv4)) ?? { family: 4, value: 0n });
-      return plumb();
-    }));
+    steps.push(
+      addressStep(nw, ep, kept, () => {
+        if (!settings.MacAddress) ep.mac = macFromIPv4(parseIP(bareIP(ep.ipv4)) ?? { family: 4, value: 0n });
+        return plumb();
+      }),
+    );
   } else if (clusterIpam) {
     // The cluster store hands out the address (compare-and-swap); the devices follow its answer.
-    steps.push(claimStep(nw, ep, sb, { ...(settings.IPAMConfig?.IPv4Address ? { ipv4: settings.IPAMConfig.IPv4Address } : {}), ...(settings.MacAddress ? { mac: settings.MacAddress } : {}) }, plumb));
+    steps.push(
+      claimStep(
+        nw,
+        ep,
+        sb,
+        {
+          ...(settings.IPAMConfig?.IPv4Address ? { ipv4: settings.IPAMConfig.IPv4Address } : {}),
+          ...(settings.MacAddress ? { mac: settings.MacAddress } : {}),
+        },
+        plumb,
+      ),
+    );
   } else {
     steps.push(...plumb());
   }
@@ -205,23 +279,41 @@ function remoteAddresses(nw: NetworkRecord, ep: EndpointRecord, settings: Endpoi
 function clusterAddresses(nw: NetworkRecord, ep: EndpointRecord, settings: EndpointSettings): void {
   if (settings.IPAMConfig?.IPv6Address) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
   if (settings.IPAMConfig?.IPv4Address && !nw.userSubnets) {
-    throw new InvalidArgumentError('user specified IP address is supported only when connecting to networks with user configured subnets');
+    throw new InvalidArgumentError(
+      'user specified IP address is supported only when connecting to networks with user configured subnets',
+    );
   }
   ep.mac = (settings.MacAddress ?? '').toLowerCase();
 }
 
 /** The endpoint's addresses from IPAM, its gateways and its MAC. */
-function assignAddresses(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, ep: EndpointRecord, settings: EndpointSettings, pending: EndpointRecord[], marks: Marks): void {
+function assignAddresses(
+  tx: ReadTxn,
+  sb: SandboxRecord,
+  nw: NetworkRecord,
+  ep: EndpointRecord,
+  settings: EndpointSettings,
+  pending: EndpointRecord[],
+  marks: Marks,
+): void {
   // The network's addresses are searched for in the store's text: no endpoint record is read.
   const mine = pending.filter((p) => p.networkId === nw.id);
   const addrs = (e: EndpointRecord) => [e.ipv4, e.ipv6].filter(Boolean).map(bareIP);
   const onNet = { field: 'networkId', value: nw.id };
   const inUse = {
-    keys: () => [...(nw.enableIPv6 ? ['ipv4', 'ipv6'] : ['ipv4']).flatMap((f) => tx.values('endpoints', f, onNet)), ...mine.flatMap(addrs)]
-      .map(bareIP).filter(Boolean).concat(Object.keys(nw.ipam.reserved ?? {})),
+    keys: () =>
+      [
+        ...(nw.enableIPv6 ? ['ipv4', 'ipv6'] : ['ipv4']).flatMap((f) => tx.values('endpoints', f, onNet)),
+        ...mine.flatMap(addrs),
+      ]
+        .map(bareIP)
+        .filter(Boolean)
+        .concat(Object.keys(nw.ipam.reserved ?? {})),
     get: (ip: string) => {
       const field = ip.includes(':') ? 'ipv6' : 'ipv4';
-      const held = nw.ipam.config.flatMap((p) => tx.find('endpoints', field, `${ip}/${p.Subnet.split('/')[1] ?? ''}`)).find((e) => e.networkId === nw.id);
+      const held = nw.ipam.config
+        .flatMap((p) => tx.find('endpoints', field, `${ip}/${p.Subnet.split('/')[1] ?? ''}`))
+        .find((e) => e.networkId === nw.id);
       const e = held ?? mine.find((p) => addrs(p).includes(ip));
       if (e) return `container ${e.sandboxId === sb.id ? sb.name : sandboxName(tx, e.sandboxId)}`;
       const r = nw.ipam.reserved?.[ip];
@@ -238,7 +330,8 @@ function assignAddresses(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, ep: 
   };
   ep.ipv4 = want(4, settings.IPAMConfig?.IPv4Address);
   if (nw.enableIPv6) ep.ipv6 = want(6, settings.IPAMConfig?.IPv6Address);
-  else if (settings.IPAMConfig?.IPv6Address) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
+  else if (settings.IPAMConfig?.IPv6Address)
+    throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
   for (const p of nw.ipam.config) {
     const sub = parseSubnet(p.Subnet);
     const a = parseIP(bareIP(sub.family === 4 ? ep.ipv4 : ep.ipv6));
@@ -249,7 +342,14 @@ function assignAddresses(tx: ReadTxn, sb: SandboxRecord, nw: NetworkRecord, ep: 
 }
 
 /** The driver's device steps, then the interface's configuration inside the sandbox (and the gateway endpoint's extra steps). */
-export function joinSteps(driver: Driver, nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, gateway: boolean, converge = false): Step[] {
+export function joinSteps(
+  driver: Driver,
+  nw: NetworkRecord,
+  ep: EndpointRecord,
+  sb: SandboxRecord,
+  gateway: boolean,
+  converge = false,
+): Step[] {
   const made = driver.join(nw, ep, sb);
   if (!driver.plumbs) return made;
   // A plugin's answer may still rename the interface or give its gateway and routes.
@@ -257,8 +357,9 @@ export function joinSteps(driver: Driver, nw: NetworkRecord, ep: EndpointRecord,
     ? { ns: sb.netns, cmds: [], undo: [], later: () => configure(nw, ep, sb, gateway, converge).cmds }
     : configure(nw, ep, sb, gateway, converge);
   // Only an endpoint that ends up with a gateway carries the sandbox's way out (a plugin may give none).
-  const program = (gateway ? driver.gateway?.(nw, ep).program ?? [] : [])
-    .map((st) => (st.call ? { ...st, call: { ...st.call, when: () => Boolean(ep.gateway4 || ep.gateway6) } } : st));
+  const program = (gateway ? (driver.gateway?.(nw, ep).program ?? []) : []).map((st) =>
+    st.call ? { ...st, call: { ...st.call, when: () => Boolean(ep.gateway4 || ep.gateway6) } } : st,
+  );
   return [...made, conf, ...program];
 }
 
@@ -268,7 +369,13 @@ export function joinSteps(driver: Driver, nw: NetworkRecord, ep: EndpointRecord,
  * IPv4-only network the interface gets no IPv6 link-local address (as Docker does): its DAD,
  * router and MLD solicitations are multicast a bridge floods to every port.
  */
-export function configure(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, gateway: boolean, converge = false): Step {
+export function configure(
+  nw: NetworkRecord,
+  ep: EndpointRecord,
+  sb: SandboxRecord,
+  gateway: boolean,
+  converge = false,
+): Step {
   const add = converge ? addrReplace : addrAdd;
   const cmds = nw.enableIPv6 ? [] : [noAddrGen(ep.ifName)];
   if (ep.ipv4) cmds.push(add(ep.ipv4, ep.ifName));
@@ -295,12 +402,16 @@ function planLeave(tx: ReadTxn, sb: SandboxRecord, ep: EndpointRecord): { cmds: 
   ];
   const driver = nw && driverFor(nw.driver);
   // The address goes back to an IPAM plugin after the driver let go of the endpoint.
-  const cmds = nw && driver ? [...driver.leave(nw, ep, sb), ...addressRelease(nw, ep), ...clusterRelease(nw, ep)] : orphan();
+  const cmds =
+    nw && driver ? [...driver.leave(nw, ep, sb), ...addressRelease(nw, ep), ...clusterRelease(nw, ep)] : orphan();
   const live = endpointsOf(tx, { sandbox: sb.id });
   let regateway: string[][] = [];
   if (electGateway(live, networkOf(tx)) === ep) {
     if (nw && driver?.gateway) cmds.unshift(...driver.gateway(nw, ep).revoke);
-    const next = electGateway(live.filter((e) => e !== ep), networkOf(tx));
+    const next = electGateway(
+      live.filter((e) => e !== ep),
+      networkOf(tx),
+    );
     if (next) regateway = defaultRoutes(next);
   }
   return { cmds, regateway };
@@ -325,7 +436,8 @@ export async function disconnect(ctx: Ctx, netRef: string, ctrRef: string, force
       if (force) return;
       throw new NotFoundError(`container ${sb.name} is not connected to network ${nw.name}`);
     }
-    if (sharesNetns(sb.mode)) throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
+    if (sharesNetns(sb.mode))
+      throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
     touch(ctx, tx, sb);
     delete sb.networks[nw.id];
     tx.put('sandboxes', sb);
@@ -333,20 +445,39 @@ export async function disconnect(ctx: Ctx, netRef: string, ctrRef: string, force
     const { cmds, regateway } = dropEndpoints(tx, sb, eps);
     // The default-route move is part of the journaled teardown: a crash in between still ends with a route.
     const move = sb.state === 'running' ? regateway.map((args) => ({ ns: sb.netns, args })) : [];
-    const errs = await teardown(ctx, tx, `disconnect ${sb.name} from ${nw.name}`, [...cmds, ...move], sb.ports.length > 0);
-    if (errs.length) throw new SystemError(`container ${sb.name} disconnected from ${nw.name} with errors: ${errs.join('; ')}`);
+    const errs = await teardown(
+      ctx,
+      tx,
+      `disconnect ${sb.name} from ${nw.name}`,
+      [...cmds, ...move],
+      sb.ports.length > 0,
+    );
+    if (errs.length)
+      throw new SystemError(`container ${sb.name} disconnected from ${nw.name} with errors: ${errs.join('; ')}`);
     await fixGwbridge(ctx, tx, sb);
   });
 }
 
 /** A global network's endpoint that lost its address to another host (see global.ts reclaimOrphans): it goes, recorded settings too. */
-export async function dropOrphan(ctx: Ctx, tx: Txn, sb: SandboxRecord, nw: NetworkRecord, ep: EndpointRecord): Promise<void> {
+export async function dropOrphan(
+  ctx: Ctx,
+  tx: Txn,
+  sb: SandboxRecord,
+  nw: NetworkRecord,
+  ep: EndpointRecord,
+): Promise<void> {
   touch(ctx, tx, sb);
   delete sb.networks[nw.id];
   tx.put('sandboxes', sb);
   const { cmds, regateway } = dropEndpoints(tx, sb, [ep]);
   const move = regateway.map((args) => ({ ns: sb.netns, args }));
-  const errs = await teardown(ctx, tx, `disconnect ${sb.name} from ${nw.name}`, [...cmds, ...move], sb.ports.length > 0);
+  const errs = await teardown(
+    ctx,
+    tx,
+    `disconnect ${sb.name} from ${nw.name}`,
+    [...cmds, ...move],
+    sb.ports.length > 0,
+  );
   for (const e of errs) ctx.warn(e);
   await fixGwbridge(ctx, tx, sb);
 }
@@ -364,7 +495,12 @@ function idleDevices(tx: Txn, nw: NetworkRecord): KernelCmd[] {
  * Deletes the endpoint records; returns their teardown and the default-route move it needs.
  * With `keep` (stop) their addresses stay reserved for the sandbox instead of being released.
  */
-export function dropEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[], keep = false): { cmds: KernelCmd[]; regateway: string[][] } {
+export function dropEndpoints(
+  tx: Txn,
+  sb: SandboxRecord,
+  eps: EndpointRecord[],
+  keep = false,
+): { cmds: KernelCmd[]; regateway: string[][] } {
   const cmds: KernelCmd[] = [];
   let regateway: string[][] = [];
   for (const ep of eps) {
@@ -375,7 +511,8 @@ export function dropEndpoints(tx: Txn, sb: SandboxRecord, eps: EndpointRecord[],
     // Its addresses may be handed out again: IPAM's search must start at or below them.
     const nw = tx.get('networks', ep.networkId);
     if (!nw) continue;
-    if (keep && !isGlobal(nw)) { // a global network's address goes back to the cluster: another host may take it
+    if (keep && !isGlobal(nw)) {
+      // a global network's address goes back to the cluster: another host may take it
       reserve(nw, ep);
       tx.put('networks', nw);
       continue;

@@ -19,18 +19,33 @@ import { update } from './txn.js';
 const ATTEMPTS = 8;
 const FIRST_VNI = 4096;
 
-export async function createGlobal(ctx: Ctx, req: NetworkCreate, driver: Driver, options: Record<string, string>): Promise<string> {
+export async function createGlobal(
+  ctx: Ctx,
+  req: NetworkCreate,
+  driver: Driver,
+  options: Record<string, string>,
+): Promise<string> {
   if (!ctx.cluster) throw new InvalidArgumentError(NEED_CLUSTER);
-  if (req.enableIPv6 || req.subnets.some((s) => s.includes(':'))) throw new InvalidArgumentError(`network ${req.name}: IPv6 on ${driver.name} networks is not supported yet`);
-  if (req.ipamDriver !== 'default') throw new InvalidArgumentError(`network ${req.name}: ${driver.name} networks take their addresses from the cluster store, not from IPAM driver ${req.ipamDriver}`);
+  if (req.enableIPv6 || req.subnets.some((s) => s.includes(':')))
+    throw new InvalidArgumentError(`network ${req.name}: IPv6 on ${driver.name} networks is not supported yet`);
+  if (req.ipamDriver !== 'default')
+    throw new InvalidArgumentError(
+      `network ${req.name}: ${driver.name} networks take their addresses from the cluster store, not from IPAM driver ${req.ipamDriver}`,
+    );
   return update(ctx, async (tx) => {
-    if (isPredefinedName(req.name)) throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
-    if (req.name === GWBRIDGE) throw new ForbiddenError(`${GWBRIDGE} is this host's bridge network for overlays: it cannot be an overlay itself`);
+    if (isPredefinedName(req.name))
+      throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
+    if (req.name === GWBRIDGE)
+      throw new ForbiddenError(
+        `${GWBRIDGE} is this host's bridge network for overlays: it cannot be an overlay itself`,
+      );
     const cluster = await clusterOf(ctx);
     let pending: NetworkRecord | undefined;
     for (let i = 0; i < ATTEMPTS; i++) {
       const snap = await snapshotOf(ctx, i > 0);
-      const same = tx.list('networks').find((n) => n.name === req.name && n.scope === 'local') ?? snap.networks.find((n) => n.name === req.name);
+      const same =
+        tx.list('networks').find((n) => n.name === req.name && n.scope === 'local') ??
+        snap.networks.find((n) => n.name === req.name);
       // Our own transaction, committed although its answer was lost (a timeout after etcd wrote it).
       const mine = same && pending?.id === same.id ? pending : undefined;
       if (mine) {
@@ -38,17 +53,33 @@ export async function createGlobal(ctx: Ctx, req: NetworkCreate, driver: Driver,
         ctx.op.snap = undefined;
         return mine.id;
       }
-      if (same) throw new ConflictError(`network with name ${req.name} already exists`, `pick another name, or remove it first: netctl rm ${req.name}`);
+      if (same)
+        throw new ConflictError(
+          `network with name ${req.name} already exists`,
+          `pick another name, or remove it first: netctl rm ${req.name}`,
+        );
       const taken: TakenPrefix[] = [
-        ...(await takenPrefixes(ctx, tx, req.subnets.length === 0)).filter((t) => !snap.networks.some((n) => t.owner === `network ${n.name}`)),
-        ...snap.networks.flatMap((n) => n.ipam.config.map((p) => ({ prefix: parseSubnet(p.Subnet), owner: `network ${n.name}` }))),
+        ...(await takenPrefixes(ctx, tx, req.subnets.length === 0)).filter(
+          (t) => !snap.networks.some((n) => t.owner === `network ${n.name}`),
+        ),
+        ...snap.networks.flatMap((n) =>
+          n.ipam.config.map((p) => ({ prefix: parseSubnet(p.Subnet), owner: `network ${n.name}` })),
+        ),
       ];
       const nw: NetworkRecord = {
         ...newNetworkRecord(ctx, req.name, driver.name, false),
-        scope: 'global', internal: req.internal, attachable: req.attachable, options, labels: req.labels,
+        scope: 'global',
+        internal: req.internal,
+        attachable: req.attachable,
+        options,
+        labels: req.labels,
       };
       if (req.subnets.length === 0) buildPools(req, []); // refuses a gateway or ip-range without a subnet
-      nw.ipam = { driver: 'default', options: req.ipamOptions, config: req.subnets.length ? buildPools(req, taken) : [defaultPool(ctx.pools, taken)] };
+      nw.ipam = {
+        driver: 'default',
+        options: req.ipamOptions,
+        config: req.subnets.length ? buildPools(req, taken) : [defaultPool(ctx.pools, taken)],
+      };
       nw.userSubnets = req.subnets.length > 0;
       const used = new Map(snap.networks.map((n) => [Number(n.driverState['vni']), n.name]));
       const asked = options[VNI_OPT];
@@ -82,7 +113,10 @@ export async function removeGlobal(ctx: Ctx, tx: Txn, nw: NetworkRecord): Promis
   // This host's own endpoints first: nothing may leave the cluster that the local rm then refuses.
   const local = endpointsOf(tx, { network: nw.id });
   if (local.length) {
-    throw new ConflictError(`network ${nw.name} has active endpoints (${local.map((e) => `${sandboxName(tx, e.sandboxId)} (this host)`).join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>`);
+    throw new ConflictError(
+      `network ${nw.name} has active endpoints (${local.map((e) => `${sandboxName(tx, e.sandboxId)} (this host)`).join(', ')})`,
+      `disconnect them first: netctl disconnect ${nw.name} <container>`,
+    );
   }
   const cluster = await clusterOf(ctx);
   for (let i = 0; i < ATTEMPTS; i++) {
@@ -90,7 +124,10 @@ export async function removeGlobal(ctx: Ctx, tx: Txn, nw: NetworkRecord): Promis
     const eps = peersOf(snap, nw);
     if (eps.length) {
       const names = eps.map((p) => `${p.container} (${p.node})`).sort();
-      throw new ConflictError(`network ${nw.name} has active endpoints (${names.join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>, on their hosts`);
+      throw new ConflictError(
+        `network ${nw.name} has active endpoints (${names.join(', ')})`,
+        `disconnect them first: netctl disconnect ${nw.name} <container>, on their hosts`,
+      );
     }
     const done = !snap.networks.some((n) => n.id === nw.id) || (await cluster.deleteNetwork(nw, snap));
     ctx.op.snap = undefined;

@@ -13,7 +13,15 @@ import type { Cluster, ClaimRequest, Snapshot } from '../cluster/cluster.js';
 import { VXLAN_OVERHEAD } from '../drivers/overlay.js';
 import { ipCleanup, ipJson, KernelView } from '../kernel/ip.js';
 import { InvalidArgumentError } from '../lib/errors.js';
-import { bareIP, type EndpointRecord, type KernelCmd, type NetworkRecord, type PluginCall, type SandboxRecord, type Step } from '../model/records.js';
+import {
+  bareIP,
+  type EndpointRecord,
+  type KernelCmd,
+  type NetworkRecord,
+  type PluginCall,
+  type SandboxRecord,
+  type Step,
+} from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
 import { ClusterUnreachable } from '../cluster/etcd.js';
@@ -99,8 +107,11 @@ export async function syncMirrors(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<vo
 async function reclaimOrphans(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<void> {
   const known = new Set(snap.peers.map((p) => p.id));
   const inCluster = new Set(snap.networks.map((n) => n.id));
-  const orphans = tx.list('networks').filter((n) => isGlobal(n) && inCluster.has(n.id))
-    .flatMap((n) => endpointsOf(tx, { network: n.id })).filter((e) => !known.has(e.id));
+  const orphans = tx
+    .list('networks')
+    .filter((n) => isGlobal(n) && inCluster.has(n.id))
+    .flatMap((n) => endpointsOf(tx, { network: n.id }))
+    .filter((e) => !known.has(e.id));
   if (orphans.length === 0) return;
   const cluster = await clusterOf(ctx);
   for (const ep of orphans) {
@@ -108,11 +119,23 @@ async function reclaimOrphans(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<void> 
     const nw = tx.get('networks', ep.networkId);
     if (!sb || !nw) continue;
     try {
-      await cluster.claim({ network: nw.id, endpoint: ep.id, sandbox: sb.id, container: sb.name, ipv4: bareIP(ep.ipv4), mac: ep.mac, reclaim: true });
-      ctx.warn(`endpoint of container ${sb.name} on ${nw.name} was missing from the cluster store: published again (${ep.ipv4})`);
+      await cluster.claim({
+        network: nw.id,
+        endpoint: ep.id,
+        sandbox: sb.id,
+        container: sb.name,
+        ipv4: bareIP(ep.ipv4),
+        mac: ep.mac,
+        reclaim: true,
+      });
+      ctx.warn(
+        `endpoint of container ${sb.name} on ${nw.name} was missing from the cluster store: published again (${ep.ipv4})`,
+      );
     } catch (e) {
       if (e instanceof ClusterUnreachable) throw e;
-      ctx.warn(`container ${sb.name} lost its address ${bareIP(ep.ipv4)} on ${nw.name} (${(e as Error).message}): disconnected here`);
+      ctx.warn(
+        `container ${sb.name} lost its address ${bareIP(ep.ipv4)} on ${nw.name} (${(e as Error).message}): disconnected here`,
+      );
       const { dropOrphan } = await import('./endpoints.js');
       await dropOrphan(ctx, tx, sb, nw, ep);
     }
@@ -124,20 +147,40 @@ async function reclaimOrphans(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<void> 
 export async function prepareHost(ctx: Ctx, nw: NetworkRecord): Promise<void> {
   if (nw.driverState['ready']) return;
   const me = (await clusterOf(ctx)).me;
-  const links = await ipJson<Array<{ ifname: string; mtu: number; addr_info?: Array<{ local: string }> }>>(ctx.runner, undefined, ['addr', 'show']);
+  const links = await ipJson<Array<{ ifname: string; mtu: number; addr_info?: Array<{ local: string }> }>>(
+    ctx.runner,
+    undefined,
+    ['addr', 'show'],
+  );
   const under = links.find((l) => l.addr_info?.some((a) => a.local === me.addr));
-  if (!under) throw new InvalidArgumentError(`advertise address ${me.addr} is not an address of this host`, 'set --advertise-addr (or NETCTL_ADVERTISE_ADDR) to this host\'s underlay address');
+  if (!under)
+    throw new InvalidArgumentError(
+      `advertise address ${me.addr} is not an address of this host`,
+      "set --advertise-addr (or NETCTL_ADVERTISE_ADDR) to this host's underlay address",
+    );
   nw.driverState['local'] = me.addr;
   nw.driverState['mtu'] = under.mtu - VXLAN_OVERHEAD;
 }
 
-const clusterCall = (method: string, body: Record<string, unknown>): PluginCall => ({ plugin: 'cluster', kind: 'ClusterStore', method, body });
+const clusterCall = (method: string, body: Record<string, unknown>): PluginCall => ({
+  plugin: 'cluster',
+  kind: 'ClusterStore',
+  method,
+  body,
+});
 
 /** Connect: the claim of an address and the endpoint's publication, one journaled call; then `after()`. */
-export function claimStep(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, asked: { ipv4?: string; mac?: string }, after: () => Step[]): Step {
+export function claimStep(
+  nw: NetworkRecord,
+  ep: EndpointRecord,
+  sb: SandboxRecord,
+  asked: { ipv4?: string; mac?: string },
+  after: () => Step[],
+): Step {
   const req: ClaimRequest = { network: nw.id, endpoint: ep.id, sandbox: sb.id, container: sb.name, ...asked };
   return {
-    cmds: [], undo: clusterRelease(nw, ep),
+    cmds: [],
+    undo: clusterRelease(nw, ep),
     call: {
       ...clusterCall('Claim', { ...req }),
       then: (a) => {
@@ -151,7 +194,7 @@ export function claimStep(nw: NetworkRecord, ep: EndpointRecord, sb: SandboxReco
 
 /** Disconnect (and the undo of a claim): the endpoint and its address leave the cluster. */
 export const clusterRelease = (nw: NetworkRecord, ep: EndpointRecord): KernelCmd[] =>
-  (isGlobal(nw) ? [{ args: [], call: clusterCall('Release', { network: nw.id, endpoint: ep.id }) }] : []);
+  isGlobal(nw) ? [{ args: [], call: clusterCall('Release', { network: nw.id, endpoint: ep.id }) }] : [];
 
 /** Runs a journaled cluster call (txn.ts sends plugin calls and these alike). */
 export async function sendClusterCall(ctx: Ctx, c: PluginCall): Promise<Record<string, unknown>> {
@@ -168,28 +211,45 @@ export async function sendClusterCall(ctx: Ctx, c: PluginCall): Promise<Record<s
   throw new InvalidArgumentError(`unknown cluster store call ${c.method}`);
 }
 
-const encode = (ps: PeerEntry[]): string => ps.map((p) => `${p.ip},${p.mac},${p.vtep}`).sort().join(';');
-const decode = (s: unknown): PeerEntry[] => (typeof s === 'string' && s ? s.split(';') : []).map((x) => {
-  const [ip = '', mac = '', vtep = ''] = x.split(',');
-  return { ip, mac, vtep };
-});
+const encode = (ps: PeerEntry[]): string =>
+  ps
+    .map((p) => `${p.ip},${p.mac},${p.vtep}`)
+    .sort()
+    .join(';');
+const decode = (s: unknown): PeerEntry[] =>
+  (typeof s === 'string' && s ? s.split(';') : []).map((x) => {
+    const [ip = '', mac = '', vtep = ''] = x.split(',');
+    return { ip, mac, vtep };
+  });
 
 /**
  * Brings this host's entries for the remote endpoints of `nw` in line with the cluster (from
  * what it programmed last, or from the kernel when `fromKernel`): best-effort, since they are
  * derived state that the next command or the agent reconciles again; records what it set.
  */
-export async function syncPeers(ctx: Ctx, tx: Txn, nw: NetworkRecord, snap: Snapshot, fromKernel = false): Promise<void> {
+export async function syncPeers(
+  ctx: Ctx,
+  tx: Txn,
+  nw: NetworkRecord,
+  snap: Snapshot,
+  fromKernel = false,
+): Promise<void> {
   const driver = driverFor(nw.driver);
   if (!driver.peers || !nw.driverState['ready']) return;
   const me = String(nw.driverState['local'] ?? '');
   const want = snap.peers
     .filter((p) => p.networkId === nw.id && p.vtep !== me && p.ipv4 && p.mac)
     .map((p) => ({ ip: bareIP(p.ipv4), mac: p.mac, vtep: p.vtep }));
-  const had = fromKernel && driver.readPeers ? await driver.readPeers(new KernelView(ctx.runner), nw) : decode(nw.driverState['peers']);
+  const had =
+    fromKernel && driver.readPeers
+      ? await driver.readPeers(new KernelView(ctx.runner), nw)
+      : decode(nw.driverState['peers']);
   const cmds = driver.peers(nw, want, had);
   if (cmds.length) {
-    const errs = await ipCleanup(ctx.runner, cmds.map((args) => ({ args })));
+    const errs = await ipCleanup(
+      ctx.runner,
+      cmds.map((args) => ({ args })),
+    );
     for (const e of errs) ctx.warn(`peers of network ${nw.name}: ${e}`);
   }
   const text = encode(want);
@@ -205,17 +265,21 @@ export async function reconcileHost(ctx: Ctx, tx: Txn, fromKernel: boolean, read
   ctx.op.snap = snap;
   await syncMirrors(ctx, tx, snap);
   for (const nw of tx.list('networks').filter(isGlobal)) {
-    await syncPeers(ctx, tx, nw, snap, fromKernel).catch((e: Error) => ctx.warn(`peers of network ${nw.name}: ${e.message}`));
+    await syncPeers(ctx, tx, nw, snap, fromKernel).catch((e: Error) =>
+      ctx.warn(`peers of network ${nw.name}: ${e.message}`),
+    );
   }
 }
 
 /** What `ls` and `inspect` see: local networks, and the global ones as the cluster has them (not the mirrors). */
 export function mergedNetworks(tx: ReadTxn, snap: Snapshot): NetworkRecord[] {
-  return [...tx.list('networks').filter((n) => !isGlobal(n)), ...snap.networks.map((n) => ({ ...n, scope: 'global' as const }))];
+  return [
+    ...tx.list('networks').filter((n) => !isGlobal(n)),
+    ...snap.networks.map((n) => ({ ...n, scope: 'global' as const })),
+  ];
 }
 
 /** Endpoint records of every host on a global network, for inspect and rm. */
 export function peersOf(snap: Snapshot, nw: NetworkRecord): Snapshot['peers'] {
   return snap.peers.filter((p) => p.networkId === nw.id);
 }
-

@@ -18,12 +18,16 @@ import { apply, teardown } from './txn.js';
 
 export const GWBRIDGE = 'netctl_gwbridge';
 
-const gwbridgeOf = (tx: ReadTxn): NetworkRecord | undefined => tx.list('networks').find((n) => n.name === GWBRIDGE && n.scope === 'local');
+const gwbridgeOf = (tx: ReadTxn): NetworkRecord | undefined =>
+  tx.list('networks').find((n) => n.name === GWBRIDGE && n.scope === 'local');
 
 /** Whether `sb` wants the gwbridge, from its recorded networks with `add` joining. */
 export function gwbridgeWanted(tx: ReadTxn, sb: SandboxRecord, add?: NetworkRecord): boolean {
   const gw = gwbridgeOf(tx);
-  const nets = Object.keys(sb.networks).filter((id) => id !== gw?.id).map((id) => tx.get('networks', id)).filter((n): n is NetworkRecord => n !== undefined);
+  const nets = Object.keys(sb.networks)
+    .filter((id) => id !== gw?.id)
+    .map((id) => tx.get('networks', id))
+    .filter((n): n is NetworkRecord => n !== undefined);
   if (add) nets.push(add);
   const out = (n: NetworkRecord) => !n.internal && driverFor(n.driver).plumbs;
   return nets.some((n) => n.scope === 'global' && out(n)) && !nets.some((n) => n.scope !== 'global' && out(n));
@@ -47,7 +51,13 @@ export async function ensureGwbridge(ctx: Ctx, tx: Txn): Promise<NetworkRecord> 
 }
 
 /** The join to the gwbridge, planned beside others for the sandbox (`pending`); recorded by its commit. */
-export async function gwbridgeJoin(ctx: Ctx, tx: Txn, sb: SandboxRecord, pending: EndpointRecord[], marks: Marks): Promise<JoinPlan> {
+export async function gwbridgeJoin(
+  ctx: Ctx,
+  tx: Txn,
+  sb: SandboxRecord,
+  pending: EndpointRecord[],
+  marks: Marks,
+): Promise<JoinPlan> {
   const net = await ensureGwbridge(ctx, tx);
   // Its interface comes after those being planned for the sandbox (their eth<N> is not counted yet).
   const probe = { ...sb, nextIf: sb.nextIf + pending.filter((p) => p.sandboxId === sb.id && p.ifName).length };

@@ -39,9 +39,12 @@ export function requireSandbox(tx: ReadTxn, ref: string): SandboxRecord {
 
 /** Endpoints of a sandbox and/or on a network, in join order (through the store's indexes). */
 export function endpointsOf(tx: ReadTxn, of: { sandbox?: string; network?: string }): EndpointRecord[] {
-  const eps = of.sandbox !== undefined
-    ? tx.find('endpoints', 'sandboxId', of.sandbox).filter((e) => of.network === undefined || e.networkId === of.network)
-    : tx.find('endpoints', 'networkId', of.network ?? '');
+  const eps =
+    of.sandbox !== undefined
+      ? tx
+          .find('endpoints', 'sandboxId', of.sandbox)
+          .filter((e) => of.network === undefined || e.networkId === of.network)
+      : tx.find('endpoints', 'networkId', of.network ?? '');
   return eps.sort((a, b) => a.seq - b.seq);
 }
 
@@ -58,14 +61,20 @@ export function dependents(tx: ReadTxn, sb: SandboxRecord): SandboxRecord[] {
 /** The running sandbox whose netns a `container:OTHER` sandbox joins. */
 export function sharedWith(tx: ReadTxn, ref: string): SandboxRecord {
   const other = requireSandbox(tx, ref);
-  if (other.state !== 'running') throw new ConflictError(`cannot join the network namespace of container ${other.name}: it is not running`);
-  if (sharesNetns(other.mode)) throw new ConflictError(`cannot join the network namespace of container ${other.name}: it shares another one itself`);
+  if (other.state !== 'running')
+    throw new ConflictError(`cannot join the network namespace of container ${other.name}: it is not running`);
+  if (sharesNetns(other.mode))
+    throw new ConflictError(
+      `cannot join the network namespace of container ${other.name}: it shares another one itself`,
+    );
   return other;
 }
 
 /** Finds networks by id for the gateway election; `extra` is one not yet stored (being planned). */
-export const networkOf = (tx: ReadTxn, extra?: NetworkRecord) => (id: string): NetworkRecord | undefined =>
-  (extra && id === extra.id ? extra : tx.get('networks', id));
+export const networkOf =
+  (tx: ReadTxn, extra?: NetworkRecord) =>
+  (id: string): NetworkRecord | undefined =>
+    extra && id === extra.id ? extra : tx.get('networks', id);
 
 /** The name a sandbox id is known by in messages. */
 export const sandboxName = (tx: ReadTxn, id: string): string => tx.get('sandboxes', id)?.name ?? id.slice(0, 12);

@@ -44,7 +44,8 @@ function networkSection(tx: ReadTxn, nw: NetworkRecord): string[] {
     const psb = tx.get('sandboxes', p.sandboxId);
     if (!psb) continue;
     const aliases = psb.networks[nw.id]?.settings.Aliases ?? [];
-    for (const ip of [p.ipv4, p.ipv6].filter(Boolean)) lines.push(`${bareIP(ip)}\t${uniq([psb.name, ...aliases]).join(' ')}`);
+    for (const ip of [p.ipv4, p.ipv6].filter(Boolean))
+      lines.push(`${bareIP(ip)}\t${uniq([psb.name, ...aliases]).join(' ')}`);
   }
   return lines;
 }
@@ -72,7 +73,10 @@ export function resolvConf(hostResolv: string, sb: SandboxRecord): string {
 }
 
 export class NameFiles {
-  constructor(private readonly etcNetns: string, private readonly hostResolv = '/etc/resolv.conf') {}
+  constructor(
+    private readonly etcNetns: string,
+    private readonly hostResolv = '/etc/resolv.conf',
+  ) {}
 
   private resolvText: string | null = null;
 

@@ -29,15 +29,22 @@ export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<strin
     if (fam === 6 && !req.enableIPv6) throw new InvalidArgumentError(`IPv6 subnet ${s} needs --ipv6`);
   }
   return update(ctx, async (tx) => {
-    if (isPredefinedName(req.name)) throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
+    if (isPredefinedName(req.name))
+      throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
     if (tx.list('networks').some((n) => n.name === req.name)) {
-      throw new ConflictError(`network with name ${req.name} already exists`, 'pick another name, or remove it first: netctl rm ' + req.name);
+      throw new ConflictError(
+        `network with name ${req.name} already exists`,
+        'pick another name, or remove it first: netctl rm ' + req.name,
+      );
     }
     if (driver.singleton) throw new ForbiddenError(`only one instance of "${req.driver}" network is allowed`);
     const nw = newNetworkRecord(ctx, req.name, req.driver, false);
     Object.assign(nw, {
-      enableIPv6: req.enableIPv6, internal: req.internal, attachable: req.attachable,
-      options, labels: req.labels,
+      enableIPv6: req.enableIPv6,
+      internal: req.internal,
+      attachable: req.attachable,
+      options,
+      labels: req.labels,
       ipam: { driver: req.ipamDriver, options: req.ipamOptions, config: [] },
     });
     if (remoteIpam) {
@@ -56,12 +63,21 @@ export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<strin
     await driver.checkCreate?.({ tx, kernel: new KernelView(ctx.runner), plugins: ctx.plugins }, nw, req);
     // With an IPAM plugin, the driver's steps come once the plugin named the pool.
     const steps = remoteIpam
-      ? poolSteps(nw, { subnet: req.subnets[0], ipRange: req.ipRanges[0], gateway: req.gateways[0] }, () => driver.createNetwork(nw))
+      ? poolSteps(nw, { subnet: req.subnets[0], ipRange: req.ipRanges[0], gateway: req.gateways[0] }, () =>
+          driver.createNetwork(nw),
+        )
       : driver.createNetwork(nw);
-    await apply(ctx, tx, `create network ${nw.name}`, steps, () => {
-      nw.driverState['ready'] = true;
-      tx.put('networks', nw);
-    }, driver.firewall !== undefined);
+    await apply(
+      ctx,
+      tx,
+      `create network ${nw.name}`,
+      steps,
+      () => {
+        nw.driverState['ready'] = true;
+        tx.put('networks', nw);
+      },
+      driver.firewall !== undefined,
+    );
     return nw.id;
   });
 }
@@ -70,7 +86,11 @@ export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<strin
  * Removes networks in one transaction with one teardown for all (bridges in one batch, one
  * firewall transaction). Returns a result per argument, and the teardown's errors apart.
  */
-export async function removeNetworks(ctx: Ctx, refs: string[], force: boolean): Promise<{ results: Array<Error | null>; errors: string[] }> {
+export async function removeNetworks(
+  ctx: Ctx,
+  refs: string[],
+  force: boolean,
+): Promise<{ results: Array<Error | null>; errors: string[] }> {
   return update(ctx, async (tx) => {
     const results: Array<Error | null> = [];
     const cmds: KernelCmd[] = [];
@@ -101,29 +121,43 @@ function dropNetwork(tx: Txn, ref: string): NetworkRecord {
   const eps = endpointsOf(tx, { network: nw.id });
   if (eps.length > 0) {
     const names = eps.map((e) => sandboxName(tx, e.sandboxId));
-    throw new ConflictError(`network ${nw.name} has active endpoints (${names.join(', ')})`, `disconnect them first: netctl disconnect ${nw.name} <container>`);
+    throw new ConflictError(
+      `network ${nw.name} has active endpoints (${names.join(', ')})`,
+      `disconnect them first: netctl disconnect ${nw.name} <container>`,
+    );
   }
   tx.delete('networks', nw.id);
   return nw;
 }
 
-const networkTeardown = (nw: NetworkRecord): KernelCmd[] => [...(nw.driverState['ready'] ? driverFor(nw.driver).deleteNetwork(nw) : []), ...poolRelease(nw)];
+const networkTeardown = (nw: NetworkRecord): KernelCmd[] => [
+  ...(nw.driverState['ready'] ? driverFor(nw.driver).deleteNetwork(nw) : []),
+  ...poolRelease(nw),
+];
 
 /** What an IPAM plugin network takes: one IPv4 pool; refused before anything is asked. */
 function checkRemoteIpam(req: NetworkCreate, plumbs: boolean): void {
   discover(req.ipamDriver);
   const what = `network ${req.name} (IPAM driver ${req.ipamDriver})`;
   if (!plumbs) throw new InvalidArgumentError(`${what}: driver ${req.driver} has no addresses to manage`);
-  if (req.enableIPv6 || req.subnets.some((s) => s.includes(':'))) throw new InvalidArgumentError(`${what}: IPv6 from an IPAM plugin is not supported yet`);
-  if (req.subnets.length > 1 || req.gateways.length > 1 || req.ipRanges.length > 1) throw new InvalidArgumentError(`${what}: one --subnet (with at most one --gateway and --ip-range) per network`);
-  if (Object.keys(req.auxAddresses).length) throw new InvalidArgumentError(`${what}: --aux-address is not supported with an IPAM plugin`);
+  if (req.enableIPv6 || req.subnets.some((s) => s.includes(':')))
+    throw new InvalidArgumentError(`${what}: IPv6 from an IPAM plugin is not supported yet`);
+  if (req.subnets.length > 1 || req.gateways.length > 1 || req.ipRanges.length > 1)
+    throw new InvalidArgumentError(`${what}: one --subnet (with at most one --gateway and --ip-range) per network`);
+  if (Object.keys(req.auxAddresses).length)
+    throw new InvalidArgumentError(`${what}: --aux-address is not supported with an IPAM plugin`);
   if (req.subnets.length) parseSubnet(req.subnets[0] ?? '');
 }
 
 /** Whether the network had rules of its own (it was in use, and its driver has a firewall part). */
-const hasFirewall = (nw: NetworkRecord): boolean => Boolean(nw.driverState['ready']) && driverFor(nw.driver).firewall !== undefined;
+const hasFirewall = (nw: NetworkRecord): boolean =>
+  Boolean(nw.driverState['ready']) && driverFor(nw.driver).firewall !== undefined;
 
-export async function prune(ctx: Ctx, labelFilters: Array<{ key: string; value?: string; negate: boolean }>, until?: Date): Promise<{ removed: string[]; errors: string[] }> {
+export async function prune(
+  ctx: Ctx,
+  labelFilters: Array<{ key: string; value?: string; negate: boolean }>,
+  until?: Date,
+): Promise<{ removed: string[]; errors: string[] }> {
   return update(ctx, async (tx) => {
     const busy = busyNetworks(tx);
     const removed: string[] = [];

@@ -14,22 +14,34 @@ export interface NodeRow extends NodeRecord {
 export async function listNodes(ctx: Ctx): Promise<NodeRow[]> {
   const cluster = await clusterOf(ctx);
   const snap = await cluster.snapshot();
-  const rows = snap.nodes.map((n) => ({ ...n, endpoints: snap.peers.filter((p) => p.vtep === n.addr).length, self: n.addr === cluster.me.addr }));
+  const rows = snap.nodes.map((n) => ({
+    ...n,
+    endpoints: snap.peers.filter((p) => p.vtep === n.addr).length,
+    self: n.addr === cluster.me.addr,
+  }));
   // A host that has endpoints but whose node record is gone still shows (its endpoints block rm).
   for (const addr of new Set(snap.peers.map((p) => p.vtep))) {
     if (rows.some((r) => r.addr === addr)) continue;
     const any = snap.peers.find((p) => p.vtep === addr);
-    rows.push({ name: any?.node ?? addr, addr, seen: '', endpoints: snap.peers.filter((p) => p.vtep === addr).length, self: addr === cluster.me.addr });
+    rows.push({
+      name: any?.node ?? addr,
+      addr,
+      seen: '',
+      endpoints: snap.peers.filter((p) => p.vtep === addr).length,
+      self: addr === cluster.me.addr,
+    });
   }
   return rows.sort((a, b) => a.name.localeCompare(b.name) || a.addr.localeCompare(b.addr));
 }
 
 function findNode(snap: Snapshot, ref: string): NodeRecord {
   const known: NodeRecord[] = [...snap.nodes];
-  for (const p of snap.peers) if (!known.some((n) => n.addr === p.vtep)) known.push({ name: p.node, addr: p.vtep, seen: '' });
+  for (const p of snap.peers)
+    if (!known.some((n) => n.addr === p.vtep)) known.push({ name: p.node, addr: p.vtep, seen: '' });
   const hits = known.filter((n) => n.addr === ref || n.name === ref);
   if (hits.length === 0) throw new NotFoundError(`node ${ref} not found`);
-  if (hits.length > 1) throw new NotFoundError(`node ${ref} is ambiguous: ${hits.map((h) => h.addr).join(', ')} (name it by its address)`);
+  if (hits.length > 1)
+    throw new NotFoundError(`node ${ref} is ambiguous: ${hits.map((h) => h.addr).join(', ')} (name it by its address)`);
   return hits[0] as NodeRecord;
 }
 
@@ -39,7 +51,8 @@ export async function removeNode(ctx: Ctx, ref: string): Promise<Peer[]> {
   return update(ctx, async (tx) => {
     const snap = await snapshotOf(ctx);
     const node = findNode(snap, ref);
-    if (node.addr === cluster.me.addr) throw new ForbiddenError(`node ${node.name} (${node.addr}) is this host: disconnect its containers instead`);
+    if (node.addr === cluster.me.addr)
+      throw new ForbiddenError(`node ${node.name} (${node.addr}) is this host: disconnect its containers instead`);
     const gone = await cluster.removeNode(node, snap);
     await reconcileHost(ctx, tx, false);
     return gone;
@@ -51,7 +64,10 @@ export async function removeNode(ctx: Ctx, ref: string): Promise<Peer[]> {
  * watch on the prefix), and a full one every `period` seconds to heal what a lost watch or a
  * partition missed. Each pass reads the cluster outside the lock, then takes it briefly.
  */
-export async function runAgent(ctx: Ctx, opts: { heartbeat: number; log: (m: string) => void; stop: Promise<void> }): Promise<void> {
+export async function runAgent(
+  ctx: Ctx,
+  opts: { heartbeat: number; log: (m: string) => void; stop: Promise<void> },
+): Promise<void> {
   const cluster = await clusterOf(ctx);
   let rev = 0;
   // One pass at a time (drain), so an older read is never applied after a newer one.
@@ -69,7 +85,9 @@ export async function runAgent(ctx: Ctx, opts: { heartbeat: number; log: (m: str
       dirty = false;
       const fromKernel = full;
       full = false;
-      await pass(fromKernel).catch((e: Error) => { opts.log(`reconcile: ${e.message}`); });
+      await pass(fromKernel).catch((e: Error) => {
+        opts.log(`reconcile: ${e.message}`);
+      });
     }
     running = null;
   };
@@ -84,11 +102,15 @@ export async function runAgent(ctx: Ctx, opts: { heartbeat: number; log: (m: str
   let watch: { close(): Promise<void> } | undefined;
   const rewatch = async (): Promise<void> => {
     try {
-      watch = await cluster.watch(rev + 1, () => kick(), (e) => {
-        opts.log(`watch: ${e.message}; reading again`);
-        kick();
-        setTimeout(() => void rewatch(), 1000);
-      });
+      watch = await cluster.watch(
+        rev + 1,
+        () => kick(),
+        (e) => {
+          opts.log(`watch: ${e.message}; reading again`);
+          kick();
+          setTimeout(() => void rewatch(), 1000);
+        },
+      );
     } catch (e) {
       opts.log(`watch: ${(e as Error).message}; retrying`);
       setTimeout(() => void rewatch(), 1000);

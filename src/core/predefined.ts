@@ -10,10 +10,20 @@ import type { Ctx } from './context.js';
 
 export function newNetworkRecord(ctx: Ctx, name: string, driver: string, predefined: boolean): NetworkRecord {
   return {
-    id: ctx.id(), name, driver, created: ctx.now().toISOString(), scope: 'local',
-    enableIPv6: false, internal: false, attachable: false,
-    ipam: { driver: 'default', options: {}, config: [] }, userSubnets: false,
-    options: {}, labels: {}, predefined, driverState: {},
+    id: ctx.id(),
+    name,
+    driver,
+    created: ctx.now().toISOString(),
+    scope: 'local',
+    enableIPv6: false,
+    internal: false,
+    attachable: false,
+    ipam: { driver: 'default', options: {}, config: [] },
+    userSubnets: false,
+    options: {},
+    labels: {},
+    predefined,
+    driverState: {},
   };
 }
 
@@ -21,7 +31,12 @@ export const isPredefinedName = (name: string): boolean => PREDEFINED.some((p) =
 
 /** The predefined networks; a plumbing one (bridge) gets the first free default pool, its device made on first use. */
 export async function ensurePredefined(ctx: Ctx, tx: Txn): Promise<void> {
-  const have = new Set(tx.list('networks').filter((n) => n.predefined).map((n) => n.name));
+  const have = new Set(
+    tx
+      .list('networks')
+      .filter((n) => n.predefined)
+      .map((n) => n.name),
+  );
   for (const p of PREDEFINED) {
     if (have.has(p.name)) continue;
     const driver = driverFor(p.driver);
@@ -40,7 +55,10 @@ export async function takenPrefixes(ctx: Ctx, tx: ReadTxn, withRoutes: boolean):
   }
   if (withRoutes) {
     for (const r of await listRoutes(ctx.runner)) {
-      const c = r.dst === 'default' ? null : parseCIDR(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
+      const c =
+        r.dst === 'default'
+          ? null
+          : parseCIDR(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
       if (c) out.push({ prefix: c.prefix, owner: `a route${r.dev ? ` on ${r.dev}` : ''}` });
     }
   }

@@ -28,7 +28,9 @@ export function reservedFor(nw: NetworkRecord, sbId: string, family: 4 | 6): str
  * True if the record changed.
  */
 export function unreserve(nw: NetworkRecord, sbId: string, free: boolean): boolean {
-  const mine = Object.entries(nw.ipam.reserved ?? {}).filter(([, id]) => id === sbId).map(([ip]) => ip);
+  const mine = Object.entries(nw.ipam.reserved ?? {})
+    .filter(([, id]) => id === sbId)
+    .map(([ip]) => ip);
   if (mine.length === 0) return false;
   const rest = Object.fromEntries(Object.entries(nw.ipam.reserved ?? {}).filter(([, id]) => id !== sbId));
   if (Object.keys(rest).length) nw.ipam.reserved = rest;

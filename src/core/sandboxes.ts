@@ -6,7 +6,15 @@ import { driverFor } from '../drivers/index.js';
 import { linkUp, NETNS_DIR, netnsAdd, netnsAttach, netnsDel } from '../kernel/ops.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { checkName } from '../lib/validate.js';
-import { sharedNetnsOf, type EndpointRecord, type JournalEntry, type KernelCmd, type NetworkRecord, type SandboxRecord, type Step } from '../model/records.js';
+import {
+  sharedNetnsOf,
+  type EndpointRecord,
+  type JournalEntry,
+  type KernelCmd,
+  type NetworkRecord,
+  type SandboxRecord,
+  type Step,
+} from '../model/records.js';
 import type { SandboxCreate } from '../model/requests.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { checkPorts, validateNaming, validateSettings } from './checks.js';
@@ -33,36 +41,59 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
   validateNaming(req);
   return update(ctx, async (tx) => {
     if (findSandbox(tx, req.name)?.name === req.name) {
-      throw new ConflictError(`container name ${req.name} is already in use`, `remove it first: netctl sandbox rm ${req.name}`);
+      throw new ConflictError(
+        `container name ${req.name} is already in use`,
+        `remove it first: netctl sandbox rm ${req.name}`,
+      );
     }
     const host = req.net === 'host';
     if (!host && existsSync(`${ctx.netnsDir}/${req.name}`)) {
-      throw new ConflictError(`netns ${req.name} already exists`, `to manage it with netctl: netctl sandbox attach ${req.name} --netns ${NETNS_DIR}/${req.name}`);
+      throw new ConflictError(
+        `netns ${req.name} already exists`,
+        `to manage it with netctl: netctl sandbox attach ${req.name} --netns ${NETNS_DIR}/${req.name}`,
+      );
     }
     const shared = req.net.startsWith('container:') ? sharedWith(tx, req.net.slice('container:'.length)) : null;
-    const hasEndpointFlags = Boolean(req.settings.IPAMConfig || req.settings.MacAddress || req.settings.Aliases?.length);
+    const hasEndpointFlags = Boolean(
+      req.settings.IPAMConfig || req.settings.MacAddress || req.settings.Aliases?.length,
+    );
     if ((host || shared) && req.ports.length) {
-      throw new InvalidArgumentError(`conflicting options: port publishing and the ${host ? 'host' : 'container'} network mode (sandbox ${req.name})`);
+      throw new InvalidArgumentError(
+        `conflicting options: port publishing and the ${host ? 'host' : 'container'} network mode (sandbox ${req.name})`,
+      );
     }
     const sb: SandboxRecord = {
-      id: ctx.id(), name: req.name, created: ctx.now().toISOString(), mode: 'network', state: 'running',
-      netns: req.name, ownsNetns: true, nextIf: 0, networks: {}, hostname: req.hostname ?? req.name,
+      id: ctx.id(),
+      name: req.name,
+      created: ctx.now().toISOString(),
+      mode: 'network',
+      state: 'running',
+      netns: req.name,
+      ownsNetns: true,
+      nextIf: 0,
+      networks: {},
+      hostname: req.hostname ?? req.name,
       ports: checkPorts(tx, req.name, req.ports),
       ...(req.dns ? { dns: req.dns } : {}),
       ...(req.extraHosts?.length ? { extraHosts: req.extraHosts } : {}),
     };
     if (shared) {
-      if (hasEndpointFlags) throw new InvalidArgumentError(`conflicting options: --ip, --mac-address or --alias with --net ${req.net}`);
+      if (hasEndpointFlags)
+        throw new InvalidArgumentError(`conflicting options: --ip, --mac-address or --alias with --net ${req.net}`);
       Object.assign(sb, { mode: `container:${shared.id}`, netns: shared.netns, ownsNetns: false });
     } else {
       const nw = await resolveNetwork(ctx, tx, req.net);
       const driver = driverFor(nw.driver);
       if (!driver.plumbs && hasEndpointFlags) {
-        throw new InvalidArgumentError(`--ip, --ip6, --mac-address and --alias need a network with interfaces (sandbox ${req.name} uses --net ${req.net})`);
+        throw new InvalidArgumentError(
+          `--ip, --ip6, --mac-address and --alias need a network with interfaces (sandbox ${req.name} uses --net ${req.net})`,
+        );
       }
       // Docker ignores -p on such networks; saying so beats a port that silently never opens.
       if (driver.plumbs && !driver.firewall && req.ports.length) {
-        throw new InvalidArgumentError(`port publishing needs a network netctl publishes ports on: ${nw.name} is a ${nw.driver} network (sandbox ${req.name})`);
+        throw new InvalidArgumentError(
+          `port publishing needs a network netctl publishes ports on: ${nw.name} is a ${nw.driver} network (sandbox ${req.name})`,
+        );
       }
       sb.networks[nw.id] = { name: nw.name, settings: req.settings };
       // Only overlays: the gwbridge carries the way out (see gwbridge.ts).
@@ -75,10 +106,17 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
     }
     const globals = await prepareGlobals(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
-    await apply(ctx, tx, `create sandbox ${sb.name}`, plan.steps, () => {
-      plan.commit();
-      tx.put('sandboxes', sb);
-    }, plan.firewall);
+    await apply(
+      ctx,
+      tx,
+      `create sandbox ${sb.name}`,
+      plan.steps,
+      () => {
+        plan.commit();
+        tx.put('sandboxes', sb);
+      },
+      plan.firewall,
+    );
     await peersAfter(ctx, tx, globals);
     touch(ctx, tx, sb);
     return sb.id;
@@ -87,7 +125,9 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
 
 /** The global networks a starting sandbox joins: the cluster read (it must be reachable) and this host's part prepared. */
 async function prepareGlobals(ctx: Ctx, tx: Txn, sb: SandboxRecord): Promise<NetworkRecord[]> {
-  const nets = Object.keys(sb.networks).map((id) => tx.get('networks', id)).filter((n): n is NetworkRecord => n !== undefined && isGlobal(n));
+  const nets = Object.keys(sb.networks)
+    .map((id) => tx.get('networks', id))
+    .filter((n): n is NetworkRecord => n !== undefined && isGlobal(n));
   if (nets.length === 0) return [];
   await syncMirrors(ctx, tx, await snapshotOf(ctx));
   const fresh = nets.map((n) => tx.get('networks', n.id)).filter((n): n is NetworkRecord => n !== undefined);
@@ -113,7 +153,11 @@ function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; c
   let nextIf = sb.nextIf;
   for (const [netId, rec] of Object.entries(sb.networks)) {
     const nw = tx.get('networks', netId);
-    if (!nw) throw new NotFoundError(`network ${rec.name} not found (container ${sb.name} was connected to it)`, `netctl disconnect -f ${rec.name} ${sb.name}`);
+    if (!nw)
+      throw new NotFoundError(
+        `network ${rec.name} not found (container ${sb.name} was connected to it)`,
+        `netctl disconnect -f ${rec.name} ${sb.name}`,
+      );
     const plan = planJoin(ctx, tx, { ...sb, nextIf }, nw, rec.settings, pending, marks);
     if (plan.ep.ifName) nextIf++;
     plan.ep.sandboxId = sb.id;
@@ -145,10 +189,17 @@ export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
     await fixGwbridge(ctx, tx, sb); // stopped: the record of what it joins now
     const globals = await prepareGlobals(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
-    await apply(ctx, tx, `start sandbox ${sb.name}`, plan.steps, () => {
-      plan.commit();
-      tx.put('sandboxes', sb);
-    }, plan.firewall);
+    await apply(
+      ctx,
+      tx,
+      `start sandbox ${sb.name}`,
+      plan.steps,
+      () => {
+        plan.commit();
+        tx.put('sandboxes', sb);
+      },
+      plan.firewall,
+    );
     await peersAfter(ctx, tx, globals);
   });
 }
@@ -177,7 +228,9 @@ function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds
  * first, so an unreachable store fails the command before anything changes (as disconnect).
  */
 async function needCluster(ctx: Ctx, tx: ReadTxn, sbs: SandboxRecord[]): Promise<void> {
-  const global = sbs.some((sb) => endpointsOf(tx, { sandbox: sb.id }).some((e) => tx.get('networks', e.networkId)?.scope === 'global'));
+  const global = sbs.some((sb) =>
+    endpointsOf(tx, { sandbox: sb.id }).some((e) => tx.get('networks', e.networkId)?.scope === 'global'),
+  );
   if (global) await snapshotOf(ctx);
 }
 
@@ -204,7 +257,11 @@ export async function stopSandbox(ctx: Ctx, ref: string): Promise<void> {
  * Removes sandboxes in one transaction with one teardown for all of them (their veths go in
  * one batch). Returns a result per argument, and the teardown's errors apart.
  */
-export async function removeSandboxes(ctx: Ctx, refs: string[], force: boolean): Promise<{ results: Array<Error | null>; errors: string[] }> {
+export async function removeSandboxes(
+  ctx: Ctx,
+  refs: string[],
+  force: boolean,
+): Promise<{ results: Array<Error | null>; errors: string[] }> {
   return update(ctx, async (tx) => {
     const results: Array<Error | null> = [];
     const cmds: KernelCmd[] = [];
@@ -215,12 +272,18 @@ export async function removeSandboxes(ctx: Ctx, refs: string[], force: boolean):
       try {
         const sb = findSandbox(tx, ref);
         if (!sb) {
-          if (force) { results.push(null); continue; }
+          if (force) {
+            results.push(null);
+            continue;
+          }
           throw new NotFoundError(`No such container: ${ref}`);
         }
         const users = dependents(tx, sb).filter((d) => d.state === 'running' && !refs.includes(d.name));
         if (users.length && !force) {
-          throw new ConflictError(`container ${sb.name} is in use by ${users.map((d) => d.name).join(', ')} (sharing its network namespace)`, 'remove those first, or use -f');
+          throw new ConflictError(
+            `container ${sb.name} is in use by ${users.map((d) => d.name).join(', ')} (sharing its network namespace)`,
+            'remove those first, or use -f',
+          );
         }
         await needCluster(ctx, tx, [sb]);
         if (sb.ownsNetns) owned.push(sb.name);
@@ -246,21 +309,37 @@ export async function removeSandboxes(ctx: Ctx, refs: string[], force: boolean):
  */
 export async function attachSandbox(ctx: Ctx, name: string, src: { netns?: string; pid?: number }): Promise<string> {
   checkName('container', name);
-  if ((src.netns === undefined) === (src.pid === undefined)) throw new UsageError('give exactly one of --netns PATH or --pid PID');
-  if (src.pid !== undefined && (!Number.isInteger(src.pid) || src.pid < 1)) throw new InvalidArgumentError(`invalid pid ${src.pid}`);
-  if (src.netns !== undefined && (!src.netns.startsWith('/') || /[\s]/.test(src.netns))) throw new InvalidArgumentError(`invalid netns path ${src.netns}: an absolute path`);
+  if ((src.netns === undefined) === (src.pid === undefined))
+    throw new UsageError('give exactly one of --netns PATH or --pid PID');
+  if (src.pid !== undefined && (!Number.isInteger(src.pid) || src.pid < 1))
+    throw new InvalidArgumentError(`invalid pid ${src.pid}`);
+  if (src.netns !== undefined && (!src.netns.startsWith('/') || /[\s]/.test(src.netns)))
+    throw new InvalidArgumentError(`invalid netns path ${src.netns}: an absolute path`);
   return update(ctx, async (tx) => {
     if (findSandbox(tx, name)?.name === name) throw new ConflictError(`container name ${name} is already in use`);
     const own = `${ctx.netnsDir}/${name}`;
     const named = src.netns !== undefined && resolvePath(src.netns) === resolvePath(own);
-    const source = src.pid !== undefined ? `/proc/${src.pid}/ns/net` : src.netns ?? '';
-    if (!existsSync(source)) throw new NotFoundError(src.pid !== undefined ? `process ${src.pid} does not exist` : `netns ${source} does not exist`);
+    const source = src.pid !== undefined ? `/proc/${src.pid}/ns/net` : (src.netns ?? '');
+    if (!existsSync(source))
+      throw new NotFoundError(
+        src.pid !== undefined ? `process ${src.pid} does not exist` : `netns ${source} does not exist`,
+      );
     let sb: SandboxRecord;
     if (named) sb = await adopt(ctx, name, true);
     else {
-      if (existsSync(own)) throw new ConflictError(`netns ${name} already exists`, `attach it by its name: netctl sandbox attach ${name} --netns ${own}`);
+      if (existsSync(own))
+        throw new ConflictError(
+          `netns ${name} already exists`,
+          `attach it by its name: netctl sandbox attach ${name} --netns ${own}`,
+        );
       // The name is a kernel change like any other: its undo is on disk before it is made.
-      const intent: JournalEntry = { id: ctx.id(), pid: process.pid, op: `attach ${name}`, started: ctx.now().toISOString(), cleanup: [{ args: netnsDel(name) }] };
+      const intent: JournalEntry = {
+        id: ctx.id(),
+        pid: process.pid,
+        op: `attach ${name}`,
+        started: ctx.now().toISOString(),
+        cleanup: [{ args: netnsDel(name) }],
+      };
       tx.put('journal', intent);
       await tx.flushJournal();
       try {

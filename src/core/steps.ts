@@ -10,7 +10,8 @@ export function mergeSteps(steps: Step[]): Step[] {
     // A plugin call, or commands known only later, is a step of its own.
     const alone = (x: Step) => x.call !== undefined || x.later !== undefined;
     if (alone(s)) out.push({ ...s });
-    else if (last && !alone(last) && last.ns === s.ns) out[out.length - 1] = { ns: s.ns, cmds: [...last.cmds, ...s.cmds], undo: [...s.undo, ...last.undo] };
+    else if (last && !alone(last) && last.ns === s.ns)
+      out[out.length - 1] = { ns: s.ns, cmds: [...last.cmds, ...s.cmds], undo: [...s.undo, ...last.undo] };
     else if (s.cmds.length) out.push({ ...s });
   }
   return out;
@@ -39,7 +40,10 @@ export async function runWave(wave: Step[], run: (s: Step) => Promise<void>, wid
   const worker = async () => {
     while (next < wave.length) {
       const s = wave[next++];
-      if (s) await run(s).catch((e: unknown) => { failure ??= e; });
+      if (s)
+        await run(s).catch((e: unknown) => {
+          failure ??= e;
+        });
     }
   };
   await Promise.all(Array.from({ length: Math.min(width, wave.length) }, worker));

@@ -61,7 +61,8 @@ function refreshNames(ctx: Ctx, tx: ReadTxn): void {
   const owned = new Set(tx.values('sandboxes', 'id', { field: 'ownsNetns', value: true }));
   for (const n of owned.size ? nets : []) {
     if (tx.get('networks', n)?.predefined !== false) continue;
-    for (const peer of tx.values('endpoints', 'sandboxId', { field: 'networkId', value: n })) if (owned.has(peer)) ids.add(peer);
+    for (const peer of tx.values('endpoints', 'sandboxId', { field: 'networkId', value: n }))
+      if (owned.has(peer)) ids.add(peer);
   }
   const sections = new Map<string, string[]>(); // a network's lines, the same in every peer's file
   for (const id of ids) {
@@ -93,9 +94,13 @@ async function recover(ctx: Ctx, tx: Txn): Promise<void> {
     const { errs, left } = await cleanup(ctx, j.cleanup);
     if (left.length) {
       // Still failing: keep what is left so the next command (or restore) tries again.
-      const later = left.every((c) => c.call?.kind === 'ClusterStore') ? { retryAt: new Date(now + CLUSTER_RETRY_MS).toISOString() } : {};
+      const later = left.every((c) => c.call?.kind === 'ClusterStore')
+        ? { retryAt: new Date(now + CLUSTER_RETRY_MS).toISOString() }
+        : {};
       tx.put('journal', { ...j, cleanup: left, ...later });
-      ctx.warn(`could not finish an interrupted ${j.op} (pid ${j.pid}): ${errs.join('; ') || 'a plugin is unreachable'}`);
+      ctx.warn(
+        `could not finish an interrupted ${j.op} (pid ${j.pid}): ${errs.join('; ') || 'a plugin is unreachable'}`,
+      );
       continue;
     }
     for (const name of j.names ?? []) ctx.names?.remove(name);
@@ -111,7 +116,14 @@ async function recover(ctx: Ctx, tx: Txn): Promise<void> {
  * every step is journaled before the first one (a plugin call's before the call); any failure
  * undoes what ran, returns the store to where it was and rethrows.
  */
-export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit: () => void, firewall: boolean | 'full' = false): Promise<void> {
+export async function apply(
+  ctx: Ctx,
+  tx: Txn,
+  op: string,
+  steps: Step[],
+  commit: () => void,
+  firewall: boolean | 'full' = false,
+): Promise<void> {
   const work = mergeSteps(steps);
   if (work.length === 0 && !firewall) {
     commit();
@@ -120,7 +132,12 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
   // Without a firewall step, a failure can only come before commit(): the records are untouched.
   const sp = firewall ? tx.savepoint() : null;
   // A plugin call's undo is journaled just before the call goes out (sendCall).
-  const entry = journal(ctx, op, work.filter((s) => !s.call).flatMap((s) => s.undo), firewall !== false);
+  const entry = journal(
+    ctx,
+    op,
+    work.filter((s) => !s.call).flatMap((s) => s.undo),
+    firewall !== false,
+  );
   tx.put('journal', entry);
   if (firewall) ctx.firewall?.prefetch?.(); // the firewall's read runs beside the kernel steps
   const early = startEarly(ctx, work);
@@ -149,24 +166,33 @@ export async function apply(ctx: Ctx, tx: Txn, op: string, steps: Step[], commit
     commit();
     if (firewall) await syncFirewall(ctx, tx, firewall === 'full');
   } catch (e) {
-    const undo = work.slice(0, i).filter((s) => s !== refused).reverse().flatMap((s) => s.undo); // i is past the failed wave
+    const undo = work
+      .slice(0, i)
+      .filter((s) => s !== refused)
+      .reverse()
+      .flatMap((s) => s.undo); // i is past the failed wave
     const { errs, left } = await cleanup(ctx, undo);
     if (sp) tx.rollback(sp);
     else tx.delete('journal', entry.id);
     if (firewall) await syncFirewall(ctx, tx, true).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
     // An undo that failed stays journaled: the next command finishes it.
-    if (errs.length || left.length) tx.put('journal', { ...entry, cleanup: errs.length ? undo : left, firewall: firewall !== false });
+    if (errs.length || left.length)
+      tx.put('journal', { ...entry, cleanup: errs.length ? undo : left, firewall: firewall !== false });
     await tx.flush();
     if (errs.length) throw new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`);
     // EXFULL from enslaving a veth: the kernel's BR_MAX_PORTS, which Docker reports as it comes.
     if (/Exchange full/.test((e as Error).message)) {
-      throw new ConflictError(`cannot ${op}: its bridge has 1024 ports, the most a Linux bridge takes`, 'connect the container to another network');
+      throw new ConflictError(
+        `cannot ${op}: its bridge has 1024 ports, the most a Linux bridge takes`,
+        'connect the container to another network',
+      );
     }
     throw e;
   } finally {
     early.forEach((b) => b.cancel()); // those never sent exit having done nothing
   }
-  if (ctx.op.outer) ctx.op.outer.kept.push(entry); // undone with the rest if a later step fails
+  if (ctx.op.outer)
+    ctx.op.outer.kept.push(entry); // undone with the rest if a later step fails
   else tx.delete('journal', entry.id);
 }
 
@@ -191,7 +217,12 @@ async function sendCall(ctx: Ctx, tx: Txn, entry: JournalEntry, s: Step): Promis
   const more = mergeSteps(then?.(answer, extra) ?? []);
   s.undo.unshift(...extra); // what the answer handed out goes back before the call is undone, as in the journal
   if (more.length === 0 && extra.length === 0) return [];
-  entry.cleanup = [...more.filter((m) => !m.call).flatMap((m) => m.undo), ...entry.cleanup.filter((c) => !c.call), ...extra, ...calls()];
+  entry.cleanup = [
+    ...more.filter((m) => !m.call).flatMap((m) => m.undo),
+    ...entry.cleanup.filter((c) => !c.call),
+    ...extra,
+    ...calls(),
+  ];
   tx.put('journal', entry);
   await tx.flushJournal();
   return more;
@@ -208,7 +239,8 @@ function startEarly(ctx: Ctx, work: Step[]): Map<Step, StartedBatch> {
   for (const [i, s] of work.slice(0, 2).entries()) {
     if (s.call || s.later || s.cmds.some(isFdb)) continue; // not (only) an ip batch, or its commands are not known yet
     // nsenter enters the namespace as it starts: not one an earlier step adds, attaches or deletes.
-    const touched = (ns: string) => work.slice(0, i).some((w) => w.cmds.some((c) => c[0] === 'netns' && c.includes(ns)));
+    const touched = (ns: string) =>
+      work.slice(0, i).some((w) => w.cmds.some((c) => c[0] === 'netns' && c.includes(ns)));
     if (s.ns && (!existsSync(`${ctx.netnsDir}/${s.ns}`) || touched(s.ns))) continue;
     out.set(s, startBatch(ctx.runner, s.ns));
   }
@@ -221,14 +253,25 @@ function startEarly(ctx: Ctx, work: Step[]): Map<Step, StartedBatch> {
  * same time: rules match devices by name and hold no reference to them, and the records
  * that made either reachable are already gone.
  */
-export async function teardown(ctx: Ctx, tx: Txn, op: string, cmds: KernelCmd[], firewall = false, names: string[] = []): Promise<string[]> {
+export async function teardown(
+  ctx: Ctx,
+  tx: Txn,
+  op: string,
+  cmds: KernelCmd[],
+  firewall = false,
+  names: string[] = [],
+): Promise<string[]> {
   if (cmds.length === 0 && !firewall) return [];
   const entry = { ...journal(ctx, op, cmds, firewall), ...(names.length ? { names } : {}) };
   tx.put('journal', entry);
   if (firewall) ctx.firewall?.prefetch?.();
   await tx.flush();
   const errs: string[] = [];
-  const fw = firewall ? syncFirewall(ctx, tx).catch((e: Error) => { errs.push(`firewall: ${e.message}`); }) : undefined;
+  const fw = firewall
+    ? syncFirewall(ctx, tx).catch((e: Error) => {
+        errs.push(`firewall: ${e.message}`);
+      })
+    : undefined;
   const done = await cleanup(ctx, cmds);
   errs.push(...done.errs);
   await fw;
@@ -269,10 +312,18 @@ export async function cleanup(ctx: Ctx, cmds: KernelCmd[]): Promise<{ errs: stri
 }
 
 /** A plugin's call, or one to the cluster store (journaled alike). */
-const callOf = (ctx: Ctx, c: PluginCall): Promise<Record<string, unknown>> => (c.kind === 'ClusterStore' ? sendClusterCall(ctx, c) : ctx.plugins.call(c));
+const callOf = (ctx: Ctx, c: PluginCall): Promise<Record<string, unknown>> =>
+  c.kind === 'ClusterStore' ? sendClusterCall(ctx, c) : ctx.plugins.call(c);
 
 function journal(ctx: Ctx, op: string, cleanup: KernelCmd[], firewall: boolean): JournalEntry {
-  return { id: ctx.id(), pid: process.pid, op, started: ctx.now().toISOString(), cleanup, ...(firewall ? { firewall } : {}) };
+  return {
+    id: ctx.id(),
+    pid: process.pid,
+    op,
+    started: ctx.now().toISOString(),
+    cleanup,
+    ...(firewall ? { firewall } : {}),
+  };
 }
 
 /** Brings netctl's firewall to what the store says (one read, one write of the backend). */
@@ -283,7 +334,10 @@ export async function syncFirewall(ctx: Ctx, tx: ReadTxn, full = false): Promise
     ctx.debug('enabled net.ipv4.ip_forward for bridge networks');
   }
   // IPv6 routes between a network and the outside only with forwarding on (as Docker does for IPv6 networks).
-  if (model.networks.some((n) => !n.internal && n.subnets.some((s) => s.includes(':'))) && (await ctx.runner.sysctl('net.ipv6.conf.all.forwarding', '1'))) {
+  if (
+    model.networks.some((n) => !n.internal && n.subnets.some((s) => s.includes(':'))) &&
+    (await ctx.runner.sysctl('net.ipv6.conf.all.forwarding', '1'))
+  ) {
     ctx.debug('enabled net.ipv6.conf.all.forwarding for IPv6 networks');
   }
   const prev = full ? null : ctx.op.fwApplied;

@@ -31,18 +31,21 @@ export function planUpdate(tx: ReadTxn, nw: NetworkRecord, change: NetworkUpdate
   const driver = driverFor(nw.driver);
   const after: NetworkRecord = structuredClone(nw);
   for (const k of change.labelRm) {
-    if (!(k in after.labels) && !(k in change.labelAdd)) throw new NotFoundError(`network ${nw.name} has no label ${k}`);
+    if (!(k in after.labels) && !(k in change.labelAdd))
+      throw new NotFoundError(`network ${nw.name} has no label ${k}`);
     delete after.labels[k];
   }
   Object.assign(after.labels, change.labelAdd);
-  if (Object.keys(change.options).length) after.options = driver.parseOptions({ ...nw.options, ...change.options }, nw.name);
+  if (Object.keys(change.options).length)
+    after.options = driver.parseOptions({ ...nw.options, ...change.options }, nw.name);
   const changes = [
     ...diff(nw.labels, after.labels).map((k) => `label ${k}`),
     ...diff(nw.options, after.options).map((k) => `${k}=${after.options[k] ?? ''}`),
   ];
   let steps: Step[] = [];
   if (diff(nw.options, after.options).length) {
-    if (!driver.update) throw new InvalidArgumentError(`network ${nw.name}: the ${nw.driver} driver cannot change options in place`);
+    if (!driver.update)
+      throw new InvalidArgumentError(`network ${nw.name}: the ${nw.driver} driver cannot change options in place`);
     const eps = endpointsOf(tx, { network: nw.id }).flatMap((ep) => {
       const sb = tx.get('sandboxes', ep.sandboxId);
       return sb ? [{ ep, sb }] : [];
@@ -52,9 +55,12 @@ export function planUpdate(tx: ReadTxn, nw: NetworkRecord, change: NetworkUpdate
     if (!nw.driverState['ready']) steps = [];
   }
   const fw = driver.firewall;
-  const firewall = Boolean(nw.driverState['ready']) && fw !== undefined && JSON.stringify(fw(nw)) !== JSON.stringify(fw(after));
+  const firewall =
+    Boolean(nw.driverState['ready']) && fw !== undefined && JSON.stringify(fw(nw)) !== JSON.stringify(fw(after));
   return {
-    changes, steps: hostFirst(steps), firewall,
+    changes,
+    steps: hostFirst(steps),
+    firewall,
     commit: () => {
       Object.assign(nw, { labels: after.labels, options: after.options });
       (tx as Txn).put('networks', nw);

@@ -15,27 +15,44 @@ export const UPDATABLE: readonly string[] = [OPT.icc, OPT.masquerade, OPT.mtu, G
 /** Linux's default, what a bridge or veth made without an MTU has. */
 const DEFAULT_MTU = '1500';
 
-export function bridgeUpdate(before: NetworkRecord, after: NetworkRecord, endpoints: Array<{ ep: EndpointRecord; sb: SandboxRecord }>): Step[] {
+export function bridgeUpdate(
+  before: NetworkRecord,
+  after: NetworkRecord,
+  endpoints: Array<{ ep: EndpointRecord; sb: SandboxRecord }>,
+): Step[] {
   const keys = new Set([...Object.keys(before.options), ...Object.keys(after.options)]);
   const changed = [...keys].filter((k) => before.options[k] !== after.options[k]);
   for (const k of changed) {
     if (!UPDATABLE.includes(k)) {
-      throw new InvalidArgumentError(`cannot change ${k} of network ${after.name} in place`, `update takes ${UPDATABLE.join(', ')}`);
+      throw new InvalidArgumentError(
+        `cannot change ${k} of network ${after.name} in place`,
+        `update takes ${UPDATABLE.join(', ')}`,
+      );
     }
     const v = after.options[k] ?? '';
-    if ((k === GW4 || k === GW6) && !GW_MODES.includes(v)) throw new InvalidArgumentError(`invalid ${k} ${JSON.stringify(v)} for network ${after.name}: one of ${GW_MODES.join(', ')}`);
-    if ((k === GW4 || k === GW6) && v === 'isolated' && !after.internal) throw new InvalidArgumentError(`${k}=isolated needs an --internal network (network ${after.name})`);
+    if ((k === GW4 || k === GW6) && !GW_MODES.includes(v))
+      throw new InvalidArgumentError(
+        `invalid ${k} ${JSON.stringify(v)} for network ${after.name}: one of ${GW_MODES.join(', ')}`,
+      );
+    if ((k === GW4 || k === GW6) && v === 'isolated' && !after.internal)
+      throw new InvalidArgumentError(`${k}=isolated needs an --internal network (network ${after.name})`);
   }
   if (!changed.includes(OPT.mtu)) return [];
   const [was, now] = [before.options[OPT.mtu] ?? DEFAULT_MTU, after.options[OPT.mtu] ?? DEFAULT_MTU];
   const br = String(before.driverState['bridge'] ?? '');
   // Ports before the bridge: a bridge never runs above a port's MTU for long, whichever way it moves.
-  const steps: Step[] = [{
-    cmds: [...endpoints.map(({ ep }) => linkMtu(ep.hostIf, now)), linkMtu(br, now)],
-    undo: [{ args: linkMtu(br, was) }, ...endpoints.map(({ ep }) => ({ args: linkMtu(ep.hostIf, was) }))],
-  }];
+  const steps: Step[] = [
+    {
+      cmds: [...endpoints.map(({ ep }) => linkMtu(ep.hostIf, now)), linkMtu(br, now)],
+      undo: [{ args: linkMtu(br, was) }, ...endpoints.map(({ ep }) => ({ args: linkMtu(ep.hostIf, was) }))],
+    },
+  ];
   for (const { ep, sb } of endpoints) {
-    steps.push({ ns: sb.netns, cmds: [linkMtu(ep.ifName, now)], undo: [{ ns: sb.netns, args: linkMtu(ep.ifName, was) }] });
+    steps.push({
+      ns: sb.netns,
+      cmds: [linkMtu(ep.ifName, now)],
+      undo: [{ ns: sb.netns, args: linkMtu(ep.ifName, was) }],
+    });
   }
   return steps;
 }

@@ -28,7 +28,8 @@ export const gatewayMode = (nw: NetworkRecord, f: 4 | 6): GatewayMode =>
 const v6 = (p: IpamPool): boolean => p.Subnet.includes(':');
 
 /** The gateway addresses the bridge carries: none for a family in `isolated` mode. */
-const bridgeAddrs = (nw: NetworkRecord): IpamPool[] => nw.ipam.config.filter((p) => gatewayMode(nw, p.Subnet.includes(':') ? 6 : 4) !== 'isolated');
+const bridgeAddrs = (nw: NetworkRecord): IpamPool[] =>
+  nw.ipam.config.filter((p) => gatewayMode(nw, p.Subnet.includes(':') ? 6 : 4) !== 'isolated');
 
 export const bridgeDriver: Driver = {
   name: 'bridge',
@@ -50,7 +51,10 @@ export const bridgeDriver: Driver = {
           break;
         case OPT.gatewayMode4:
         case OPT.gatewayMode6:
-          if (!(GATEWAY_MODES as readonly string[]).includes(v)) throw new InvalidArgumentError(`failed to parse ${k} value: ${v} (nat, nat-unprotected, routed or isolated)`);
+          if (!(GATEWAY_MODES as readonly string[]).includes(v))
+            throw new InvalidArgumentError(
+              `failed to parse ${k} value: ${v} (nat, nat-unprotected, routed or isolated)`,
+            );
           break;
         default: {
           const norm = parseCommonOption(k, v);
@@ -69,14 +73,19 @@ export const bridgeDriver: Driver = {
   async checkCreate({ tx, kernel }, nw, req) {
     for (const f of [4, 6] as const) {
       if (gatewayMode(nw, f) === 'isolated' && !nw.internal) {
-        throw new InvalidArgumentError(`network ${nw.name}: gateway mode isolated (${f === 4 ? OPT.gatewayMode4 : OPT.gatewayMode6}) needs --internal`);
+        throw new InvalidArgumentError(
+          `network ${nw.name}: gateway mode isolated (${f === 4 ? OPT.gatewayMode4 : OPT.gatewayMode6}) needs --internal`,
+        );
       }
     }
     const dev = bridgeDevice(nw);
     const other = tx.list('networks').find((n) => n.driverState['bridge'] === dev);
     if (other) throw new ConflictError(`bridge name ${dev} is already in use by network ${other.name}`);
     if (req.options[OPT.name] !== undefined && (await kernel.links()).has(dev)) {
-      throw new ConflictError(`bridge name ${dev} is already in use`, 'netctl never takes over a device it did not create; choose another com.docker.network.bridge.name');
+      throw new ConflictError(
+        `bridge name ${dev} is already in use`,
+        'netctl never takes over a device it did not create; choose another com.docker.network.bridge.name',
+      );
     }
   },
 
@@ -84,7 +93,11 @@ export const bridgeDriver: Driver = {
     const br = bridgeDevice(nw);
     // A MAC derived from the network ID: a bridge re-created by `restore` keeps it, so the
     // sandboxes' neighbour entries for the gateway stay valid.
-    const cmds = [bridgeAdd(br, bridgeMac(nw), nw.options[OPT.mtu]), ...bridgeAddrs(nw).map((p) => addrAdd(gatewayCidr(p), br, v6(p))), linkUp(br)];
+    const cmds = [
+      bridgeAdd(br, bridgeMac(nw), nw.options[OPT.mtu]),
+      ...bridgeAddrs(nw).map((p) => addrAdd(gatewayCidr(p), br, v6(p))),
+      linkUp(br),
+    ];
     return [{ cmds, undo: [{ args: linkDel(br) }] }];
   },
 
@@ -97,16 +110,18 @@ export const bridgeDriver: Driver = {
   },
 
   join(nw, ep, sb) {
-    return [{
-      cmds: [
-        vethAdd(ep.hostIf, ep.ifName, ep.mac, sb.netns, nw.options[OPT.mtu]),
-        // A bridge port needs no IPv6 address of its own (nor the DAD and MLD traffic one brings).
-        noAddrGen(ep.hostIf),
-        linkMaster(ep.hostIf, bridgeDevice(nw)),
-      ],
-      // Deleting either end of a veth pair deletes both.
-      undo: [{ args: linkDel(ep.hostIf) }],
-    }];
+    return [
+      {
+        cmds: [
+          vethAdd(ep.hostIf, ep.ifName, ep.mac, sb.netns, nw.options[OPT.mtu]),
+          // A bridge port needs no IPv6 address of its own (nor the DAD and MLD traffic one brings).
+          noAddrGen(ep.hostIf),
+          linkMaster(ep.hostIf, bridgeDevice(nw)),
+        ],
+        // Deleting either end of a veth pair deletes both.
+        undo: [{ args: linkDel(ep.hostIf) }],
+      },
+    ];
   },
 
   leave(_nw, ep) {
@@ -116,19 +131,36 @@ export const bridgeDriver: Driver = {
   async checkNetwork({ kernel }, nw) {
     const br = bridgeDevice(nw);
     const l = (await kernel.links()).get(br);
-    if (!l) return { drift: [`bridge ${br} is missing`], repair: this.createNetwork(nw), repaired: [`bridge ${br} of network ${nw.name}`] };
+    if (!l)
+      return {
+        drift: [`bridge ${br} is missing`],
+        repair: this.createNetwork(nw),
+        repaired: [`bridge ${br} of network ${nw.name}`],
+      };
     if (l.linkinfo?.info_kind !== 'bridge') return { drift: [`${br} is not a bridge`], repair: [], repaired: [] };
     const drift: string[] = [];
     const have = (await kernel.addrs()).get(br) ?? [];
     const lacking = bridgeAddrs(nw).filter((p) => !have.includes(gatewayCidr(p)));
     for (const p of lacking) drift.push(`bridge ${br} lacks its gateway address ${gatewayCidr(p)}`);
     if (!(l.flags ?? []).includes('UP')) drift.push(`bridge ${br} is down`);
-    return { drift, repair: drift.length ? [{ cmds: [...lacking.map((p) => addrReplace(gatewayCidr(p), br, v6(p))), linkUp(br)], undo: [] }] : [], repaired: [] };
+    return {
+      drift,
+      repair: drift.length
+        ? [{ cmds: [...lacking.map((p) => addrReplace(gatewayCidr(p), br, v6(p))), linkUp(br)], undo: [] }]
+        : [],
+      repaired: [],
+    };
   },
 
   async checkEndpoint({ kernel }, nw, ep) {
     const host = (await kernel.links()).get(ep.hostIf);
-    if (!host) return { drift: [`veth ${ep.hostIf} (${ep.ifName} on ${nw.name}) is missing`], repair: [], repaired: [], missing: true };
+    if (!host)
+      return {
+        drift: [`veth ${ep.hostIf} (${ep.ifName} on ${nw.name}) is missing`],
+        repair: [],
+        repaired: [],
+        missing: true,
+      };
     const br = bridgeDevice(nw);
     if (host.master === br) return { drift: [], repair: [], repaired: [], missing: false };
     return {
@@ -145,7 +177,8 @@ export const bridgeDriver: Driver = {
     const out: Leftover[] = [];
     for (const [name, l] of await kernel.links()) {
       if (OURS.test(name) && !ours.has(name)) out.push({ dev: name, what: `bridge ${name} (no network has it)` });
-      else if (l.master && ours.has(l.master) && !veths.has(name)) out.push({ dev: name, what: `veth ${name} on ${l.master} (no endpoint has it)` });
+      else if (l.master && ours.has(l.master) && !veths.has(name))
+        out.push({ dev: name, what: `veth ${name} on ${l.master} (no endpoint has it)` });
     }
     return out;
   },

@@ -104,7 +104,12 @@ export interface Driver {
   /** The network's own devices against the kernel. */
   checkNetwork?(ctx: DriverContext, nw: NetworkRecord): Promise<Check>;
   /** One endpoint's devices against the kernel; `missing` when join must make them again. */
-  checkEndpoint?(ctx: DriverContext, nw: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<Check & { missing: boolean }>;
+  checkEndpoint?(
+    ctx: DriverContext,
+    nw: NetworkRecord,
+    ep: EndpointRecord,
+    sb: SandboxRecord,
+  ): Promise<Check & { missing: boolean }>;
   /** Devices this driver made that no record has any more (doctor reports them, restore deletes them). */
   leftovers?(ctx: DriverContext): Promise<Leftover[]>;
 
@@ -113,7 +118,11 @@ export interface Driver {
    * to `after` (their options differ) with their undo; throws InvalidArgumentError naming an
    * option it cannot change in place. Without it, no option of such a network changes.
    */
-  update?(before: NetworkRecord, after: NetworkRecord, endpoints: Array<{ ep: EndpointRecord; sb: SandboxRecord }>): Step[];
+  update?(
+    before: NetworkRecord,
+    after: NetworkRecord,
+    endpoints: Array<{ ep: EndpointRecord; sb: SandboxRecord }>,
+  ): Step[];
 
   /** Options `inspect` shows beside the recorded ones (the predefined bridge's device name). */
   shownOptions?(nw: NetworkRecord): Record<string, string>;

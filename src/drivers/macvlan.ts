@@ -22,7 +22,10 @@ export const macvlanDriver: Driver = {
     if (parent === undefined) throw new InvalidArgumentError(`macvlan network ${name} needs -o parent=<interface>`);
     checkIfName(parent, 'parent interface name');
     const mode = opts[MODE] ?? 'bridge';
-    if (!MODES.includes(mode)) throw new InvalidArgumentError(`invalid ${MODE} ${JSON.stringify(mode)} for macvlan network ${name}: one of ${MODES.join(', ')}`);
+    if (!MODES.includes(mode))
+      throw new InvalidArgumentError(
+        `invalid ${MODE} ${JSON.stringify(mode)} for macvlan network ${name}: one of ${MODES.join(', ')}`,
+      );
     out[MODE] = mode;
     for (const [k, v] of Object.entries(opts)) {
       const norm = parseCommonOption(k, v);
@@ -38,12 +41,16 @@ export const macvlanDriver: Driver = {
     const parent = nw.options[PARENT] ?? '';
     const link = (await kernel.links()).get(parent);
     if (!link) throw new NotFoundError(`parent interface ${parent} not found`);
-    if (link.link_type === 'loopback') throw new InvalidArgumentError(`parent interface ${parent} cannot carry a macvlan network: it is the loopback`);
+    if (link.link_type === 'loopback')
+      throw new InvalidArgumentError(`parent interface ${parent} cannot carry a macvlan network: it is the loopback`);
     const bridgeOf = (dev: string) => tx.list('networks').find((n) => n.driverState['bridge'] === dev);
     const owner = bridgeOf(parent);
     if (owner) throw new ConflictError(`parent interface ${parent} is the bridge of network ${owner.name}`);
     const ep = tx.list('endpoints').find((e) => e.hostIf === parent);
-    if (ep) throw new ConflictError(`parent interface ${parent} is an endpoint of container ${tx.get('sandboxes', ep.sandboxId)?.name ?? ep.sandboxId.slice(0, 12)}`);
+    if (ep)
+      throw new ConflictError(
+        `parent interface ${parent} is an endpoint of container ${tx.get('sandboxes', ep.sandboxId)?.name ?? ep.sandboxId.slice(0, 12)}`,
+      );
     const port = link.master ? bridgeOf(link.master) : undefined;
     if (port) throw new ConflictError(`parent interface ${parent} is a port of the bridge of network ${port.name}`);
   },
@@ -55,7 +62,14 @@ export const macvlanDriver: Driver = {
   endpointNames: (nw, n) => ({ ifName: containerIf(nw, n), hostIf: '' }),
 
   join(nw, ep, sb) {
-    const add = macvlanAdd(nw.options[PARENT] ?? '', ep.ifName, nw.options[MODE] ?? 'bridge', ep.mac, sb.netns, nw.options[OPT.mtu]);
+    const add = macvlanAdd(
+      nw.options[PARENT] ?? '',
+      ep.ifName,
+      nw.options[MODE] ?? 'bridge',
+      ep.mac,
+      sb.netns,
+      nw.options[OPT.mtu],
+    );
     return [{ cmds: [add], undo: [{ ns: sb.netns, args: linkDel(ep.ifName) }] }];
   },
 
@@ -65,7 +79,11 @@ export const macvlanDriver: Driver = {
 
   async checkNetwork({ kernel }, nw) {
     const parent = nw.options[PARENT] ?? '';
-    return { drift: (await kernel.links()).has(parent) ? [] : [`parent interface ${parent} is missing`], repair: [], repaired: [] };
+    return {
+      drift: (await kernel.links()).has(parent) ? [] : [`parent interface ${parent} is missing`],
+      repair: [],
+      repaired: [],
+    };
   },
 
   /** The child lives in the sandbox: missing there means join makes it again. */

@@ -10,7 +10,19 @@
 // store; `driverState` here holds this host's part: the VTEP address, the MTU, what is programmed.
 import { randomBytes } from '../lib/random.js';
 import { InvalidArgumentError } from '../lib/errors.js';
-import { bridgeAdd, fdbDel, fdbPermanent, linkDel, linkMaster, linkUp, neighDel, neighPermanent, noAddrGen, vethAdd, vxlanAdd } from '../kernel/ops.js';
+import {
+  bridgeAdd,
+  fdbDel,
+  fdbPermanent,
+  linkDel,
+  linkMaster,
+  linkUp,
+  neighDel,
+  neighPermanent,
+  noAddrGen,
+  vethAdd,
+  vxlanAdd,
+} from '../kernel/ops.js';
 import type { NetworkRecord } from '../model/records.js';
 import { ipJson } from '../kernel/ip.js';
 import { containerIf, OPT } from './common.js';
@@ -38,11 +50,14 @@ export const overlayDriver: Driver = {
     for (const [k, v] of Object.entries(opts)) {
       if (k === VNI_OPT) {
         if (!/^\d{1,8}$/.test(v) || Number(v) < 1 || Number(v) > 16777215) {
-          throw new InvalidArgumentError(`network ${name}: ${VNI_OPT} must be one VXLAN id from 1 to 16777215, not ${JSON.stringify(v)}`);
+          throw new InvalidArgumentError(
+            `network ${name}: ${VNI_OPT} must be one VXLAN id from 1 to 16777215, not ${JSON.stringify(v)}`,
+          );
         }
         out[k] = String(Number(v));
       } else if (k === OPT.ifPrefix) {
-        if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,10}$/.test(v)) throw new InvalidArgumentError(`failed to parse ${k} value: ${v}`);
+        if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,10}$/.test(v))
+          throw new InvalidArgumentError(`failed to parse ${k} value: ${v}`);
       } else {
         // MTU follows the underlay; encryption (IPsec) is not something netctl does.
         throw new InvalidArgumentError(`network ${name}: option ${k} is not supported by the overlay driver`);
@@ -59,14 +74,19 @@ export const overlayDriver: Driver = {
     const vx = vxlanOf(nw);
     const mtu = mtuOf(nw);
     const local = String(nw.driverState['local'] ?? '');
-    return [{
-      cmds: [
-        bridgeAdd(br, bridgeMac(nw), mtu), noAddrGen(br),
-        vxlanAdd(vx, Number(nw.driverState['vni']), local, mtu), noAddrGen(vx), linkMaster(vx, br),
-        linkUp(br),
-      ],
-      undo: [{ args: linkDel(vx) }, { args: linkDel(br) }],
-    }];
+    return [
+      {
+        cmds: [
+          bridgeAdd(br, bridgeMac(nw), mtu),
+          noAddrGen(br),
+          vxlanAdd(vx, Number(nw.driverState['vni']), local, mtu),
+          noAddrGen(vx),
+          linkMaster(vx, br),
+          linkUp(br),
+        ],
+        undo: [{ args: linkDel(vx) }, { args: linkDel(br) }],
+      },
+    ];
   },
 
   deleteNetwork(nw) {
@@ -78,10 +98,16 @@ export const overlayDriver: Driver = {
   },
 
   join(nw, ep, sb) {
-    return [{
-      cmds: [vethAdd(ep.hostIf, ep.ifName, ep.mac, sb.netns, mtuOf(nw)), noAddrGen(ep.hostIf), linkMaster(ep.hostIf, bridgeOf(nw))],
-      undo: [{ args: linkDel(ep.hostIf) }],
-    }];
+    return [
+      {
+        cmds: [
+          vethAdd(ep.hostIf, ep.ifName, ep.mac, sb.netns, mtuOf(nw)),
+          noAddrGen(ep.hostIf),
+          linkMaster(ep.hostIf, bridgeOf(nw)),
+        ],
+        undo: [{ args: linkDel(ep.hostIf) }],
+      },
+    ];
   },
 
   leave(_nw, ep) {
@@ -112,8 +138,12 @@ export const overlayDriver: Driver = {
   async readPeers(kernel, nw) {
     const dev = vxlanOf(nw);
     const [fdb, neigh] = await Promise.all([
-      kernel.runner.run('bridge', ['-j', 'fdb', 'show', 'dev', dev]).then((r) => (r.exitCode === 0 ? JSON.parse(r.stdout || '[]') as Array<{ mac: string; dst?: string }> : [])),
-      ipJson<Array<{ dst: string; lladdr?: string }>>(kernel.runner, undefined, ['neigh', 'show', 'dev', dev]).catch(() => []),
+      kernel.runner
+        .run('bridge', ['-j', 'fdb', 'show', 'dev', dev])
+        .then((r) => (r.exitCode === 0 ? (JSON.parse(r.stdout || '[]') as Array<{ mac: string; dst?: string }>) : [])),
+      ipJson<Array<{ dst: string; lladdr?: string }>>(kernel.runner, undefined, ['neigh', 'show', 'dev', dev]).catch(
+        () => [],
+      ),
     ]);
     const ipOf = new Map(neigh.filter((n) => n.lladdr).map((n) => [n.lladdr ?? '', n.dst]));
     const out: PeerEntry[] = [];
@@ -135,19 +165,32 @@ export const overlayDriver: Driver = {
       return {
         drift: missing.map((m) => `${m} is missing`),
         // Made again whole: a bridge without its VXLAN port (or the other way round) is deleted first.
-        repair: [{ cmds: [...(br ? [linkDel(bridgeOf(nw))] : []), ...(vx ? [linkDel(vxlanOf(nw))] : [])], undo: [] }, ...this.createNetwork(nw)],
+        repair: [
+          { cmds: [...(br ? [linkDel(bridgeOf(nw))] : []), ...(vx ? [linkDel(vxlanOf(nw))] : [])], undo: [] },
+          ...this.createNetwork(nw),
+        ],
         repaired: [`overlay devices of network ${nw.name}`],
       };
     }
     const drift: string[] = [];
     if (vx.master !== bridgeOf(nw)) drift.push(`vxlan ${vxlanOf(nw)} is not attached to ${bridgeOf(nw)}`);
     if (!(br.flags ?? []).includes('UP')) drift.push(`bridge ${bridgeOf(nw)} is down`);
-    return { drift, repair: drift.length ? [{ cmds: [linkMaster(vxlanOf(nw), bridgeOf(nw)), linkUp(bridgeOf(nw))], undo: [] }] : [], repaired: [] };
+    return {
+      drift,
+      repair: drift.length ? [{ cmds: [linkMaster(vxlanOf(nw), bridgeOf(nw)), linkUp(bridgeOf(nw))], undo: [] }] : [],
+      repaired: [],
+    };
   },
 
   async checkEndpoint({ kernel }, nw, ep) {
     const host = (await kernel.links()).get(ep.hostIf);
-    if (!host) return { drift: [`veth ${ep.hostIf} (${ep.ifName} on ${nw.name}) is missing`], repair: [], repaired: [], missing: true };
+    if (!host)
+      return {
+        drift: [`veth ${ep.hostIf} (${ep.ifName} on ${nw.name}) is missing`],
+        repair: [],
+        repaired: [],
+        missing: true,
+      };
     if (host.master === bridgeOf(nw)) return { drift: [], repair: [], repaired: [], missing: false };
     return {
       drift: [`veth ${ep.hostIf} is not attached to ${bridgeOf(nw)}`],
@@ -158,10 +201,16 @@ export const overlayDriver: Driver = {
   },
 
   async leftovers({ tx, kernel }) {
-    const mine = new Set(tx.list('networks').filter((n) => n.driver === 'overlay' && n.driverState['ready']).flatMap((n) => [bridgeOf(n), vxlanOf(n)]));
+    const mine = new Set(
+      tx
+        .list('networks')
+        .filter((n) => n.driver === 'overlay' && n.driverState['ready'])
+        .flatMap((n) => [bridgeOf(n), vxlanOf(n)]),
+    );
     const out: Leftover[] = [];
     for (const name of (await kernel.links()).keys()) {
-      if (OURS.test(name) && !mine.has(name)) out.push({ dev: name, what: `overlay device ${name} (no network has it here)` });
+      if (OURS.test(name) && !mine.has(name))
+        out.push({ dev: name, what: `overlay device ${name} (no network has it here)` });
     }
     return out;
   },

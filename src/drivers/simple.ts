@@ -23,5 +23,6 @@ export const hostDriver = deviceless('host', () => {
 });
 
 export const nullDriver = deviceless('null', (_nw, sb) => {
-  if (Object.keys(sb.networks).length > 0) throw new ForbiddenError('container cannot be disconnected from none network or connected to none network');
+  if (Object.keys(sb.networks).length > 0)
+    throw new ForbiddenError('container cannot be disconnected from none network or connected to none network');
 });

@@ -21,7 +21,8 @@ export function checkModel(m: FwModel, f: Family | null, tool: string): void {
     if (!ID.test(n.id12)) bad('network id', n.id12);
     if (!IFNAME.test(n.bridge)) bad('interface name', n.bridge);
     for (const s of n.subnets) if (parseCIDR(s)?.addr.family !== (f ?? familyOf(s))) bad('subnet', s);
-    if (!GATEWAY_MODES.includes(n.mode4) || !GATEWAY_MODES.includes(n.mode6)) bad('gateway mode', `${n.mode4}/${n.mode6}`);
+    if (!GATEWAY_MODES.includes(n.mode4) || !GATEWAY_MODES.includes(n.mode6))
+      bad('gateway mode', `${n.mode4}/${n.mode6}`);
   }
   for (const p of m.ports) {
     const ip = (s: string) => parseIP(s)?.family === p.family;

@@ -84,4 +84,5 @@ export const modeOf = (n: FwNetwork, f: Family): GatewayMode => (f === 4 ? n.mod
 /** A loopback host address: nothing from outside may reach such a port (the CVE-2025-54410 class). */
 export const isLoopback = (ip: string): boolean => /^127\./.test(ip) || ip === '::1';
 /** Whether the network masquerades the family's traffic leaving the host. */
-export const masquerades = (n: FwNetwork, f: Family): boolean => !n.internal && n.masquerade && modeOf(n, f) !== 'routed' && modeOf(n, f) !== 'isolated';
+export const masquerades = (n: FwNetwork, f: Family): boolean =>
+  !n.internal && n.masquerade && modeOf(n, f) !== 'routed' && modeOf(n, f) !== 'isolated';

@@ -43,9 +43,15 @@ export class ChosenFirewall implements Firewall {
     return (this.picked ??= this.pick());
   }
 
-  get name(): BackendName { return this.choice.name; }
-  get chosen(): Backend { return this.choice.chosen; }
-  private get other(): () => Backend { return this.choice.other; }
+  get name(): BackendName {
+    return this.choice.name;
+  }
+  get chosen(): Backend {
+    return this.choice.chosen;
+  }
+  private get other(): () => Backend {
+    return this.choice.other;
+  }
 
   /**
    * The chosen backend first, so there is no moment without a firewall; then, if it had to
@@ -65,7 +71,9 @@ export class ChosenFirewall implements Firewall {
   }
 
   async drift(model: FwModel): Promise<string[]> {
-    const held = await this.other().held().catch(() => []);
+    const held = await this.other()
+      .held()
+      .catch(() => []);
     return [...(await this.chosen.drift(model)), ...held.map((h) => `firewall: ${h} is left from the other backend`)];
   }
 }

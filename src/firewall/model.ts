@@ -18,7 +18,10 @@ function partOf(nw: NetworkRecord): FirewallPart | undefined {
 
 export function firewallModel(tx: ReadTxn): FwModel {
   const networks: FwNetwork[] = [];
-  for (const n of tx.list('networks').filter((x) => x.driverState['ready']).sort((a, b) => (a.id < b.id ? -1 : 1))) {
+  for (const n of tx
+    .list('networks')
+    .filter((x) => x.driverState['ready'])
+    .sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const part = partOf(n);
     if (part) networks.push({ id12: n.id.slice(0, 12), ...part.network });
   }
@@ -26,7 +29,10 @@ export function firewallModel(tx: ReadTxn): FwModel {
   const netOf = (id: string) => tx.get('networks', id);
   const publishing = tx.find('sandboxes', 'ports', []).filter((sb) => sb.state === 'running');
   for (const sb of publishing.sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    const gw = electGateway(tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq), netOf);
+    const gw = electGateway(
+      tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq),
+      netOf,
+    );
     const nw = gw && netOf(gw.networkId);
     const part = nw && partOf(nw);
     // A gateway on a network without a firewall part (macvlan) publishes nothing: there is no host side to DNAT from.
@@ -35,9 +41,22 @@ export function firewallModel(tx: ReadTxn): FwModel {
     for (const p of sb.ports) {
       // No host address: every address of each family the gateway endpoint has (Docker's 0.0.0.0 and [::]).
       const hostIP = p.hostIP || part.hostBinding;
-      for (const [family, ip, mode] of [[4, gw.ipv4, mode4], [6, gw.ipv6, mode6]] as const) {
+      for (const [family, ip, mode] of [
+        [4, gw.ipv4, mode4],
+        [6, gw.ipv6, mode6],
+      ] as const) {
         if (!ip || (hostIP && familyOf(hostIP) !== family)) continue;
-        ports.push({ id12: sb.id.slice(0, 12), bridge, family, containerIP: bareIP(ip), proto: p.proto, hostIP, hostPort: p.hostPort, containerPort: p.containerPort, mode });
+        ports.push({
+          id12: sb.id.slice(0, 12),
+          bridge,
+          family,
+          containerIP: bareIP(ip),
+          proto: p.proto,
+          hostIP,
+          hostPort: p.hostPort,
+          containerPort: p.containerPort,
+          mode,
+        });
       }
     }
   }

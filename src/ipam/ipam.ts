@@ -6,8 +6,20 @@ import { bareIP, type IpamPool } from '../model/records.js';
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
 import { printable } from '../lib/validate.js';
 import {
-  type Addr, type Family, type Prefix,
-  bits, contains, containsPrefix, formatIP, formatPrefix, ipv4Value, lastAddr, overlaps, parseCIDR, parseIP, specialBlock,
+  type Addr,
+  type Family,
+  type Prefix,
+  bits,
+  contains,
+  containsPrefix,
+  formatIP,
+  formatPrefix,
+  ipv4Value,
+  lastAddr,
+  overlaps,
+  parseCIDR,
+  parseIP,
+  specialBlock,
 } from '../lib/ip.js';
 
 export interface PoolRequest {
@@ -38,7 +50,10 @@ export const DEFAULT_POOLS: DefaultPool[] = [
 
 export function parseSubnet(s: string): Prefix {
   const c = parseCIDR(s);
-  if (!c) throw new InvalidArgumentError(`invalid subnet ${printable(s)}: expected an address and a prefix length, e.g. 10.1.0.0/16`);
+  if (!c)
+    throw new InvalidArgumentError(
+      `invalid subnet ${printable(s)}: expected an address and a prefix length, e.g. 10.1.0.0/16`,
+    );
   if (c.addr.value !== c.prefix.base) {
     throw new InvalidArgumentError(`invalid subnet ${s}: it should be ${formatPrefix(c.prefix)}`);
   }
@@ -59,7 +74,8 @@ const LINK_LOCAL_HINT = 'a link-local subnet (169.254.0.0/16) needs --ipam-opt l
 function checkSpecial(what: string, p: Prefix, allowLinkLocal: boolean): void {
   const block = specialBlock(p, allowLinkLocal);
   if (!block) return;
-  const hint = !allowLinkLocal && block.startsWith('169.254.') && specialBlock(p, true) === null ? LINK_LOCAL_HINT : undefined;
+  const hint =
+    !allowLinkLocal && block.startsWith('169.254.') && specialBlock(p, true) === null ? LINK_LOCAL_HINT : undefined;
   throw new InvalidArgumentError(`invalid ${what}: it overlaps the special-purpose block ${block}`, hint);
 }
 
@@ -89,11 +105,16 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
   });
   subnets.forEach((s, i) => {
     subnets.slice(0, i).forEach((o) => {
-      if (overlaps(s, o)) throw new ConflictError(`invalid subnet ${formatPrefix(s)}: Pool overlaps with other one on this address space (${formatPrefix(o)})`);
+      if (overlaps(s, o))
+        throw new ConflictError(
+          `invalid subnet ${formatPrefix(s)}: Pool overlaps with other one on this address space (${formatPrefix(o)})`,
+        );
     });
     const hit = taken.find((t) => overlaps(t.prefix, s));
     if (hit) {
-      throw new ConflictError(`Pool overlaps with other one on this address space: ${formatPrefix(s)} overlaps ${formatPrefix(hit.prefix)} of ${hit.owner}`);
+      throw new ConflictError(
+        `Pool overlaps with other one on this address space: ${formatPrefix(s)} overlaps ${formatPrefix(hit.prefix)} of ${hit.owner}`,
+      );
     }
   });
 
@@ -106,7 +127,8 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
     if (!s) throw new InvalidArgumentError(`no matching subnet for gateway ${g}`);
     const e = edgeName(s, a);
     if (e) throw new InvalidArgumentError(`invalid gateway ${g}: it is the ${e} address of subnet ${formatPrefix(s)}`);
-    if (gwBySubnet.has(s)) throw new InvalidArgumentError(`cannot configure multiple gateways for subnet ${formatPrefix(s)}`);
+    if (gwBySubnet.has(s))
+      throw new InvalidArgumentError(`cannot configure multiple gateways for subnet ${formatPrefix(s)}`);
     gwBySubnet.set(s, a);
   }
   const rangeBySubnet = new Map<Prefix, Prefix>();
@@ -116,7 +138,8 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
     checkSpecial(`ip-range ${r}`, c.prefix, allowLL);
     const s = subnets.find((x) => containsPrefix(x, c.prefix));
     if (!s) throw new InvalidArgumentError(`no matching subnet for range ${r}`);
-    if (rangeBySubnet.has(s)) throw new InvalidArgumentError(`cannot configure multiple ranges on the same subnet ${formatPrefix(s)}`);
+    if (rangeBySubnet.has(s))
+      throw new InvalidArgumentError(`cannot configure multiple ranges on the same subnet ${formatPrefix(s)}`);
     rangeBySubnet.set(s, c.prefix);
   }
   const auxBySubnet = new Map<Prefix, Record<string, string>>();
@@ -127,7 +150,10 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
     const s = matchSubnet(subnets, a);
     if (!s) throw new InvalidArgumentError(`no matching subnet for aux-address ${ip}`);
     const e = edgeName(s, a);
-    if (e) throw new InvalidArgumentError(`invalid aux-address ${name}=${ip}: it is the ${e} address of subnet ${formatPrefix(s)}`);
+    if (e)
+      throw new InvalidArgumentError(
+        `invalid aux-address ${name}=${ip}: it is the ${e} address of subnet ${formatPrefix(s)}`,
+      );
     auxBySubnet.set(s, { ...auxBySubnet.get(s), [name]: formatIP(a) });
   }
 
@@ -138,7 +164,8 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
     if (!gw) {
       const auxSet = new Set(Object.values(aux));
       const value = firstFree(s, range, (v) => auxSet.has(formatIP({ family: s.family, value: v })));
-      if (value === null) throw new InvalidArgumentError(`no available address for a gateway in ${formatPrefix(range ?? s)}`);
+      if (value === null)
+        throw new InvalidArgumentError(`no available address for a gateway in ${formatPrefix(range ?? s)}`);
       gw = { family: s.family, value };
     }
     const pool: IpamPool = { Subnet: formatPrefix(s), Gateway: formatIP(gw) };
@@ -157,7 +184,13 @@ function edge(p: Prefix, v: bigint): boolean {
 }
 
 /** Lowest address of `range` (default: the subnet), from `from` on, that is no edge and not taken; at most `tries` looked at. */
-function firstFree(s: Prefix, range: Prefix | undefined, taken: (v: bigint) => boolean, from?: bigint, tries = Infinity): bigint | null {
+function firstFree(
+  s: Prefix,
+  range: Prefix | undefined,
+  taken: (v: bigint) => boolean,
+  from?: bigint,
+  tries = Infinity,
+): bigint | null {
   const r = range ?? s;
   const last = lastAddr(r);
   for (let v = from !== undefined && from > r.base ? from : r.base; v <= last && tries-- > 0; v++) {
@@ -184,7 +217,9 @@ export function pickDefaultPool(pools: DefaultPool[], taken: TakenPrefix[]): Pre
       b = end + 1n;
     }
   }
-  throw new ConflictError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+  throw new ConflictError(
+    'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network',
+  );
 }
 
 /**
@@ -193,7 +228,9 @@ export function pickDefaultPool(pools: DefaultPool[], taken: TakenPrefix[]): Pre
  * an address. IPv6 pools pass the same checks; netctl's default pools are IPv4, so they are unused.
  */
 export function checkDefaultPools(v: unknown, file: string): DefaultPool[] {
-  const bad = (m: string): never => { throw new InvalidArgumentError(`invalid default-address-pools in ${file}: ${m}`); };
+  const bad = (m: string): never => {
+    throw new InvalidArgumentError(`invalid default-address-pools in ${file}: ${m}`);
+  };
   if (!Array.isArray(v)) bad('expected a list of {"base": CIDR, "size": N}');
   return (v as unknown[]).map((x, i) => {
     const o = x as Partial<DefaultPool> | null;
@@ -273,21 +310,34 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
     .filter((p) => p.subnet.family === family);
   if (requested !== undefined) {
     const a = parseIP(requested);
-    if (!a || a.family !== family) throw new InvalidArgumentError(`invalid ${familyName(family)} address: ${requested}`);
+    if (!a || a.family !== family)
+      throw new InvalidArgumentError(`invalid ${familyName(family)} address: ${requested}`);
     if (!ctx.userSubnets) {
-      throw new InvalidArgumentError('user specified IP address is supported only when connecting to networks with user configured subnets');
+      throw new InvalidArgumentError(
+        'user specified IP address is supported only when connecting to networks with user configured subnets',
+      );
     }
     const hit = pools.find((p) => contains(p.subnet, a));
-    if (!hit) throw new InvalidArgumentError(`Invalid address ${requested}: It does not belong to any of this network's subnets`);
+    if (!hit)
+      throw new InvalidArgumentError(
+        `Invalid address ${requested}: It does not belong to any of this network's subnets`,
+      );
     const canon = formatIP(a);
     const e = edgeName(hit.subnet, a);
-    if (e) throw new InvalidArgumentError(`Invalid address ${canon}: it is the ${e} address of subnet ${hit.pool.Subnet} on network ${ctx.network}`);
-    const holder = ctx.inUse.get(canon) ??
+    if (e)
+      throw new InvalidArgumentError(
+        `Invalid address ${canon}: it is the ${e} address of subnet ${hit.pool.Subnet} on network ${ctx.network}`,
+      );
+    const holder =
+      ctx.inUse.get(canon) ??
       (canon === hit.pool.Gateway ? 'the gateway' : undefined) ??
       (Object.values(hit.pool.AuxiliaryAddresses ?? {}).includes(canon) ? 'an aux-address' : undefined) ??
       (edge(hit.subnet, a.value) ? 'the subnet' : undefined);
     // A stopped container's kept address comes worded by the caller ("reserved by stopped container C").
-    if (holder) throw new ConflictError(`Address already in use: ${canon} (${/^reserved /.test(holder) ? holder : `held by ${holder}`}) on network ${ctx.network}`);
+    if (holder)
+      throw new ConflictError(
+        `Address already in use: ${canon} (${/^reserved /.test(holder) ? holder : `held by ${holder}`}) on network ${ctx.network}`,
+      );
     if (ctx.next?.[hit.pool.Subnet] === canon) ctx.next[hit.pool.Subnet] = formatIP({ family, value: a.value + 1n });
     return `${canon}/${hit.subnet.len}`;
   }
@@ -295,10 +345,20 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
   let taken: Set<bigint> | undefined;
   for (const { pool, subnet } of pools) {
     const range = pool.IPRange ? parseCIDR(pool.IPRange)?.prefix : undefined;
-    const reserved = new Set([pool.Gateway, ...Object.values(pool.AuxiliaryAddresses ?? {})].map((r) => parseIP(r)?.value));
+    const reserved = new Set(
+      [pool.Gateway, ...Object.values(pool.AuxiliaryAddresses ?? {})].map((r) => parseIP(r)?.value),
+    );
     const mark = parseIP(ctx.next?.[pool.Subnet] ?? '');
     // From the mark, a few addresses asked about one by one (each a search in the store);
-    let v = mark ? firstFree(subnet, range, (x) => reserved.has(x) || ctx.inUse.get(formatIP({ family, value: x })) !== undefined, mark.value, PROBES) : null;
+    let v = mark
+      ? firstFree(
+          subnet,
+          range,
+          (x) => reserved.has(x) || ctx.inUse.get(formatIP({ family, value: x })) !== undefined,
+          mark.value,
+          PROBES,
+        )
+      : null;
     // else every address in use, read once and compared as numbers.
     v ??= firstFree(subnet, range, (x) => reserved.has(x) || (taken ??= heldValues(ctx, family)).has(x));
     if (v === null) continue;
@@ -306,5 +366,7 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
     return `${formatIP({ family, value: v })}/${subnet.len}`;
   }
   const subnets = pools.map((p) => p.pool.Subnet).join(', ');
-  throw new ConflictError(`no available ${familyName(family)} addresses on this network's address pools: ${ctx.network} (${subnets})`);
+  throw new ConflictError(
+    `no available ${familyName(family)} addresses on this network's address pools: ${ctx.network} (${subnets})`,
+  );
 }

@@ -25,7 +25,8 @@ function edges(p: Prefix): bigint[] {
 export function subnetUsage(pool: IpamPool, held: Iterable<string>): SubnetUsage {
   const s = parseSubnet(pool.Subnet);
   const r = (pool.IPRange ? parseCIDR(pool.IPRange)?.prefix : undefined) ?? s;
-  if (s.family === 4 && r.family === 4) return usage4(s, r, [pool.Gateway, ...Object.values(pool.AuxiliaryAddresses ?? {}), ...held]);
+  if (s.family === 4 && r.family === 4)
+    return usage4(s, r, [pool.Gateway, ...Object.values(pool.AuxiliaryAddresses ?? {}), ...held]);
   return usageBig(s, r, pool, held);
 }
 

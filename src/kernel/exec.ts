@@ -7,7 +7,8 @@ export async function execIn(netns: string, argv: string[]): Promise<number> {
   const { execa } = await import('execa');
   const [file, args] = netns ? ['ip', ['netns', 'exec', netns, ...argv]] : [argv[0] ?? '', argv.slice(1)];
   const r = await execa(file, args, { stdio: 'inherit', reject: false });
-  if (r.failed && r.exitCode === undefined && !r.signal) throw new SystemError(`cannot run ${argv[0]}: ${r.shortMessage}`);
+  if (r.failed && r.exitCode === undefined && !r.signal)
+    throw new SystemError(`cannot run ${argv[0]}: ${r.shortMessage}`);
   return r.exitCode ?? 128 + (r.signal ? signalNumber(r.signal) : 1);
 }
 

@@ -12,7 +12,10 @@ export function parseFault(spec: string | undefined): { mode: 'fail' | 'kill'; a
 export class FaultRunner implements Runner {
   private calls = 0;
 
-  constructor(private readonly inner: Runner, private readonly fault: { mode: 'fail' | 'kill'; at: number }) {}
+  constructor(
+    private readonly inner: Runner,
+    private readonly fault: { mode: 'fail' | 'kill'; at: number },
+  ) {}
 
   async run(file: string, args: string[], opts?: RunOptions): Promise<RunResult> {
     // A process started early is spawned now, as without a fault, and acts when its input
@@ -20,7 +23,12 @@ export class FaultRunner implements Runner {
     // A fault there withholds the input, so a kill leaves the real process waiting on stdin.
     if (opts?.input instanceof Promise) {
       let give: (text: string) => void = () => undefined;
-      const running = this.inner.run(file, args, { ...opts, input: new Promise<string>((r) => { give = r; }) });
+      const running = this.inner.run(file, args, {
+        ...opts,
+        input: new Promise<string>((r) => {
+          give = r;
+        }),
+      });
       const input = await opts.input;
       if (input === '' || ++this.calls !== this.fault.at) {
         give(input);
@@ -29,11 +37,19 @@ export class FaultRunner implements Runner {
       if (this.fault.mode === 'kill') process.kill(process.pid, 'SIGKILL');
       give('');
       await running;
-      return { stdout: '', stderr: `RTNETLINK answers: injected failure (NETCTL_FAULT at call ${this.calls})`, exitCode: 1 };
+      return {
+        stdout: '',
+        stderr: `RTNETLINK answers: injected failure (NETCTL_FAULT at call ${this.calls})`,
+        exitCode: 1,
+      };
     }
     if (++this.calls === this.fault.at) {
       if (this.fault.mode === 'kill') process.kill(process.pid, 'SIGKILL');
-      return { stdout: '', stderr: `RTNETLINK answers: injected failure (NETCTL_FAULT at call ${this.calls})`, exitCode: 1 };
+      return {
+        stdout: '',
+        stderr: `RTNETLINK answers: injected failure (NETCTL_FAULT at call ${this.calls})`,
+        exitCode: 1,
+      };
     }
     return this.inner.run(file, args, opts);
   }

@@ -10,7 +10,8 @@ import type { Runner } from './runner.js';
  */
 function line(args: string[]): string {
   for (const a of args) {
-    if (a === '' || /[\s#"'\\\x00-\x1f\x7f]/.test(a)) throw new SystemError(`refusing unsafe argument ${JSON.stringify(a)} for ip`);
+    if (a === '' || /[\s#"'\\\x00-\x1f\x7f]/.test(a))
+      throw new SystemError(`refusing unsafe argument ${JSON.stringify(a)} for ip`);
   }
   return args.join(' ');
 }
@@ -32,9 +33,10 @@ export async function ipBatch(runner: Runner, ns: string | undefined, cmds: stri
   if (ipCmds.length) {
     const lines = ipCmds.map(line);
     // A single command needs no stdin; several share one process.
-    const r = ipCmds.length === 1
-      ? await runner.run('ip', [...nsArgs(ns), ...(ipCmds[0] ?? [])])
-      : await runner.run('ip', [...nsArgs(ns), '-batch', '-'], { input: lines.join('\n') + '\n' });
+    const r =
+      ipCmds.length === 1
+        ? await runner.run('ip', [...nsArgs(ns), ...(ipCmds[0] ?? [])])
+        : await runner.run('ip', [...nsArgs(ns), '-batch', '-'], { input: lines.join('\n') + '\n' });
     if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr, ns));
   }
   if (fdb.length) {
@@ -57,7 +59,11 @@ export interface StartedBatch {
  */
 export function startBatch(runner: Runner, ns: string | undefined): StartedBatch {
   let give: (text: string) => void = () => undefined;
-  const done = runner.run('ip', [...nsArgs(ns), '-batch', '-'], { input: new Promise<string>((r) => { give = r; }) });
+  const done = runner.run('ip', [...nsArgs(ns), '-batch', '-'], {
+    input: new Promise<string>((r) => {
+      give = r;
+    }),
+  });
   done.catch(() => undefined); // a failure to start surfaces at send; cancelled, it needs no handler
   return {
     async send(cmds) {
@@ -77,12 +83,17 @@ export function startBatch(runner: Runner, ns: string | undefined): StartedBatch
 }
 
 function ipError(stderr: string, ns?: string): string {
-  const msg = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Command failed')).join('; ');
+  const msg = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('Command failed'))
+    .join('; ');
   return `ip${ns ? ` (netns ${ns})` : ''}: ${msg || 'failed'}`;
 }
 
 /** What "already gone" looks like: teardown treats these as success. */
-const GONE = /Cannot find device|No such device|does not exist|No such process|Cannot open network namespace|No such file or directory|Cannot assign requested address|Invalid argument.*netns|RTNETLINK answers: No such/;
+const GONE =
+  /Cannot find device|No such device|does not exist|No such process|Cannot open network namespace|No such file or directory|Cannot assign requested address|Invalid argument.*netns|RTNETLINK answers: No such/;
 
 /**
  * Best-effort, idempotent teardown: runs every command (ip -force), groups by namespace,
@@ -115,7 +126,9 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
     }
     if (group.length === 0) continue;
     const list = groupDeletes(group);
-    const r = await runner.run('ip', [...nsArgs(ns), '-force', '-batch', '-'], { input: list.map(line).join('\n') + '\n' });
+    const r = await runner.run('ip', [...nsArgs(ns), '-force', '-batch', '-'], {
+      input: list.map(line).join('\n') + '\n',
+    });
     if (r.exitCode === 0) continue;
     for (const l of r.stderr.split('\n')) {
       const t = l.trim();
@@ -130,11 +143,18 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
  * Several `link del` become `link set X group G` + one `link del group G`: the kernel then
  * unregisters them in one batch with one RCU grace period (50 veths: ~25 ms instead of ~1 s).
  */
-export function groupDeletes(cmds: string[][], group = 1_000_000 + Math.floor(Math.random() * 2_000_000_000)): string[][] {
+export function groupDeletes(
+  cmds: string[][],
+  group = 1_000_000 + Math.floor(Math.random() * 2_000_000_000),
+): string[][] {
   const dels = cmds.filter((c) => c.length === 3 && c[0] === 'link' && c[1] === 'del');
   if (dels.length < 2) return cmds;
   const rest = cmds.filter((c) => !dels.includes(c));
-  return [...dels.map((c) => ['link', 'set', c[2] ?? '', 'group', String(group)]), ['link', 'del', 'group', String(group)], ...rest];
+  return [
+    ...dels.map((c) => ['link', 'set', c[2] ?? '', 'group', String(group)]),
+    ['link', 'del', 'group', String(group)],
+    ...rest,
+  ];
 }
 
 export interface LinkInfo {
@@ -160,8 +180,16 @@ export function listLinks(runner: Runner, ns?: string): Promise<LinkInfo[]> {
 }
 
 /** Addresses (addr/len) by interface name. */
-export async function listAddrs(runner: Runner, ns?: string, family: '-4' | '-6' | '' = ''): Promise<Map<string, string[]>> {
-  const list = await ipJson<Array<{ ifname: string; addr_info?: Array<{ local: string; prefixlen: number }> }>>(runner, ns, [...(family ? [family] : []), 'addr', 'show']);
+export async function listAddrs(
+  runner: Runner,
+  ns?: string,
+  family: '-4' | '-6' | '' = '',
+): Promise<Map<string, string[]>> {
+  const list = await ipJson<Array<{ ifname: string; addr_info?: Array<{ local: string; prefixlen: number }> }>>(
+    runner,
+    ns,
+    [...(family ? [family] : []), 'addr', 'show'],
+  );
   return new Map(list.map((a) => [a.ifname, (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`)]));
 }
 
@@ -172,7 +200,11 @@ export interface RouteInfo {
 }
 
 /** Routes of the main table: both families (what default pools must not overlap), or one. */
-export async function listRoutes(runner: Runner, ns?: string, families: Array<'-4' | '-6'> = ['-4', '-6']): Promise<RouteInfo[]> {
+export async function listRoutes(
+  runner: Runner,
+  ns?: string,
+  families: Array<'-4' | '-6'> = ['-4', '-6'],
+): Promise<RouteInfo[]> {
   const out: RouteInfo[] = [];
   for (const fam of families) out.push(...(await ipJson<RouteInfo[]>(runner, ns, [fam, 'route', 'show'])));
   return out;
@@ -195,15 +227,22 @@ export class KernelView {
   }
 
   links(ns?: string): Promise<Map<string, LinkInfo>> {
-    return this.once(`links ${ns ?? ''}`, async () => new Map((await quiet(listLinks(this.runner, ns), ns, [])).map((l) => [l.ifname, l])));
+    return this.once(
+      `links ${ns ?? ''}`,
+      async () => new Map((await quiet(listLinks(this.runner, ns), ns, [])).map((l) => [l.ifname, l])),
+    );
   }
 
   addrs(ns?: string, family: '-4' | '-6' | '' = ''): Promise<Map<string, string[]>> {
-    return this.once(`addrs ${ns ?? ''} ${family}`, () => quiet(listAddrs(this.runner, ns, family), ns, new Map<string, string[]>()));
+    return this.once(`addrs ${ns ?? ''} ${family}`, () =>
+      quiet(listAddrs(this.runner, ns, family), ns, new Map<string, string[]>()),
+    );
   }
 
   routes(ns?: string, families: Array<'-4' | '-6'> = ['-4', '-6']): Promise<RouteInfo[]> {
-    return this.once(`routes ${ns ?? ''} ${families.join()}`, () => quiet(listRoutes(this.runner, ns, families), ns, []));
+    return this.once(`routes ${ns ?? ''} ${families.join()}`, () =>
+      quiet(listRoutes(this.runner, ns, families), ns, []),
+    );
   }
 }
 

@@ -25,7 +25,11 @@ export const netnsAttachPid = (name: string, pid: number): Argv => ['netns', 'at
  * file no process lives in yet (a runtime's pre-made netns) is bind-mounted there, which is
  * what `ip netns attach` does itself; `ip netns del` undoes either.
  */
-export async function netnsAttach(runner: Runner, name: string, source: { pid: number } | { path: string }): Promise<void> {
+export async function netnsAttach(
+  runner: Runner,
+  name: string,
+  source: { pid: number } | { path: string },
+): Promise<void> {
   const what = 'pid' in source ? `pid ${source.pid}` : source.path;
   const pid = 'pid' in source ? source.pid : pidInNetns(source.path);
   let r;
@@ -40,9 +44,16 @@ export async function netnsAttach(runner: Runner, name: string, source: { pid: n
   if (r.exitCode !== 0) throw new SystemError(`cannot attach ${what} as ${name}: ${r.stderr.trim() || 'failed'}`);
   // A process found by its namespace may have exited and its PID been reused since: the name
   // must be the namespace asked for, or it goes again.
-  if ('path' in source && pid !== undefined && !/^\/proc\/\d+\/ns\/net$/.test(source.path) && !sameInode(source.path, `${NETNS_DIR}/${name}`)) {
+  if (
+    'path' in source &&
+    pid !== undefined &&
+    !/^\/proc\/\d+\/ns\/net$/.test(source.path) &&
+    !sameInode(source.path, `${NETNS_DIR}/${name}`)
+  ) {
     await runner.run('ip', netnsDel(name));
-    throw new SystemError(`cannot attach ${source.path} as ${name}: the process found in it exited meanwhile; try again`);
+    throw new SystemError(
+      `cannot attach ${source.path} as ${name}: the process found in it exited meanwhile; try again`,
+    );
   }
 }
 
@@ -67,7 +78,9 @@ function pidInNetns(path: string): number | undefined {
     try {
       const st = statSync(`/proc/${d}/ns/net`);
       if (st.ino === want.ino && st.dev === want.dev) return Number(d);
-    } catch { /* the process exited meanwhile */ }
+    } catch {
+      /* the process exited meanwhile */
+    }
   }
   return undefined;
 }
@@ -79,44 +92,173 @@ export const linkUp = (dev: string): Argv => ['link', 'set', dev, 'up'];
 export const linkMaster = (dev: string, master: string): Argv => ['link', 'set', dev, 'master', master, 'up'];
 export const linkMtu = (dev: string, mtu: string): Argv => ['link', 'set', dev, 'mtu', mtu];
 /** Moves a device made in the host namespace (a plugin's) into `netns`, renamed, with the endpoint's MAC. */
-export const linkMoveInto = (dev: string, netns: string, name: string, mac: string): Argv => ['link', 'set', 'dev', dev, 'netns', netns, 'name', name, ...(mac ? ['address', mac] : [])];
+export const linkMoveInto = (dev: string, netns: string, name: string, mac: string): Argv => [
+  'link',
+  'set',
+  'dev',
+  dev,
+  'netns',
+  netns,
+  'name',
+  name,
+  ...(mac ? ['address', mac] : []),
+];
 /** No IPv6 link-local address (nor the DAD/RS/MLD multicast one brings). */
 export const noAddrGen = (dev: string): Argv => ['link', 'set', dev, 'addrgenmode', 'none'];
 
-export const bridgeAdd = (name: string, mac: string, mtu?: string): Argv => ['link', 'add', 'name', name, ...mtuArgs(mtu), 'address', mac, 'type', 'bridge'];
+export const bridgeAdd = (name: string, mac: string, mtu?: string): Argv => [
+  'link',
+  'add',
+  'name',
+  name,
+  ...mtuArgs(mtu),
+  'address',
+  mac,
+  'type',
+  'bridge',
+];
 
 /** A veth pair whose peer is created directly inside `netns` (moving a link later costs ~20 ms). */
-export const vethAdd = (hostIf: string, peer: string, peerMac: string, netns: string, mtu?: string): Argv =>
-  ['link', 'add', hostIf, ...mtuArgs(mtu), 'type', 'veth', 'peer', 'name', peer, ...mtuArgs(mtu), 'address', peerMac, 'netns', netns];
+export const vethAdd = (hostIf: string, peer: string, peerMac: string, netns: string, mtu?: string): Argv => [
+  'link',
+  'add',
+  hostIf,
+  ...mtuArgs(mtu),
+  'type',
+  'veth',
+  'peer',
+  'name',
+  peer,
+  ...mtuArgs(mtu),
+  'address',
+  peerMac,
+  'netns',
+  netns,
+];
 
 /** A macvlan child of `parent`, created directly inside `netns`. */
-export const macvlanAdd = (parent: string, name: string, mode: string, mac: string, netns: string, mtu?: string): Argv =>
-  ['link', 'add', 'link', parent, 'name', name, ...mtuArgs(mtu), 'address', mac, 'netns', netns, 'type', 'macvlan', 'mode', mode];
+export const macvlanAdd = (
+  parent: string,
+  name: string,
+  mode: string,
+  mac: string,
+  netns: string,
+  mtu?: string,
+): Argv => [
+  'link',
+  'add',
+  'link',
+  parent,
+  'name',
+  name,
+  ...mtuArgs(mtu),
+  'address',
+  mac,
+  'netns',
+  netns,
+  'type',
+  'macvlan',
+  'mode',
+  mode,
+];
 
 /**
  * A VXLAN tunnel endpoint for an overlay (libnetwork's and flannel's settings): learning off and
  * ARP answered from the neighbour table (proxy), so nothing is flooded between hosts; peers come
  * only from permanent FDB and neighbour entries.
  */
-export const vxlanAdd = (name: string, vni: number, local: string, mtu: string): Argv =>
-  ['link', 'add', name, 'mtu', mtu, 'type', 'vxlan', 'id', String(vni), 'local', local, 'dstport', '4789', 'nolearning', 'proxy'];
+export const vxlanAdd = (name: string, vni: number, local: string, mtu: string): Argv => [
+  'link',
+  'add',
+  name,
+  'mtu',
+  mtu,
+  'type',
+  'vxlan',
+  'id',
+  String(vni),
+  'local',
+  local,
+  'dstport',
+  '4789',
+  'nolearning',
+  'proxy',
+];
 
 // ---------------------------------------------------------------- addresses and routes
 
 /** `nodad`: an address netctl allocated is unique by construction; skipping DAD makes it usable at once. */
-export const addrAdd = (cidr: string, dev: string, nodad = false): Argv => ['addr', 'add', cidr, 'dev', dev, ...(nodad ? ['nodad'] : [])];
+export const addrAdd = (cidr: string, dev: string, nodad = false): Argv => [
+  'addr',
+  'add',
+  cidr,
+  'dev',
+  dev,
+  ...(nodad ? ['nodad'] : []),
+];
 /** Idempotent: an address someone removed comes back, a present one stays as it is. */
-export const addrReplace = (cidr: string, dev: string, nodad = false): Argv => ['addr', 'replace', cidr, 'dev', dev, ...(nodad ? ['nodad'] : [])];
+export const addrReplace = (cidr: string, dev: string, nodad = false): Argv => [
+  'addr',
+  'replace',
+  cidr,
+  'dev',
+  dev,
+  ...(nodad ? ['nodad'] : []),
+];
 
 /** replace, not add: a higher-priority endpoint takes the route over from an earlier one. */
-export const defaultRoute = (gateway: string, dev: string): Argv => ['route', 'replace', gateway.includes(':') ? '::/0' : 'default', 'via', gateway, 'dev', dev];
+export const defaultRoute = (gateway: string, dev: string): Argv => [
+  'route',
+  'replace',
+  gateway.includes(':') ? '::/0' : 'default',
+  'via',
+  gateway,
+  'dev',
+  dev,
+];
 
 /** A route a driver asked for: via a next hop, or on-link without one. */
-export const routeReplace = (dst: string, dev: string, via?: string): Argv => ['route', 'replace', dst, ...(via ? ['via', via] : []), 'dev', dev];
+export const routeReplace = (dst: string, dev: string, via?: string): Argv => [
+  'route',
+  'replace',
+  dst,
+  ...(via ? ['via', via] : []),
+  'dev',
+  dev,
+];
 
 // ---------------------------------------------------------------- neighbours and FDB (overlay peers)
 
-export const neighPermanent = (ip: string, mac: string, dev: string): Argv => ['neigh', 'replace', ip, 'lladdr', mac, 'dev', dev, 'nud', 'permanent'];
+export const neighPermanent = (ip: string, mac: string, dev: string): Argv => [
+  'neigh',
+  'replace',
+  ip,
+  'lladdr',
+  mac,
+  'dev',
+  dev,
+  'nud',
+  'permanent',
+];
 export const neighDel = (ip: string, dev: string): Argv => ['neigh', 'del', ip, 'dev', dev];
-export const fdbPermanent = (mac: string, dev: string, dst: string): Argv => ['fdb', 'replace', mac, 'dev', dev, 'dst', dst, 'self', 'permanent'];
-export const fdbDel = (mac: string, dev: string, dst: string): Argv => ['fdb', 'del', mac, 'dev', dev, 'dst', dst, 'self'];
+export const fdbPermanent = (mac: string, dev: string, dst: string): Argv => [
+  'fdb',
+  'replace',
+  mac,
+  'dev',
+  dev,
+  'dst',
+  dst,
+  'self',
+  'permanent',
+];
+export const fdbDel = (mac: string, dev: string, dst: string): Argv => [
+  'fdb',
+  'del',
+  mac,
+  'dev',
+  dev,
+  'dst',
+  dst,
+  'self',
+];

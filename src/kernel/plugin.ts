@@ -11,7 +11,12 @@ export const MEDIA_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 export const TIMEOUT_MS = 3000;
 
 /** Where plugins are looked for, in order: netctl's own directory first, then Docker's. */
-export const DEFAULT_PLUGIN_DIRS = ['/run/netctl/plugins', '/run/docker/plugins', '/etc/docker/plugins', '/usr/lib/docker/plugins'];
+export const DEFAULT_PLUGIN_DIRS = [
+  '/run/netctl/plugins',
+  '/run/docker/plugins',
+  '/etc/docker/plugins',
+  '/usr/lib/docker/plugins',
+];
 
 /** NETCTL_PLUGIN_DIRS (colon-separated) replaces the default list: tests never write into /etc or /run/docker. */
 export function pluginDirs(env: string | undefined = process.env['NETCTL_PLUGIN_DIRS']): string[] {
@@ -45,7 +50,10 @@ export function discover(name: string, dirs: string[] = pluginDirs()): PluginAdd
       return parseAddr(name, addr.trim(), json);
     }
   }
-  throw new NotFoundError(`plugin "${name}" not found`, `looked in ${dirs.join(', ')} (NETCTL_PLUGIN_DIRS sets the list)`);
+  throw new NotFoundError(
+    `plugin "${name}" not found`,
+    `looked in ${dirs.join(', ')} (NETCTL_PLUGIN_DIRS sets the list)`,
+  );
 }
 
 /** Names of the plugins in the directories, for completion (unique, sorted). */
@@ -80,8 +88,11 @@ export function parseAddr(name: string, url: string, file: string): PluginAddr {
   const unix = /^unix:\/\/(\/.+)$/.exec(url);
   if (unix?.[1]) return { socket: unix[1] };
   const tcp = /^(?:tcp|http):\/\/(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9.-]+):(\d{1,5})\/?$/.exec(url);
-  if (tcp?.[1] && Number(tcp[2]) > 0 && Number(tcp[2]) < 65536) return { host: tcp[1].replace(/^\[|\]$/g, ''), port: Number(tcp[2]) };
-  throw new SystemError(`plugin "${name}": ${file} has an unsupported address ${JSON.stringify(url)} (unix:///path or tcp://host:port)`);
+  if (tcp?.[1] && Number(tcp[2]) > 0 && Number(tcp[2]) < 65536)
+    return { host: tcp[1].replace(/^\[|\]$/g, ''), port: Number(tcp[2]) };
+  throw new SystemError(
+    `plugin "${name}": ${file} has an unsupported address ${JSON.stringify(url)} (unix:///path or tcp://host:port)`,
+  );
 }
 
 /** The plugin answered with `{"Err": …}` (or an HTTP error): it refused, so nothing of this call took effect. */
@@ -95,39 +106,59 @@ export class PluginUnreachable extends SystemError {}
 let http: typeof Http | undefined;
 
 /** One POST; resolves to the answer's JSON object. */
-export async function post(name: string, addr: PluginAddr, method: string, body: unknown, timeoutMs = TIMEOUT_MS): Promise<Record<string, unknown>> {
+export async function post(
+  name: string,
+  addr: PluginAddr,
+  method: string,
+  body: unknown,
+  timeoutMs = TIMEOUT_MS,
+): Promise<Record<string, unknown>> {
   const data = JSON.stringify(body ?? {});
   const { request } = (http ??= await import('node:http'));
   return new Promise((resolve, reject) => {
     const where = 'socket' in addr ? { socketPath: addr.socket } : { host: addr.host, port: addr.port };
-    const req = request({
-      ...where, path: `/${method}`, method: 'POST',
-      headers: { 'Content-Type': MEDIA_TYPE, Accept: MEDIA_TYPE, 'Content-Length': Buffer.byteLength(data) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('error', (e) => fail(e));
-      res.on('end', () => {
-        clearTimeout(timer);
-        let answer: Record<string, unknown> = {};
-        try {
-          const v: unknown = text.trim() ? JSON.parse(text) : {};
-          if (v && typeof v === 'object' && !Array.isArray(v)) answer = v as Record<string, unknown>;
-        } catch {
-          if ((res.statusCode ?? 0) === 200) return reject(new SystemError(`remote driver ${name}: ${method}: the answer is not JSON`));
-        }
-        const err = typeof answer['Err'] === 'string' ? answer['Err'] : '';
-        if (err || res.statusCode !== 200) return reject(new PluginRefused(`remote driver ${name}: ${err || `${method}: HTTP ${res.statusCode} ${text.trim().slice(0, 200)}`}`));
-        resolve(answer);
-      });
-    });
+    const req = request(
+      {
+        ...where,
+        path: `/${method}`,
+        method: 'POST',
+        headers: { 'Content-Type': MEDIA_TYPE, Accept: MEDIA_TYPE, 'Content-Length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('error', (e) => fail(e));
+        res.on('end', () => {
+          clearTimeout(timer);
+          let answer: Record<string, unknown> = {};
+          try {
+            const v: unknown = text.trim() ? JSON.parse(text) : {};
+            if (v && typeof v === 'object' && !Array.isArray(v)) answer = v as Record<string, unknown>;
+          } catch {
+            if ((res.statusCode ?? 0) === 200)
+              return reject(new SystemError(`remote driver ${name}: ${method}: the answer is not JSON`));
+          }
+          const err = typeof answer['Err'] === 'string' ? answer['Err'] : '';
+          if (err || res.statusCode !== 200)
+            return reject(
+              new PluginRefused(
+                `remote driver ${name}: ${err || `${method}: HTTP ${res.statusCode} ${text.trim().slice(0, 200)}`}`,
+              ),
+            );
+          resolve(answer);
+        });
+      },
+    );
     const fail = (e: Error) => {
       clearTimeout(timer);
       reject(new PluginUnreachable(`plugin "${name}" unreachable: ${e.message}`));
     };
     // One deadline for the whole exchange, as Docker's plugin client has.
-    const timer = setTimeout(() => req.destroy(new Error(`no answer to ${method} within ${timeoutMs / 1000} s`)), timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer to ${method} within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
     req.on('error', fail);
     req.end(data);
   });
@@ -145,7 +176,10 @@ export interface PluginClient {
 export class Plugins implements PluginClient {
   private readonly active = new Map<string, Promise<{ addr: PluginAddr; implements: unknown[] }>>();
 
-  constructor(private readonly dirs: () => string[] = () => pluginDirs(), private readonly timeoutMs = TIMEOUT_MS) {}
+  constructor(
+    private readonly dirs: () => string[] = () => pluginDirs(),
+    private readonly timeoutMs = TIMEOUT_MS,
+  ) {}
 
   private async activate(name: string, kind: PluginCall['kind']): Promise<PluginAddr> {
     let p = this.active.get(name);
@@ -159,7 +193,10 @@ export class Plugins implements PluginClient {
       p.catch(() => this.active.delete(name)); // a failed activation is tried again next time
     }
     const { addr, implements: impl } = await p;
-    if (!impl.includes(kind)) throw new PluginRefused(`plugin "${name}" does not implement ${kind} (it implements ${impl.map(String).join(', ') || 'nothing'})`);
+    if (!impl.includes(kind))
+      throw new PluginRefused(
+        `plugin "${name}" does not implement ${kind} (it implements ${impl.map(String).join(', ') || 'nothing'})`,
+      );
     return addr;
   }
 

@@ -29,7 +29,13 @@ export interface Runner {
   sysctl(key: string, value: string): Promise<boolean>;
 }
 
-const PACKAGES: Record<string, string> = { ip: 'iproute2', bridge: 'iproute2', nsenter: 'util-linux', dot: 'graphviz', nft: 'nftables' };
+const PACKAGES: Record<string, string> = {
+  ip: 'iproute2',
+  bridge: 'iproute2',
+  nsenter: 'util-linux',
+  dot: 'graphviz',
+  nft: 'nftables',
+};
 
 export const packageOf = (file: string): string => PACKAGES[file] ?? (/^ip6?tables/.test(file) ? 'iptables' : file);
 
@@ -45,7 +51,10 @@ export function parentMountNs(ppid = process.ppid): string | null {
     const mine = readlinkSync('/proc/self/ns/mnt');
     const parent = `/proc/${ppid}/ns/mnt`;
     if (readlinkSync(parent) === mine) return null;
-    const netnsMount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/run/netns').pop();
+    const netnsMount = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.split(' ')[4] === '/run/netns')
+      .pop();
     return netnsMount && / master:\d+/.test(netnsMount) ? parent : null;
   } catch {
     return null;
@@ -85,7 +94,8 @@ export class ProcessRunner implements Runner {
   run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     if (file === 'ip') return this.spawnRun(...ipArgv(args, this.mountNs), opts);
     // A bind mount under NETNS_DIR must land where `ip netns` names land (see parentMountNs).
-    if (file === 'mount' && this.mountNs) return this.spawnRun('nsenter', [`--mount=${this.mountNs}`, '--', file, ...args], opts);
+    if (file === 'mount' && this.mountNs)
+      return this.spawnRun('nsenter', [`--mount=${this.mountNs}`, '--', file, ...args], opts);
     return this.spawnRun(file, args, opts);
   }
 
@@ -105,7 +115,9 @@ export class ProcessRunner implements Runner {
     const { spawn } = await childProcess();
     try {
       const r = await run(spawn, file, args, given);
-      this.debug?.(`${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> exit ${r.exitCode} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
+      this.debug?.(
+        `${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> exit ${r.exitCode} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`,
+      );
       mark(`exited ${file}`);
       return r;
     } catch (e) {
@@ -121,10 +133,18 @@ let loaded: Promise<typeof import('node:child_process')> | undefined;
 /** node:child_process loads streams, net and dgram (~2 ms): only commands that spawn pay for it. */
 const childProcess = () => (loaded ??= import('node:child_process'));
 
-const ENV = (): Record<string, string> => ({ PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' });
+const ENV = (): Record<string, string> => ({
+  PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+  LC_ALL: 'C',
+});
 
 /** Runs file to its exit with its output captured; rejects (code 'ENOENT', ...) when it cannot start. */
-function run(spawn: typeof import('node:child_process').spawn, file: string, args: string[], input: string | Promise<string> | undefined): Promise<RunResult> {
+function run(
+  spawn: typeof import('node:child_process').spawn,
+  file: string,
+  args: string[],
+  input: string | Promise<string> | undefined,
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: ENV(), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -138,7 +158,11 @@ function run(spawn: typeof import('node:child_process').spawn, file: string, arg
     }
     child.once('error', reject);
     child.once('close', (code, signal) => {
-      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), exitCode: code ?? (signal ? 128 : 1) });
+      resolve({
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        exitCode: code ?? (signal ? 128 : 1),
+      });
     });
   });
 }

@@ -2,12 +2,16 @@
 // cluster store's gRPC channel): main() closes them once the command settled.
 const closers: Array<() => void> = [];
 
-export const closeAtEnd = (fn: () => void): void => { closers.push(fn); };
+export const closeAtEnd = (fn: () => void): void => {
+  closers.push(fn);
+};
 
 export function closeAll(): void {
   for (const fn of closers.splice(0)) {
     try {
       fn();
-    } catch { /* closing is best-effort: the process ends anyway */ }
+    } catch {
+      /* closing is best-effort: the process ends anyway */
+    }
   }
 }

@@ -2,7 +2,10 @@
 
 export class NetctlError extends Error {
   readonly exitCode: number = 1;
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
     this.name = new.target.name;
   }

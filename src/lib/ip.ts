@@ -92,11 +92,17 @@ export function formatIP(a: Addr): string {
   // RFC 5952: compress the longest run (>=2) of zero groups.
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { best = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i >= 2) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = groups.map((g) => g.toString(16));
@@ -138,7 +144,12 @@ export function contains(p: Prefix, a: Addr): boolean {
 }
 
 export function containsPrefix(outer: Prefix, inner: Prefix): boolean {
-  return outer.family === inner.family && outer.len <= inner.len && inner.base >= outer.base && lastAddr(inner) <= lastAddr(outer);
+  return (
+    outer.family === inner.family &&
+    outer.len <= inner.len &&
+    inner.base >= outer.base &&
+    lastAddr(inner) <= lastAddr(outer)
+  );
 }
 
 export function overlaps(a: Prefix, b: Prefix): boolean {
@@ -156,7 +167,11 @@ export const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 /** Docker's generated MAC: 02:42 followed by the four IPv4 bytes. */
 export function macFromIPv4(a: Addr): string {
-  const bytes = [24n, 16n, 8n, 0n].map((sh) => Number((a.value >> sh) & 0xffn).toString(16).padStart(2, '0'));
+  const bytes = [24n, 16n, 8n, 0n].map((sh) =>
+    Number((a.value >> sh) & 0xffn)
+      .toString(16)
+      .padStart(2, '0'),
+  );
   return `02:42:${bytes.join(':')}`;
 }
 

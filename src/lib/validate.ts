@@ -32,7 +32,8 @@ export function parseKeyValues(list: string[], what: string, allowBare = false):
   const out: Record<string, string> = {};
   for (const item of list) {
     const eq = item.indexOf('=');
-    if (eq === 0 || (eq < 0 && !allowBare)) throw new InvalidArgumentError(`invalid ${what} "${printable(item)}": expected key=value`);
+    if (eq === 0 || (eq < 0 && !allowBare))
+      throw new InvalidArgumentError(`invalid ${what} "${printable(item)}": expected key=value`);
     const k = eq < 0 ? item : item.slice(0, eq);
     out[k] = eq < 0 ? '' : item.slice(eq + 1);
   }

@@ -7,7 +7,10 @@ import type { EndpointRecord, NetworkRecord } from './records.js';
  * internal network, then the one joined first (so a later connect does not move an existing
  * sandbox's route). `netOf` finds an endpoint's network.
  */
-export function electGateway(eps: EndpointRecord[], netOf: (id: string) => NetworkRecord | undefined): EndpointRecord | undefined {
+export function electGateway(
+  eps: EndpointRecord[],
+  netOf: (id: string) => NetworkRecord | undefined,
+): EndpointRecord | undefined {
   const cands = eps.filter((e) => (e.gateway4 || e.gateway6) && !netOf(e.networkId)?.internal);
   cands.sort((a, b) => b.gwPriority - a.gwPriority || a.seq - b.seq);
   return cands[0];

@@ -23,7 +23,11 @@ export interface NetworkRecord {
    * `reserved`: addresses of stopped sandboxes, address -> sandbox id (see core/reservations.ts).
    */
   ipam: {
-    driver: string; options: Record<string, string>; config: IpamPool[]; next?: Record<string, string>; reserved?: Record<string, string>;
+    driver: string;
+    options: Record<string, string>;
+    config: IpamPool[];
+    next?: Record<string, string>;
+    reserved?: Record<string, string>;
     /** An IPAM plugin's pool (RequestPool's PoolID) and whether netctl asked it for the gateway address. */
     remote?: { poolId: string; gatewayRequested: boolean };
   };
@@ -195,4 +199,3 @@ export interface State {
 }
 
 export const SCHEMA_VERSION = 2;
-

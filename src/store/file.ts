@@ -1,13 +1,40 @@
 // lowdb-backed Store: one JSON document under the state root, written atomically (temp file,
 // fsync, rename, fsync dir), plus the journal of the changes since, written in place into
 // checksummed slots (see state.ts); mutated only under the host-wide lock.
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { NetctlError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
 import { acquireLock, type LockOptions } from './lock.js';
-import { LEGACY_JOURNAL, MIN_SLOT, SLOTS, deltaLimit, loadDoc, newestFirst, readState, slotBytes, slotHolds, storeText, type Delta, type JournalFile, type SlotHead, type Slots } from './state.js';
+import {
+  LEGACY_JOURNAL,
+  MIN_SLOT,
+  SLOTS,
+  deltaLimit,
+  loadDoc,
+  newestFirst,
+  readState,
+  slotBytes,
+  slotHolds,
+  storeText,
+  type Delta,
+  type JournalFile,
+  type SlotHead,
+  type Slots,
+} from './state.js';
 import { DocTxn, RECORD_KINDS, type Doc, type ReadTxn, type Store, type Txn } from './store.js';
 
 export { CorruptStoreError, DELTA_LIMIT, migrate } from './state.js';
@@ -84,11 +111,18 @@ class JournalSlots {
   private durable: number[] = [];
   private fd: number | undefined;
 
-  constructor(private readonly root: string, s: Slots, base: number, private legacy: boolean) {
+  constructor(
+    private readonly root: string,
+    s: Slots,
+    base: number,
+    private legacy: boolean,
+  ) {
     this.file = s.file;
     this.cap = s.cap;
     this.buf = s.buf;
-    this.heads = s.cap ? s.heads.map((h) => ({ ...h })) : Array.from({ length: SLOTS }, () => ({ gen: -1, durable: false, used: 0, boot: '', sum: 0 }));
+    this.heads = s.cap
+      ? s.heads.map((h) => ({ ...h }))
+      : Array.from({ length: SLOTS }, () => ({ gen: -1, durable: false, used: 0, boot: '', sum: 0 }));
     // Newest first: one older than store.json is absorbed and free, a torn one is free.
     for (const i of newestFirst(s)) {
       const h = s.heads[i];
@@ -122,7 +156,8 @@ class JournalSlots {
       writeSync(this.fd, body, 0, body.length, i * this.cap + h.length);
       writeSync(this.fd, h, 0, h.length, i * this.cap);
       if (durable) fdatasyncSync(this.fd);
-      if (this.buf) { // what a remake copies
+      if (this.buf) {
+        // what a remake copies
         h.copy(this.buf, i * this.cap);
         body.copy(this.buf, i * this.cap + h.length);
       }
@@ -131,7 +166,8 @@ class JournalSlots {
     this.top = i;
     if (!durable) return;
     this.durable = [i, ...this.durable].slice(0, 2);
-    if (this.legacy) { // an older netctl's journal, older than this write
+    if (this.legacy) {
+      // an older netctl's journal, older than this write
       unlinkQuiet(join(this.root, LEGACY_JOURNAL));
       this.legacy = false;
     }
@@ -163,7 +199,10 @@ class JournalSlots {
 export class FileStore implements Store {
   readonly file: string;
 
-  constructor(readonly root: string, private readonly lockOpts: LockOptions = {}) {
+  constructor(
+    readonly root: string,
+    private readonly lockOpts: LockOptions = {},
+  ) {
     this.file = join(root, 'store.json');
   }
 
@@ -194,12 +233,16 @@ export class FileStore implements Store {
         slots.write({ gen: ++gen, base, entries, delta } satisfies JournalFile, durable);
       const tx: DocTxn = new DocTxn(loaded.doc, async (d, how) => {
         // An intent before kernel work: the records are as they were read.
-        if (how === 'journal') { mark('store: journal intent'); return writeJournal(d.journal, loaded.delta, false); }
+        if (how === 'journal') {
+          mark('store: journal intent');
+          return writeJournal(d.journal, loaded.delta, false);
+        }
         const delta = mergeDelta(loaded.delta, tx);
         if (how === 'flush') return writeJournal(d.journal, delta, false);
         // A store read in an older schema is written in the new form at once.
         if (existsSync(this.file) && !loaded.migrated && deltaSize(delta) <= deltaLimit()) {
-          const untouched = gen === loaded.gen && sizeOfChanges(tx) === 0 && JSON.stringify(d.journal) === entriesAtStart;
+          const untouched =
+            gen === loaded.gen && sizeOfChanges(tx) === 0 && JSON.stringify(d.journal) === entriesAtStart;
           return untouched ? undefined : writeJournal(d.journal, delta, true);
         }
         d.journalGen = ++gen; // the document now carries the journal and every delta
@@ -222,7 +265,8 @@ export class FileStore implements Store {
 
   private prepareRoot(): void {
     if (existsSync(this.root)) {
-      if (lstatSync(this.root).isSymbolicLink()) throw new NetctlError(`state root ${this.root} is a symlink; refusing to use it`);
+      if (lstatSync(this.root).isSymbolicLink())
+        throw new NetctlError(`state root ${this.root} is a symlink; refusing to use it`);
       return;
     }
     mkdirSync(this.root, { recursive: true, mode: 0o700 });

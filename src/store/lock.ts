@@ -24,17 +24,20 @@ export function lockName(root: string): string {
 
 /** Binds the name exclusively, or null when another process holds it; a connection is told our pid. */
 function tryBind(name: string): Promise<Release | null> {
-  return import('node:net').then((net) => new Promise((resolve, reject) => {
-    const srv = net.createServer((sock) => sock.end(String(process.pid)));
-    srv.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') resolve(null);
-      else reject(err);
-    });
-    srv.listen({ path: name, exclusive: true }, () => {
-      srv.unref(); // the lock must never keep the process alive
-      resolve(() => new Promise<void>((r) => srv.close(() => r())));
-    });
-  }));
+  return import('node:net').then(
+    (net) =>
+      new Promise((resolve, reject) => {
+        const srv = net.createServer((sock) => sock.end(String(process.pid)));
+        srv.once('error', (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EADDRINUSE') resolve(null);
+          else reject(err);
+        });
+        srv.listen({ path: name, exclusive: true }, () => {
+          srv.unref(); // the lock must never keep the process alive
+          resolve(() => new Promise<void>((r) => srv.close(() => r())));
+        });
+      }),
+  );
 }
 
 /** Only after a second of waiting: node:net is loaded then. */
@@ -66,7 +69,9 @@ export async function acquireLock(root: string, opts: LockOptions = {}): Promise
       opts.onWait(await askHolder(name));
     }
     if (waited > timeout) {
-      throw new SystemError(`timed out after ${Math.round(timeout / 1000)}s waiting for the netctl lock on ${root} (held by pid ${await askHolder(name)})`);
+      throw new SystemError(
+        `timed out after ${Math.round(timeout / 1000)}s waiting for the netctl lock on ${root} (held by pid ${await askHolder(name)})`,
+      );
     }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 50);

@@ -11,7 +11,6 @@ import { CorruptStoreError, checkRecord, type Rec, type Table } from './table.js
 
 export { CorruptStoreError };
 
-
 /** Stores are ASCII unless a label says otherwise: latin1 decodes a third faster than utf8. */
 function readText(file: string): string {
   const buf = readFileSync(file);
@@ -69,7 +68,18 @@ export const MIN_SLOT = 4096;
  * is one copy, and the head fits in one sector): the sum is checked only for a slot written
  * before the last boot, which a power cut may have left part old.
  */
-const HEAD = '{"sum":"'.length + 8 + '","len":"'.length + 8 + '","boot":"'.length + 36 + '","g":"'.length + 12 + '","d":'.length + 1 + ','.length;
+const HEAD =
+  '{"sum":"'.length +
+  8 +
+  '","len":"'.length +
+  8 +
+  '","boot":"'.length +
+  36 +
+  '","g":"'.length +
+  12 +
+  '","d":'.length +
+  1 +
+  ','.length;
 const HEAD_RE = /^\{"sum":"([0-9a-f]{8})","len":"([0-9a-f]{8})","boot":"(.{36})","g":"([0-9a-f]{12})","d":([01]),/;
 
 /** A slot as its head describes it. gen -1: no readable head. */
@@ -98,7 +108,9 @@ export function bootId(): string {
     let id = '';
     try {
       id = readProc('/proc/sys/kernel/random/boot_id').trim();
-    } catch { /* no /proc */ }
+    } catch {
+      /* no /proc */
+    }
     boot = /^[0-9a-f-]{36}$/.test(id) ? id : ' '.repeat(36);
   }
   return boot;
@@ -117,7 +129,10 @@ const hex = (v: number, w: number) => v.toString(16).padStart(w, '0');
 /** A slot's head and body for a journal. */
 export function slotBytes(j: JournalFile): { head: Buffer; body: Buffer } {
   const body = Buffer.from(JSON.stringify({ gen: j.gen, base: j.base, entries: j.entries, delta: j.delta }).slice(1));
-  const head = Buffer.from(`{"sum":"${hex(crc32(body, 0, body.length), 8)}","len":"${hex(body.length, 8)}","boot":"${bootId()}","g":"${hex(j.gen, 12)}","d":${j.durable ? 1 : 0},`, 'latin1');
+  const head = Buffer.from(
+    `{"sum":"${hex(crc32(body, 0, body.length), 8)}","len":"${hex(body.length, 8)}","boot":"${bootId()}","g":"${hex(j.gen, 12)}","d":${j.durable ? 1 : 0},`,
+    'latin1',
+  );
   if (head.length !== HEAD) throw new Error(`journal: a slot head of ${head.length} bytes`);
   return { head, body };
 }
@@ -132,7 +147,11 @@ export function readSlots(file: string): Slots {
   }
   const cap = buf.length / SLOTS;
   // Made whole by rename and only ever written in place: another size is not netctl's doing.
-  if (!Number.isInteger(cap) || cap < MIN_SLOT) throw new CorruptStoreError(`the netctl journal ${file} is damaged: ${buf.length} bytes`, 'move it aside and run netctl doctor');
+  if (!Number.isInteger(cap) || cap < MIN_SLOT)
+    throw new CorruptStoreError(
+      `the netctl journal ${file} is damaged: ${buf.length} bytes`,
+      'move it aside and run netctl doctor',
+    );
   const heads = Array.from({ length: SLOTS }, (_, i): SlotHead => {
     const m = HEAD_RE.exec(buf.toString('latin1', i * cap, i * cap + HEAD));
     const used = m ? HEAD + parseInt(m[2] ?? '', 16) : 0;
@@ -157,18 +176,35 @@ export function slotJournal(s: Slots, i: number): JournalFile | null {
   if (!s.buf || !h || !slotHolds(s, i)) return null;
   const text = s.buf.subarray(i * s.cap, i * s.cap + h.used);
   try {
-    const j = JSON.parse(isAscii(text) ? text.toString('latin1') : text.toString('utf8')) as JournalFile & { sum?: string; len?: string; boot?: string; g?: string; d?: number };
-    if (typeof j.gen !== 'number' || j.gen !== h.gen || !Array.isArray(j.entries)) throw new Error('not a netctl journal');
+    const j = JSON.parse(isAscii(text) ? text.toString('latin1') : text.toString('utf8')) as JournalFile & {
+      sum?: string;
+      len?: string;
+      boot?: string;
+      g?: string;
+      d?: number;
+    };
+    if (typeof j.gen !== 'number' || j.gen !== h.gen || !Array.isArray(j.entries))
+      throw new Error('not a netctl journal');
     const { entries, delta, base } = j;
-    return { gen: j.gen, entries, ...(base !== undefined ? { base } : {}), ...(delta !== undefined ? { delta } : {}), ...(h.durable ? { durable: true } : {}) };
+    return {
+      gen: j.gen,
+      entries,
+      ...(base !== undefined ? { base } : {}),
+      ...(delta !== undefined ? { delta } : {}),
+      ...(h.durable ? { durable: true } : {}),
+    };
   } catch (e) {
     // Whole by its sum or its boot: this is what was written, not a write cut short.
-    throw new CorruptStoreError(`the netctl journal ${s.file} is corrupt (slot ${i}): ${(e as Error).message}`, 'move it aside and run netctl doctor');
+    throw new CorruptStoreError(
+      `the netctl journal ${s.file} is corrupt (slot ${i}): ${(e as Error).message}`,
+      'move it aside and run netctl doctor',
+    );
   }
 }
 
 /** Slot indexes, newest head first. */
-export const newestFirst = (s: Slots): number[] => s.heads.map((_, i) => i).sort((p, q) => (s.heads[q]?.gen ?? -1) - (s.heads[p]?.gen ?? -1));
+export const newestFirst = (s: Slots): number[] =>
+  s.heads.map((_, i) => i).sort((p, q) => (s.heads[q]?.gen ?? -1) - (s.heads[p]?.gen ?? -1));
 
 /** An older netctl's journal.json: one JSON document, replaced whole by rename. */
 export function readLegacyJournal(file: string): JournalFile | null {
@@ -184,7 +220,10 @@ export function readLegacyJournal(file: string): JournalFile | null {
     if (typeof j.gen !== 'number' || !Array.isArray(j.entries)) throw new Error('not a netctl journal');
     return j;
   } catch (e) {
-    throw new CorruptStoreError(`the netctl journal ${file} is corrupt: ${(e as Error).message}`, `move it aside and run netctl doctor`);
+    throw new CorruptStoreError(
+      `the netctl journal ${file} is corrupt: ${(e as Error).message}`,
+      `move it aside and run netctl doctor`,
+    );
   }
 }
 
@@ -216,7 +255,11 @@ export function storeText(doc: Doc): string {
   head['journal'] = doc.journal;
   // The length of each section as written: a reader finding them so trusts the layout.
   head['layout'] = Object.fromEntries(RECORD_KINDS.map((kind, i) => [kind, bodies[i]?.length ?? 0]));
-  return JSON.stringify(head).slice(0, -1) + RECORD_KINDS.map((kind, i) => `\n,"${kind}":{${bodies[i] ?? ''}}`).join('') + '\n}\n';
+  return (
+    JSON.stringify(head).slice(0, -1) +
+    RECORD_KINDS.map((kind, i) => `\n,"${kind}":{${bodies[i] ?? ''}}`).join('') +
+    '\n}\n'
+  );
 }
 
 /** The line layout above, or null when the text is laid out some other way. */
@@ -252,7 +295,8 @@ function readLines(text: string, file: string): Doc | null {
 export function readState(file: string): { doc: Doc; text: string; migrated: boolean } | null {
   let text: string;
   try {
-    if (lstatSync(file).isSymbolicLink()) throw new CorruptStoreError(`the netctl store ${file} is a symlink; refusing to use it`);
+    if (lstatSync(file).isSymbolicLink())
+      throw new CorruptStoreError(`the netctl store ${file} is a symlink; refusing to use it`);
     text = readText(file);
   } catch (e) {
     if (e instanceof CorruptStoreError) throw e;
@@ -276,15 +320,26 @@ export function parseStore(text: string, file: string): { doc: Doc; migrated: bo
     }
     const d = parsed as Partial<State> | null;
     const table = (t: unknown) => t !== null && typeof t === 'object' && !Array.isArray(t);
-    if (!d || typeof d !== 'object' || typeof d.version !== 'number' || !table(d.networks) ||
-        !table(d.endpoints) || !table(d.sandboxes) || !Array.isArray(d.journal)) {
+    if (
+      !d ||
+      typeof d !== 'object' ||
+      typeof d.version !== 'number' ||
+      !table(d.networks) ||
+      !table(d.endpoints) ||
+      !table(d.sandboxes) ||
+      !Array.isArray(d.journal)
+    ) {
       throw new CorruptStoreError(`the netctl store ${file} does not have netctl's schema`, hint);
     }
-    for (const kind of RECORD_KINDS) for (const [id, rec] of Object.entries(d[kind] as object)) checkRecord(kind, id, rec, file);
+    for (const kind of RECORD_KINDS)
+      for (const [id, rec] of Object.entries(d[kind] as object)) checkRecord(kind, id, rec, file);
     doc = docOf(d as State, file);
   }
   if (doc.version > SCHEMA_VERSION) {
-    throw new CorruptStoreError(`the netctl store ${file} has schema version ${doc.version}; this netctl understands up to ${SCHEMA_VERSION}`, 'upgrade netctl');
+    throw new CorruptStoreError(
+      `the netctl store ${file} has schema version ${doc.version}; this netctl understands up to ${SCHEMA_VERSION}`,
+      'upgrade netctl',
+    );
   }
   const old = doc.version < SCHEMA_VERSION;
   if (old) doc = docOf(migrate(stateOf(doc)), file);
@@ -303,9 +358,17 @@ export function migrate(d: State): State {
   return d;
 }
 
-
 /** store.json with the current journal applied: what every command starts from. */
-export function loadDoc(root: string): { doc: Doc; text: string | null; migrated: boolean; gen: number; base: number; delta: Delta; slots: Slots; legacy: boolean } {
+export function loadDoc(root: string): {
+  doc: Doc;
+  text: string | null;
+  migrated: boolean;
+  gen: number;
+  base: number;
+  delta: Delta;
+  slots: Slots;
+  legacy: boolean;
+} {
   const file = join(root, 'store.json');
   const r = readState(file);
   const doc = r?.doc ?? emptyDoc(file);
@@ -324,7 +387,8 @@ export function loadDoc(root: string): { doc: Doc; text: string | null; migrated
     if ((j = slotJournal(slots, i))) break;
   }
   j ??= old;
-  if (!j || j.gen <= base || (j.delta && j.base !== base)) return { doc, text, migrated, gen, base, delta: {}, slots, legacy };
+  if (!j || j.gen <= base || (j.delta && j.base !== base))
+    return { doc, text, migrated, gen, base, delta: {}, slots, legacy };
   doc.journal = j.entries; // intents of a process that did not get to finish
   for (const kind of RECORD_KINDS) {
     const table = doc.tables[kind] as Table<Rec>;

@@ -17,7 +17,14 @@
 //   intent before the first kernel change), under the same lock or lease and comparison.
 // - Records handed out belong to the transaction: a change counts only once it is put.
 // - exists() may ask a remote store, so it is asynchronous like the rest.
-import { SCHEMA_VERSION, type EndpointRecord, type JournalEntry, type NetworkRecord, type SandboxRecord, type State } from '../model/records.js';
+import {
+  SCHEMA_VERSION,
+  type EndpointRecord,
+  type JournalEntry,
+  type NetworkRecord,
+  type SandboxRecord,
+  type State,
+} from '../model/records.js';
 import { Table, type TableSpec, type TableSavepoint } from './table.js';
 
 export interface Kinds {
@@ -96,15 +103,30 @@ export interface Doc {
 }
 
 /** A Doc over the record texts of each kind (see table.ts), or empty. */
-export function emptyDoc(where: string, version = SCHEMA_VERSION, texts: Partial<Record<RecordKind, string>> = {}, lengths: Record<string, number> = {}): Doc {
-  const t = <K extends RecordKind>(k: K) => new Table<Kinds[K]>(k, INDEXES[k], where, texts[k], texts[k] === undefined || texts[k]?.length === lengths[k]);
-  return { version, journal: [], tables: { networks: t('networks'), endpoints: t('endpoints'), sandboxes: t('sandboxes') } };
+export function emptyDoc(
+  where: string,
+  version = SCHEMA_VERSION,
+  texts: Partial<Record<RecordKind, string>> = {},
+  lengths: Record<string, number> = {},
+): Doc {
+  const t = <K extends RecordKind>(k: K) =>
+    new Table<Kinds[K]>(k, INDEXES[k], where, texts[k], texts[k] === undefined || texts[k]?.length === lengths[k]);
+  return {
+    version,
+    journal: [],
+    tables: { networks: t('networks'), endpoints: t('endpoints'), sandboxes: t('sandboxes') },
+  };
 }
 
 /** A Doc with every record of a State (the memory store, a file laid out otherwise). */
 export function docOf(state: State, where: string): Doc {
-  const t = <K extends RecordKind>(k: K) => Table.of<Kinds[K]>(k, INDEXES[k], where, Object.values(state[k]) as Kinds[K][]);
-  const doc: Doc = { version: state.version, journal: state.journal, tables: { networks: t('networks'), endpoints: t('endpoints'), sandboxes: t('sandboxes') } };
+  const t = <K extends RecordKind>(k: K) =>
+    Table.of<Kinds[K]>(k, INDEXES[k], where, Object.values(state[k]) as Kinds[K][]);
+  const doc: Doc = {
+    version: state.version,
+    journal: state.journal,
+    tables: { networks: t('networks'), endpoints: t('endpoints'), sandboxes: t('sandboxes') },
+  };
   if (state.journalGen !== undefined) doc.journalGen = state.journalGen;
   return doc;
 }
@@ -113,7 +135,8 @@ export function docOf(state: State, where: string): Doc {
 export function stateOf(doc: Doc): State {
   const s: State = { version: doc.version, networks: {}, endpoints: {}, sandboxes: {}, journal: doc.journal };
   if (doc.journalGen !== undefined) s.journalGen = doc.journalGen;
-  for (const kind of RECORD_KINDS) for (const rec of doc.tables[kind].list()) (s[kind] as Record<string, unknown>)[rec.id] = rec;
+  for (const kind of RECORD_KINDS)
+    for (const rec of doc.tables[kind].list()) (s[kind] as Record<string, unknown>)[rec.id] = rec;
   return s;
 }
 

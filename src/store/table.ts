@@ -49,8 +49,10 @@ export function serialize(rec: object, spec: TableSpec): string {
 /** A record read back must be an object bearing its own id: anything else is damage, not data. */
 export function checkRecord<R>(kind: string, id: string, rec: unknown, where: string): R {
   if (!rec || typeof rec !== 'object' || Array.isArray(rec) || (rec as Rec).id !== id) {
-    throw new CorruptStoreError(`the netctl store ${where} is corrupt: ${kind} record ${JSON.stringify(id)} is not a record with that id`,
-      `the file was left untouched; the previous version is ${where}.bak`);
+    throw new CorruptStoreError(
+      `the netctl store ${where} is corrupt: ${kind} record ${JSON.stringify(id)} is not a record with that id`,
+      `the file was left untouched; the previous version is ${where}.bak`,
+    );
   }
   return rec as R;
 }
@@ -73,12 +75,24 @@ export class Table<R extends Rec> {
   readonly changed = new Set<string>();
 
   /** `checked`: the text is known to be laid out as serialize() writes (see check()). */
-  constructor(readonly kind: string, readonly spec: TableSpec, private readonly where: string, text = '\n', private checked = false) {
+  constructor(
+    readonly kind: string,
+    readonly spec: TableSpec,
+    private readonly where: string,
+    text = '\n',
+    private checked = false,
+  ) {
     this.text = text;
   }
 
   static of<R extends Rec>(kind: string, spec: TableSpec, where: string, recs: R[]): Table<R> {
-    return new Table<R>(kind, spec, where, '\n' + recs.map((r, i) => lineOf(r.id, serialize(r, spec), i === 0) + '\n').join(''), true);
+    return new Table<R>(
+      kind,
+      spec,
+      where,
+      '\n' + recs.map((r, i) => lineOf(r.id, serialize(r, spec), i === 0) + '\n').join(''),
+      true,
+    );
   }
 
   /** A record of the journal's delta (null: deleted since store.json was written). */
@@ -122,7 +136,9 @@ export class Table<R extends Rec> {
         for (const m of this.text.matchAll(/^,?"([^"\\\n]*)":\{/gm)) this.lineStarts.set(m[1] ?? '', m.index);
       }
       const line = this.lineStarts.get(id);
-      return line === undefined ? null : this.text.slice(this.text.indexOf('":{', line) + 2, this.text.indexOf('\n', line));
+      return line === undefined
+        ? null
+        : this.text.slice(this.text.indexOf('":{', line) + 2, this.text.indexOf('\n', line));
     }
     const key = `${JSON.stringify(id)}:{`;
     for (let p = this.text.indexOf(key); p >= 0; p = this.text.indexOf(key, p + 1)) {
@@ -139,10 +155,12 @@ export class Table<R extends Rec> {
     try {
       rec = JSON.parse(text);
     } catch (err) {
-      throw new CorruptStoreError(`the netctl store ${this.where} is corrupt: ${this.kind} record ${id}: ${(err as Error).message}`,
-        `the file was left untouched; the previous version is ${this.where}.bak`);
+      throw new CorruptStoreError(
+        `the netctl store ${this.where} is corrupt: ${this.kind} record ${id}: ${(err as Error).message}`,
+        `the file was left untouched; the previous version is ${this.where}.bak`,
+      );
     }
-    return id === '(any)' ? rec as R : checkRecord<R>(this.kind, id, rec, this.where);
+    return id === '(any)' ? (rec as R) : checkRecord<R>(this.kind, id, rec, this.where);
   }
 
   /**
@@ -170,7 +188,9 @@ export class Table<R extends Rec> {
     if (this.checked) return;
     this.checked = true;
     const lines = this.text.split('\n').length - 2;
-    const all = this.spec.fields.length ? this.pattern(undefined, this.spec.fields[this.spec.fields.length - 1]) : this.pattern();
+    const all = this.spec.fields.length
+      ? this.pattern(undefined, this.spec.fields[this.spec.fields.length - 1])
+      : this.pattern();
     if ((this.text.match(all)?.length ?? 0) === lines) return;
     const parsed = this.parse('(any)', `{${this.text}}`) as unknown as Record<string, unknown>;
     const recs = Object.entries(parsed).map(([id, r]) => checkRecord<R>(this.kind, id, r, this.where));
@@ -188,9 +208,12 @@ export class Table<R extends Rec> {
    */
   private scan(fix?: { field: string; value: unknown }, cap?: string): Hit[] {
     this.check();
-    const lit = fix === undefined ? undefined
-      : Array.isArray(fix.value) ? '[{' // a list field: "has entries"
-      : JSON.stringify(fix.value);
+    const lit =
+      fix === undefined
+        ? undefined
+        : Array.isArray(fix.value)
+          ? '[{' // a list field: "has entries"
+          : JSON.stringify(fix.value);
     const key = `${fix?.field ?? ''}=${lit ?? ''}/${cap ?? ''}`;
     let found = this.scans.get(key);
     if (!found && fix && lit !== undefined && !cap && !Array.isArray(fix.value)) found = this.byValue(fix.field, lit);
@@ -271,7 +294,9 @@ export class Table<R extends Rec> {
 
   /** The values of `field` ('id' or an indexed string field), optionally of the records where another holds a value. */
   values(field: string, where?: { field: string; value: unknown }): string[] {
-    const fromText = this.scan(where, field === 'id' ? undefined : field).map(([id, v]) => (field === 'id' ? id : v.startsWith('"') ? v.slice(1, -1) : v));
+    const fromText = this.scan(where, field === 'id' ? undefined : field).map(([id, v]) =>
+      field === 'id' ? id : v.startsWith('"') ? v.slice(1, -1) : v,
+    );
     const fromOverlay = this.owned(where).map((r) => String((r as Record<string, unknown>)[field]));
     return [...fromText, ...fromOverlay];
   }
@@ -310,7 +335,6 @@ export class Table<R extends Rec> {
     return out;
   }
 
-
   put(rec: R): void {
     this.overlay.set(rec.id, { rec, own: true });
     this.changed.add(rec.id);
@@ -335,7 +359,8 @@ export class Table<R extends Rec> {
       if (!e?.own) out.push(lineOf(id, line.slice(line.indexOf('":{', start) + 2), out.length === 0));
       else if (e.rec) out.push(lineOf(id, serialize(e.rec, this.spec), out.length === 0));
     }
-    for (const [id, e] of this.overlay) if (e.own && e.rec && !seen.has(id)) out.push(lineOf(id, serialize(e.rec, this.spec), out.length === 0));
+    for (const [id, e] of this.overlay)
+      if (e.own && e.rec && !seen.has(id)) out.push(lineOf(id, serialize(e.rec, this.spec), out.length === 0));
     return out;
   }
 
@@ -361,7 +386,8 @@ export class Table<R extends Rec> {
   rollback(sp: TableSavepoint): void {
     this.overlay.clear();
     this.order = null;
-    for (const [id, text] of sp.own) this.overlay.set(id, text === null ? { own: true } : { rec: JSON.parse(text) as R, own: true });
+    for (const [id, text] of sp.own)
+      this.overlay.set(id, text === null ? { own: true } : { rec: JSON.parse(text) as R, own: true });
     this.changed.clear();
     sp.changed.forEach((id) => this.changed.add(id));
   }

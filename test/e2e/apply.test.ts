@@ -17,8 +17,17 @@ describe('export, apply and graph end to end', { skip: !isRoot && 'needs root' }
   };
   /** What the kernel holds, for "nothing changed": links with their MTU and masters, and the rules. */
   const kernel = (ordered = true) => {
-    const rules = h.iptablesSave().split('\n').filter((l) => l.startsWith('-A'));
-    return JSON.stringify([h.links().map((l) => [l.ifname, l.mtu, l.master, l.operstate]).sort(), ordered ? rules : rules.sort()]);
+    const rules = h
+      .iptablesSave()
+      .split('\n')
+      .filter((l) => l.startsWith('-A'));
+    return JSON.stringify([
+      h
+        .links()
+        .map((l) => [l.ifname, l.mtu, l.master, l.operstate])
+        .sort(),
+      ordered ? rules : rules.sort(),
+    ]);
   };
   const hasDot = () => h.run('sh', ['-c', 'command -v dot']).code === 0;
 
@@ -26,7 +35,16 @@ describe('export, apply and graph end to end', { skip: !isRoot && 'needs root' }
     h = new TestHost();
     [A, B, C, D] = [h.name('a'), h.name('b'), h.name('c'), h.name('d')];
     h.ok('create', '--subnet', '10.234.1.0/24', 'front');
-    h.ok('create', '--subnet', '10.234.2.0/24', '--label', 'tier=db', '-o', 'com.docker.network.driver.mtu=1400', 'back');
+    h.ok(
+      'create',
+      '--subnet',
+      '10.234.2.0/24',
+      '--label',
+      'tier=db',
+      '-o',
+      'com.docker.network.driver.mtu=1400',
+      'back',
+    );
     h.ok('sandbox', 'create', A, '--net', 'front', '--ip', '10.234.1.10');
     h.ok('sandbox', 'create', B, '--net', 'front', '--alias', 'bee');
     h.ok('connect', 'back', B);
@@ -43,8 +61,14 @@ describe('export, apply and graph end to end', { skip: !isRoot && 'needs root' }
     assert.match(exported, /name: front/);
     assert.match(exported, /- 8080:80\/tcp/);
     assert.match(exported, /state: stopped/);
-    const json = JSON.parse(h.ok('export', '-o', 'json')) as { networks: Array<{ name: string }>; sandboxes: unknown[] };
-    assert.deepEqual(json.networks.map((n) => n.name), ['back', 'front']);
+    const json = JSON.parse(h.ok('export', '-o', 'json')) as {
+      networks: Array<{ name: string }>;
+      sandboxes: unknown[];
+    };
+    assert.deepEqual(
+      json.networks.map((n) => n.name),
+      ['back', 'front'],
+    );
     assert.equal(json.sandboxes.length, 4);
     const [store, k] = [h.storeText(), kernel()];
     const r = h.ok('apply', '-f', file('same.yaml', exported));
@@ -68,7 +92,16 @@ describe('export, apply and graph end to end', { skip: !isRoot && 'needs root' }
     assert.equal(r.code, 0, `dot accepts it: ${r.err}`);
     assert.match(h.ok('graph', '--format', 'svg'), /<svg/);
     // Without Graphviz on PATH (the Runner finds nothing), the error names the package.
-    const none = h.run('env', ['PATH=/nonexistent', process.execPath, BIN, '--root', h.root, 'graph', '--format', 'svg']);
+    const none = h.run('env', [
+      'PATH=/nonexistent',
+      process.execPath,
+      BIN,
+      '--root',
+      h.root,
+      'graph',
+      '--format',
+      'svg',
+    ]);
     assert.equal(none.code, 1);
     assert.match(none.err, /graphviz/, 'names the package to install');
   });
@@ -103,10 +136,16 @@ describe('export, apply and graph end to end', { skip: !isRoot && 'needs root' }
   it('a plan that fails part-way undoes every creation; changes and --prune work', () => {
     // A rollback rewrites the rules whole: the same rules, the networks' blocks maybe in another order.
     const [store, k] = [h.storeText(), kernel(false)];
-    const bad = file('bad.json', JSON.stringify({
-      networks: [{ name: 'third', driver: 'bridge', subnets: [{ subnet: '10.234.3.0/24' }] }],
-      sandboxes: [{ name: h.name('x'), networks: [{ network: 'third', ip: '10.234.3.5' }] }, { name: h.name('y'), networks: [{ network: 'third', ip: '10.234.3.5' }] }],
-    }));
+    const bad = file(
+      'bad.json',
+      JSON.stringify({
+        networks: [{ name: 'third', driver: 'bridge', subnets: [{ subnet: '10.234.3.0/24' }] }],
+        sandboxes: [
+          { name: h.name('x'), networks: [{ network: 'third', ip: '10.234.3.5' }] },
+          { name: h.name('y'), networks: [{ network: 'third', ip: '10.234.3.5' }] },
+        ],
+      }),
+    );
     const r = h.netctl('apply', '-f', bad);
     assert.equal(r.code, 1);
     assert.match(r.err, /Address already in use: 10\.234\.3\.5/);
@@ -114,14 +153,19 @@ describe('export, apply and graph end to end', { skip: !isRoot && 'needs root' }
     assert.equal(kernel(false), k, 'kernel as before');
     assert.equal(h.netnsExists(h.name('x')), false);
     // A label and an MTU change in place; a new endpoint; --prune removes what the file leaves out.
-    const changed = exported.replace('tier: db', 'tier: data').replace('com.docker.network.driver.mtu: "1400"', 'com.docker.network.driver.mtu: "1500"');
+    const changed = exported
+      .replace('tier: db', 'tier: data')
+      .replace('com.docker.network.driver.mtu: "1400"', 'com.docker.network.driver.mtu: "1500"');
     assert.notEqual(changed, exported);
     const noD = changed.replace(new RegExp(`  - name: ${D}\\n(    .*\\n|      .*\\n)*`), '');
     const out = h.ok('apply', '-f', file('changed.yaml', noD), '--prune');
     assert.match(out, /^~ network back: label tier, com\.docker\.network\.driver\.mtu=1500$/m);
     assert.match(out, new RegExp(`^- sandbox ${D}$`, 'm'));
     assert.equal(h.links(C).find((l) => l.ifname === 'eth0')?.mtu, 1500);
-    assert.equal(Object.values(h.store().sandboxes).some((s) => s.name === D), false);
+    assert.equal(
+      Object.values(h.store().sandboxes).some((s) => s.name === D),
+      false,
+    );
     const bad2 = h.netctl('apply', '-f', file('ghost.yaml', 'sandboxes:\n  - name: ghost\n    networks: [nowhere]\n'));
     assert.match(bad2.err, /sandbox ghost is on network nowhere, which the file does not declare/);
   });

@@ -20,7 +20,23 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
     [A, B, C] = [h.name('a'), h.name('b'), h.name('c')];
     h.ok('create', '--subnet', '10.241.1.0/24', 'backend');
     h.ok('create', '--subnet', '10.241.2.0/24', 'frontend');
-    h.ok('sandbox', 'create', A, '--net', 'backend', '--ip', '10.241.1.10', '--alias', 'db', '--dns', '192.0.2.53', '--dns-search', 'corp.example', '--add-host', 'printer:192.0.2.77');
+    h.ok(
+      'sandbox',
+      'create',
+      A,
+      '--net',
+      'backend',
+      '--ip',
+      '10.241.1.10',
+      '--alias',
+      'db',
+      '--dns',
+      '192.0.2.53',
+      '--dns-search',
+      'corp.example',
+      '--add-host',
+      'printer:192.0.2.77',
+    );
     h.ok('sandbox', 'create', B, '--net', 'backend', '--ip', '10.241.1.11', '--hostname', 'bee');
     h.ok('connect', 'frontend', B, '--ip', '10.241.2.11', '--alias', 'web');
     h.ok('sandbox', 'create', C, '--net', 'frontend', '--ip', '10.241.2.12');
@@ -34,13 +50,14 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
   });
 
   // -s files: only the hosts file (an unknown name would otherwise wait on unreachable DNS servers).
-  const getent = (ns: string, name: string) => h.run('ip', ['netns', 'exec', ns, 'getent', '-s', 'files', 'hosts', name]).out.trim().split(/\s+/)[0] ?? '';
+  const getent = (ns: string, name: string) =>
+    h.run('ip', ['netns', 'exec', ns, 'getent', '-s', 'files', 'hosts', name]).out.trim().split(/\s+/)[0] ?? '';
 
   it('peers resolve each other by name and alias on shared user-defined networks only', () => {
     assert.equal(getent(A, B), '10.241.1.11');
     assert.equal(getent(B, 'db'), '10.241.1.10', 'alias on backend');
     assert.equal(getent(B, C), '10.241.2.12');
-    assert.equal(getent(C, 'web'), '10.241.2.11', 'B\'s alias on frontend, its frontend address');
+    assert.equal(getent(C, 'web'), '10.241.2.11', "B's alias on frontend, its frontend address");
     assert.equal(getent(C, A), '', 'no shared network: no resolution');
     assert.equal(getent(A, 'web'), '', 'an alias on another network does not leak');
     assert.equal(getent(A, 'printer'), '192.0.2.77', '--add-host');
@@ -55,7 +72,7 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
     assert.equal(h.run('ip', ['netns', 'exec', A, 'cat', '/etc/resolv.conf']).out, r, 'seen as /etc/resolv.conf');
   });
 
-  it('disconnecting one network removes only that network\'s lines, for peers too', () => {
+  it("disconnecting one network removes only that network's lines, for peers too", () => {
     h.ok('disconnect', 'frontend', B);
     assert.equal(getent(C, 'web'), '');
     assert.equal(getent(C, B), '');
@@ -77,7 +94,9 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
     // ip netns exec bind-mounts the files at start: a file replaced by rename would stay unseen.
     const child = spawn('ip', ['netns', 'exec', C, 'sh', '-c', `sleep 1; getent -s files hosts ${D}`]);
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const done = new Promise((r) => child.on('close', r));
     await new Promise((r) => setTimeout(r, 300));
     h.ok('sandbox', 'create', D, '--net', 'frontend', '--ip', '10.241.2.13');
@@ -93,7 +112,11 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
   };
 
   it('bash completes subcommands, networks and sandboxes through the shipped script', () => {
-    const run = (words: string[]) => sh('bash', `source ${COMPLETIONS}netctl.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _netctl; printf '%s\\n' "\${COMPREPLY[@]}"`);
+    const run = (words: string[]) =>
+      sh(
+        'bash',
+        `source ${COMPLETIONS}netctl.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _netctl; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      );
     assert.deepEqual(run(['netctl', 'dis']), ['disconnect']);
     assert.deepEqual(run(['netctl', 'rm', 'f']), ['frontend']);
     assert.deepEqual(run(['netctl', 'connect', 'backend', `${h.tag}-`]), [A, B, C]);
@@ -102,20 +125,26 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
   });
 
   it('zsh completes through the shipped function', () => {
-    const run = (words: string[]) => sh('zsh', `compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -l -- "$@"; }; _files() { print FILES; }; compdef() { :; }; source ${COMPLETIONS}_netctl; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _netctl`);
+    const run = (words: string[]) =>
+      sh(
+        'zsh',
+        `compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -l -- "$@"; }; _files() { print FILES; }; compdef() { :; }; source ${COMPLETIONS}_netctl; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _netctl`,
+      );
     assert.deepEqual(run(['netctl', 'inspect', 'b']), ['backend', 'bridge']);
     assert.deepEqual(run(['netctl', 'sandbox', 'rm', `${h.tag}-a`]), [A]);
     assert.deepEqual(run(['netctl', 'create', '-d', '']), ['bridge', 'host', 'null', 'macvlan', 'overlay']);
   });
 
   it('fish completes through the shipped script', () => {
-    const run = (line: string) => sh('fish', `source ${COMPLETIONS}netctl.fish; complete -C '${line}'`).map((l) => l.split('\t')[0]);
+    const run = (line: string) =>
+      sh('fish', `source ${COMPLETIONS}netctl.fish; complete -C '${line}'`).map((l) => l.split('\t')[0]);
     assert.deepEqual(run('netctl disconnect fr'), ['frontend']);
     assert.deepEqual(run(`netctl exec ${h.tag}-c`), [C]);
   });
 
   it('colour only when asked: FORCE_COLOR on, NO_COLOR and --no-color off, plain when piped', () => {
-    const err = (env: string[], ...args: string[]) => h.run('env', [...env, 'nsenter', `--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, ...args]).err;
+    const err = (env: string[], ...args: string[]) =>
+      h.run('env', [...env, 'nsenter', `--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, ...args]).err;
     assert.match(err(['FORCE_COLOR=1'], 'inspect', 'nope'), /^\x1b\[31mError:\x1b\[39m network nope not found/);
     assert.match(err(['FORCE_COLOR=1', 'NO_COLOR=1'], 'inspect', 'nope'), /^Error: network nope not found/);
     assert.match(err(['FORCE_COLOR=1'], '--no-color', 'inspect', 'nope'), /^Error: network nope not found/);
@@ -125,7 +154,10 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
   it('--debug prints every ip/iptables invocation with duration and exit code', () => {
     const r = h.netctl('--debug', 'create', '--subnet', '10.241.9.0/24', 'dbg');
     assert.equal(r.code, 0);
-    assert.match(r.err, /^debug: ip -batch - <<< "link add name nc-[0-9a-f]{12} address 02(:[0-9a-f]{2}){5} type bridge\\n.*" -> exit 0 \(\d+\.\d ms\)$/m);
+    assert.match(
+      r.err,
+      /^debug: ip -batch - <<< "link add name nc-[0-9a-f]{12} address 02(:[0-9a-f]{2}){5} type bridge\\n.*" -> exit 0 \(\d+\.\d ms\)$/m,
+    );
     assert.match(r.err, /^debug: iptables-restore --noflush -w <<< .* -> exit 0 \(\d+\.\d ms\)$/m);
   });
 
@@ -133,7 +165,11 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
     h.ok('create', '--label', 'keep', '--subnet', '10.241.10.0/24', 'kept');
     const r = h.ok('prune', '-f', '--filter', 'label!=keep');
     assert.equal(r, 'Deleted Networks:\ndbg\n');
-    assert.deepEqual(h.ok('ls', '--format', '{{.Name}}', '-f', 'type=custom').trim().split('\n'), ['backend', 'frontend', 'kept']);
+    assert.deepEqual(h.ok('ls', '--format', '{{.Name}}', '-f', 'type=custom').trim().split('\n'), [
+      'backend',
+      'frontend',
+      'kept',
+    ]);
     assert.equal(h.ok('prune', '-f'), 'Deleted Networks:\nkept\n');
   });
 });

@@ -7,7 +7,15 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, ETCD_IP, UPLINK } from '../helpers/cluster.js';
 import { isRoot, run } from '../helpers/host.js';
-import { assertNoOverlayDevices, assertOverlayDevices, assertPeers, devices, hasEntriesFor, peerOf, pingAll } from '../helpers/overlay.js';
+import {
+  assertNoOverlayDevices,
+  assertOverlayDevices,
+  assertPeers,
+  devices,
+  hasEntriesFor,
+  peerOf,
+  pingAll,
+} from '../helpers/overlay.js';
 
 describe('multi-host harness', { skip: !isRoot && 'needs root' }, () => {
   let c: Cluster;
@@ -21,14 +29,32 @@ describe('multi-host harness', { skip: !isRoot && 'needs root' }, () => {
   });
   after(async () => {
     await c?.destroy();
-    assert.deepEqual(existsSync('/var/run/netns') ? run('ip', ['netns', 'list']).out.split('\n').filter((l) => l.startsWith(tag)) : [], [], 'no netns of the run is left');
+    assert.deepEqual(
+      existsSync('/var/run/netns')
+        ? run('ip', ['netns', 'list'])
+            .out.split('\n')
+            .filter((l) => l.startsWith(tag))
+        : [],
+      [],
+      'no netns of the run is left',
+    );
     assert.equal(existsSync(dataDir), false, 'etcd data dir removed');
     assert.equal(c.etcdRunning(), false, 'etcd stopped');
   });
 
   it('etcd answers from every host at 192.0.2.100:2379, and only through the underlay', () => {
     for (const h of c.hosts) {
-      const r = run('env', ['ETCDCTL_API=3', 'nsenter', `--net=/var/run/netns/${h.ns}`, 'etcdctl', '--endpoints', `${ETCD_IP}:2379`, '--dial-timeout=1s', 'endpoint', 'health']);
+      const r = run('env', [
+        'ETCDCTL_API=3',
+        'nsenter',
+        `--net=/var/run/netns/${h.ns}`,
+        'etcdctl',
+        '--endpoints',
+        `${ETCD_IP}:2379`,
+        '--dial-timeout=1s',
+        'endpoint',
+        'health',
+      ]);
       assert.equal(r.code, 0, `${h.nodeName}: ${r.err}`);
       assert.match(r.out + r.err, /is healthy/);
     }
@@ -50,7 +76,13 @@ describe('multi-host harness', { skip: !isRoot && 'needs root' }, () => {
       assert.ok(c.underlayPing(h.ns, ETCD_IP), `${h.nodeName} -> etcd`);
     }
     const sw = c.host1.ipj<Array<{ ifname: string; master?: string }>>(c.switchNs, 'link', 'show');
-    assert.deepEqual(sw.filter((l) => l.master === 'br0').map((l) => l.ifname).sort(), ['e0', 'h1', 'h2', 'h3']);
+    assert.deepEqual(
+      sw
+        .filter((l) => l.master === 'br0')
+        .map((l) => l.ifname)
+        .sort(),
+      ['e0', 'h1', 'h2', 'h3'],
+    );
   });
 
   it('partition cuts one host off the underlay (and from etcd); heal brings it back', async () => {
@@ -96,13 +128,20 @@ describe('multi-host harness', { skip: !isRoot && 'needs root' }, () => {
       const sb = sbs[i] ?? '';
       h.foreignNetns(sb);
       const cmds = [
-        `link add ${br} type bridge`, `link set ${br} up`,
+        `link add ${br} type bridge`,
+        `link set ${br} up`,
         `link add ${vx} type vxlan id 4096 dstport 4789 nolearning proxy local ${h.addr} dev ${UPLINK}`,
         `link set ${vx} mtu 1450 master ${br} up`,
-        `link add ${h.tag}v mtu 1450 type veth peer name eth0 netns ${sb}`, `link set ${h.tag}v master ${br} up`,
+        `link add ${h.tag}v mtu 1450 type veth peer name eth0 netns ${sb}`,
+        `link set ${h.tag}v master ${br} up`,
       ];
       for (const cmd of cmds) assert.equal(run('ip', ['-n', h.ns, ...cmd.split(' ')]).code, 0, cmd);
-      for (const cmd of ['link set lo up', `link set eth0 address ${mac(i)}`, `addr add 10.209.0.${i + 2}/24 dev eth0`, 'link set eth0 up']) {
+      for (const cmd of [
+        'link set lo up',
+        `link set eth0 address ${mac(i)}`,
+        `addr add 10.209.0.${i + 2}/24 dev eth0`,
+        'link set eth0 up',
+      ]) {
         assert.equal(run('ip', ['-n', sb, ...cmd.split(' ')]).code, 0, cmd);
       }
     });
@@ -110,26 +149,51 @@ describe('multi-host harness', { skip: !isRoot && 'needs root' }, () => {
       const o = 1 - i;
       const other = hs[o];
       assert.ok(other);
-      assert.equal(run('bridge', ['-n', h.ns, 'fdb', 'append', mac(o), 'dev', vx, 'dst', other.addr, 'self', 'permanent']).code, 0);
-      assert.equal(run('ip', ['-n', h.ns, 'neigh', 'add', `10.209.0.${o + 2}`, 'lladdr', mac(o), 'dev', vx, 'nud', 'permanent']).code, 0);
+      assert.equal(
+        run('bridge', ['-n', h.ns, 'fdb', 'append', mac(o), 'dev', vx, 'dst', other.addr, 'self', 'permanent']).code,
+        0,
+      );
+      assert.equal(
+        run('ip', ['-n', h.ns, 'neigh', 'add', `10.209.0.${o + 2}`, 'lladdr', mac(o), 'dev', vx, 'nud', 'permanent'])
+          .code,
+        0,
+      );
     });
     try {
       assert.equal(assertOverlayDevices(c.host1, id), 4096);
       assertOverlayDevices(c.host2, id, 4096);
       assertNoOverlayDevices(c.host3, id);
       const peers = hs.map((h, i) => peerOf(h, sbs[i] ?? '', '10.209.0.0/24'));
-      assert.deepEqual(peers.map((p) => `${p.ip} ${p.mac} ${p.vtep}`), [`10.209.0.2 ${mac(0)} 192.0.2.1`, `10.209.0.3 ${mac(1)} 192.0.2.2`]);
+      assert.deepEqual(
+        peers.map((p) => `${p.ip} ${p.mac} ${p.vtep}`),
+        [`10.209.0.2 ${mac(0)} 192.0.2.1`, `10.209.0.3 ${mac(1)} 192.0.2.2`],
+      );
       assertPeers(c.host1, id, [peers[1]!]);
       assertPeers(c.host2, id, [peers[0]!]);
       assert.throws(() => assertPeers(c.host1, id, [peers[0]!, peers[1]!]), /FDB/, 'assertPeers sees a missing entry');
       assert.ok(hasEntriesFor(c.host1, id, peers[1]!));
-      assert.deepEqual(await pingAll([[sbs[0] ?? '', '10.209.0.3'], [sbs[1] ?? '', '10.209.0.2']]), [true, true], 'ping across hosts over VXLAN');
+      assert.deepEqual(
+        await pingAll([
+          [sbs[0] ?? '', '10.209.0.3'],
+          [sbs[1] ?? '', '10.209.0.2'],
+        ]),
+        [true, true],
+        'ping across hosts over VXLAN',
+      );
       // A 1422-byte payload fills the MTU of 1450 exactly: VXLAN's 50 bytes fit a 1500 underlay.
-      assert.equal(run('ip', ['netns', 'exec', sbs[0] ?? '', 'ping', '-c1', '-W1', '-M', 'do', '-s', '1422', '10.209.0.3']).code, 0, 'full-size frames cross');
+      assert.equal(
+        run('ip', ['netns', 'exec', sbs[0] ?? '', 'ping', '-c1', '-W1', '-M', 'do', '-s', '1422', '10.209.0.3']).code,
+        0,
+        'full-size frames cross',
+      );
       assert.notEqual(await c.host2.pingWithin(sbs[1] ?? '', '10.209.0.2', 500), null, 'pingWithin');
       assert.equal(await c.host2.pingWithin(sbs[1] ?? '', '10.209.0.77', 300), null, 'pingWithin gives up');
       run('bridge', ['-n', c.host1.ns, 'fdb', 'del', mac(1), 'dev', vx, 'dst', c.host2.addr, 'self']);
-      assert.equal(hasEntriesFor(c.host1, id, { ip: '10.209.0.9', mac: mac(1) }), false, 'hasEntriesFor sees the FDB entry gone');
+      assert.equal(
+        hasEntriesFor(c.host1, id, { ip: '10.209.0.9', mac: mac(1) }),
+        false,
+        'hasEntriesFor sees the FDB entry gone',
+      );
     } finally {
       hs.forEach((h, i) => {
         for (const dev of [`${h.tag}v`, vx, br]) run('ip', ['-n', h.ns, 'link', 'del', dev]);
@@ -149,7 +213,14 @@ describe('multi-host harness', { skip: !isRoot && 'needs root' }, () => {
     h1.ok('sandbox', 'create', sb, '--net', 'local1');
     assert.deepEqual(h1.addrs(sb)['eth0'], ['10.250.1.2/24']);
     assert.equal(h1.env['NETCTL_CLUSTER_STORE'], `etcd://${ETCD_IP}:2379`);
-    assert.deepEqual(c.hosts.map((h) => [h.env['NETCTL_NODE_NAME'], h.env['NETCTL_ADVERTISE_ADDR']]), [['host1', '192.0.2.1'], ['host2', '192.0.2.2'], ['host3', '192.0.2.3']]);
+    assert.deepEqual(
+      c.hosts.map((h) => [h.env['NETCTL_NODE_NAME'], h.env['NETCTL_ADVERTISE_ADDR']]),
+      [
+        ['host1', '192.0.2.1'],
+        ['host2', '192.0.2.2'],
+        ['host3', '192.0.2.3'],
+      ],
+    );
     // The environment reaches netctl's children (seen through `netctl exec` in the sandbox).
     const e = h1.netctl('exec', sb, '--', 'env');
     assert.equal(e.code, 0, e.err);
@@ -173,6 +244,9 @@ describe('multi-host harness', { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(await c.removeAll(), []);
     assert.ok(c.etcdRunning(), 'removeAll restarted etcd');
     for (const h of c.hosts) assert.deepEqual(h.linkNames(), ['lo', UPLINK], `${h.nodeName}: only lo and the underlay`);
-    assert.deepEqual(c.namespaces().filter((n) => !c.harnessNamespaces().has(n)), []);
+    assert.deepEqual(
+      c.namespaces().filter((n) => !c.harnessNamespaces().has(n)),
+      [],
+    );
   });
 });

@@ -12,7 +12,12 @@ import { TestHost, isRoot, run } from '../helpers/host.js';
 const CNI_BIN = fileURLToPath(new URL('../../../bin/netctl-cni', import.meta.url));
 const TUNING = '/usr/lib/cni/tuning';
 
-interface Out { code: number; out: string; err: string; json: Record<string, unknown> | null }
+interface Out {
+  code: number;
+  out: string;
+  err: string;
+  json: Record<string, unknown> | null;
+}
 interface AddResult {
   cniVersion: string;
   interfaces: Array<{ name: string; mac?: string; sandbox?: string }>;
@@ -23,7 +28,14 @@ interface AddResult {
 
 describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
   let h: TestHost;
-  const conf = (extra: Record<string, unknown> = {}) => ({ cniVersion: '1.1.0', name: 'web', type: 'netctl-cni', network: 'web', root: h.root, ...extra });
+  const conf = (extra: Record<string, unknown> = {}) => ({
+    cniVersion: '1.1.0',
+    name: 'web',
+    type: 'netctl-cni',
+    network: 'web',
+    root: h.root,
+    ...extra,
+  });
 
   /** One plugin call as a runtime makes it. */
   const cni = (command: string, env: Record<string, string>, input: unknown = conf()): Out => {
@@ -33,11 +45,25 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
       env: { ...process.env, CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin', ...env },
     });
     let json: Record<string, unknown> | null = null;
-    try { json = r.stdout.trim() ? JSON.parse(r.stdout) as Record<string, unknown> : null; } catch { /* asserted by the caller */ }
+    try {
+      json = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : null;
+    } catch {
+      /* asserted by the caller */
+    }
     return { code: r.status ?? 1, out: r.stdout, err: r.stderr, json };
   };
-  const att = (id: string, ns: string, ifName = 'eth0') => ({ CNI_CONTAINERID: id, CNI_NETNS: `/var/run/netns/${ns}`, CNI_IFNAME: ifName });
-  const add = (id: string, ns: string, ifName = 'eth0', extra: Record<string, string> = {}, input: unknown = conf()): AddResult => {
+  const att = (id: string, ns: string, ifName = 'eth0') => ({
+    CNI_CONTAINERID: id,
+    CNI_NETNS: `/var/run/netns/${ns}`,
+    CNI_IFNAME: ifName,
+  });
+  const add = (
+    id: string,
+    ns: string,
+    ifName = 'eth0',
+    extra: Record<string, string> = {},
+    input: unknown = conf(),
+  ): AddResult => {
     const r = cni('ADD', { ...att(id, ns, ifName), ...extra }, input);
     assert.equal(r.code, 0, `ADD ${id}: ${r.out} ${r.err}`);
     return r.json as unknown as AddResult;
@@ -48,8 +74,22 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     h.foreignNetns(n);
     return n;
   };
-  const ifaces = (ns: string) => h.links(ns).map((l) => l.ifname).sort();
-  const snapshot = () => JSON.stringify({ links: h.links().map((l) => l.ifname).sort(), store: h.storeText(), netns: readdirSync('/var/run/netns').filter((n) => n.includes(h.tag)).sort() });
+  const ifaces = (ns: string) =>
+    h
+      .links(ns)
+      .map((l) => l.ifname)
+      .sort();
+  const snapshot = () =>
+    JSON.stringify({
+      links: h
+        .links()
+        .map((l) => l.ifname)
+        .sort(),
+      store: h.storeText(),
+      netns: readdirSync('/var/run/netns')
+        .filter((n) => n.includes(h.tag))
+        .sort(),
+    });
 
   before(() => {
     h = new TestHost();
@@ -73,7 +113,13 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
   it('ADD: the result is what the kernel holds; netctl inspect shows the attachment', () => {
     const c = container('add');
     const id = `${h.tag}-add`;
-    const res = add(id, c, 'eth0', { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=p;IP=10.250.1.77' }, conf({ dns: { nameservers: ['10.250.1.1'] } }));
+    const res = add(
+      id,
+      c,
+      'eth0',
+      { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=p;IP=10.250.1.77' },
+      conf({ dns: { nameservers: ['10.250.1.1'] } }),
+    );
     assert.equal(res.cniVersion, '1.1.0');
     const inner = res.interfaces.find((i) => i.sandbox);
     assert.deepEqual(inner?.sandbox, `/var/run/netns/${c}`);
@@ -81,21 +127,39 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     const link = h.links(c).find((l) => l.ifname === 'eth0');
     assert.equal(link?.address, inner?.mac, 'MAC as reported');
     assert.ok(link?.flags.includes('UP'));
-    assert.deepEqual(res.ips, [{ address: '10.250.1.77/24', gateway: '10.250.1.1', interface: res.interfaces.indexOf(inner as never) }]);
+    assert.deepEqual(res.ips, [
+      { address: '10.250.1.77/24', gateway: '10.250.1.1', interface: res.interfaces.indexOf(inner as never) },
+    ]);
     assert.deepEqual(h.addrs(c)['eth0'], ['10.250.1.77/24'], 'address as reported');
     assert.deepEqual(res.routes, [{ dst: '0.0.0.0/0', gw: '10.250.1.1' }]);
     const def = h.routes(c).find((r) => r.dst === 'default');
     assert.deepEqual([def?.gateway, def?.dev], ['10.250.1.1', 'eth0'], 'default route as reported');
     const host = res.interfaces.find((i) => !i.sandbox);
-    assert.equal(h.links().find((l) => l.ifname === host?.name)?.master?.startsWith('nc-'), true, 'host veth on the bridge');
+    assert.equal(
+      h
+        .links()
+        .find((l) => l.ifname === host?.name)
+        ?.master?.startsWith('nc-'),
+      true,
+      'host veth on the bridge',
+    );
     assert.deepEqual(res.dns, { nameservers: ['10.250.1.1'] });
     assert.ok(h.ping(c, '10.250.1.1'), 'reaches the gateway');
     // netctl's own commands see it: a sandbox named after the container id.
-    const [nw] = JSON.parse(h.ok('inspect', 'web')) as Array<{ Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }> }>;
+    const [nw] = JSON.parse(h.ok('inspect', 'web')) as Array<{
+      Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }>;
+    }>;
     const seen = Object.values(nw?.Containers ?? {}).find((x) => x.Name === `cni-${id}`);
     assert.deepEqual(seen && { ip: seen.IPv4Address, mac: seen.MacAddress }, { ip: '10.250.1.77/24', mac: inner?.mac });
-    const [sb] = JSON.parse(h.ok('sandbox', 'inspect', `cni-${id}`)) as Array<{ Mode: string; NetNS: string; NetworkSettings: { Networks: Record<string, { InterfaceName: string }> } }>;
-    assert.deepEqual([sb?.Mode, sb?.NetNS, sb?.NetworkSettings.Networks['web']?.InterfaceName], ['adopted', `/var/run/netns/${c}`, 'eth0']);
+    const [sb] = JSON.parse(h.ok('sandbox', 'inspect', `cni-${id}`)) as Array<{
+      Mode: string;
+      NetNS: string;
+      NetworkSettings: { Networks: Record<string, { InterfaceName: string }> };
+    }>;
+    assert.deepEqual(
+      [sb?.Mode, sb?.NetNS, sb?.NetworkSettings.Networks['web']?.InterfaceName],
+      ['adopted', `/var/run/netns/${c}`, 'eth0'],
+    );
     {
       const d = h.netctl('doctor');
       assert.equal(d.code, 0, d.out + d.err);
@@ -122,7 +186,10 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     const pre = snapshot();
     const r2 = cni('ADD', att(`${h.tag}-busy`, d));
     assert.equal(r2.code, 1, r2.out);
-    assert.deepEqual([r2.json?.['code'], r2.json?.['msg']], [100, `an interface eth0 already exists in netns /var/run/netns/${d}`]);
+    assert.deepEqual(
+      [r2.json?.['code'], r2.json?.['msg']],
+      [100, `an interface eth0 already exists in netns /var/run/netns/${d}`],
+    );
     assert.equal(snapshot(), pre, 'nothing half done');
     assert.equal(cni('DEL', att(id, c)).code, 0);
   });
@@ -137,8 +204,16 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
       assert.deepEqual([r.code, r.out], [0, ''], `DEL #${i + 1}: ${r.out}`);
     }
     assert.deepEqual(ifaces(c), ['lo']);
-    assert.equal(h.links().some((l) => l.ifname === hostIf), false, 'host veth gone');
-    assert.equal(Object.values(h.store().sandboxes).some((s) => s.name === `cni-${id}`), false, 'sandbox gone with its last attachment');
+    assert.equal(
+      h.links().some((l) => l.ifname === hostIf),
+      false,
+      'host veth gone',
+    );
+    assert.equal(
+      Object.values(h.store().sandboxes).some((s) => s.name === `cni-${id}`),
+      false,
+      'sandbox gone with its last attachment',
+    );
     assert.ok(h.netnsExists(c), "the runtime's netns stays");
     // The runtime deleted the netns before calling DEL.
     const g = container('gone');
@@ -169,7 +244,10 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     run('ip', ['-n', c, 'link', 'del', 'eth0']);
     const r = cni('CHECK', att(id, c), withPrev);
     assert.equal(r.code, 1);
-    assert.deepEqual([r.json?.['code'], r.json?.['msg']], [101, `interface eth0 is missing in netns /var/run/netns/${c}`]);
+    assert.deepEqual(
+      [r.json?.['code'], r.json?.['msg']],
+      [101, `interface eth0 is missing in netns /var/run/netns/${c}`],
+    );
     assert.equal(cni('CHECK', att(`${h.tag}-nobody`, c), withPrev).json?.['code'], 101);
     assert.equal(cni('DEL', att(id, c)).code, 0);
   });
@@ -177,20 +255,34 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
   it('two containers ping each other; concurrent ADDs for different containers are safe', async () => {
     const ids = [0, 1, 2, 3, 4, 5].map((i) => `${h.tag}-par${i}`);
     const nss = ids.map((_, i) => container(`par${i}`));
-    const results = await Promise.all(ids.map((id, i) => new Promise<Out>((resolve) => {
-      const p = spawn('nsenter', [`--net=/var/run/netns/${h.ns}`, CNI_BIN], { env: { ...process.env, CNI_COMMAND: 'ADD', ...att(id, nss[i] ?? '') } });
-      let out = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.on('close', (code) => resolve({ code: code ?? 1, out, err: '', json: JSON.parse(out || 'null') as Record<string, unknown> }));
-      p.stdin.end(JSON.stringify(conf({ network: 'db' })));
-    })));
-    assert.deepEqual(results.map((r) => r.code), [0, 0, 0, 0, 0, 0], results.map((r) => r.out).join('\n'));
+    const results = await Promise.all(
+      ids.map(
+        (id, i) =>
+          new Promise<Out>((resolve) => {
+            const p = spawn('nsenter', [`--net=/var/run/netns/${h.ns}`, CNI_BIN], {
+              env: { ...process.env, CNI_COMMAND: 'ADD', ...att(id, nss[i] ?? '') },
+            });
+            let out = '';
+            p.stdout.on('data', (d) => (out += d));
+            p.on('close', (code) =>
+              resolve({ code: code ?? 1, out, err: '', json: JSON.parse(out || 'null') as Record<string, unknown> }),
+            );
+            p.stdin.end(JSON.stringify(conf({ network: 'db' })));
+          }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.code),
+      [0, 0, 0, 0, 0, 0],
+      results.map((r) => r.out).join('\n'),
+    );
     const ips = results.map((r) => (r.json as unknown as AddResult).ips[0]?.address ?? '');
     assert.equal(new Set(ips).size, 6, `distinct addresses: ${ips.join(' ')}`);
     nss.forEach((ns, i) => assert.deepEqual(h.addrs(ns)['eth0'], [ips[i]]));
     assert.ok(h.ping(nss[0] ?? '', (ips[1] ?? '').split('/')[0] ?? ''), 'container 0 reaches container 1');
     assert.ok(h.ping(nss[1] ?? '', (ips[0] ?? '').split('/')[0] ?? ''), 'and back');
-    for (const [i, id] of ids.entries()) assert.equal(cni('DEL', att(id, nss[i] ?? ''), conf({ network: 'db' })).code, 0);
+    for (const [i, id] of ids.entries())
+      assert.equal(cni('DEL', att(id, nss[i] ?? ''), conf({ network: 'db' })).code, 0);
   });
 
   it('one container on two networks with its own interface names; a netns given as /proc/PID/ns/net', async () => {
@@ -200,11 +292,18 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     const second = add(id, c, 'net1', {}, conf({ network: 'db' }));
     assert.deepEqual(second.routes, [], 'the first attachment keeps the default route');
     assert.deepEqual(ifaces(c), ['lo', 'net0', 'net1']);
-    assert.equal(cni('ADD', att(id, c, 'net2'), conf({ network: 'db' })).json?.['code'], 100, 'one attachment per network');
+    assert.equal(
+      cni('ADD', att(id, c, 'net2'), conf({ network: 'db' })).json?.['code'],
+      100,
+      'one attachment per network',
+    );
     assert.equal(cni('DEL', att(id, c, 'net0')).code, 0);
     assert.deepEqual(ifaces(c), ['lo', 'net1'], 'the other attachment stays');
     assert.equal(cni('DEL', att(id, c, 'net1'), conf({ network: 'db' })).code, 0);
-    assert.equal(Object.values(h.store().sandboxes).some((s) => s.name === `cni-${id}`), false);
+    assert.equal(
+      Object.values(h.store().sandboxes).some((s) => s.name === `cni-${id}`),
+      false,
+    );
 
     const proc = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 200));
@@ -214,8 +313,13 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
       const r = cni('ADD', env);
       assert.equal(r.code, 0, r.out);
       assert.ok(existsSync(`/var/run/netns/cni-${pid}`), 'named under /var/run/netns for ip -n');
-      const inner = JSON.parse(run('nsenter', [`--net=/proc/${proc.pid}/ns/net`, 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0']).out) as Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>;
-      assert.equal(`${inner[0]?.addr_info[0]?.local}/${inner[0]?.addr_info[0]?.prefixlen}`, (r.json as unknown as AddResult).ips[0]?.address);
+      const inner = JSON.parse(
+        run('nsenter', [`--net=/proc/${proc.pid}/ns/net`, 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0']).out,
+      ) as Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>;
+      assert.equal(
+        `${inner[0]?.addr_info[0]?.local}/${inner[0]?.addr_info[0]?.prefixlen}`,
+        (r.json as unknown as AddResult).ips[0]?.address,
+      );
       assert.equal(cni('CHECK', env).code, 0);
       assert.equal(cni('DEL', env).code, 0);
       assert.equal(existsSync(`/var/run/netns/cni-${pid}`), false, 'the bound name goes with the sandbox');
@@ -245,11 +349,16 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     const c = container('long');
     const id = `${h.tag}${'0123456789abcdef'.repeat(4)}`.slice(0, 64);
     add(id, c);
-    const names = Object.values(h.store().sandboxes).map((s) => s.name).filter((n) => n.startsWith(`cni-${id.slice(0, 47)}-`));
+    const names = Object.values(h.store().sandboxes)
+      .map((s) => s.name)
+      .filter((n) => n.startsWith(`cni-${id.slice(0, 47)}-`));
     assert.equal(names.length, 1);
     assert.match(names[0] ?? '', /^cni-[a-z0-9]{47}-[0-9a-f]{12}$/);
     assert.equal(cni('DEL', att(id, c)).code, 0);
-    assert.equal(Object.values(h.store().sandboxes).some((s) => s.name === names[0]), false);
+    assert.equal(
+      Object.values(h.store().sandboxes).some((s) => s.name === names[0]),
+      false,
+    );
   });
 
   it('GC removes the CNI attachments not listed as valid, and nothing else', () => {
@@ -260,16 +369,28 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     add(`${h.tag}-gcb`, b);
     add(`${h.tag}-gcc`, c, 'net5');
     add(`${h.tag}-gca`, a, 'eth1', {}, conf({ network: 'db' })); // on another network: not this GC's business
-    const gc = conf({ 'cni.dev/valid-attachments': [{ containerID: `${h.tag}-gca`, ifname: 'eth0' }, { containerID: 'elsewhere', ifname: 'eth0' }] });
+    const gc = conf({
+      'cni.dev/valid-attachments': [
+        { containerID: `${h.tag}-gca`, ifname: 'eth0' },
+        { containerID: 'elsewhere', ifname: 'eth0' },
+      ],
+    });
     const r = cni('GC', {}, gc);
     assert.deepEqual([r.code, r.out], [0, ''], r.out);
     assert.deepEqual([ifaces(a), ifaces(b), ifaces(c)], [['eth0', 'eth1', 'lo'], ['lo'], ['lo']]);
     const names = Object.values(h.store().sandboxes).map((s) => s.name);
     assert.ok(names.includes(`cni-${h.tag}-gca`) && names.includes(own));
     assert.ok(!names.includes(`cni-${h.tag}-gcb`) && !names.includes(`cni-${h.tag}-gcc`));
-    assert.ok(h.ping(a, '10.250.1.1') && h.ping(own, '10.250.1.1'), 'the valid attachment and netctl\'s own sandbox still work');
+    assert.ok(
+      h.ping(a, '10.250.1.1') && h.ping(own, '10.250.1.1'),
+      "the valid attachment and netctl's own sandbox still work",
+    );
     assert.equal(cni('CHECK', att(`${h.tag}-gca`, a), conf({ prevResult: ra })).code, 0);
-    assert.equal(cni('GC', {}, conf()).json?.['code'], 7, 'without the list GC refuses rather than removing everything');
+    assert.equal(
+      cni('GC', {}, conf()).json?.['code'],
+      7,
+      'without the list GC refuses rather than removing everything',
+    );
     assert.equal(cni('GC', {}, { ...gc, cniVersion: '1.0.0' }).json?.['code'], 1, 'GC needs 1.1.0');
     assert.equal(cni('DEL', att(`${h.tag}-gca`, a)).code, 0);
     assert.equal(cni('DEL', att(`${h.tag}-gca`, a, 'eth1'), conf({ network: 'db' })).code, 0);
@@ -284,11 +405,14 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     const c = container('tiny');
     add(`${h.tag}-tiny`, c, 'eth0', {}, conf({ network: 'tiny' }));
     const full = cni('STATUS', {}, conf({ network: 'tiny' }));
-    assert.deepEqual([full.json?.['code'], full.json?.['msg']], [50, 'no available IPv4 addresses on this network\'s address pools: tiny (10.250.3.0/30)']);
+    assert.deepEqual(
+      [full.json?.['code'], full.json?.['msg']],
+      [50, "no available IPv4 addresses on this network's address pools: tiny (10.250.3.0/30)"],
+    );
     assert.equal(cni('DEL', att(`${h.tag}-tiny`, c), conf({ network: 'tiny' })).code, 0);
   });
 
-  it('bad input: the spec\'s error JSON on stdout, non-zero exit, no stack, nothing changed', () => {
+  it("bad input: the spec's error JSON on stdout, non-zero exit, no stack, nothing changed", () => {
     const c = container('bad');
     const before = snapshot();
     const cases: Array<[string, Record<string, string>, unknown, number, RegExp]> = [
@@ -296,7 +420,13 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
       ['ADD', { ...att('-x', c) }, conf(), 4, /CNI_CONTAINERID: invalid container id/],
       ['ADD', { ...att('x', c, 'a/b') }, conf(), 4, /CNI_IFNAME: invalid interface name/],
       ['ADD', { ...att('x', c), CNI_ARGS: 'IP=10.250.1.300' }, conf(), 7, /IP: invalid address/],
-      ['ADD', { ...att('x', c), CNI_ARGS: 'IP=10.9.9.9' }, conf(), 7, /does not belong to any of this network's subnets/],
+      [
+        'ADD',
+        { ...att('x', c), CNI_ARGS: 'IP=10.9.9.9' },
+        conf(),
+        7,
+        /does not belong to any of this network's subnets/,
+      ],
       ['ADD', { ...att('x', c), CNI_ARGS: 'garbage' }, conf(), 4, /CNI_ARGS: invalid item/],
       ['ADD', { ...att('x', c) }, '{"cniVersion":', 6, /cannot decode/],
       ['ADD', { ...att('x', c) }, conf({ cniVersion: '0.4.0' }), 1, /incompatible CNI version/],
@@ -333,7 +463,10 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout) as AddResult;
     assert.deepEqual(out.ips, res.ips, 'tuning parsed and passed our result on');
-    assert.deepEqual(out.interfaces.map((i) => [i.name, i.mac ?? '', i.sandbox ?? '']), res.interfaces.map((i) => [i.name, i.mac ?? '', i.sandbox ?? '']));
+    assert.deepEqual(
+      out.interfaces.map((i) => [i.name, i.mac ?? '', i.sandbox ?? '']),
+      res.interfaces.map((i) => [i.name, i.mac ?? '', i.sandbox ?? '']),
+    );
     assert.equal(h.links(c).find((l) => l.ifname === 'eth0')?.mtu, 1400, 'and changed the interface netctl made');
     assert.equal(cni('DEL', att(id, c), conf({ cniVersion: '1.0.0', prevResult: out })).code, 0);
   });

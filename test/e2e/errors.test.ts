@@ -10,7 +10,13 @@ describe('errors and exit codes', { skip: !isRoot && 'needs root' }, () => {
 
   before(() => {
     h = new TestHost();
-    [S, F, N, HOSTMODE, STOPPED] = ['s', 'foreign', 'nonet', 'hostmode', 'stopped'].map((x) => h.name(x)) as [string, string, string, string, string];
+    [S, F, N, HOSTMODE, STOPPED] = ['s', 'foreign', 'nonet', 'hostmode', 'stopped'].map((x) => h.name(x)) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     h.ok('create', '--subnet', '10.233.1.0/24', 'web');
     h.ok('create', '--subnet', '10.233.2.0/29', 'tiny');
     h.ok('create', 'auto'); // default pool: no user subnet
@@ -31,40 +37,137 @@ describe('errors and exit codes', { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(h.cleanup(), [], 'nothing leaked');
   });
 
-  const snapshot = () => JSON.stringify({
-    links: h.links().map((l) => l.ifname).sort(),
-    netns: run('ip', ['netns', 'list']).out.split('\n').filter((l) => l.startsWith(h.tag)).sort(),
-    store: h.storeText(),
-  });
+  const snapshot = () =>
+    JSON.stringify({
+      links: h
+        .links()
+        .map((l) => l.ifname)
+        .sort(),
+      netns: run('ip', ['netns', 'list'])
+        .out.split('\n')
+        .filter((l) => l.startsWith(h.tag))
+        .sort(),
+      store: h.storeText(),
+    });
 
   const cases: Array<[string, () => string[], number, RegExp | (() => RegExp)]> = [
     ['create, name taken', () => ['create', 'web'], 1, /network with name web already exists/],
     ['create, predefined name', () => ['create', 'host'], 1, /operation is not permitted on predefined host network/],
     ['create, bad CIDR', () => ['create', '--subnet', '10.0.0.0/99', 'x'], 1, /invalid subnet 10\.0\.0\.0\/99/],
-    ['create, overlap', () => ['create', '--subnet', '10.233.0.0/16', 'x'], 1, /Pool overlaps with other one on this address space.*network web/],
-    ['create, gateway outside', () => ['create', '--subnet', '10.234.0.0/24', '--gateway', '10.235.0.1', 'x'], 1, /no matching subnet for gateway 10\.235\.0\.1/],
-    ['create, range outside', () => ['create', '--subnet', '10.234.0.0/24', '--ip-range', '10.235.0.0/25', 'x'], 1, /no matching subnet for range 10\.235\.0\.0\/25/],
-    ['create, aux outside', () => ['create', '--subnet', '10.234.0.0/24', '--aux-address', 'a=10.235.0.1', 'x'], 1, /no matching subnet for aux-address 10\.235\.0\.1/],
-    ['create, gateway without subnet', () => ['create', '--gateway', '10.234.0.1', 'x'], 1, /every ip-range or gateway must have a corresponding subnet/],
+    [
+      'create, overlap',
+      () => ['create', '--subnet', '10.233.0.0/16', 'x'],
+      1,
+      /Pool overlaps with other one on this address space.*network web/,
+    ],
+    [
+      'create, gateway outside',
+      () => ['create', '--subnet', '10.234.0.0/24', '--gateway', '10.235.0.1', 'x'],
+      1,
+      /no matching subnet for gateway 10\.235\.0\.1/,
+    ],
+    [
+      'create, range outside',
+      () => ['create', '--subnet', '10.234.0.0/24', '--ip-range', '10.235.0.0/25', 'x'],
+      1,
+      /no matching subnet for range 10\.235\.0\.0\/25/,
+    ],
+    [
+      'create, aux outside',
+      () => ['create', '--subnet', '10.234.0.0/24', '--aux-address', 'a=10.235.0.1', 'x'],
+      1,
+      /no matching subnet for aux-address 10\.235\.0\.1/,
+    ],
+    [
+      'create, gateway without subnet',
+      () => ['create', '--gateway', '10.234.0.1', 'x'],
+      1,
+      /every ip-range or gateway must have a corresponding subnet/,
+    ],
     ['create, unknown driver', () => ['create', '-d', 'weave', 'x'], 1, /plugin "weave" not found/],
-    ['create, bad mtu', () => ['create', '-o', 'com.docker.network.driver.mtu=abc', 'x'], 1, /failed to parse com\.docker\.network\.driver\.mtu value: abc/],
+    [
+      'create, bad mtu',
+      () => ['create', '-o', 'com.docker.network.driver.mtu=abc', 'x'],
+      1,
+      /failed to parse com\.docker\.network\.driver\.mtu value: abc/,
+    ],
     ['create, bad name', () => ['create', '-bad'], 125, /unknown option/],
     ['create, hostile name', () => ['create', 'a;rm -rf /'], 1, /invalid network name/],
-    ['create, too long bridge name', () => ['create', '-o', 'com.docker.network.bridge.name=averyveryverylongname', 'x'], 1, /invalid bridge name/],
+    [
+      'create, too long bridge name',
+      () => ['create', '-o', 'com.docker.network.bridge.name=averyveryverylongname', 'x'],
+      1,
+      /invalid bridge name/,
+    ],
     ['connect, network missing', () => ['connect', 'nope', S], 1, /network nope not found/],
     ['connect, container missing', () => ['connect', 'web', h.name('ghost')], 1, /No such container: nct\w+-ghost/],
-    ['connect, twice', () => ['connect', 'web', S], 1, () => new RegExp(`endpoint with name ${S} already exists in network web`)],
-    ['connect, --ip without user subnet', () => ['connect', '--ip', '172.18.0.9', 'auto', F], 1, /user specified IP address is supported only when connecting to networks with user configured subnets/],
-    ['connect, --ip outside', () => ['connect', '--ip', '10.9.9.9', 'web', F], 1, /Invalid address 10\.9\.9\.9: It does not belong to any of this network's subnets/],
-    ['connect, --ip malformed', () => ['connect', '--ip', '10.233.1.300', 'web', F], 1, /invalid IPv4 address: 10\.233\.1\.300/],
-    ['connect, --ip taken', () => ['connect', '--ip', '10.233.1.10', 'web', F], 1, () => new RegExp(`Address already in use: 10\\.233\\.1\\.10 \\(held by container ${S}\\)`)],
-    ['connect, --ip on stopped sandbox outside', () => ['connect', '--ip', '10.9.9.9', 'tiny', STOPPED], 1, /Invalid address 10\.9\.9\.9/],
-    ['connect, bad MAC', () => ['connect', '--mac-address', '02:42:zz:00:00:01', 'web', F], 1, /invalid MAC address: 02:42:zz:00:00:01/],
-    ['connect, host-mode sandbox', () => ['connect', 'web', HOSTMODE], 1, /container sharing network namespace with another container or host cannot be connected to any other network/],
-    ['connect, to the host network', () => ['connect', 'host', S], 1, /cannot be disconnected from host network or connected to host network/],
-    ['connect, pool exhausted', () => ['connect', 'tiny', F], 1, /no available IPv4 addresses on this network's address pools: tiny \(10\.233\.2\.0\/29\)/],
+    [
+      'connect, twice',
+      () => ['connect', 'web', S],
+      1,
+      () => new RegExp(`endpoint with name ${S} already exists in network web`),
+    ],
+    [
+      'connect, --ip without user subnet',
+      () => ['connect', '--ip', '172.18.0.9', 'auto', F],
+      1,
+      /user specified IP address is supported only when connecting to networks with user configured subnets/,
+    ],
+    [
+      'connect, --ip outside',
+      () => ['connect', '--ip', '10.9.9.9', 'web', F],
+      1,
+      /Invalid address 10\.9\.9\.9: It does not belong to any of this network's subnets/,
+    ],
+    [
+      'connect, --ip malformed',
+      () => ['connect', '--ip', '10.233.1.300', 'web', F],
+      1,
+      /invalid IPv4 address: 10\.233\.1\.300/,
+    ],
+    [
+      'connect, --ip taken',
+      () => ['connect', '--ip', '10.233.1.10', 'web', F],
+      1,
+      () => new RegExp(`Address already in use: 10\\.233\\.1\\.10 \\(held by container ${S}\\)`),
+    ],
+    [
+      'connect, --ip on stopped sandbox outside',
+      () => ['connect', '--ip', '10.9.9.9', 'tiny', STOPPED],
+      1,
+      /Invalid address 10\.9\.9\.9/,
+    ],
+    [
+      'connect, bad MAC',
+      () => ['connect', '--mac-address', '02:42:zz:00:00:01', 'web', F],
+      1,
+      /invalid MAC address: 02:42:zz:00:00:01/,
+    ],
+    [
+      'connect, host-mode sandbox',
+      () => ['connect', 'web', HOSTMODE],
+      1,
+      /container sharing network namespace with another container or host cannot be connected to any other network/,
+    ],
+    [
+      'connect, to the host network',
+      () => ['connect', 'host', S],
+      1,
+      /cannot be disconnected from host network or connected to host network/,
+    ],
+    [
+      'connect, pool exhausted',
+      () => ['connect', 'tiny', F],
+      1,
+      /no available IPv4 addresses on this network's address pools: tiny \(10\.233\.2\.0\/29\)/,
+    ],
     ['connect, missing argument', () => ['connect', 'web'], 125, /missing required argument/],
-    ['disconnect, not connected', () => ['disconnect', 'tiny', S], 1, () => new RegExp(`container ${S} is not connected to network tiny`)],
+    [
+      'disconnect, not connected',
+      () => ['disconnect', 'tiny', S],
+      1,
+      () => new RegExp(`container ${S} is not connected to network tiny`),
+    ],
     ['rm, active endpoints', () => ['rm', 'web'], 1, () => new RegExp(`network web has active endpoints \\(${S}\\)`)],
     ['rm, predefined', () => ['rm', 'none'], 1, /none is a pre-defined network and cannot be removed/],
     ['inspect, missing', () => ['inspect', 'nope'], 1, /network nope not found/],
@@ -93,9 +196,25 @@ describe('errors and exit codes', { skip: !isRoot && 'needs root' }, () => {
   });
 
   it('a non-root user is refused before any change, read-only commands still work', () => {
-    const env = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
+    const env = [
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+    ];
     const before = snapshot();
-    const r = run('nsenter', [`--net=/var/run/netns/${h.ns}`, ...env, process.execPath, new URL('../../../bin/netctl', import.meta.url).pathname, '--root', h.root, 'create', 'x']);
+    const r = run('nsenter', [
+      `--net=/var/run/netns/${h.ns}`,
+      ...env,
+      process.execPath,
+      new URL('../../../bin/netctl', import.meta.url).pathname,
+      '--root',
+      h.root,
+      'create',
+      'x',
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.err, /netctl needs root \(CAP_NET_ADMIN\) to create a network/);
     assert.equal(snapshot(), before);

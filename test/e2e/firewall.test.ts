@@ -50,7 +50,11 @@ function suite(fw: FwUnderTest) {
     });
 
     it('publishes a port to the outside and to the host itself; direct routing to the container is dropped', () => {
-      assert.equal(h.ask(O, '192.0.2.1', 8080), '192.0.2.2', 'outside client reaches B:80 through the host, unmasqueraded');
+      assert.equal(
+        h.ask(O, '192.0.2.1', 8080),
+        '192.0.2.2',
+        'outside client reaches B:80 through the host, unmasqueraded',
+      );
       assert.equal(h.ask(null, '192.0.2.1', 8080), '192.0.2.1', 'from the host itself');
       // The outside's default route is the host: this is direct routing to the container address.
       assert.equal(h.ask(O, '10.240.1.11', 80), '', 'the container address itself is not reachable from outside');
@@ -66,7 +70,7 @@ function suite(fw: FwUnderTest) {
       fw.owned(h);
     });
 
-    it('leaves the admin\'s chains, rules and policies alone', () => {
+    it("leaves the admin's chains, rules and policies alone", () => {
       fw.addUserRule(h);
       h.ok('create', '--subnet', '10.240.9.0/24', 'scratch');
       h.ok('rm', 'scratch');
@@ -90,7 +94,11 @@ function suite(fw: FwUnderTest) {
       h.ok('sandbox', 'create', p, '--net', 'sealed', '--ip', '10.240.4.2');
       h.ok('sandbox', 'create', q, '--net', 'sealed', '--ip', '10.240.4.3');
       assert.ok(h.ping(p, '10.240.4.3'));
-      assert.equal(h.routes(p).some((r) => r.dst === 'default'), false, 'no default route on an internal network');
+      assert.equal(
+        h.routes(p).some((r) => r.dst === 'default'),
+        false,
+        'no default route on an internal network',
+      );
       assert.equal(h.ask(p, '192.0.2.2', 9000), '');
       assert.equal(h.ping(O, '10.240.4.2'), false);
       assert.equal(fw.masquerades(h, '10.240.4.0/24'), false);
@@ -107,12 +115,15 @@ function suite(fw: FwUnderTest) {
       h.ok('sandbox', 'create', y, '--net', 'six', '--ip', '10.240.5.3', '--ip6', 'fd00:5::3');
       h.ok('sandbox', 'create', z, '--net', 'other6', '--ip', '10.240.6.2', '--ip6', 'fd00:6::2');
       await h.serve(x, 80);
-      assert.equal(h.run('ip', ['netns', 'exec', h.ns, 'cat', '/proc/sys/net/ipv6/conf/all/forwarding']).out.trim(), '1');
+      assert.equal(
+        h.run('ip', ['netns', 'exec', h.ns, 'cat', '/proc/sys/net/ipv6/conf/all/forwarding']).out.trim(),
+        '1',
+      );
       assert.ok(h.ping(y, 'fd00:5::2'), 'same network');
       assert.equal(h.ping(z, 'fd00:5::2'), false, 'isolation between networks');
-      assert.equal(h.ask(O, '2001:db8::1', 8090), '2001:db8::2', 'published on the host\'s IPv6 address');
+      assert.equal(h.ask(O, '2001:db8::1', 8090), '2001:db8::2', "published on the host's IPv6 address");
       assert.equal(h.ask(O, '192.0.2.1', 8090), '192.0.2.2', 'and on IPv4');
-      assert.equal(h.ask(O, 'fd00:5::2', 80), '', 'no direct routing to the container\'s IPv6 address');
+      assert.equal(h.ask(O, 'fd00:5::2', 80), '', "no direct routing to the container's IPv6 address");
       assert.equal(h.ask(x, '2001:db8::2', 9000), '2001:db8::1', 'IPv6 masquerade');
       assert.ok(fw.dnatTo(h, 'fd00:5::2', 80));
       h.ok('sandbox', 'rm', x, y, z);
@@ -121,7 +132,18 @@ function suite(fw: FwUnderTest) {
     });
 
     it('IPv6: enable_icc=false and --internal', () => {
-      h.ok('create', '--ipv6', '--internal', '--subnet', '10.240.7.0/24', '--subnet', 'fd00:7::/64', '-o', 'com.docker.network.bridge.enable_icc=false', 'sealed6');
+      h.ok(
+        'create',
+        '--ipv6',
+        '--internal',
+        '--subnet',
+        '10.240.7.0/24',
+        '--subnet',
+        'fd00:7::/64',
+        '-o',
+        'com.docker.network.bridge.enable_icc=false',
+        'sealed6',
+      );
       const [p, q] = [h.name('p6'), h.name('q6')];
       h.ok('sandbox', 'create', p, '--net', 'sealed6', '--ip6', 'fd00:7::2');
       h.ok('sandbox', 'create', q, '--net', 'sealed6', '--ip6', 'fd00:7::3');
@@ -138,9 +160,23 @@ function suite(fw: FwUnderTest) {
     it('a port published on a loopback address is unreachable from another host, even routed to 127.0.0.1', async () => {
       const l = h.name('lo');
       h.ok('create', '--ipv6', '--subnet', '10.240.8.0/24', '--subnet', 'fd00:8::/64', 'loop');
-      h.ok('sandbox', 'create', l, '--net', 'loop', '--ip', '10.240.8.2', '--ip6', 'fd00:8::2', '-p', '127.0.0.1:8091:80', '-p', '[::1]:8092:80');
+      h.ok(
+        'sandbox',
+        'create',
+        l,
+        '--net',
+        'loop',
+        '--ip',
+        '10.240.8.2',
+        '--ip6',
+        'fd00:8::2',
+        '-p',
+        '127.0.0.1:8091:80',
+        '-p',
+        '[::1]:8092:80',
+      );
       await h.serve(l, 80);
-      assert.equal(h.ask(O, '192.0.2.1', 8091), '', 'not through the host\'s other addresses');
+      assert.equal(h.ask(O, '192.0.2.1', 8091), '', "not through the host's other addresses");
       assert.equal(h.ask(O, '2001:db8::1', 8092), '');
       // The CVE-2025-54410 class: a neighbour sends to 127.0.0.1 with the host as next hop.
       const o = (...a: string[]) => assert.equal(h.run('ip', ['-n', O, ...a]).code, 0, a.join(' '));
@@ -148,7 +184,18 @@ function suite(fw: FwUnderTest) {
       o('rule', 'add', 'pref', '200', 'lookup', 'local');
       o('rule', 'del', 'pref', '0');
       o('route', 'add', '127.0.0.1', 'via', '192.0.2.1', 'dev', 'eth0', 'table', '100');
-      assert.equal(h.run('ip', ['netns', 'exec', O, 'sysctl', '-qw', 'net.ipv4.conf.all.route_localnet=1', 'net.ipv4.conf.eth0.route_localnet=1']).code, 0);
+      assert.equal(
+        h.run('ip', [
+          'netns',
+          'exec',
+          O,
+          'sysctl',
+          '-qw',
+          'net.ipv4.conf.all.route_localnet=1',
+          'net.ipv4.conf.eth0.route_localnet=1',
+        ]).code,
+        0,
+      );
       assert.ok(fw.dnatTo(h, '10.240.8.2', 80), 'the mapping exists');
       assert.equal(h.ask(O, '127.0.0.1', 8091), '', 'a packet to 127.0.0.1 routed to the host goes nowhere');
       h.ok('sandbox', 'rm', l);
@@ -164,10 +211,13 @@ function suite(fw: FwUnderTest) {
       await h.serve(r1, 82);
       await h.serve(r3, 80);
       assert.equal(h.ask(O, '192.0.2.1', 8102), '192.0.2.2', '8102 -> 82');
-      assert.equal(h.ask(O, '192.0.2.1', 8111), '192.0.2.2', 'r3 took 8111, 8110 being r2\'s');
+      assert.equal(h.ask(O, '192.0.2.1', 8111), '192.0.2.2', "r3 took 8111, 8110 being r2's");
       const bad = h.netctl('sandbox', 'create', h.name('r4'), '--net', 'ranges', '-p', '8120-8123:80-81');
       assert.equal(bad.code, 125);
-      assert.match(bad.err, /invalid published port "8120-8123:80-81": host ports 8120-8123 and container ports 80-81 differ in length/);
+      assert.match(
+        bad.err,
+        /invalid published port "8120-8123:80-81": host ports 8120-8123 and container ports 80-81 differ in length/,
+      );
       const full = h.netctl('sandbox', 'create', h.name('r5'), '--net', 'ranges', '-p', '8110-8111:80');
       assert.equal(full.code, 1);
       assert.match(full.err, /Bind for 0\.0\.0\.0:8110-8111 failed: every port of the range is already allocated/);
@@ -190,8 +240,22 @@ function suite(fw: FwUnderTest) {
 
     it('gateway modes: routed (no NAT, the published container port open to routing), nat-unprotected, isolated', async () => {
       const [r, u, i] = [h.name('gr'), h.name('gu'), h.name('gi')];
-      h.ok('create', '--subnet', '10.240.11.0/24', '-o', 'com.docker.network.bridge.gateway_mode_ipv4=routed', 'routed');
-      h.ok('create', '--subnet', '10.240.12.0/24', '-o', 'com.docker.network.bridge.gateway_mode_ipv4=nat-unprotected', 'unprot');
+      h.ok(
+        'create',
+        '--subnet',
+        '10.240.11.0/24',
+        '-o',
+        'com.docker.network.bridge.gateway_mode_ipv4=routed',
+        'routed',
+      );
+      h.ok(
+        'create',
+        '--subnet',
+        '10.240.12.0/24',
+        '-o',
+        'com.docker.network.bridge.gateway_mode_ipv4=nat-unprotected',
+        'unprot',
+      );
       h.ok('sandbox', 'create', r, '--net', 'routed', '--ip', '10.240.11.2', '-p', '8140:80');
       h.ok('sandbox', 'create', u, '--net', 'unprot', '--ip', '10.240.12.2');
       for (const port of [80, 81]) await h.serve(r, port);
@@ -202,22 +266,50 @@ function suite(fw: FwUnderTest) {
       assert.equal(h.ask(r, '192.0.2.2', 9000), '10.240.11.2', 'routed: no masquerade');
       assert.equal(h.ask(O, '10.240.12.2', 81), '192.0.2.2', 'nat-unprotected: direct routing to any port');
       assert.equal(h.ask(u, '192.0.2.2', 9000), '192.0.2.1', 'nat-unprotected: still masqueraded');
-      const noInternal = h.netctl('create', '--subnet', '10.240.13.0/24', '-o', 'com.docker.network.bridge.gateway_mode_ipv4=isolated', 'iso');
+      const noInternal = h.netctl(
+        'create',
+        '--subnet',
+        '10.240.13.0/24',
+        '-o',
+        'com.docker.network.bridge.gateway_mode_ipv4=isolated',
+        'iso',
+      );
       assert.equal(noInternal.code, 1);
-      assert.match(noInternal.err, /network iso: gateway mode isolated \(com\.docker\.network\.bridge\.gateway_mode_ipv4\) needs --internal/);
+      assert.match(
+        noInternal.err,
+        /network iso: gateway mode isolated \(com\.docker\.network\.bridge\.gateway_mode_ipv4\) needs --internal/,
+      );
       const badMode = h.netctl('create', '-o', 'com.docker.network.bridge.gateway_mode_ipv6=open', 'iso');
       assert.equal(badMode.code, 1);
       assert.match(badMode.err, /failed to parse com\.docker\.network\.bridge\.gateway_mode_ipv6 value: open/);
-      h.ok('create', '--internal', '--subnet', '10.240.13.0/24', '-o', 'com.docker.network.bridge.gateway_mode_ipv4=isolated', 'iso');
+      h.ok(
+        'create',
+        '--internal',
+        '--subnet',
+        '10.240.13.0/24',
+        '-o',
+        'com.docker.network.bridge.gateway_mode_ipv4=isolated',
+        'iso',
+      );
       const [i2] = [h.name('gi2')];
       h.ok('sandbox', 'create', i, '--net', 'iso', '--ip', '10.240.13.2');
       h.ok('sandbox', 'create', i2, '--net', 'iso', '--ip', '10.240.13.3');
       assert.ok(h.ping(i, '10.240.13.3'), 'peers talk');
       const id = (JSON.parse(h.ok('inspect', 'iso')) as Array<{ Id: string }>)[0]?.Id.slice(0, 12) ?? '';
       assert.deepEqual(h.addrs(h.ns)[`nc-${id}`] ?? [], [], 'no gateway address on the bridge');
-      assert.ok(h.links().some((l) => l.ifname === `nc-${id}`), 'not vacuous: the bridge exists');
+      assert.ok(
+        h.links().some((l) => l.ifname === `nc-${id}`),
+        'not vacuous: the bridge exists',
+      );
       assert.equal(h.ping(i, '10.240.13.1'), false, 'nothing answers at the gateway address');
-      assert.deepEqual(h.netctl('doctor').out.split('\n').filter((l) => l.startsWith('drift:')), [], 'doctor expects no gateway address');
+      assert.deepEqual(
+        h
+          .netctl('doctor')
+          .out.split('\n')
+          .filter((l) => l.startsWith('drift:')),
+        [],
+        'doctor expects no gateway address',
+      );
       h.ok('sandbox', 'rm', r, u, i, i2);
       h.ok('rm', 'routed', 'unprot', 'iso');
     });
@@ -230,11 +322,14 @@ function suite(fw: FwUnderTest) {
       assert.equal(r.code, 0, r.err);
       const c = h.netctl('connect', 'backend', s);
       assert.equal(c.code, 1);
-      assert.match(c.err, /container sharing network namespace with another container or host cannot be connected to any other network/);
+      assert.match(
+        c.err,
+        /container sharing network namespace with another container or host cannot be connected to any other network/,
+      );
       h.ok('sandbox', 'rm', s);
     });
 
-    it('container mode shares another sandbox\'s addresses', () => {
+    it("container mode shares another sandbox's addresses", () => {
       const s = h.name('side');
       h.ok('sandbox', 'create', s, '--net', `container:${A}`);
       const r = h.netctl('exec', s, '--', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0');
@@ -264,7 +359,8 @@ function suite(fw: FwUnderTest) {
       await h.serve(B, 80);
       // The incremental updates so far must have produced exactly what a full rewrite produces.
       const incremental = fw.rules(h);
-      const bridge = h.links().find((l) => l.ifname.startsWith('nc-') && h.links().some((v) => v.master === l.ifname))?.ifname ?? '';
+      const bridge =
+        h.links().find((l) => l.ifname.startsWith('nc-') && h.links().some((v) => v.master === l.ifname))?.ifname ?? '';
       fw.wipe(h);
       assert.equal(inHost('link', 'del', bridge).code, 0);
       assert.equal(h.ping(A, '10.240.1.11'), false);
@@ -272,7 +368,11 @@ function suite(fw: FwUnderTest) {
       assert.equal(d.code, 1);
       assert.match(d.out, new RegExp(`^firewall backend: ${fw.name}$`, 'm'));
       assert.match(d.out, /^drift: firewall: /m);
-      assert.equal(h.ok('inspect', 'backend', '-f', '{{.Status.Firewall.Backend}}'), `${fw.name}\n`, 'inspect names the backend too');
+      assert.equal(
+        h.ok('inspect', 'backend', '-f', '{{.Status.Firewall.Backend}}'),
+        `${fw.name}\n`,
+        'inspect names the backend too',
+      );
       const out = h.ok('restore');
       assert.match(out, new RegExp(`restored bridge ${bridge}`));
       assert.ok(h.ping(A, '10.240.1.11'), 'bridge traffic back');
@@ -294,7 +394,7 @@ function suite(fw: FwUnderTest) {
 for (const fw of BACKENDS) suite(fw);
 
 describe('switching the firewall backend', { skip: !isRoot && 'needs root' }, () => {
-  it('restore under the new backend removes the old one\'s rules; traffic keeps flowing both ways round', async () => {
+  it("restore under the new backend removes the old one's rules; traffic keeps flowing both ways round", async () => {
     const [ipt, nft] = BACKENDS as [FwUnderTest, FwUnderTest];
     const h = new TestHost();
     try {
@@ -305,7 +405,10 @@ describe('switching the firewall backend', { skip: !isRoot && 'needs root' }, ()
       h.ok('sandbox', 'create', s, '--net', 'sw', '--ip', '10.241.1.2', '-p', '8080:80');
       await h.serve(s, 80);
       assert.equal(h.ask(O, '192.0.2.1', 8080), '192.0.2.2');
-      for (const [from, to] of [[ipt, nft], [nft, ipt]] as const) {
+      for (const [from, to] of [
+        [ipt, nft],
+        [nft, ipt],
+      ] as const) {
         to.choose(h);
         const d = h.netctl('doctor');
         assert.match(d.out, new RegExp(`^firewall backend: ${to.name}$`, 'm'));

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BIN, TestHost, isRoot, type Result } from '../helpers/host.js';
 
-type Inspected = Array<{ Options: Record<string, string>; Status: { IPAM: { Subnets: Record<string, { IPsInUse: number; DynamicIPsAvailable: number }> } } }>;
+type Inspected = Array<{
+  Options: Record<string, string>;
+  Status: { IPAM: { Subnets: Record<string, { IPsInUse: number; DynamicIPsAvailable: number }> } };
+}>;
 
 describe('operator features end to end', { skip: !isRoot && 'needs root' }, () => {
   let h: TestHost;
@@ -17,8 +20,17 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
   });
 
   const netctlEnv = (env: Record<string, string>, ...args: string[]): Result =>
-    h.run('env', [...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'nsenter', `--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, ...args]);
-  const usage = (net: string, subnet: string) => (JSON.parse(h.ok('inspect', net)) as Inspected)[0]?.Status.IPAM.Subnets[subnet];
+    h.run('env', [
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      'nsenter',
+      `--net=/var/run/netns/${h.ns}`,
+      BIN,
+      '--root',
+      h.root,
+      ...args,
+    ]);
+  const usage = (net: string, subnet: string) =>
+    (JSON.parse(h.ok('inspect', net)) as Inspected)[0]?.Status.IPAM.Subnets[subnet];
 
   it('stop keeps the addresses reserved, a competing connect is refused naming the holder, start brings them back', () => {
     const [a, b, c] = [h.name('keep'), h.name('rival'), h.name('third')];
@@ -31,7 +43,10 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     assert.equal(h.netnsExists(a), false);
     const r = h.netctl('sandbox', 'create', b, '--net', 'ops', '--ip', '10.233.1.2');
     assert.equal(r.code, 1);
-    assert.match(r.err, new RegExp(`Address already in use: 10\\.233\\.1\\.2 \\(reserved by stopped container ${a}\\)`));
+    assert.match(
+      r.err,
+      new RegExp(`Address already in use: 10\\.233\\.1\\.2 \\(reserved by stopped container ${a}\\)`),
+    );
     assert.equal(h.netnsExists(b), false, 'the refused create left no netns');
     // A dynamic address skips the kept one, on a user network and on the default bridge.
     h.ok('sandbox', 'create', b, '--net', 'ops');
@@ -54,20 +69,48 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     h.ok('sandbox', 'rm', a);
     h.ok('sandbox', 'create', c, '--net', 'ops', '--ip', '10.233.1.2');
     h.ok('sandbox', 'rm', b, c);
-    assert.equal(h.store().networks && Object.values(h.store().networks).some((n) => 'reserved' in ((n as unknown as { ipam: object }).ipam)), false, 'no reservation left');
+    assert.equal(
+      h.store().networks &&
+        Object.values(h.store().networks).some((n) => 'reserved' in (n as unknown as { ipam: object }).ipam),
+      false,
+      'no reservation left',
+    );
   });
 
   it('inspect counts addresses in use and available, per subnet, as Docker 29', () => {
-    h.ok('create', '--subnet', '10.233.2.0/24', '--ip-range', '10.233.2.128/25', '--aux-address', 'x=10.233.2.200', 'counted');
-    assert.deepEqual(usage('counted', '10.233.2.0/24'), { IPsInUse: 4, DynamicIPsAvailable: 124 }, 'network, broadcast, gateway, aux');
+    h.ok(
+      'create',
+      '--subnet',
+      '10.233.2.0/24',
+      '--ip-range',
+      '10.233.2.128/25',
+      '--aux-address',
+      'x=10.233.2.200',
+      'counted',
+    );
+    assert.deepEqual(
+      usage('counted', '10.233.2.0/24'),
+      { IPsInUse: 4, DynamicIPsAvailable: 124 },
+      'network, broadcast, gateway, aux',
+    );
     const [a, b] = [h.name('c1'), h.name('c2')];
     h.ok('sandbox', 'create', a, '--net', 'counted');
     h.ok('sandbox', 'create', b, '--net', 'counted');
     assert.deepEqual(usage('counted', '10.233.2.0/24'), { IPsInUse: 6, DynamicIPsAvailable: 122 });
     const [nw] = JSON.parse(h.ok('inspect', 'counted')) as Array<{ Containers: Record<string, { Name: string }> }>;
-    assert.deepEqual(Object.values(nw?.Containers ?? {}).map((c) => c.Name).sort(), [a, b].sort(), 'Containers still a map of the live endpoints');
+    assert.deepEqual(
+      Object.values(nw?.Containers ?? {})
+        .map((c) => c.Name)
+        .sort(),
+      [a, b].sort(),
+      'Containers still a map of the live endpoints',
+    );
     h.ok('sandbox', 'stop', b);
-    assert.deepEqual(usage('counted', '10.233.2.0/24'), { IPsInUse: 6, DynamicIPsAvailable: 122 }, 'a kept address still counts');
+    assert.deepEqual(
+      usage('counted', '10.233.2.0/24'),
+      { IPsInUse: 6, DynamicIPsAvailable: 122 },
+      'a kept address still counts',
+    );
     h.ok('sandbox', 'rm', a, b);
     assert.deepEqual(usage('counted', '10.233.2.0/24'), { IPsInUse: 4, DynamicIPsAvailable: 124 });
     h.ok('rm', 'counted');
@@ -85,7 +128,13 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     h.ok('create', '--subnet', '10.233.3.0/24', '--label', 'team=blue', 'listed');
     const s = h.name('ls');
     h.ok('sandbox', 'create', s, '--net', 'listed');
-    const out = h.ok('ls', '--filter', 'name=listed', '--format', '{{.Name}} {{.IPv4}} {{.IPv6}} {{.Subnets}} {{.Containers}} {{.Label "team"}}');
+    const out = h.ok(
+      'ls',
+      '--filter',
+      'name=listed',
+      '--format',
+      '{{.Name}} {{.IPv4}} {{.IPv6}} {{.Subnets}} {{.Containers}} {{.Label "team"}}',
+    );
     assert.equal(out, 'listed true false 10.233.3.0/24 1 blue\n');
     const table = h.ok('ls', '--filter', 'name=listed', '--format', 'table {{.Name}}\t{{.Subnets}}\t{{.Containers}}');
     assert.match(table, /^NAME\s+SUBNETS\s+CONTAINERS\nlisted\s+10\.233\.3\.0\/24\s+1\n$/);
@@ -99,8 +148,17 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     h.ok('sandbox', 'create', a, '--net', 'live');
     h.ok('sandbox', 'create', b, '--net', 'live');
     const br = `nc-${id.slice(0, 12)}`;
-    const mtus = () => [h.links().find((l) => l.ifname === br)?.mtu, ...h.links().filter((l) => l.master === br).map((l) => l.mtu), h.links(a).find((l) => l.ifname === 'eth0')?.mtu, h.links(b).find((l) => l.ifname === 'eth0')?.mtu];
-    const big = () => h.run('ip', ['netns', 'exec', a, 'ping', '-c1', '-W1', '-q', '-M', 'do', '-s', '1400', '10.233.4.3']).code === 0;
+    const mtus = () => [
+      h.links().find((l) => l.ifname === br)?.mtu,
+      ...h
+        .links()
+        .filter((l) => l.master === br)
+        .map((l) => l.mtu),
+      h.links(a).find((l) => l.ifname === 'eth0')?.mtu,
+      h.links(b).find((l) => l.ifname === 'eth0')?.mtu,
+    ];
+    const big = () =>
+      h.run('ip', ['netns', 'exec', a, 'ping', '-c1', '-W1', '-q', '-M', 'do', '-s', '1400', '10.233.4.3']).code === 0;
     assert.deepEqual(mtus(), [1300, 1300, 1300, 1300, 1300]);
     assert.equal(big(), false, 'a 1428-byte packet does not fit 1300');
     const before = h.store().endpoints;
@@ -108,7 +166,10 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     assert.deepEqual(mtus(), [1500, 1500, 1500, 1500, 1500]);
     assert.ok(big(), 'and now it does');
     assert.deepEqual(h.store().endpoints, before, 'endpoints untouched');
-    const [nw] = JSON.parse(h.ok('inspect', 'live')) as Array<{ Options: Record<string, string>; Labels: Record<string, string> }>;
+    const [nw] = JSON.parse(h.ok('inspect', 'live')) as Array<{
+      Options: Record<string, string>;
+      Labels: Record<string, string>;
+    }>;
     assert.equal(nw?.Options['com.docker.network.driver.mtu'], '1500');
     assert.deepEqual(nw?.Labels, { tier: 'web' });
     h.ok('update', 'live', '--label-rm', 'tier');
@@ -135,11 +196,19 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
       const r = netctlEnv({ NETCTL_FAULT: `fail:${k}` }, 'update', 'live', '-o', 'com.docker.network.driver.mtu=1400');
       assert.equal(r.code, 1, `fault at call ${k} fails the update`);
       assert.equal(h.storeText(), storeBefore, `store unchanged after a fault at call ${k}`);
-      assert.equal(JSON.stringify(h.links().map((l) => [l.ifname, l.mtu])), linksBefore, `MTUs back after a fault at call ${k}`);
-      for (const sb of [a, b]) assert.equal(h.links(sb).find((l) => l.ifname === 'eth0')?.mtu, 1500, `${sb}'s eth0 back at 1500 after a fault at call ${k}`);
+      assert.equal(
+        JSON.stringify(h.links().map((l) => [l.ifname, l.mtu])),
+        linksBefore,
+        `MTUs back after a fault at call ${k}`,
+      );
+      for (const sb of [a, b])
+        assert.equal(
+          h.links(sb).find((l) => l.ifname === 'eth0')?.mtu,
+          1500,
+          `${sb}'s eth0 back at 1500 after a fault at call ${k}`,
+        );
     }
     h.ok('sandbox', 'rm', h.name('u1'), h.name('u2'));
     h.ok('rm', 'live');
   });
 });
-

@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, STORE_URL, type ClusterHost } from '../helpers/cluster.js';
 import { isRoot, run } from '../helpers/host.js';
-import { assertDevicesAccounted, assertOverlayDevices, containers, inspect, lsRows, pingAll, sbAddr, sbAddrs } from '../helpers/overlay.js';
+import {
+  assertDevicesAccounted,
+  assertOverlayDevices,
+  containers,
+  inspect,
+  lsRows,
+  pingAll,
+  sbAddr,
+  sbAddrs,
+} from '../helpers/overlay.js';
 
 const UNREACHABLE = `Error: cluster store ${STORE_URL}: unreachable`;
 
@@ -35,10 +44,19 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
     const r = h1.netctlEnv({ NETCTL_CLUSTER_STORE: '' }, 'create', '-d', 'overlay', 'nostore');
     assert.equal(r.code, 1);
     assert.equal(r.err.split('\n')[0], 'Error: overlay networks need a cluster store (--cluster-store etcd://...)');
-    assert.deepEqual(r.err.split('\n').slice(1).filter((l) => l && !l.startsWith('  hint:')), []);
+    assert.deepEqual(
+      r.err
+        .split('\n')
+        .slice(1)
+        .filter((l) => l && !l.startsWith('  hint:')),
+      [],
+    );
     assert.equal(r.out, '');
     assert.equal(h1.storeText(), before);
-    assert.equal(lsRows(h2).some((x) => x['NAME'] === 'nostore'), false);
+    assert.equal(
+      lsRows(h2).some((x) => x['NAME'] === 'nostore'),
+      false,
+    );
   });
 
   it('--cluster-store and --advertise-addr flags do what the environment does (several endpoints allowed)', () => {
@@ -54,7 +72,12 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
     assert.equal(entry?.AdvertiseAddr, h1.addr);
     assert.equal(entry?.Node, 'host1');
     // A dead first endpoint: the client uses the next one.
-    const two = h3.netctlEnv({ NETCTL_CLUSTER_STORE: '' }, '--cluster-store', 'etcd://192.0.2.99:2379,192.0.2.100:2379', 'ls');
+    const two = h3.netctlEnv(
+      { NETCTL_CLUSTER_STORE: '' },
+      '--cluster-store',
+      'etcd://192.0.2.99:2379,192.0.2.100:2379',
+      'ls',
+    );
     assert.equal(two.code, 0, two.err);
     assert.match(two.out, /\bflags\s+overlay\s+global\b/);
     h1.ok('sandbox', 'rm', sb);
@@ -62,10 +85,13 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
   });
 
   it('names are unique cluster-wide: 3 hosts create one name at once, exactly one wins', async () => {
-    const rs = await Promise.all(c.hosts.map((h, i) => h.netctlAsync('create', '-d', 'overlay', '--subnet', `10.215.${i}.0/24`, 'twin')));
+    const rs = await Promise.all(
+      c.hosts.map((h, i) => h.netctlAsync('create', '-d', 'overlay', '--subnet', `10.215.${i}.0/24`, 'twin')),
+    );
     assert.equal(rs.filter((r) => r.code === 0).length, 1, rs.map((r) => r.err).join(''));
     for (const r of rs.filter((x) => x.code !== 0)) assert.match(r.err, /network with name twin already exists/);
-    for (const h of c.hosts) assert.equal(lsRows(h).filter((x) => x['NAME'] === 'twin').length, 1, `${h.nodeName} lists one twin`);
+    for (const h of c.hosts)
+      assert.equal(lsRows(h).filter((x) => x['NAME'] === 'twin').length, 1, `${h.nodeName} lists one twin`);
     const again = h2.netctl('create', '-d', 'overlay', 'twin');
     assert.equal(again.code, 1);
     assert.match(again.err, /network with name twin already exists/);
@@ -77,12 +103,17 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
     const r = h2.netctl('create', '-d', 'overlay', '--subnet', '10.220.5.0/24', 'narrow');
     assert.equal(r.code, 1);
     assert.match(r.err, /Pool overlaps with other one on this address space/);
-    assert.equal(lsRows(h3).some((x) => x['NAME'] === 'narrow'), false);
+    assert.equal(
+      lsRows(h3).some((x) => x['NAME'] === 'narrow'),
+      false,
+    );
     h2.ok('rm', 'wide');
   });
 
   it('-o com.docker.network.driver.overlay.vxlanid_list=VNI is the VXLAN id in the kernel', () => {
-    const id = h1.ok('create', '-d', 'overlay', '-o', 'com.docker.network.driver.overlay.vxlanid_list=5000', 'vni').trim();
+    const id = h1
+      .ok('create', '-d', 'overlay', '-o', 'com.docker.network.driver.overlay.vxlanid_list=5000', 'vni')
+      .trim();
     const sb = h2.name('v');
     h2.ok('sandbox', 'create', sb, '--net', 'vni');
     assert.equal(assertOverlayDevices(h2, id, 5000), 5000);
@@ -99,10 +130,14 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
     h1.ok('sandbox', 'create', s3, '--net', 'none');
     h1.ok('restore');
     const keys = c.keyspace();
-    const snap = () => JSON.stringify({
-      store: h1.storeText(), links: h1.linkNames(), s1: h1.links(s1).map((l) => l.ifname), s3: h1.links(s3).map((l) => l.ifname),
-      netns: c.namespaces(),
-    });
+    const snap = () =>
+      JSON.stringify({
+        store: h1.storeText(),
+        links: h1.linkNames(),
+        s1: h1.links(s1).map((l) => l.ifname),
+        s3: h1.links(s3).map((l) => l.ifname),
+        netns: c.namespaces(),
+      });
     const before = snap();
     await c.etcdStop();
     try {
@@ -144,7 +179,14 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
     h2.ok('restore');
     const ip3 = sbAddr(h1, s3, sub);
     assert.ok(ip3);
-    assert.deepEqual(await pingAll([[s2, ip3], [s3, sbAddr(h2, s2, sub) ?? '']]), [true, true], 'overlay works again');
+    assert.deepEqual(
+      await pingAll([
+        [s2, ip3],
+        [s3, sbAddr(h2, s2, sub) ?? ''],
+      ]),
+      [true, true],
+      'overlay works again',
+    );
     h1.ok('sandbox', 'rm', s1, s3);
     h2.ok('sandbox', 'rm', s2);
     h1.ok('rm', 'live');
@@ -165,11 +207,19 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
       converged(h1, why);
       const connected = containers(h2, 'kill').some((x) => x.Name === sb);
       if (connected) {
-        assert.deepEqual(sbAddrs(h1, sb).filter((a) => a.startsWith('10.217.')), [ip], `${why}: the endpoint has its address`);
+        assert.deepEqual(
+          sbAddrs(h1, sb).filter((a) => a.startsWith('10.217.')),
+          [ip],
+          `${why}: the endpoint has its address`,
+        );
         h2.ok('restore');
         assert.ok(h2.ping(peer, ip), `${why}: and works`);
       } else {
-        assert.deepEqual(sbAddrs(h1, sb).filter((a) => a.startsWith('10.217.')), [], `${why}: no address left in the sandbox`);
+        assert.deepEqual(
+          sbAddrs(h1, sb).filter((a) => a.startsWith('10.217.')),
+          [],
+          `${why}: no address left in the sandbox`,
+        );
         const r = h2.netctl('connect', '--ip', ip, 'kill', spare);
         assert.equal(r.code, 0, `${why}: ${ip} is free again: ${r.err}`);
         h2.ok('disconnect', 'kill', spare);
@@ -182,7 +232,8 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
       const ip = `10.217.0.${10 + k}`;
       h1.ok('sandbox', 'create', sb, '--net', 'none');
       const r = h1.netctlEnv({ NETCTL_FAULT: `kill:${k}` }, 'connect', '--ip', ip, 'kill', sb);
-      if (r.code === 0) { // past the last kernel call
+      if (r.code === 0) {
+        // past the last kernel call
         h1.ok('sandbox', 'rm', sb);
         break;
       }
@@ -208,26 +259,52 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
     h3.ok('create', '-d', 'overlay', '--subnet', sub, 'churn');
     const hs = [h1, h2];
     const sbs = hs.map((h) => Array.from({ length: 10 }, (_, i) => h.name(`r${i}`)));
-    hs.forEach((h, k) => { for (const sb of sbs[k] ?? []) h.ok('sandbox', 'create', sb, '--net', 'none'); });
-    const running = Promise.all(hs.flatMap((h, k) => (sbs[k] ?? []).map((sb) => h.netctlAsync('connect', 'churn', sb))));
+    hs.forEach((h, k) => {
+      for (const sb of sbs[k] ?? []) h.ok('sandbox', 'create', sb, '--net', 'none');
+    });
+    const running = Promise.all(
+      hs.flatMap((h, k) => (sbs[k] ?? []).map((sb) => h.netctlAsync('connect', 'churn', sb))),
+    );
     await new Promise((r) => setTimeout(r, 150));
     await c.etcdStop('SIGKILL');
     await c.etcdStart();
     const results = await running;
-    for (const r of results.filter((x) => x.code !== 0)) assert.ok(r.err.includes(UNREACHABLE), `a connect cut off by the restart says why: ${r.err}`);
-    for (const h of hs) { h.ok('restore'); converged(h, 'after the etcd restart'); }
+    for (const r of results.filter((x) => x.code !== 0))
+      assert.ok(r.err.includes(UNREACHABLE), `a connect cut off by the restart says why: ${r.err}`);
+    for (const h of hs) {
+      h.ok('restore');
+      converged(h, 'after the etcd restart');
+    }
     const listed = new Set(containers(h3, 'churn').map((x) => x.Name));
-    hs.forEach((h, k) => (sbs[k] ?? []).forEach((sb, i) => {
-      const got = sbAddrs(h, sb).filter((a) => a.startsWith('10.218.'));
-      assert.equal(got.length, listed.has(sb) ? 1 : 0, `${sb}: kernel and inspect agree (connect exit ${results[k * 10 + i]?.code})`);
-    }));
+    hs.forEach((h, k) =>
+      (sbs[k] ?? []).forEach((sb, i) => {
+        const got = sbAddrs(h, sb).filter((a) => a.startsWith('10.218.'));
+        assert.equal(
+          got.length,
+          listed.has(sb) ? 1 : 0,
+          `${sb}: kernel and inspect agree (connect exit ${results[k * 10 + i]?.code})`,
+        );
+      }),
+    );
     // Retry the ones that failed; then all 20 are distinct and reachable across the hosts.
     for (const [k, h] of hs.entries()) for (const sb of sbs[k] ?? []) if (!listed.has(sb)) h.ok('connect', 'churn', sb);
     for (const h of hs) h.ok('restore');
     const ips = hs.map((h, k) => (sbs[k] ?? []).map((sb) => sbAddr(h, sb, sub) ?? ''));
     assert.equal(new Set(ips.flat().filter(Boolean)).size, 20, `20 distinct addresses: ${ips.flat().join(' ')}`);
-    const got = await pingAll([0, 3, 6, 9].flatMap((i) => [[sbs[0]?.[i] ?? '', ips[1]?.[i] ?? ''], [sbs[1]?.[i] ?? '', ips[0]?.[i] ?? '']] as Array<[string, string]>));
-    assert.deepEqual(got, got.map(() => true), 'sampled cross-host pings');
+    const got = await pingAll(
+      [0, 3, 6, 9].flatMap(
+        (i) =>
+          [
+            [sbs[0]?.[i] ?? '', ips[1]?.[i] ?? ''],
+            [sbs[1]?.[i] ?? '', ips[0]?.[i] ?? ''],
+          ] as Array<[string, string]>,
+      ),
+    );
+    assert.deepEqual(
+      got,
+      got.map(() => true),
+      'sampled cross-host pings',
+    );
     hs.forEach((h, k) => h.ok('sandbox', 'rm', ...(sbs[k] ?? [])));
     h3.ok('rm', 'churn');
   });
@@ -240,10 +317,24 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
     h2.ok('sandbox', 'create', p2, '--net', 'part');
     h1.ok('restore');
     const [ip1, ip2] = [sbAddr(h1, p1, sub) ?? '', sbAddr(h2, p2, sub) ?? ''];
-    assert.deepEqual(await pingAll([[p1, ip2], [p2, ip1]]), [true, true], 'before the partition');
+    assert.deepEqual(
+      await pingAll([
+        [p1, ip2],
+        [p2, ip1],
+      ]),
+      [true, true],
+      'before the partition',
+    );
     c.partition(h1);
     try {
-      assert.deepEqual(await pingAll([[p1, ip2], [p2, ip1]]), [false, false], 'cut off');
+      assert.deepEqual(
+        await pingAll([
+          [p1, ip2],
+          [p2, ip1],
+        ]),
+        [false, false],
+        'cut off',
+      );
       const t0 = Date.now();
       const r = h1.netctl('sandbox', 'create', h1.name('p4'), '--net', 'part');
       assert.equal(r.code, 1);
@@ -257,7 +348,14 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
     assert.notEqual(await h2.pingWithin(p2, ip1, 3000), null, 'host2 -> host1 again after heal');
     h1.ok('restore'); // host1's next command
     const ip3 = sbAddr(h2, p3, sub) ?? '';
-    assert.deepEqual(await pingAll([[p1, ip3], [p3, ip1]]), [true, true], 'the sandbox connected during the partition is reached');
+    assert.deepEqual(
+      await pingAll([
+        [p1, ip3],
+        [p3, ip1],
+      ]),
+      [true, true],
+      'the sandbox connected during the partition is reached',
+    );
     h1.ok('sandbox', 'rm', p1);
     h2.ok('sandbox', 'rm', p2, p3);
     h2.ok('rm', 'part');
@@ -265,6 +363,11 @@ describe('overlay: errors and faults', { skip: !isRoot && 'needs root' }, () => 
 
   it('cleanup leaves nothing', async () => {
     assert.deepEqual(await c.removeAll(), []);
-    assert.equal(run('ip', ['netns', 'list']).out.split('\n').filter((l) => l.startsWith(c.tag) && !c.harnessNamespaces().has(l.split(' ')[0] ?? '')).length, 0);
+    assert.equal(
+      run('ip', ['netns', 'list'])
+        .out.split('\n')
+        .filter((l) => l.startsWith(c.tag) && !c.harnessNamespaces().has(l.split(' ')[0] ?? '')).length,
+      0,
+    );
   });
 });

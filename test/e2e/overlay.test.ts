@@ -10,8 +10,23 @@ import { after, before, describe, it } from 'node:test';
 import { Cluster, type ClusterHost } from '../helpers/cluster.js';
 import { isRoot } from '../helpers/host.js';
 import {
-  assertDevicesAccounted, assertNoOverlayDevices, assertOverlayDevices, assertPeers, containers, devices, hasEntriesFor,
-  inCidr, inspect, lsRows, peerOf, pingAll, sbAddr, sbAddrs, sbIface, table, type Peer,
+  assertDevicesAccounted,
+  assertNoOverlayDevices,
+  assertOverlayDevices,
+  assertPeers,
+  containers,
+  devices,
+  hasEntriesFor,
+  inCidr,
+  inspect,
+  lsRows,
+  peerOf,
+  pingAll,
+  sbAddr,
+  sbAddrs,
+  sbIface,
+  table,
+  type Peer,
 } from '../helpers/overlay.js';
 
 const SUB1 = '10.210.0.0/24';
@@ -21,7 +36,9 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
   let h1: ClusterHost, h2: ClusterHost, h3: ClusterHost;
   let ov1 = '';
   let vni1 = 0;
-  let a1 = '', a2 = '', a3 = '';
+  let a1 = '',
+    a2 = '',
+    a3 = '';
 
   before(async () => {
     c = await Cluster.start();
@@ -48,7 +65,11 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
       assert.equal(nw['IPAM']?.Config?.[0]?.Subnet, SUB1);
       assert.equal(nw['IPAM']?.Config?.[0]?.Gateway, '10.210.0.1', 'gateway: first address');
       const row = lsRows(h).find((r) => r['NAME'] === 'ov1');
-      assert.deepEqual(row, { 'NETWORK ID': ov1.slice(0, 12), NAME: 'ov1', DRIVER: 'overlay', SCOPE: 'global' }, `${h.nodeName}: ls`);
+      assert.deepEqual(
+        row,
+        { 'NETWORK ID': ov1.slice(0, 12), NAME: 'ov1', DRIVER: 'overlay', SCOPE: 'global' },
+        `${h.nodeName}: ls`,
+      );
       assertNoOverlayDevices(h, ov1);
     }
   });
@@ -60,14 +81,20 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     vni1 = assertOverlayDevices(h1, ov1);
     assertOverlayDevices(h2, ov1, vni1);
     assertNoOverlayDevices(h3, ov1);
-    const ips = [[h1, a1], [h2, a2], [h1, a3]].map(([h, sb]) => {
+    const ips = [
+      [h1, a1],
+      [h2, a2],
+      [h1, a3],
+    ].map(([h, sb]) => {
       const ip = sbAddr(h as ClusterHost, sb as string, SUB1);
       assert.ok(ip, `${sb} has an address in ${SUB1}`);
       const i = sbIface(h as ClusterHost, sb as string, ip);
       assert.equal(i?.ifname, 'eth0', `${sb}: the overlay endpoint is eth0`);
       assert.equal(i?.mtu, 1450, `${sb}: endpoint MTU 1450`);
       // The host end of the endpoint is on the network's bridge.
-      const hostEnds = (h as ClusterHost).links().filter((l) => l.master === devices(ov1).br && l.ifname !== devices(ov1).vx);
+      const hostEnds = (h as ClusterHost)
+        .links()
+        .filter((l) => l.master === devices(ov1).br && l.ifname !== devices(ov1).vx);
       assert.ok(hostEnds.length >= 1, `${sb}: a port on ${devices(ov1).br} besides the VXLAN device`);
       return ip;
     });
@@ -84,17 +111,37 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
 
   it('traffic: ping across hosts in both directions, and between two sandboxes of one host', async () => {
     const [ip1, ip2, ip3] = [sbAddr(h1, a1, SUB1), sbAddr(h2, a2, SUB1), sbAddr(h1, a3, SUB1)];
-    assert.deepEqual(await pingAll([[a1, ip2!], [a2, ip1!], [a3, ip2!], [a2, ip3!], [a1, ip3!]]), [true, true, true, true, true]);
+    assert.deepEqual(
+      await pingAll([
+        [a1, ip2!],
+        [a2, ip1!],
+        [a3, ip2!],
+        [a2, ip3!],
+        [a1, ip3!],
+      ]),
+      [true, true, true, true, true],
+    );
   });
 
   it('inspect from a host with no endpoint lists the containers of every host, with Node and AdvertiseAddr, and Peers', () => {
     const nw = inspect(h3, 'ov1');
     const got = Object.values(nw['Containers'] as Record<string, Record<string, string>>)
-      .map((x) => `${x['Name']} ${x['IPv4Address']} ${x['MacAddress']?.toLowerCase()} ${x['Node']} ${x['AdvertiseAddr']}`).sort();
-    const want = ([[h1, a1], [h2, a2], [h1, a3]] as Array<[ClusterHost, string]>).map(([h, sb]) => {
-      const p = peerOf(h, sb, SUB1);
-      return `${sb} ${p.ip}/24 ${p.mac} ${h.nodeName} ${h.addr}`;
-    }).sort();
+      .map(
+        (x) => `${x['Name']} ${x['IPv4Address']} ${x['MacAddress']?.toLowerCase()} ${x['Node']} ${x['AdvertiseAddr']}`,
+      )
+      .sort();
+    const want = (
+      [
+        [h1, a1],
+        [h2, a2],
+        [h1, a3],
+      ] as Array<[ClusterHost, string]>
+    )
+      .map(([h, sb]) => {
+        const p = peerOf(h, sb, SUB1);
+        return `${sb} ${p.ip}/24 ${p.mac} ${h.nodeName} ${h.addr}`;
+      })
+      .sort();
     assert.deepEqual(got, want);
     const peers = (nw['Peers'] as Array<{ Name: string; IP: string }>).map((p) => `${p.Name} ${p.IP}`).sort();
     assert.deepEqual(peers, ['host1 192.0.2.1', 'host2 192.0.2.2']);
@@ -127,7 +174,10 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
   it('isolation: two overlays do not reach each other (same host or not), nor a bridge network', async () => {
     const ov2 = h2.ok('create', '-d', 'overlay', 'ov2').trim();
     const sub2 = inspect(h1, 'ov2')['IPAM']?.Config?.[0]?.Subnet as string;
-    assert.ok(sub2 && !inCidr(sub2.split('/')[0] ?? '', SUB1) && !inCidr('10.210.0.0', sub2), `default subnet ${sub2} does not overlap ov1`);
+    assert.ok(
+      sub2 && !inCidr(sub2.split('/')[0] ?? '', SUB1) && !inCidr('10.210.0.0', sub2),
+      `default subnet ${sub2} does not overlap ov1`,
+    );
     const [b1, b2, l1] = [h1.name('b1'), h2.name('b2'), h1.name('l1')];
     h1.ok('sandbox', 'create', b1, '--net', 'ov2');
     h2.ok('sandbox', 'create', b2, '--net', 'ov2');
@@ -137,11 +187,39 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     assert.notEqual(vni2, vni1, 'a VNI per network');
     h1.ok('create', '--subnet', '10.252.0.0/24', 'lbr');
     h1.ok('sandbox', 'create', l1, '--net', 'lbr');
-    const [ipA1, ipA2, ipB1, ipB2, ipL1] = [sbAddr(h1, a1, SUB1), sbAddr(h2, a2, SUB1), sbAddr(h1, b1, sub2), sbAddr(h2, b2, sub2), sbAddr(h1, l1, '10.252.0.0/24')];
+    const [ipA1, ipA2, ipB1, ipB2, ipL1] = [
+      sbAddr(h1, a1, SUB1),
+      sbAddr(h2, a2, SUB1),
+      sbAddr(h1, b1, sub2),
+      sbAddr(h2, b2, sub2),
+      sbAddr(h1, l1, '10.252.0.0/24'),
+    ];
     assert.ok(ipA1 && ipA2 && ipB1 && ipB2 && ipL1);
-    assert.deepEqual(await pingAll([[b1, ipB2], [b2, ipB1]]), [true, true], 'ov2 works across hosts');
-    const blocked = await pingAll([[a1, ipB2], [b2, ipA1], [a2, ipB1], [b1, ipA2], [a1, ipB1], [b1, ipA1], [l1, ipA1], [a1, ipL1], [l1, ipB1], [b1, ipL1]]);
-    assert.deepEqual(blocked, blocked.map(() => false), 'no ping between ov1, ov2 and lbr (a1-b2, b2-a1, a2-b1, b1-a2, a1-b1, b1-a1, l1-a1, a1-l1, l1-b1, b1-l1)');
+    assert.deepEqual(
+      await pingAll([
+        [b1, ipB2],
+        [b2, ipB1],
+      ]),
+      [true, true],
+      'ov2 works across hosts',
+    );
+    const blocked = await pingAll([
+      [a1, ipB2],
+      [b2, ipA1],
+      [a2, ipB1],
+      [b1, ipA2],
+      [a1, ipB1],
+      [b1, ipA1],
+      [l1, ipA1],
+      [a1, ipL1],
+      [l1, ipB1],
+      [b1, ipL1],
+    ]);
+    assert.deepEqual(
+      blocked,
+      blocked.map(() => false),
+      'no ping between ov1, ov2 and lbr (a1-b2, b2-a1, a2-b1, b1-a2, a1-b1, b1-a1, l1-a1, a1-l1, l1-b1, b1-l1)',
+    );
   });
 
   it('netctl_gwbridge: an all-overlay sandbox gets a gwbridge endpoint with the default route (masqueraded); --internal gets none', async () => {
@@ -170,9 +248,25 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     h1.ok('sandbox', 'create', i1, '--net', 'ovint');
     h2.ok('sandbox', 'create', i2, '--net', 'ovint');
     h1.ok('restore');
-    assert.deepEqual(h1.links(i1).map((l) => l.ifname).sort(), ['eth0', 'lo'], 'one endpoint only');
-    assert.equal(h1.routes(i1).some((r) => r.dst === 'default'), false, 'no default route');
-    assert.equal(Object.values(inspect(h1, 'netctl_gwbridge')['Containers'] as Record<string, { Name: string }>).some((x) => x.Name === i1), false);
+    assert.deepEqual(
+      h1
+        .links(i1)
+        .map((l) => l.ifname)
+        .sort(),
+      ['eth0', 'lo'],
+      'one endpoint only',
+    );
+    assert.equal(
+      h1.routes(i1).some((r) => r.dst === 'default'),
+      false,
+      'no default route',
+    );
+    assert.equal(
+      Object.values(inspect(h1, 'netctl_gwbridge')['Containers'] as Record<string, { Name: string }>).some(
+        (x) => x.Name === i1,
+      ),
+      false,
+    );
     assert.equal(h1.ping(i1, '198.51.100.2'), false, 'no way out');
     assert.ok(ping(i1, sbAddr(h2, i2, '10.213.0.0/24')), 'inside the internal overlay: across hosts');
   });
@@ -181,8 +275,17 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     const r = h3.netctl('rm', 'ov1');
     assert.equal(r.code, 1);
     assert.match(r.err, /network ov1 has active endpoints/);
-    for (const [sb, node] of [[a1, 'host1'], [a2, 'host2'], [a3, 'host1']]) assert.ok(r.err.includes(`${sb} (${node})`), `names ${sb} (${node}): ${r.err}`);
-    for (const h of c.hosts) assert.ok(lsRows(h).some((x) => x['NAME'] === 'ov1'), `${h.nodeName} still lists ov1`);
+    for (const [sb, node] of [
+      [a1, 'host1'],
+      [a2, 'host2'],
+      [a3, 'host1'],
+    ])
+      assert.ok(r.err.includes(`${sb} (${node})`), `names ${sb} (${node}): ${r.err}`);
+    for (const h of c.hosts)
+      assert.ok(
+        lsRows(h).some((x) => x['NAME'] === 'ov1'),
+        `${h.nodeName} still lists ov1`,
+      );
     assertOverlayDevices(h1, ov1, vni1);
     assertOverlayDevices(h2, ov1, vni1);
   });
@@ -200,7 +303,10 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
   it('node ls lists the hosts with their advertise address, last seen and endpoint count', () => {
     const rows = nodeRows(h3);
     const per = endpointsPerNode(h3);
-    assert.ok((per.get('host1') ?? 0) >= 4 && (per.get('host2') ?? 0) >= 3, `endpoints per node from inspect: ${JSON.stringify([...per])}`);
+    assert.ok(
+      (per.get('host1') ?? 0) >= 4 && (per.get('host2') ?? 0) >= 3,
+      `endpoints per node from inspect: ${JSON.stringify([...per])}`,
+    );
     for (const h of [h1, h2]) {
       const row = rows.find((x) => x['NAME'] === h.nodeName);
       assert.ok(row, `${h.nodeName} listed: ${JSON.stringify(rows)}`);
@@ -208,14 +314,18 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
       assert.notEqual(row['LAST SEEN'], '');
       assert.equal(row['ENDPOINTS'], String(per.get(h.nodeName)));
     }
-    for (const row of rows) assert.equal(row['ENDPOINTS'], String(per.get(row['NAME'] ?? '') ?? 0), `${row['NAME']}: count`);
+    for (const row of rows)
+      assert.equal(row['ENDPOINTS'], String(per.get(row['NAME'] ?? '') ?? 0), `${row['NAME']}: count`);
   });
 
-  it('node rm: the local host is refused; a dead host\'s endpoints go cluster-wide, peers drop them, their addresses are free', async () => {
+  it("node rm: the local host is refused; a dead host's endpoints go cluster-wide, peers drop them, their addresses are free", async () => {
     const self = h3.netctl('node', 'rm', 'host3');
     assert.equal(self.code, 1, 'node rm of the local host is refused');
     assert.match(self.err, /^Error: /);
-    assert.ok(nodeRows(h3).some((x) => x['NAME'] === 'host3'), 'host3 still listed');
+    assert.ok(
+      nodeRows(h3).some((x) => x['NAME'] === 'host3'),
+      'host3 still listed',
+    );
     const d3 = h3.name('d3');
     h3.ok('sandbox', 'create', d3, '--net', 'ov1', '--ip', '10.210.0.150');
     const p3 = peerOf(h3, d3, SUB1);
@@ -228,17 +338,24 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     try {
       h1.ok('node', 'rm', '192.0.2.3'); // by address
       for (const h of [h1, h2]) {
-        assert.equal(containers(h, 'ov1').some((x) => x.Name === d3 || x.Node === 'host3'), false, `${h.nodeName}: inspect no longer lists d3`);
+        assert.equal(
+          containers(h, 'ov1').some((x) => x.Name === d3 || x.Node === 'host3'),
+          false,
+          `${h.nodeName}: inspect no longer lists d3`,
+        );
         const row = nodeRows(h).find((x) => x['NAME'] === 'host3');
-        assert.ok(row === undefined || row['ENDPOINTS'] === '0', `node ls: host3 gone or without endpoints: ${JSON.stringify(row)}`);
+        assert.ok(
+          row === undefined || row['ENDPOINTS'] === '0',
+          `node ls: host3 gone or without endpoints: ${JSON.stringify(row)}`,
+        );
       }
       h1.ok('restore');
       h2.ok('restore');
-      assert.equal(hasEntriesFor(h1, ov1, p3), false, 'host1 dropped d3\'s entries');
-      assert.equal(hasEntriesFor(h2, ov1, p3), false, 'host2 dropped d3\'s entries');
+      assert.equal(hasEntriesFor(h1, ov1, p3), false, "host1 dropped d3's entries");
+      assert.equal(hasEntriesFor(h2, ov1, p3), false, "host2 dropped d3's entries");
       assertPeers(h2, ov1, [peerOf(h1, a1, SUB1), peerOf(h1, a3, SUB1)]);
       h2.ok('sandbox', 'create', y2, '--net', 'ov1', '--ip', '10.210.0.150');
-      assert.equal(sbAddr(h2, y2, SUB1), '10.210.0.150', 'd3\'s address is free again');
+      assert.equal(sbAddr(h2, y2, SUB1), '10.210.0.150', "d3's address is free again");
     } finally {
       await c.heal(h3);
     }
@@ -248,7 +365,12 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     assert.equal(back.code, 0, back.err);
     assert.match(back.err, /lost its address 10\.210\.0\.150 on ov1/);
     assert.equal(sbAddr(h3, d3, SUB1), undefined, 'd3 no longer holds the address');
-    assert.deepEqual(containers(h1, 'ov1').filter((x) => x.IPv4Address.startsWith('10.210.0.150/')).map((x) => x.Name), [y2]);
+    assert.deepEqual(
+      containers(h1, 'ov1')
+        .filter((x) => x.IPv4Address.startsWith('10.210.0.150/'))
+        .map((x) => x.Name),
+      [y2],
+    );
     h2.ok('sandbox', 'rm', y2);
     // Its stale sandbox can still be removed, and its devices go.
     const r = h3.netctl('sandbox', 'rm', '-f', d3);
@@ -260,22 +382,38 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     const sub = '10.211.0.0/24';
     h2.ok('create', '-d', 'overlay', '--subnet', sub, 'ovc');
     const sbs = c.hosts.map((h) => Array.from({ length: 10 }, (_, i) => h.name(`c${i}`)));
-    c.hosts.forEach((h, k) => { for (const sb of sbs[k] ?? []) h.ok('sandbox', 'create', sb, '--net', 'none'); });
-    const results = await Promise.all(c.hosts.flatMap((h, k) => (sbs[k] ?? []).map((sb) => h.netctlAsync('connect', 'ovc', sb))));
-    assert.deepEqual(results.filter((r) => r.code !== 0).map((r) => r.err), [], 'every connect succeeded');
-    const ips = c.hosts.map((h, k) => (sbs[k] ?? []).map((sb) => {
-      const a = sbAddrs(h, sb).filter((x) => inCidr(x, sub));
-      assert.equal(a.length, 1, `${sb}: one address in ${sub}: ${a.join(' ')}`);
-      return a[0] ?? '';
-    }));
+    c.hosts.forEach((h, k) => {
+      for (const sb of sbs[k] ?? []) h.ok('sandbox', 'create', sb, '--net', 'none');
+    });
+    const results = await Promise.all(
+      c.hosts.flatMap((h, k) => (sbs[k] ?? []).map((sb) => h.netctlAsync('connect', 'ovc', sb))),
+    );
+    assert.deepEqual(
+      results.filter((r) => r.code !== 0).map((r) => r.err),
+      [],
+      'every connect succeeded',
+    );
+    const ips = c.hosts.map((h, k) =>
+      (sbs[k] ?? []).map((sb) => {
+        const a = sbAddrs(h, sb).filter((x) => inCidr(x, sub));
+        assert.equal(a.length, 1, `${sb}: one address in ${sub}: ${a.join(' ')}`);
+        return a[0] ?? '';
+      }),
+    );
     assert.equal(new Set(ips.flat()).size, 30, `30 distinct addresses: ${ips.flat().sort().join(' ')}`);
     for (const h of c.hosts) h.ok('restore');
     const pairs: Array<[string, string]> = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) {
-      if (i !== j) pairs.push([sbs[i]?.[(k * 3 + i) % 10] ?? '', ips[j]?.[(k * 3 + j + 1) % 10] ?? '']);
-    }
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++)
+        for (let k = 0; k < 3; k++) {
+          if (i !== j) pairs.push([sbs[i]?.[(k * 3 + i) % 10] ?? '', ips[j]?.[(k * 3 + j + 1) % 10] ?? '']);
+        }
     const got = await pingAll(pairs);
-    assert.deepEqual(pairs.filter((_, n) => !got[n]), [], 'all sampled cross-host pings answered');
+    assert.deepEqual(
+      pairs.filter((_, n) => !got[n]),
+      [],
+      'all sampled cross-host pings answered',
+    );
     c.hosts.forEach((h, k) => h.ok('sandbox', 'rm', ...(sbs[k] ?? [])));
     h1.ok('rm', 'ovc');
   });
@@ -289,9 +427,16 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
       h1.ok('sandbox', 'create', e1, '--net', 'ov1');
       const p: Peer = peerOf(h1, e1, SUB1);
       const took = await h2.pingWithin(a2, p.ip, 2000, 100);
-      assert.notEqual(took, null, `host2 reaches e1 within 2 s, with no netctl command on host2; agent said: ${agents[1]?.output()}`);
+      assert.notEqual(
+        took,
+        null,
+        `host2 reaches e1 within 2 s, with no netctl command on host2; agent said: ${agents[1]?.output()}`,
+      );
       h1.ok('sandbox', 'rm', e1);
-      assert.ok(await h2.until(() => !hasEntriesFor(h2, ov1, p), 2000), 'host2 dropped e1\'s FDB and neighbour entries within 2 s');
+      assert.ok(
+        await h2.until(() => !hasEntriesFor(h2, ov1, p), 2000),
+        "host2 dropped e1's FDB and neighbour entries within 2 s",
+      );
       assertPeers(h2, ov1, [peerOf(h1, a1, SUB1), peerOf(h1, a3, SUB1)], ' (agent)');
     } finally {
       await Promise.all(agents.map((a) => a.kill()));
@@ -311,7 +456,11 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     assert.ok(h2.ping(a2, ip), 'host2 reaches it');
     const p = peerOf(h1, s1, SUB1);
     h1.ok('sandbox', 'stop', s1);
-    assert.equal(containers(h2, 'ov1').some((x) => x.Name === s1), false, 'stopped: gone from the cluster');
+    assert.equal(
+      containers(h2, 'ov1').some((x) => x.Name === s1),
+      false,
+      'stopped: gone from the cluster',
+    );
     h2.ok('restore');
     assert.equal(hasEntriesFor(h2, ov1, p), false, 'host2 dropped its entries');
     h1.ok('sandbox', 'start', s1);
@@ -336,7 +485,16 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     // Leaving the bridge network: the overlay alone wants the gwbridge again, which takes the route.
     h1.ok('disconnect', 'lb1', s1);
     assert.equal(gwNames(h1, s1).length, 1, 'gwbridge endpoint after the bridge network left');
-    assert.ok(h1.routes(s1).some((r) => r.dst === 'default' && r.gateway?.startsWith(String(inspect(h1, 'netctl_gwbridge')['IPAM']?.Config?.[0]?.Gateway))), 'default route via the gwbridge');
+    assert.ok(
+      h1
+        .routes(s1)
+        .some(
+          (r) =>
+            r.dst === 'default' &&
+            r.gateway?.startsWith(String(inspect(h1, 'netctl_gwbridge')['IPAM']?.Config?.[0]?.Gateway)),
+        ),
+      'default route via the gwbridge',
+    );
     // Joining a bridge network later: the gwbridge endpoint goes and the route moves to the bridge network.
     h1.ok('connect', 'lb1', s1);
     assert.equal(gwNames(h1, s1).length, 0, 'gwbridge endpoint gone once a bridge network carries the way out');
@@ -355,10 +513,13 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
   it('apply -f with an overlay network and a sandbox on it: made, reachable from another host, applied twice changes nothing', () => {
     const ap = h1.name('ap1');
     const file = join(h1.root, 'overlay-topology.json');
-    writeFileSync(file, JSON.stringify({
-      networks: [{ name: 'ovap', driver: 'overlay', subnets: [{ subnet: '10.215.0.0/24' }] }],
-      sandboxes: [{ name: ap, networks: ['ovap'] }],
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        networks: [{ name: 'ovap', driver: 'overlay', subnets: [{ subnet: '10.215.0.0/24' }] }],
+        sandboxes: [{ name: ap, networks: ['ovap'] }],
+      }),
+    );
     h1.ok('apply', '-f', file);
     const ip = sbAddr(h1, ap, '10.215.0.0/24');
     assert.ok(ip, 'the sandbox has an overlay address');
@@ -383,7 +544,11 @@ describe('overlay networks across three hosts', { skip: !isRoot && 'needs root' 
     for (const id of [ov1, ov2, ovint]) for (const h of c.hosts) assertNoOverlayDevices(h, id);
     assert.equal(h3.ok('rm', 'ov1', 'ov2', 'ovint'), 'ov1\nov2\novint\n');
     for (const h of c.hosts) {
-      assert.equal(lsRows(h).some((x) => ['ov1', 'ov2', 'ovint'].includes(x['NAME'] ?? '')), false, `${h.nodeName}: ls no longer shows them`);
+      assert.equal(
+        lsRows(h).some((x) => ['ov1', 'ov2', 'ovint'].includes(x['NAME'] ?? '')),
+        false,
+        `${h.nodeName}: ls no longer shows them`,
+      );
       assert.equal(h.netctl('inspect', 'ov1').code, 1);
       assertDevicesAccounted(h, 'after rm');
     }

@@ -21,14 +21,24 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
   });
 
   const netctlEnv = (env: Record<string, string>, ...args: string[]): Result =>
-    h.run('env', [...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'nsenter', `--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, ...args]);
+    h.run('env', [
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      'nsenter',
+      `--net=/var/run/netns/${h.ns}`,
+      BIN,
+      '--root',
+      h.root,
+      ...args,
+    ]);
 
   /** Store and kernel agree (doctor also reports netctl's leftovers), and no netns or name files outlive their sandbox. */
   const doctorClean = (why: string) => {
     const d = h.netctl('doctor');
     assert.equal(d.code, 0, `${why}: doctor found drift:\n${d.out}${d.err}`);
     const known = new Set(Object.values(h.store().sandboxes).map((x) => x.name));
-    const orphans = h.leaks().filter((l) => /^(netns |\/etc\/netns\/)/.test(l) && !known.has(l.split(/[ /]/).pop() ?? ''));
+    const orphans = h
+      .leaks()
+      .filter((l) => /^(netns |\/etc\/netns\/)/.test(l) && !known.has(l.split(/[ /]/).pop() ?? ''));
     assert.deepEqual(orphans, [], `${why}: leftovers`);
   };
 
@@ -37,7 +47,10 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
     const names = Array.from({ length: 50 }, (_, i) => h.name(`c${i}`));
     for (const n of names) h.foreignNetns(n);
     const results = await Promise.all(names.map((n) => h.netctlAsync('connect', 'crowd', n)));
-    assert.deepEqual(results.filter((r) => r.code !== 0).map((r) => r.err), []);
+    assert.deepEqual(
+      results.filter((r) => r.code !== 0).map((r) => r.err),
+      [],
+    );
     const ips = names.map((n) => h.addrs(n)['eth0']?.[0]);
     assert.equal(new Set(ips).size, 50, 'distinct addresses in the kernel');
     assert.equal(Object.keys(h.store().endpoints).length, 50);
@@ -48,7 +61,9 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
   });
 
   it('10 concurrent creates of one name: exactly one network', async () => {
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => h.netctlAsync('create', '--subnet', `10.243.${i}.0/24`, 'twin')));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => h.netctlAsync('create', '--subnet', `10.243.${i}.0/24`, 'twin')),
+    );
     assert.equal(results.filter((r) => r.code === 0).length, 1);
     for (const r of results.filter((x) => x.code !== 0)) assert.match(r.err, /network with name twin already exists/);
     assert.equal(Object.values(h.store().networks).filter((n) => n.name === 'twin').length, 1);
@@ -58,9 +73,14 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
   });
 
   it('a held lock makes the next command wait and say who holds it', async () => {
-    const holder = spawn('nsenter', [`--net=/var/run/netns/${h.ns}`, process.execPath, '--input-type=module', '-e',
+    const holder = spawn('nsenter', [
+      `--net=/var/run/netns/${h.ns}`,
+      process.execPath,
+      '--input-type=module',
+      '-e',
       `const { acquireLock } = await import(${JSON.stringify(new URL('../../src/store/lock.js', import.meta.url).href)});
-       const release = await acquireLock(${JSON.stringify(h.root)}); console.log('held'); setTimeout(() => release().then(() => process.exit(0)), 1800);`]);
+       const release = await acquireLock(${JSON.stringify(h.root)}); console.log('held'); setTimeout(() => release().then(() => process.exit(0)), 1800);`,
+    ]);
     await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
     const r = await h.netctlAsync('create', '--subnet', '10.244.0.0/24', 'waiter');
     assert.equal(r.code, 0, r.err);
@@ -69,22 +89,55 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
   });
 
   // Each operation on a prepared state; K-th kernel call fails or the process is killed there.
-  interface Op { name: string; prepare: () => void; argv: () => string[] }
+  interface Op {
+    name: string;
+    prepare: () => void;
+    argv: () => string[];
+  }
   let seq = 0;
   const ops: Op[] = [
     { name: 'create', prepare: () => undefined, argv: () => ['create', '--subnet', '10.245.1.0/24', 'f-net'] },
-    { name: 'sandbox create', prepare: () => { h.ok('create', '--subnet', '10.245.1.0/24', 'f-net'); }, argv: () => ['sandbox', 'create', h.name(`f${seq}`), '--net', 'f-net', '-p', '8080:80'] },
     {
-      name: 'connect', prepare: () => { h.ok('create', '--subnet', '10.245.1.0/24', 'f-net'); h.ok('create', '--subnet', '10.245.2.0/24', 'f-two'); h.ok('sandbox', 'create', h.name(`f${seq}`), '--net', 'f-net', '-p', '8081:80'); },
+      name: 'sandbox create',
+      prepare: () => {
+        h.ok('create', '--subnet', '10.245.1.0/24', 'f-net');
+      },
+      argv: () => ['sandbox', 'create', h.name(`f${seq}`), '--net', 'f-net', '-p', '8080:80'],
+    },
+    {
+      name: 'connect',
+      prepare: () => {
+        h.ok('create', '--subnet', '10.245.1.0/24', 'f-net');
+        h.ok('create', '--subnet', '10.245.2.0/24', 'f-two');
+        h.ok('sandbox', 'create', h.name(`f${seq}`), '--net', 'f-net', '-p', '8081:80');
+      },
       argv: () => ['connect', '--gw-priority', '5', 'f-two', h.name(`f${seq}`)],
     },
     {
-      name: 'disconnect', prepare: () => { h.ok('create', '--subnet', '10.245.1.0/24', 'f-net'); h.ok('create', '--subnet', '10.245.2.0/24', 'f-two'); h.ok('sandbox', 'create', h.name(`f${seq}`), '--net', 'f-net', '-p', '8082:80'); h.ok('connect', 'f-two', h.name(`f${seq}`)); },
+      name: 'disconnect',
+      prepare: () => {
+        h.ok('create', '--subnet', '10.245.1.0/24', 'f-net');
+        h.ok('create', '--subnet', '10.245.2.0/24', 'f-two');
+        h.ok('sandbox', 'create', h.name(`f${seq}`), '--net', 'f-net', '-p', '8082:80');
+        h.ok('connect', 'f-two', h.name(`f${seq}`));
+      },
       argv: () => ['disconnect', 'f-net', h.name(`f${seq}`)],
     },
-    { name: 'rm', prepare: () => { h.ok('create', '--subnet', '10.245.1.0/24', 'f-net'); h.ok('create', '--subnet', '10.245.2.0/24', 'f-two'); }, argv: () => ['rm', 'f-net', 'f-two'] },
     {
-      name: 'sandbox rm', prepare: () => { h.ok('create', '--subnet', '10.245.1.0/24', 'f-net'); h.ok('sandbox', 'create', h.name(`f${seq}`), '--net', 'f-net', '-p', '8083:80'); h.ok('sandbox', 'create', h.name(`g${seq}`), '--net', 'f-net'); },
+      name: 'rm',
+      prepare: () => {
+        h.ok('create', '--subnet', '10.245.1.0/24', 'f-net');
+        h.ok('create', '--subnet', '10.245.2.0/24', 'f-two');
+      },
+      argv: () => ['rm', 'f-net', 'f-two'],
+    },
+    {
+      name: 'sandbox rm',
+      prepare: () => {
+        h.ok('create', '--subnet', '10.245.1.0/24', 'f-net');
+        h.ok('sandbox', 'create', h.name(`f${seq}`), '--net', 'f-net', '-p', '8083:80');
+        h.ok('sandbox', 'create', h.name(`g${seq}`), '--net', 'f-net');
+      },
       argv: () => ['sandbox', 'rm', h.name(`f${seq}`), h.name(`g${seq}`)],
     },
   ];
@@ -92,7 +145,9 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
     const s = h.store();
     const sbs = Object.values(s.sandboxes).map((x) => x.name);
     if (sbs.length) h.ok('sandbox', 'rm', '-f', ...sbs);
-    const nets = Object.values(s.networks).map((x) => x.name).filter((n) => !['bridge', 'host', 'none'].includes(n));
+    const nets = Object.values(s.networks)
+      .map((x) => x.name)
+      .filter((n) => !['bridge', 'host', 'none'].includes(n));
     if (nets.length) h.ok('rm', '-f', ...nets);
   };
 
@@ -100,25 +155,26 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
     it(`${op.name}: a failure or a kill at every kernel step leaves store and kernel in agreement`, () => {
       let steps = 0;
       try {
-      for (const mode of ['fail', 'kill'] as const) {
-        for (let k = 1; k < 20; k++) {
-          seq++;
-          op.prepare();
-          const r = netctlEnv({ NETCTL_FAULT: `${mode}:${k}` }, ...op.argv());
-          if (r.code === 0) { // k is past the operation's last kernel call
+        for (const mode of ['fail', 'kill'] as const) {
+          for (let k = 1; k < 20; k++) {
+            seq++;
+            op.prepare();
+            const r = netctlEnv({ NETCTL_FAULT: `${mode}:${k}` }, ...op.argv());
+            if (r.code === 0) {
+              // k is past the operation's last kernel call
+              reset();
+              break;
+            }
+            if (mode === 'fail') assert.match(r.err, /injected failure/, `${op.name} fail:${k}: ${r.err}`);
+            steps++;
+            // The next mutating command finishes or rolls back what was interrupted.
+            const next = h.netctl('prune', '-f', '--filter', 'label=nothing-has-this');
+            assert.equal(next.code, 0, `${op.name} ${mode}:${k}, next command: ${next.err}`);
+            assert.equal(h.store().journal.length, 0, `${op.name} ${mode}:${k}: journal finished`);
+            doctorClean(`${op.name} ${mode}:${k}`);
             reset();
-            break;
           }
-          if (mode === 'fail') assert.match(r.err, /injected failure/, `${op.name} fail:${k}: ${r.err}`);
-          steps++;
-          // The next mutating command finishes or rolls back what was interrupted.
-          const next = h.netctl('prune', '-f', '--filter', 'label=nothing-has-this');
-          assert.equal(next.code, 0, `${op.name} ${mode}:${k}, next command: ${next.err}`);
-          assert.equal(h.store().journal.length, 0, `${op.name} ${mode}:${k}: journal finished`);
-          doctorClean(`${op.name} ${mode}:${k}`);
-          reset();
         }
-      }
       } finally {
         reset(); // a failed assertion must not leave state to the next operation
       }
@@ -130,7 +186,9 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
   it('a corrupt store is reported, never overwritten, and the backup brings it back', (t) => {
     // Every change rewrites store.json here, so the .bak is the version before the last change.
     process.env['NETCTL_DELTA_LIMIT'] = '0';
-    t.after(() => { delete process.env['NETCTL_DELTA_LIMIT']; });
+    t.after(() => {
+      delete process.env['NETCTL_DELTA_LIMIT'];
+    });
     h.ok('create', '--subnet', '10.246.0.0/24', 'keep');
     h.ok('create', '--subnet', '10.246.9.0/24', 'later'); // store.json.bak now holds the version with keep only
     const file = join(h.root, 'store.json');
@@ -149,7 +207,11 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
     // The documented recovery: the previous version is kept beside it on every write.
     writeFileSync(file, readFileSync(`${file}.bak`));
     assert.equal(h.netctl('inspect', '-f', '{{.Name}}', 'keep').out, 'keep\n');
-    assert.match(h.netctl('doctor').out, /extra bridge nc-/, 'the bridge of the change the backup predates shows as drift');
+    assert.match(
+      h.netctl('doctor').out,
+      /extra bridge nc-/,
+      'the bridge of the change the backup predates shows as drift',
+    );
     h.ok('restore');
     renameSync(file, `${file}.real`);
     symlinkSync(`${file}.real`, file);
@@ -171,23 +233,53 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
     h.ok('create', '--subnet', '10.247.0.0/24', 'calm');
     const s = h.name('calm');
     h.ok('sandbox', 'create', s, '--net', 'calm');
-    const snapshot = () => JSON.stringify([h.links().map((l) => l.ifname).sort(), h.storeText(), h.iptablesSave().replace(/^#.*$/gm, '')]);
+    const snapshot = () =>
+      JSON.stringify([
+        h
+          .links()
+          .map((l) => l.ifname)
+          .sort(),
+        h.storeText(),
+        h.iptablesSave().replace(/^#.*$/gm, ''),
+      ]);
     const cases: string[][] = [
-      ['create', '--', '-rf'], ['create', 'a b'], ['create', 'a\nb'], ['create', 'x'.repeat(65)], ['create', '../etc'], ['create', 'né'],
-      ['create', 'a;reboot'], ['create', '$(id)'], ['create', '-o', 'com.docker.network.bridge.name=averyveryverylong', 'x1'],
-      ['create', '-o', 'com.docker.network.bridge.name=a/b', 'x2'], ['create', '-o', 'com.docker.network.bridge.name=-x', 'x3'],
-      ['create', '-o', 'com.docker.network.driver.mtu=99999999', 'x4'], ['create', '-o', 'com.docker.network.bridge.enable_icc=maybe', 'x5'],
-      ['create', '--subnet', '10.0.0.0/8 ', 'x6'], ['create', '--subnet', '10.0.0.0/8\n', 'x7'], ['create', '--gateway', '10.0.0.1', 'x8'],
-      ['create', '--aux-address', 'a=not-an-ip', '--subnet', '10.248.0.0/24', 'x9'], ['create', '--ipam-driver', 'evil', 'x10'],
-      ['connect', 'calm', 'bad name'], ['connect', 'calm', '-x'], ['connect', '--ip', '10.247.0.5\n', 'calm', h.name('zz')],
-      ['connect', '--mac-address', '02:42:0a:00:00', 'calm', s], ['connect', '--mac-address', '01:00:5e:00:00:01', 'calm', s],
-      ['connect', '--alias', 'a\nb', 'calm', s], ['connect', '--alias', '-a', 'calm', s],
-      ['sandbox', 'create', h.name('h1'), '--net', 'calm', '--add-host', 'evil\n1.2.3.4:5.6.7.8'], ['sandbox', 'create', h.name('h2'), '--net', 'calm', '--add-host', 'a:not-ip'],
-      ['sandbox', 'create', h.name('h3'), '--net', 'calm', '--dns', '1.2.3.4\nnameserver 6.6.6.6'], ['sandbox', 'create', h.name('h4'), '--net', 'calm', '--hostname', 'a b'],
-      ['sandbox', 'create', h.name('h5'), '--net', 'calm', '--dns-search', 'x\ny'], ['sandbox', 'create', h.name('h6'), '--net', 'calm', '-p', '0:80'],
-      ['sandbox', 'create', h.name('h7'), '--net', 'calm', '-p', '70000:80'], ['sandbox', 'create', h.name('h8'), '--net', 'calm', '-p', '999.1.1.1:80:80'],
-      ['sandbox', 'create', h.name('h9'), '--net', 'container:nope'], ['sandbox', 'create', h.name('hA'), '--net', 'calm', '--dns-option', 'a b'],
-      ['exec', 'nope', '--', 'true'], ['--root', '/dev/null/x', 'create', 'y'],
+      ['create', '--', '-rf'],
+      ['create', 'a b'],
+      ['create', 'a\nb'],
+      ['create', 'x'.repeat(65)],
+      ['create', '../etc'],
+      ['create', 'né'],
+      ['create', 'a;reboot'],
+      ['create', '$(id)'],
+      ['create', '-o', 'com.docker.network.bridge.name=averyveryverylong', 'x1'],
+      ['create', '-o', 'com.docker.network.bridge.name=a/b', 'x2'],
+      ['create', '-o', 'com.docker.network.bridge.name=-x', 'x3'],
+      ['create', '-o', 'com.docker.network.driver.mtu=99999999', 'x4'],
+      ['create', '-o', 'com.docker.network.bridge.enable_icc=maybe', 'x5'],
+      ['create', '--subnet', '10.0.0.0/8 ', 'x6'],
+      ['create', '--subnet', '10.0.0.0/8\n', 'x7'],
+      ['create', '--gateway', '10.0.0.1', 'x8'],
+      ['create', '--aux-address', 'a=not-an-ip', '--subnet', '10.248.0.0/24', 'x9'],
+      ['create', '--ipam-driver', 'evil', 'x10'],
+      ['connect', 'calm', 'bad name'],
+      ['connect', 'calm', '-x'],
+      ['connect', '--ip', '10.247.0.5\n', 'calm', h.name('zz')],
+      ['connect', '--mac-address', '02:42:0a:00:00', 'calm', s],
+      ['connect', '--mac-address', '01:00:5e:00:00:01', 'calm', s],
+      ['connect', '--alias', 'a\nb', 'calm', s],
+      ['connect', '--alias', '-a', 'calm', s],
+      ['sandbox', 'create', h.name('h1'), '--net', 'calm', '--add-host', 'evil\n1.2.3.4:5.6.7.8'],
+      ['sandbox', 'create', h.name('h2'), '--net', 'calm', '--add-host', 'a:not-ip'],
+      ['sandbox', 'create', h.name('h3'), '--net', 'calm', '--dns', '1.2.3.4\nnameserver 6.6.6.6'],
+      ['sandbox', 'create', h.name('h4'), '--net', 'calm', '--hostname', 'a b'],
+      ['sandbox', 'create', h.name('h5'), '--net', 'calm', '--dns-search', 'x\ny'],
+      ['sandbox', 'create', h.name('h6'), '--net', 'calm', '-p', '0:80'],
+      ['sandbox', 'create', h.name('h7'), '--net', 'calm', '-p', '70000:80'],
+      ['sandbox', 'create', h.name('h8'), '--net', 'calm', '-p', '999.1.1.1:80:80'],
+      ['sandbox', 'create', h.name('h9'), '--net', 'container:nope'],
+      ['sandbox', 'create', h.name('hA'), '--net', 'calm', '--dns-option', 'a b'],
+      ['exec', 'nope', '--', 'true'],
+      ['--root', '/dev/null/x', 'create', 'y'],
     ];
     for (const argv of cases) {
       const before = snapshot();
@@ -207,7 +299,10 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
     h.ok('sandbox', 'create', p, '--net', 'drift', '--ip', '10.249.0.2');
     h.ok('sandbox', 'create', q, '--net', 'drift', '--ip', '10.249.0.3');
     doctorClean('before drift');
-    const veth = Object.values(h.store().endpoints as Record<string, { hostIf: string; sandboxId: string }>).map((e) => e.hostIf)[0] ?? '';
+    const veth =
+      Object.values(h.store().endpoints as Record<string, { hostIf: string; sandboxId: string }>).map(
+        (e) => e.hostIf,
+      )[0] ?? '';
     const bridge = h.links().find((l) => l.ifname.startsWith('nc-'))?.ifname ?? '';
     assert.equal(h.run('ip', ['-n', h.ns, 'link', 'del', veth]).code, 0);
     assert.equal(h.iptables('-F', 'NETCTL-FORWARD').code, 0);

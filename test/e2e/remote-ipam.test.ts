@@ -52,24 +52,56 @@ describe('IPAM plugins end to end', { skip: !isRoot && 'needs root' }, () => {
   });
 
   it('create with a remote driver: the pool and gateway come from RequestPool and RequestAddress, before CreateNetwork', async () => {
-    await ok('create', '-d', 'both', '--ipam-driver', 'both', '--subnet', '10.78.0.0/24', '--ipam-opt', 'zone=a', 'ipnet');
+    await ok(
+      'create',
+      '-d',
+      'both',
+      '--ipam-driver',
+      'both',
+      '--subnet',
+      '10.78.0.0/24',
+      '--ipam-opt',
+      'zone=a',
+      'ipnet',
+    );
     const pool = p.calls.find((c) => c.method === 'IpamDriver.RequestPool')?.body;
     const gw = p.calls.find((c) => c.method === 'IpamDriver.RequestAddress')?.body;
-    assert.deepEqual(calls(), ['GetCapabilities', 'GetCapabilities', 'GetDefaultAddressSpaces', 'RequestPool', 'RequestAddress', 'CreateNetwork']);
-    assert.deepEqual(pool, { AddressSpace: 'plugin-local', Pool: '10.78.0.0/24', SubPool: '', Options: { zone: 'a' }, V6: false });
+    assert.deepEqual(calls(), [
+      'GetCapabilities',
+      'GetCapabilities',
+      'GetDefaultAddressSpaces',
+      'RequestPool',
+      'RequestAddress',
+      'CreateNetwork',
+    ]);
+    assert.deepEqual(pool, {
+      AddressSpace: 'plugin-local',
+      Pool: '10.78.0.0/24',
+      SubPool: '',
+      Options: { zone: 'a' },
+      V6: false,
+    });
     assert.deepEqual(gw?.['Options'], { RequestAddressType: 'com.docker.network.gateway' });
     const nw = await inspect('ipnet');
     assert.equal(nw.IPAM.Driver, 'both');
-    assert.deepEqual(nw.IPAM.Config.map((c: { Subnet: string; Gateway: string }) => [c.Subnet, c.Gateway]), [['10.78.0.0/24', '10.78.0.1']]);
+    assert.deepEqual(
+      nw.IPAM.Config.map((c: { Subnet: string; Gateway: string }) => [c.Subnet, c.Gateway]),
+      [['10.78.0.0/24', '10.78.0.1']],
+    );
   });
 
   it('connect: RequestAddress, then CreateEndpoint with that address; two sandboxes talk', async () => {
     await ok('sandbox', 'create', A, '--net', 'ipnet');
     // The plugin gives no Gateway: no default route through it, so no external connectivity either.
     assert.deepEqual(calls(), ['RequestAddress', 'CreateEndpoint', 'Join']);
-    assert.equal(h.routes(A).find((r) => r.dst === 'default'), undefined);
+    assert.equal(
+      h.routes(A).find((r) => r.dst === 'default'),
+      undefined,
+    );
     await ok('sandbox', 'create', B, '--net', 'ipnet', '--ip', '10.78.0.50');
-    const ce = p.calls.find((c) => c.method === 'NetworkDriver.CreateEndpoint')?.body as { Interface: { Address: string } };
+    const ce = p.calls.find((c) => c.method === 'NetworkDriver.CreateEndpoint')?.body as {
+      Interface: { Address: string };
+    };
     const ra = p.calls.find((c) => c.method === 'IpamDriver.RequestAddress')?.body;
     calls();
     assert.equal(ra?.['Address'], '10.78.0.50');
@@ -113,7 +145,7 @@ describe('IPAM plugins end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(calls(), ['DeleteNetwork', 'ReleaseAddress', 'ReleasePool']);
   });
 
-  it('the built-in bridge with an IPAM plugin: the plugin\'s pool on the bridge, its addresses in the sandboxes', async () => {
+  it("the built-in bridge with an IPAM plugin: the plugin's pool on the bridge, its addresses in the sandboxes", async () => {
     await ok('create', '--ipam-driver', 'both', 'brnet');
     assert.deepEqual(calls(), ['GetCapabilities', 'GetDefaultAddressSpaces', 'RequestPool', 'RequestAddress']);
     await ok('sandbox', 'create', A, '--net', 'brnet');

@@ -26,14 +26,23 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     if (r.code !== 0) throw new Error(`netctl ${args.join(' ')} -> ${r.code}: ${r.err}`);
     return r;
   };
-  const hostLinks = () => h.links().map((l) => l.ifname).filter((n) => n !== 'lo').sort();
+  const hostLinks = () =>
+    h
+      .links()
+      .map((l) => l.ifname)
+      .filter((n) => n !== 'lo')
+      .sort();
 
   before(async () => {
     h = new TestHost();
     dir = mkdtempSync(join(tmpdir(), 'netctl-plugins-'));
     process.env['NETCTL_PLUGIN_DIRS'] = `${dir}/none:${dir}`;
     [A, B] = [h.name('a'), h.name('b')];
-    p = new PluginServer(join(dir, 'testnet.sock'), { hostNs: h.ns, tag: h.tag, gateway: { ip: '10.77.0.1', prefix: 24 } });
+    p = new PluginServer(join(dir, 'testnet.sock'), {
+      hostNs: h.ns,
+      tag: h.tag,
+      gateway: { ip: '10.77.0.1', prefix: 24 },
+    });
     await p.start();
   });
 
@@ -59,7 +68,11 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     assert.deepEqual(p.take(), ['Plugin.Activate', 'GetCapabilities', 'CreateNetwork']);
     assert.equal(p.lastHeaders['content-type'], 'application/vnd.docker.plugins.v1.2+json');
     assert.equal(p.lastHeaders['accept'], 'application/vnd.docker.plugins.v1.2+json');
-    const body = create?.body as { NetworkID: string; Options: Record<string, unknown>; IPv4Data: Array<Record<string, unknown>> };
+    const body = create?.body as {
+      NetworkID: string;
+      Options: Record<string, unknown>;
+      IPv4Data: Array<Record<string, unknown>>;
+    };
     assert.deepEqual(body.Options['com.docker.network.generic'], { color: 'blue' });
     assert.equal(body.IPv4Data[0]?.['Pool'], '10.77.0.0/24');
     assert.equal(body.IPv4Data[0]?.['Gateway'], '10.77.0.1/24');
@@ -68,11 +81,20 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     assert.equal(nw.Id, body.NetworkID);
   });
 
-  it('connect: CreateEndpoint, Join, ProgramExternalConnectivity; the plugin\'s veth becomes eth0 with address and route', async () => {
+  it("connect: CreateEndpoint, Join, ProgramExternalConnectivity; the plugin's veth becomes eth0 with address and route", async () => {
     await ok('sandbox', 'create', A, '--net', NET);
     await ok('sandbox', 'create', B, '--net', NET);
     const calls = p.calls.slice(0, 4);
-    assert.deepEqual(p.take(), ['Plugin.Activate', 'CreateEndpoint', 'Join', 'ProgramExternalConnectivity', 'Plugin.Activate', 'CreateEndpoint', 'Join', 'ProgramExternalConnectivity']);
+    assert.deepEqual(p.take(), [
+      'Plugin.Activate',
+      'CreateEndpoint',
+      'Join',
+      'ProgramExternalConnectivity',
+      'Plugin.Activate',
+      'CreateEndpoint',
+      'Join',
+      'ProgramExternalConnectivity',
+    ]);
     const ce = calls[1]?.body as { Interface: { Address: string; MacAddress: string }; EndpointID: string };
     assert.match(ce.Interface.Address, /^10\.77\.0\.\d+\/24$/);
     assert.equal((calls[2]?.body as { SandboxKey: string }).SandboxKey, `/var/run/netns/${A}`);
@@ -82,18 +104,24 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     assert.deepEqual(h.addrs(A)['eth0'], [ce.Interface.Address]);
     assert.equal(h.routes(A).find((r) => r.dst === 'default')?.gateway, '10.77.0.1');
     const ipB = h.addrs(B)['eth0']?.[0]?.split('/')[0] ?? '';
-    assert.ok(h.ping(A, ipB), 'A reaches B over the plugin\'s bridge');
+    assert.ok(h.ping(A, ipB), "A reaches B over the plugin's bridge");
     assert.ok(h.ping(B, '10.77.0.1'), 'B reaches the gateway the plugin gave');
   });
 
   it('disconnect: RevokeExternalConnectivity, Leave, DeleteEndpoint; connect again works', async () => {
     await ok('disconnect', NET, B);
     assert.deepEqual(p.take(), ['Plugin.Activate', 'RevokeExternalConnectivity', 'Leave', 'DeleteEndpoint']);
-    assert.equal(h.links(B).find((l) => l.ifname.startsWith('eth')), undefined);
-    assert.equal(p.held().length, 2, 'the bridge and A\'s veth');
+    assert.equal(
+      h.links(B).find((l) => l.ifname.startsWith('eth')),
+      undefined,
+    );
+    assert.equal(p.held().length, 2, "the bridge and A's veth");
     await ok('connect', NET, B);
     assert.deepEqual(p.take(), ['Plugin.Activate', 'CreateEndpoint', 'Join', 'ProgramExternalConnectivity']);
-    assert.ok(h.links(B).some((l) => l.ifname === 'eth1'), 'eth<N> is never reused');
+    assert.ok(
+      h.links(B).some((l) => l.ifname === 'eth1'),
+      'eth<N> is never reused',
+    );
   });
 
   for (const [at, undone] of [
@@ -117,7 +145,10 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
       assert.equal(h.storeText(), store);
       assert.deepEqual(hostLinks(), links);
       assert.deepEqual(p.held(), held);
-      assert.deepEqual(h.links(B).map((l) => l.ifname), ['lo']);
+      assert.deepEqual(
+        h.links(B).map((l) => l.ifname),
+        ['lo'],
+      );
       await ok('connect', NET, B);
       p.take();
     });
@@ -158,10 +189,20 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     assert.match(r.err, /^warning: NetworkDriver.DeleteEndpoint left for a later command/m);
     assert.deepEqual(p.take(), ['Plugin.Activate', 'CreateEndpoint', 'Join', 'Leave', 'DeleteEndpoint']);
     assert.equal(h.store().journal.length, 1, 'the undo calls it could not send are journaled');
-    assert.deepEqual(h.links(B).map((l) => l.ifname), ['lo']);
+    assert.deepEqual(
+      h.links(B).map((l) => l.ifname),
+      ['lo'],
+    );
     p.revive();
     await ok('connect', NET, B);
-    assert.deepEqual(p.take(), ['Plugin.Activate', 'Leave', 'DeleteEndpoint', 'CreateEndpoint', 'Join', 'ProgramExternalConnectivity']);
+    assert.deepEqual(p.take(), [
+      'Plugin.Activate',
+      'Leave',
+      'DeleteEndpoint',
+      'CreateEndpoint',
+      'Join',
+      'ProgramExternalConnectivity',
+    ]);
     assert.equal(h.store().journal.length, 0);
     assert.notEqual(h.storeText(), store);
   });
@@ -176,11 +217,18 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     assert.notEqual(r.code, 0);
     assert.deepEqual(p.take(), ['Plugin.Activate', 'CreateEndpoint', 'Join']);
     assert.equal(h.store().journal.length, 1);
-    assert.notDeepEqual(hostLinks(), links, 'the plugin\'s veth is still there');
+    assert.notDeepEqual(hostLinks(), links, "the plugin's veth is still there");
     await ok('connect', NET, B);
-    assert.deepEqual(p.take(), ['Plugin.Activate', 'Leave', 'DeleteEndpoint', 'CreateEndpoint', 'Join', 'ProgramExternalConnectivity']);
+    assert.deepEqual(p.take(), [
+      'Plugin.Activate',
+      'Leave',
+      'DeleteEndpoint',
+      'CreateEndpoint',
+      'Join',
+      'ProgramExternalConnectivity',
+    ]);
     assert.equal(h.store().journal.length, 0);
-    assert.equal(hostLinks().length, links.length + 1, 'only the new endpoint\'s veth was added');
+    assert.equal(hostLinks().length, links.length + 1, "only the new endpoint's veth was added");
   });
 
   it('restore replays CreateEndpoint and Join for an endpoint whose interface is gone', async () => {
@@ -189,7 +237,10 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     assert.match(ipB ?? '', /^10\.77\.0\.\d+\/24$/);
     assert.equal(spawnSync('ip', ['-n', B, 'link', 'del', gone]).status, 0);
     await ok('restore');
-    assert.deepEqual(p.take().filter((m) => m !== 'Plugin.Activate'), ['CreateEndpoint', 'Join', 'ProgramExternalConnectivity']);
+    assert.deepEqual(
+      p.take().filter((m) => m !== 'Plugin.Activate'),
+      ['CreateEndpoint', 'Join', 'ProgramExternalConnectivity'],
+    );
     assert.equal(h.addrs(B)[gone]?.[0], ipB);
     assert.ok(h.ping(B, h.addrs(A)['eth0']?.[0]?.split('/')[0] ?? ''));
   });
@@ -201,7 +252,10 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     assert.equal(r.code, 0, r.err);
     assert.match(r.err, /plugin "testnet" not found/);
     assert.equal(h.store().journal.length, 0);
-    assert.deepEqual(h.links(B).map((l) => l.ifname), ['lo']);
+    assert.deepEqual(
+      h.links(B).map((l) => l.ifname),
+      ['lo'],
+    );
     // That endpoint stays in the plugin's own state (it never heard the Leave); netctl has forgotten it.
     p.take();
     await ok('connect', NET, B);
@@ -210,10 +264,20 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
 
   it('rm: DeleteNetwork after the endpoints are gone', async () => {
     await ok('sandbox', 'rm', A, B);
-    assert.deepEqual(p.take().filter((m) => m !== 'Plugin.Activate'), ['RevokeExternalConnectivity', 'Leave', 'DeleteEndpoint', 'RevokeExternalConnectivity', 'Leave', 'DeleteEndpoint']);
+    assert.deepEqual(
+      p.take().filter((m) => m !== 'Plugin.Activate'),
+      [
+        'RevokeExternalConnectivity',
+        'Leave',
+        'DeleteEndpoint',
+        'RevokeExternalConnectivity',
+        'Leave',
+        'DeleteEndpoint',
+      ],
+    );
     await ok('rm', NET);
     assert.deepEqual(p.take(), ['Plugin.Activate', 'DeleteNetwork']);
-    assert.ok(!h.links().some((l) => l.ifname.startsWith(`${h.tag}b`)), 'the plugin\'s bridge is gone');
+    assert.ok(!h.links().some((l) => l.ifname.startsWith(`${h.tag}b`)), "the plugin's bridge is gone");
   });
 
   it('.spec and .json discovery (unix:// URLs), and a bad address refused', async () => {
@@ -230,7 +294,10 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
       }
       writeFileSync(join(dir, 'badnet.spec'), 'https://example.invalid:1\n');
       const r = await run('create', '-d', 'badnet', 'n-bad');
-      assert.match(r.err, /^Error: plugin "badnet": .*badnet\.spec has an unsupported address "https:\/\/example\.invalid:1"/);
+      assert.match(
+        r.err,
+        /^Error: plugin "badnet": .*badnet\.spec has an unsupported address "https:\/\/example\.invalid:1"/,
+      );
     } finally {
       await q.stop();
     }

@@ -21,9 +21,15 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     h.ok('sandbox', 'create', s);
     const br = h.links().find((l) => l.ifname === 'netctl0');
     assert.ok(br, 'netctl0 exists');
-    const [nw] = JSON.parse(h.ok('inspect', 'bridge')) as Array<{ IPAM: { Config: Array<{ Subnet: string; Gateway: string }> } }>;
+    const [nw] = JSON.parse(h.ok('inspect', 'bridge')) as Array<{
+      IPAM: { Config: Array<{ Subnet: string; Gateway: string }> };
+    }>;
     const gw = nw?.IPAM.Config[0]?.Gateway ?? '';
-    assert.match(nw?.IPAM.Config[0]?.Subnet ?? '', /^172\.17\.0\.0\/16$/, 'first free default pool in an empty namespace');
+    assert.match(
+      nw?.IPAM.Config[0]?.Subnet ?? '',
+      /^172\.17\.0\.0\/16$/,
+      'first free default pool in an empty namespace',
+    );
     assert.ok(h.ping(s, gw), 'sandbox reaches the bridge gateway');
     h.ok('sandbox', 'rm', s);
   });
@@ -37,7 +43,10 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     // Connecting a stopped sandbox only records the settings.
     h.ok('connect', 'db', s, '--ip', '10.232.2.30');
     assert.equal(h.netnsExists(s), false);
-    const [rec] = JSON.parse(h.ok('sandbox', 'inspect', s)) as Array<{ State: string; NetworkSettings: { Networks: Record<string, { IPAMConfig: { IPv4Address: string } }> } }>;
+    const [rec] = JSON.parse(h.ok('sandbox', 'inspect', s)) as Array<{
+      State: string;
+      NetworkSettings: { Networks: Record<string, { IPAMConfig: { IPv4Address: string } }> };
+    }>;
     assert.equal(rec?.State, 'stopped');
     assert.deepEqual(Object.keys(rec?.NetworkSettings.Networks ?? {}), ['web', 'db']);
     assert.equal(rec?.NetworkSettings.Networks['db']?.IPAMConfig.IPv4Address, '10.232.2.30');
@@ -60,12 +69,22 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     h.ok('disconnect', 'web', s);
     h.ok('connect', 'web', s, '--ip', '10.232.1.40');
     h.ok('sandbox', 'create', t, '--net', 'web', '--ip', '10.232.1.40');
-    const linksBefore = h.links().map((l) => l.ifname).sort();
+    const linksBefore = h
+      .links()
+      .map((l) => l.ifname)
+      .sort();
     const r = h.netctl('sandbox', 'start', s);
     assert.equal(r.code, 1);
     assert.match(r.err, /Address already in use: 10\.232\.1\.40 \(held by container .*thief\)/);
     assert.equal(h.netnsExists(s), false, 'no netns left by the failed start');
-    assert.deepEqual(h.links().map((l) => l.ifname).sort(), linksBefore, 'no veth left');
+    assert.deepEqual(
+      h
+        .links()
+        .map((l) => l.ifname)
+        .sort(),
+      linksBefore,
+      'no veth left',
+    );
     h.ok('sandbox', 'rm', s, t);
   });
 
@@ -83,7 +102,10 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
   it('a none sandbox has only lo, and a later connect gives it a NIC (as pouch)', () => {
     const s = h.name('none');
     h.ok('sandbox', 'create', s, '--net', 'none');
-    assert.deepEqual(h.links(s).map((l) => l.ifname), ['lo']);
+    assert.deepEqual(
+      h.links(s).map((l) => l.ifname),
+      ['lo'],
+    );
     assert.deepEqual(h.routes(s), []);
     h.ok('connect', 'web', s);
     assert.deepEqual(Object.keys(h.addrs(s)).sort(), ['eth0', 'lo']);
@@ -101,7 +123,11 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.ok(h.ping(peer, '10.232.1.77'), 'traffic reaches the adopted namespace');
     h.ok('sandbox', 'rm', s, peer);
     assert.equal(h.netnsExists(s), true, 'adopted netns kept');
-    assert.deepEqual(h.links(s).map((l) => l.ifname), ['lo'], 'netctl interfaces gone from it');
+    assert.deepEqual(
+      h.links(s).map((l) => l.ifname),
+      ['lo'],
+      'netctl interfaces gone from it',
+    );
   });
 
   it('sandbox create refuses a netns it does not own', () => {
@@ -121,18 +147,28 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
       h.ok('sandbox', 'attach', byPid, '--pid', String(proc.pid));
       assert.ok(h.netnsExists(byPid), 'named under /var/run/netns');
       h.ok('connect', 'web', byPid, '--ip', '10.232.1.66');
-      const inProc = JSON.parse(h.run('nsenter', [`--net=/proc/${proc.pid}/ns/net`, 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0']).out) as Array<{ addr_info: Array<{ local: string }> }>;
+      const inProc = JSON.parse(
+        h.run('nsenter', [`--net=/proc/${proc.pid}/ns/net`, 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0']).out,
+      ) as Array<{ addr_info: Array<{ local: string }> }>;
       assert.equal(inProc[0]?.addr_info[0]?.local, '10.232.1.66', 'the process sees the address');
       h.ok('sandbox', 'rm', byPid);
       assert.equal(h.netnsExists(byPid), false, 'the name netctl made is gone');
       assert.equal(proc.exitCode, null, 'the process and its namespace live on');
-      assert.deepEqual(JSON.parse(h.run('nsenter', [`--net=/proc/${proc.pid}/ns/net`, 'ip', '-j', 'link', 'show']).out).map((l: { ifname: string }) => l.ifname), ['lo']);
+      assert.deepEqual(
+        JSON.parse(h.run('nsenter', [`--net=/proc/${proc.pid}/ns/net`, 'ip', '-j', 'link', 'show']).out).map(
+          (l: { ifname: string }) => l.ifname,
+        ),
+        ['lo'],
+      );
     } finally {
       proc.kill();
     }
     const byPath = h.name('bypath');
     h.foreignNetns(byPath);
-    assert.match(h.netctl('sandbox', 'create', byPath).err, new RegExp(`hint: .*netctl sandbox attach ${byPath} --netns /var/run/netns/${byPath}`));
+    assert.match(
+      h.netctl('sandbox', 'create', byPath).err,
+      new RegExp(`hint: .*netctl sandbox attach ${byPath} --netns /var/run/netns/${byPath}`),
+    );
     h.ok('sandbox', 'attach', byPath, '--netns', `/var/run/netns/${byPath}`);
     h.ok('connect', 'web', byPath);
     h.ok('sandbox', 'rm', byPath);
@@ -160,8 +196,20 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.match(r.out, /10\.232\.2\.99\/24/);
     assert.equal(h.netctl('exec', s, '--', 'sh', '-c', 'exit 7').code, 7);
     // bin/netctl's shebang starts node without NODE_EXTRA_CA_CERTS; the command still gets it.
-    const env = h.run('nsenter', [`--net=/var/run/netns/${h.ns}`, 'env', 'NODE_EXTRA_CA_CERTS=/tmp/netctl-test-ca.pem', BIN, '--root', h.root,
-      'exec', s, '--', 'sh', '-c', 'echo "$NODE_EXTRA_CA_CERTS|${NETCTL_SAVED_CA-unset}"']);
+    const env = h.run('nsenter', [
+      `--net=/var/run/netns/${h.ns}`,
+      'env',
+      'NODE_EXTRA_CA_CERTS=/tmp/netctl-test-ca.pem',
+      BIN,
+      '--root',
+      h.root,
+      'exec',
+      s,
+      '--',
+      'sh',
+      '-c',
+      'echo "$NODE_EXTRA_CA_CERTS|${NETCTL_SAVED_CA-unset}"',
+    ]);
     assert.equal(env.out, '/tmp/netctl-test-ca.pem|unset\n', env.err);
     h.ok('sandbox', 'rm', s);
   });
@@ -173,7 +221,11 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     const lines = h.ok('sandbox', 'ls').trimEnd().split('\n');
     assert.match(lines[0] ?? '', /^SANDBOX ID {5}NAME +MODE +STATE +NETWORKS$/);
     assert.match(lines.find((l) => l.includes(s)) ?? '', /running +web,db$/);
-    const [v] = JSON.parse(h.ok('sandbox', 'inspect', s)) as Array<{ NetworkSettings: { Networks: Record<string, { Aliases: string[]; IPAddress: string; Gateway: string; MacAddress: string }> } }>;
+    const [v] = JSON.parse(h.ok('sandbox', 'inspect', s)) as Array<{
+      NetworkSettings: {
+        Networks: Record<string, { Aliases: string[]; IPAddress: string; Gateway: string; MacAddress: string }>;
+      };
+    }>;
     const web = v?.NetworkSettings.Networks['web'];
     assert.deepEqual(web?.Aliases, ['api']);
     assert.equal(web?.Gateway, '10.232.1.1');
@@ -185,11 +237,21 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
   it('bulk connect: many containers in one call, all or nothing; bulk rm', () => {
     const names = Array.from({ length: 12 }, (_, i) => h.name(`bulk${i}`));
     for (const n of names) h.foreignNetns(n);
-    const linksBefore = h.links().map((l) => l.ifname).sort();
+    const linksBefore = h
+      .links()
+      .map((l) => l.ifname)
+      .sort();
     const bad = h.netctl('connect', 'web', ...names, h.name('missing'));
     assert.equal(bad.code, 1);
     assert.match(bad.err, /No such container: .*missing/);
-    assert.deepEqual(h.links().map((l) => l.ifname).sort(), linksBefore, 'nothing half done');
+    assert.deepEqual(
+      h
+        .links()
+        .map((l) => l.ifname)
+        .sort(),
+      linksBefore,
+      'nothing half done',
+    );
     const flags = h.netctl('connect', '--ip', '10.232.1.200', 'web', ...names.slice(0, 2));
     assert.equal(flags.code, 125);
     assert.match(flags.err, /apply to one container/);
@@ -198,15 +260,30 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(new Set(ips).size, names.length);
     assert.ok(h.ping(names[0] ?? '', (ips[11] ?? '').split('/')[0] ?? ''), 'first reaches last');
     assert.equal(h.ok('sandbox', 'rm', ...names), names.map((n) => `${n}\n`).join(''));
-    assert.deepEqual(h.links().map((l) => l.ifname).sort(), linksBefore, 'every veth gone');
-    for (const n of names) assert.deepEqual(h.links(n).map((l) => l.ifname), ['lo']);
+    assert.deepEqual(
+      h
+        .links()
+        .map((l) => l.ifname)
+        .sort(),
+      linksBefore,
+      'every veth gone',
+    );
+    for (const n of names)
+      assert.deepEqual(
+        h.links(n).map((l) => l.ifname),
+        ['lo'],
+      );
   });
 
   it('concurrent connects never hand out the same address', async () => {
     const names = Array.from({ length: 8 }, (_, i) => h.name(`par${i}`));
     for (const n of names) h.foreignNetns(n);
     const results = await Promise.all(names.map((n) => h.netctlAsync('connect', 'db', n)));
-    assert.deepEqual(results.map((r) => r.code), names.map(() => 0), results.map((r) => r.err).join(''));
+    assert.deepEqual(
+      results.map((r) => r.code),
+      names.map(() => 0),
+      results.map((r) => r.err).join(''),
+    );
     const ips = names.map((n) => h.addrs(n)['eth0']?.[0]);
     assert.equal(new Set(ips).size, names.length, `distinct: ${ips.join(' ')}`);
     h.ok('sandbox', 'rm', ...names);

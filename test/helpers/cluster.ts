@@ -35,8 +35,20 @@ function ipBatch(ns: string, lines: string[]): void {
   if (r.status !== 0) throw new Error(`ip -n ${ns} -batch: ${r.stderr}`);
 }
 
-export interface Fdb { mac: string; dst?: string; state?: string; flags?: string[]; ifname?: string; master?: string; vlan?: number }
-export interface Neigh { dst: string; lladdr?: string; state?: string[] }
+export interface Fdb {
+  mac: string;
+  dst?: string;
+  state?: string;
+  flags?: string[];
+  ifname?: string;
+  master?: string;
+  vlan?: number;
+}
+export interface Neigh {
+  dst: string;
+  lladdr?: string;
+  state?: string[];
+}
 export interface LinkDetail {
   ifname: string;
   mtu: number;
@@ -62,10 +74,17 @@ export class ClusterHost extends TestHost {
   readonly addr: string;
   readonly nodeName: string;
 
-  constructor(readonly cluster: Cluster, readonly index: number) {
+  constructor(
+    readonly cluster: Cluster,
+    readonly index: number,
+  ) {
     super({
       tag: `${cluster.tag}${index}`,
-      env: { NETCTL_CLUSTER_STORE: STORE_URL, NETCTL_ADVERTISE_ADDR: `192.0.2.${index}`, NETCTL_NODE_NAME: `host${index}` },
+      env: {
+        NETCTL_CLUSTER_STORE: STORE_URL,
+        NETCTL_ADVERTISE_ADDR: `192.0.2.${index}`,
+        NETCTL_NODE_NAME: `host${index}`,
+      },
     });
     this.addr = `192.0.2.${index}`;
     this.nodeName = `host${index}`;
@@ -75,18 +94,33 @@ export class ClusterHost extends TestHost {
   netctlEnv(env: Record<string, string>, ...args: string[]): Result {
     const merged: Record<string, string> = { ...this.env, ...env };
     const unset = Object.keys(merged).filter((k) => merged[k] === '');
-    const set = Object.entries(merged).filter(([, v]) => v !== '').map(([k, v]) => `${k}=${v}`);
-    return run('env', [...unset.flatMap((k) => ['-u', k]), ...set, 'nsenter', `--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args]);
+    const set = Object.entries(merged)
+      .filter(([, v]) => v !== '')
+      .map(([k, v]) => `${k}=${v}`);
+    return run('env', [
+      ...unset.flatMap((k) => ['-u', k]),
+      ...set,
+      'nsenter',
+      `--net=/var/run/netns/${this.ns}`,
+      BIN,
+      '--root',
+      this.root,
+      ...args,
+    ]);
   }
 
   /** The same, asynchronously, as a process the caller may kill (SIGKILL mid-command). */
   spawnNetctl(env: Record<string, string>, ...args: string[]): { proc: ChildProcess; done: Promise<Result> } {
-    const proc = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args], { env: { ...process.env, LC_ALL: 'C', ...this.env, ...env } });
+    const proc = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args], {
+      env: { ...process.env, LC_ALL: 'C', ...this.env, ...env },
+    });
     let out = '';
     let err = '';
     proc.stdout?.on('data', (d) => (out += d));
     proc.stderr?.on('data', (d) => (err += d));
-    const done = new Promise<Result>((resolve) => proc.on('close', (code, sig) => resolve({ code: code ?? (sig ? 128 + 9 : 1), out, err })));
+    const done = new Promise<Result>((resolve) =>
+      proc.on('close', (code, sig) => resolve({ code: code ?? (sig ? 128 + 9 : 1), out, err })),
+    );
     return { proc, done };
   }
 
@@ -97,7 +131,9 @@ export class ClusterHost extends TestHost {
 
   /** Names of the links in this host's namespace. */
   linkNames(): string[] {
-    return this.links().map((l) => l.ifname).sort();
+    return this.links()
+      .map((l) => l.ifname)
+      .sort();
   }
 
   /** `bridge -j fdb show dev DEV` in this host ([] when DEV is missing). */
@@ -144,7 +180,10 @@ export class ClusterHost extends TestHost {
     if (this.foreign.has(o)) return o;
     const up = `${this.tag}x`;
     this.foreignNetns(o);
-    must(run('ip', ['-n', this.ns, 'link', 'add', up, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', o]), 'outside veth');
+    must(
+      run('ip', ['-n', this.ns, 'link', 'add', up, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', o]),
+      'outside veth',
+    );
     this.foreignLinks.add(up);
     this.foreignLinks.add(`${o}/eth0`);
     ipBatch(this.ns, [`addr add 198.51.100.1/24 dev ${up}`, `link set ${up} up`]);
@@ -181,7 +220,25 @@ export class Cluster {
 
   /** A veth from the switch (port `port`) to `ns` (named ul0 there), with `cidr` on it. */
   private plug(port: string, ns: string, cidr: string): void {
-    must(run('ip', ['-n', this.switchNs, 'link', 'add', port, 'mtu', '1500', 'type', 'veth', 'peer', 'name', UPLINK, 'netns', ns]), `veth ${port}`);
+    must(
+      run('ip', [
+        '-n',
+        this.switchNs,
+        'link',
+        'add',
+        port,
+        'mtu',
+        '1500',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        UPLINK,
+        'netns',
+        ns,
+      ]),
+      `veth ${port}`,
+    );
     ipBatch(this.switchNs, [`link set ${port} master br0`, `link set ${port} up`]);
     ipBatch(ns, [`addr add ${cidr} dev ${UPLINK}`, `link set ${UPLINK} mtu 1500`, `link set ${UPLINK} up`]);
   }
@@ -198,13 +255,29 @@ export class Cluster {
     return c;
   }
 
-  get host1(): ClusterHost { return this.hosts[0]; }
-  get host2(): ClusterHost { return this.hosts[1]; }
-  get host3(): ClusterHost { return this.hosts[2]; }
+  get host1(): ClusterHost {
+    return this.hosts[0];
+  }
+  get host2(): ClusterHost {
+    return this.hosts[1];
+  }
+  get host3(): ClusterHost {
+    return this.hosts[2];
+  }
 
   /** etcdctl (v3 API) against the cluster's etcd, run inside host1's namespace. */
   etcdctl(...args: string[]): Result {
-    return run('env', ['ETCDCTL_API=3', 'nsenter', `--net=/var/run/netns/${this.host1.ns}`, 'etcdctl', '--endpoints', `${ETCD_IP}:2379`, '--dial-timeout=1s', '--command-timeout=2s', ...args]);
+    return run('env', [
+      'ETCDCTL_API=3',
+      'nsenter',
+      `--net=/var/run/netns/${this.host1.ns}`,
+      'etcdctl',
+      '--endpoints',
+      `${ETCD_IP}:2379`,
+      '--dial-timeout=1s',
+      '--command-timeout=2s',
+      ...args,
+    ]);
   }
 
   etcdHealthy(): boolean {
@@ -215,24 +288,53 @@ export class Cluster {
   keyspace(): string {
     const r = must(this.etcdctl('get', '', '--prefix', '-w', 'json'), 'etcdctl get');
     const kvs = (JSON.parse(r.out) as { kvs?: Array<{ key: string; value?: string }> }).kvs ?? [];
-    return kvs.map((kv) => `${Buffer.from(kv.key, 'base64').toString()}=${Buffer.from(kv.value ?? '', 'base64').toString()}`).sort().join('\n');
+    return kvs
+      .map((kv) => `${Buffer.from(kv.key, 'base64').toString()}=${Buffer.from(kv.value ?? '', 'base64').toString()}`)
+      .sort()
+      .join('\n');
   }
 
   /** Starts etcd on the same data dir (a restart keeps the keyspace) and waits until it answers. */
   async etcdStart(): Promise<void> {
     if (this.etcd) return;
     const url = (port: number) => `http://${ETCD_IP}:${port}`;
-    const p = spawn('nsenter', [`--net=/var/run/netns/${this.etcdNs}`, 'etcd',
-      '--name', 'e', '--data-dir', this.dataDir,
-      '--listen-client-urls', url(2379), '--advertise-client-urls', url(2379),
-      '--listen-peer-urls', url(2380), '--initial-advertise-peer-urls', url(2380),
-      '--initial-cluster', `e=${url(2380)}`, '--initial-cluster-state', 'new',
-      '--log-level', 'warn', '--logger', 'zap'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'nsenter',
+      [
+        `--net=/var/run/netns/${this.etcdNs}`,
+        'etcd',
+        '--name',
+        'e',
+        '--data-dir',
+        this.dataDir,
+        '--listen-client-urls',
+        url(2379),
+        '--advertise-client-urls',
+        url(2379),
+        '--listen-peer-urls',
+        url(2380),
+        '--initial-advertise-peer-urls',
+        url(2380),
+        '--initial-cluster',
+        `e=${url(2380)}`,
+        '--initial-cluster-state',
+        'new',
+        '--log-level',
+        'warn',
+        '--logger',
+        'zap',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.etcd = p;
-    const keep = (d: Buffer) => { this.etcdLog = (this.etcdLog + d.toString()).slice(-8000); };
+    const keep = (d: Buffer) => {
+      this.etcdLog = (this.etcdLog + d.toString()).slice(-8000);
+    };
     p.stdout?.on('data', keep);
     p.stderr?.on('data', keep);
-    p.on('exit', () => { if (this.etcd === p) this.etcd = null; });
+    p.on('exit', () => {
+      if (this.etcd === p) this.etcd = null;
+    });
     const t0 = Date.now();
     while (!this.etcdHealthy()) {
       if (this.etcd !== p) throw new Error(`etcd exited before answering:\n${this.etcdLog}`);
@@ -268,7 +370,8 @@ export class Cluster {
    */
   async heal(h: ClusterHost): Promise<void> {
     must(run('ip', ['-n', this.switchNs, 'link', 'set', `h${h.index}`, 'up']), 'heal');
-    if (!(await h.until(() => this.underlayPing(h.ns, ETCD_IP), 5000))) throw new Error(`${h.nodeName} does not reach etcd 5 s after heal`);
+    if (!(await h.until(() => this.underlayPing(h.ns, ETCD_IP), 5000)))
+      throw new Error(`${h.nodeName} does not reach etcd 5 s after heal`);
   }
 
   /** One ping over the underlay from a host (or the etcd namespace) to an underlay address. */
@@ -278,12 +381,24 @@ export class Cluster {
 
   /** Runs `netctl agent` in the host's namespace with the host's environment. */
   startAgent(h: ClusterHost): Agent {
-    const p = spawn('nsenter', [`--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, 'agent'], { env: { ...process.env, LC_ALL: 'C', ...h.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('nsenter', [`--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, 'agent'], {
+      env: { ...process.env, LC_ALL: 'C', ...h.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
     let exited = false;
-    const exit = new Promise<void>((resolve) => p.once('exit', () => { exited = true; resolve(); }));
-    p.stdout?.on('data', (d) => { log = (log + d).slice(-8000); });
-    p.stderr?.on('data', (d) => { log = (log + d).slice(-8000); });
+    const exit = new Promise<void>((resolve) =>
+      p.once('exit', () => {
+        exited = true;
+        resolve();
+      }),
+    );
+    p.stdout?.on('data', (d) => {
+      log = (log + d).slice(-8000);
+    });
+    p.stderr?.on('data', (d) => {
+      log = (log + d).slice(-8000);
+    });
     const agent: Agent = {
       host: h,
       pid: p.pid,
@@ -319,7 +434,11 @@ export class Cluster {
 
   /** Every netns of this run that exists now. */
   namespaces(): string[] {
-    return existsSync('/var/run/netns') ? readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag)).sort() : [];
+    return existsSync('/var/run/netns')
+      ? readdirSync('/var/run/netns')
+          .filter((n) => n.startsWith(this.tag))
+          .sort()
+      : [];
   }
 
   /**
@@ -333,7 +452,11 @@ export class Cluster {
     await this.stopAgents();
     const problems: string[] = [];
     if (!this.etcd) {
-      try { await this.etcdStart(); } catch (e) { problems.push(`etcd restart for cleanup: ${(e as Error).message}`); }
+      try {
+        await this.etcdStart();
+      } catch (e) {
+        problems.push(`etcd restart for cleanup: ${(e as Error).message}`);
+      }
     }
     for (const h of this.hosts) {
       if (!existsSync(join(h.root, 'store.json'))) continue;
@@ -372,10 +495,13 @@ export class Cluster {
         out.push(`${h.nodeName}: link ${l.ifname}`);
       }
       for (const f of h.foreign) {
-        for (const l of h.links(f)) if (l.ifname !== 'lo' && !h.foreignLinks.has(`${f}/${l.ifname}`)) out.push(`${h.nodeName}: link ${l.ifname} in ${f}`);
+        for (const l of h.links(f))
+          if (l.ifname !== 'lo' && !h.foreignLinks.has(`${f}/${l.ifname}`))
+            out.push(`${h.nodeName}: link ${l.ifname} in ${f}`);
       }
     }
-    if (existsSync('/etc/netns')) for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) out.push(`/etc/netns/${n}`);
+    if (existsSync('/etc/netns'))
+      for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) out.push(`/etc/netns/${n}`);
     return out;
   }
 
@@ -385,7 +511,9 @@ export class Cluster {
     await this.stopAgents().catch(() => undefined);
     await this.etcdStop('SIGKILL').catch(() => undefined);
     for (const n of this.namespaces()) run('ip', ['netns', 'del', n]);
-    if (existsSync('/etc/netns')) for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
+    if (existsSync('/etc/netns'))
+      for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag)))
+        rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
     for (const h of this.hosts ?? []) rmSync(h.root, { recursive: true, force: true });
     rmSync(this.dataDir, { recursive: true, force: true });
   }

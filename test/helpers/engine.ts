@@ -15,6 +15,12 @@ export function engineSetup(dirs: string[], prefix = 'netctl-engine-') {
   const store = new MemoryStore();
   let n = 0;
   const ids = () => (n++).toString(16).padStart(2, '0').repeat(32);
-  const ctl = new Controller({ store, runner: kernel, netnsDir: dir, id: ids, now: () => new Date('2026-01-01T00:00:00Z') });
+  const ctl = new Controller({
+    store,
+    runner: kernel,
+    netnsDir: dir,
+    id: ids,
+    now: () => new Date('2026-01-01T00:00:00Z'),
+  });
   return { kernel, store, ctl, dir };
 }

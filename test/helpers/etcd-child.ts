@@ -51,17 +51,35 @@ async function bundled(endpoint: string): Promise<unknown> {
 async function run(cmd: Cmd): Promise<unknown> {
   switch (cmd.op) {
     case 'connect':
-      client = connectEtcd(cmd.url, parseClusterUrl(cmd.url), cmd.timeoutMs === undefined ? {} : { timeoutMs: cmd.timeoutMs });
+      client = connectEtcd(
+        cmd.url,
+        parseClusterUrl(cmd.url),
+        cmd.timeoutMs === undefined ? {} : { timeoutMs: cmd.timeoutMs },
+      );
       return true;
-    case 'range': return need().range(cmd.prefix);
-    case 'txn': return need().txn(cmd.req);
+    case 'range':
+      return need().range(cmd.prefix);
+    case 'txn':
+      return need().txn(cmd.req);
     case 'watch':
-      watch = await need().watch(cmd.prefix, cmd.fromRev, (events) => out({ events }), (e) => out({ watchError: e.message }));
+      watch = await need().watch(
+        cmd.prefix,
+        cmd.fromRev,
+        (events) => out({ events }),
+        (e) => out({ watchError: e.message }),
+      );
       return true;
-    case 'unwatch': await watch?.close(); return true;
-    case 'bundled': return bundled(cmd.endpoint);
-    case 'close': client?.close(); return true;
-    case 'exit': process.stdin.destroy(); return true;
+    case 'unwatch':
+      await watch?.close();
+      return true;
+    case 'bundled':
+      return bundled(cmd.endpoint);
+    case 'close':
+      client?.close();
+      return true;
+    case 'exit':
+      process.stdin.destroy();
+      return true;
   }
 }
 
@@ -78,4 +96,8 @@ rl.on('line', (line) => {
     }
   });
 });
-rl.on('close', () => { void chain.then(() => { client?.close(); }); });
+rl.on('close', () => {
+  void chain.then(() => {
+    client?.close();
+  });
+});

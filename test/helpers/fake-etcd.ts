@@ -12,11 +12,15 @@ export class FakeEtcd {
   beforeTxn: ((req: TxnReq) => void) | undefined;
 
   client(url = 'etcd://fake:2379'): EtcdClient {
-    const check = () => { if (this.down) throw new ClusterUnreachable(url); };
+    const check = () => {
+      if (this.down) throw new ClusterUnreachable(url);
+    };
     return {
       range: async (prefix) => {
         check();
-        const kvs = [...this.data.values()].filter((kv) => kv.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1));
+        const kvs = [...this.data.values()]
+          .filter((kv) => kv.key.startsWith(prefix))
+          .sort((a, b) => (a.key < b.key ? -1 : 1));
         return { rev: this.rev, kvs: kvs.map((kv) => ({ ...kv })) };
       },
       txn: async (req) => {
@@ -30,7 +34,11 @@ export class FakeEtcd {
       watch: async (prefix, _from, onEvents) => {
         const w = { prefix, fn: onEvents };
         this.watchers.add(w);
-        return { close: async () => { this.watchers.delete(w); } };
+        return {
+          close: async () => {
+            this.watchers.delete(w);
+          },
+        };
       },
       close: () => undefined,
     };
@@ -38,13 +46,18 @@ export class FakeEtcd {
 
   private holds(c: Compare): boolean {
     const kv = this.data.get(c.key);
-    const have: number | string = c.target === 'create' ? kv?.createRev ?? 0 : c.target === 'mod' ? kv?.modRev ?? 0 : kv?.value ?? '';
+    const have: number | string =
+      c.target === 'create' ? (kv?.createRev ?? 0) : c.target === 'mod' ? (kv?.modRev ?? 0) : (kv?.value ?? '');
     if (c.target === 'value' && !kv) return false;
     switch (c.op) {
-      case '==': return have === c.value;
-      case '!=': return have !== c.value;
-      case '<': return have < c.value;
-      case '>': return have > c.value;
+      case '==':
+        return have === c.value;
+      case '!=':
+        return have !== c.value;
+      case '<':
+        return have < c.value;
+      case '>':
+        return have > c.value;
     }
   }
 

@@ -6,12 +6,25 @@ import { join } from 'node:path';
 import type { RunOptions, RunResult, Runner } from '../../src/kernel/runner.js';
 
 interface Link {
-  ns: string; name: string; kind: string; peer?: string; master?: string; up: boolean; addrs: string[]; group?: string;
+  ns: string;
+  name: string;
+  kind: string;
+  peer?: string;
+  master?: string;
+  up: boolean;
+  addrs: string[];
+  group?: string;
   /** macvlan: the parent's key (`ns/name`), its mode and the MAC it was given. */
-  parent?: string; mode?: string; address?: string;
+  parent?: string;
+  mode?: string;
+  address?: string;
 }
 
-export interface Call { file: string; args: string[]; input?: string }
+export interface Call {
+  file: string;
+  args: string[];
+  input?: string;
+}
 
 export class FakeKernel implements Runner {
   calls: Call[] = [];
@@ -32,19 +45,30 @@ export class FakeKernel implements Runner {
   /** Mirrors named netns as files here, as /var/run/netns does. */
   constructor(readonly netnsDir?: string) {}
 
-  private key(ns: string, name: string) { return `${ns}/${name}`; }
+  private key(ns: string, name: string) {
+    return `${ns}/${name}`;
+  }
 
   /** A device netctl did not make (an uplink, the host's lo), as a test's starting state. */
   addLink(ns: string, name: string, kind = 'dummy', extra: { master?: string; up?: boolean } = {}): void {
     if (ns && !this.netns.has(ns)) throw new Error(`fake kernel: no netns ${ns}`);
-    this.links.set(this.key(ns, name), { ns, name, kind, up: extra.up ?? true, addrs: [], ...(extra.master ? { master: extra.master } : {}) });
+    this.links.set(this.key(ns, name), {
+      ns,
+      name,
+      kind,
+      up: extra.up ?? true,
+      addrs: [],
+      ...(extra.master ? { master: extra.master } : {}),
+    });
   }
 
   /** A canonical dump of the modelled state, for before/after comparisons. */
   dump(): string {
     return JSON.stringify({
       netns: [...this.netns].sort(),
-      links: [...this.links.values()].map((l) => ({ ...l, addrs: [...l.addrs].sort() })).sort((a, b) => (a.ns + a.name < b.ns + b.name ? -1 : 1)),
+      links: [...this.links.values()]
+        .map((l) => ({ ...l, addrs: [...l.addrs].sort() }))
+        .sort((a, b) => (a.ns + a.name < b.ns + b.name ? -1 : 1)),
       routes: [...this.routes.entries()].sort(),
     });
   }
@@ -70,7 +94,7 @@ export class FakeKernel implements Runner {
     // `bridge fdb` (overlay peers): recorded, not modelled.
     if (file === 'bridge' && this.modelFdb) return { stdout: '[]', stderr: '', exitCode: 0 };
     if (file !== 'ip') return { stdout: '', stderr: `${file}: not modelled`, exitCode: 1 };
-    let a = [...args];
+    const a = [...args];
     let ns = '';
     let force = false;
     let batch = false;
@@ -79,12 +103,20 @@ export class FakeKernel implements Runner {
       const f = a.shift() ?? '';
       if (f === '-n') ns = a.shift() ?? '';
       else if (f === '-force') force = true;
-      else if (f === '-batch') { batch = true; a.shift(); }
-      else flags.push(f);
+      else if (f === '-batch') {
+        batch = true;
+        a.shift();
+      } else flags.push(f);
     }
-    if (ns && !this.netns.has(ns)) return { stdout: '', stderr: `Cannot open network namespace "${ns}": No such file or directory`, exitCode: 1 };
+    if (ns && !this.netns.has(ns))
+      return { stdout: '', stderr: `Cannot open network namespace "${ns}": No such file or directory`, exitCode: 1 };
     if (flags.includes('-j')) return this.read(ns, a, flags);
-    const lines = batch ? (opts.input ?? '').split('\n').filter(Boolean).map((l) => l.split(' ')) : [a];
+    const lines = batch
+      ? (opts.input ?? '')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' '))
+      : [a];
     const errs: string[] = [];
     for (const [i, l] of lines.entries()) {
       let err: string | null;
@@ -100,23 +132,29 @@ export class FakeKernel implements Runner {
 
   private read(ns: string, a: string[], flags: string[]): RunResult {
     if (a[0] === 'link') {
-      const out = [...this.links.values()].filter((l) => l.ns === ns).map((l) => ({
-        ifname: l.name,
-        link_type: l.kind === 'loopback' ? 'loopback' : 'ether',
-        ...(l.kind !== 'loopback' && l.kind !== 'dummy' ? { linkinfo: { info_kind: l.kind } } : {}),
-        ...(l.master ? { master: l.master } : {}),
-        ...(l.up ? { flags: ['UP'] } : {}),
-      }));
+      const out = [...this.links.values()]
+        .filter((l) => l.ns === ns)
+        .map((l) => ({
+          ifname: l.name,
+          link_type: l.kind === 'loopback' ? 'loopback' : 'ether',
+          ...(l.kind !== 'loopback' && l.kind !== 'dummy' ? { linkinfo: { info_kind: l.kind } } : {}),
+          ...(l.master ? { master: l.master } : {}),
+          ...(l.up ? { flags: ['UP'] } : {}),
+        }));
       return { stdout: JSON.stringify(out), stderr: '', exitCode: 0 };
     }
     if (a[0] === 'addr' && this.modelAddrs) {
-      const out = [...this.links.values()].filter((l) => l.ns === ns).map((l) => ({
-        ifname: l.name, mtu: 1500,
-        addr_info: l.addrs.map((c) => ({ local: c.split('/')[0], prefixlen: Number(c.split('/')[1]) })),
-      }));
+      const out = [...this.links.values()]
+        .filter((l) => l.ns === ns)
+        .map((l) => ({
+          ifname: l.name,
+          mtu: 1500,
+          addr_info: l.addrs.map((c) => ({ local: c.split('/')[0], prefixlen: Number(c.split('/')[1]) })),
+        }));
       return { stdout: JSON.stringify(out), stderr: '', exitCode: 0 };
     }
-    if (a[0] === 'route') return { stdout: JSON.stringify(flags.includes('-6') ? [] : this.hostRoutes), stderr: '', exitCode: 0 };
+    if (a[0] === 'route')
+      return { stdout: JSON.stringify(flags.includes('-6') ? [] : this.hostRoutes), stderr: '', exitCode: 0 };
     return { stdout: '[]', stderr: '', exitCode: 0 };
   }
 
@@ -133,7 +171,8 @@ export class FakeKernel implements Runner {
         return null;
       }
       if (verb === 'del') {
-        if (!this.netns.has(name)) return `Cannot remove namespace file "/var/run/netns/${name}": No such file or directory`;
+        if (!this.netns.has(name))
+          return `Cannot remove namespace file "/var/run/netns/${name}": No such file or directory`;
         this.netns.delete(name);
         if (this.netnsDir) rmSync(join(this.netnsDir, name), { force: true });
         for (const link of [...this.links.values()]) if (link.ns === name) this.delLink(link);
@@ -153,11 +192,18 @@ export class FakeKernel implements Runner {
           const pi = l.indexOf('peer');
           const peerName = l[l.indexOf('name', pi) + 1] ?? '';
           const ni = l.indexOf('netns', pi);
-          const peerNs = ni > 0 ? l[ni + 1] ?? '' : ns;
+          const peerNs = ni > 0 ? (l[ni + 1] ?? '') : ns;
           if (!this.netns.has(peerNs) && peerNs !== '') return `Invalid netns value "${peerNs}"`;
           if (this.links.has(this.key(peerNs, peerName))) return 'RTNETLINK answers: File exists';
           link.peer = this.key(peerNs, peerName);
-          this.links.set(link.peer, { ns: peerNs, name: peerName, kind, peer: this.key(ns, name), up: false, addrs: [] });
+          this.links.set(link.peer, {
+            ns: peerNs,
+            name: peerName,
+            kind,
+            peer: this.key(ns, name),
+            up: false,
+            addrs: [],
+          });
         }
         this.links.set(this.key(ns, name), link);
         return null;
@@ -171,7 +217,10 @@ export class FakeKernel implements Runner {
       const name = l[2] ?? '';
       const link = this.links.get(this.key(ns, name));
       if (!link) return gone(name);
-      if (verb === 'del') { this.delLink(link); return null; }
+      if (verb === 'del') {
+        this.delLink(link);
+        return null;
+      }
       if (verb === 'set') {
         const mi = l.indexOf('master');
         if (mi > 0) {
@@ -189,7 +238,11 @@ export class FakeKernel implements Runner {
       const link = this.links.get(this.key(ns, dev));
       if (!link) return gone(dev);
       if (obj === 'addr') link.addrs.push(l[2] ?? '');
-      else this.routes.set(ns, [...(this.routes.get(ns) ?? []).filter((r) => !r.startsWith(`${l[2]} `)), l.slice(2).join(' ')]);
+      else
+        this.routes.set(ns, [
+          ...(this.routes.get(ns) ?? []).filter((r) => !r.startsWith(`${l[2]} `)),
+          l.slice(2).join(' '),
+        ]);
       return null;
     }
     return `unknown command: ${l.join(' ')}`;
@@ -200,21 +253,32 @@ export class FakeKernel implements Runner {
    * parent is looked up in the namespace the command runs in, the child is made in NS.
    */
   private addMacvlan(ns: string, l: string[]): string | null {
-    const at = (w: string) => { const i = l.indexOf(w, 3); return i > 0 ? l[i + 1] : undefined; };
+    const at = (w: string) => {
+      const i = l.indexOf(w, 3);
+      return i > 0 ? l[i + 1] : undefined;
+    };
     const parentName = l[3] ?? '';
     const name = at('name') ?? '';
     if (at('type') !== 'macvlan') return `unknown command: ${l.join(' ')}`;
     const mode = at('mode') ?? 'vepa';
-    if (!['private', 'vepa', 'bridge', 'passthru', 'source'].includes(mode)) return `Error: argument "${mode}" is wrong: mode`;
+    if (!['private', 'vepa', 'bridge', 'passthru', 'source'].includes(mode))
+      return `Error: argument "${mode}" is wrong: mode`;
     const parent = this.links.get(this.key(ns, parentName));
     if (!parent) return `Cannot find device "${parentName}"`;
     const ni = l.indexOf('netns', 3);
-    const target = ni > 0 ? l[ni + 1] ?? '' : ns;
+    const target = ni > 0 ? (l[ni + 1] ?? '') : ns;
     if (ni > 0 && !this.netns.has(target)) return `Invalid netns value "${target}"`;
     if (this.links.has(this.key(target, name))) return 'RTNETLINK answers: File exists';
     const address = at('address');
     this.links.set(this.key(target, name), {
-      ns: target, name, kind: 'macvlan', up: false, addrs: [], parent: this.key(ns, parentName), mode, ...(address ? { address } : {}),
+      ns: target,
+      name,
+      kind: 'macvlan',
+      up: false,
+      addrs: [],
+      parent: this.key(ns, parentName),
+      mode,
+      ...(address ? { address } : {}),
     });
     return null;
   }

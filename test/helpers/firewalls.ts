@@ -36,7 +36,8 @@ export interface FwUnderTest {
 
 const inNs = (h: TestHost, file: string, ...args: string[]) => h.run('ip', ['netns', 'exec', h.ns, file, ...args]);
 const ok = (r: { code: number; err: string }) => assert.equal(r.code, 0, r.err);
-const choose = (name: BackendName) => (h: TestHost) => writeFileSync(join(h.root, 'config.json'), JSON.stringify({ 'firewall-backend': name }));
+const choose = (name: BackendName) => (h: TestHost) =>
+  writeFileSync(join(h.root, 'config.json'), JSON.stringify({ 'firewall-backend': name }));
 const save = (h: TestHost) => `${h.iptablesSave()}${inNs(h, 'ip6tables-save').out}`;
 const nftTable = (h: TestHost) => inNs(h, 'nft', 'list', 'table', 'inet', 'netctl').out;
 const esc = (s: string) => s.replace(/[.[\]:]/g, '\\$&');
@@ -60,9 +61,17 @@ export const iptables: FwUnderTest = {
     assert.match(s, /-A INPUT -j ADMIN/);
     if (user) assert.match(s, /-A NETCTL-USER -s 198\.51\.100\.0\/24 -j DROP/);
   },
-  rules: (h) => save(h).split('\n').filter((l) => l.startsWith('-A ') && l.includes('netctl:')).sort(),
-  dnatTo: (h, ip, port) => new RegExp(`DNAT --to-destination ${esc(ip.includes(':') ? `[${ip}]` : ip)}:${port}\\b`).test(save(h)),
-  mentions: (h, what) => save(h).split('\n').some((l) => l.includes('netctl:') && l.includes(what)),
+  rules: (h) =>
+    save(h)
+      .split('\n')
+      .filter((l) => l.startsWith('-A ') && l.includes('netctl:'))
+      .sort(),
+  dnatTo: (h, ip, port) =>
+    new RegExp(`DNAT --to-destination ${esc(ip.includes(':') ? `[${ip}]` : ip)}:${port}\\b`).test(save(h)),
+  mentions: (h, what) =>
+    save(h)
+      .split('\n')
+      .some((l) => l.includes('netctl:') && l.includes(what)),
   masquerades: (h, subnet) => new RegExp(`-s ${esc(subnet)} .*MASQUERADE`).test(save(h)),
   publishes: (h, proto, port) => new RegExp(`-p ${proto} -m ${proto} --dport ${port} .*-j DNAT`).test(save(h)),
   owned(h) {
@@ -78,7 +87,8 @@ export const iptables: FwUnderTest = {
     assert.equal(inNs(h, 'nft', 'list', 'table', 'inet', 'netctl').code, 1, 'no nftables table');
   },
   wipe(h) {
-    for (const tool of ['iptables', 'ip6tables']) for (const t of ['filter', 'nat']) for (const op of ['-F', '-X']) ok(inNs(h, tool, '-t', t, op));
+    for (const tool of ['iptables', 'ip6tables'])
+      for (const t of ['filter', 'nat']) for (const op of ['-F', '-X']) ok(inNs(h, tool, '-t', t, op));
   },
   present: (h) => /NETCTL/.test(save(h)),
 };
@@ -88,7 +98,15 @@ export const nftables: FwUnderTest = {
   choose: choose('nftables'),
   admin(h) {
     // nftables' own tables, and iptables' (iptables-nft): netctl's table must leave both alone.
-    ok(h.run('ip', ['netns', 'exec', h.ns, 'nft', 'add table inet admin; add set inet admin blocked { type ipv4_addr; }; add element inet admin blocked { 203.0.113.7 }; add chain inet admin input { type filter hook input priority 0; policy accept; }; add rule inet admin input ip saddr @blocked drop']));
+    ok(
+      h.run('ip', [
+        'netns',
+        'exec',
+        h.ns,
+        'nft',
+        'add table inet admin; add set inet admin blocked { type ipv4_addr; }; add element inet admin blocked { 203.0.113.7 }; add chain inet admin input { type filter hook input priority 0; policy accept; }; add rule inet admin input ip saddr @blocked drop',
+      ]),
+    );
     ok(h.iptables('-N', 'ADMIN'));
     ok(h.iptables('-A', 'ADMIN', '-s', '203.0.113.0/24', '-j', 'DROP'));
   },
@@ -108,15 +126,20 @@ export const nftables: FwUnderTest = {
     const r = inNs(h, 'nft', '-j', 'list', 'table', 'inet', 'netctl');
     if (r.code !== 0) return [];
     const objs = (JSON.parse(r.out) as { nftables: Array<Record<string, Record<string, unknown>>> }).nftables;
-    return objs.flatMap((o) => {
-      const [kind, v] = Object.entries(o)[0] ?? ['', {}];
-      // The admin's chain: its rules are not netctl's (and a flush of the ruleset takes them).
-      if (kind === 'rule' && v['chain'] === 'user') return [];
-      if (kind === 'rule') return [`rule ${String(v['chain'])} ${JSON.stringify(v['expr'])}`];
-      if (kind === 'set' || kind === 'map') return ((v['elem'] as unknown[] | undefined) ?? []).map((e) => `${kind} ${String(v['name'])} ${JSON.stringify(e)}`);
-      if (kind === 'chain') return [`chain ${String(v['name'])} ${String(v['hook'] ?? '')}`];
-      return [];
-    }).sort();
+    return objs
+      .flatMap((o) => {
+        const [kind, v] = Object.entries(o)[0] ?? ['', {}];
+        // The admin's chain: its rules are not netctl's (and a flush of the ruleset takes them).
+        if (kind === 'rule' && v['chain'] === 'user') return [];
+        if (kind === 'rule') return [`rule ${String(v['chain'])} ${JSON.stringify(v['expr'])}`];
+        if (kind === 'set' || kind === 'map')
+          return ((v['elem'] as unknown[] | undefined) ?? []).map(
+            (e) => `${kind} ${String(v['name'])} ${JSON.stringify(e)}`,
+          );
+        if (kind === 'chain') return [`chain ${String(v['name'])} ${String(v['hook'] ?? '')}`];
+        return [];
+      })
+      .sort();
   },
   dnatTo: (h, ip, port) => new RegExp(`: ${esc(ip)} \\. ${port}\\b`).test(nftTable(h)),
   mentions: (h, what) => nftTable(h).includes(what),
@@ -126,7 +149,10 @@ export const nftables: FwUnderTest = {
     const tables = inNs(h, 'nft', 'list', 'tables').out.trim().split('\n').sort();
     assert.ok(tables.includes('table inet netctl'), tables.join(','));
     assert.doesNotMatch(save(h), /NETCTL|netctl/, 'nothing of netctl in iptables');
-    assert.match(nftTable(h), /chain forward \{\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tjump user\n/);
+    assert.match(
+      nftTable(h),
+      /chain forward \{\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tjump user\n/,
+    );
   },
   wipe(h) {
     ok(inNs(h, 'nft', 'flush', 'ruleset'));

@@ -65,7 +65,9 @@ export class TestHost {
   /** The same, asynchronously (for concurrency tests). */
   netctlAsync(...args: string[]): Promise<Result> {
     return new Promise((resolve) => {
-      const p = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args], { env: { ...process.env, ...this.env } });
+      const p = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args], {
+        env: { ...process.env, ...this.env },
+      });
       let out = '';
       let err = '';
       p.stdout.on('data', (d) => (out += d));
@@ -88,14 +90,26 @@ export class TestHost {
     return JSON.parse(r.out || '[]') as T;
   }
 
-  links(ns: string | null = null): Array<{ ifname: string; address: string; master?: string; operstate: string; link_type: string; flags: string[]; mtu: number }> {
+  links(
+    ns: string | null = null,
+  ): Array<{
+    ifname: string;
+    address: string;
+    master?: string;
+    operstate: string;
+    link_type: string;
+    flags: string[];
+    mtu: number;
+  }> {
     return this.ipj(ns, 'link', 'show');
   }
 
   /** IPv4 addresses (CIDR) per interface name inside a namespace. */
   addrs(ns: string): Record<string, string[]> {
     const out: Record<string, string[]> = {};
-    for (const l of this.ipj<Array<{ ifname: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>>(ns, '-4', 'addr', 'show')) {
+    for (const l of this.ipj<
+      Array<{ ifname: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>
+    >(ns, '-4', 'addr', 'show')) {
       out[l.ifname] = l.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
     }
     return out;
@@ -115,14 +129,28 @@ export class TestHost {
   }
 
   /** The state netctl works from: store.json with journal.json applied. */
-  store(): { networks: Record<string, { name: string }>; endpoints: Record<string, unknown>; sandboxes: Record<string, { name: string }>; journal: unknown[] } {
+  store(): {
+    networks: Record<string, { name: string }>;
+    endpoints: Record<string, unknown>;
+    sandboxes: Record<string, { name: string }>;
+    journal: unknown[];
+  } {
     return loadState(this.root) as unknown as ReturnType<TestHost['store']>;
   }
 
   /** The same as comparable text: keys sorted, the journal generation left out. */
   storeText(): string {
-    const sorted = (v: unknown): unknown => Array.isArray(v) ? v.map(sorted)
-      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'journalGen').sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sorted(x)])) : v;
+    const sorted = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(sorted)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .filter(([k]) => k !== 'journalGen')
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([k, x]) => [k, sorted(x)]),
+            )
+          : v;
     return JSON.stringify(sorted(this.store()));
   }
 
@@ -140,10 +168,14 @@ export class TestHost {
     const out: string[] = [];
     for (const n of readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns)) {
       if (!this.foreign.has(n)) out.push(`netns ${n}`);
-      else for (const l of this.links(n)) if (l.ifname !== 'lo' && !this.foreignLinks.has(`${n}/${l.ifname}`)) out.push(`link ${l.ifname} in ${n}`);
+      else
+        for (const l of this.links(n))
+          if (l.ifname !== 'lo' && !this.foreignLinks.has(`${n}/${l.ifname}`)) out.push(`link ${l.ifname} in ${n}`);
     }
-    for (const l of this.links()) if (l.ifname !== 'lo' && !this.foreignLinks.has(l.ifname)) out.push(`link ${l.ifname}`);
-    if (existsSync('/etc/netns')) for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) out.push(`/etc/netns/${n}`);
+    for (const l of this.links())
+      if (l.ifname !== 'lo' && !this.foreignLinks.has(l.ifname)) out.push(`link ${l.ifname}`);
+    if (existsSync('/etc/netns'))
+      for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) out.push(`/etc/netns/${n}`);
     return out;
   }
 
@@ -162,7 +194,13 @@ export class TestHost {
     this.foreignLinks.add(up);
     this.foreignLinks.add(`${o}/eth0`);
     must(sh('ip', ['-n', this.ns, '-batch', '-'], `addr add 192.0.2.1/24 dev ${up}\nlink set ${up} up\n`));
-    must(sh('ip', ['-n', o, '-batch', '-'], 'link set lo up\naddr add 192.0.2.2/24 dev eth0\nlink set eth0 up\nroute add default via 192.0.2.1\n'));
+    must(
+      sh(
+        'ip',
+        ['-n', o, '-batch', '-'],
+        'link set lo up\naddr add 192.0.2.2/24 dev eth0\nlink set eth0 up\nroute add default via 192.0.2.1\n',
+      ),
+    );
     return o;
   }
 
@@ -182,7 +220,14 @@ export class TestHost {
   /** Connects from `ns` (null: the test host) and returns what the server answered ('' if nothing). */
   ask(ns: string | null, host: string, port: number): string {
     const target = ns === null ? this.ns : ns;
-    return sh('nsenter', [`--net=/var/run/netns/${target}`, process.execPath, TCP, 'ask', host, String(port)]).out.trim();
+    return sh('nsenter', [
+      `--net=/var/run/netns/${target}`,
+      process.execPath,
+      TCP,
+      'ask',
+      host,
+      String(port),
+    ]).out.trim();
   }
 
   run(file: string, args: string[]): Result {
@@ -214,15 +259,20 @@ export class TestHost {
       const s = this.store();
       const sbs = Object.values(s.sandboxes).map((x) => x.name);
       if (sbs.length) this.netctl('sandbox', 'rm', '-f', ...sbs);
-      const nets = Object.values(s.networks).map((x) => x.name).filter((n) => !['bridge', 'host', 'none'].includes(n));
+      const nets = Object.values(s.networks)
+        .map((x) => x.name)
+        .filter((n) => !['bridge', 'host', 'none'].includes(n));
       if (nets.length) this.netctl('rm', '-f', ...nets);
       found = this.leaks().filter((l) => l !== 'link netctl0');
       const after = this.store();
       if (Object.keys(after.endpoints).length) found.push(`store endpoints: ${Object.keys(after.endpoints).length}`);
       if (after.journal.length) found.push(`store journal entries: ${after.journal.length}`);
     }
-    for (const n of readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns)) sh('ip', ['netns', 'del', n]);
-    if (existsSync('/etc/netns')) for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
+    for (const n of readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns))
+      sh('ip', ['netns', 'del', n]);
+    if (existsSync('/etc/netns'))
+      for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag)))
+        rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
     sh('ip', ['netns', 'del', this.ns]);
     rmSync(this.root, { recursive: true, force: true });
     return found;

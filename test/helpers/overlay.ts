@@ -7,7 +7,14 @@ import type { ClusterHost } from './cluster.js';
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Json = Record<string, any>;
 
-export interface ContainerEntry { Name: string; EndpointID?: string; MacAddress: string; IPv4Address: string; Node?: string; AdvertiseAddr?: string }
+export interface ContainerEntry {
+  Name: string;
+  EndpointID?: string;
+  MacAddress: string;
+  IPv4Address: string;
+  Node?: string;
+  AdvertiseAddr?: string;
+}
 
 export function inspect(h: ClusterHost, name: string): Json {
   const nw = (JSON.parse(h.ok('inspect', name)) as Json[])[0];
@@ -40,7 +47,11 @@ export function sbAddr(h: ClusterHost, sb: string, cidr: string): string | undef
 }
 
 /** The interface of a sandbox holding `ip`, with its MAC and MTU. */
-export function sbIface(h: ClusterHost, sb: string, ip: string): { ifname: string; mac: string; mtu: number } | undefined {
+export function sbIface(
+  h: ClusterHost,
+  sb: string,
+  ip: string,
+): { ifname: string; mac: string; mtu: number } | undefined {
   const ifname = Object.entries(h.addrs(sb)).find(([, a]) => a.some((x) => x.split('/')[0] === ip))?.[0];
   const l = ifname === undefined ? undefined : h.links(sb).find((x) => x.ifname === ifname);
   return l && { ifname: l.ifname, mac: l.address, mtu: l.mtu };
@@ -48,7 +59,9 @@ export function sbIface(h: ClusterHost, sb: string, ip: string): { ifname: strin
 
 /** All IPv4 addresses (no prefix) of a sandbox, lo left out. */
 export function sbAddrs(h: ClusterHost, sb: string): string[] {
-  return Object.entries(h.addrs(sb)).filter(([ifn]) => ifn !== 'lo').flatMap(([, a]) => a.map((x) => x.split('/')[0] ?? ''));
+  return Object.entries(h.addrs(sb))
+    .filter(([ifn]) => ifn !== 'lo')
+    .flatMap(([, a]) => a.map((x) => x.split('/')[0] ?? ''));
 }
 
 /** The VXLAN device and its bridge exist on the host as SPEC §10 says; returns the VNI. */
@@ -78,7 +91,11 @@ export function assertNoOverlayDevices(h: ClusterHost, id: string): void {
   assert.equal(names.includes(vx), false, `${h.nodeName}: no ${vx}`);
 }
 
-export interface Peer { ip: string; mac: string; vtep: string }
+export interface Peer {
+  ip: string;
+  mac: string;
+  vtep: string;
+}
 
 /** The endpoint of `sb` on the overlay with subnet `cidr` as the kernel shows it: IP, MAC, its host's advertise address. */
 export function peerOf(h: ClusterHost, sb: string, cidr: string): Peer {
@@ -98,7 +115,11 @@ export function assertPeers(h: ClusterHost, id: string, remote: Peer[], why = ''
   const got = fdb.map((e) => `${e.mac.toLowerCase()} dst ${e.dst} ${e.state ?? ''}`).sort();
   const want = remote.map((p) => `${p.mac} dst ${p.vtep} permanent`).sort();
   assert.deepEqual(got, want, `${h.nodeName}${why}: FDB of ${vx} = one permanent entry per remote endpoint`);
-  const neigh = h.neigh(vx).filter((n) => n.lladdr !== undefined).map((n) => `${n.dst} ${n.lladdr?.toLowerCase()} ${(n.state ?? []).join(',')}`).sort();
+  const neigh = h
+    .neigh(vx)
+    .filter((n) => n.lladdr !== undefined)
+    .map((n) => `${n.dst} ${n.lladdr?.toLowerCase()} ${(n.state ?? []).join(',')}`)
+    .sort();
   const wantN = remote.map((p) => `${p.ip} ${p.mac} PERMANENT`).sort();
   assert.deepEqual(neigh, wantN, `${h.nodeName}${why}: neighbours of ${vx} = one permanent entry per remote endpoint`);
 }
@@ -106,7 +127,10 @@ export function assertPeers(h: ClusterHost, id: string, remote: Peer[], why = ''
 /** Whether `h` still has any FDB or neighbour entry for this endpoint. */
 export function hasEntriesFor(h: ClusterHost, id: string, p: Pick<Peer, 'ip' | 'mac'>): boolean {
   const { vx } = devices(id);
-  return h.fdb(vx).some((e) => e.mac.toLowerCase() === p.mac && e.dst !== undefined) || h.neigh(vx).some((n) => n.dst === p.ip);
+  return (
+    h.fdb(vx).some((e) => e.mac.toLowerCase() === p.mac && e.dst !== undefined) ||
+    h.neigh(vx).some((n) => n.dst === p.ip)
+  );
 }
 
 /** A table printed by netctl, cut at the header's column starts (headers may contain a space). */
@@ -118,7 +142,13 @@ export function table(out: string, headers: string[]): Array<Record<string, stri
     assert.ok(i >= 0, `header ${x} in ${JSON.stringify(head)}`);
     return i;
   });
-  return lines.slice(1).map((l) => Object.fromEntries(headers.map((x, k) => [x, l.slice(starts[k], k + 1 < starts.length ? starts[k + 1] : undefined).trim()])));
+  return lines
+    .slice(1)
+    .map((l) =>
+      Object.fromEntries(
+        headers.map((x, k) => [x, l.slice(starts[k], k + 1 < starts.length ? starts[k + 1] : undefined).trim()]),
+      ),
+    );
 }
 
 /** `ls` on a host as rows {NAME, DRIVER, SCOPE}. */
@@ -152,21 +182,35 @@ export function assertDevicesAccounted(h: ClusterHost, why: string): void {
   }
   const got = new Map<string, number>();
   for (const l of h.links()) {
-    if (/^(ov|vx)-/.test(l.ifname)) assert.ok(overlays.has(l.ifname), `${h.nodeName} ${why}: ${l.ifname} belongs to an overlay with an endpoint here`);
+    if (/^(ov|vx)-/.test(l.ifname))
+      assert.ok(
+        overlays.has(l.ifname),
+        `${h.nodeName} ${why}: ${l.ifname} belongs to an overlay with an endpoint here`,
+      );
     const d = h.linkDetail(l.ifname);
     if (d?.linkinfo?.info_kind !== 'veth') continue;
     if (h.foreignLinks.has(l.ifname)) continue;
     assert.ok(l.master, `${h.nodeName} ${why}: veth ${l.ifname} is enslaved to a bridge`);
     got.set(l.master, (got.get(l.master) ?? 0) + 1);
   }
-  for (const o of overlays) if (o.startsWith('ov-')) assert.ok(h.linkNames().includes(o), `${h.nodeName} ${why}: ${o} exists`);
-  assert.deepEqual(Object.fromEntries([...got].sort()), Object.fromEntries([...want].sort()), `${h.nodeName} ${why}: veths per bridge = endpoints per network`);
+  for (const o of overlays)
+    if (o.startsWith('ov-')) assert.ok(h.linkNames().includes(o), `${h.nodeName} ${why}: ${o} exists`);
+  assert.deepEqual(
+    Object.fromEntries([...got].sort()),
+    Object.fromEntries([...want].sort()),
+    `${h.nodeName} ${why}: veths per bridge = endpoints per network`,
+  );
 }
 
 /** Many single pings at once (each -c1 -W1); resolves to whether each one was answered. */
 export function pingAll(pairs: Array<[fromNs: string, ip: string]>): Promise<boolean[]> {
-  return Promise.all(pairs.map(([ns, ip]) => new Promise<boolean>((resolve) => {
-    const p = spawn('ip', ['netns', 'exec', ns, 'ping', '-c1', '-W1', '-q', ip], { stdio: 'ignore' });
-    p.on('close', (c) => resolve(c === 0));
-  })));
+  return Promise.all(
+    pairs.map(
+      ([ns, ip]) =>
+        new Promise<boolean>((resolve) => {
+          const p = spawn('ip', ['netns', 'exec', ns, 'ping', '-c1', '-W1', '-q', ip], { stdio: 'ignore' });
+          p.on('close', (c) => resolve(c === 0));
+        }),
+    ),
+  );
 }

@@ -48,7 +48,10 @@ export class PluginServer {
   private readonly veths = new Map<string, { src: string; host: string }>(); // EndpointID -> names
   private readonly addrs = new Map<string, Set<string>>(); // PoolID -> addresses given out
 
-  constructor(readonly socket: string, readonly opts: PluginOptions) {}
+  constructor(
+    readonly socket: string,
+    readonly opts: PluginOptions,
+  ) {}
 
   start(): Promise<void> {
     if (existsSync(this.socket)) unlinkSync(this.socket);
@@ -197,7 +200,10 @@ export class PluginServer {
         if (!a) {
           for (let h = opts['RequestAddressType'] === 'com.docker.network.gateway' ? 1 : 200; h > 0; h--) {
             const c = `${base[0]}.${base[1]}.${base[2]}.${h}`;
-            if (!used.has(c)) { a = c; break; }
+            if (!used.has(c)) {
+              a = c;
+              break;
+            }
           }
         }
         if (used.has(a)) throw new Error(`address ${a} in use`);

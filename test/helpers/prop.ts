@@ -8,7 +8,10 @@ export function check<T>(prop: fc.IPropertyWithHooks<T> | fc.IProperty<T>, runs:
   fc.assert(prop, { seed: SEED, numRuns: runs, includeErrorInReport: true });
 }
 
-export async function checkAsync<T>(prop: fc.IAsyncProperty<T> | fc.IAsyncPropertyWithHooks<T>, runs: number): Promise<void> {
+export async function checkAsync<T>(
+  prop: fc.IAsyncProperty<T> | fc.IAsyncPropertyWithHooks<T>,
+  runs: number,
+): Promise<void> {
   await fc.assert(prop, { seed: SEED, numRuns: runs, includeErrorInReport: true });
 }
 

@@ -15,7 +15,10 @@ if (mode === 'serve') {
   let got = '';
   c.setTimeout(2000, () => process.exit(1));
   c.on('data', (d) => (got += d));
-  c.on('end', () => { process.stdout.write(got); process.exit(got ? 0 : 1); });
+  c.on('end', () => {
+    process.stdout.write(got);
+    process.exit(got ? 0 : 1);
+  });
   c.on('error', () => process.exit(1));
 } else {
   process.exit(2);

@@ -6,8 +6,28 @@ import { buildProgram, commandWord, COMMANDS, type Handlers } from '../../src/cl
 
 async function parse(argv: string[]): Promise<{ key: string; args: unknown[]; root: string }> {
   let got: { key: string; args: unknown[]; root: string } | undefined;
-  const rec = (key: string) => async (g: { root: string }, ...args: unknown[]) => { got = { key, args, root: g.root }; return 0; };
-  const keys = ['create', 'connect', 'disconnect', 'inspect', 'ls', 'rm', 'prune', 'sandbox create', 'sandbox ls', 'sandbox inspect', 'sandbox start', 'sandbox stop', 'sandbox rm', 'exec'];
+  const rec =
+    (key: string) =>
+    async (g: { root: string }, ...args: unknown[]) => {
+      got = { key, args, root: g.root };
+      return 0;
+    };
+  const keys = [
+    'create',
+    'connect',
+    'disconnect',
+    'inspect',
+    'ls',
+    'rm',
+    'prune',
+    'sandbox create',
+    'sandbox ls',
+    'sandbox inspect',
+    'sandbox start',
+    'sandbox stop',
+    'sandbox rm',
+    'exec',
+  ];
   const handlers: Handlers = Object.fromEntries(keys.map((k) => [k, rec(k)]));
   const program = buildProgram(handlers, () => undefined, commandWord(argv)); // as main() builds it
   program.configureOutput({ writeErr: () => undefined, writeOut: () => undefined, outputError: () => undefined });
@@ -35,7 +55,15 @@ describe('the tree main() builds for one command', () => {
   it('is found after global options, and not for help, a completion, an unknown word or none', () => {
     assert.equal(commandWord(['--root', '/r', '--debug', 'connect', 'a', 'b']), 'connect');
     assert.equal(commandWord(['--cluster-store', 'etcd://x:1', 'container', 'ls']), 'container');
-    for (const args of [['--help', 'connect'], ['-h'], ['help', 'connect'], ['__complete', 'rm'], ['conect', 'a'], [], ['--root', 'connect']]) {
+    for (const args of [
+      ['--help', 'connect'],
+      ['-h'],
+      ['help', 'connect'],
+      ['__complete', 'rm'],
+      ['conect', 'a'],
+      [],
+      ['--root', 'connect'],
+    ]) {
       assert.equal(commandWord(args), undefined, args.join(' '));
     }
   });
@@ -43,25 +71,73 @@ describe('the tree main() builds for one command', () => {
 
 describe('argv -> options', () => {
   it('create: repeatable flags become a NetworkCreate', async () => {
-    const p = await parse(['--root', '/r', 'create', '--subnet', '10.1.0.0/24', '--subnet', '10.2.0.0/24', '--gateway', '10.1.0.254',
-      '--ip-range', '10.1.0.128/25', '--aux-address', 'router=10.1.0.2', '-o', 'com.docker.network.driver.mtu=1400', '--label', 'env=prod',
-      '--label', 'flag', '--internal', '--enable-ipv6', 'web']);
+    const p = await parse([
+      '--root',
+      '/r',
+      'create',
+      '--subnet',
+      '10.1.0.0/24',
+      '--subnet',
+      '10.2.0.0/24',
+      '--gateway',
+      '10.1.0.254',
+      '--ip-range',
+      '10.1.0.128/25',
+      '--aux-address',
+      'router=10.1.0.2',
+      '-o',
+      'com.docker.network.driver.mtu=1400',
+      '--label',
+      'env=prod',
+      '--label',
+      'flag',
+      '--internal',
+      '--enable-ipv6',
+      'web',
+    ]);
     assert.equal(p.key, 'create');
     assert.equal(p.root, '/r');
     const [name, flags] = p.args as [string, Record<string, unknown>];
     assert.deepEqual(toNetworkCreate(name, flags), {
-      name: 'web', driver: 'bridge', subnets: ['10.1.0.0/24', '10.2.0.0/24'], gateways: ['10.1.0.254'], ipRanges: ['10.1.0.128/25'],
-      auxAddresses: { router: '10.1.0.2' }, enableIPv6: true, internal: true, attachable: false,
-      options: { 'com.docker.network.driver.mtu': '1400' }, labels: { env: 'prod', flag: '' }, ipamDriver: 'default', ipamOptions: {},
+      name: 'web',
+      driver: 'bridge',
+      subnets: ['10.1.0.0/24', '10.2.0.0/24'],
+      gateways: ['10.1.0.254'],
+      ipRanges: ['10.1.0.128/25'],
+      auxAddresses: { router: '10.1.0.2' },
+      enableIPv6: true,
+      internal: true,
+      attachable: false,
+      options: { 'com.docker.network.driver.mtu': '1400' },
+      labels: { env: 'prod', flag: '' },
+      ipamDriver: 'default',
+      ipamOptions: {},
     });
   });
 
   it('connect: NETWORK first, then CONTAINER; flags become EndpointSettings', async () => {
-    const p = await parse(['connect', 'web', 'frontend', '--ip', '10.0.1.5', '--alias', 'fe', '--alias', 'www', '--mac-address', '02:42:0a:00:01:05', '--gw-priority', '10']);
+    const p = await parse([
+      'connect',
+      'web',
+      'frontend',
+      '--ip',
+      '10.0.1.5',
+      '--alias',
+      'fe',
+      '--alias',
+      'www',
+      '--mac-address',
+      '02:42:0a:00:01:05',
+      '--gw-priority',
+      '10',
+    ]);
     const [network, containers, flags] = p.args as [string, string[], Record<string, unknown>];
     assert.deepEqual([network, containers], ['web', ['frontend']]);
     assert.deepEqual(toEndpointSettings(flags), {
-      IPAMConfig: { IPv4Address: '10.0.1.5' }, Aliases: ['fe', 'www'], MacAddress: '02:42:0a:00:01:05', GwPriority: 10,
+      IPAMConfig: { IPv4Address: '10.0.1.5' },
+      Aliases: ['fe', 'www'],
+      MacAddress: '02:42:0a:00:01:05',
+      GwPriority: 10,
     });
   });
 
@@ -71,7 +147,7 @@ describe('argv -> options', () => {
     assert.deepEqual(toSandboxCreate(name, flags), { name: 'a', net: 'bridge', settings: {}, ports: [] });
   });
 
-  it('sandbox create -p parses Docker\'s publish syntax', async () => {
+  it("sandbox create -p parses Docker's publish syntax", async () => {
     const p = await parse(['sandbox', 'create', 'a', '-p', '8080:80', '-p', '127.0.0.1:53:53/udp', '--net', 'web']);
     const [name, flags] = p.args as [string, Record<string, unknown>];
     assert.deepEqual(toSandboxCreate(name, flags).ports, [

@@ -15,7 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { engineSetup } from '../helpers/engine.js';
 
 const dirs: string[] = [];
-afterEach(() => { while (dirs.length) rmSync(dirs.pop() ?? '', { recursive: true, force: true }); });
+afterEach(() => {
+  while (dirs.length) rmSync(dirs.pop() ?? '', { recursive: true, force: true });
+});
 
 const setup = () => engineSetup(dirs, 'netctl-engine-');
 
@@ -27,8 +29,19 @@ async function ready() {
 }
 
 const net = (name: string, subnet?: string): NetworkCreate => ({
-  name, driver: 'bridge', subnets: subnet ? [subnet] : [], gateways: [], ipRanges: [], auxAddresses: {},
-  enableIPv6: false, internal: false, attachable: false, options: {}, labels: {}, ipamDriver: 'default', ipamOptions: {},
+  name,
+  driver: 'bridge',
+  subnets: subnet ? [subnet] : [],
+  gateways: [],
+  ipRanges: [],
+  auxAddresses: {},
+  enableIPv6: false,
+  internal: false,
+  attachable: false,
+  options: {},
+  labels: {},
+  ipamDriver: 'default',
+  ipamOptions: {},
 });
 
 /** The host veth name is random: replace it so sequences can be compared exactly. */
@@ -42,19 +55,34 @@ describe('engine: command sequences', () => {
     assert.equal(m.length, 1);
     assert.deepEqual(m[0]?.args, ['-batch', '-']);
     const mac = `02:${id.slice(0, 2)}:${id.slice(2, 4)}:${id.slice(4, 6)}:${id.slice(6, 8)}:${id.slice(8, 10)}`;
-    assert.equal(m[0]?.input, `link add name nc-${id.slice(0, 12)} address ${mac} type bridge\naddr add 10.1.0.1/24 dev nc-${id.slice(0, 12)}\nlink set nc-${id.slice(0, 12)} up\n`);
+    assert.equal(
+      m[0]?.input,
+      `link add name nc-${id.slice(0, 12)} address ${mac} type bridge\naddr add 10.1.0.1/24 dev nc-${id.slice(0, 12)}\nlink set nc-${id.slice(0, 12)} up\n`,
+    );
   });
 
   it('sandbox create on a network: two processes, host side then inside the netns', async () => {
     const { kernel, ctl } = setup();
     const id = await ctl.createNetwork(net('web', '10.1.0.0/24'));
     kernel.calls = [];
-    await ctl.createSandbox({ name: 'a', net: 'web', settings: { IPAMConfig: { IPv4Address: '10.1.0.5' } }, ports: [] });
+    await ctl.createSandbox({
+      name: 'a',
+      net: 'web',
+      settings: { IPAMConfig: { IPv4Address: '10.1.0.5' } },
+      ports: [],
+    });
     const m = kernel.mutating().map((c) => ({ args: c.args, input: norm(c.input ?? '') }));
     const br = `nc-${id.slice(0, 12)}`;
     assert.deepEqual(m, [
-      { args: ['-batch', '-'], input: `netns add a\nlink add vethX type veth peer name eth0 address 02:42:0a:01:00:05 netns a\nlink set vethX addrgenmode none\nlink set vethX master ${br} up\n` },
-      { args: ['-n', 'a', '-batch', '-'], input: 'link set lo up\nlink set eth0 addrgenmode none\naddr add 10.1.0.5/24 dev eth0\nlink set eth0 up\nroute replace default via 10.1.0.1 dev eth0\n' },
+      {
+        args: ['-batch', '-'],
+        input: `netns add a\nlink add vethX type veth peer name eth0 address 02:42:0a:01:00:05 netns a\nlink set vethX addrgenmode none\nlink set vethX master ${br} up\n`,
+      },
+      {
+        args: ['-n', 'a', '-batch', '-'],
+        input:
+          'link set lo up\nlink set eth0 addrgenmode none\naddr add 10.1.0.5/24 dev eth0\nlink set eth0 up\nroute replace default via 10.1.0.1 dev eth0\n',
+      },
     ]);
   });
 
@@ -78,7 +106,10 @@ describe('engine: command sequences', () => {
     const before = [kernel.dump(), JSON.stringify(store.snapshot())];
     kernel.failLine = kernel.linesSeen + 2; // link add, addrgenmode, then enslaving fails
     kernel.failMessage = 'Exchange full';
-    await assert.rejects(ctl.connect('web', ['a'], {}), /cannot connect a to web: its bridge has 1024 ports, the most a Linux bridge takes/);
+    await assert.rejects(
+      ctl.connect('web', ['a'], {}),
+      /cannot connect a to web: its bridge has 1024 ports, the most a Linux bridge takes/,
+    );
     assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot())], before);
   });
 
@@ -108,7 +139,13 @@ describe('engine: command sequences', () => {
       { args: ['-n', 'a', '-force', '-batch', '-'], input: 'route replace default via 10.2.0.1 dev eth1\n' },
     ]);
     assert.deepEqual(kernel.routes.get('a'), ['default via 10.2.0.1 dev eth1']);
-    assert.deepEqual([...kernel.links.values()].filter((l) => l.ns === 'a').map((l) => l.name).sort(), ['eth1', 'lo']);
+    assert.deepEqual(
+      [...kernel.links.values()]
+        .filter((l) => l.ns === 'a')
+        .map((l) => l.name)
+        .sort(),
+      ['eth1', 'lo'],
+    );
   });
 
   it('the predefined bridge device is made on first use only', async () => {
@@ -126,9 +163,17 @@ describe('engine: command sequences', () => {
     const before = kernel.dump();
     // Simulate a process killed after the intent was persisted and the first batch ran.
     await store.update(async (tx) => {
-      tx.put('journal', { id: 'j1', pid: 999999, op: 'connect x', started: '', cleanup: [{ args: ['link', 'del', 'vethdead001'] }, { args: ['netns', 'del', 'x'] }] });
+      tx.put('journal', {
+        id: 'j1',
+        pid: 999999,
+        op: 'connect x',
+        started: '',
+        cleanup: [{ args: ['link', 'del', 'vethdead001'] }, { args: ['netns', 'del', 'x'] }],
+      });
     });
-    await kernel.run('ip', ['-batch', '-'], { input: 'netns add x\nlink add vethdead001 type veth peer name eth0 netns x\n' });
+    await kernel.run('ip', ['-batch', '-'], {
+      input: 'netns add x\nlink add vethdead001 type veth peer name eth0 netns x\n',
+    });
     assert.notEqual(kernel.dump(), before);
     const warnings: string[] = [];
     const ctl2 = new Controller({ store, runner: kernel, netnsDir: '/nonexistent', warn: (m) => warnings.push(m) });
@@ -151,11 +196,18 @@ describe('engine: process budget (counted through the Runner)', () => {
     await ctl.connect('web', ['n0'], {});
     assert.equal(kernel.calls.length, 2, kernel.calls.map((c) => c.args.join(' ')).join('\n'));
     kernel.calls = [];
-    await ctl.connect('web', Array.from({ length: 10 }, (_, i) => `n${i + 1}`), {});
+    await ctl.connect(
+      'web',
+      Array.from({ length: 10 }, (_, i) => `n${i + 1}`),
+      {},
+    );
     assert.equal(kernel.calls.length, 11);
     assert.equal(kernel.calls.filter((c) => !c.args.includes('-n')).length, 1, 'one host-side batch for all veths');
     kernel.calls = [];
-    const { results, errors } = await ctl.removeSandboxes(Array.from({ length: 10 }, (_, i) => `n${i + 1}`), false);
+    const { results, errors } = await ctl.removeSandboxes(
+      Array.from({ length: 10 }, (_, i) => `n${i + 1}`),
+      false,
+    );
     assert.deepEqual([results.every((r) => r === null), errors], [true, []]);
     assert.equal(kernel.calls.length, 1, 'one teardown batch');
     assert.match(kernel.calls[0]?.input ?? '', /link del group \d+/);
@@ -172,7 +224,10 @@ describe('engine: process budget (counted through the Runner)', () => {
     await assert.rejects(ctl.connect('web', ['a', 'b'], {}), /injected failure/);
     kernel.failLine = undefined;
     assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot())], before);
-    await assert.rejects(ctl.connect('web', ['a', 'b'], { IPAMConfig: { IPv4Address: '10.1.0.9' } }), /apply to one container/);
+    await assert.rejects(
+      ctl.connect('web', ['a', 'b'], { IPAMConfig: { IPv4Address: '10.1.0.9' } }),
+      /apply to one container/,
+    );
   });
 });
 
@@ -204,7 +259,14 @@ describe('engine: processes started early', () => {
     const before = store.history.length;
     await ctl.connect('web', ['a'], {});
     const starts = events.filter((e) => e.what === 'start');
-    assert.deepEqual(starts.map((e) => [e.args, e.persisted]), [['-batch -', before], ['-n a -batch -', before]], 'both spawned before any write');
+    assert.deepEqual(
+      starts.map((e) => [e.args, e.persisted]),
+      [
+        ['-batch -', before],
+        ['-n a -batch -', before],
+      ],
+      'both spawned before any write',
+    );
     const intent = store.history[before];
     assert.equal(intent?.journal.length, 1, 'the first write is the journal intent');
     const acts = events.filter((e) => e.what === 'act');
@@ -223,7 +285,11 @@ describe('engine: processes started early', () => {
     await assert.rejects(ctl.connect('web', ['a'], {}), /injected failure/);
     kernel.failLine = undefined;
     const acted = events.filter((e) => e.what === 'act').map((e) => e.args);
-    assert.deepEqual(acted.filter((a) => a.startsWith('-n a')), [], 'the sandbox batch was never given commands');
+    assert.deepEqual(
+      acted.filter((a) => a.startsWith('-n a')),
+      [],
+      'the sandbox batch was never given commands',
+    );
     assert.equal(acted[0], '-batch -', 'the host batch ran (and failed), then its undo');
     assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot().endpoints)], before);
   });
@@ -236,15 +302,26 @@ describe('engine: processes started early', () => {
     events.length = 0;
     // The store's next intent write fails, as a full disk would make it.
     const update = store.update.bind(store);
-    store.update = (fn) => update((tx) => {
-      tx.flushJournal = async () => { throw new Error('ENOSPC: no space left on device'); };
-      return fn(tx);
-    });
+    store.update = (fn) =>
+      update((tx) => {
+        tx.flushJournal = async () => {
+          throw new Error('ENOSPC: no space left on device');
+        };
+        return fn(tx);
+      });
     await assert.rejects(ctl.connect('web', ['a'], {}), /ENOSPC/);
     await new Promise((r) => setImmediate(r));
     assert.equal(events.filter((e) => e.what === 'start').length, 2, 'both batches had been started');
-    assert.deepEqual(events.filter((e) => e.what === 'act'), [], 'neither was given a command');
-    assert.equal(events.filter((e) => e.what === 'cancel').length, 2, 'both were let go (else they wait on stdin, and netctl with them)');
+    assert.deepEqual(
+      events.filter((e) => e.what === 'act'),
+      [],
+      'neither was given a command',
+    );
+    assert.equal(
+      events.filter((e) => e.what === 'cancel').length,
+      2,
+      'both were let go (else they wait on stdin, and netctl with them)',
+    );
     assert.equal(kernel.dump(), before);
   });
 
@@ -283,19 +360,41 @@ describe('engine: firewall', () => {
     const firewall = new FakeFirewall();
     const ctl = new Controller({ store, runner: kernel, netnsDir: dir, firewall });
     await ctl.createNetwork(net('web', '10.1.0.0/24'));
-    assert.deepEqual(firewall.models.at(-1)?.networks.map((n) => n.subnets), [['10.1.0.0/24']]);
+    assert.deepEqual(
+      firewall.models.at(-1)?.networks.map((n) => n.subnets),
+      [['10.1.0.0/24']],
+    );
     const kernelBefore = kernel.dump();
     const storeBefore = JSON.stringify(store.snapshot());
     firewall.fail = true;
-    await assert.rejects(ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }] }), /injected failure/);
+    await assert.rejects(
+      ctl.createSandbox({
+        name: 'a',
+        net: 'web',
+        settings: {},
+        ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }],
+      }),
+      /injected failure/,
+    );
     assert.equal(kernel.dump(), kernelBefore);
     // The records are as before; the firewall could not be put back either, so that stays journaled.
     const after = store.snapshot();
-    assert.deepEqual(after.journal.map((j) => j.firewall), [true]);
+    assert.deepEqual(
+      after.journal.map((j) => j.firewall),
+      [true],
+    );
     assert.equal(JSON.stringify({ ...after, journal: [] }), storeBefore);
     firewall.fail = false;
-    await ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }] });
-    assert.deepEqual(firewall.models.at(-1)?.ports.map((p) => `${p.hostPort}->${p.containerIP}:${p.containerPort}`), ['8080->10.1.0.2:80']);
+    await ctl.createSandbox({
+      name: 'a',
+      net: 'web',
+      settings: {},
+      ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }],
+    });
+    assert.deepEqual(
+      firewall.models.at(-1)?.ports.map((p) => `${p.hostPort}->${p.containerIP}:${p.containerPort}`),
+      ['8080->10.1.0.2:80'],
+    );
     await ctl.removeSandboxes(['a'], false);
     assert.deepEqual(firewall.models.at(-1)?.ports, []);
   });
@@ -306,15 +405,20 @@ describe('engine: failure at every step rolls back', () => {
   const ops: Op[] = [
     { name: 'create network', prepare: async () => undefined, run: (c) => c.createNetwork(net('web', '10.1.0.0/24')) },
     {
-      name: 'sandbox create', prepare: async (c) => { await c.createNetwork(net('web', '10.1.0.0/24')); },
+      name: 'sandbox create',
+      prepare: async (c) => {
+        await c.createNetwork(net('web', '10.1.0.0/24'));
+      },
       run: (c) => c.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] }),
     },
     {
-      name: 'sandbox create on the default bridge (first use)', prepare: async () => undefined,
+      name: 'sandbox create on the default bridge (first use)',
+      prepare: async () => undefined,
       run: (c) => c.createSandbox({ name: 'a', net: 'bridge', settings: {}, ports: [] }),
     },
     {
-      name: 'connect', prepare: async (c) => {
+      name: 'connect',
+      prepare: async (c) => {
         await c.createNetwork(net('web', '10.1.0.0/24'));
         await c.createNetwork(net('db', '10.2.0.0/24'));
         await c.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
@@ -322,7 +426,8 @@ describe('engine: failure at every step rolls back', () => {
       run: (c) => c.connect('db', ['a'], { IPAMConfig: { IPv4Address: '10.2.0.9' } }),
     },
     {
-      name: 'sandbox start', prepare: async (c) => {
+      name: 'sandbox start',
+      prepare: async (c) => {
         await c.createNetwork(net('web', '10.1.0.0/24'));
         await c.createNetwork(net('db', '10.2.0.0/24'));
         await c.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });

@@ -37,11 +37,32 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function startEtcd(): Promise<void> {
   const log = openSync(join(dir, 'etcd.log'), 'a');
   // `ip netns exec` execs etcd itself: the pid is etcd's.
-  etcd = spawn('ip', ['netns', 'exec', NS, 'etcd', '--name', 'x', '--data-dir', join(dir, 'data'),
-    '--listen-client-urls', `http://${EP}`, '--advertise-client-urls', `http://${EP}`,
-    '--listen-peer-urls', 'http://127.0.0.1:2380'], { stdio: ['ignore', log, log] });
+  etcd = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      NS,
+      'etcd',
+      '--name',
+      'x',
+      '--data-dir',
+      join(dir, 'data'),
+      '--listen-client-urls',
+      `http://${EP}`,
+      '--advertise-client-urls',
+      `http://${EP}`,
+      '--listen-peer-urls',
+      'http://127.0.0.1:2380',
+    ],
+    { stdio: ['ignore', log, log] },
+  );
   for (let i = 0; i < 100; i++) {
-    if (spawnSync('ip', ['netns', 'exec', NS, 'etcdctl', '--endpoints', EP, '--dial-timeout', '200ms', 'get', 'x']).status === 0) return;
+    if (
+      spawnSync('ip', ['netns', 'exec', NS, 'etcdctl', '--endpoints', EP, '--dial-timeout', '200ms', 'get', 'x'])
+        .status === 0
+    )
+      return;
     await sleep(100);
   }
   throw new Error('etcd did not start');
@@ -56,7 +77,11 @@ async function stopEtcd(): Promise<void> {
   await gone;
 }
 
-interface Answer { ok?: unknown; err?: { name: string; message: string }; ms: number }
+interface Answer {
+  ok?: unknown;
+  err?: { name: string; message: string };
+  ms: number;
+}
 
 /** A client process inside the namespace: send() one command, get its answer. */
 class Child {
@@ -67,7 +92,9 @@ class Child {
   readonly exited: Promise<number>;
 
   constructor() {
-    this.proc = spawn('nsenter', [`--net=/var/run/netns/${NS}`, process.execPath, CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.proc = spawn('nsenter', [`--net=/var/run/netns/${NS}`, process.execPath, CHILD], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     children.push(this.proc);
     this.exited = new Promise((r) => this.proc.once('exit', (c) => r(c ?? 1)));
     const stdout = this.proc.stdout;
@@ -133,7 +160,12 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
     await stopEtcd();
     spawnSync('ip', ['netns', 'del', NS]);
     rmSync(dir, { recursive: true, force: true });
-    assert.ok(!sh('ip', 'netns', 'list').split('\n').some((l) => l.split(' ')[0] === NS), `netns ${NS} left behind`);
+    assert.ok(
+      !sh('ip', 'netns', 'list')
+        .split('\n')
+        .some((l) => l.split(' ')[0] === NS),
+      `netns ${NS} left behind`,
+    );
     assert.ok(!existsSync(dir), `${dir} left behind`);
     if (pid) assert.throws(() => process.kill(pid, 0), `etcd ${pid} still running`);
   });
@@ -144,7 +176,13 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
     ctl('put', '/rx', 'not under /r/');
     const c = await client();
     const r = await c.ok<KVs>({ op: 'range', prefix: '/r/' });
-    assert.deepEqual(r.kvs.map((kv) => [kv.key, kv.value]), [['/r/a', '1'], ['/r/b/c', '2']]);
+    assert.deepEqual(
+      r.kvs.map((kv) => [kv.key, kv.value]),
+      [
+        ['/r/a', '1'],
+        ['/r/b/c', '2'],
+      ],
+    );
     assert.ok(r.kvs.every((kv) => kv.createRev > 0 && kv.modRev >= kv.createRev && kv.modRev <= r.rev));
     assert.deepEqual((await c.ok<KVs>({ op: 'range', prefix: '/none/' })).kvs, []);
     await c.end();
@@ -153,19 +191,60 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
   it('txn: put-if-absent, mod and value compares, prefix delete, nothing applied on a failed compare', async () => {
     const c = await client();
     const absent = { key: '/t/x', target: 'create', op: '==', value: 0 };
-    assert.equal(await c.ok({ op: 'txn', req: { compare: [absent], put: [{ key: '/t/x', value: 'v1' }], del: [] } }), true);
-    assert.equal(await c.ok({ op: 'txn', req: { compare: [absent], put: [{ key: '/t/x', value: 'v2' }], del: [] } }), false);
+    assert.equal(
+      await c.ok({ op: 'txn', req: { compare: [absent], put: [{ key: '/t/x', value: 'v1' }], del: [] } }),
+      true,
+    );
+    assert.equal(
+      await c.ok({ op: 'txn', req: { compare: [absent], put: [{ key: '/t/x', value: 'v2' }], del: [] } }),
+      false,
+    );
     const [x] = (await c.ok<KVs>({ op: 'range', prefix: '/t/x' })).kvs;
     assert.equal(x?.value, 'v1');
     const mod = (op: string, value: number) => ({ key: '/t/x', target: 'mod', op, value });
     // A stale mod revision loses; the current one wins.
-    assert.equal(await c.ok({ op: 'txn', req: { compare: [mod('==', (x?.modRev ?? 0) - 1)], put: [{ key: '/t/x', value: 'stale' }], del: [] } }), false);
-    assert.equal(await c.ok({ op: 'txn', req: { compare: [mod('==', x?.modRev ?? 0), mod('>', 0), mod('<', 1e9)], put: [{ key: '/t/x', value: 'v3' }], del: [] } }), true);
+    assert.equal(
+      await c.ok({
+        op: 'txn',
+        req: { compare: [mod('==', (x?.modRev ?? 0) - 1)], put: [{ key: '/t/x', value: 'stale' }], del: [] },
+      }),
+      false,
+    );
+    assert.equal(
+      await c.ok({
+        op: 'txn',
+        req: {
+          compare: [mod('==', x?.modRev ?? 0), mod('>', 0), mod('<', 1e9)],
+          put: [{ key: '/t/x', value: 'v3' }],
+          del: [],
+        },
+      }),
+      true,
+    );
     const val = (op: string, value: string) => ({ key: '/t/x', target: 'value', op, value });
-    assert.equal(await c.ok({ op: 'txn', req: { compare: [val('==', 'v3'), val('!=', 'v1')], put: [{ key: '/t/y', value: 'y' }], del: [] } }), true);
+    assert.equal(
+      await c.ok({
+        op: 'txn',
+        req: { compare: [val('==', 'v3'), val('!=', 'v1')], put: [{ key: '/t/y', value: 'y' }], del: [] },
+      }),
+      true,
+    );
     // Atomicity: one failing compare among several applies none of the puts and deletes.
     const before = await c.ok<KVs>({ op: 'range', prefix: '/t/' });
-    assert.equal(await c.ok({ op: 'txn', req: { compare: [val('==', 'v3'), { key: '/t/y', target: 'create', op: '==', value: 0 }], put: [{ key: '/t/z', value: 'z' }, { key: '/t/x', value: 'no' }], del: [{ key: '/t/y' }] } }), false);
+    assert.equal(
+      await c.ok({
+        op: 'txn',
+        req: {
+          compare: [val('==', 'v3'), { key: '/t/y', target: 'create', op: '==', value: 0 }],
+          put: [
+            { key: '/t/z', value: 'z' },
+            { key: '/t/x', value: 'no' },
+          ],
+          del: [{ key: '/t/y' }],
+        },
+      }),
+      false,
+    );
     const same = await c.ok<KVs>({ op: 'range', prefix: '/t/' });
     assert.deepEqual(same.kvs, before.kvs);
     assert.equal(same.rev, before.rev);
@@ -173,8 +252,21 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
     ctl('put', '/t/sub/1', 'a');
     ctl('put', '/t/sub/2', 'b');
     ctl('put', '/t/subx', 'c');
-    assert.equal(await c.ok({ op: 'txn', req: { compare: [], put: [{ key: '/t/w', value: 'w' }], del: [{ key: '/t/sub/', prefix: true }, { key: '/t/y' }] } }), true);
-    assert.deepEqual((await c.ok<KVs>({ op: 'range', prefix: '/t/' })).kvs.map((kv) => kv.key), ['/t/subx', '/t/w', '/t/x']);
+    assert.equal(
+      await c.ok({
+        op: 'txn',
+        req: {
+          compare: [],
+          put: [{ key: '/t/w', value: 'w' }],
+          del: [{ key: '/t/sub/', prefix: true }, { key: '/t/y' }],
+        },
+      }),
+      true,
+    );
+    assert.deepEqual(
+      (await c.ok<KVs>({ op: 'range', prefix: '/t/' })).kvs.map((kv) => kv.key),
+      ['/t/subx', '/t/w', '/t/x'],
+    );
     await c.end();
   });
 
@@ -182,11 +274,31 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
     const cs = await Promise.all(Array.from({ length: 6 }, () => client()));
     // Warm: every client connected, so the txns really race.
     await Promise.all(cs.map((c) => c.ok({ op: 'range', prefix: '/c/' })));
-    const won = await Promise.all(cs.map((c, i) => c.ok<boolean>({ op: 'txn', req: { compare: [{ key: '/c/ip', target: 'create', op: '==', value: 0 }], put: [{ key: '/c/ip', value: `host${i}` }, { key: `/c/by/${i}`, value: '1' }], del: [] } })));
+    const won = await Promise.all(
+      cs.map((c, i) =>
+        c.ok<boolean>({
+          op: 'txn',
+          req: {
+            compare: [{ key: '/c/ip', target: 'create', op: '==', value: 0 }],
+            put: [
+              { key: '/c/ip', value: `host${i}` },
+              { key: `/c/by/${i}`, value: '1' },
+            ],
+            del: [],
+          },
+        }),
+      ),
+    );
     assert.equal(won.filter(Boolean).length, 1, JSON.stringify(won));
     const r = await cs[0]!.ok<KVs>({ op: 'range', prefix: '/c/' });
     const winner = won.indexOf(true);
-    assert.deepEqual(r.kvs.map((kv) => [kv.key, kv.value]), [[`/c/by/${winner}`, '1'], ['/c/ip', `host${winner}`]]);
+    assert.deepEqual(
+      r.kvs.map((kv) => [kv.key, kv.value]),
+      [
+        [`/c/by/${winner}`, '1'],
+        ['/c/ip', `host${winner}`],
+      ],
+    );
     await Promise.all(cs.map((c) => c.end()));
   });
 
@@ -199,13 +311,23 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
     ctl('del', '/w/early');
     ctl('put', '/elsewhere', 'x');
     await c.waitEvents(3);
-    assert.deepEqual(c.events.map((e) => [e.type, e.key, e.value]), [['put', '/w/early', 'e'], ['put', '/w/a', '1'], ['delete', '/w/early', '']]);
-    assert.deepEqual(c.events.map((e) => e.modRev), [rev + 1, rev + 2, rev + 3]);
+    assert.deepEqual(
+      c.events.map((e) => [e.type, e.key, e.value]),
+      [
+        ['put', '/w/early', 'e'],
+        ['put', '/w/a', '1'],
+        ['delete', '/w/early', ''],
+      ],
+    );
+    assert.deepEqual(
+      c.events.map((e) => e.modRev),
+      [rev + 1, rev + 2, rev + 3],
+    );
     await c.ok({ op: 'unwatch' });
     ctl('put', '/w/after', 'x');
     await sleep(200);
     assert.equal(c.events.length, 3);
-    assert.ok(await c.end() < 1500, 'the client exits soon after close');
+    assert.ok((await c.end()) < 1500, 'the client exits soon after close');
   });
 
   it('watch survives an etcd restart: events after it arrive, none twice', async () => {
@@ -220,7 +342,10 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
     ctl('put', '/rs/2', 'after');
     ctl('put', '/rs/3', 'after');
     await c.waitEvents(3, 8000);
-    assert.deepEqual(c.events.map((e) => e.key), ['/rs/1', '/rs/2', '/rs/3']);
+    assert.deepEqual(
+      c.events.map((e) => e.key),
+      ['/rs/1', '/rs/2', '/rs/3'],
+    );
     assert.deepEqual(c.watchErrors, []);
     // Calls work again too.
     assert.equal((await c.ok<KVs>({ op: 'range', prefix: '/rs/' })).kvs.length, 3);
@@ -251,13 +376,17 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
   ] as const) {
     it(`unreachable (${what}): ClusterUnreachable within 3 s, the next call at once, no hang at exit`, async () => {
       const c = await client(url);
-      for (const cmd of [{ op: 'range', prefix: '/' }, { op: 'txn', req: { compare: [], put: [{ key: '/u', value: '1' }], del: [] } }, { op: 'watch', prefix: '/', fromRev: 1 }]) {
+      for (const cmd of [
+        { op: 'range', prefix: '/' },
+        { op: 'txn', req: { compare: [], put: [{ key: '/u', value: '1' }], del: [] } },
+        { op: 'watch', prefix: '/', fromRev: 1 },
+      ]) {
         const a = await c.send(cmd);
         assert.deepEqual(a.err, { name: 'ClusterUnreachable', message: `cluster store ${url}: unreachable` });
         assert.ok(a.ms <= 3000, `${cmd.op}: ${a.ms} ms`);
         if (cmd.op !== 'range') assert.ok(a.ms < 50, `after a failure, ${cmd.op} took ${a.ms} ms`);
       }
-      assert.ok(await c.end() < 1500, 'exits once closed');
+      assert.ok((await c.end()) < 1500, 'exits once closed');
     });
   }
 
@@ -266,10 +395,14 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
     ctl('put', '/m/k', 'v');
     const a = await c.send({ op: 'range', prefix: '/m/' });
     const r = a.ok as KVs | undefined;
-    assert.deepEqual(r?.kvs.map((kv) => kv.value), ['v'], JSON.stringify(a));
+    assert.deepEqual(
+      r?.kvs.map((kv) => kv.value),
+      ['v'],
+      JSON.stringify(a),
+    );
     await c.ok({ op: 'watch', prefix: '/m/', fromRev: r?.rev ?? 0 });
     await c.waitEvents(1);
-    assert.ok(await c.end() < 1500);
+    assert.ok((await c.end()) < 1500);
   });
 
   it('etcd stopped mid-way: the next call fails within 3 s, later ones at once', async () => {
@@ -286,13 +419,20 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
     } finally {
       await startEtcd();
     }
-    assert.ok(await c.end() < 1500);
+    assert.ok((await c.end()) < 1500);
   });
 
   it('the bundled etcd3 chunk (JSON descriptor, code cache) speaks to etcd', async () => {
     const c = new Child();
-    const r = await c.ok<{ all: Record<string, string>; events: string[]; succeeded: boolean }>({ op: 'bundled', endpoint: EP });
-    assert.deepEqual(r, { all: { '/bundled/b': '2', '/bundled/c': '3' }, events: ['/bundled/a', '/bundled/b', '/bundled/c'], succeeded: true });
+    const r = await c.ok<{ all: Record<string, string>; events: string[]; succeeded: boolean }>({
+      op: 'bundled',
+      endpoint: EP,
+    });
+    assert.deepEqual(r, {
+      all: { '/bundled/b': '2', '/bundled/c': '3' },
+      events: ['/bundled/a', '/bundled/b', '/bundled/c'],
+      succeeded: true,
+    });
     await c.end();
   });
 });
@@ -305,11 +445,33 @@ describe('parseClusterUrl', () => {
     assert.deepEqual(parseClusterUrl('etcd://[::ffff:192.0.2.1]:2379'), ['[::ffff:192.0.2.1]:2379']);
   });
 
-  for (const bad of ['', 'etcd://', 'http://h:2379', 'etcd:/h:2379', 'h:2379', 'etcd://h', 'etcd://h:', 'etcd://:2379', 'etcd://h:0',
-    'etcd://h:65536', 'etcd://h:2379,', 'etcd://h:2379,,h2:1', 'etcd://2001:db8::1:2379', 'etcd://[2001:db8::1]', 'etcd://[nothex]:1',
-    'etcd://h:2379/', 'etcd://u@h:2379', 'etcd://h h:1', 'etcd://-h:1', 'etcd://h:23a']) {
+  for (const bad of [
+    '',
+    'etcd://',
+    'http://h:2379',
+    'etcd:/h:2379',
+    'h:2379',
+    'etcd://h',
+    'etcd://h:',
+    'etcd://:2379',
+    'etcd://h:0',
+    'etcd://h:65536',
+    'etcd://h:2379,',
+    'etcd://h:2379,,h2:1',
+    'etcd://2001:db8::1:2379',
+    'etcd://[2001:db8::1]',
+    'etcd://[nothex]:1',
+    'etcd://h:2379/',
+    'etcd://u@h:2379',
+    'etcd://h h:1',
+    'etcd://-h:1',
+    'etcd://h:23a',
+  ]) {
     it(`refuses ${JSON.stringify(bad)}, naming it`, () => {
-      assert.throws(() => parseClusterUrl(bad), (e: unknown) => e instanceof InvalidArgumentError && e.message.includes(`"${bad}"`));
+      assert.throws(
+        () => parseClusterUrl(bad),
+        (e: unknown) => e instanceof InvalidArgumentError && e.message.includes(`"${bad}"`),
+      );
     });
   }
 

@@ -14,12 +14,19 @@ import { diffRuleset, parsePresent, ruleset } from '../../src/firewall/iptables/
 import type { RunOptions, RunResult, Runner } from '../../src/kernel/runner.js';
 import { SystemError } from '../../src/lib/errors.js';
 
-interface Call { file: string; args: string[]; input?: string }
+interface Call {
+  file: string;
+  args: string[];
+  input?: string;
+}
 
 /** Answers iptables-save with `save` and iptables-restore with the next of `restoreExits` (default 0). */
 class FakeRunner implements Runner {
   calls: Call[] = [];
-  constructor(public save = '', public restoreExits: number[] = []) {}
+  constructor(
+    public save = '',
+    public restoreExits: number[] = [],
+  ) {}
 
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     this.calls.push({ file, args, ...(typeof opts.input === 'string' ? { input: opts.input } : {}) });
@@ -40,9 +47,37 @@ class FakeRunner implements Runner {
   }
 }
 
-const web = { id12: 'aaaaaaaaaaaa', bridge: 'nc-aaaaaaaaaaaa', subnets: ['10.1.0.0/24'], internal: false, icc: true, masquerade: true, mode4: 'nat' as const, mode6: 'nat' as const };
-const db = { id12: 'bbbbbbbbbbbb', bridge: 'br-db', subnets: ['10.2.0.0/24'], internal: true, icc: false, masquerade: true, mode4: 'nat' as const, mode6: 'nat' as const };
-const port = { id12: 'cccccccccccc', bridge: 'nc-aaaaaaaaaaaa', containerIP: '10.1.0.5', proto: 'tcp' as const, hostIP: '', hostPort: 8080, containerPort: 80, family: 4 as const, mode: 'nat' as const };
+const web = {
+  id12: 'aaaaaaaaaaaa',
+  bridge: 'nc-aaaaaaaaaaaa',
+  subnets: ['10.1.0.0/24'],
+  internal: false,
+  icc: true,
+  masquerade: true,
+  mode4: 'nat' as const,
+  mode6: 'nat' as const,
+};
+const db = {
+  id12: 'bbbbbbbbbbbb',
+  bridge: 'br-db',
+  subnets: ['10.2.0.0/24'],
+  internal: true,
+  icc: false,
+  masquerade: true,
+  mode4: 'nat' as const,
+  mode6: 'nat' as const,
+};
+const port = {
+  id12: 'cccccccccccc',
+  bridge: 'nc-aaaaaaaaaaaa',
+  containerIP: '10.1.0.5',
+  proto: 'tcp' as const,
+  hostIP: '',
+  hostPort: 8080,
+  containerPort: 80,
+  family: 4 as const,
+  mode: 'nat' as const,
+};
 const model: FwModel = { networks: [web, db], ports: [port] };
 const none = parsePresent('');
 
@@ -59,15 +94,27 @@ describe('firewall seam: the default backend', () => {
     const d = mkdtempSync(join(tmpdir(), 'netctl-path-'));
     const saved = process.env['PATH'];
     try {
-      const [plain, dir, exe, link] = ['plain', 'dir', 'exe', 'link'].map((n) => join(d, n)) as [string, string, string, string];
+      const [plain, dir, exe, link] = ['plain', 'dir', 'exe', 'link'].map((n) => join(d, n)) as [
+        string,
+        string,
+        string,
+        string,
+      ];
       for (const p of [plain, exe, link, join(dir, 'iptables')]) mkdirSync(p, { recursive: true });
       writeFileSync(join(plain, 'iptables'), '');
       chmodSync(join(plain, 'iptables'), 0o644);
       writeFileSync(join(exe, 'real'), '#!/bin/sh\n');
       chmodSync(join(exe, 'real'), 0o755);
       symlinkSync(join(exe, 'real'), join(link, 'iptables'));
-      const under = (path: string) => { process.env['PATH'] = path; return defaultBackend(); };
-      assert.equal(under(`${plain}:${dir}:/nonexistent`), 'nftables', 'a file without x bits, or a directory, is not iptables');
+      const under = (path: string) => {
+        process.env['PATH'] = path;
+        return defaultBackend();
+      };
+      assert.equal(
+        under(`${plain}:${dir}:/nonexistent`),
+        'nftables',
+        'a file without x bits, or a directory, is not iptables',
+      );
       assert.equal(under(`::${plain}:${link}`), 'iptables');
       assert.equal(under(''), 'nftables');
     } finally {
@@ -94,7 +141,10 @@ describe('firewall seam: sync', () => {
     } finally {
       process.env['PATH'] = path;
     }
-    assert.throws(() => parseBackend('pf', 'NETCTL_FIREWALL_BACKEND'), /^InvalidArgumentError|invalid firewall backend "pf" in NETCTL_FIREWALL_BACKEND: iptables or nftables/);
+    assert.throws(
+      () => parseBackend('pf', 'NETCTL_FIREWALL_BACKEND'),
+      /^InvalidArgumentError|invalid firewall backend "pf" in NETCTL_FIREWALL_BACKEND: iptables or nftables/,
+    );
   });
 
   it('prev=null: one iptables-save, then one iptables-restore --noflush -w of the full ruleset', async () => {
@@ -106,7 +156,10 @@ describe('firewall seam: sync', () => {
     ]);
     // Not vacuous: the text written holds the model's rules and every declaration.
     assert.match(runner.calls[1]?.input ?? '', /^:NETCTL-FORWARD - \[0:0\]$/m);
-    assert.match(runner.calls[1]?.input ?? '', /^-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10\.1\.0\.5:80 /m);
+    assert.match(
+      runner.calls[1]?.input ?? '',
+      /^-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10\.1\.0\.5:80 /m,
+    );
   });
 
   it('prev=null on a host that has the chains: still a full rewrite, jumps not added twice', async () => {
@@ -124,56 +177,86 @@ describe('firewall seam: sync', () => {
     assert.equal(runner.calls.length, 2);
     const input = runner.restores()[0]?.input;
     assert.equal(input, diffRuleset(model, next));
-    assert.equal(input, [
-      '*filter',
-      '-D NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
-      '-A NETCTL-PORTS -d 10.1.0.9/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
-      'COMMIT',
-      '*nat',
-      '-D NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment netctl:cccccccccccc',
-      '-D NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
-      '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.9:80 -m comment --comment netctl:cccccccccccc',
-      '-A NETCTL-POSTROUTING -s 10.1.0.9/32 -d 10.1.0.9/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
-      'COMMIT',
-      '',
-    ].join('\n'));
+    assert.equal(
+      input,
+      [
+        '*filter',
+        '-D NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
+        '-A NETCTL-PORTS -d 10.1.0.9/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
+        'COMMIT',
+        '*nat',
+        '-D NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment netctl:cccccccccccc',
+        '-D NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
+        '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.9:80 -m comment --comment netctl:cccccccccccc',
+        '-A NETCTL-POSTROUTING -s 10.1.0.9/32 -d 10.1.0.9/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('prefetch: the next sync uses that read, and only that one sync (after a restore, a new read)', async () => {
     const runner = new FakeRunner(saveOf(model));
     const fw = new IptablesFirewall(runner);
     fw.prefetch();
-    assert.deepEqual(runner.calls.map((c) => c.file), ['iptables-save'], 'read at once');
+    assert.deepEqual(
+      runner.calls.map((c) => c.file),
+      ['iptables-save'],
+      'read at once',
+    );
     runner.save = ''; // what a later read would see: a prefetched sync must not read again
     await fw.sync(model, { networks: [web, db], ports: [] });
-    assert.deepEqual(runner.calls.map((c) => c.file), ['iptables-save', 'iptables-restore']);
-    assert.match(runner.restores()[0]?.input ?? '', /^-D NETCTL /m, 'a difference: the chains were complete in the prefetched read');
+    assert.deepEqual(
+      runner.calls.map((c) => c.file),
+      ['iptables-save', 'iptables-restore'],
+    );
+    assert.match(
+      runner.restores()[0]?.input ?? '',
+      /^-D NETCTL /m,
+      'a difference: the chains were complete in the prefetched read',
+    );
     await fw.sync(model, model);
-    assert.deepEqual(runner.calls.map((c) => c.file), ['iptables-save', 'iptables-restore', 'iptables-save', 'iptables-restore'], 'read again, and found empty: a rewrite');
+    assert.deepEqual(
+      runner.calls.map((c) => c.file),
+      ['iptables-save', 'iptables-restore', 'iptables-save', 'iptables-restore'],
+      'read again, and found empty: a rewrite',
+    );
   });
 
   it('with prev and nothing changed: no restore at all', async () => {
     const runner = new FakeRunner(saveOf(model));
     await new IptablesFirewall(runner).sync(model, model);
-    assert.deepEqual(runner.calls.map((c) => c.file), ['iptables-save']);
+    assert.deepEqual(
+      runner.calls.map((c) => c.file),
+      ['iptables-save'],
+    );
   });
 
   it('a difference the kernel refuses falls back to the full rewrite', async () => {
     const next: FwModel = { networks: [web], ports: [] };
     const runner = new FakeRunner(saveOf(model), [1, 0]);
     await new IptablesFirewall(runner).sync(model, next);
-    assert.deepEqual(runner.restores().map((c) => c.input), [diffRuleset(model, next), ruleset(next, parsePresent(saveOf(model)))]);
+    assert.deepEqual(
+      runner.restores().map((c) => c.input),
+      [diffRuleset(model, next), ruleset(next, parsePresent(saveOf(model)))],
+    );
   });
 
-  it('a failed full rewrite is a SystemError carrying iptables-restore\'s message', async () => {
+  it("a failed full rewrite is a SystemError carrying iptables-restore's message", async () => {
     const runner = new FakeRunner('', [1]);
-    await assert.rejects(new IptablesFirewall(runner).sync(null, model), (e: Error) => e instanceof SystemError && /^iptables-restore: .*line 2 failed$/.test(e.message));
+    await assert.rejects(
+      new IptablesFirewall(runner).sync(null, model),
+      (e: Error) => e instanceof SystemError && /^iptables-restore: .*line 2 failed$/.test(e.message),
+    );
   });
 
   it('a host on the legacy backend gets iptables-legacy-save and -restore', async () => {
     const runner = new FakeRunner('# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n');
     await new IptablesFirewall(runner).sync(null, model);
-    assert.deepEqual(runner.calls.map((c) => c.file), ['iptables-save', 'iptables-legacy-save', 'iptables-legacy-restore']);
+    assert.deepEqual(
+      runner.calls.map((c) => c.file),
+      ['iptables-save', 'iptables-legacy-save', 'iptables-legacy-restore'],
+    );
   });
 });
 
@@ -182,8 +265,12 @@ describe('firewall seam: unsafe text is never written', () => {
     it(`refuses a bridge named ${JSON.stringify(bridge)} and runs no iptables-restore`, async () => {
       const runner = new FakeRunner();
       const bad: FwModel = { networks: [{ ...web, bridge }], ports: [] };
-      await assert.rejects(new IptablesFirewall(runner).sync(null, bad), (e: Error) =>
-        e instanceof SystemError && e.message === `refusing unsafe interface name for iptables-restore: ${JSON.stringify(bridge)}`);
+      await assert.rejects(
+        new IptablesFirewall(runner).sync(null, bad),
+        (e: Error) =>
+          e instanceof SystemError &&
+          e.message === `refusing unsafe interface name for iptables-restore: ${JSON.stringify(bridge)}`,
+      );
       assert.deepEqual(runner.restores(), []);
     });
   }
@@ -207,8 +294,12 @@ describe('firewall seam: unsafe text is never written', () => {
     // prev is what the kernel is believed to hold; its values are not checked, its -D lines are.
     const prev: FwModel = { networks: [{ ...web, bridge: 'br"x' }], ports: [] };
     const runner = new FakeRunner(saveOf(model));
-    await assert.rejects(new IptablesFirewall(runner).sync(prev, model), (e: Error) =>
-      e instanceof SystemError && e.message.startsWith('refusing unsafe text for iptables-restore: "-D NETCTL-FORWARD -o br\\"x '));
+    await assert.rejects(
+      new IptablesFirewall(runner).sync(prev, model),
+      (e: Error) =>
+        e instanceof SystemError &&
+        e.message.startsWith('refusing unsafe text for iptables-restore: "-D NETCTL-FORWARD -o br\\"x '),
+    );
     assert.deepEqual(runner.restores(), []);
   });
 
@@ -241,17 +332,29 @@ describe('firewall seam: unsafe text is never written', () => {
     ];
     for (const line of bad) {
       const text = `*filter\n${line}\nCOMMIT\n`;
-      assert.throws(() => checkRestore(text), (e: Error) =>
-        e instanceof SystemError && e.message === `refusing unsafe text for iptables-restore: ${JSON.stringify(line)}`, JSON.stringify(line));
+      assert.throws(
+        () => checkRestore(text),
+        (e: Error) =>
+          e instanceof SystemError &&
+          e.message === `refusing unsafe text for iptables-restore: ${JSON.stringify(line)}`,
+        JSON.stringify(line),
+      );
     }
     assert.throws(() => checkRestore(`${rule}\n`), /unsafe text/, 'a rule outside a table');
-    assert.throws(() => checkRestore('*filter\nCOMMIT'), /unsafe text for iptables-restore: "COMMIT"/, 'no final newline');
+    assert.throws(
+      () => checkRestore('*filter\nCOMMIT'),
+      /unsafe text for iptables-restore: "COMMIT"/,
+      'no final newline',
+    );
   });
 });
 
 describe('firewall seam: drift', () => {
   const drift = (save: string, m: FwModel = model) => new IptablesFirewall(new FakeRunner(save)).drift(m);
-  const line = (re: RegExp) => saveOf(model).split('\n').find((l) => re.test(l)) ?? assert.fail(String(re));
+  const line = (re: RegExp) =>
+    saveOf(model)
+      .split('\n')
+      .find((l) => re.test(l)) ?? assert.fail(String(re));
 
   it('a kernel holding exactly what sync writes: no drift', async () => {
     assert.deepEqual(await drift(saveOf(model)), []);
@@ -267,21 +370,29 @@ describe('firewall seam: drift', () => {
   });
 
   it('a missing chain', async () => {
-    assert.deepEqual(await drift(saveOf(model).replace(':NETCTL-ISOLATION-2 - [0:0]\n', '')), ['firewall: chain NETCTL-ISOLATION-2 is missing']);
+    assert.deepEqual(await drift(saveOf(model).replace(':NETCTL-ISOLATION-2 - [0:0]\n', '')), [
+      'firewall: chain NETCTL-ISOLATION-2 is missing',
+    ]);
   });
 
   it('a missing jump', async () => {
-    assert.deepEqual(await drift(saveOf(model).replace(`${line(/^-A FORWARD /)}\n`, '')), ['firewall: the jump from filter FORWARD is missing']);
+    assert.deepEqual(await drift(saveOf(model).replace(`${line(/^-A FORWARD /)}\n`, '')), [
+      'firewall: the jump from filter FORWARD is missing',
+    ]);
   });
 
   it('a missing rule', async () => {
     const gone = line(/^-A NETCTL-FORWARD -o br-db -j DROP /);
-    assert.deepEqual(await drift(saveOf(model).replace(`${gone}\n`, '')), ['firewall: filter chain NETCTL-FORWARD rules of netctl:bbbbbbbbbbbb: 3 of 4']);
+    assert.deepEqual(await drift(saveOf(model).replace(`${gone}\n`, '')), [
+      'firewall: filter chain NETCTL-FORWARD rules of netctl:bbbbbbbbbbbb: 3 of 4',
+    ]);
     const dnat = line(/^-A NETCTL -p tcp /);
-    assert.deepEqual(await drift(saveOf(model).replace(`${dnat}\n`, '')), ['firewall: nat chain NETCTL rules of netctl:cccccccccccc: 0 of 1']);
+    assert.deepEqual(await drift(saveOf(model).replace(`${dnat}\n`, '')), [
+      'firewall: nat chain NETCTL rules of netctl:cccccccccccc: 0 of 1',
+    ]);
   });
 
-  it('a stale rule (an owner the model does not have), in iptables-save\'s quoted form', async () => {
+  it("a stale rule (an owner the model does not have), in iptables-save's quoted form", async () => {
     const stale = '-A NETCTL-ISOLATION-2 -o nc-dddddddddddd -m comment --comment "netctl:dddddddddddd" -j DROP';
     const save = saveOf(model).replace(`${line(/^-A NETCTL-ISOLATION-2 -o br-db /)}\n`, (l) => `${l}${stale}\n`);
     assert.deepEqual(await drift(save), ['firewall: 1 stale rule(s) filter NETCTL-ISOLATION-2 netctl:dddddddddddd']);

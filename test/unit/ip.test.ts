@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SPECIAL_BLOCKS, contains, formatIP, formatPrefix, macFromIPv4, overlaps, parseCIDR, parseIP } from '../../src/lib/ip.js';
+import {
+  SPECIAL_BLOCKS,
+  contains,
+  formatIP,
+  formatPrefix,
+  macFromIPv4,
+  overlaps,
+  parseCIDR,
+  parseIP,
+} from '../../src/lib/ip.js';
 
 describe('ip maths', () => {
   it('the special-purpose blocks are written out as their CIDRs parse', () => {
@@ -9,10 +18,20 @@ describe('ip maths', () => {
 
   it('parses and prints IPv4 and IPv6 canonically', () => {
     const cases: Array<[string, string | null]> = [
-      ['10.0.0.1', '10.0.0.1'], ['255.255.255.255', '255.255.255.255'], ['256.1.1.1', null], ['1.2.3', null],
-      ['01.2.3.4', null], ['1.2.3.4 ', null], ['-1.2.3.4', null],
-      ['2001:db8::1', '2001:db8::1'], ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'], ['::', '::'],
-      ['::ffff:1.2.3.4', '::ffff:102:304'], ['1::2::3', null], ['fe80::1%eth0', null], ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
+      ['10.0.0.1', '10.0.0.1'],
+      ['255.255.255.255', '255.255.255.255'],
+      ['256.1.1.1', null],
+      ['1.2.3', null],
+      ['01.2.3.4', null],
+      ['1.2.3.4 ', null],
+      ['-1.2.3.4', null],
+      ['2001:db8::1', '2001:db8::1'],
+      ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+      ['::', '::'],
+      ['::ffff:1.2.3.4', '::ffff:102:304'],
+      ['1::2::3', null],
+      ['fe80::1%eth0', null],
+      ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
       ['1:0:0:1:0:0:0:1', '1:0:0:1::1'],
     ];
     for (const [input, want] of cases) {

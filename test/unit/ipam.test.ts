@@ -1,28 +1,96 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NetctlError } from '../../src/lib/errors.js';
-import { DEFAULT_POOLS, allocate, buildPools, checkDefaultPools, defaultPool, release, type PoolRequest, type TakenPrefix } from '../../src/ipam/ipam.js';
+import { type NetctlError } from '../../src/lib/errors.js';
+import {
+  DEFAULT_POOLS,
+  allocate,
+  buildPools,
+  checkDefaultPools,
+  defaultPool,
+  release,
+  type PoolRequest,
+  type TakenPrefix,
+} from '../../src/ipam/ipam.js';
 import { parseCIDR } from '../../src/lib/ip.js';
 
-const req = (r: Partial<PoolRequest>): PoolRequest => ({ subnets: [], gateways: [], ipRanges: [], auxAddresses: {}, ...r });
-const taken = (cidr: string, owner: string): TakenPrefix => ({ prefix: parseCIDR(cidr)?.prefix ?? assert.fail(cidr), owner });
+const req = (r: Partial<PoolRequest>): PoolRequest => ({
+  subnets: [],
+  gateways: [],
+  ipRanges: [],
+  auxAddresses: {},
+  ...r,
+});
+const taken = (cidr: string, owner: string): TakenPrefix => ({
+  prefix: parseCIDR(cidr)?.prefix ?? assert.fail(cidr),
+  owner,
+});
 
 describe('IPAM: create-time validation (SPEC §7 messages)', () => {
   const errors: Array<[string, Partial<PoolRequest>, TakenPrefix[], RegExp]> = [
     ['bad CIDR', { subnets: ['10.0.0.0/40'] }, [], /invalid subnet 10\.0\.0\.0\/40/],
     ['garbage', { subnets: ['web'] }, [], /invalid subnet web/],
     ['host bits', { subnets: ['10.1.1.1/24'] }, [], /invalid subnet 10\.1\.1\.1\/24: it should be 10\.1\.1\.0\/24/],
-    ['overlap with a network', { subnets: ['10.1.0.0/16'] }, [taken('10.1.2.0/24', 'network web')], /Pool overlaps with other one on this address space.*network web/],
-    ['overlap within the request', { subnets: ['10.1.0.0/16', '10.1.2.0/24'] }, [], /Pool overlaps with other one on this address space/],
-    ['gateway outside', { subnets: ['10.1.0.0/24'], gateways: ['10.2.0.1'] }, [], /no matching subnet for gateway 10\.2\.0\.1/],
-    ['range outside', { subnets: ['10.1.0.0/24'], ipRanges: ['10.2.0.0/25'] }, [], /no matching subnet for range 10\.2\.0\.0\/25/],
-    ['range larger than subnet', { subnets: ['10.1.0.0/24'], ipRanges: ['10.1.0.0/23'] }, [], /no matching subnet for range/],
-    ['aux outside', { subnets: ['10.1.0.0/24'], auxAddresses: { r: '10.3.0.1' } }, [], /no matching subnet for aux-address 10\.3\.0\.1/],
-    ['gateway without subnet', { gateways: ['10.1.0.1'] }, [], /every ip-range or gateway must have a corresponding subnet/],
-    ['range without subnet', { ipRanges: ['10.1.0.0/25'] }, [], /every ip-range or gateway must have a corresponding subnet/],
-    ['two gateways in one subnet', { subnets: ['10.1.0.0/24'], gateways: ['10.1.0.1', '10.1.0.2'] }, [], /multiple gateways/],
+    [
+      'overlap with a network',
+      { subnets: ['10.1.0.0/16'] },
+      [taken('10.1.2.0/24', 'network web')],
+      /Pool overlaps with other one on this address space.*network web/,
+    ],
+    [
+      'overlap within the request',
+      { subnets: ['10.1.0.0/16', '10.1.2.0/24'] },
+      [],
+      /Pool overlaps with other one on this address space/,
+    ],
+    [
+      'gateway outside',
+      { subnets: ['10.1.0.0/24'], gateways: ['10.2.0.1'] },
+      [],
+      /no matching subnet for gateway 10\.2\.0\.1/,
+    ],
+    [
+      'range outside',
+      { subnets: ['10.1.0.0/24'], ipRanges: ['10.2.0.0/25'] },
+      [],
+      /no matching subnet for range 10\.2\.0\.0\/25/,
+    ],
+    [
+      'range larger than subnet',
+      { subnets: ['10.1.0.0/24'], ipRanges: ['10.1.0.0/23'] },
+      [],
+      /no matching subnet for range/,
+    ],
+    [
+      'aux outside',
+      { subnets: ['10.1.0.0/24'], auxAddresses: { r: '10.3.0.1' } },
+      [],
+      /no matching subnet for aux-address 10\.3\.0\.1/,
+    ],
+    [
+      'gateway without subnet',
+      { gateways: ['10.1.0.1'] },
+      [],
+      /every ip-range or gateway must have a corresponding subnet/,
+    ],
+    [
+      'range without subnet',
+      { ipRanges: ['10.1.0.0/25'] },
+      [],
+      /every ip-range or gateway must have a corresponding subnet/,
+    ],
+    [
+      'two gateways in one subnet',
+      { subnets: ['10.1.0.0/24'], gateways: ['10.1.0.1', '10.1.0.2'] },
+      [],
+      /multiple gateways/,
+    ],
     // special-purpose blocks (issue 18): inside one, or containing one
-    ['loopback', { subnets: ['127.0.0.0/8'] }, [], /invalid subnet 127\.0\.0\.0\/8: it overlaps the special-purpose block 127\.0\.0\.0\/8 \(loopback\)/],
+    [
+      'loopback',
+      { subnets: ['127.0.0.0/8'] },
+      [],
+      /invalid subnet 127\.0\.0\.0\/8: it overlaps the special-purpose block 127\.0\.0\.0\/8 \(loopback\)/,
+    ],
     ['inside loopback', { subnets: ['127.5.0.0/16'] }, [], /127\.0\.0\.0\/8 \(loopback\)/],
     ['"this network"', { subnets: ['0.0.0.0/8'] }, [], /0\.0\.0\.0\/8/],
     ['multicast', { subnets: ['224.0.0.0/4'] }, [], /224\.0\.0\.0\/4 \(multicast\)/],
@@ -30,32 +98,88 @@ describe('IPAM: create-time validation (SPEC §7 messages)', () => {
     ['link-local without the option', { subnets: ['169.254.1.0/24'] }, [], /169\.254\.0\.0\/16 \(link-local\)/],
     ['a /0 contains them all', { subnets: ['0.0.0.0/0'] }, [], /special-purpose block 0\.0\.0\.0\/8/],
     ['a /1 contains them', { subnets: ['128.0.0.0/1'] }, [], /special-purpose block/],
-    ['link-local option does not allow a prefix containing 169.254/16', { subnets: ['169.254.0.0/15'], ipamOptions: { 'link-local': 'true' } }, [], /169\.254\.0\.0\/16/],
-    ['bad link-local value', { subnets: ['10.1.0.0/24'], ipamOptions: { 'link-local': 'yes' } }, [], /invalid ipam-opt link-local=yes: expected true or false/],
+    [
+      'link-local option does not allow a prefix containing 169.254/16',
+      { subnets: ['169.254.0.0/15'], ipamOptions: { 'link-local': 'true' } },
+      [],
+      /169\.254\.0\.0\/16/,
+    ],
+    [
+      'bad link-local value',
+      { subnets: ['10.1.0.0/24'], ipamOptions: { 'link-local': 'yes' } },
+      [],
+      /invalid ipam-opt link-local=yes: expected true or false/,
+    ],
     ['IPv6 unspecified', { subnets: ['::/128'] }, [], /::\/128 \(unspecified\)/],
     ['IPv6 loopback', { subnets: ['::1/128'] }, [], /::1\/128 \(loopback\)/],
     ['IPv6 containing ::1', { subnets: ['::/64'] }, [], /special-purpose block ::\/128/],
     ['IPv6 link-local', { subnets: ['fe80::/64'] }, [], /fe80::\/10 \(link-local\)/],
-    ['IPv6 link-local even with the option', { subnets: ['fe80::/64'], ipamOptions: { 'link-local': 'true' } }, [], /fe80::\/10/],
+    [
+      'IPv6 link-local even with the option',
+      { subnets: ['fe80::/64'], ipamOptions: { 'link-local': 'true' } },
+      [],
+      /fe80::\/10/,
+    ],
     ['IPv6 multicast', { subnets: ['ff02::/16'] }, [], /ff00::\/8 \(multicast\)/],
     ['IPv6 /0', { subnets: ['::/0'] }, [], /special-purpose block/],
-    ['gateway is the network address', { subnets: ['10.3.0.0/24'], gateways: ['10.3.0.0'] }, [], /invalid gateway 10\.3\.0\.0: it is the network address of subnet 10\.3\.0\.0\/24/],
-    ['gateway is the broadcast address', { subnets: ['10.2.0.0/24'], gateways: ['10.2.0.255'] }, [], /invalid gateway 10\.2\.0\.255: it is the broadcast address of subnet 10\.2\.0\.0\/24/],
-    ['gateway in loopback', { subnets: ['10.2.0.0/24'], gateways: ['127.0.0.1'] }, [], /invalid gateway 127\.0\.0\.1: .*127\.0\.0\.0\/8 \(loopback\)/],
-    ['ip-range in multicast', { subnets: ['10.2.0.0/24'], ipRanges: ['224.1.0.0/24'] }, [], /invalid ip-range 224\.1\.0\.0\/24: .*multicast/],
-    ['aux-address in loopback', { subnets: ['10.2.0.0/24'], auxAddresses: { r: '127.0.0.2' } }, [], /invalid aux-address r=127\.0\.0\.2: .*loopback/],
-    ['aux-address is the broadcast address', { subnets: ['10.2.0.0/24'], auxAddresses: { r: '10.2.0.255' } }, [], /invalid aux-address r=10\.2\.0\.255: it is the broadcast address/],
+    [
+      'gateway is the network address',
+      { subnets: ['10.3.0.0/24'], gateways: ['10.3.0.0'] },
+      [],
+      /invalid gateway 10\.3\.0\.0: it is the network address of subnet 10\.3\.0\.0\/24/,
+    ],
+    [
+      'gateway is the broadcast address',
+      { subnets: ['10.2.0.0/24'], gateways: ['10.2.0.255'] },
+      [],
+      /invalid gateway 10\.2\.0\.255: it is the broadcast address of subnet 10\.2\.0\.0\/24/,
+    ],
+    [
+      'gateway in loopback',
+      { subnets: ['10.2.0.0/24'], gateways: ['127.0.0.1'] },
+      [],
+      /invalid gateway 127\.0\.0\.1: .*127\.0\.0\.0\/8 \(loopback\)/,
+    ],
+    [
+      'ip-range in multicast',
+      { subnets: ['10.2.0.0/24'], ipRanges: ['224.1.0.0/24'] },
+      [],
+      /invalid ip-range 224\.1\.0\.0\/24: .*multicast/,
+    ],
+    [
+      'aux-address in loopback',
+      { subnets: ['10.2.0.0/24'], auxAddresses: { r: '127.0.0.2' } },
+      [],
+      /invalid aux-address r=127\.0\.0\.2: .*loopback/,
+    ],
+    [
+      'aux-address is the broadcast address',
+      { subnets: ['10.2.0.0/24'], auxAddresses: { r: '10.2.0.255' } },
+      [],
+      /invalid aux-address r=10\.2\.0\.255: it is the broadcast address/,
+    ],
   ];
   for (const [name, r, t, re] of errors) {
     it(`refuses: ${name}`, () => assert.throws(() => buildPools(req(r), t), re));
   }
 
   it('link-local subnets with --ipam-opt link-local=true; /31 and /32 gateways at either end (RFC 3021)', () => {
-    assert.deepEqual(buildPools(req({ subnets: ['169.254.10.0/24'], ipamOptions: { 'link-local': 'true' } }), []), [{ Subnet: '169.254.10.0/24', Gateway: '169.254.10.1' }]);
-    assert.throws(() => buildPools(req({ subnets: ['169.254.10.0/24'] }), []), (e: NetctlError) => /--ipam-opt link-local=true/.test(e.hint ?? ''));
-    assert.deepEqual(buildPools(req({ subnets: ['10.9.0.0/31'], gateways: ['10.9.0.0'] }), []), [{ Subnet: '10.9.0.0/31', Gateway: '10.9.0.0' }]);
-    assert.deepEqual(buildPools(req({ subnets: ['10.9.0.4/32'], gateways: ['10.9.0.4'] }), []), [{ Subnet: '10.9.0.4/32', Gateway: '10.9.0.4' }]);
-    assert.deepEqual(buildPools(req({ subnets: ['10.9.1.0/30'], gateways: ['10.9.1.2'] }), []), [{ Subnet: '10.9.1.0/30', Gateway: '10.9.1.2' }]);
+    assert.deepEqual(buildPools(req({ subnets: ['169.254.10.0/24'], ipamOptions: { 'link-local': 'true' } }), []), [
+      { Subnet: '169.254.10.0/24', Gateway: '169.254.10.1' },
+    ]);
+    assert.throws(
+      () => buildPools(req({ subnets: ['169.254.10.0/24'] }), []),
+      (e: NetctlError) => /--ipam-opt link-local=true/.test(e.hint ?? ''),
+    );
+    assert.deepEqual(buildPools(req({ subnets: ['10.9.0.0/31'], gateways: ['10.9.0.0'] }), []), [
+      { Subnet: '10.9.0.0/31', Gateway: '10.9.0.0' },
+    ]);
+    assert.deepEqual(buildPools(req({ subnets: ['10.9.0.4/32'], gateways: ['10.9.0.4'] }), []), [
+      { Subnet: '10.9.0.4/32', Gateway: '10.9.0.4' },
+    ]);
+    assert.deepEqual(buildPools(req({ subnets: ['10.9.1.0/30'], gateways: ['10.9.1.2'] }), []), [
+      { Subnet: '10.9.1.0/30', Gateway: '10.9.1.2' },
+    ]);
   });
 
   it('default-address-pools are checked as --subnet is', () => {
@@ -73,53 +197,89 @@ describe('IPAM: create-time validation (SPEC §7 messages)', () => {
       [[{ base: 'x', size: 24 }], /invalid subnet x/],
       [[null], /pool 0: expected/],
     ];
-    for (const [v, re] of bad) assert.throws(() => checkDefaultPools(v, 'config.json'), (e: Error) => /^invalid default-address-pools in config\.json: /.test(e.message) && re.test(e.message), JSON.stringify(v));
+    for (const [v, re] of bad)
+      assert.throws(
+        () => checkDefaultPools(v, 'config.json'),
+        (e: Error) => /^invalid default-address-pools in config\.json: /.test(e.message) && re.test(e.message),
+        JSON.stringify(v),
+      );
   });
 
   it('a default pool behind a big route is skipped in one step, not one per candidate', () => {
     // 2^22 candidates per pool; walked one by one this takes seconds.
     const pools = [{ base: '10.0.0.0/8', size: 30 }];
     assert.equal(defaultPool(pools, [taken('10.0.0.0/9', 'a route')]).Subnet, '10.128.0.0/30');
-    assert.throws(() => defaultPool(pools, [taken('10.0.0.0/9', 'a'), taken('10.128.0.0/9', 'b')]), /could not find an available/);
+    assert.throws(
+      () => defaultPool(pools, [taken('10.0.0.0/9', 'a'), taken('10.128.0.0/9', 'b')]),
+      /could not find an available/,
+    );
     assert.equal(defaultPool(pools, [taken('10.0.0.0/30', 'a'), taken('10.0.0.4/32', 'b')]).Subnet, '10.0.0.8/30');
   });
 
   it('defaults the gateway to the first address of the subnet, or of the range', () => {
-    assert.deepEqual(buildPools(req({ subnets: ['10.1.0.0/24'] }), []), [{ Subnet: '10.1.0.0/24', Gateway: '10.1.0.1' }]);
-    assert.deepEqual(buildPools(req({ subnets: ['10.1.0.0/16'], ipRanges: ['10.1.5.0/24'], auxAddresses: { a: '10.1.5.0' } }), []), [
-      { Subnet: '10.1.0.0/16', Gateway: '10.1.5.1', IPRange: '10.1.5.0/24', AuxiliaryAddresses: { a: '10.1.5.0' } },
+    assert.deepEqual(buildPools(req({ subnets: ['10.1.0.0/24'] }), []), [
+      { Subnet: '10.1.0.0/24', Gateway: '10.1.0.1' },
     ]);
+    assert.deepEqual(
+      buildPools(req({ subnets: ['10.1.0.0/16'], ipRanges: ['10.1.5.0/24'], auxAddresses: { a: '10.1.5.0' } }), []),
+      [{ Subnet: '10.1.0.0/16', Gateway: '10.1.5.1', IPRange: '10.1.5.0/24', AuxiliaryAddresses: { a: '10.1.5.0' } }],
+    );
   });
 
   it('default pools skip what routes and networks hold, in Docker order', () => {
     assert.equal(defaultPool(DEFAULT_POOLS, []).Subnet, '172.17.0.0/16');
-    assert.deepEqual(defaultPool(DEFAULT_POOLS, [taken('172.17.0.0/16', 'docker0'), taken('172.18.5.0/24', 'a route')]), { Subnet: '172.19.0.0/16', Gateway: '172.19.0.1' });
+    assert.deepEqual(
+      defaultPool(DEFAULT_POOLS, [taken('172.17.0.0/16', 'docker0'), taken('172.18.5.0/24', 'a route')]),
+      { Subnet: '172.19.0.0/16', Gateway: '172.19.0.1' },
+    );
     const all = DEFAULT_POOLS.slice(0, 15).map((p) => taken(p.base, 'x'));
     assert.equal(defaultPool(DEFAULT_POOLS, [...all, taken('192.168.0.0/20', 'wifi')]).Subnet, '192.168.16.0/20');
-    assert.throws(() => defaultPool(DEFAULT_POOLS, [taken('0.0.0.0/0', 'everything')]), /could not find an available, non-overlapping IPv4 address pool among the defaults/);
+    assert.throws(
+      () => defaultPool(DEFAULT_POOLS, [taken('0.0.0.0/0', 'everything')]),
+      /could not find an available, non-overlapping IPv4 address pool among the defaults/,
+    );
   });
 });
 
 describe('IPAM: allocation', () => {
   const pools = buildPools(req({ subnets: ['10.1.0.0/29'], auxAddresses: { r: '10.1.0.3' } }), []);
-  const ctx = (inUse: Record<string, string> = {}, userSubnets = true) => ({ network: 'web', pools, inUse: new Map(Object.entries(inUse)), userSubnets });
+  const ctx = (inUse: Record<string, string> = {}, userSubnets = true) => ({
+    network: 'web',
+    pools,
+    inUse: new Map(Object.entries(inUse)),
+    userSubnets,
+  });
 
   it('hands out the first free address, never network, gateway, aux or broadcast', () => {
     assert.equal(allocate(ctx(), 4), '10.1.0.2/29');
     assert.equal(allocate(ctx({ '10.1.0.2': 'a' }), 4), '10.1.0.4/29');
-    assert.throws(() => allocate(ctx({ '10.1.0.2': 'a', '10.1.0.4': 'b', '10.1.0.5': 'c', '10.1.0.6': 'd' }), 4),
-      /no available IPv4 addresses on this network's address pools: web \(10\.1\.0\.0\/29\)/);
+    assert.throws(
+      () => allocate(ctx({ '10.1.0.2': 'a', '10.1.0.4': 'b', '10.1.0.5': 'c', '10.1.0.6': 'd' }), 4),
+      /no available IPv4 addresses on this network's address pools: web \(10\.1\.0\.0\/29\)/,
+    );
   });
 
   it('honours --ip, and refuses it clearly', () => {
     assert.equal(allocate(ctx(), 4, '10.1.0.6'), '10.1.0.6/29');
-    assert.throws(() => allocate(ctx({ '10.1.0.6': 'container db' }), 4, '10.1.0.6'), /Address already in use: 10\.1\.0\.6 \(held by container db\)/);
+    assert.throws(
+      () => allocate(ctx({ '10.1.0.6': 'container db' }), 4, '10.1.0.6'),
+      /Address already in use: 10\.1\.0\.6 \(held by container db\)/,
+    );
     assert.throws(() => allocate(ctx(), 4, '10.1.0.1'), /Address already in use: 10\.1\.0\.1 \(held by the gateway\)/);
-    assert.throws(() => allocate(ctx(), 4, '10.1.0.7'), /Invalid address 10\.1\.0\.7: it is the broadcast address of subnet 10\.1\.0\.0\/29 on network web/);
+    assert.throws(
+      () => allocate(ctx(), 4, '10.1.0.7'),
+      /Invalid address 10\.1\.0\.7: it is the broadcast address of subnet 10\.1\.0\.0\/29 on network web/,
+    );
     assert.throws(() => allocate(ctx(), 4, '10.1.0.0'), /Invalid address 10\.1\.0\.0: it is the network address/);
-    assert.throws(() => allocate(ctx(), 4, '10.2.0.5'), /Invalid address 10\.2\.0\.5: It does not belong to any of this network's subnets/);
+    assert.throws(
+      () => allocate(ctx(), 4, '10.2.0.5'),
+      /Invalid address 10\.2\.0\.5: It does not belong to any of this network's subnets/,
+    );
     assert.throws(() => allocate(ctx(), 4, '10.1.0.300'), /invalid IPv4 address: 10\.1\.0\.300/);
-    assert.throws(() => allocate(ctx({}, false), 4, '10.1.0.6'), /user specified IP address is supported only when connecting to networks with user configured subnets/);
+    assert.throws(
+      () => allocate(ctx({}, false), 4, '10.1.0.6'),
+      /user specified IP address is supported only when connecting to networks with user configured subnets/,
+    );
   });
 
   it('allocates from the ip-range first', () => {
@@ -132,7 +292,16 @@ describe('IPAM: allocation', () => {
     const held = new Map<string, string>();
     const asked: string[] = [];
     let read = 0;
-    const inUse = { get: (ip: string) => { asked.push(ip); return held.get(ip); }, keys: () => { read++; return held.keys(); } };
+    const inUse = {
+      get: (ip: string) => {
+        asked.push(ip);
+        return held.get(ip);
+      },
+      keys: () => {
+        read++;
+        return held.keys();
+      },
+    };
     const next: Record<string, string> = {};
     const c = { network: 'big', pools: big, inUse, userSubnets: true, next };
     // No mark yet (a network made before marks): every address in use is read once.

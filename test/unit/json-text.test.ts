@@ -14,9 +14,19 @@ describe('jsonText', () => {
 
   it('prints a bigint as the exact integer, wherever it is', () => {
     const big = (1n << 64n) - 1n;
-    const text = jsonText([{ ...doc, Status: { IPAM: { Subnets: { 'fd00::/64': { IPsInUse: 3, DynamicIPsAvailable: big } } } } }], 4);
+    const text = jsonText(
+      [{ ...doc, Status: { IPAM: { Subnets: { 'fd00::/64': { IPsInUse: 3, DynamicIPsAvailable: big } } } } }],
+      4,
+    );
     assert.match(text, /"DynamicIPsAvailable": 18446744073709551615\n/);
-    assert.equal(text.replace('18446744073709551615', '0'), JSON.stringify([{ ...doc, Status: { IPAM: { Subnets: { 'fd00::/64': { IPsInUse: 3, DynamicIPsAvailable: 0 } } } } }], null, 4));
+    assert.equal(
+      text.replace('18446744073709551615', '0'),
+      JSON.stringify(
+        [{ ...doc, Status: { IPAM: { Subnets: { 'fd00::/64': { IPsInUse: 3, DynamicIPsAvailable: 0 } } } } }],
+        null,
+        4,
+      ),
+    );
     assert.equal(jsonText({ v: 5n }), '{"v":5}');
   });
 

@@ -70,7 +70,11 @@ describe('layers', () => {
   it('only drivers/index.ts lists the drivers', () => {
     for (const f of all.filter((x) => !x.endsWith('drivers/index.ts'))) {
       const text = readFileSync(f, 'utf8');
-      assert.doesNotMatch(text, /import \{[^}]*\b(bridgeDriver|macvlanDriver|overlayDriver|hostDriver|nullDriver)\b/, `${relative(SRC, f)} imports a driver by name`);
+      assert.doesNotMatch(
+        text,
+        /import \{[^}]*\b(bridgeDriver|macvlanDriver|overlayDriver|hostDriver|nullDriver)\b/,
+        `${relative(SRC, f)} imports a driver by name`,
+      );
     }
   });
 

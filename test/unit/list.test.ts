@@ -7,19 +7,35 @@ import type { NetworkRecord } from '../../src/model/records.js';
 import { networkRow } from '../../src/cli/views.js';
 
 const rec = (name: string, id: string, over: Partial<NetworkRecord> = {}): NetworkRecord => ({
-  id: id.padEnd(64, '0'), name, driver: 'bridge', created: '2026-01-02T03:04:05.678Z', scope: 'local', enableIPv6: false,
-  internal: false, attachable: false, ipam: { driver: 'default', options: {}, config: [] }, userSubnets: false,
-  options: {}, labels: {}, predefined: false, driverState: {}, ...over,
+  id: id.padEnd(64, '0'),
+  name,
+  driver: 'bridge',
+  created: '2026-01-02T03:04:05.678Z',
+  scope: 'local',
+  enableIPv6: false,
+  internal: false,
+  attachable: false,
+  ipam: { driver: 'default', options: {}, config: [] },
+  userSubnets: false,
+  options: {},
+  labels: {},
+  predefined: false,
+  driverState: {},
+  ...over,
 });
 const all = [
-  rec('bridge', 'b1', { predefined: true }), rec('host', 'c1', { predefined: true, driver: 'host' }), rec('none', 'd1', { predefined: true, driver: 'null' }),
-  rec('web10', 'a1', { labels: { env: 'prod', tier: 'front' } }), rec('web2', 'a2', { labels: { env: 'dev' } }), rec('db', 'e1', { internal: true, labels: { env: 'prod' } }),
+  rec('bridge', 'b1', { predefined: true }),
+  rec('host', 'c1', { predefined: true, driver: 'host' }),
+  rec('none', 'd1', { predefined: true, driver: 'null' }),
+  rec('web10', 'a1', { labels: { env: 'prod', tier: 'front' } }),
+  rec('web2', 'a2', { labels: { env: 'dev' } }),
+  rec('db', 'e1', { internal: true, labels: { env: 'prod' } }),
 ];
 const inUse = new Set([all[3]?.id ?? '']);
 const names = (f: string[]) => selectNetworks(all, parseFilters(f), inUse).map((n) => n.name);
 
 describe('ls filters', () => {
-  it('matches Docker\'s rules', () => {
+  it("matches Docker's rules", () => {
     assert.deepEqual(names([]), ['bridge', 'db', 'host', 'none', 'web2', 'web10']);
     assert.deepEqual(names(['name=web']), ['web2', 'web10'], 'name: regex anywhere');
     assert.deepEqual(names(['name=^w.*0$']), ['web10']);
@@ -44,30 +60,66 @@ describe('ls filters', () => {
 });
 
 describe('ls formats', () => {
-  const headers = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Labels: 'LABELS', Internal: 'INTERNAL', IPv6: 'IPV6', CreatedAt: 'CREATED AT' };
+  const headers = {
+    ID: 'NETWORK ID',
+    Name: 'NAME',
+    Driver: 'DRIVER',
+    Scope: 'SCOPE',
+    Labels: 'LABELS',
+    Internal: 'INTERNAL',
+    IPv6: 'IPV6',
+    CreatedAt: 'CREATED AT',
+  };
   const rows = selectNetworks(all, [], inUse).map((n) => networkRow(n, true));
   const dflt = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
 
   it('default table (golden)', () => {
-    assert.equal(renderList(rows.slice(0, 2), {}, headers, dflt), [
-      'NETWORK ID     NAME      DRIVER    SCOPE',
-      'b10000000000   bridge    bridge    local',
-      'e10000000000   db        bridge    local',
-      '',
-    ].join('\n'));
+    assert.equal(
+      renderList(rows.slice(0, 2), {}, headers, dflt),
+      [
+        'NETWORK ID     NAME      DRIVER    SCOPE',
+        'b10000000000   bridge    bridge    local',
+        'e10000000000   db        bridge    local',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('table TEMPLATE with literal \\t, .Label and CreatedAt', () => {
-    const out = renderList(rows.filter((r) => r.Name.startsWith('web')), { format: 'table {{.Name}}\\t{{.Label "env"}}\\t{{.Internal}}' }, headers, dflt);
+    const out = renderList(
+      rows.filter((r) => r.Name.startsWith('web')),
+      { format: 'table {{.Name}}\\t{{.Label "env"}}\\t{{.Internal}}' },
+      headers,
+      dflt,
+    );
     assert.equal(out, 'NAME      LABEL     INTERNAL\nweb2      dev       false\nweb10     prod      false\n');
-    assert.equal(renderList(rows.slice(0, 1), { format: '{{.CreatedAt}}' }, headers, dflt), '2026-01-02 03:04:05.678 +0000 UTC\n');
+    assert.equal(
+      renderList(rows.slice(0, 1), { format: '{{.CreatedAt}}' }, headers, dflt),
+      '2026-01-02 03:04:05.678 +0000 UTC\n',
+    );
   });
 
-  it('json: one object per line, Docker\'s keys', () => {
-    const lines = renderList(rows.filter((r) => r.Name === 'web2'), { format: 'json' }, headers, dflt).trim().split('\n');
+  it("json: one object per line, Docker's keys", () => {
+    const lines = renderList(
+      rows.filter((r) => r.Name === 'web2'),
+      { format: 'json' },
+      headers,
+      dflt,
+    )
+      .trim()
+      .split('\n');
     assert.deepEqual(JSON.parse(lines[0] ?? ''), {
-      CreatedAt: '2026-01-02 03:04:05.678 +0000 UTC', Driver: 'bridge', ID: 'a20000000000', IPv4: 'true', IPv6: 'false', Internal: 'false',
-      Labels: 'env=dev', Name: 'web2', Scope: 'local', Subnets: '', Containers: '0',
+      CreatedAt: '2026-01-02 03:04:05.678 +0000 UTC',
+      Driver: 'bridge',
+      ID: 'a20000000000',
+      IPv4: 'true',
+      IPv6: 'false',
+      Internal: 'false',
+      Labels: 'env=dev',
+      Name: 'web2',
+      Scope: 'local',
+      Subnets: '',
+      Containers: '0',
     });
   });
 

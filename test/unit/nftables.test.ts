@@ -15,21 +15,51 @@ import { SystemError } from '../../src/lib/errors.js';
 
 class FakeNft implements Runner {
   calls: Array<{ args: string[]; input?: string }> = [];
-  constructor(public list = '', public exits: number[] = []) {}
+  constructor(
+    public list = '',
+    public exits: number[] = [],
+  ) {}
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     assert.equal(file, 'nft');
     this.calls.push({ args, ...(typeof opts.input === 'string' ? { input: opts.input } : {}) });
     if (args[0] === '-f') {
       const exitCode = this.exits.shift() ?? 0;
-      return { stdout: '', stderr: exitCode ? 'Error: Could not process rule: No such file or directory' : '', exitCode };
+      return {
+        stdout: '',
+        stderr: exitCode ? 'Error: Could not process rule: No such file or directory' : '',
+        exitCode,
+      };
     }
-    return this.list ? { stdout: this.list, stderr: '', exitCode: 0 } : { stdout: '', stderr: 'Error: No such file or directory', exitCode: 1 };
+    return this.list
+      ? { stdout: this.list, stderr: '', exitCode: 0 }
+      : { stdout: '', stderr: 'Error: No such file or directory', exitCode: 1 };
   }
-  async sysctl(): Promise<boolean> { return false; }
+  async sysctl(): Promise<boolean> {
+    return false;
+  }
 }
 
-const web: FwNetwork = { id12: 'aaaaaaaaaaaa', bridge: 'nc-aaaaaaaaaaaa', subnets: ['10.1.0.0/24', 'fd00:1::/64'], internal: false, icc: true, masquerade: true, mode4: 'nat', mode6: 'nat' };
-const port: FwPort = { id12: 'cccccccccccc', bridge: 'nc-aaaaaaaaaaaa', family: 4, containerIP: '10.1.0.5', proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80, mode: 'nat' };
+const web: FwNetwork = {
+  id12: 'aaaaaaaaaaaa',
+  bridge: 'nc-aaaaaaaaaaaa',
+  subnets: ['10.1.0.0/24', 'fd00:1::/64'],
+  internal: false,
+  icc: true,
+  masquerade: true,
+  mode4: 'nat',
+  mode6: 'nat',
+};
+const port: FwPort = {
+  id12: 'cccccccccccc',
+  bridge: 'nc-aaaaaaaaaaaa',
+  family: 4,
+  containerIP: '10.1.0.5',
+  proto: 'tcp',
+  hostIP: '',
+  hostPort: 8080,
+  containerPort: 80,
+  mode: 'nat',
+};
 const port6: FwPort = { ...port, family: 6, containerIP: 'fd00:1::5' };
 const model: FwModel = { networks: [web], ports: [port, port6] };
 
@@ -55,7 +85,10 @@ describe('nftables: rules', () => {
   it('gateway modes, loopback and SCTP: routed opens the container port without NAT; loopback ports are never let in', () => {
     const m: FwModel = {
       networks: [{ ...web, mode4: 'routed', mode6: 'nat-unprotected' }],
-      ports: [{ ...port, mode: 'routed' }, { ...port, hostIP: '127.0.0.1', hostPort: 8081, proto: 'sctp' }],
+      ports: [
+        { ...port, mode: 'routed' },
+        { ...port, hostIP: '127.0.0.1', hostPort: 8081, proto: 'sctp' },
+      ],
     };
     const e = elements(m);
     assert.deepEqual(e.get('open4'), ['10.1.0.5 . tcp . 80 . "nc-aaaaaaaaaaaa"']);
@@ -69,7 +102,8 @@ describe('nftables: rules', () => {
 
   it('the full script declares, flushes and refills only the netctl table, and never flushes `user`', () => {
     const s = fullScript(model);
-    for (const l of s.trim().split('\n')) assert.match(l, /^(add|flush) (table|chain|set|map|rule|element) inet netctl\b/, l);
+    for (const l of s.trim().split('\n'))
+      assert.match(l, /^(add|flush) (table|chain|set|map|rule|element) inet netctl\b/, l);
     assert.doesNotMatch(s, /flush chain inet netctl user/);
     assert.match(s, /^add chain inet netctl user$/m);
     assert.equal(checkScript(s), s);
@@ -78,15 +112,18 @@ describe('nftables: rules', () => {
   it('a change is only elements: the moved port is deleted by key and added again', () => {
     assert.equal(diffScript(model, model), null);
     const moved = diffScript(model, { ...model, ports: [{ ...port, containerIP: '10.1.0.9' }, port6] }) ?? '';
-    assert.equal(moved, [
-      'delete element inet netctl pub4 { 10.1.0.5 . tcp . 80 . "nc-aaaaaaaaaaaa" }',
-      'delete element inet netctl hair4 { 10.1.0.5 . 10.1.0.5 . tcp . 80 }',
-      'delete element inet netctl dnat4 { tcp . 8080 }',
-      'add element inet netctl pub4 { 10.1.0.9 . tcp . 80 . "nc-aaaaaaaaaaaa" }',
-      'add element inet netctl hair4 { 10.1.0.9 . 10.1.0.9 . tcp . 80 }',
-      'add element inet netctl dnat4 { tcp . 8080 : 10.1.0.9 . 80 }',
-      '',
-    ].join('\n'));
+    assert.equal(
+      moved,
+      [
+        'delete element inet netctl pub4 { 10.1.0.5 . tcp . 80 . "nc-aaaaaaaaaaaa" }',
+        'delete element inet netctl hair4 { 10.1.0.5 . 10.1.0.5 . tcp . 80 }',
+        'delete element inet netctl dnat4 { tcp . 8080 }',
+        'add element inet netctl pub4 { 10.1.0.9 . tcp . 80 . "nc-aaaaaaaaaaaa" }',
+        'add element inet netctl hair4 { 10.1.0.9 . 10.1.0.9 . tcp . 80 }',
+        'add element inet netctl dnat4 { tcp . 8080 : 10.1.0.9 . 80 }',
+        '',
+      ].join('\n'),
+    );
     assert.equal(checkScript(moved), moved);
   });
 
@@ -106,8 +143,11 @@ describe('nftables: rules', () => {
       '',
     ];
     for (const line of bad) {
-      assert.throws(() => checkScript(`add table inet netctl\n${line}\n`), (e: Error) =>
-        e instanceof SystemError && e.message === `refusing unsafe text for nft: ${JSON.stringify(line)}`, line);
+      assert.throws(
+        () => checkScript(`add table inet netctl\n${line}\n`),
+        (e: Error) => e instanceof SystemError && e.message === `refusing unsafe text for nft: ${JSON.stringify(line)}`,
+        line,
+      );
     }
   });
 });
@@ -119,7 +159,10 @@ describe('nftables: sync and drift', () => {
     await fw.sync(null, model);
     await fw.sync(model, { networks: [web], ports: [] });
     await fw.sync(model, model);
-    assert.deepEqual(r.calls.map((c) => c.args.join(' ')), ['-f -', '-f -']);
+    assert.deepEqual(
+      r.calls.map((c) => c.args.join(' ')),
+      ['-f -', '-f -'],
+    );
     assert.equal(r.calls[0]?.input, fullScript(model));
     assert.equal(r.calls[1]?.input, diffScript(model, { networks: [web], ports: [] }));
   });
@@ -127,23 +170,46 @@ describe('nftables: sync and drift', () => {
   it('a difference the kernel refuses (a flushed table) falls back to the full rewrite in the same sync', async () => {
     const r = new FakeNft('', [1, 0]);
     await new NftablesFirewall(r).sync({ networks: [], ports: [] }, model);
-    assert.deepEqual(r.calls.map((c) => c.input), [diffScript({ networks: [], ports: [] }, model), fullScript(model)]);
+    assert.deepEqual(
+      r.calls.map((c) => c.input),
+      [diffScript({ networks: [], ports: [] }, model), fullScript(model)],
+    );
   });
 
   it('unsafe model values are refused before nft runs', async () => {
     const r = new FakeNft();
-    await assert.rejects(new NftablesFirewall(r).sync(null, { networks: [{ ...web, bridge: 'br"; flush ruleset' }], ports: [] }), /refusing unsafe interface name for nft/);
-    await assert.rejects(new NftablesFirewall(r).sync(null, { networks: [web], ports: [{ ...port, containerIP: 'fd00::5' }] }), /refusing unsafe address for nft/);
+    await assert.rejects(
+      new NftablesFirewall(r).sync(null, { networks: [{ ...web, bridge: 'br"; flush ruleset' }], ports: [] }),
+      /refusing unsafe interface name for nft/,
+    );
+    await assert.rejects(
+      new NftablesFirewall(r).sync(null, { networks: [web], ports: [{ ...port, containerIP: 'fd00::5' }] }),
+      /refusing unsafe address for nft/,
+    );
     assert.deepEqual(r.calls, []);
   });
 
   it('drift: a missing table, then every missing or stale element and a short chain', async () => {
-    assert.deepEqual(await new NftablesFirewall(new FakeNft()).drift(model), ['firewall: table inet netctl is missing']);
+    assert.deepEqual(await new NftablesFirewall(new FakeNft()).drift(model), [
+      'firewall: table inet netctl is missing',
+    ]);
     const objs = [
       { table: { family: 'inet', name: 'netctl' } },
       ...['forward', 'prerouting', 'output', 'postrouting', 'publish', 'user'].map((name) => ({ chain: { name } })),
       ...Array.from({ length: 9 }, () => ({ rule: { chain: 'forward' } })),
-      ...['prerouting', 'output', 'output', 'publish', 'publish', 'publish', 'publish', 'postrouting', 'postrouting', 'postrouting', 'postrouting'].map((chain) => ({ rule: { chain } })),
+      ...[
+        'prerouting',
+        'output',
+        'output',
+        'publish',
+        'publish',
+        'publish',
+        'publish',
+        'postrouting',
+        'postrouting',
+        'postrouting',
+        'postrouting',
+      ].map((chain) => ({ rule: { chain } })),
       { set: { name: 'bridges', elem: ['nc-aaaaaaaaaaaa', 'nc-dddddddddddd'] } },
       { map: { name: 'dnat4', elem: [[{ concat: ['tcp', 8080] }, { concat: ['10.1.0.5', 80] }]] } },
       { set: { name: 'masq4', elem: [{ prefix: { addr: '10.1.0.0', len: 24 } }] } },
@@ -152,28 +218,50 @@ describe('nftables: sync and drift', () => {
     assert.ok(out.includes('firewall: chain forward has 9 of 10 rules'), out.join('\n'));
     assert.ok(out.includes('firewall: bridges has stale nc-dddddddddddd'));
     assert.ok(out.includes('firewall: map icc is missing'));
-    assert.ok(!out.some((l) => /^firewall: (dnat4|masq4|bridges) lacks/.test(l)), 'what is there is read back in the form written');
+    assert.ok(
+      !out.some((l) => /^firewall: (dnat4|masq4|bridges) lacks/.test(l)),
+      'what is there is read back in the form written',
+    );
   });
 });
 
 describe('iptables: IPv6 and gateway modes', () => {
   it('ip6tables gets the IPv6 networks and ports, with /128, [addr]:port and ::1 in the OUTPUT jump', () => {
     const v6 = familyView(model, 6);
-    assert.deepEqual(v6.networks.map((n) => n.subnets), [['fd00:1::/64']]);
+    assert.deepEqual(
+      v6.networks.map((n) => n.subnets),
+      [['fd00:1::/64']],
+    );
     assert.deepEqual(natRules(v6, 6), [
       '-A NETCTL-POSTROUTING -s fd00:1::/64 ! -o nc-aaaaaaaaaaaa -j MASQUERADE -m comment --comment netctl:aaaaaaaaaaaa',
       '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:1::5]:80 -m comment --comment netctl:cccccccccccc',
       '-A NETCTL-POSTROUTING -s fd00:1::5/128 -d fd00:1::5/128 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
     ]);
-    assert.match(ruleset(v6, parsePresent(''), 6), /^-I OUTPUT 1 ! -d ::1\/128 -m addrtype --dst-type LOCAL -j NETCTL /m);
-    assert.equal(familyView({ networks: [{ ...web, subnets: ['10.1.0.0/24'] }], ports: [] }, 6).networks.length, 0, 'an IPv4-only network has no ip6tables rules');
+    assert.match(
+      ruleset(v6, parsePresent(''), 6),
+      /^-I OUTPUT 1 ! -d ::1\/128 -m addrtype --dst-type LOCAL -j NETCTL /m,
+    );
+    assert.equal(
+      familyView({ networks: [{ ...web, subnets: ['10.1.0.0/24'] }], ports: [] }, 6).networks.length,
+      0,
+      'an IPv4-only network has no ip6tables rules',
+    );
   });
 
   it('routed: no DNAT or masquerade, the container port accepted directly; nat-unprotected: routed traffic let in; loopback ports never accepted', () => {
-    const m: FwModel = { networks: [{ ...web, subnets: ['10.1.0.0/24'], mode4: 'routed' }], ports: [{ ...port, mode: 'routed' }] };
+    const m: FwModel = {
+      networks: [{ ...web, subnets: ['10.1.0.0/24'], mode4: 'routed' }],
+      ports: [{ ...port, mode: 'routed' }],
+    };
     assert.deepEqual(natRules(m), []);
-    assert.equal(filterRules(m)[0], '-A NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -j ACCEPT -m comment --comment netctl:cccccccccccc');
-    const u = filterRules({ networks: [{ ...web, mode4: 'nat-unprotected' }], ports: [{ ...port, hostIP: '127.0.0.1' }] });
+    assert.equal(
+      filterRules(m)[0],
+      '-A NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -j ACCEPT -m comment --comment netctl:cccccccccccc',
+    );
+    const u = filterRules({
+      networks: [{ ...web, mode4: 'nat-unprotected' }],
+      ports: [{ ...port, hostIP: '127.0.0.1' }],
+    });
     assert.ok(u.includes('-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa'));
     assert.ok(!u.some((l) => l.startsWith('-A NETCTL-PORTS')), 'loopback-published: no accept');
   });
@@ -182,12 +270,20 @@ describe('iptables: IPv6 and gateway modes', () => {
 describe('-p ranges and SCTP', () => {
   const ports = (p: string) => toSandboxCreate('a', { publish: [p] }).ports;
   it('equal ranges map port by port; a host range with one container port picks later; sctp and IPv6 host addresses', () => {
-    assert.deepEqual(ports('8080-8082:80-82/udp'), [80, 81, 82].map((c) => ({ hostIP: '', hostPort: c + 8000, containerPort: c, proto: 'udp' })));
-    assert.deepEqual(ports('8080-8083:80'), [{ hostIP: '', hostPort: 8080, hostPortEnd: 8083, containerPort: 80, proto: 'tcp' }]);
+    assert.deepEqual(
+      ports('8080-8082:80-82/udp'),
+      [80, 81, 82].map((c) => ({ hostIP: '', hostPort: c + 8000, containerPort: c, proto: 'udp' })),
+    );
+    assert.deepEqual(ports('8080-8083:80'), [
+      { hostIP: '', hostPort: 8080, hostPortEnd: 8083, containerPort: 80, proto: 'tcp' },
+    ]);
     assert.deepEqual(ports('[::1]:80:80/sctp'), [{ hostIP: '::1', hostPort: 80, containerPort: 80, proto: 'sctp' }]);
   });
   it('bad ranges are refused with the spec in the message', () => {
-    assert.throws(() => ports('8080-8083:80-81'), /invalid published port "8080-8083:80-81": host ports 8080-8083 and container ports 80-81 differ in length/);
+    assert.throws(
+      () => ports('8080-8083:80-81'),
+      /invalid published port "8080-8083:80-81": host ports 8080-8083 and container ports 80-81 differ in length/,
+    );
     assert.throws(() => ports('8083-8080:80'), /the range 8083-8080 ends before it starts/);
     assert.throws(() => ports('80:80/icmp'), /invalid published port "80:80\/icmp"/);
   });

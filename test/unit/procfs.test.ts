@@ -12,7 +12,10 @@ describe('readProc', () => {
     try {
       for (const n of [0, 1, 4095, 4096, 4097, 20000]) {
         const f = join(d, `f${n}`);
-        writeFileSync(f, 'x'.repeat(n).replace(/x/g, (_, i: number) => String.fromCharCode(97 + (i % 26))));
+        writeFileSync(
+          f,
+          'x'.repeat(n).replace(/x/g, (_, i: number) => String.fromCharCode(97 + (i % 26))),
+        );
         assert.equal(readProc(f), readFileSync(f, 'latin1'), `${n} bytes`);
       }
     } finally {

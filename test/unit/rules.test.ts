@@ -2,12 +2,52 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FwModel } from '../../src/firewall/firewall.js';
-import { complete, diffRuleset, filterRules, natRules, parsePresent, ruleset } from '../../src/firewall/iptables/rules.js';
+import {
+  complete,
+  diffRuleset,
+  filterRules,
+  natRules,
+  parsePresent,
+  ruleset,
+} from '../../src/firewall/iptables/rules.js';
 
-const web = { id12: 'aaaaaaaaaaaa', bridge: 'nc-aaaaaaaaaaaa', subnets: ['10.1.0.0/24'], internal: false, icc: true, masquerade: true, mode4: 'nat' as const, mode6: 'nat' as const };
+const web = {
+  id12: 'aaaaaaaaaaaa',
+  bridge: 'nc-aaaaaaaaaaaa',
+  subnets: ['10.1.0.0/24'],
+  internal: false,
+  icc: true,
+  masquerade: true,
+  mode4: 'nat' as const,
+  mode6: 'nat' as const,
+};
 const model: FwModel = {
-  networks: [web, { id12: 'bbbbbbbbbbbb', bridge: 'br-db', subnets: ['10.2.0.0/24'], internal: true, icc: false, masquerade: true, mode4: 'nat', mode6: 'nat' }],
-  ports: [{ id12: 'cccccccccccc', bridge: 'nc-aaaaaaaaaaaa', containerIP: '10.1.0.5', proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80, family: 4, mode: 'nat' }],
+  networks: [
+    web,
+    {
+      id12: 'bbbbbbbbbbbb',
+      bridge: 'br-db',
+      subnets: ['10.2.0.0/24'],
+      internal: true,
+      icc: false,
+      masquerade: true,
+      mode4: 'nat',
+      mode6: 'nat',
+    },
+  ],
+  ports: [
+    {
+      id12: 'cccccccccccc',
+      bridge: 'nc-aaaaaaaaaaaa',
+      containerIP: '10.1.0.5',
+      proto: 'tcp',
+      hostIP: '',
+      hostPort: 8080,
+      containerPort: 80,
+      family: 4,
+      mode: 'nat',
+    },
+  ],
 };
 
 describe('firewall rules', () => {
@@ -35,7 +75,10 @@ describe('firewall rules', () => {
       '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment netctl:cccccccccccc',
       '-A NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
     ]);
-    const bound = natRules({ networks: [{ ...web, masquerade: false }], ports: [{ ...model.ports[0]!, hostIP: '192.0.2.1', proto: 'udp' }] });
+    const bound = natRules({
+      networks: [{ ...web, masquerade: false }],
+      ports: [{ ...model.ports[0]!, hostIP: '192.0.2.1', proto: 'udp' }],
+    });
     assert.deepEqual(bound, [
       '-A NETCTL -d 192.0.2.1/32 -p udp -m udp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment netctl:cccccccccccc',
       '-A NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p udp -m udp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
@@ -44,24 +87,43 @@ describe('firewall rules', () => {
 
   it('the transaction declares only netctl chains, adds missing jumps once, never rewrites NETCTL-USER', () => {
     const first = ruleset({ networks: [], ports: [] }, { userChain: false, jumps: new Set(), chains: new Set() });
-    assert.equal(first, [
-      '*filter', ':NETCTL-FORWARD - [0:0]', ':NETCTL-ISOLATION-1 - [0:0]', ':NETCTL-ISOLATION-2 - [0:0]', ':NETCTL-PORTS - [0:0]',
-      ':NETCTL-USER - [0:0]', '-A NETCTL-USER -j RETURN -m comment --comment netctl:base',
-      '-I FORWARD 1 -j NETCTL-FORWARD -m comment --comment netctl:base',
-      '-A NETCTL-FORWARD -j NETCTL-USER -m comment --comment netctl:base',
-      '-A NETCTL-FORWARD -j NETCTL-ISOLATION-1 -m comment --comment netctl:base',
-      '-A NETCTL-FORWARD -j NETCTL-PORTS -m comment --comment netctl:base',
-      'COMMIT', '*nat', ':NETCTL - [0:0]', ':NETCTL-POSTROUTING - [0:0]',
-      '-I PREROUTING 1 -m addrtype --dst-type LOCAL -j NETCTL -m comment --comment netctl:base',
-      '-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j NETCTL -m comment --comment netctl:base',
-      '-I POSTROUTING 1 -j NETCTL-POSTROUTING -m comment --comment netctl:base',
-      'COMMIT', '',
-    ].join('\n'));
+    assert.equal(
+      first,
+      [
+        '*filter',
+        ':NETCTL-FORWARD - [0:0]',
+        ':NETCTL-ISOLATION-1 - [0:0]',
+        ':NETCTL-ISOLATION-2 - [0:0]',
+        ':NETCTL-PORTS - [0:0]',
+        ':NETCTL-USER - [0:0]',
+        '-A NETCTL-USER -j RETURN -m comment --comment netctl:base',
+        '-I FORWARD 1 -j NETCTL-FORWARD -m comment --comment netctl:base',
+        '-A NETCTL-FORWARD -j NETCTL-USER -m comment --comment netctl:base',
+        '-A NETCTL-FORWARD -j NETCTL-ISOLATION-1 -m comment --comment netctl:base',
+        '-A NETCTL-FORWARD -j NETCTL-PORTS -m comment --comment netctl:base',
+        'COMMIT',
+        '*nat',
+        ':NETCTL - [0:0]',
+        ':NETCTL-POSTROUTING - [0:0]',
+        '-I PREROUTING 1 -m addrtype --dst-type LOCAL -j NETCTL -m comment --comment netctl:base',
+        '-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j NETCTL -m comment --comment netctl:base',
+        '-I POSTROUTING 1 -j NETCTL-POSTROUTING -m comment --comment netctl:base',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
     const save = [
-      '*filter', ':FORWARD DROP [0:0]', ':NETCTL-USER - [0:0]', ':ADMIN - [0:0]',
-      '-A FORWARD -m comment --comment "netctl:base" -j NETCTL-FORWARD', '-A NETCTL-USER -s 198.51.100.0/24 -j DROP', 'COMMIT',
-      '*nat', '-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "netctl:base" -j NETCTL',
-      '-A POSTROUTING -j NETCTL-POSTROUTING-FOREIGN', 'COMMIT',
+      '*filter',
+      ':FORWARD DROP [0:0]',
+      ':NETCTL-USER - [0:0]',
+      ':ADMIN - [0:0]',
+      '-A FORWARD -m comment --comment "netctl:base" -j NETCTL-FORWARD',
+      '-A NETCTL-USER -s 198.51.100.0/24 -j DROP',
+      'COMMIT',
+      '*nat',
+      '-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "netctl:base" -j NETCTL',
+      '-A POSTROUTING -j NETCTL-POSTROUTING-FOREIGN',
+      'COMMIT',
     ].join('\n');
     const present = parsePresent(save);
     assert.deepEqual([...present.jumps].sort(), ['filter FORWARD', 'nat PREROUTING']);
@@ -71,8 +133,17 @@ describe('firewall rules', () => {
     assert.match(again, /-I OUTPUT 1 .*-j NETCTL /);
     assert.match(again, /-I POSTROUTING 1 -j NETCTL-POSTROUTING /);
     assert.equal(complete(present), false, 'missing jumps and chains: no difference can be applied');
-    const full = parsePresent(save.replace(':ADMIN', ':NETCTL-FORWARD - [0:0]\n:NETCTL-ISOLATION-1 - [0:0]\n:NETCTL-ISOLATION-2 - [0:0]\n:NETCTL-PORTS - [0:0]\n:ADMIN')
-      .replace('*nat', '*nat\n:NETCTL - [0:0]\n:NETCTL-POSTROUTING - [0:0]\n-A OUTPUT -j NETCTL\n-A POSTROUTING -j NETCTL-POSTROUTING'));
+    const full = parsePresent(
+      save
+        .replace(
+          ':ADMIN',
+          ':NETCTL-FORWARD - [0:0]\n:NETCTL-ISOLATION-1 - [0:0]\n:NETCTL-ISOLATION-2 - [0:0]\n:NETCTL-PORTS - [0:0]\n:ADMIN',
+        )
+        .replace(
+          '*nat',
+          '*nat\n:NETCTL - [0:0]\n:NETCTL-POSTROUTING - [0:0]\n-A OUTPUT -j NETCTL\n-A POSTROUTING -j NETCTL-POSTROUTING',
+        ),
+    );
     assert.equal(complete(full), true);
   });
 
@@ -83,9 +154,13 @@ describe('firewall rules', () => {
     assert.doesNotMatch(added, /^:|-D |-F |-X /m, 'append-only: no chain declared, nothing deleted');
     assert.equal(added.split('\n').filter((l) => l.startsWith('-A ')).length, 7, '6 filter rules and the MASQUERADE');
     const moved = diffRuleset(model, { ...model, ports: [{ ...model.ports[0]!, containerIP: '10.1.0.9' }] }) ?? '';
-    assert.deepEqual(moved.split('\n').filter((l) => /^-[AD] /.test(l)).map((l) => l.slice(0, 2) + ' ' + (/10\.1\.0\.\d+/.exec(l)?.[0] ?? '')), [
-      '-D 10.1.0.5', '-A 10.1.0.9', '-D 10.1.0.5', '-D 10.1.0.5', '-A 10.1.0.9', '-A 10.1.0.9',
-    ]);
+    assert.deepEqual(
+      moved
+        .split('\n')
+        .filter((l) => /^-[AD] /.test(l))
+        .map((l) => l.slice(0, 2) + ' ' + (/10\.1\.0\.\d+/.exec(l)?.[0] ?? '')),
+      ['-D 10.1.0.5', '-A 10.1.0.9', '-D 10.1.0.5', '-D 10.1.0.5', '-A 10.1.0.9', '-A 10.1.0.9'],
+    );
   });
 
   it('a network whose rules change has all of them written again, in order (its DROP stays last)', () => {

@@ -10,11 +10,19 @@ import { SystemError } from '../../src/lib/errors.js';
 describe('ProcessRunner', () => {
   it('runs ip inside a named netns through nsenter (no copy of the mount table, unlike ip -n)', () => {
     assert.deepEqual(ipArgv(['-batch', '-'], null), ['ip', ['-batch', '-']]);
-    assert.deepEqual(ipArgv(['-n', 'sb1', '-batch', '-'], null), ['nsenter', ['--net=/var/run/netns/sb1', '--', 'ip', '-batch', '-']]);
-    assert.deepEqual(ipArgv(['-n', 'sb1', 'link'], '/proc/7/ns/mnt'), ['nsenter', ['--mount=/proc/7/ns/mnt', '--net=/var/run/netns/sb1', '--', 'ip', 'link']]);
-    assert.deepEqual(ipArgv(['netns', 'add', 'x'], '/proc/7/ns/mnt'), ['nsenter', ['--mount=/proc/7/ns/mnt', '--', 'ip', 'netns', 'add', 'x']]);
+    assert.deepEqual(ipArgv(['-n', 'sb1', '-batch', '-'], null), [
+      'nsenter',
+      ['--net=/var/run/netns/sb1', '--', 'ip', '-batch', '-'],
+    ]);
+    assert.deepEqual(ipArgv(['-n', 'sb1', 'link'], '/proc/7/ns/mnt'), [
+      'nsenter',
+      ['--mount=/proc/7/ns/mnt', '--net=/var/run/netns/sb1', '--', 'ip', 'link'],
+    ]);
+    assert.deepEqual(ipArgv(['netns', 'add', 'x'], '/proc/7/ns/mnt'), [
+      'nsenter',
+      ['--mount=/proc/7/ns/mnt', '--', 'ip', 'netns', 'add', 'x'],
+    ]);
   });
-
 
   it('a missing binary names the Debian package to install', async () => {
     const err = await new ProcessRunner().run('iptables-restore-missing-xyz', []).catch((e: unknown) => e);
@@ -80,14 +88,28 @@ describe('ProcessRunner through node:child_process', () => {
       const before = process.moduleLoadList.includes('NativeModule child_process');
       await new ProcessRunner().run('true', []);
       process.stdout.write(JSON.stringify([before, process.moduleLoadList.includes('NativeModule child_process')]));`;
-    assert.deepEqual(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })), [false, true]);
+    assert.deepEqual(
+      JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })),
+      [false, true],
+    );
   });
 });
 
 describe('public Node APIs only', () => {
   it('no process.binding, internalBinding or internal module in src/, bin/, scripts/ or bench/', () => {
     const top = new URL('../../../', import.meta.url).pathname;
-    const r = spawnSync('grep', ['-rnE', String.raw`process\.binding|internalBinding|require\(['"]internal/|--expose-internals`, 'src', 'bin', 'scripts', 'bench'], { cwd: top, encoding: 'utf8' });
+    const r = spawnSync(
+      'grep',
+      [
+        '-rnE',
+        String.raw`process\.binding|internalBinding|require\(['"]internal/|--expose-internals`,
+        'src',
+        'bin',
+        'scripts',
+        'bench',
+      ],
+      { cwd: top, encoding: 'utf8' },
+    );
     assert.equal(r.stdout, '');
     assert.equal(r.status, 1, r.stderr); // grep's "nothing found", not an error
   });

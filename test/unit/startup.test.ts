@@ -12,10 +12,16 @@ import { fileURLToPath } from 'node:url';
 const bin = fileURLToPath(new URL('../../../bin/netctl', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'netctl-startup-'));
 const hook = join(dir, 'hook.cjs');
-writeFileSync(hook, "process.on('exit', () => require('fs').writeSync(3, JSON.stringify(Object.keys(require.cache))));\n");
+writeFileSync(
+  hook,
+  "process.on('exit', () => require('fs').writeSync(3, JSON.stringify(Object.keys(require.cache))));\n",
+);
 // Built-in modules too: what Node loaded after the hook itself.
 const builtinsHook = join(dir, 'builtins.cjs');
-writeFileSync(builtinsHook, "const had = new Set(process.moduleLoadList); process.on('exit', () => require('fs').writeSync(3, JSON.stringify(process.moduleLoadList.filter((m) => !had.has(m)))));\n");
+writeFileSync(
+  builtinsHook,
+  "const had = new Set(process.moduleLoadList); process.on('exit', () => require('fs').writeSync(3, JSON.stringify(process.moduleLoadList.filter((m) => !had.has(m)))));\n",
+);
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** What Node loaded while running netctl with these arguments, as `hook` writes it to fd 3, and netctl's stdout. */
@@ -59,14 +65,22 @@ describe('start-up path', () => {
   });
 
   it('--help, ls and inspect take no lock, and on Node 20 start no part of the ESM loader', () => {
-    assert.ok(builtins('-e', "require('node:net').createServer().listen(0).close()").mods.includes('NativeModule cluster'), 'the probe sees a listen');
+    assert.ok(
+      builtins('-e', "require('node:net').createServer().listen(0).close()").mods.includes('NativeModule cluster'),
+      'the probe sees a listen',
+    );
     const root = join(dir, 'root');
     const node20 = process.versions.node.startsWith('20.');
-    for (const [args, out] of [[['--help'], /^Usage: netctl/m], [['--root', root, 'ls'], /^NETWORK ID +NAME/], [['--root', root, 'inspect', 'bridge'], /"Name": "bridge"/]] as const) {
+    for (const [args, out] of [
+      [['--help'], /^Usage: netctl/m],
+      [['--root', root, 'ls'], /^NETWORK ID +NAME/],
+      [['--root', root, 'inspect', 'bridge'], /"Name": "bridge"/],
+    ] as const) {
       const { mods, stdout } = builtins(bin, ...args);
       assert.match(stdout, out, `${args.join(' ')}: the bundle did not run`);
       // The lock is a listening socket: its first listen() loads node:cluster.
-      for (const m of ['NativeModule cluster', ...(node20 ? ['NativeModule module'] : [])]) assert.ok(!mods.includes(m), `${args.join(' ')} loads ${m}`);
+      for (const m of ['NativeModule cluster', ...(node20 ? ['NativeModule module'] : [])])
+        assert.ok(!mods.includes(m), `${args.join(' ')} loads ${m}`);
     }
   });
 });

@@ -1,13 +1,37 @@
 // The file store: atomic writes, the backup, the journal file's generations, corrupt input.
 import * as zlib from 'node:zlib';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { NetworkRecord } from '../../src/model/records.js';
 import { DELTA_LIMIT, FileStore } from '../../src/store/file.js';
-import { JOURNAL, MIN_SLOT, SLOTS, bootId, crc32, loadDoc, newestFirst, readSlots, slotBytes, slotHolds, slotJournal, type JournalFile } from '../../src/store/state.js';
+import {
+  JOURNAL,
+  MIN_SLOT,
+  SLOTS,
+  bootId,
+  crc32,
+  loadDoc,
+  newestFirst,
+  readSlots,
+  slotBytes,
+  slotHolds,
+  slotJournal,
+  type JournalFile,
+} from '../../src/store/state.js';
 
 const root = mkdtempSync(join(tmpdir(), 'netctl-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -19,7 +43,10 @@ const slotsOf = (dir: string): Array<JournalFile | null> => {
   return s.heads.map((_, i) => slotJournal(s, i));
 };
 /** The newest journal that holds. */
-const newest = (dir: string): JournalFile | undefined => slotsOf(dir).filter((j): j is JournalFile => j !== null).sort((a, b) => b.gen - a.gen)[0];
+const newest = (dir: string): JournalFile | undefined =>
+  slotsOf(dir)
+    .filter((j): j is JournalFile => j !== null)
+    .sort((a, b) => b.gen - a.gen)[0];
 /** Writes bytes into slot i of a root's journal, in place (what a torn or foreign write leaves). */
 const poke = (dir: string, i: number, bytes: Buffer | string) => {
   const file = join(dir, JOURNAL);
@@ -43,7 +70,10 @@ describe('FileStore', () => {
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     const first = readFileSync(file, 'utf8');
-    await st.update(async (tx) => { tx.put('networks', net('n1')); tx.delete('networks', 'n0'); });
+    await st.update(async (tx) => {
+      tx.put('networks', net('n1'));
+      tx.delete('networks', 'n0');
+    });
     assert.equal(readFileSync(file, 'utf8'), first, 'a small change leaves store.json alone');
     assert.equal(statSync(jfile).mode & 0o777, 0o600);
     assert.equal(statSync(jfile).size, SLOTS * MIN_SLOT);
@@ -81,8 +111,19 @@ describe('FileStore', () => {
     await st.update(async (tx) => tx.put('networks', net('n')));
     process.env['NETCTL_CHECK_STORE'] = '1';
     try {
-      await assert.rejects(st.update(async (tx) => { (tx.get('networks', 'n') as { name: string }).name = 'changed'; }), /networks record n changed without put/);
-      await st.update(async (tx) => { const n = tx.get('networks', 'n'); if (n) { n.name = 'changed'; tx.put('networks', n); } });
+      await assert.rejects(
+        st.update(async (tx) => {
+          (tx.get('networks', 'n') as { name: string }).name = 'changed';
+        }),
+        /networks record n changed without put/,
+      );
+      await st.update(async (tx) => {
+        const n = tx.get('networks', 'n');
+        if (n) {
+          n.name = 'changed';
+          tx.put('networks', n);
+        }
+      });
     } finally {
       delete process.env['NETCTL_CHECK_STORE'];
     }
@@ -93,13 +134,18 @@ describe('FileStore', () => {
     const st = new FileStore(join(root, 'b'));
     await st.update(async () => undefined);
     // A process writes its intent, then dies before its final write.
-    await assert.rejects(st.update(async (tx) => {
-      tx.put('journal', entry('intent'));
-      await tx.flushJournal();
-      throw new Error('killed');
-    }));
-    assert.deepEqual(newest(join(root, 'b'))?.entries.map((j) => j.id), ['intent']);
-    assert.notEqual(newest(join(root, 'b'))?.durable, true, 'an intent is not fdatasync\'d');
+    await assert.rejects(
+      st.update(async (tx) => {
+        tx.put('journal', entry('intent'));
+        await tx.flushJournal();
+        throw new Error('killed');
+      }),
+    );
+    assert.deepEqual(
+      newest(join(root, 'b'))?.entries.map((j) => j.id),
+      ['intent'],
+    );
+    assert.notEqual(newest(join(root, 'b'))?.durable, true, "an intent is not fdatasync'd");
     assert.deepEqual(await st.view((tx) => tx.list('journal').map((j) => j.id)), ['intent']);
     // The next command finishes it and writes the store; the old journal file no longer counts.
     await st.update(async (tx) => tx.delete('journal', 'intent'));
@@ -115,13 +161,29 @@ describe('FileStore', () => {
     const rest = Buffer.from('"gen":999999,"entries":');
     const len = rest.length.toString(16).padStart(8, '0');
     const sum = crc32(rest, 0, rest.length).toString(16).padStart(8, '0');
-    poke(dir, 2, Buffer.concat([Buffer.from(head.toString('latin1').replace(/"sum":"\w+","len":"\w+"/, `"sum":"${sum}","len":"${len}"`), 'latin1'), rest]));
+    poke(
+      dir,
+      2,
+      Buffer.concat([
+        Buffer.from(
+          head.toString('latin1').replace(/"sum":"\w+","len":"\w+"/, `"sum":"${sum}","len":"${len}"`),
+          'latin1',
+        ),
+        rest,
+      ]),
+    );
     const file = join(dir, JOURNAL);
     const bad = readFileSync(file);
-    await assert.rejects(st.update(async () => undefined), /the netctl journal .*journal\.slots is corrupt \(slot 2\)/);
+    await assert.rejects(
+      st.update(async () => undefined),
+      /the netctl journal .*journal\.slots is corrupt \(slot 2\)/,
+    );
     assert.deepEqual(readFileSync(file), bad);
     writeFileSync(file, bad.subarray(0, bad.length - 1));
-    await assert.rejects(st.view(async () => undefined), /the netctl journal .*journal\.slots is damaged/);
+    await assert.rejects(
+      st.view(async () => undefined),
+      /the netctl journal .*journal\.slots is damaged/,
+    );
     assert.equal(statSync(file).size, bad.length - 1);
   });
 
@@ -134,8 +196,14 @@ describe('FileStore', () => {
     assert.ok(j);
     const file = join(dir, JOURNAL);
     const free = newestFirst(readSlots(file))[SLOTS - 1] ?? 0;
-    const ids = () => st.view((tx) => tx.ids('networks').filter((id) => ['kept', 'kept2', 'lost', 'next'].includes(id)));
-    const { head, body } = slotBytes({ ...j, gen: j.gen + 5, durable: true, delta: { networks: { ...j.delta?.networks, lost: net('lost') } } });
+    const ids = () =>
+      st.view((tx) => tx.ids('networks').filter((id) => ['kept', 'kept2', 'lost', 'next'].includes(id)));
+    const { head, body } = slotBytes({
+      ...j,
+      gen: j.gen + 5,
+      durable: true,
+      delta: { networks: { ...j.delta?.networks, lost: net('lost') } },
+    });
     // This boot: the body goes first, so a crash before the head leaves the slot's old head,
     // which is older than the newest: a newer body alone does not count.
     const old = readSlots(file);
@@ -146,11 +214,18 @@ describe('FileStore', () => {
     poke(dir, free, Buffer.concat([head, body]));
     assert.deepEqual(await ids(), ['kept', 'kept2', 'lost']);
     // Written before the last boot: a power cut may have left it part old, so its sum is checked.
-    const before = Buffer.from(head.toString('latin1').replace(bootId(), '00000000-0000-4000-8000-000000000000'), 'latin1');
+    const before = Buffer.from(
+      head.toString('latin1').replace(bootId(), '00000000-0000-4000-8000-000000000000'),
+      'latin1',
+    );
     poke(dir, free, Buffer.concat([before, body]));
     assert.equal(slotHolds(readSlots(file), free), true, 'whole, its sum holds');
     assert.deepEqual(await ids(), ['kept', 'kept2', 'lost']);
-    poke(dir, free, Buffer.concat([before, Buffer.from(body.toString('latin1').replace('"lost"', '"lust"'), 'latin1')]));
+    poke(
+      dir,
+      free,
+      Buffer.concat([before, Buffer.from(body.toString('latin1').replace('"lost"', '"lust"'), 'latin1')]),
+    );
     assert.equal(slotHolds(readSlots(file), free), false);
     assert.deepEqual(await ids(), ['kept', 'kept2']);
     poke(dir, free, Buffer.concat([before, body.subarray(0, body.length - 9)]));
@@ -164,8 +239,11 @@ describe('FileStore', () => {
     const zlibCrc = (zlib as { crc32?: (b: Uint8Array) => number }).crc32;
     let seed = 11;
     for (let n = 0; n < 200; n++) {
-      const b = Buffer.alloc(n * 37 % 5000);
-      for (let i = 0; i < b.length; i++) { seed = (seed * 1103515245 + 12345) % 2147483648; b[i] = seed & 255; }
+      const b = Buffer.alloc((n * 37) % 5000);
+      for (let i = 0; i < b.length; i++) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        b[i] = seed & 255;
+      }
       const from = n % 7 > b.length ? 0 : n % 7;
       if (zlibCrc) assert.equal(crc32(b, from, b.length), zlibCrc(b.subarray(from)), `length ${b.length}`);
     }
@@ -183,7 +261,11 @@ describe('FileStore', () => {
       // Before each write: what a crash in the middle of it falls back to.
       const s = readSlots(file);
       const holding = newestFirst(s).filter((i) => slotHolds(s, i));
-      seen.push({ top: holding[0] ?? -1, durable: holding.filter((i) => s.heads[i]?.durable).slice(0, 2), bytes: s.heads.map((_, i) => (s.buf ?? Buffer.alloc(0)).subarray(i * s.cap, (i + 1) * s.cap)) });
+      seen.push({
+        top: holding[0] ?? -1,
+        durable: holding.filter((i) => s.heads[i]?.durable).slice(0, 2),
+        bytes: s.heads.map((_, i) => (s.buf ?? Buffer.alloc(0)).subarray(i * s.cap, (i + 1) * s.cap)),
+      });
     };
     for (let k = 0; k < 4; k++) {
       check();
@@ -198,17 +280,32 @@ describe('FileStore', () => {
       });
     }
     check();
-    assert.ok(seen.some((x) => x.durable.length === 2), 'two durable slots were kept at some point');
+    assert.ok(
+      seen.some((x) => x.durable.length === 2),
+      'two durable slots were kept at some point',
+    );
     for (let k = 1; k < seen.length; k++) {
       const prev = seen[k - 1];
       const now = seen[k];
       assert.ok(prev && now);
-      const changed = now.bytes.map((b, i) => (b.equals(prev.bytes[i] ?? Buffer.alloc(0)) ? -1 : i)).filter((i) => i >= 0);
+      const changed = now.bytes
+        .map((b, i) => (b.equals(prev.bytes[i] ?? Buffer.alloc(0)) ? -1 : i))
+        .filter((i) => i >= 0);
       assert.equal(changed.length, 1, `write ${k}: one slot written (${changed.join()})`);
       assert.ok(prev.top >= 0 && prev.durable.length > 0, `write ${k}: something to keep`);
-      assert.ok(changed[0] !== prev.top && !prev.durable.includes(changed[0] ?? -1), `write ${k} went to slot ${changed[0]}, over the newest (${prev.top}) or a newest durable one (${prev.durable.join()})`);
+      assert.ok(
+        changed[0] !== prev.top && !prev.durable.includes(changed[0] ?? -1),
+        `write ${k} went to slot ${changed[0]}, over the newest (${prev.top}) or a newest durable one (${prev.durable.join()})`,
+      );
     }
-    assert.deepEqual(await st.view((tx) => tx.ids('networks').filter((id) => id.startsWith('h'))), ['h0', 'h0b', 'h1', 'h2', 'h3', 'h4']);
+    assert.deepEqual(await st.view((tx) => tx.ids('networks').filter((id) => id.startsWith('h'))), [
+      'h0',
+      'h0b',
+      'h1',
+      'h2',
+      'h3',
+      'h4',
+    ]);
     assert.deepEqual(await st.view((tx) => tx.list('journal')), []);
   });
 
@@ -218,20 +315,40 @@ describe('FileStore', () => {
     await st.update(async (tx) => tx.put('networks', net('k0')));
     await st.update(async (tx) => tx.put('networks', net('k0b'))); // the first change writes store.json, this one the journal
     const before = newest(dir);
-    const big = { ...entry('big'), cleanup: Array.from({ length: 400 }, (_, n) => ({ args: ['link', 'del', `veth${n}`] })) };
-    await assert.rejects(st.update(async (tx) => {
-      tx.put('journal', big as never);
-      await tx.flushJournal();
-      throw new Error('killed');
-    }));
+    const big = {
+      ...entry('big'),
+      cleanup: Array.from({ length: 400 }, (_, n) => ({ args: ['link', 'del', `veth${n}`] })),
+    };
+    await assert.rejects(
+      st.update(async (tx) => {
+        tx.put('journal', big as never);
+        await tx.flushJournal();
+        throw new Error('killed');
+      }),
+    );
     const size = statSync(join(dir, JOURNAL)).size;
     assert.ok(size > SLOTS * MIN_SLOT && size % SLOTS === 0, `size ${size}`);
     const kept = slotsOf(dir).filter((j): j is JournalFile => j !== null);
-    assert.ok(kept.some((j) => j.gen === before?.gen && j.durable), 'the durable slot before it is still there');
-    assert.deepEqual(newest(dir)?.entries.map((e) => e.id), ['big']);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('tmp')), []);
-    await st.update(async (tx) => { tx.delete('journal', 'big'); tx.put('networks', net('k1')); });
-    assert.deepEqual(await st.view((tx) => [tx.ids('networks').filter((id) => id.startsWith('k')), tx.list('journal').length]), [['k0', 'k0b', 'k1'], 0]);
+    assert.ok(
+      kept.some((j) => j.gen === before?.gen && j.durable),
+      'the durable slot before it is still there',
+    );
+    assert.deepEqual(
+      newest(dir)?.entries.map((e) => e.id),
+      ['big'],
+    );
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('tmp')),
+      [],
+    );
+    await st.update(async (tx) => {
+      tx.delete('journal', 'big');
+      tx.put('networks', net('k1'));
+    });
+    assert.deepEqual(
+      await st.view((tx) => [tx.ids('networks').filter((id) => id.startsWith('k')), tx.list('journal').length]),
+      [['k0', 'k0b', 'k1'], 0],
+    );
   });
 
   it("an older netctl's journal.json is read, and goes with the first durable write", async () => {
@@ -241,18 +358,36 @@ describe('FileStore', () => {
     await st.update(async (tx) => tx.put('networks', net('i0b'))); // the first change writes store.json, this one the journal
     const base = loadDoc(dir).base;
     rmSync(join(dir, JOURNAL)); // (with i0b's change: journal.json takes its place)
-    writeFileSync(join(dir, 'journal.json'), JSON.stringify({ gen: base + 5, base, entries: [entry('old')], delta: { networks: { i1: net('i1') } } }));
-    assert.deepEqual(await st.view((tx) => [tx.ids('networks').filter((id) => id.startsWith('i')), tx.list('journal').map((j) => j.id)]), [['i0', 'i1'], ['old']]);
-    await st.update(async (tx) => { tx.delete('journal', 'old'); tx.put('networks', net('i2')); });
+    writeFileSync(
+      join(dir, 'journal.json'),
+      JSON.stringify({ gen: base + 5, base, entries: [entry('old')], delta: { networks: { i1: net('i1') } } }),
+    );
+    assert.deepEqual(
+      await st.view((tx) => [
+        tx.ids('networks').filter((id) => id.startsWith('i')),
+        tx.list('journal').map((j) => j.id),
+      ]),
+      [['i0', 'i1'], ['old']],
+    );
+    await st.update(async (tx) => {
+      tx.delete('journal', 'old');
+      tx.put('networks', net('i2'));
+    });
     assert.ok(!existsSync(join(dir, 'journal.json')));
     assert.ok((newest(dir)?.gen ?? 0) > base + 5);
-    assert.deepEqual(await st.view((tx) => [tx.ids('networks').filter((id) => id.startsWith('i')), tx.list('journal').length]), [['i0', 'i1', 'i2'], 0]);
+    assert.deepEqual(
+      await st.view((tx) => [tx.ids('networks').filter((id) => id.startsWith('i')), tx.list('journal').length]),
+      [['i0', 'i1', 'i2'], 0],
+    );
   });
 
   it('store.json is one JSON document, one record per line; a copy reformatted by hand still reads and is laid out again', async () => {
     const dir = join(root, 'f');
     const st = new FileStore(dir);
-    await st.update(async (tx) => { tx.put('networks', net('a')); tx.put('networks', net('b')); });
+    await st.update(async (tx) => {
+      tx.put('networks', net('a'));
+      tx.put('networks', net('b'));
+    });
     const file = join(dir, 'store.json');
     const text = readFileSync(file, 'utf8');
     assert.deepEqual(Object.keys(JSON.parse(text).networks), ['a', 'b']);

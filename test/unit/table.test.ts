@@ -4,14 +4,38 @@ import { describe, it } from 'node:test';
 import { Table, serialize } from '../../src/store/table.js';
 
 const spec = { fields: ['net', 'name', 'on', 'ports'] };
-interface R { id: string; net: string; name: string; on: boolean; ports: unknown[]; extra?: Record<string, string> }
-const rec = (i: number, over: Partial<R> = {}): R => ({ id: `id${i}`, extra: { name: `n${i}` }, net: i % 2 ? 'odd' : 'even', name: `n${i}`, on: i % 3 === 0, ports: i === 4 ? [{ p: 1 }] : [], ...over });
+interface R {
+  id: string;
+  net: string;
+  name: string;
+  on: boolean;
+  ports: unknown[];
+  extra?: Record<string, string>;
+}
+const rec = (i: number, over: Partial<R> = {}): R => ({
+  id: `id${i}`,
+  extra: { name: `n${i}` },
+  net: i % 2 ? 'odd' : 'even',
+  name: `n${i}`,
+  on: i % 3 === 0,
+  ports: i === 4 ? [{ p: 1 }] : [],
+  ...over,
+});
 const ids = (rs: R[]) => rs.map((r) => r.id).sort();
-const table = (n: number) => Table.of<R>('things', spec, 'test', Array.from({ length: n }, (_, i) => rec(i)));
+const table = (n: number) =>
+  Table.of<R>(
+    'things',
+    spec,
+    'test',
+    Array.from({ length: n }, (_, i) => rec(i)),
+  );
 
 describe('store tables', () => {
   it('serialize writes the indexed fields right after the id', () => {
-    assert.equal(serialize(rec(1), spec), '{"id":"id1","net":"odd","name":"n1","on":false,"ports":[],"extra":{"name":"n1"}}');
+    assert.equal(
+      serialize(rec(1), spec),
+      '{"id":"id1","net":"odd","name":"n1","on":false,"ports":[],"extra":{"name":"n1"}}',
+    );
   });
 
   it('finds records by field, value, boolean and "list has entries", not by a nested field of the same name', () => {
@@ -61,7 +85,10 @@ describe('store tables', () => {
     const spy = fresh as unknown as { parse: (...a: unknown[]) => unknown };
     const parse = spy.parse.bind(fresh);
     let parsed = 0;
-    spy.parse = (...a: unknown[]) => { parsed++; return parse(...a); };
+    spy.parse = (...a: unknown[]) => {
+      parsed++;
+      return parse(...a);
+    };
     assert.equal(fresh.valueOf('net').get('id7'), 'odd');
     assert.equal(parsed, 0);
     assert.throws(() => fresh.valueOf('extra'), /not indexed/);
@@ -78,7 +105,10 @@ describe('store tables', () => {
     assert.deepEqual(ids(t.find('net', 'even')), ['id0', 'id1', 'id9']);
     assert.deepEqual(t.values('id', { field: 'net', value: 'odd' }).sort(), ['id3', 'id5']);
     assert.equal(t.get('id2'), undefined);
-    assert.deepEqual(t.list().map((r) => r.id), ['id0', 'id1', 'id3', 'id5', 'id9']);
+    assert.deepEqual(
+      t.list().map((r) => r.id),
+      ['id0', 'id1', 'id3', 'id5', 'id9'],
+    );
     assert.deepEqual([...t.changed].sort(), ['id1', 'id2', 'id9']);
   });
 
@@ -97,7 +127,8 @@ describe('store tables', () => {
   });
 
   it('a text laid out otherwise (edited by hand) is checked, parsed and laid out again', () => {
-    const text = '\n"a":{"name":"web","id":"a","net":"x","on":true,"ports":[]}\n,"b":{"id":"b", "net": "x", "name":"db","on":false,"ports":[]}\n';
+    const text =
+      '\n"a":{"name":"web","id":"a","net":"x","on":true,"ports":[]}\n,"b":{"id":"b", "net": "x", "name":"db","on":false,"ports":[]}\n';
     const t = new Table<R>('things', spec, 'test', text);
     assert.deepEqual(ids(t.find('net', 'x')), ['a', 'b']);
     assert.deepEqual(ids(t.find('name', 'db')), ['b']);
@@ -106,7 +137,13 @@ describe('store tables', () => {
   });
 
   it('a corrupt record is an error naming it, raised when it is read', () => {
-    const t = new Table<R>('things', spec, 'store.json', '\n"a":{"id":"a","net":"x","name":"a","on":true,"ports":[]}\n,"b":{"id":"b","net":"x","name":"b","on":true,"ports":[],oops}\n', true);
+    const t = new Table<R>(
+      'things',
+      spec,
+      'store.json',
+      '\n"a":{"id":"a","net":"x","name":"a","on":true,"ports":[]}\n,"b":{"id":"b","net":"x","name":"b","on":true,"ports":[],oops}\n',
+      true,
+    );
     assert.equal(t.get('a')?.name, 'a');
     assert.throws(() => t.get('b'), /the netctl store store\.json is corrupt: things record b/);
   });
@@ -116,7 +153,10 @@ describe('store tables', () => {
     t.put({ ...rec(1), name: 'before' });
     const sp = t.savepoint();
     const r = t.get('id1');
-    if (r) { r.name = 'after'; t.put(r); }
+    if (r) {
+      r.name = 'after';
+      t.put(r);
+    }
     t.delete('id2');
     t.put(rec(8));
     t.rollback(sp);

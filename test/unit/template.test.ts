@@ -8,8 +8,15 @@ const endpointZero = { Name: '', EndpointID: '', MacAddress: '', IPv4Address: ''
 const data = {
   Name: 'web',
   Id: 'abc',
-  IPAM: { Driver: 'default', Options: goMap({}), Config: [{ Subnet: '10.1.0.0/24', IPRange: '', Gateway: '10.1.0.1', AuxiliaryAddresses: goMap({}) }] },
-  Containers: goMap({ id2: { Name: 'b', IPv4Address: '10.1.0.3/24' }, id1: { Name: 'a', IPv4Address: '10.1.0.2/24' } }, endpointZero),
+  IPAM: {
+    Driver: 'default',
+    Options: goMap({}),
+    Config: [{ Subnet: '10.1.0.0/24', IPRange: '', Gateway: '10.1.0.1', AuxiliaryAddresses: goMap({}) }],
+  },
+  Containers: goMap(
+    { id2: { Name: 'b', IPv4Address: '10.1.0.3/24' }, id1: { Name: 'a', IPv4Address: '10.1.0.2/24' } },
+    endpointZero,
+  ),
   Options: goMap({ 'com.docker.network.bridge.name': 'br0' }),
   Labels: goMap({ env: 'prod', team: 'net' }),
   Internal: false,
@@ -75,7 +82,10 @@ describe('Go templates: template → what Go prints', () => {
     ['{{eq .Labels.missing "x"}}', 'false'],
     ['{{lt 1 2}} {{lt "a" "b"}} {{ge 2 2}} {{gt 1.5 2.5}} {{le 3 2}}', 'true true true false false'],
     // literals
-    ['{{1.5}} {{1e3}} {{1e6}} {{0x1F}} {{1_000}} {{0o17}} {{0b101}} {{017}} {{\'a\'}} {{-3}} {{+4}}', '1.5 1000 1e+06 31 1000 15 5 15 97 -3 4'],
+    [
+      "{{1.5}} {{1e3}} {{1e6}} {{0x1F}} {{1_000}} {{0o17}} {{0b101}} {{017}} {{'a'}} {{-3}} {{+4}}",
+      '1.5 1000 1e+06 31 1000 15 5 15 97 -3 4',
+    ],
     ['{{0.00001}} {{123456.0}} {{1234567.0}}', '1e-05 123456 1.234567e+06'],
     ['{{"tab\\there"}}|{{`raw\\n`}}|{{"\\x41\\u00e9\\101"}}', 'tab\there|raw\\n|AéA'],
     ['{{true}} {{false}}', 'true false'],
@@ -165,11 +175,19 @@ describe('Go templates: errors, as Go raises them, and netctl bounds', () => {
   ];
   for (const [tpl, re] of errors) {
     if (re.source === '^$|.*') continue;
-    it(tpl.length > 80 ? `${tpl.slice(0, 60)}…` : tpl, () => assert.throws(() => compile(tpl).render(data), (e: Error) => e.name === 'InvalidArgumentError' && re.test(e.message)));
+    it(tpl.length > 80 ? `${tpl.slice(0, 60)}…` : tpl, () =>
+      assert.throws(
+        () => compile(tpl).render(data),
+        (e: Error) => e.name === 'InvalidArgumentError' && re.test(e.message),
+      ),
+    );
   }
 
   it('map keys that are names of JavaScript properties are plain missing keys', () => {
-    assert.equal(compile('{{.Labels.constructor}}|{{index .Labels "__proto__"}}|{{index .Labels "toString"}}').render(data), '<no value>||');
+    assert.equal(
+      compile('{{.Labels.constructor}}|{{index .Labels "__proto__"}}|{{index .Labels "toString"}}').render(data),
+      '<no value>||',
+    );
     const withKey = { Labels: goMap({ constructor: 'c' }) };
     assert.equal(compile('{{.Labels.constructor}} {{index .Labels "constructor"}}').render(withKey), 'c c');
   });
@@ -185,25 +203,57 @@ describe('Go templates: text and plain fields, rendered without the interpreter'
   // whatever the fields hold (a string, a number, a method, a missing key, a header proxy).
   const header = new Proxy({}, { get: (_t, k) => `H-${String(k)}`, has: () => true });
   const rows: unknown[] = [
-    data, { ID: 'abc', Name: 'n1', Driver: 'bridge', Scope: 'local' }, { ID: 7, Name: 'n' }, { ID: 'x', Name: () => 'm' },
-    goMap({ ID: 'i', Name: 'n' }), goMap({ ID: 'i' }), header, null, 'text', {},
+    data,
+    { ID: 'abc', Name: 'n1', Driver: 'bridge', Scope: 'local' },
+    { ID: 7, Name: 'n' },
+    { ID: 'x', Name: () => 'm' },
+    goMap({ ID: 'i', Name: 'n' }),
+    goMap({ ID: 'i' }),
+    header,
+    null,
+    'text',
+    {},
   ];
-  const templates = ['{{.ID}}\t{{.Name}}', 'x{{.Name}}y', '{ {{.Name}} } }}', '{{.Name}}{{.Name}}', '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', '{{.Name}} {{if .ID}}id{{end}}',
-    '{{{.Name}}', 'a{{{.Name}}', '{{.Name}}{', '{{.Name}}{{', '{{ .Name }}', '{{- .Name}}', '{{/* c */}}{{.Name}}'];
+  const templates = [
+    '{{.ID}}\t{{.Name}}',
+    'x{{.Name}}y',
+    '{ {{.Name}} } }}',
+    '{{.Name}}{{.Name}}',
+    '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
+    '{{.Name}} {{if .ID}}id{{end}}',
+    '{{{.Name}}',
+    'a{{{.Name}}',
+    '{{.Name}}{',
+    '{{.Name}}{{',
+    '{{ .Name }}',
+    '{{- .Name}}',
+    '{{/* c */}}{{.Name}}',
+  ];
   for (const t of templates) {
     it(t, () => {
       for (const d of rows) {
         let want: string | Error;
-        try { want = interpreted(t).render(d); } catch (e) { want = e as Error; }
-        if (want instanceof Error) assert.throws(() => compile(t).render(d), { message: want.message }, `${t} on ${JSON.stringify(d)}`);
+        try {
+          want = interpreted(t).render(d);
+        } catch (e) {
+          want = e as Error;
+        }
+        if (want instanceof Error)
+          assert.throws(() => compile(t).render(d), { message: want.message }, `${t} on ${JSON.stringify(d)}`);
         else assert.equal(compile(t).render(d), want, `${t} on ${JSON.stringify(d)}`);
       }
     });
   }
 
   it('a template Go cannot parse is refused when compiled, as by the interpreter', () => {
-    assert.throws(() => compile('{{{.Name}}'), (e: Error) => e.name === 'InvalidArgumentError');
-    assert.throws(() => compile('table {{{.Name}}\t{{.ID}}'), (e: Error) => e.name === 'InvalidArgumentError');
+    assert.throws(
+      () => compile('{{{.Name}}'),
+      (e: Error) => e.name === 'InvalidArgumentError',
+    );
+    assert.throws(
+      () => compile('table {{{.Name}}\t{{.ID}}'),
+      (e: Error) => e.name === 'InvalidArgumentError',
+    );
   });
 
   it('the output bound holds', () => {

@@ -16,11 +16,26 @@ function ago(iso: string, now = Date.now()): string {
 }
 
 export async function nodeLs(g: Globals, io: Io, flags: { quiet?: boolean; format?: string }): Promise<number> {
-  if (flags.format && flags.format !== 'table' && flags.format !== 'json') throw new UsageError(`invalid --format ${flags.format}: table or json`);
+  if (flags.format && flags.format !== 'table' && flags.format !== 'json')
+    throw new UsageError(`invalid --format ${flags.format}: table or json`);
   const rows = await makeController(g, io).listNodes();
   if (flags.quiet) io.out(rows.map((r) => `${r.name}\n`).join(''));
-  else if (flags.format === 'json') io.out(rows.map((r) => `${JSON.stringify({ Name: r.name, Addr: r.addr, LastSeen: r.seen, Endpoints: r.endpoints, Self: r.self })}\n`).join(''));
-  else io.out(tabwrite([['NAME', 'ADDRESS', 'LAST SEEN', 'ENDPOINTS'], ...rows.map((r) => [r.name, r.addr, ago(r.seen), String(r.endpoints)])]));
+  else if (flags.format === 'json')
+    io.out(
+      rows
+        .map(
+          (r) =>
+            `${JSON.stringify({ Name: r.name, Addr: r.addr, LastSeen: r.seen, Endpoints: r.endpoints, Self: r.self })}\n`,
+        )
+        .join(''),
+    );
+  else
+    io.out(
+      tabwrite([
+        ['NAME', 'ADDRESS', 'LAST SEEN', 'ENDPOINTS'],
+        ...rows.map((r) => [r.name, r.addr, ago(r.seen), String(r.endpoints)]),
+      ]),
+    );
   return 0;
 }
 
@@ -44,7 +59,8 @@ export async function nodeRm(g: Globals, io: Io, hosts: string[]): Promise<numbe
 export async function agent(g: Globals, io: Io, flags: { heartbeat?: string }): Promise<number> {
   requirePrivilege('run the agent');
   const heartbeat = Number(flags.heartbeat ?? '10');
-  if (!Number.isFinite(heartbeat) || heartbeat < 1 || heartbeat > 3600) throw new UsageError(`invalid --heartbeat ${flags.heartbeat}: seconds from 1 to 3600`);
+  if (!Number.isFinite(heartbeat) || heartbeat < 1 || heartbeat > 3600)
+    throw new UsageError(`invalid --heartbeat ${flags.heartbeat}: seconds from 1 to 3600`);
   const stop = new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());

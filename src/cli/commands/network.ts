@@ -14,14 +14,26 @@ export async function create(g: Globals, io: Io, name: string, flags: CreateFlag
   return 0;
 }
 
-export async function connect(g: Globals, io: Io, network: string, containers: string[], flags: EndpointFlags): Promise<number> {
+export async function connect(
+  g: Globals,
+  io: Io,
+  network: string,
+  containers: string[],
+  flags: EndpointFlags,
+): Promise<number> {
   const settings = toEndpointSettings(flags);
   requirePrivilege('connect a container');
   await makeController(g, io).connect(network, containers, settings);
   return 0;
 }
 
-export async function disconnect(g: Globals, io: Io, network: string, container: string, flags: { force?: boolean }): Promise<number> {
+export async function disconnect(
+  g: Globals,
+  io: Io,
+  network: string,
+  container: string,
+  flags: { force?: boolean },
+): Promise<number> {
   requirePrivilege('disconnect a container');
   await makeController(g, io).disconnect(network, container, flags.force ?? false);
   return 0;
@@ -34,11 +46,18 @@ export async function rm(g: Globals, io: Io, refs: string[], flags: { force?: bo
 }
 
 /** Docker's habit for many arguments: echo each that worked, report each that did not. */
-export async function echoResults(io: Io, args: string[], results: Array<Error | null>, errors: string[]): Promise<number> {
+export async function echoResults(
+  io: Io,
+  args: string[],
+  results: Array<Error | null>,
+  errors: string[],
+): Promise<number> {
   let rc = errors.length ? 1 : 0;
   for (const [i, e] of results.entries()) {
-    if (e) { await reportError(io, e); rc = 1; }
-    else io.out(`${args[i]}\n`);
+    if (e) {
+      await reportError(io, e);
+      rc = 1;
+    } else io.out(`${args[i]}\n`);
   }
   if (errors.length) await reportError(io, new Error(`teardown: ${errors.join('; ')}`));
   return rc;
@@ -89,6 +108,8 @@ export async function doctor(g: Globals, io: Io): Promise<number> {
     return 0;
   }
   for (const d of drift) io.out(`drift: ${d}\n`);
-  io.err(`Error: ${drift.length} difference(s) between the store and the kernel\n  hint: netctl restore repairs them\n`);
+  io.err(
+    `Error: ${drift.length} difference(s) between the store and the kernel\n  hint: netctl restore repairs them\n`,
+  );
   return 1;
 }

@@ -9,7 +9,12 @@ import { makeController, type Globals, type Io } from '../context.js';
 import { graphDot, graphModel, graphSvg, graphText } from '../graph.js';
 import { exportTopology, parseTopology } from '../topology-file.js';
 
-export async function update(g: Globals, io: Io, network: string, flags: { labelAdd?: string[]; labelRm?: string[]; opt?: string[] }): Promise<number> {
+export async function update(
+  g: Globals,
+  io: Io,
+  network: string,
+  flags: { labelAdd?: string[]; labelRm?: string[]; opt?: string[] },
+): Promise<number> {
   const change = {
     labelAdd: parseKeyValues(flags.labelAdd ?? [], 'label', true),
     labelRm: flags.labelRm ?? [],
@@ -32,7 +37,11 @@ export async function exportCmd(g: Globals, io: Io, flags: { output?: string }):
   return 0;
 }
 
-export async function apply(g: Globals, io: Io, flags: { file?: string; dryRun?: boolean; prune?: boolean }): Promise<number> {
+export async function apply(
+  g: Globals,
+  io: Io,
+  flags: { file?: string; dryRun?: boolean; prune?: boolean },
+): Promise<number> {
   const file = flags.file;
   if (!file) throw new UsageError('apply needs -f FILE (or -f - for stdin)');
   let text: string;
@@ -50,14 +59,20 @@ export async function apply(g: Globals, io: Io, flags: { file?: string; dryRun?:
   }
   const top = parseTopology(doc, file);
   if (!flags.dryRun) requirePrivilege('apply a topology');
-  const plan = await makeController(g, io).applyTopology(top, { dryRun: flags.dryRun ?? false, prune: flags.prune ?? false, file });
+  const plan = await makeController(g, io).applyTopology(top, {
+    dryRun: flags.dryRun ?? false,
+    prune: flags.prune ?? false,
+    file,
+  });
   if (plan.length === 0) {
     io.out(`no changes: the host matches ${file}\n`);
     return 0;
   }
   for (const c of plan) io.out(`${c.sign} ${c.text}\n`);
   const n = (s: string) => plan.filter((c) => c.sign === s).length;
-  io.out(`${flags.dryRun ? 'plan' : 'applied'}: ${n('+')} to add, ${n('~')} to change, ${n('-')} to remove${flags.dryRun ? ' (dry run: nothing changed)' : ''}\n`);
+  io.out(
+    `${flags.dryRun ? 'plan' : 'applied'}: ${n('+')} to add, ${n('~')} to change, ${n('-')} to remove${flags.dryRun ? ' (dry run: nothing changed)' : ''}\n`,
+  );
   return 0;
 }
 

@@ -18,10 +18,19 @@ export async function create(g: Globals, io: Io, name: string, flags: SandboxFla
   return 0;
 }
 
-export async function attach(g: Globals, io: Io, name: string, flags: { netns?: string; pid?: string }): Promise<number> {
-  if (flags.pid !== undefined && !/^\d+$/.test(flags.pid)) throw new UsageError(`invalid argument "${flags.pid}" for "--pid" flag`);
+export async function attach(
+  g: Globals,
+  io: Io,
+  name: string,
+  flags: { netns?: string; pid?: string },
+): Promise<number> {
+  if (flags.pid !== undefined && !/^\d+$/.test(flags.pid))
+    throw new UsageError(`invalid argument "${flags.pid}" for "--pid" flag`);
   requirePrivilege('attach a sandbox');
-  const src = { ...(flags.netns !== undefined ? { netns: flags.netns } : {}), ...(flags.pid !== undefined ? { pid: Number(flags.pid) } : {}) };
+  const src = {
+    ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
+    ...(flags.pid !== undefined ? { pid: Number(flags.pid) } : {}),
+  };
   io.out(`${await makeController(g, io).attachSandbox(name, src)}\n`);
   return 0;
 }
@@ -39,7 +48,13 @@ export async function stop(g: Globals, io: Io, names: string[]): Promise<number>
 /** One transaction per name, so one failure does not undo the others; output as `rm`. */
 async function eachName(io: Io, names: string[], fn: (n: string) => Promise<void>): Promise<number> {
   const results: Array<Error | null> = [];
-  for (const n of names) results.push(await fn(n).then(() => null, (e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+  for (const n of names)
+    results.push(
+      await fn(n).then(
+        () => null,
+        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+      ),
+    );
   return echoResults(io, names, results, []);
 }
 
@@ -49,11 +64,21 @@ export async function rm(g: Globals, io: Io, names: string[], flags: { force?: b
   return echoResults(io, names, results, errors);
 }
 
-const HEADERS: Record<string, string> = { ID: 'SANDBOX ID', Name: 'NAME', Mode: 'MODE', State: 'STATE', Networks: 'NETWORKS' };
+const HEADERS: Record<string, string> = {
+  ID: 'SANDBOX ID',
+  Name: 'NAME',
+  Mode: 'MODE',
+  State: 'STATE',
+  Networks: 'NETWORKS',
+};
 
 export async function ls(g: Globals, io: Io, flags: LsFlags): Promise<number> {
   const rows = await makeController(g, io).view(
-    (tx) => tx.list('sandboxes').sort((a, b) => naturalCompare(a.name, b.name)).map((s) => sandboxRow(tx, s, flags.trunc !== false)),
+    (tx) =>
+      tx
+        .list('sandboxes')
+        .sort((a, b) => naturalCompare(a.name, b.name))
+        .map((s) => sandboxRow(tx, s, flags.trunc !== false)),
     hasPrivilege(),
   );
   io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.State}}\t{{.Networks}}'));
@@ -79,6 +104,7 @@ export async function inspect(g: Globals, io: Io, names: string[]): Promise<numb
 export async function exec(g: Globals, io: Io, name: string, argv: string[]): Promise<number> {
   const sb = await makeController(g, io).view((tx) => findSandbox(tx, name), false);
   if (!sb) throw new NotFoundError(`No such container: ${name}`);
-  if (sb.state !== 'running') throw new NotFoundError(`container ${sb.name} is not running`, `start it: netctl sandbox start ${sb.name}`);
+  if (sb.state !== 'running')
+    throw new NotFoundError(`container ${sb.name} is not running`, `start it: netctl sandbox start ${sb.name}`);
   return execIn(sb.netns, argv);
 }

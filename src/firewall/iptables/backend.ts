@@ -6,14 +6,29 @@ import type { Runner } from '../../kernel/runner.js';
 import { SystemError } from '../../lib/errors.js';
 import type { Backend, Family, Firewall, FwModel } from '../firewall.js';
 import { checkModel, checkRestore } from './guard.js';
-import { CHAINS, complete, diffRuleset, familyView, filterRules, jumps, natRules, parsePresent, removal, ruleset } from './rules.js';
+import {
+  CHAINS,
+  complete,
+  diffRuleset,
+  familyView,
+  filterRules,
+  jumps,
+  natRules,
+  parsePresent,
+  removal,
+  ruleset,
+} from './rules.js';
 
 /** One family's tool: iptables (4) or ip6tables (6). */
 export class IptablesFirewall implements Firewall {
   readonly name = 'iptables';
   private prefix: string;
 
-  constructor(private readonly runner: Runner, private readonly debug?: (m: string) => void, private readonly family: Family = 4) {
+  constructor(
+    private readonly runner: Runner,
+    private readonly debug?: (m: string) => void,
+    private readonly family: Family = 4,
+  ) {
     this.prefix = family === 4 ? 'iptables' : 'ip6tables';
   }
 
@@ -62,12 +77,14 @@ export class IptablesFirewall implements Firewall {
       if (diff === null) return;
       // Each -D searches its chain: past a few dozen, flushing and refilling is cheaper.
       const deletions = diff.split('\n').filter((l) => l.startsWith('-D ')).length;
-      if (deletions > 64) this.debug?.(`${this.prefix}: ${deletions} rules to delete; rewriting netctl's chains instead`);
+      if (deletions > 64)
+        this.debug?.(`${this.prefix}: ${deletions} rules to delete; rewriting netctl's chains instead`);
       else if ((await this.restore(diff)).exitCode === 0) return;
       else this.debug?.(`${this.prefix}: the rules differ from the store; rewriting netctl's chains`);
     }
     const r = await this.restore(ruleset(view, present, f));
-    if (r.exitCode !== 0) throw new SystemError(`${this.prefix}-restore: ${r.stderr.trim().split('\n').join('; ') || 'failed'}`);
+    if (r.exitCode !== 0)
+      throw new SystemError(`${this.prefix}-restore: ${r.stderr.trim().split('\n').join('; ') || 'failed'}`);
     this.rewrote = true;
   }
 
@@ -83,7 +100,8 @@ export class IptablesFirewall implements Firewall {
     const out: string[] = [];
     const pre = f === 4 ? 'firewall: ' : 'firewall: ip6tables ';
     const present = parsePresent(save);
-    for (const ch of [...CHAINS.filter, ...CHAINS.nat, 'NETCTL-USER']) if (!present.chains.has(ch)) out.push(`${pre}chain ${ch} is missing`);
+    for (const ch of [...CHAINS.filter, ...CHAINS.nat, 'NETCTL-USER'])
+      if (!present.chains.has(ch)) out.push(`${pre}chain ${ch} is missing`);
     for (const k of Object.keys(jumps(f))) if (!present.jumps.has(k)) out.push(`${pre}the jump from ${k} is missing`);
     let table = '';
     const actual: Array<[string, string]> = [];
@@ -91,9 +109,16 @@ export class IptablesFirewall implements Firewall {
       if (line.startsWith('*')) table = line.slice(1).trim();
       else if (line.startsWith('-A ')) actual.push([table, line]);
     }
-    const want = tagCounts([...filterRules(view, f).map((l): [string, string] => ['filter', l]), ...natRules(view, f).map((l): [string, string] => ['nat', l])]);
+    const want = tagCounts([
+      ...filterRules(view, f).map((l): [string, string] => ['filter', l]),
+      ...natRules(view, f).map((l): [string, string] => ['nat', l]),
+    ]);
     const have = tagCounts(actual);
-    for (const [k, n] of want) if ((have.get(k) ?? 0) !== n) out.push(`${pre}${k.replace(/ /, ' chain ').replace(/ (netctl:)/, ' rules of $1')}: ${have.get(k) ?? 0} of ${n}`);
+    for (const [k, n] of want)
+      if ((have.get(k) ?? 0) !== n)
+        out.push(
+          `${pre}${k.replace(/ /, ' chain ').replace(/ (netctl:)/, ' rules of $1')}: ${have.get(k) ?? 0} of ${n}`,
+        );
     for (const [k, n] of have) if (!want.has(k)) out.push(`${pre}${n} stale rule(s) ${k}`);
     return out;
   }
@@ -110,7 +135,8 @@ export class IptablesFirewall implements Firewall {
     const text = removal(parsePresent(save), user.length === 1 && / -j RETURN/.test(user[0] ?? ''), this.family);
     if (text === null) return;
     const r = await this.restore(text);
-    if (r.exitCode !== 0) throw new SystemError(`${this.prefix}-restore: ${r.stderr.trim().split('\n').join('; ') || 'failed'}`);
+    if (r.exitCode !== 0)
+      throw new SystemError(`${this.prefix}-restore: ${r.stderr.trim().split('\n').join('; ') || 'failed'}`);
   }
 
   private restore(text: string) {

@@ -63,7 +63,9 @@ export function filterRules(m: FwModel, f: Family = 4): string[] {
     if (isLoopback(p.hostIP)) continue;
     const match = `-A NETCTL-PORTS -d ${host(p.containerIP, f)} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort}`;
     // Only connections that came through the DNAT: the container address itself stays closed (routed: it is the way in).
-    out.push(p.mode === 'routed' ? `${match} -j ACCEPT ${tag(p)}` : `${match} -m conntrack --ctstate DNAT -j ACCEPT ${tag(p)}`);
+    out.push(
+      p.mode === 'routed' ? `${match} -j ACCEPT ${tag(p)}` : `${match} -m conntrack --ctstate DNAT -j ACCEPT ${tag(p)}`,
+    );
   }
   for (const n of m.networks) {
     const br = n.bridge;
@@ -83,7 +85,8 @@ export function natRules(m: FwModel, f: Family = 4): string[] {
   const out: string[] = [];
   for (const n of m.networks) {
     if (!masquerades(n, f)) continue;
-    for (const s of n.subnets) out.push(`-A NETCTL-POSTROUTING -s ${s} ! -o ${n.bridge} -j MASQUERADE ${c(`netctl:${n.id12}`)}`);
+    for (const s of n.subnets)
+      out.push(`-A NETCTL-POSTROUTING -s ${s} ! -o ${n.bridge} -j MASQUERADE ${c(`netctl:${n.id12}`)}`);
   }
   for (const p of m.ports) {
     if (p.mode === 'routed') continue; // no NAT: the host port is not used
@@ -92,7 +95,9 @@ export function natRules(m: FwModel, f: Family = 4): string[] {
     const to = f === 4 ? `${p.containerIP}:${p.containerPort}` : `[${p.containerIP}]:${p.containerPort}`;
     out.push(`-A NETCTL ${dst}-p ${p.proto} -m ${p.proto} --dport ${p.hostPort} -j DNAT --to-destination ${to} ${tag}`);
     // Hairpin: a container reaching its own published port through the host address.
-    out.push(`-A NETCTL-POSTROUTING -s ${host(p.containerIP, f)} -d ${host(p.containerIP, f)} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j MASQUERADE ${tag}`);
+    out.push(
+      `-A NETCTL-POSTROUTING -s ${host(p.containerIP, f)} -d ${host(p.containerIP, f)} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j MASQUERADE ${tag}`,
+    );
   }
   return out;
 }
@@ -103,7 +108,8 @@ export function ruleset(m: FwModel, present: FwPresent, f: Family = 4): string {
   const lines: string[] = ['*filter'];
   for (const ch of CHAINS.filter) lines.push(`:${ch} - [0:0]`);
   if (!present.userChain) lines.push(':NETCTL-USER - [0:0]', `-A NETCTL-USER -j RETURN ${c(BASE)}`);
-  for (const key of ['filter FORWARD']) if (!present.jumps.has(key)) lines.push(`-I ${key.split(' ')[1]} 1 ${J[key]} ${c(BASE)}`);
+  for (const key of ['filter FORWARD'])
+    if (!present.jumps.has(key)) lines.push(`-I ${key.split(' ')[1]} 1 ${J[key]} ${c(BASE)}`);
   lines.push(...BASE_FILTER, ...filterRules(m, f), 'COMMIT', '*nat');
   for (const ch of CHAINS.nat) lines.push(`:${ch} - [0:0]`);
   for (const key of ['nat PREROUTING', 'nat OUTPUT', 'nat POSTROUTING']) {
@@ -120,11 +126,20 @@ export function ruleset(m: FwModel, present: FwPresent, f: Family = 4): string {
 export function removal(present: FwPresent, userOnlyOurs: boolean, f: Family = 4): string | null {
   const J = jumps(f);
   const lines: string[] = [];
-  for (const [table, chains] of [['filter', [...CHAINS.filter, ...(userOnlyOurs ? ['NETCTL-USER'] : [])]], ['nat', CHAINS.nat]] as const) {
+  for (const [table, chains] of [
+    ['filter', [...CHAINS.filter, ...(userOnlyOurs ? ['NETCTL-USER'] : [])]],
+    ['nat', CHAINS.nat],
+  ] as const) {
     const js = Object.keys(J).filter((k) => k.startsWith(`${table} `) && present.jumps.has(k));
     const chs = chains.filter((ch) => present.chains.has(ch));
     if (!js.length && !chs.length) continue;
-    lines.push(`*${table}`, ...js.map((k) => `-D ${k.split(' ')[1]} ${J[k]} ${c(BASE)}`), ...chs.map((ch) => `:${ch} - [0:0]`), ...chs.map((ch) => `-X ${ch}`), 'COMMIT');
+    lines.push(
+      `*${table}`,
+      ...js.map((k) => `-D ${k.split(' ')[1]} ${J[k]} ${c(BASE)}`),
+      ...chs.map((ch) => `:${ch} - [0:0]`),
+      ...chs.map((ch) => `-X ${ch}`),
+      'COMMIT',
+    );
   }
   return lines.length ? lines.join('\n') + '\n' : null;
 }
@@ -149,7 +164,10 @@ function byOwner(rules: string[]): Map<string, string[]> {
  */
 export function diffRuleset(before: FwModel, after: FwModel, f: Family = 4): string | null {
   const sections: string[] = [];
-  for (const [table, gen] of [['filter', filterRules], ['nat', natRules]] as const) {
+  for (const [table, gen] of [
+    ['filter', filterRules],
+    ['nat', natRules],
+  ] as const) {
     const old = byOwner(gen(before, f));
     const now = byOwner(gen(after, f));
     const del: string[] = [];
@@ -168,7 +186,11 @@ export function diffRuleset(before: FwModel, after: FwModel, f: Family = 4): str
 
 /** Whether every owned chain and jump exists, so a difference can be applied on top. */
 export function complete(p: FwPresent): boolean {
-  return p.userChain && Object.keys(JUMPS).every((k) => p.jumps.has(k)) && [...CHAINS.filter, ...CHAINS.nat].every((ch) => p.chains.has(ch));
+  return (
+    p.userChain &&
+    Object.keys(JUMPS).every((k) => p.jumps.has(k)) &&
+    [...CHAINS.filter, ...CHAINS.nat].every((ch) => p.chains.has(ch))
+  );
 }
 
 /** Reads which jumps and chains exist from `iptables-save` output of the filter and nat tables. */
@@ -183,8 +205,7 @@ export function parsePresent(save: string): FwPresent {
       const name = line.slice(1).split(' ')[0] ?? '';
       chains.add(name);
       if (table === 'filter' && name === 'NETCTL-USER') userChain = true;
-    }
-    else if (line.startsWith('-A ')) {
+    } else if (line.startsWith('-A ')) {
       const words = line.split(' ');
       const key = `${table} ${words[1] ?? ''}`;
       const want = JUMPS[key]?.split(' ').pop();

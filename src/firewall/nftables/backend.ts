@@ -36,7 +36,10 @@ const unquote = (s: string) => s.replace(/"/g, '');
 export class NftablesFirewall implements Backend {
   readonly name = 'nftables';
 
-  constructor(private readonly runner: Runner, private readonly debug?: (m: string) => void) {}
+  constructor(
+    private readonly runner: Runner,
+    private readonly debug?: (m: string) => void,
+  ) {}
 
   /** Whether the last sync rewrote the table (not a difference). */
   rewrote = false;
@@ -72,15 +75,24 @@ export class NftablesFirewall implements Backend {
     if (objs === null) return ['firewall: table inet netctl is missing'];
     const out: string[] = [];
     const chains = new Set(objs.flatMap((o) => (o.chain ? [o.chain.name] : [])));
-    for (const ch of [...Object.keys(CHAINS), 'user']) if (!chains.has(ch)) out.push(`firewall: chain ${ch} is missing`);
+    for (const ch of [...Object.keys(CHAINS), 'user'])
+      if (!chains.has(ch)) out.push(`firewall: chain ${ch} is missing`);
     for (const [ch, rules] of Object.entries(RULES)) {
       const n = objs.filter((o) => o.rule?.chain === ch).length;
       if (chains.has(ch) && n !== rules.length) out.push(`firewall: chain ${ch} has ${n} of ${rules.length} rules`);
     }
-    const have = new Map(objs.flatMap((o) => { const s = o.set ?? o.map; return s ? [[s.name, new Set((s.elem ?? []).map(textOf))] as const] : []; }));
+    const have = new Map(
+      objs.flatMap((o) => {
+        const s = o.set ?? o.map;
+        return s ? [[s.name, new Set((s.elem ?? []).map(textOf))] as const] : [];
+      }),
+    );
     for (const [set, want] of elements(model)) {
       const got = have.get(set);
-      if (!got) { out.push(`firewall: ${MAPS.has(set) ? 'map' : 'set'} ${set} is missing`); continue; }
+      if (!got) {
+        out.push(`firewall: ${MAPS.has(set) ? 'map' : 'set'} ${set} is missing`);
+        continue;
+      }
       const wanted = new Set(want.map(unquote));
       for (const e of wanted) if (!got.has(e)) out.push(`firewall: ${set} lacks ${e}`);
       for (const e of got) if (!wanted.has(e)) out.push(`firewall: ${set} has stale ${e}`);
@@ -93,7 +105,9 @@ export class NftablesFirewall implements Backend {
     const r = await this.runner.run('nft', ['-j', 'list', 'tables']);
     if (r.exitCode !== 0) return [];
     const objs = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
-    return objs.some((o) => o.table?.family === 'inet' && o.table.name === 'netctl') ? ['nftables table inet netctl'] : [];
+    return objs.some((o) => o.table?.family === 'inet' && o.table.name === 'netctl')
+      ? ['nftables table inet netctl']
+      : [];
   }
 
   async remove(): Promise<void> {

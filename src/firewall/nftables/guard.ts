@@ -28,7 +28,9 @@ function fixedLines(): Set<string> {
     ok.add(`add ${kind} ${TABLE} ${name} { ${body} }`).add(`flush ${kind} ${TABLE} ${name}`);
   }
   for (const [name, body] of Object.entries(CHAINS)) {
-    ok.add(body ? `add chain ${TABLE} ${name} { ${body} }` : `add chain ${TABLE} ${name}`).add(`flush chain ${TABLE} ${name}`);
+    ok.add(body ? `add chain ${TABLE} ${name} { ${body} }` : `add chain ${TABLE} ${name}`).add(
+      `flush chain ${TABLE} ${name}`,
+    );
   }
   for (const [chain, rules] of Object.entries(RULES)) for (const r of rules) ok.add(`add rule ${TABLE} ${chain} ${r}`);
   return ok;
@@ -50,7 +52,8 @@ export function checkScript(text: string): string {
     if (!m || !(set in SETS)) refuse('text', line, 'nft');
     const [key, value, ...more] = (m[3] ?? '').split(' : ');
     // A map element has a value (none when deleting by key); a set element never does.
-    const shapeOk = more.length === 0 && (MAPS.has(set) ? value !== undefined || m[1] === 'delete' : value === undefined);
+    const shapeOk =
+      more.length === 0 && (MAPS.has(set) ? value !== undefined || m[1] === 'delete' : value === undefined);
     const tokens = [key ?? '', value ?? ''].filter(Boolean).flatMap((p) => p.split(' . '));
     if (!shapeOk || !tokens.every(elementToken)) refuse('text', line, 'nft');
   }

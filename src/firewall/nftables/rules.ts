@@ -61,7 +61,10 @@ export const RULES: Record<string, string[]> = {
   ],
   prerouting: ['fib daddr type local jump publish'],
   // The host's own connections to a loopback address are never DNATed (as iptables' OUTPUT jump).
-  output: ['ip daddr != 127.0.0.0/8 fib daddr type local jump publish', 'ip6 daddr != ::1 fib daddr type local jump publish'],
+  output: [
+    'ip daddr != 127.0.0.0/8 fib daddr type local jump publish',
+    'ip6 daddr != ::1 fib daddr type local jump publish',
+  ],
   publish: [
     'meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @dnat4h',
     'meta nfproto ipv4 dnat ip to meta l4proto . th dport map @dnat4',
@@ -88,7 +91,11 @@ export function elements(m: FwModel): Map<string, string[]> {
     add('bridges', br);
     add('icc', `${br} . ${br} : ${n.icc ? 'accept' : 'drop'}`);
     add('outbound', `${br} : ${n.internal ? 'drop' : 'accept'}`);
-    for (const f of [4, 6] as const) add('inbound', `${nfproto(f)} . ${br} : ${modeOf(n, f) === 'nat-unprotected' && !n.internal ? 'accept' : 'drop'}`);
+    for (const f of [4, 6] as const)
+      add(
+        'inbound',
+        `${nfproto(f)} . ${br} : ${modeOf(n, f) === 'nat-unprotected' && !n.internal ? 'accept' : 'drop'}`,
+      );
     for (const s of n.subnets) if (masquerades(n, familyOf(s))) add(`masq${familyOf(s)}`, s);
   }
   for (const p of m.ports) {
@@ -100,7 +107,10 @@ export function elements(m: FwModel): Map<string, string[]> {
     }
     if (!isLoopback(p.hostIP)) add(`pub${f}`, to);
     const any = !p.hostIP || p.hostIP === '0.0.0.0' || p.hostIP === '::';
-    add(any ? `dnat${f}` : `dnat${f}h`, `${any ? '' : `${p.hostIP} . `}${p.proto} . ${p.hostPort} : ${p.containerIP} . ${p.containerPort}`);
+    add(
+      any ? `dnat${f}` : `dnat${f}h`,
+      `${any ? '' : `${p.hostIP} . `}${p.proto} . ${p.hostPort} : ${p.containerIP} . ${p.containerPort}`,
+    );
     add(`hair${f}`, `${p.containerIP} . ${p.containerIP} . ${p.proto} . ${p.containerPort}`);
   }
   return out;
@@ -111,11 +121,14 @@ const keyOf = (set: string, e: string) => (MAPS.has(set) ? (e.split(' : ')[0] ??
 /** Declares the table, its sets and chains, empties netctl's chains and sets and refills them. */
 export function fullScript(m: FwModel): string {
   const lines = [`add table ${TABLE}`, `add chain ${TABLE} user`];
-  for (const [name, body] of Object.entries(SETS)) lines.push(`add ${MAPS.has(name) ? 'map' : 'set'} ${TABLE} ${name} { ${body} }`);
-  for (const [name, body] of Object.entries(CHAINS)) lines.push(body ? `add chain ${TABLE} ${name} { ${body} }` : `add chain ${TABLE} ${name}`);
+  for (const [name, body] of Object.entries(SETS))
+    lines.push(`add ${MAPS.has(name) ? 'map' : 'set'} ${TABLE} ${name} { ${body} }`);
+  for (const [name, body] of Object.entries(CHAINS))
+    lines.push(body ? `add chain ${TABLE} ${name} { ${body} }` : `add chain ${TABLE} ${name}`);
   for (const name of Object.keys(CHAINS)) lines.push(`flush chain ${TABLE} ${name}`);
   for (const name of Object.keys(SETS)) lines.push(`flush ${MAPS.has(name) ? 'map' : 'set'} ${TABLE} ${name}`);
-  for (const [chain, rules] of Object.entries(RULES)) for (const r of rules) lines.push(`add rule ${TABLE} ${chain} ${r}`);
+  for (const [chain, rules] of Object.entries(RULES))
+    for (const r of rules) lines.push(`add rule ${TABLE} ${chain} ${r}`);
   for (const [set, els] of elements(m)) for (const e of els) lines.push(`add element ${TABLE} ${set} { ${e} }`);
   return lines.join('\n') + '\n';
 }
