@@ -27,13 +27,15 @@ const fd = fs.openSync(`${dir}/floor-journal`, 'w');
 fs.writeSync(fd, JSON.stringify({ undo: [['link', 'del', veth]] }));
 fs.fdatasyncSync(fd);
 host.send(
-  `link add ${veth} type veth peer name eth0 netns ${netns}\nlink set ${veth} addrgenmode none\nlink set ${veth} master ${bridge} up\n`,
+  `link add ${veth} type veth peer name eth0 netns ${netns}\nlink set ${veth} addrgenmode none\n` +
+    `link set ${veth} master ${bridge} up\n`,
 );
 host.exited
   .then((status) => {
     if (status !== 0) process.exit(1);
     inside.send(
-      `link set eth0 addrgenmode none\naddr add ${cidr} dev eth0\nlink set eth0 up\nroute replace default via ${gateway} dev eth0\n`,
+      `link set eth0 addrgenmode none\naddr add ${cidr} dev eth0\nlink set eth0 up\n` +
+        `route replace default via ${gateway} dev eth0\n`,
     );
     return inside.exited;
   })

@@ -81,7 +81,8 @@ try {
   const f = (x) => x.toFixed(1);
   console.log('## Overlay (3 hosts, real etcd)\n');
   console.log(
-    `Medians of ${R}, alternating on host1 (3 host namespaces and etcd on one underlay bridge; 6 endpoints on the other hosts).\n`,
+    `Medians of ${R}, alternating on host1 (3 host namespaces and etcd on one underlay bridge; ` +
+      `6 endpoints on the other hosts).\n`,
   );
   console.log('| measure | ms | goal |');
   console.log('|---|---:|---|');
@@ -89,10 +90,14 @@ try {
   console.log(`| connect to a bridge network, same run | ${f(mb)} | |`);
   console.log(`| overlay / bridge | ${(mo / mb).toFixed(2)}× | ≤ 1.5× ${mo / mb <= 1.5 ? 'met' : 'missed'} |`);
   console.log(
-    `| agent: connect on host1 returned → ping from host2 answers (median / max) | ${f(median(conv))} / ${f(Math.max(...conv))} | ≤ 2000 ${Math.max(...conv) <= 2000 ? 'met' : 'missed'} |`,
+    `| agent: connect on host1 returned → ping from host2 answers (median / max) | ${f(median(conv))} / ` +
+      `${f(Math.max(...conv))} | ≤ 2000 ${Math.max(...conv) <= 2000 ? 'met' : 'missed'} |`,
   );
   console.log(
-    '\nOne overlay connect traced (`NETCTL_TRACE=1`; ms since node started). Between `store: read` and the first `ip` spawn: loading the etcd3 client (gRPC and protobuf, with its V8 code cache), connecting and reading the cluster; the journal intents around the claim transaction; then the endpoint and, for a sandbox with no other way out, its gwbridge endpoint and the firewall sync that brings.\n',
+    '\nOne overlay connect traced (`NETCTL_TRACE=1`; ms since node started). Between `store: read` and the ' +
+      'first `ip` spawn: loading the etcd3 client (gRPC and protobuf, with its V8 code cache), connecting and ' +
+      'reading the cluster; the journal intents around the claim transaction; then the endpoint and, for a ' +
+      'sandbox with no other way out, its gwbridge endpoint and the firewall sync that brings.\n',
   );
   console.log('| phase | at ms | ms to the next |');
   console.log('|---|---:|---:|');

@@ -47,7 +47,7 @@ await build({
       name: 'apart',
       setup(b) {
         b.onResolve({ filter: APART_RE }, (a) => ({ path: `./${a.path}.cjs`, external: true }));
-        // src/cluster/etcd.ts loads etcd3 through this one module (see the etcd3 chunk below).
+        // src/overlay/etcd.ts loads etcd3 through this one module (see the etcd3 chunk below).
         b.onResolve({ filter: /^\.\/etcd3-lib\.js$/ }, () => ({ path: './etcd3.cjs', external: true }));
       },
     },
@@ -69,7 +69,7 @@ await build({
 
 // etcd3 and gRPC. etcd3 reads its service definitions at load from `${__dirname}/../proto/`:
 // bundled, __dirname is dist/src/bundle, so its .proto files go to dist/src/proto.
-await build({ ...common, entryPoints: ['src/cluster/etcd3-lib.ts'], outfile: `${out}/etcd3.cjs`, keepNames: true });
+await build({ ...common, entryPoints: ['src/overlay/etcd3-lib.ts'], outfile: `${out}/etcd3.cjs`, keepNames: true });
 const etcd3 = dirname(createRequire(import.meta.url).resolve('etcd3/package.json'));
 rmSync('dist/src/proto', { recursive: true, force: true });
 cpSync(join(etcd3, 'proto'), 'dist/src/proto', { recursive: true });

@@ -1,4 +1,4 @@
-// The CNI protocol (spec 1.1, SPEC §12) as pure functions: the environment, the configuration
+// The CNI protocol (spec 1.1, docs/reference.md §12) as pure functions: the environment, the configuration
 // on stdin, version negotiation, CNI_ARGS, the ADD result and the error object. No I/O, so
 // every rule is unit-tested; cli/cni.ts wires them to the controller.
 import {
@@ -76,7 +76,8 @@ export function parseEnv(cmd: 'ADD' | 'DEL' | 'CHECK', env: Record<string, strin
   if (!ID_RE.test(containerId) || containerId.length > 256) {
     throw new CniError(
       CODE.env,
-      `CNI_CONTAINERID: invalid container id "${printable(containerId.slice(0, 80))}": [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 256 characters`,
+      `CNI_CONTAINERID: invalid container id "${printable(containerId.slice(0, 80))}": [a-zA-Z0-9][a-zA-Z0-9_.-]*, ` +
+        `at most 256 characters`,
     );
   }
   const ifName = need('CNI_IFNAME');

@@ -1,8 +1,8 @@
-// `netctl cni` / `netctl-cni`: the CNI plugin (SPEC §12). Reads CNI_* from the environment and
+// `netctl cni` / `netctl-cni`: the CNI plugin (docs/reference.md §12). Reads CNI_* from the environment and
 // the network configuration on stdin, runs one operation on the controller, and writes the
 // spec's JSON on stdout: a result, or an error object with a non-zero exit (never a stack).
-// main.ts dispatches here before commander is loaded: runtimes call this on every pod start.
-import { readFileSync, writeSync } from 'node:fs';
+// Runtimes call it on every pod start: it runs without commander (commands/index.ts marks it bare).
+import { readFileSync } from 'node:fs';
 import { requirePrivilege } from '../lib/privilege.js';
 import { OPT } from '../drivers/common.js';
 import {
@@ -21,7 +21,7 @@ import {
   versionResult,
   type CniCommand,
 } from './cni-protocol.js';
-import { makeController, type Io } from './context.js';
+import { makeController, type Io } from './wiring.js';
 
 /** All of stdin; a non-blocking descriptor (EAGAIN) is read as a stream instead. */
 async function readStdin(): Promise<string> {
@@ -138,28 +138,3 @@ function validAttachments(v: unknown): Array<{ containerId: string; ifName: stri
     return { containerId: o['containerID'], ifName: o['ifname'] };
   });
 }
-
-/**
- * Straight to the descriptor (the answer is one line); a non-blocking one that is full hands the
- * rest to the stream. commander and program.ts are never loaded on this path.
- */
-function writer(fd: 1 | 2, stream: () => NodeJS.WritableStream): (s: string) => void {
-  let streaming = false;
-  return (s) => {
-    if (streaming) {
-      stream().write(s);
-      return;
-    }
-    const buf = Buffer.from(s);
-    let off = 0;
-    try {
-      while (off < buf.length) off += writeSync(fd, buf, off);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return; // EPIPE: the runtime is gone
-      streaming = true;
-      stream().write(buf.subarray(off));
-    }
-  };
-}
-
-export const cniIo: Io = { out: writer(1, () => process.stdout), err: writer(2, () => process.stderr) };

@@ -1,55 +1,65 @@
 // Dynamic shell completion, cobra's protocol: `netctl __complete ARGS... TOCOMPLETE` prints one
 // candidate per line, then `:<directive>`. It walks the commander tree for subcommands and
-// flags and reads names from the store without the lock; execa is never loaded.
+// flags, asks the command module what its positionals and option values are, and reads names
+// from the store without the lock; execa is never loaded.
+import type { Command, Option } from 'commander';
 import { driverNames } from '../drivers/index.js';
 import { installedPlugins } from '../kernel/plugin.js';
 import { loadDoc } from '../store/state.js';
-import type { Command, Option } from 'commander';
+import { Directive, type Candidates, type CommandModule, type Names } from './command.js';
 
-/** cobra's ShellCompDirective bits. */
-export const Directive = { Error: 1, NoSpace: 2, NoFileComp: 4 } as const;
+// --- option values the command modules offer (their `values`)
 
-export interface Names {
-  networks: string[];
-  sandboxes: string[];
-}
+/** A fixed list. */
+export const oneOf =
+  (...items: string[]) =>
+  (): Candidates => ({ items, directive: Directive.NoFileComp });
 
-const LS_FILTERS: Record<string, (n: Names) => string[]> = {
-  driver: () => driverNames(),
-  id: () => [],
-  name: (n) => n.networks,
-  label: () => [],
-  scope: () => ['local', 'global'],
-  type: () => ['custom', 'builtin'],
-  dangling: () => ['true', 'false'],
-};
-const BRIDGE_OPTS = [
-  'com.docker.network.bridge.name=',
-  'com.docker.network.bridge.enable_icc=',
-  'com.docker.network.bridge.enable_ip_masquerade=',
-  'com.docker.network.bridge.host_binding_ipv4=',
-  'com.docker.network.driver.mtu=',
-  'com.docker.network.container_iface_prefix=',
-];
+/** A file name: the shell completes it. */
+export const files = (): Candidates => ({ items: [], directive: 0 });
 
-/** What each command's positional arguments are, by index (the last entry repeats). */
-const POSITIONALS: Record<string, Array<keyof Names | 'shells'>> = {
-  rm: ['networks'],
-  inspect: ['networks'],
-  connect: ['networks', 'sandboxes', 'sandboxes'],
-  disconnect: ['networks', 'sandboxes', 'sandboxes'],
-  'sandbox inspect': ['sandboxes'],
-  'sandbox start': ['sandboxes'],
-  'sandbox stop': ['sandboxes'],
-  'sandbox rm': ['sandboxes'],
-  'sandbox attach': [],
-  exec: ['sandboxes'],
-  completion: ['shells'],
-  update: ['networks'],
-  export: [],
-  apply: [],
-  graph: [],
-};
+/** `-d`: the built-in drivers and the plugins installed. */
+export const drivers = (): Candidates => ({
+  items: [...driverNames(), ...installedPlugins().filter((p) => !driverNames().includes(p))],
+  directive: Directive.NoFileComp,
+});
+
+export const ipamDrivers = (): Candidates => ({
+  items: ['default', ...installedPlugins()],
+  directive: Directive.NoFileComp,
+});
+
+/** `--net`: the modes and the networks, and container:NAME. */
+export const netModes = (_prefix: string, names: Names): Candidates => ({
+  items: ['bridge', 'none', 'host', ...names.networks, ...names.sandboxes.map((s) => `container:${s}`)],
+  directive: Directive.NoFileComp,
+});
+
+/** `-o` of a bridge network. */
+export const bridgeOptions = (): Candidates => ({
+  items: [
+    'com.docker.network.bridge.name=',
+    'com.docker.network.bridge.enable_icc=',
+    'com.docker.network.bridge.enable_ip_masquerade=',
+    'com.docker.network.bridge.host_binding_ipv4=',
+    'com.docker.network.driver.mtu=',
+    'com.docker.network.container_iface_prefix=',
+  ],
+  directive: Directive.NoFileComp | Directive.NoSpace,
+});
+
+/** `--filter KEY=VALUE`: the keys, then the values of the key typed. */
+export const filters =
+  (keys: Record<string, (n: Names) => string[]>) =>
+  (prefix: string, names: Names): Candidates => {
+    const eq = prefix.indexOf('=');
+    if (eq < 0)
+      return { items: Object.keys(keys).map((k) => `${k}=`), directive: Directive.NoFileComp | Directive.NoSpace };
+    const key = prefix.slice(0, eq);
+    return { items: (keys[key]?.(names) ?? []).map((v) => `${key}=${v}`), directive: Directive.NoFileComp };
+  };
+
+// --- the walk
 
 function findOption(cmds: Command[], word: string): Option | undefined {
   const flag = word.split('=')[0];
@@ -62,49 +72,16 @@ function findOption(cmds: Command[], word: string): Option | undefined {
   return undefined;
 }
 
-function optionValues(path: string, opt: Option, prefix: string, names: Names): { items: string[]; directive: number } {
-  const none = { items: [], directive: Directive.NoFileComp };
-  switch (opt.long) {
-    case '--driver':
-      return {
-        items: [...driverNames(), ...installedPlugins().filter((p) => !driverNames().includes(p))],
-        directive: Directive.NoFileComp,
-      };
-    case '--ipam-driver':
-      return { items: ['default', ...installedPlugins()], directive: Directive.NoFileComp };
-    case '--net':
-      return {
-        items: ['bridge', 'none', 'host', ...names.networks, ...names.sandboxes.map((s) => `container:${s}`)],
-        directive: Directive.NoFileComp,
-      };
-    case '--opt':
-      return { items: BRIDGE_OPTS, directive: Directive.NoFileComp | Directive.NoSpace };
-    case '--format':
-      if (path === 'graph') return { items: ['text', 'dot', 'svg'], directive: Directive.NoFileComp };
-      return { items: path === 'inspect' ? ['json'] : ['table', 'json'], directive: Directive.NoFileComp };
-    case '--output':
-      return { items: ['yaml', 'json'], directive: Directive.NoFileComp };
-    case '--file':
-      return { items: [], directive: 0 }; // a file name: the shell completes it
-    case '--filter': {
-      if (path === 'prune')
-        return { items: ['label=', 'label!=', 'until='], directive: Directive.NoFileComp | Directive.NoSpace };
-      const eq = prefix.indexOf('=');
-      if (eq < 0)
-        return {
-          items: Object.keys(LS_FILTERS).map((k) => `${k}=`),
-          directive: Directive.NoFileComp | Directive.NoSpace,
-        };
-      const key = prefix.slice(0, eq);
-      return { items: (LS_FILTERS[key]?.(names) ?? []).map((v) => `${key}=${v}`), directive: Directive.NoFileComp };
-    }
-    default:
-      return none;
-  }
-}
-
-/** Candidates and directive for `words` (the arguments after `netctl`, the last one being completed). */
-export function complete(program: Command, words: string[], names: () => Names): string[] {
+/**
+ * Candidates and directive for `words` (the arguments after `netctl`, the last one being
+ * completed). `modules` gives the module behind each command of the tree.
+ */
+export function complete(
+  program: Command,
+  modules: Map<Command, CommandModule>,
+  words: string[],
+  names: () => Names,
+): string[] {
   const toComplete = words.length ? (words[words.length - 1] ?? '') : '';
   const args = words.slice(0, -1);
   let cmd = program;
@@ -135,17 +112,15 @@ export function complete(program: Command, words: string[], names: () => Names):
     }
     positionals.push(a);
   }
-  const path = chain
-    .slice(1)
-    .map((c) => c.name())
-    .join(' ');
   const out = (items: string[], directive: number) => [
     ...new Set(items.filter((i) => i.startsWith(toComplete))),
     `:${directive}`,
   ];
+  const mod = modules.get(cmd);
 
   if (pending) {
-    const v = optionValues(path, pending, toComplete, names());
+    const values = pending.long ? mod?.values?.[pending.long] : undefined;
+    const v = values?.(toComplete, names()) ?? { items: [], directive: Directive.NoFileComp };
     return out(v.items, v.directive);
   }
   if (toComplete.startsWith('-') && !dashdash) {
@@ -160,15 +135,14 @@ export function complete(program: Command, words: string[], names: () => Names):
       Directive.NoFileComp,
     );
   }
-  const kinds = POSITIONALS[path];
-  if (!kinds || dashdash) return out([], path === 'exec' ? 0 : Directive.NoFileComp);
-  const kind = kinds[Math.min(positionals.length, kinds.length - 1)];
-  if (path === 'exec' && positionals.length > 0) return out([], 0); // the command to run: files are fine
+  const kinds = mod?.args;
+  const kind = kinds?.[Math.min(positionals.length, kinds.length - 1)];
+  if (kind === 'files' || (dashdash && kinds?.includes('files'))) return out([], 0);
+  if (!kind || dashdash) return out([], Directive.NoFileComp);
   if (kind === 'shells') return out(['bash', 'zsh', 'fish'], Directive.NoFileComp);
-  const n = names();
   const taken = new Set(positionals);
   return out(
-    (kind ? n[kind] : []).filter((x) => !taken.has(x)),
+    names()[kind].filter((x) => !taken.has(x)),
     Directive.NoFileComp,
   );
 }

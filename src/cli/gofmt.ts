@@ -43,7 +43,10 @@ export function kind(v: unknown): Kind {
   }
 }
 
-/** strconv.FormatFloat(f, 'g', -1, 64), which %v uses: shortest digits, %e for an exponent below -4 or from 6 on (1e+06). */
+/**
+ * strconv.FormatFloat(f, 'g', -1, 64), which %v uses: shortest digits, %e for an exponent below -4 or from 6 on
+ * (1e+06).
+ */
 export function formatFloat(f: number): string {
   if (Number.isNaN(f)) return 'NaN';
   if (!Number.isFinite(f)) return f > 0 ? '+Inf' : '-Inf';
@@ -131,7 +134,9 @@ const pad = (s: string, width: number | undefined, minus: boolean, zero: boolean
 
 const BIG = 1e6; // Go's fmt refuses a width or precision past this (%!(BADWIDTH)).
 
-/** fmt.Sprintf for the verbs a format string needs: v s d q t x X o b c e f g T and %%, with flags, width and precision. */
+/**
+ * fmt.Sprintf for the verbs a format string needs: v s d q t x X o b c e f g T and %%, with flags, width and precision.
+ */
 export function sprintf(format: string, args: unknown[]): string {
   let n = 0;
   let out = format.replace(

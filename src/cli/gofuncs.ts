@@ -96,7 +96,10 @@ const fn = (min: number, max: number, f: (...a: unknown[]) => unknown): Fn => ({
 /** For arguments Go declares as interface{}: a missing value arrives as nil. */
 const iface = (v: unknown) => (v === NO_VALUE ? null : v);
 
-/** Go's builtins and Docker's template functions (json, join, split, upper, lower, title). and/or short-circuit in evalCall. */
+/**
+ * Go's builtins and Docker's template functions (json, join, split, upper, lower, title). and/or short-circuit in
+ * evalCall.
+ */
 export const FUNCS: Record<string, Fn> = {
   index: fn(1, Infinity, (v, ...keys) => keys.reduce(indexOne, v)),
   slice: fn(1, 4, (v, ...ix) => {

@@ -71,9 +71,10 @@ export async function graphText(m: GraphModel): Promise<string> {
     n.eps.forEach((e, i) => {
       const ports = portsOf.get(e.sbId) ?? [];
       const last = i === n.eps.length - 1;
-      lines.push(
-        `${last ? '└──' : '├──'} ${e.sandbox}${e.ifName ? ` ${e.ifName}` : ''}${e.addrs.length ? ` ${e.addrs.join(' ')}` : ''}${ports.length ? `  ports ${ports.map(port).join(', ')}` : ''}`,
-      );
+      const ifName = e.ifName ? ` ${e.ifName}` : '';
+      const addrs = e.addrs.length ? ` ${e.addrs.join(' ')}` : '';
+      const published = ports.length ? `  ports ${ports.map(port).join(', ')}` : '';
+      lines.push(`${last ? '└──' : '├──'} ${e.sandbox}${ifName}${addrs}${published}`);
     });
   }
   const stopped = m.sandboxes.filter((s) => s.state !== 'running');
@@ -99,11 +100,13 @@ export function graphDot(m: GraphModel): string {
   ];
   for (const n of m.networks)
     out.push(
-      `  ${q(`net:${n.id}`)} [shape=box, style=rounded, label=${q(`${n.name}\n${[n.driver, ...n.subnets].join(' ')}`)}];`,
+      `  ${q(`net:${n.id}`)} [shape=box, style=rounded, ` +
+        `label=${q(`${n.name}\n${[n.driver, ...n.subnets].join(' ')}`)}];`,
     );
   for (const s of m.sandboxes) {
     out.push(
-      `  ${q(`sb:${s.id}`)} [shape=ellipse${s.state === 'running' ? '' : ', style=dashed'}, label=${q(s.state === 'running' ? s.name : `${s.name} (stopped)`)}];`,
+      `  ${q(`sb:${s.id}`)} [shape=ellipse${s.state === 'running' ? '' : ', style=dashed'}, ` +
+        `label=${q(s.state === 'running' ? s.name : `${s.name} (stopped)`)}];`,
     );
     s.ports.forEach((p, i) => {
       out.push(

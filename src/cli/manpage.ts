@@ -1,9 +1,10 @@
 // man/netctl.1 generated from the commander tree, so flags and help never drift apart
 // (a unit test regenerates it and compares). Regenerate: npm run man
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command, Option } from 'commander';
 import { buildProgram } from './program.js';
+import { packageFile, version } from './version.js';
 
 const esc = (s: string) =>
   s
@@ -71,7 +72,8 @@ export function renderMan(program: Command, version: string): string {
     'state root when \\fB\\-\\-root\\fR is not given.',
     '.TP',
     '\\fBNETCTL_PLUGIN_DIRS\\fR',
-    'colon\\-separated directories searched for network and IPAM plugins (NAME.sock, NAME.spec, NAME.json), replacing the default list.',
+    'colon\\-separated directories searched for network and IPAM plugins (NAME.sock, NAME.spec, NAME.json), ' +
+      'replacing the default list.',
     '.TP',
     '\\fBNO_COLOR\\fR, \\fBFORCE_COLOR\\fR',
     'turn colour off or on (colour is used only on a terminal otherwise).',
@@ -80,14 +82,16 @@ export function renderMan(program: Command, version: string): string {
     '\\fI/var/lib/netctl/store.json\\fR',
     'the metadata store (mode 0600, root directory 0700).',
     '.TP',
-    '\\fI/run/netctl/plugins\\fR, \\fI/run/docker/plugins\\fR, \\fI/etc/docker/plugins\\fR, \\fI/usr/lib/docker/plugins\\fR',
+    '\\fI/run/netctl/plugins\\fR, \\fI/run/docker/plugins\\fR, \\fI/etc/docker/plugins\\fR, ' +
+      '\\fI/usr/lib/docker/plugins\\fR',
     'where a driver name that is not built in is found as a plugin, in this order.',
     '.TP',
     '\\fI/var/run/netns/NAME\\fR',
     'the network namespace of sandbox NAME.',
     '.TP',
     '\\fI/etc/netns/NAME/hosts\\fR, \\fI/etc/netns/NAME/resolv.conf\\fR',
-    'name resolution of sandbox NAME, seen as /etc/hosts and /etc/resolv.conf by \\fBip netns exec\\fR and \\fBnetctl exec\\fR.',
+    'name resolution of sandbox NAME, seen as /etc/hosts and /etc/resolv.conf by \\fBip netns exec\\fR and ' +
+      '\\fBnetctl exec\\fR.',
     '.SH SEE ALSO',
     '\\fBip\\fR(8), \\fBip\\-netns\\fR(8), \\fBiptables\\fR(8), \\fBdocker\\-network\\fR(1)',
   );
@@ -96,14 +100,5 @@ export function renderMan(program: Command, version: string): string {
 
 // `node dist/src/cli/manpage.js` writes man/netctl.1.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  writeFileSync(
-    new URL('../../../man/netctl.1', import.meta.url),
-    renderMan(
-      buildProgram({}, () => undefined),
-      pkg.version,
-    ),
-  );
+  writeFileSync(packageFile('man/netctl.1'), renderMan((await buildProgram()).program, version()));
 }

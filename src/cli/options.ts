@@ -94,11 +94,17 @@ export function parseAddHost(spec: string): { name: string; ip: string } {
  * address or an IPv6 one in brackets. Equal ranges map port by port; a host range with one
  * container port takes the first free host port of the range.
  */
+/** [hostIP:]hostPort[-end]:containerPort[-end][/proto]; a host IPv6 address in brackets. */
+const PUBLISH = new RegExp(
+  [
+    String.raw`^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):)?`,
+    String.raw`(\d{1,5})(?:-(\d{1,5}))?:(\d{1,5})(?:-(\d{1,5}))?`,
+    String.raw`(?:\/(tcp|udp|sctp))?$`,
+  ].join(''),
+);
+
 export function parsePublish(spec: string): PortMapping[] {
-  const m =
-    /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):)?(\d{1,5})(?:-(\d{1,5}))?:(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/.exec(
-      spec,
-    );
+  const m = PUBLISH.exec(spec);
   if (!m)
     throw new UsageError(
       `invalid published port "${spec}": expected [hostIP:]hostPort[-end]:containerPort[-end][/tcp|udp|sctp]`,

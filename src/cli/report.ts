@@ -1,8 +1,8 @@
-// One-line `Error: <message>` on stderr, then an indented hint where one helps (SPEC §6).
+// One-line `Error: <message>` on stderr, then an indented hint where one helps (docs/reference.md §6).
 // Whether to colour is decided at the first error, so commands that succeed load neither chalk
 // nor node:tty.
 import { NetctlError } from '../lib/errors.js';
-import type { Io } from './context.js';
+import type { Io } from './wiring.js';
 
 type Paint = (s: string) => string;
 interface Paints {

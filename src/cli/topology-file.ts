@@ -1,8 +1,7 @@
-// The declarative topology file of `netctl export` / `netctl apply -f` (SPEC §13): networks,
+// The declarative topology file of `netctl export` / `netctl apply -f` (docs/reference.md §13): networks,
 // sandboxes, their endpoints with settings, and published ports, written with the CLI's own
 // spellings (`-p` strings, `--add-host` strings) so a file reads like the commands it stands
 // for. Export reads the records; parse checks the shape and turns it into the core's requests.
-import { GWBRIDGE } from '../core/gwbridge.js';
 import type { DesiredSandbox, Topology } from '../core/apply.js';
 import {
   sharedNetnsOf,
@@ -52,8 +51,10 @@ export interface TopologyFile {
   }>;
 }
 
-const portText = (p: PortMapping) =>
-  `${p.hostIP ? `${p.hostIP.includes(':') ? `[${p.hostIP}]` : p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}/${p.proto}`;
+const portText = (p: PortMapping) => {
+  const host = p.hostIP ? `${p.hostIP.includes(':') ? `[${p.hostIP}]` : p.hostIP}:` : '';
+  return `${host}${p.hostPort}:${p.containerPort}/${p.proto}`;
+};
 
 function endpointSpec(network: string, s: EndpointSettings): EndpointSpec {
   const e: EndpointSpec = { network };
@@ -133,12 +134,15 @@ function networkSpec(n: NetworkRecord): TopologyFile['networks'][number] {
 /** Another runtime's namespaces (attach, adoption) are not netctl's to declare. */
 export const declarable = (sb: SandboxRecord): boolean => sb.mode !== 'adopted';
 
-export function exportTopology(tx: ReadTxn): TopologyFile {
+/**
+ * The host's topology as a file. `own` names the local networks netctl makes and joins of its
+ * own accord (the overlay module's gwbridge): nothing to declare.
+ */
+export function exportTopology(tx: ReadTxn, own: (nw: NetworkRecord) => boolean = () => false): TopologyFile {
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  // The gwbridge is netctl's own doing (made and joined as overlays need it), not something to declare.
   const nets = tx
     .list('networks')
-    .filter((n) => !n.predefined && n.name !== GWBRIDGE)
+    .filter((n) => !n.predefined && !own(n))
     .sort(byName);
   const sbs = tx.list('sandboxes').filter(declarable).sort(byName);
   return {
@@ -151,7 +155,10 @@ export function exportTopology(tx: ReadTxn): TopologyFile {
       if (shared !== undefined) out.net = `container:${tx.get('sandboxes', shared)?.name ?? shared}`;
       if (sb.hostname !== sb.name) out.hostname = sb.hostname;
       const eps = Object.entries(sb.networks)
-        .filter(([id]) => tx.get('networks', id)?.name !== GWBRIDGE)
+        .filter(([id]) => {
+          const nw = tx.get('networks', id);
+          return !nw || !own(nw);
+        })
         .map(([id, r]) => endpointSpec(tx.get('networks', id)?.name ?? r.name, r.settings));
       if (eps.length) out.networks = eps;
       if (sb.ports.length) out.ports = sb.ports.map(portText);

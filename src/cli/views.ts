@@ -24,7 +24,7 @@ export interface GlobalView {
   }>;
 }
 
-/** `firewall`: the backend in use, shown under Status for networks that have rules (SPEC §11). */
+/** `firewall`: the backend in use, shown under Status for networks that have rules (docs/reference.md §11). */
 export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '', global?: GlobalView) {
   // index of a missing key gives the element's zero value, as Go: an empty EndpointResource.
   const containers: Record<string, unknown> = goMap(
@@ -141,7 +141,10 @@ export function networkRow(nw: NetworkRecord, truncate: boolean, containers = 0)
 function formatCreated(iso: string): string {
   const d = new Date(iso);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)} +0000 UTC`;
+  return (
+    `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ` +
+    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)} +0000 UTC`
+  );
 }
 
 export function sandboxView(tx: ReadTxn, sb: SandboxRecord) {

@@ -1,16 +1,15 @@
-// `netctl apply -f FILE` (SPEC §13): make the host match a declarative topology. The plan is
+// `netctl apply -f FILE` (docs/reference.md §13): make the host match a declarative topology. The plan is
 // the difference between the file and the store, worked out before anything changes (every
 // refusal comes first) and carried out by the same operations the commands use, all in ONE
 // store transaction under the lock: removals first (they are final, as a teardown always is),
 // then every creation with its journal entry kept until the whole plan succeeded, so that a
 // failure, or a crash, undoes every creation, not only the last one. The file describing what
 // is there already makes an empty plan: applying twice changes nothing.
-import { GWBRIDGE } from './gwbridge.js';
 import { driverFor, PREDEFINED, resolveDriver } from '../drivers/index.js';
 import { buildPools } from '../ipam/ipam.js';
 import { checkName } from '../lib/validate.js';
 import { validateNaming, validateSettings } from './checks.js';
-import { ConflictError, SystemError } from '../lib/errors.js';
+import { ConflictError, RollbackError, SystemError } from '../lib/errors.js';
 import {
   sharedNetnsOf,
   type EndpointSettings,
@@ -24,7 +23,8 @@ import type { Ctx } from './context.js';
 import { connect, disconnect } from './endpoints.js';
 import { createNetwork, removeNetworks } from './networks.js';
 import { createSandbox, removeSandboxes, startSandbox, stopSandbox } from './sandboxes.js';
-import { cleanup, syncFirewall, update } from './txn.js';
+import { cleanup, journalEntry } from '../engine/engine.js';
+import { transaction } from './operation.js';
 import { planUpdate, updateNetwork, type NetworkUpdate } from './update.js';
 
 export interface DesiredSandbox {
@@ -162,8 +162,8 @@ function planNetworks(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean, file
   if (prune) {
     const named = new Set(top.networks.map((n) => n.name));
     for (const nw of have.values()) {
-      // The gwbridge follows the overlays; a global network is the cluster's, not this host's to prune.
-      if (nw.predefined || named.has(nw.name) || nw.name === GWBRIDGE || nw.scope === 'global') continue;
+      // A network of global scope, and one its scope manages (the gwbridge), are not this file's to prune.
+      if (nw.predefined || named.has(nw.name) || nw.scope !== 'local' || ctx.scope?.manages(nw)) continue;
       steps.push({
         sign: '-',
         text: `network ${nw.name}`,
@@ -207,7 +207,9 @@ function createStep(ctx: Ctx, d: DesiredSandbox): Step {
   const where = d.net ?? d.networks.map((n) => n.network).join(', ');
   return {
     sign: '+',
-    text: `sandbox ${d.name} (${where}${d.ports.length ? `; ${d.ports.length} port(s)` : ''}${d.state === 'stopped' ? '; stopped' : ''})`,
+    text:
+      `sandbox ${d.name} ` +
+      `(${where}${d.ports.length ? `; ${d.ports.length} port(s)` : ''}${d.state === 'stopped' ? '; stopped' : ''})`,
     phase: d.net ? P.sharing : P.sandbox,
     run: async () => {
       await createSandbox(ctx, {
@@ -269,7 +271,7 @@ function planSandboxes(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean): St
     }
     const wanted = new Set(d.networks.map((n) => n.network));
     for (const name of current.keys()) {
-      if (!wanted.has(name) && !d.net && name !== GWBRIDGE)
+      if (!wanted.has(name) && !d.net && !managedName(ctx, tx, name))
         steps.push({
           sign: '-',
           text: `endpoint ${d.name} on ${name}`,
@@ -351,14 +353,15 @@ export async function applyTopology(
   const d1 = dup(top.networks.map((n) => n.name)) ?? dup(top.sandboxes.map((s) => s.name));
   if (d1) throw new ConflictError(`${opts.file}: ${d1} is named twice`);
   checkTopology(top, opts.file);
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     const declared = new Set(top.networks.map((n) => n.name));
     for (const d of top.sandboxes) {
       for (const n of d.networks) {
         const nw = tx.list('networks').find((x) => x.name === n.network);
         if (!declared.has(n.network) && (!nw || (opts.prune && !nw.predefined))) {
           throw new ConflictError(
-            `${opts.file}: sandbox ${d.name} is on network ${n.network}, which the file does not declare${nw ? ' (and --prune removes)' : ' and does not exist'}`,
+            `${opts.file}: sandbox ${d.name} is on network ${n.network}, which the file does not ` +
+              `declare${nw ? ' (and --prune removes)' : ' and does not exist'}`,
           );
         }
       }
@@ -381,18 +384,11 @@ export async function applyTopology(
         const undo = [...kept].reverse().flatMap((j) => j.cleanup);
         const { errs, left } = await cleanup(ctx, undo);
         tx.rollback(sp);
-        await syncFirewall(ctx, tx, true).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
+        await ctx.settle(tx, true).catch((fe: Error) => errs.push(`firewall: ${fe.message}`));
         if (errs.length || left.length)
-          tx.put('journal', {
-            id: ctx.id(),
-            pid: process.pid,
-            op: 'apply (rollback)',
-            started: ctx.now().toISOString(),
-            cleanup: errs.length ? undo : left,
-            firewall: true,
-          });
+          tx.put('journal', journalEntry(ctx, 'apply (rollback)', errs.length ? undo : left, true));
         await tx.flush();
-        throw errs.length ? new SystemError(`${(e as Error).message} (rollback: ${errs.join('; ')})`) : e;
+        throw errs.length ? new RollbackError(`${(e as Error).message} (rollback: ${errs.join('; ')})`) : e;
       }
       for (const j of kept) tx.delete('journal', j.id);
     } finally {
@@ -400,4 +396,10 @@ export async function applyTopology(
     }
     return plan;
   });
+}
+
+/** A network a scope manages (the gwbridge): a file names it never, and apply leaves it alone. */
+function managedName(ctx: Ctx, tx: ReadTxn, name: string): boolean {
+  const nw = tx.list('networks').find((n) => n.name === name);
+  return nw !== undefined && ctx.scope?.manages(nw) === true;
 }

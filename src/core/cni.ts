@@ -1,4 +1,4 @@
-// CNI attachments (SPEC §12). A runtime's attachment (CNI_CONTAINERID, CNI_IFNAME) is an
+// CNI attachments (docs/reference.md §12). A runtime's attachment (CNI_CONTAINERID, CNI_IFNAME) is an
 // endpoint of a sandbox named after the container id, which adopts the runtime's netns: by its
 // own name when it lives under NETNS_DIR, else under a name netctl binds there (removed with
 // the sandbox). So every netctl command (inspect, doctor, restore, disconnect) sees it. The
@@ -14,7 +14,6 @@ import { electGateway } from '../model/gateway.js';
 import type {
   EndpointRecord,
   EndpointSettings,
-  JournalEntry,
   KernelCmd,
   NetworkRecord,
   SandboxRecord,
@@ -23,11 +22,12 @@ import type {
 import type { ReadTxn, Txn } from '../store/store.js';
 import { IFNAME_OPT, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
-import { dropEndpoints, planJoin } from './endpoints.js';
+import { dropEndpoints, planJoin } from './plan.js';
 import { endpointsOf, findNetwork, networkOf } from './lookup.js';
-import { hostFirst } from './steps.js';
+import { hostFirst } from '../engine/steps.js';
 import { unreserve } from './reservations.js';
-import { apply, teardown, touch, update } from './txn.js';
+import { journalEntry, teardown } from '../engine/engine.js';
+import { execute, touch, transaction } from './operation.js';
 
 /** One attachment as the runtime names it; `netns` is CNI_NETNS (optional for DEL). */
 export interface CniAttachment {
@@ -86,7 +86,7 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
   const wanted: EndpointSettings = { ...settings, DriverOpts: { ...settings.DriverOpts, [IFNAME_OPT]: a.ifName } };
   validateSettings(wanted);
   const path = a.netns ?? '';
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     const nw = findNetwork(tx, a.network);
     if (!driverFor(nw.driver).plumbs)
       throw new InvalidArgumentError(
@@ -111,7 +111,8 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
       const dup = mine.find((e) => e.ifName === a.ifName);
       if (dup)
         throw new ConflictError(
-          `container ${a.containerId} already has interface ${a.ifName} (network ${networkOf(tx)(dup.networkId)?.name ?? dup.networkId})`,
+          `container ${a.containerId} already has interface ${a.ifName} (network ` +
+            `${networkOf(tx)(dup.networkId)?.name ?? dup.networkId})`,
         );
       if (sb.networks[nw.id])
         throw new ConflictError(`container ${a.containerId} is already attached to network ${nw.name}`);
@@ -141,14 +142,8 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
     const steps = [...(named.step ? [named.step] : []), ...plan.steps];
     // A netns file no process is in yet can only be bind-mounted: done first, journaled before
     // it (a crash after the mount leaves the next command an undo), undone on failure.
-    const intent: JournalEntry | undefined = named.mount
-      ? {
-          id: ctx.id(),
-          pid: process.pid,
-          op: `cni add ${a.containerId}: name ${name}`,
-          started: ctx.now().toISOString(),
-          cleanup: [{ args: netnsDel(name) }],
-        }
+    const intent = named.mount
+      ? journalEntry(ctx, `cni add ${a.containerId}: name ${name}`, [{ args: netnsDel(name) }])
       : undefined;
     if (intent) {
       tx.put('journal', intent);
@@ -156,7 +151,7 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
       await netnsAttach(ctx.runner, name, { path });
     }
     try {
-      await apply(
+      await execute(
         ctx,
         tx,
         `cni add ${a.containerId} ${a.ifName} to ${nw.name}`,
@@ -186,12 +181,13 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
 
 /** Removes attachments of CNI sandboxes; a sandbox left with none goes (its bound name too). */
 function dropAttachments(
+  ctx: Ctx,
   tx: Txn,
   victims: Array<{ sb: SandboxRecord; eps: EndpointRecord[]; ifNames: string[] }>,
 ): KernelCmd[] {
   const cmds: KernelCmd[] = [];
   for (const { sb, eps, ifNames } of victims) {
-    const { cmds: leave, regateway } = dropEndpoints(tx, sb, eps);
+    const { cmds: leave, regateway } = dropEndpoints(ctx, tx, sb, eps);
     cmds.push(...leave);
     for (const [id, rec] of Object.entries(sb.networks)) {
       if (!ifNames.includes(rec.settings.DriverOpts?.[IFNAME_OPT] ?? '')) continue;
@@ -213,12 +209,12 @@ function dropAttachments(
 
 /** DEL: idempotent; a container, interface or netns already gone is success. Returns teardown errors. */
 export async function cniDel(ctx: Ctx, a: CniAttachment): Promise<string[]> {
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     const sb = sandboxOf(tx, a);
     if (!sb) return [];
     touch(ctx, tx, sb);
     const eps = endpointsOf(tx, { sandbox: sb.id }).filter((e) => e.ifName === a.ifName);
-    const cmds = dropAttachments(tx, [{ sb, eps, ifNames: [a.ifName] }]);
+    const cmds = dropAttachments(ctx, tx, [{ sb, eps, ifNames: [a.ifName] }]);
     return teardown(ctx, tx, `cni del ${a.containerId} ${a.ifName}`, cmds, sb.ports.length > 0);
   });
 }
@@ -233,7 +229,7 @@ export async function cniGc(
   valid: Array<{ containerId: string; ifName: string }>,
 ): Promise<{ removed: string[]; errors: string[] }> {
   const keep = new Set(valid.map((v) => `${v.containerId}\n${v.ifName}`));
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     let nw: NetworkRecord;
     try {
       nw = findNetwork(tx, network);
@@ -253,7 +249,7 @@ export async function cniGc(
       victims.push({ sb, eps: endpointsOf(tx, { sandbox: sb.id, network: nw.id }), ifNames: [ifName] });
       removed.push(`${id}/${ifName}`);
     }
-    const cmds = dropAttachments(tx, victims);
+    const cmds = dropAttachments(ctx, tx, victims);
     const errors = await teardown(
       ctx,
       tx,

@@ -11,18 +11,17 @@ import { makeCtx, type CoreDeps, type Ctx } from './context.js';
 import { connect, disconnect } from './endpoints.js';
 import { createNetwork, prune, removeNetworks } from './networks.js';
 import { attachSandbox, createSandbox, removeSandboxes, startSandbox, stopSandbox } from './sandboxes.js';
-import { view } from './txn.js';
+import { view } from './operation.js';
 import type { NetworkUpdate } from './update.js';
 import type { Change, Topology } from './apply.js';
-import type { Me, Snapshot } from '../cluster/cluster.js';
-import type { NodeRow } from './nodes.js';
 
 export type { CoreDeps as ControllerDeps } from './context.js';
 
 type Results = Promise<{ results: Array<Error | null>; errors: string[] }>;
 
 export class Controller {
-  private readonly ctx: Ctx;
+  /** The context its operations share; the modules plugged in above the core (src/overlay/) take it too. */
+  readonly ctx: Ctx;
 
   constructor(deps: CoreDeps) {
     this.ctx = makeCtx(deps);
@@ -77,7 +76,7 @@ export class Controller {
     return attachSandbox(this.ctx, name, src);
   }
 
-  /** CNI plugin operations (SPEC §12). */
+  /** CNI plugin operations (docs/reference.md §12). */
   async cniAdd(a: CniAttachment, settings: EndpointSettings): Promise<CniAdded> {
     return (await import('./cni.js')).cniAdd(this.ctx, a, settings);
   }
@@ -100,27 +99,6 @@ export class Controller {
   /** Re-creates kernel state from the store; returns what it repaired. */
   async restore(): Promise<string[]> {
     return (await import('./restore.js')).restore(this.ctx);
-  }
-
-  /** The cluster as it is now (undefined without a cluster store); throws ClusterUnreachable. */
-  async clusterSnapshot(): Promise<{ snap: Snapshot; me: Me } | undefined> {
-    if (!this.ctx.cluster) return undefined;
-    const c = await this.ctx.cluster();
-    return { snap: await c.snapshot(), me: c.me };
-  }
-
-  get hasCluster(): boolean {
-    return this.ctx.cluster !== undefined;
-  }
-
-  async listNodes(): Promise<NodeRow[]> {
-    return (await import('./nodes.js')).listNodes(this.ctx);
-  }
-  async removeNode(ref: string): Promise<number> {
-    return (await (await import('./nodes.js')).removeNode(this.ctx, ref)).length;
-  }
-  async runAgent(opts: { heartbeat: number; log: (m: string) => void; stop: Promise<void> }): Promise<void> {
-    return (await import('./nodes.js')).runAgent(this.ctx, opts);
   }
 
   /** The firewall backend in use ('' without one). */

@@ -4,7 +4,7 @@
 // addresses and default route. `netctl restore` repairs what it finds.
 import { existsSync } from 'node:fs';
 import { allDrivers, driverFor } from '../drivers/index.js';
-import type { DriverContext } from '../drivers/driver.js';
+import type { DriverReads } from '../drivers/driver.js';
 import { firewallModel } from '../firewall/model.js';
 import { KernelView } from '../kernel/ip.js';
 import { electGateway } from '../model/gateway.js';
@@ -16,7 +16,7 @@ import { endpointsOf, networkOf } from './lookup.js';
 export async function diagnose(ctx: Ctx, tx: ReadTxn): Promise<string[]> {
   const drift: string[] = [];
   const kernel = new KernelView(ctx.runner);
-  const dctx: DriverContext = { tx, kernel };
+  const dctx: DriverReads = { tx, kernel };
   for (const nw of tx.list('networks')) {
     if (!nw.driverState['ready']) continue;
     const c = await driverFor(nw.driver).checkNetwork?.(dctx, nw);

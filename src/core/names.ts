@@ -1,4 +1,4 @@
-// Name resolution without a daemon (SPEC §5): each sandbox netctl made gets
+// Name resolution without a daemon (docs/reference.md §5): each sandbox netctl made gets
 // <etc>/netns/<NAME>/hosts and resolv.conf, which `ip netns exec` bind-mounts over /etc.
 // The files are derived from the store and rewritten in place whenever a peer changes.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -13,9 +13,9 @@ import { matchesLabel } from './checks.js';
 import type { Ctx } from './context.js';
 import { busyNetworks, endpointsOf, findNetwork, sandboxName } from './lookup.js';
 import { isPredefinedName, newNetworkRecord, takenPrefixes } from './predefined.js';
-import { apply, teardown, update } from './txn.js';
-import { isGlobal, resolveNetwork } from './global.js';
-import { createGlobal, removeGlobal } from './global-networks.js';
+import { teardown } from '../engine/engine.js';
+import { requireScope } from './context.js';
+import { execute, resolveNetwork, transaction } from './operation.js';
 
 export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<string> {
   checkName('network', req.name);
@@ -23,12 +23,12 @@ export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<strin
   const remoteIpam = req.ipamDriver !== 'default';
   if (remoteIpam) checkRemoteIpam(req, driver.plumbs);
   const options = driver.parseOptions(req.options, req.name);
-  if (driver.global) return createGlobal(ctx, req, driver, options);
+  if (driver.global) return requireScope(ctx).createNetwork(ctx, req, driver, options);
   for (const s of req.subnets) {
     const fam = parseSubnet(s).family;
     if (fam === 6 && !req.enableIPv6) throw new InvalidArgumentError(`IPv6 subnet ${s} needs --ipv6`);
   }
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     if (isPredefinedName(req.name))
       throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
     if (tx.list('networks').some((n) => n.name === req.name)) {
@@ -67,7 +67,7 @@ export async function createNetwork(ctx: Ctx, req: NetworkCreate): Promise<strin
           driver.createNetwork(nw),
         )
       : driver.createNetwork(nw);
-    await apply(
+    await execute(
       ctx,
       tx,
       `create network ${nw.name}`,
@@ -91,15 +91,15 @@ export async function removeNetworks(
   refs: string[],
   force: boolean,
 ): Promise<{ results: Array<Error | null>; errors: string[] }> {
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     const results: Array<Error | null> = [];
     const cmds: KernelCmd[] = [];
     const names: string[] = [];
     let firewall = false;
     for (const ref of refs) {
       try {
-        const found = ctx.cluster ? await resolveNetwork(ctx, tx, ref) : findNetwork(tx, ref);
-        if (isGlobal(found)) await removeGlobal(ctx, tx, found);
+        const found = await resolveNetwork(ctx, tx, ref);
+        if (found.scope !== 'local') await requireScope(ctx).removeNetwork(ctx, tx, found);
         const nw = dropNetwork(tx, found.id);
         cmds.push(...networkTeardown(nw));
         firewall ||= hasFirewall(nw);
@@ -158,13 +158,13 @@ export async function prune(
   labelFilters: Array<{ key: string; value?: string; negate: boolean }>,
   until?: Date,
 ): Promise<{ removed: string[]; errors: string[] }> {
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     const busy = busyNetworks(tx);
     const removed: string[] = [];
     const cmds: KernelCmd[] = [];
     let firewall = false;
     for (const nw of tx.list('networks').sort((a, b) => a.name.localeCompare(b.name))) {
-      if (nw.predefined || busy.has(nw.id) || isGlobal(nw)) continue; // a global network is the cluster's: rm it by name
+      if (nw.predefined || busy.has(nw.id) || nw.scope !== 'local') continue; // a scope's network: rm it by name
       if (until && new Date(nw.created) >= until) continue;
       if (!labelFilters.every((f) => matchesLabel(nw.labels, f.key, f.value) !== f.negate)) continue;
       cmds.push(...networkTeardown(dropNetwork(tx, nw.id)));

@@ -4,25 +4,24 @@
 // sandboxes' namespaces and converges every interface's configuration. Idempotent: what
 // exists is left alone. Returns what it repaired.
 import { allDrivers, driverFor } from '../drivers/index.js';
-import type { DriverContext } from '../drivers/driver.js';
+import type { DriverReads } from '../drivers/driver.js';
 import { ipCleanup, KernelView } from '../kernel/ip.js';
 import { linkDel } from '../kernel/ops.js';
 import { electGateway } from '../model/gateway.js';
 import { sharedNetnsOf, type KernelCmd, type Step } from '../model/records.js';
 import { existsSync } from 'node:fs';
 import type { Ctx } from './context.js';
-import { configure, joinSteps } from './endpoints.js';
+import { configure, joinSteps } from './plan.js';
 import { endpointsOf, networkOf } from './lookup.js';
 import { netnsSteps } from './sandboxes.js';
-import { hostFirst } from './steps.js';
-import { apply, touch, update } from './txn.js';
-import { reconcileHost } from './global.js';
+import { hostFirst } from '../engine/steps.js';
+import { execute, touch, transaction } from './operation.js';
 
 export async function restore(ctx: Ctx): Promise<string[]> {
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     const done: string[] = [];
     for (const sb of tx.list('sandboxes')) touch(ctx, tx, sb);
-    const dctx: DriverContext = { tx, kernel: new KernelView(ctx.runner) };
+    const dctx: DriverReads = { tx, kernel: new KernelView(ctx.runner) };
     const steps: Step[] = [];
     // A network whose own devices cannot be repaired (a macvlan parent gone): its endpoints are
     // left as they are, so one such network does not roll back the repair of every other.
@@ -76,11 +75,9 @@ export async function restore(ctx: Ctx): Promise<string[]> {
         steps.push(configure(nw, ep, sb, ep === gw, true));
       }
     }
-    await apply(ctx, tx, 'restore', hostFirst(steps), () => undefined, 'full');
-    // Overlay peers from the cluster, compared with what the kernel has (not what was recorded).
-    if (ctx.cluster) {
-      await reconcileHost(ctx, tx, true).catch((e: Error) => ctx.warn(`overlay peers not restored: ${e.message}`));
-    }
+    await execute(ctx, tx, 'restore', hostFirst(steps), () => undefined, 'full');
+    // Networks of another scope: this host's part, compared with what the kernel has.
+    await ctx.scope?.restore(ctx, tx);
     return done;
   });
 }

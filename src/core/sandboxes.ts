@@ -9,7 +9,6 @@ import { checkName } from '../lib/validate.js';
 import {
   sharedNetnsOf,
   type EndpointRecord,
-  type JournalEntry,
   type KernelCmd,
   type NetworkRecord,
   type SandboxRecord,
@@ -18,14 +17,14 @@ import {
 import type { SandboxCreate } from '../model/requests.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { checkPorts, validateNaming, validateSettings } from './checks.js';
-import type { Ctx } from './context.js';
-import { adopt, dropEndpoints, planJoin, type Marks } from './endpoints.js';
+import type { Ctx, Marks } from './context.js';
+import { journalEntry, teardown } from '../engine/engine.js';
+import { hostFirst } from '../engine/steps.js';
+import { adopt } from './endpoints.js';
 import { dependents, endpointsOf, findSandbox, requireSandbox, sharedWith } from './lookup.js';
+import { execute, resolveNetwork, touch, transaction } from './operation.js';
+import { dropEndpoints, planJoin } from './plan.js';
 import { unreserve } from './reservations.js';
-import { hostFirst } from './steps.js';
-import { apply, teardown, touch, update } from './txn.js';
-import { isGlobal, prepareHost, resolveNetwork, snapshotOf, syncMirrors, syncPeers } from './global.js';
-import { ensureGwbridge, fixGwbridge, gwbridgeWanted } from './gwbridge.js';
 
 /** The steps that make a netns of netctl's own: the name, then `lo` up inside. */
 export function netnsSteps(name: string): Step[] {
@@ -39,7 +38,7 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
   checkName('container', req.name);
   validateSettings(req.settings);
   validateNaming(req);
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     if (findSandbox(tx, req.name)?.name === req.name) {
       throw new ConflictError(
         `container name ${req.name} is already in use`,
@@ -59,7 +58,8 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
     );
     if ((host || shared) && req.ports.length) {
       throw new InvalidArgumentError(
-        `conflicting options: port publishing and the ${host ? 'host' : 'container'} network mode (sandbox ${req.name})`,
+        `conflicting options: port publishing and the ${host ? 'host' : 'container'} network mode (sandbox ` +
+          `${req.name})`,
       );
     }
     const sb: SandboxRecord = {
@@ -86,27 +86,25 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
       const driver = driverFor(nw.driver);
       if (!driver.plumbs && hasEndpointFlags) {
         throw new InvalidArgumentError(
-          `--ip, --ip6, --mac-address and --alias need a network with interfaces (sandbox ${req.name} uses --net ${req.net})`,
+          `--ip, --ip6, --mac-address and --alias need a network with interfaces (sandbox ${req.name} uses --net ` +
+            `${req.net})`,
         );
       }
       // Docker ignores -p on such networks; saying so beats a port that silently never opens.
       if (driver.plumbs && !driver.firewall && req.ports.length) {
         throw new InvalidArgumentError(
-          `port publishing needs a network netctl publishes ports on: ${nw.name} is a ${nw.driver} network (sandbox ${req.name})`,
+          `port publishing needs a network netctl publishes ports on: ${nw.name} is a ${nw.driver} network (sandbox ` +
+            `${req.name})`,
         );
       }
       sb.networks[nw.id] = { name: nw.name, settings: req.settings };
-      // Only overlays: the gwbridge carries the way out (see gwbridge.ts).
-      if (gwbridgeWanted(tx, sb)) {
-        const gw = await ensureGwbridge(ctx, tx);
-        sb.networks[gw.id] = { name: gw.name, settings: {} };
-      }
+      await ctx.scope?.recordWayOut(ctx, tx, sb);
       sb.mode = host ? 'host' : req.net === 'none' ? 'none' : req.net === 'bridge' ? 'bridge' : 'network';
       if (host) Object.assign(sb, { netns: '', ownsNetns: false });
     }
-    const globals = await prepareGlobals(ctx, tx, sb);
+    const globals = await prepareJoins(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
-    await apply(
+    await execute(
       ctx,
       tx,
       `create sandbox ${sb.name}`,
@@ -123,20 +121,24 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
   });
 }
 
-/** The global networks a starting sandbox joins: the cluster read (it must be reachable) and this host's part prepared. */
-async function prepareGlobals(ctx: Ctx, tx: Txn, sb: SandboxRecord): Promise<NetworkRecord[]> {
-  const nets = Object.keys(sb.networks)
+/** The networks of another scope `sbs` are on, or are recorded on (`recorded`). */
+function scopedNets(tx: ReadTxn, sbs: SandboxRecord[], recorded: boolean): NetworkRecord[] {
+  const ids = sbs.flatMap((sb) =>
+    recorded ? Object.keys(sb.networks) : endpointsOf(tx, { sandbox: sb.id }).map((e) => e.networkId),
+  );
+  return [...new Set(ids)]
     .map((id) => tx.get('networks', id))
-    .filter((n): n is NetworkRecord => n !== undefined && isGlobal(n));
-  if (nets.length === 0) return [];
-  await syncMirrors(ctx, tx, await snapshotOf(ctx));
-  const fresh = nets.map((n) => tx.get('networks', n.id)).filter((n): n is NetworkRecord => n !== undefined);
-  for (const nw of fresh) await prepareHost(ctx, nw);
-  return fresh;
+    .filter((n): n is NetworkRecord => n !== undefined && n.scope !== 'local');
+}
+
+/** The networks of another scope a starting sandbox joins: their scope reads and prepares them first. */
+async function prepareJoins(ctx: Ctx, tx: Txn, sb: SandboxRecord): Promise<NetworkRecord[]> {
+  const nets = scopedNets(tx, [sb], true);
+  return nets.length && ctx.scope ? ctx.scope.prepare(ctx, tx, nets, true) : [];
 }
 
 async function peersAfter(ctx: Ctx, tx: Txn, nets: NetworkRecord[]): Promise<void> {
-  for (const nw of nets) if (ctx.op.snap) await syncPeers(ctx, tx, nw, ctx.op.snap);
+  if (nets.length) await ctx.scope?.afterCommit(ctx, tx, nets);
 }
 
 /** The netns (when netctl owns it) and an endpoint for every recorded network. */
@@ -179,17 +181,17 @@ function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; c
 }
 
 export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
-  await update(ctx, async (tx) => {
+  await transaction(ctx, async (tx) => {
     const sb = requireSandbox(tx, ref);
     if (sb.state === 'running') return;
     const other = sharedNetnsOf(sb.mode);
     if (other !== undefined) sb.netns = sharedWith(tx, other).netns;
     checkPorts(tx, sb.name, sb.ports, sb.id);
     touch(ctx, tx, sb);
-    await fixGwbridge(ctx, tx, sb); // stopped: the record of what it joins now
-    const globals = await prepareGlobals(ctx, tx, sb);
+    await ctx.scope?.fixWayOut(ctx, tx, sb); // stopped: the record of what it joins now
+    const globals = await prepareJoins(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
-    await apply(
+    await execute(
       ctx,
       tx,
       `start sandbox ${sb.name}`,
@@ -210,7 +212,7 @@ export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
  */
 function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds: KernelCmd[]; firewall: boolean } {
   touch(ctx, tx, sb);
-  const { cmds } = dropEndpoints(tx, sb, endpointsOf(tx, { sandbox: sb.id }), !remove);
+  const { cmds } = dropEndpoints(ctx, tx, sb, endpointsOf(tx, { sandbox: sb.id }), !remove);
   if (remove) freeReserved(tx, sb);
   if (sb.ownsNetns && sb.state === 'running') cmds.push({ args: netnsDel(sb.netns) });
   // The name binding attach made goes with the sandbox; the namespace stays with its processes.
@@ -224,14 +226,12 @@ function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds
 }
 
 /**
- * A sandbox with endpoints on global networks leaves them through the cluster store: it is read
- * first, so an unreachable store fails the command before anything changes (as disconnect).
+ * A sandbox with endpoints on networks of another scope leaves them through that scope: it is
+ * asked first, so an unreachable cluster store fails the command before anything changes.
  */
-async function needCluster(ctx: Ctx, tx: ReadTxn, sbs: SandboxRecord[]): Promise<void> {
-  const global = sbs.some((sb) =>
-    endpointsOf(tx, { sandbox: sb.id }).some((e) => tx.get('networks', e.networkId)?.scope === 'global'),
-  );
-  if (global) await snapshotOf(ctx);
+async function prepareLeaves(ctx: Ctx, tx: Txn, sbs: SandboxRecord[]): Promise<void> {
+  const nets = scopedNets(tx, sbs, false);
+  if (nets.length) await ctx.scope?.prepare(ctx, tx, nets, false);
 }
 
 /** A removed sandbox's kept addresses go back to its networks' IPAM. */
@@ -243,10 +243,10 @@ function freeReserved(tx: Txn, sb: SandboxRecord): void {
 }
 
 export async function stopSandbox(ctx: Ctx, ref: string): Promise<void> {
-  await update(ctx, async (tx) => {
+  await transaction(ctx, async (tx) => {
     const sb = requireSandbox(tx, ref);
     if (sb.state === 'stopped') return;
-    await needCluster(ctx, tx, [sb]);
+    await prepareLeaves(ctx, tx, [sb]);
     const plan = planStop(ctx, tx, sb, false);
     const errs = await teardown(ctx, tx, `stop sandbox ${sb.name}`, plan.cmds, plan.firewall);
     if (errs.length) throw new SystemError(`container ${sb.name} stopped with errors: ${errs.join('; ')}`);
@@ -262,7 +262,7 @@ export async function removeSandboxes(
   refs: string[],
   force: boolean,
 ): Promise<{ results: Array<Error | null>; errors: string[] }> {
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     const results: Array<Error | null> = [];
     const cmds: KernelCmd[] = [];
     let firewall = false;
@@ -285,7 +285,7 @@ export async function removeSandboxes(
             'remove those first, or use -f',
           );
         }
-        await needCluster(ctx, tx, [sb]);
+        await prepareLeaves(ctx, tx, [sb]);
         if (sb.ownsNetns) owned.push(sb.name);
         const plan = planStop(ctx, tx, sb, true);
         cmds.push(...plan.cmds);
@@ -315,7 +315,7 @@ export async function attachSandbox(ctx: Ctx, name: string, src: { netns?: strin
     throw new InvalidArgumentError(`invalid pid ${src.pid}`);
   if (src.netns !== undefined && (!src.netns.startsWith('/') || /[\s]/.test(src.netns)))
     throw new InvalidArgumentError(`invalid netns path ${src.netns}: an absolute path`);
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     if (findSandbox(tx, name)?.name === name) throw new ConflictError(`container name ${name} is already in use`);
     const own = `${ctx.netnsDir}/${name}`;
     const named = src.netns !== undefined && resolvePath(src.netns) === resolvePath(own);
@@ -333,13 +333,7 @@ export async function attachSandbox(ctx: Ctx, name: string, src: { netns?: strin
           `attach it by its name: netctl sandbox attach ${name} --netns ${own}`,
         );
       // The name is a kernel change like any other: its undo is on disk before it is made.
-      const intent: JournalEntry = {
-        id: ctx.id(),
-        pid: process.pid,
-        op: `attach ${name}`,
-        started: ctx.now().toISOString(),
-        cleanup: [{ args: netnsDel(name) }],
-      };
+      const intent = journalEntry(ctx, `attach ${name}`, [{ args: netnsDel(name) }]);
       tx.put('journal', intent);
       await tx.flushJournal();
       try {

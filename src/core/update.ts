@@ -1,4 +1,4 @@
-// `netctl update NETWORK` (SPEC §13): labels and the options the driver can change in place,
+// `netctl update NETWORK` (docs/reference.md §13): labels and the options the driver can change in place,
 // applied live to the network's devices, every endpoint and the firewall; endpoints stay as
 // they are. The plan is built touching nothing (every refusal comes first) and applied with
 // the usual journaled undo: a failure puts the old MTU back and the old rules with the record.
@@ -9,8 +9,8 @@ import type { NetworkRecord } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
 import { endpointsOf, findNetwork } from './lookup.js';
-import { hostFirst } from './steps.js';
-import { apply, update } from './txn.js';
+import { hostFirst } from '../engine/steps.js';
+import { execute, transaction } from './operation.js';
 
 export interface NetworkUpdate {
   labelAdd: Record<string, string>;
@@ -73,10 +73,10 @@ const diff = (a: Record<string, string>, b: Record<string, string>): string[] =>
   [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]).sort();
 
 export async function updateNetwork(ctx: Ctx, ref: string, change: NetworkUpdate): Promise<void> {
-  await update(ctx, async (tx) => {
+  await transaction(ctx, async (tx) => {
     const nw = findNetwork(tx, ref);
     const plan = planUpdate(tx, nw, change);
     if (plan.changes.length === 0) return;
-    await apply(ctx, tx, `update network ${nw.name}`, plan.steps, plan.commit, plan.firewall);
+    await execute(ctx, tx, `update network ${nw.name}`, plan.steps, plan.commit, plan.firewall);
   });
 }

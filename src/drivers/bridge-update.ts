@@ -9,7 +9,7 @@ import { OPT } from './common.js';
 const GW_MODES = ['nat', 'nat-unprotected', 'routed', 'isolated'];
 const GW4 = 'com.docker.network.bridge.gateway_mode_ipv4';
 const GW6 = 'com.docker.network.bridge.gateway_mode_ipv6';
-/** SPEC §13: what update takes; everything else (the name, the host binding, the prefix) is refused. */
+/** docs/reference.md §13: what update takes; everything else (the name, the host binding, the prefix) is refused. */
 export const UPDATABLE: readonly string[] = [OPT.icc, OPT.masquerade, OPT.mtu, GW4, GW6];
 
 /** Linux's default, what a bridge or veth made without an MTU has. */

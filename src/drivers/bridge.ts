@@ -74,7 +74,8 @@ export const bridgeDriver: Driver = {
     for (const f of [4, 6] as const) {
       if (gatewayMode(nw, f) === 'isolated' && !nw.internal) {
         throw new InvalidArgumentError(
-          `network ${nw.name}: gateway mode isolated (${f === 4 ? OPT.gatewayMode4 : OPT.gatewayMode6}) needs --internal`,
+          `network ${nw.name}: gateway mode isolated (${f === 4 ? OPT.gatewayMode4 : OPT.gatewayMode6}) needs ` +
+            `--internal`,
         );
       }
     }

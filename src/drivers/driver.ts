@@ -18,7 +18,7 @@ import type { NetworkCreate } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
 
 /** What a driver may read while it checks: the store and (lazily) the kernel. */
-export interface DriverContext {
+export interface DriverReads {
   tx: ReadTxn;
   kernel: KernelView;
   /** Plugins, for a remote driver's create-time questions (GetCapabilities). */
@@ -71,7 +71,7 @@ export interface Driver {
   /** Driver state recorded on the network at create time (e.g. the bridge device name). */
   initState(nw: NetworkRecord): NetworkRecord['driverState'];
   /** Create-time checks against the store and the kernel, once the record is built. */
-  checkCreate?(ctx: DriverContext, nw: NetworkRecord, req: NetworkCreate): Promise<void>;
+  checkCreate?(ctx: DriverReads, nw: NetworkRecord, req: NetworkCreate): Promise<void>;
   createNetwork(nw: NetworkRecord): Step[];
   deleteNetwork(nw: NetworkRecord): KernelCmd[];
 
@@ -102,16 +102,16 @@ export interface Driver {
   readPeers?(kernel: KernelView, nw: NetworkRecord): Promise<PeerEntry[]>;
 
   /** The network's own devices against the kernel. */
-  checkNetwork?(ctx: DriverContext, nw: NetworkRecord): Promise<Check>;
+  checkNetwork?(ctx: DriverReads, nw: NetworkRecord): Promise<Check>;
   /** One endpoint's devices against the kernel; `missing` when join must make them again. */
   checkEndpoint?(
-    ctx: DriverContext,
+    ctx: DriverReads,
     nw: NetworkRecord,
     ep: EndpointRecord,
     sb: SandboxRecord,
   ): Promise<Check & { missing: boolean }>;
   /** Devices this driver made that no record has any more (doctor reports them, restore deletes them). */
-  leftovers?(ctx: DriverContext): Promise<Leftover[]>;
+  leftovers?(ctx: DriverReads): Promise<Leftover[]>;
 
   /**
    * `netctl update`: the steps that take the network's devices and every endpoint from `before`

@@ -1,4 +1,4 @@
-// The macvlan driver (SPEC §10): each endpoint is a macvlan child of the parent interface,
+// The macvlan driver (docs/reference.md §10): each endpoint is a macvlan child of the parent interface,
 // created directly inside the sandbox. No bridge and no firewall rules: the gateway lives on
 // the parent's LAN, and the kernel never lets a macvlan child reach its own host through the
 // parent. The parent is the user's device: netctl never creates, changes or deletes it.
@@ -49,7 +49,8 @@ export const macvlanDriver: Driver = {
     const ep = tx.list('endpoints').find((e) => e.hostIf === parent);
     if (ep)
       throw new ConflictError(
-        `parent interface ${parent} is an endpoint of container ${tx.get('sandboxes', ep.sandboxId)?.name ?? ep.sandboxId.slice(0, 12)}`,
+        `parent interface ${parent} is an endpoint of container ` +
+          `${tx.get('sandboxes', ep.sandboxId)?.name ?? ep.sandboxId.slice(0, 12)}`,
       );
     const port = link.master ? bridgeOf(link.master) : undefined;
     if (port) throw new ConflictError(`parent interface ${parent} is a port of the bridge of network ${port.name}`);

@@ -1,4 +1,4 @@
-// The overlay driver (SPEC §10): a network of global scope whose endpoints on different hosts
+// The overlay driver (docs/reference.md §10): a network of global scope whose endpoints on different hosts
 // share one L2 segment over VXLAN. On each host that has an endpoint, a bridge `ov-<id>` with a
 // VXLAN port `vx-<id>` (UDP 4789, the network's VNI, learning off, ARP proxy); endpoints are
 // veths on that bridge, as with the bridge driver. The bridge has no address: the host has no
@@ -134,7 +134,10 @@ export const overlayDriver: Driver = {
     return cmds;
   },
 
-  /** The permanent FDB and neighbour entries of the VXLAN device; an entry missing its other half comes with an empty side. */
+  /**
+   * The permanent FDB and neighbour entries of the VXLAN device; an entry missing its other half comes with an empty
+   * side.
+   */
   async readPeers(kernel, nw) {
     const dev = vxlanOf(nw);
     const [fdb, neigh] = await Promise.all([

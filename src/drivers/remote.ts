@@ -1,4 +1,4 @@
-// A remote driver (SPEC §10): a driver name that is not built in is a plugin speaking
+// A remote driver (docs/reference.md §10): a driver name that is not built in is a plugin speaking
 // libnetwork's remote API. Like every driver it only plans: its steps are plugin calls whose
 // undo is another call (journaled as data), and Join's answer turns into the `ip` step that
 // moves the plugin's interface into the sandbox. The core then configures it as for any
@@ -123,7 +123,8 @@ export function remoteDriver(name: string): Driver {
       const caps = await plugins.call(call(name, 'GetCapabilities', {}));
       if (caps['Scope'] === 'global') {
         throw new ForbiddenError(
-          `remote driver ${name} is of global scope: network ${nw.name} needs a cluster store, which netctl does not have yet`,
+          `remote driver ${name} is of global scope: network ${nw.name} needs a cluster store, which netctl does not ` +
+            `have yet`,
         );
       }
     },

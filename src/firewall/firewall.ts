@@ -1,4 +1,4 @@
-// The backend-neutral firewall seam (SPEC §4, §11). The controller derives a FwModel from the
+// The backend-neutral firewall seam (docs/reference.md §4, §11). The controller derives a FwModel from the
 // store and hands it to a Firewall; how that becomes kernel rules is the backend's business
 // (one folder each: iptables/ and nftables/).
 //
@@ -60,7 +60,10 @@ export interface Firewall {
   readonly name: string;
   /** Makes the kernel hold `next`; `prev` is what the kernel is believed to hold (null: unknown → full rewrite). */
   sync(prev: FwModel | null, next: FwModel): Promise<void>;
-  /** Every difference between `model` and the rules the kernel holds, one line each, e.g. "firewall: chain NETCTL-FORWARD is missing"; [] when none. */
+  /**
+   * Every difference between `model` and the rules the kernel holds, one line each, e.g. "firewall: chain
+   * NETCTL-FORWARD is missing"; [] when none.
+   */
   drift(model: FwModel): Promise<string[]>;
   /**
    * Starts reading what the next `sync` reads first, so that read overlaps the work before it.
@@ -69,7 +72,9 @@ export interface Firewall {
   prefetch?(): void;
 }
 
-/** A backend as makeFirewall sees it: it can also tell whether it holds rules and remove them all (a switch of backend). */
+/**
+ * A backend as makeFirewall sees it: it can also tell whether it holds rules and remove them all (a switch of backend).
+ */
 export interface Backend extends Firewall {
   /** Whether the last sync rewrote everything (first use, drift, a switch of backend) rather than a difference. */
   readonly rewrote: boolean;

@@ -1,4 +1,4 @@
-// The one place that picks the firewall backend (SPEC §11): config.json "firewall-backend" or
+// The one place that picks the firewall backend (docs/reference.md §11): config.json "firewall-backend" or
 // NETCTL_FIREWALL_BACKEND (read by the CLI and passed in), else iptables when the `iptables`
 // command exists, else nftables. The chosen backend also clears what the other one left: on
 // a full rewrite (restore, first use) its rules are removed, and doctor reports them.

@@ -1,4 +1,4 @@
-// Pure address management: validates pool requests (SPEC §7 messages) and allocates
+// Pure address management: validates pool requests (docs/reference.md §7 messages) and allocates
 // addresses. Allocation is "first free in the range": the lowest address that is not the
 // network or broadcast address of the subnet or of its ip-range, the gateway, an aux
 // address, or held by a live endpoint.
@@ -113,7 +113,8 @@ export function buildPools(req: PoolRequest, taken: TakenPrefix[]): IpamPool[] {
     const hit = taken.find((t) => overlaps(t.prefix, s));
     if (hit) {
       throw new ConflictError(
-        `Pool overlaps with other one on this address space: ${formatPrefix(s)} overlaps ${formatPrefix(hit.prefix)} of ${hit.owner}`,
+        `Pool overlaps with other one on this address space: ${formatPrefix(s)} overlaps ${formatPrefix(hit.prefix)} ` +
+          `of ${hit.owner}`,
       );
     }
   });
@@ -183,7 +184,10 @@ function edge(p: Prefix, v: bigint): boolean {
   return v === p.base || (p.family === 4 && v === lastAddr(p));
 }
 
-/** Lowest address of `range` (default: the subnet), from `from` on, that is no edge and not taken; at most `tries` looked at. */
+/**
+ * Lowest address of `range` (default: the subnet), from `from` on, that is no edge and not taken; at most `tries`
+ * looked at.
+ */
 function firstFree(
   s: Prefix,
   range: Prefix | undefined,
@@ -336,7 +340,8 @@ export function allocate(ctx: AllocationContext, family: Family, requested?: str
     // A stopped container's kept address comes worded by the caller ("reserved by stopped container C").
     if (holder)
       throw new ConflictError(
-        `Address already in use: ${canon} (${/^reserved /.test(holder) ? holder : `held by ${holder}`}) on network ${ctx.network}`,
+        `Address already in use: ${canon} (${/^reserved /.test(holder) ? holder : `held by ${holder}`}) on network ` +
+          `${ctx.network}`,
       );
     if (ctx.next?.[hit.pool.Subnet] === canon) ctx.next[hit.pool.Subnet] = formatIP({ family, value: a.value + 1n });
     return `${canon}/${hit.subnet.len}`;

@@ -89,7 +89,8 @@ export function poolSteps(
         }
         if (!poolId || sub?.family !== 4)
           throw new SystemError(
-            `remote driver ${plugin}: RequestPool answered pool ${JSON.stringify(pool)} (id ${JSON.stringify(poolId)}): an IPv4 CIDR and an id are needed`,
+            `remote driver ${plugin}: RequestPool answered pool ${JSON.stringify(pool)} (id ` +
+              `${JSON.stringify(poolId)}): an IPv4 CIDR and an id are needed`,
           );
         undo.push({ args: [], call: ipamCall(plugin, 'ReleasePool', { PoolID: poolId }) });
         const given = bareIP(str(a['Data'], 'com.docker.network.gateway'));
@@ -131,7 +132,9 @@ export function poolRelease(nw: NetworkRecord): KernelCmd[] {
   ];
 }
 
-/** Connect: RequestAddress (the asked or kept address, else the plugin's choice), which sets `ep.ipv4`; then `after()`. */
+/**
+ * Connect: RequestAddress (the asked or kept address, else the plugin's choice), which sets `ep.ipv4`; then `after()`.
+ */
 export function addressStep(
   nw: NetworkRecord,
   ep: EndpointRecord,

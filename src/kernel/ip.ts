@@ -1,7 +1,7 @@
 // iproute2 operations, one small function each (as CNI's pkg/ip). Writes go through
 // `ip -batch` so one process applies many changes; reads use `ip -j` JSON.
 import type { KernelCmd } from '../model/records.js';
-import { SystemError } from '../lib/errors.js';
+import { KernelError, SystemError, type KernelFault } from '../lib/errors.js';
 import type { Runner } from './runner.js';
 
 /**
@@ -37,15 +37,17 @@ export async function ipBatch(runner: Runner, ns: string | undefined, cmds: stri
       ipCmds.length === 1
         ? await runner.run('ip', [...nsArgs(ns), ...(ipCmds[0] ?? [])])
         : await runner.run('ip', [...nsArgs(ns), '-batch', '-'], { input: lines.join('\n') + '\n' });
-    if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr, ns));
+    if (r.exitCode !== 0) throw ipError(r.stderr, ns);
   }
   if (fdb.length) {
     const r = await runner.run('bridge', ['-batch', '-'], { input: fdb.map(line).join('\n') + '\n' });
-    if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr).replace(/^ip/, 'bridge'));
+    if (r.exitCode !== 0) throw ipError(r.stderr, undefined, 'bridge');
   }
 }
 
-/** A batch whose process is already running: `send` gives it its commands, `cancel` lets it exit having done nothing. */
+/**
+ * A batch whose process is already running: `send` gives it its commands, `cancel` lets it exit having done nothing.
+ */
 export interface StartedBatch {
   send(cmds: string[][]): Promise<void>;
   cancel(): void;
@@ -76,24 +78,43 @@ export function startBatch(runner: Runner, ns: string | undefined): StartedBatch
       }
       give(text);
       const r = await done;
-      if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr, ns));
+      if (r.exitCode !== 0) throw ipError(r.stderr, ns);
     },
     cancel: () => give(''),
   };
 }
 
-function ipError(stderr: string, ns?: string): string {
+function ipError(stderr: string, ns?: string, tool = 'ip'): KernelError {
   const msg = stderr
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('Command failed'))
     .join('; ');
-  return `ip${ns ? ` (netns ${ns})` : ''}: ${msg || 'failed'}`;
+  return new KernelError(`${tool}${ns ? ` (netns ${ns})` : ''}: ${msg || 'failed'}`, faultOf(msg));
+}
+
+/** The kernel's answer as a KernelFault: the one place that reads its text for a decision. */
+export function faultOf(msg: string): KernelFault {
+  if (/File exists/.test(msg)) return 'exists';
+  // EXFULL from enslaving a port to a bridge: the kernel's BR_MAX_PORTS.
+  if (/Exchange full/.test(msg)) return 'exchange-full';
+  return GONE.test(msg) ? 'gone' : 'other';
 }
 
 /** What "already gone" looks like: teardown treats these as success. */
-const GONE =
-  /Cannot find device|No such device|does not exist|No such process|Cannot open network namespace|No such file or directory|Cannot assign requested address|Invalid argument.*netns|RTNETLINK answers: No such/;
+const GONE = new RegExp(
+  [
+    'Cannot find device',
+    'No such device',
+    'does not exist',
+    'No such process',
+    'Cannot open network namespace',
+    'No such file or directory',
+    'Cannot assign requested address',
+    'Invalid argument.*netns',
+    'RTNETLINK answers: No such',
+  ].join('|'),
+);
 
 /**
  * Best-effort, idempotent teardown: runs every command (ip -force), groups by namespace,
@@ -121,7 +142,7 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
       const r = await runner.run('bridge', ['-force', '-batch', '-'], { input: fdb.map(line).join('\n') + '\n' });
       for (const l of r.exitCode === 0 ? [] : r.stderr.split('\n')) {
         const t = l.trim();
-        if (t && !t.startsWith('Command failed') && !GONE.test(t)) errors.push(`bridge: ${t}`);
+        if (t && !t.startsWith('Command failed') && faultOf(t) !== 'gone') errors.push(`bridge: ${t}`);
       }
     }
     if (group.length === 0) continue;
@@ -132,7 +153,7 @@ export async function ipCleanup(runner: Runner, cmds: KernelCmd[]): Promise<stri
     if (r.exitCode === 0) continue;
     for (const l of r.stderr.split('\n')) {
       const t = l.trim();
-      if (!t || t.startsWith('Command failed') || GONE.test(t)) continue;
+      if (!t || t.startsWith('Command failed') || faultOf(t) === 'gone') continue;
       errors.push(`ip${ns ? ` (netns ${ns})` : ''}: ${t}`);
     }
   }
@@ -171,7 +192,7 @@ export interface LinkInfo {
 /** One `ip -j` read, parsed. */
 export async function ipJson<T>(runner: Runner, ns: string | undefined, args: string[]): Promise<T> {
   const r = await runner.run('ip', [...nsArgs(ns), '-j', ...args]);
-  if (r.exitCode !== 0) throw new SystemError(ipError(r.stderr, ns));
+  if (r.exitCode !== 0) throw ipError(r.stderr, ns);
   return JSON.parse(r.stdout || '[]') as T;
 }
 

@@ -4,7 +4,7 @@
 // node:http does the HTTP; nothing here parses it by hand.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type * as Http from 'node:http';
-import { NotFoundError, SystemError } from '../lib/errors.js';
+import { NotFoundError, RefusedError, SystemError, UnreachableError } from '../lib/errors.js';
 import type { PluginCall } from '../model/records.js';
 
 export const MEDIA_TYPE = 'application/vnd.docker.plugins.v1.2+json';
@@ -29,7 +29,10 @@ export type PluginAddr = { socket: string } | { host: string; port: number };
 /** A plugin's name becomes a file name: nothing that could leave the directory. */
 export const PLUGIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 
-/** The address of plugin `name`: NAME.sock (or NAME/NAME.sock), NAME.spec or NAME.json in the first directory that has one. */
+/**
+ * The address of plugin `name`: NAME.sock (or NAME/NAME.sock), NAME.spec or NAME.json in the first directory that has
+ * one.
+ */
 export function discover(name: string, dirs: string[] = pluginDirs()): PluginAddr {
   if (!PLUGIN_NAME.test(name) || name.includes('..')) throw new NotFoundError(`plugin "${name}" not found`);
   for (const dir of dirs) {
@@ -96,10 +99,10 @@ export function parseAddr(name: string, url: string, file: string): PluginAddr {
 }
 
 /** The plugin answered with `{"Err": …}` (or an HTTP error): it refused, so nothing of this call took effect. */
-export class PluginRefused extends SystemError {}
+export class PluginRefused extends RefusedError {}
 
 /** The plugin is installed (its address is known) but does not answer: a later command may reach it. */
-export class PluginUnreachable extends SystemError {}
+export class PluginUnreachable extends UnreachableError {}
 
 // node:http (and the net, stream and agent modules under it) is loaded by the first plugin
 // call, not by every command that reaches the driver registry.

@@ -116,7 +116,8 @@ export class ProcessRunner implements Runner {
     try {
       const r = await run(spawn, file, args, given);
       this.debug?.(
-        `${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> exit ${r.exitCode} (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`,
+        `${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> exit ${r.exitCode} ` +
+          `(${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`,
       );
       mark(`exited ${file}`);
       return r;
@@ -167,14 +168,14 @@ function run(
   });
 }
 
-/** Sets /proc/sys/KEY if it differs; returns whether it changed (sysctls are per netns). */
+/** Sets /proc/sys/KEY if it differs; returns whether it changed (sysctls are per netns). A failed write throws. */
 function ensureSysctl(key: string, value: string): boolean {
   const path = `/proc/sys/${key.replace(/\./g, '/')}`;
   try {
     if (readProc(path).trim() === value) return false;
     writeFileSync(path, value);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    throw new SystemError(`cannot set ${key} to ${value}: ${(e as Error).message}`);
   }
 }

@@ -181,7 +181,8 @@ export function macFromIPv4(a: Addr): string {
  * the kernel's per-link fe80::/64). `linkLocal` marks 169.254.0.0/16, which a user may ask for.
  */
 export const SPECIAL_BLOCKS: ReadonlyArray<{ cidr: string; what: string; prefix: Prefix; linkLocal?: true }> = [
-  // Prefixes written out, not parsed: the IPv6 parser's first run cost `connect --ip` ~0.7 ms (a test holds them to the CIDRs).
+  // Prefixes written out, not parsed: the IPv6 parser's first run cost `connect --ip` ~0.7 ms (a test holds them to the
+  // CIDRs).
   { cidr: '0.0.0.0/8', what: '"this network"', prefix: { family: 4, base: 0n, len: 8 } },
   { cidr: '127.0.0.0/8', what: 'loopback', prefix: { family: 4, base: 0x7f000000n, len: 8 } },
   { cidr: '169.254.0.0/16', what: 'link-local', linkLocal: true, prefix: { family: 4, base: 0xa9fe0000n, len: 16 } },

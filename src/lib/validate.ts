@@ -1,4 +1,4 @@
-// Every user string that can reach `ip` is checked here first (SPEC §3, §8).
+// Every user string that can reach `ip` is checked here first (docs/reference.md §3, §8).
 import { InvalidArgumentError } from './errors.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;

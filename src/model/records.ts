@@ -55,7 +55,9 @@ export interface RecordedNetwork {
   settings: EndpointSettings;
 }
 
-/** A live endpoint: one veth pair joining one running sandbox to one network. */
+/**
+ * A live endpoint: one running sandbox's interface on one network (a veth pair, a macvlan child, or a plugin's device).
+ */
 export interface EndpointRecord {
   id: string;
   networkId: string;
@@ -107,7 +109,9 @@ export interface SandboxRecord {
   cniContainerId?: string;
   /** Next N for eth<N>: never reused within a sandbox. */
   nextIf: number;
-  /** Recorded EndpointSettings by network id, in join order, kept across stop/start (pouch's NetworkSettings.Networks). */
+  /**
+   * Recorded EndpointSettings by network id, in join order, kept across stop/start (pouch's NetworkSettings.Networks).
+   */
   networks: Record<string, RecordedNetwork>;
   hostname: string;
   /** Published ports: DNAT to the sandbox's gateway endpoint while it runs. */
@@ -122,7 +126,10 @@ export interface PortMapping {
   proto: 'tcp' | 'udp' | 'sctp';
   hostIP: string; // '' = every address (or the network's host_binding_ipv4)
   hostPort: number;
-  /** `-p 8080-8083:80`: the host port is the first free one up to this (resolved, and dropped, when the sandbox is created). */
+  /**
+   * `-p 8080-8083:80`: the host port is the first free one up to this (resolved, and dropped, when the sandbox is
+   * created).
+   */
   hostPortEnd?: number;
   containerPort: number;
 }
@@ -149,12 +156,18 @@ export interface JournalEntry {
  */
 export interface PluginCall {
   plugin: string;
-  kind: 'NetworkDriver' | 'IpamDriver' | 'ClusterStore';
+  kind: CallKind;
   method: string;
   body: Record<string, unknown>;
 }
 
-/** One `ip` invocation (argv after `ip`), optionally inside a named netns; or, with `call`, a plugin request (`args` empty). */
+/** Who a journaled call goes to: a driver or IPAM plugin, or the cluster store. */
+export type CallKind = 'NetworkDriver' | 'IpamDriver' | 'ClusterStore';
+
+/**
+ * One `ip` invocation (argv after `ip`), optionally inside a named netns; or, with `call`, a plugin request (`args`
+ * empty).
+ */
 export interface KernelCmd {
   ns?: string;
   args: string[];

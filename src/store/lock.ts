@@ -70,7 +70,8 @@ export async function acquireLock(root: string, opts: LockOptions = {}): Promise
     }
     if (waited > timeout) {
       throw new SystemError(
-        `timed out after ${Math.round(timeout / 1000)}s waiting for the netctl lock on ${root} (held by pid ${await askHolder(name)})`,
+        `timed out after ${Math.round(timeout / 1000)}s waiting for the netctl lock on ${root} (held by pid ` +
+          `${await askHolder(name)})`,
       );
     }
     await new Promise((r) => setTimeout(r, delay));

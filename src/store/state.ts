@@ -129,10 +129,9 @@ const hex = (v: number, w: number) => v.toString(16).padStart(w, '0');
 /** A slot's head and body for a journal. */
 export function slotBytes(j: JournalFile): { head: Buffer; body: Buffer } {
   const body = Buffer.from(JSON.stringify({ gen: j.gen, base: j.base, entries: j.entries, delta: j.delta }).slice(1));
-  const head = Buffer.from(
-    `{"sum":"${hex(crc32(body, 0, body.length), 8)}","len":"${hex(body.length, 8)}","boot":"${bootId()}","g":"${hex(j.gen, 12)}","d":${j.durable ? 1 : 0},`,
-    'latin1',
-  );
+  const sum = hex(crc32(body, 0, body.length), 8);
+  const text = `{"sum":"${sum}","len":"${hex(body.length, 8)}","boot":"${bootId()}","g":"${hex(j.gen, 12)}",`;
+  const head = Buffer.from(`${text}"d":${j.durable ? 1 : 0},`, 'latin1');
   if (head.length !== HEAD) throw new Error(`journal: a slot head of ${head.length} bytes`);
   return { head, body };
 }
@@ -308,7 +307,9 @@ export function readState(file: string): { doc: Doc; text: string; migrated: boo
 
 /** The Doc in a store's text, in the current schema; `migrated` when it should be written anew. */
 export function parseStore(text: string, file: string): { doc: Doc; migrated: boolean } {
-  const hint = `the file was left untouched; the previous version is ${file}.bak (cp ${file}.bak ${file}), or move it aside to start empty and run netctl restore`;
+  const hint =
+    `the file was left untouched; the previous version is ${file}.bak (cp ${file}.bak ${file}), or move ` +
+    `it aside to start empty and run netctl restore`;
   let doc = readLines(text, file);
   const lined = doc !== null;
   if (!doc) {

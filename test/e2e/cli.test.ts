@@ -115,7 +115,8 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
     const run = (words: string[]) =>
       sh(
         'bash',
-        `source ${COMPLETIONS}netctl.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _netctl; printf '%s\\n' "\${COMPREPLY[@]}"`,
+        `source ${COMPLETIONS}netctl.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); ` +
+          `COMP_CWORD=${words.length - 1}; _netctl; printf '%s\\n' "\${COMPREPLY[@]}"`,
       );
     assert.deepEqual(run(['netctl', 'dis']), ['disconnect']);
     assert.deepEqual(run(['netctl', 'rm', 'f']), ['frontend']);
@@ -128,7 +129,9 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
     const run = (words: string[]) =>
       sh(
         'zsh',
-        `compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -l -- "$@"; }; _files() { print FILES; }; compdef() { :; }; source ${COMPLETIONS}_netctl; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _netctl`,
+        `compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -l -- "$@"; }; ` +
+          `_files() { print FILES; }; compdef() { :; }; source ${COMPLETIONS}_netctl; ` +
+          `words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _netctl`,
       );
     assert.deepEqual(run(['netctl', 'inspect', 'b']), ['backend', 'bridge']);
     assert.deepEqual(run(['netctl', 'sandbox', 'rm', `${h.tag}-a`]), [A]);
@@ -156,7 +159,13 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
     assert.equal(r.code, 0);
     assert.match(
       r.err,
-      /^debug: ip -batch - <<< "link add name nc-[0-9a-f]{12} address 02(:[0-9a-f]{2}){5} type bridge\\n.*" -> exit 0 \(\d+\.\d ms\)$/m,
+      new RegExp(
+        [
+          '^debug: ip -batch - <<< "link add name nc-[0-9a-f]{12} address 02(:[0-9a-f]{2}){5} type bridge',
+          String.raw`\\n.*" -> exit 0 \(\d+\.\d ms\)$`,
+        ].join(''),
+        'm',
+      ),
     );
     assert.match(r.err, /^debug: iptables-restore --noflush -w <<< .* -> exit 0 \(\d+\.\d ms\)$/m);
   });

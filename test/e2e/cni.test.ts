@@ -1,4 +1,4 @@
-// SPEC §12: bin/netctl-cni driven as a CNI runtime drives it (CNI_* in the environment, the
+// docs/reference.md §12: bin/netctl-cni driven as a CNI runtime drives it (CNI_* in the environment, the
 // configuration on stdin), inside the test host namespace, against container namespaces the
 // test made. Asserted through the kernel (`ip -j`, ping) and netctl's own commands.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// SPEC §6-7: every bad input gets a one-line error naming the object, the right exit code,
+// docs/reference.md §6-7: every bad input gets a one-line error naming the object, the right exit code,
 // and changes nothing: the host's links, this run's netns and the store are compared around it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// SPEC §4 and §11 with real traffic, once per backend (one suite body, parametrised): NAT,
+// docs/reference.md §4 and §11 with real traffic, once per backend (one suite body, parametrised): NAT,
 // isolation, ICC, internal networks, published ports (ranges, SCTP), IPv6, gateway modes, the
 // hardening (no direct routing into nat networks, loopback-published ports closed to other
 // hosts), foreign rules left alone, and recovery after the rules are wiped.
@@ -66,7 +66,8 @@ function suite(fw: FwUnderTest) {
       assert.match(r.err, /Bind for 0\.0\.0\.0:8080 failed: port is already allocated/);
     });
 
-    it(`keeps everything in ${fw.name === 'iptables' ? 'its own chains, one jump per built-in chain' : 'the one table inet netctl'}`, () => {
+    const owns = fw.name === 'iptables' ? 'its own chains, one jump per built-in chain' : 'the one table inet netctl';
+    it(`keeps everything in ${owns}`, () => {
       fw.owned(h);
     });
 
@@ -157,77 +158,83 @@ function suite(fw: FwUnderTest) {
       h.ok('rm', 'sealed6');
     });
 
-    it('a port published on a loopback address is unreachable from another host, even routed to 127.0.0.1', async () => {
-      const l = h.name('lo');
-      h.ok('create', '--ipv6', '--subnet', '10.240.8.0/24', '--subnet', 'fd00:8::/64', 'loop');
-      h.ok(
-        'sandbox',
-        'create',
-        l,
-        '--net',
-        'loop',
-        '--ip',
-        '10.240.8.2',
-        '--ip6',
-        'fd00:8::2',
-        '-p',
-        '127.0.0.1:8091:80',
-        '-p',
-        '[::1]:8092:80',
-      );
-      await h.serve(l, 80);
-      assert.equal(h.ask(O, '192.0.2.1', 8091), '', "not through the host's other addresses");
-      assert.equal(h.ask(O, '2001:db8::1', 8092), '');
-      // The CVE-2025-54410 class: a neighbour sends to 127.0.0.1 with the host as next hop.
-      const o = (...a: string[]) => assert.equal(h.run('ip', ['-n', O, ...a]).code, 0, a.join(' '));
-      o('rule', 'add', 'pref', '100', 'to', '127.0.0.1', 'lookup', '100');
-      o('rule', 'add', 'pref', '200', 'lookup', 'local');
-      o('rule', 'del', 'pref', '0');
-      o('route', 'add', '127.0.0.1', 'via', '192.0.2.1', 'dev', 'eth0', 'table', '100');
-      assert.equal(
-        h.run('ip', [
-          'netns',
-          'exec',
-          O,
-          'sysctl',
-          '-qw',
-          'net.ipv4.conf.all.route_localnet=1',
-          'net.ipv4.conf.eth0.route_localnet=1',
-        ]).code,
-        0,
-      );
-      assert.ok(fw.dnatTo(h, '10.240.8.2', 80), 'the mapping exists');
-      assert.equal(h.ask(O, '127.0.0.1', 8091), '', 'a packet to 127.0.0.1 routed to the host goes nowhere');
-      h.ok('sandbox', 'rm', l);
-      h.ok('rm', 'loop');
-    });
+    it(
+      'a port published on a loopback address is unreachable from another host, ' + 'even routed to 127.0.0.1',
+      async () => {
+        const l = h.name('lo');
+        h.ok('create', '--ipv6', '--subnet', '10.240.8.0/24', '--subnet', 'fd00:8::/64', 'loop');
+        h.ok(
+          'sandbox',
+          'create',
+          l,
+          '--net',
+          'loop',
+          '--ip',
+          '10.240.8.2',
+          '--ip6',
+          'fd00:8::2',
+          '-p',
+          '127.0.0.1:8091:80',
+          '-p',
+          '[::1]:8092:80',
+        );
+        await h.serve(l, 80);
+        assert.equal(h.ask(O, '192.0.2.1', 8091), '', "not through the host's other addresses");
+        assert.equal(h.ask(O, '2001:db8::1', 8092), '');
+        // The CVE-2025-54410 class: a neighbour sends to 127.0.0.1 with the host as next hop.
+        const o = (...a: string[]) => assert.equal(h.run('ip', ['-n', O, ...a]).code, 0, a.join(' '));
+        o('rule', 'add', 'pref', '100', 'to', '127.0.0.1', 'lookup', '100');
+        o('rule', 'add', 'pref', '200', 'lookup', 'local');
+        o('rule', 'del', 'pref', '0');
+        o('route', 'add', '127.0.0.1', 'via', '192.0.2.1', 'dev', 'eth0', 'table', '100');
+        assert.equal(
+          h.run('ip', [
+            'netns',
+            'exec',
+            O,
+            'sysctl',
+            '-qw',
+            'net.ipv4.conf.all.route_localnet=1',
+            'net.ipv4.conf.eth0.route_localnet=1',
+          ]).code,
+          0,
+        );
+        assert.ok(fw.dnatTo(h, '10.240.8.2', 80), 'the mapping exists');
+        assert.equal(h.ask(O, '127.0.0.1', 8091), '', 'a packet to 127.0.0.1 routed to the host goes nowhere');
+        h.ok('sandbox', 'rm', l);
+        h.ok('rm', 'loop');
+      },
+    );
 
-    it('port ranges: equal ranges map port by port, a host range takes its first free port; bad ranges are refused', async () => {
-      const [r1, r2, r3] = [h.name('r1'), h.name('r2'), h.name('r3')];
-      h.ok('create', '--subnet', '10.240.10.0/24', 'ranges');
-      h.ok('sandbox', 'create', r1, '--net', 'ranges', '--ip', '10.240.10.2', '-p', '8100-8102:80-82');
-      h.ok('sandbox', 'create', r2, '--net', 'ranges', '--ip', '10.240.10.3', '-p', '8110-8111:80');
-      h.ok('sandbox', 'create', r3, '--net', 'ranges', '--ip', '10.240.10.4', '-p', '8110-8111:80');
-      await h.serve(r1, 82);
-      await h.serve(r3, 80);
-      assert.equal(h.ask(O, '192.0.2.1', 8102), '192.0.2.2', '8102 -> 82');
-      assert.equal(h.ask(O, '192.0.2.1', 8111), '192.0.2.2', "r3 took 8111, 8110 being r2's");
-      const bad = h.netctl('sandbox', 'create', h.name('r4'), '--net', 'ranges', '-p', '8120-8123:80-81');
-      assert.equal(bad.code, 125);
-      assert.match(
-        bad.err,
-        /invalid published port "8120-8123:80-81": host ports 8120-8123 and container ports 80-81 differ in length/,
-      );
-      const full = h.netctl('sandbox', 'create', h.name('r5'), '--net', 'ranges', '-p', '8110-8111:80');
-      assert.equal(full.code, 1);
-      assert.match(full.err, /Bind for 0\.0\.0\.0:8110-8111 failed: every port of the range is already allocated/);
-      const taken = h.netctl('sandbox', 'create', h.name('r6'), '--net', 'ranges', '-p', '8099-8100:79-80');
-      assert.equal(taken.code, 1);
-      assert.match(taken.err, /Bind for 0\.0\.0\.0:8100 failed: port is already allocated/);
-      assert.equal(h.netnsExists(h.name('r6')), false, 'nothing half done');
-      h.ok('sandbox', 'rm', r1, r2, r3);
-      h.ok('rm', 'ranges');
-    });
+    it(
+      'port ranges: equal ranges map port by port, a host range takes its first free port; ' + 'bad ranges are refused',
+      async () => {
+        const [r1, r2, r3] = [h.name('r1'), h.name('r2'), h.name('r3')];
+        h.ok('create', '--subnet', '10.240.10.0/24', 'ranges');
+        h.ok('sandbox', 'create', r1, '--net', 'ranges', '--ip', '10.240.10.2', '-p', '8100-8102:80-82');
+        h.ok('sandbox', 'create', r2, '--net', 'ranges', '--ip', '10.240.10.3', '-p', '8110-8111:80');
+        h.ok('sandbox', 'create', r3, '--net', 'ranges', '--ip', '10.240.10.4', '-p', '8110-8111:80');
+        await h.serve(r1, 82);
+        await h.serve(r3, 80);
+        assert.equal(h.ask(O, '192.0.2.1', 8102), '192.0.2.2', '8102 -> 82');
+        assert.equal(h.ask(O, '192.0.2.1', 8111), '192.0.2.2', "r3 took 8111, 8110 being r2's");
+        const bad = h.netctl('sandbox', 'create', h.name('r4'), '--net', 'ranges', '-p', '8120-8123:80-81');
+        assert.equal(bad.code, 125);
+        assert.match(
+          bad.err,
+          /invalid published port "8120-8123:80-81": host ports 8120-8123 and container ports 80-81 differ in length/,
+        );
+        const full = h.netctl('sandbox', 'create', h.name('r5'), '--net', 'ranges', '-p', '8110-8111:80');
+        assert.equal(full.code, 1);
+        assert.match(full.err, /Bind for 0\.0\.0\.0:8110-8111 failed: every port of the range is already allocated/);
+        const taken = h.netctl('sandbox', 'create', h.name('r6'), '--net', 'ranges', '-p', '8099-8100:79-80');
+        assert.equal(taken.code, 1);
+        assert.match(taken.err, /Bind for 0\.0\.0\.0:8100 failed: port is already allocated/);
+        assert.equal(h.netnsExists(h.name('r6')), false, 'nothing half done');
+        h.ok('sandbox', 'rm', r1, r2, r3);
+        h.ok('rm', 'ranges');
+      },
+    );
 
     it('SCTP published ports get their rules (the kernel here has no SCTP sockets to carry traffic)', () => {
       const s = h.name('sctp');
@@ -238,81 +245,84 @@ function suite(fw: FwUnderTest) {
       assert.equal(fw.publishes(h, 'sctp', 8130), false);
     });
 
-    it('gateway modes: routed (no NAT, the published container port open to routing), nat-unprotected, isolated', async () => {
-      const [r, u, i] = [h.name('gr'), h.name('gu'), h.name('gi')];
-      h.ok(
-        'create',
-        '--subnet',
-        '10.240.11.0/24',
-        '-o',
-        'com.docker.network.bridge.gateway_mode_ipv4=routed',
-        'routed',
-      );
-      h.ok(
-        'create',
-        '--subnet',
-        '10.240.12.0/24',
-        '-o',
-        'com.docker.network.bridge.gateway_mode_ipv4=nat-unprotected',
-        'unprot',
-      );
-      h.ok('sandbox', 'create', r, '--net', 'routed', '--ip', '10.240.11.2', '-p', '8140:80');
-      h.ok('sandbox', 'create', u, '--net', 'unprot', '--ip', '10.240.12.2');
-      for (const port of [80, 81]) await h.serve(r, port);
-      await h.serve(u, 81);
-      assert.equal(h.ask(O, '10.240.11.2', 80), '192.0.2.2', 'routed: the published container port, directly');
-      assert.equal(h.ask(O, '10.240.11.2', 81), '', 'routed: an unpublished port stays closed');
-      assert.equal(h.ask(O, '192.0.2.1', 8140), '', 'routed: the host port is not used');
-      assert.equal(h.ask(r, '192.0.2.2', 9000), '10.240.11.2', 'routed: no masquerade');
-      assert.equal(h.ask(O, '10.240.12.2', 81), '192.0.2.2', 'nat-unprotected: direct routing to any port');
-      assert.equal(h.ask(u, '192.0.2.2', 9000), '192.0.2.1', 'nat-unprotected: still masqueraded');
-      const noInternal = h.netctl(
-        'create',
-        '--subnet',
-        '10.240.13.0/24',
-        '-o',
-        'com.docker.network.bridge.gateway_mode_ipv4=isolated',
-        'iso',
-      );
-      assert.equal(noInternal.code, 1);
-      assert.match(
-        noInternal.err,
-        /network iso: gateway mode isolated \(com\.docker\.network\.bridge\.gateway_mode_ipv4\) needs --internal/,
-      );
-      const badMode = h.netctl('create', '-o', 'com.docker.network.bridge.gateway_mode_ipv6=open', 'iso');
-      assert.equal(badMode.code, 1);
-      assert.match(badMode.err, /failed to parse com\.docker\.network\.bridge\.gateway_mode_ipv6 value: open/);
-      h.ok(
-        'create',
-        '--internal',
-        '--subnet',
-        '10.240.13.0/24',
-        '-o',
-        'com.docker.network.bridge.gateway_mode_ipv4=isolated',
-        'iso',
-      );
-      const [i2] = [h.name('gi2')];
-      h.ok('sandbox', 'create', i, '--net', 'iso', '--ip', '10.240.13.2');
-      h.ok('sandbox', 'create', i2, '--net', 'iso', '--ip', '10.240.13.3');
-      assert.ok(h.ping(i, '10.240.13.3'), 'peers talk');
-      const id = (JSON.parse(h.ok('inspect', 'iso')) as Array<{ Id: string }>)[0]?.Id.slice(0, 12) ?? '';
-      assert.deepEqual(h.addrs(h.ns)[`nc-${id}`] ?? [], [], 'no gateway address on the bridge');
-      assert.ok(
-        h.links().some((l) => l.ifname === `nc-${id}`),
-        'not vacuous: the bridge exists',
-      );
-      assert.equal(h.ping(i, '10.240.13.1'), false, 'nothing answers at the gateway address');
-      assert.deepEqual(
-        h
-          .netctl('doctor')
-          .out.split('\n')
-          .filter((l) => l.startsWith('drift:')),
-        [],
-        'doctor expects no gateway address',
-      );
-      h.ok('sandbox', 'rm', r, u, i, i2);
-      h.ok('rm', 'routed', 'unprot', 'iso');
-    });
+    it(
+      'gateway modes: ' + 'routed (no NAT, the published container port open to routing), nat-unprotected, isolated',
+      async () => {
+        const [r, u, i] = [h.name('gr'), h.name('gu'), h.name('gi')];
+        h.ok(
+          'create',
+          '--subnet',
+          '10.240.11.0/24',
+          '-o',
+          'com.docker.network.bridge.gateway_mode_ipv4=routed',
+          'routed',
+        );
+        h.ok(
+          'create',
+          '--subnet',
+          '10.240.12.0/24',
+          '-o',
+          'com.docker.network.bridge.gateway_mode_ipv4=nat-unprotected',
+          'unprot',
+        );
+        h.ok('sandbox', 'create', r, '--net', 'routed', '--ip', '10.240.11.2', '-p', '8140:80');
+        h.ok('sandbox', 'create', u, '--net', 'unprot', '--ip', '10.240.12.2');
+        for (const port of [80, 81]) await h.serve(r, port);
+        await h.serve(u, 81);
+        assert.equal(h.ask(O, '10.240.11.2', 80), '192.0.2.2', 'routed: the published container port, directly');
+        assert.equal(h.ask(O, '10.240.11.2', 81), '', 'routed: an unpublished port stays closed');
+        assert.equal(h.ask(O, '192.0.2.1', 8140), '', 'routed: the host port is not used');
+        assert.equal(h.ask(r, '192.0.2.2', 9000), '10.240.11.2', 'routed: no masquerade');
+        assert.equal(h.ask(O, '10.240.12.2', 81), '192.0.2.2', 'nat-unprotected: direct routing to any port');
+        assert.equal(h.ask(u, '192.0.2.2', 9000), '192.0.2.1', 'nat-unprotected: still masqueraded');
+        const noInternal = h.netctl(
+          'create',
+          '--subnet',
+          '10.240.13.0/24',
+          '-o',
+          'com.docker.network.bridge.gateway_mode_ipv4=isolated',
+          'iso',
+        );
+        assert.equal(noInternal.code, 1);
+        assert.match(
+          noInternal.err,
+          /network iso: gateway mode isolated \(com\.docker\.network\.bridge\.gateway_mode_ipv4\) needs --internal/,
+        );
+        const badMode = h.netctl('create', '-o', 'com.docker.network.bridge.gateway_mode_ipv6=open', 'iso');
+        assert.equal(badMode.code, 1);
+        assert.match(badMode.err, /failed to parse com\.docker\.network\.bridge\.gateway_mode_ipv6 value: open/);
+        h.ok(
+          'create',
+          '--internal',
+          '--subnet',
+          '10.240.13.0/24',
+          '-o',
+          'com.docker.network.bridge.gateway_mode_ipv4=isolated',
+          'iso',
+        );
+        const [i2] = [h.name('gi2')];
+        h.ok('sandbox', 'create', i, '--net', 'iso', '--ip', '10.240.13.2');
+        h.ok('sandbox', 'create', i2, '--net', 'iso', '--ip', '10.240.13.3');
+        assert.ok(h.ping(i, '10.240.13.3'), 'peers talk');
+        const id = (JSON.parse(h.ok('inspect', 'iso')) as Array<{ Id: string }>)[0]?.Id.slice(0, 12) ?? '';
+        assert.deepEqual(h.addrs(h.ns)[`nc-${id}`] ?? [], [], 'no gateway address on the bridge');
+        assert.ok(
+          h.links().some((l) => l.ifname === `nc-${id}`),
+          'not vacuous: the bridge exists',
+        );
+        assert.equal(h.ping(i, '10.240.13.1'), false, 'nothing answers at the gateway address');
+        assert.deepEqual(
+          h
+            .netctl('doctor')
+            .out.split('\n')
+            .filter((l) => l.startsWith('drift:')),
+          [],
+          'doctor expects no gateway address',
+        );
+        h.ok('sandbox', 'rm', r, u, i, i2);
+        h.ok('rm', 'routed', 'unprot', 'iso');
+      },
+    );
 
     it('host mode shares the host namespace and cannot be connected', () => {
       const s = h.name('hostmode');
@@ -355,39 +365,44 @@ function suite(fw: FwUnderTest) {
       assert.ok(fw.mentions(h, '10.240.2.11'));
     });
 
-    it('after the rules are wiped and a bridge deleted, doctor reports it and restore brings traffic back, idempotently', async () => {
-      await h.serve(B, 80);
-      // The incremental updates so far must have produced exactly what a full rewrite produces.
-      const incremental = fw.rules(h);
-      const bridge =
-        h.links().find((l) => l.ifname.startsWith('nc-') && h.links().some((v) => v.master === l.ifname))?.ifname ?? '';
-      fw.wipe(h);
-      assert.equal(inHost('link', 'del', bridge).code, 0);
-      assert.equal(h.ping(A, '10.240.1.11'), false);
-      const d = h.netctl('doctor');
-      assert.equal(d.code, 1);
-      assert.match(d.out, new RegExp(`^firewall backend: ${fw.name}$`, 'm'));
-      assert.match(d.out, /^drift: firewall: /m);
-      assert.equal(
-        h.ok('inspect', 'backend', '-f', '{{.Status.Firewall.Backend}}'),
-        `${fw.name}\n`,
-        'inspect names the backend too',
-      );
-      const out = h.ok('restore');
-      assert.match(out, new RegExp(`restored bridge ${bridge}`));
-      assert.ok(h.ping(A, '10.240.1.11'), 'bridge traffic back');
-      assert.equal(h.ask(O, '192.0.2.1', 8080), '192.0.2.2', 'published port back');
-      assert.equal(h.ask(A, '192.0.2.2', 9000), '192.0.2.1', 'masquerade back');
-      assert.equal(h.ping(A, '10.240.2.12'), false, 'isolation back');
-      assert.equal(h.ask(O, '10.240.1.11', 80), '', 'direct routing dropped again');
-      assert.deepEqual(fw.rules(h), incremental, 'full rewrite == the sum of incremental changes');
-      const links = JSON.stringify(h.links());
-      const rules = fw.rules(h);
-      assert.equal(h.ok('restore'), '', 'second restore repairs nothing');
-      assert.equal(JSON.stringify(h.links()), links);
-      assert.deepEqual(fw.rules(h), rules);
-      assert.equal(h.netctl('doctor').code, 0, 'doctor finds nothing');
-    });
+    it(
+      'after the rules are wiped and a bridge deleted, doctor reports it and restore brings traffic back, ' +
+        'idempotently',
+      async () => {
+        await h.serve(B, 80);
+        // The incremental updates so far must have produced exactly what a full rewrite produces.
+        const incremental = fw.rules(h);
+        const bridge =
+          h.links().find((l) => l.ifname.startsWith('nc-') && h.links().some((v) => v.master === l.ifname))?.ifname ??
+          '';
+        fw.wipe(h);
+        assert.equal(inHost('link', 'del', bridge).code, 0);
+        assert.equal(h.ping(A, '10.240.1.11'), false);
+        const d = h.netctl('doctor');
+        assert.equal(d.code, 1);
+        assert.match(d.out, new RegExp(`^firewall backend: ${fw.name}$`, 'm'));
+        assert.match(d.out, /^drift: firewall: /m);
+        assert.equal(
+          h.ok('inspect', 'backend', '-f', '{{.Status.Firewall.Backend}}'),
+          `${fw.name}\n`,
+          'inspect names the backend too',
+        );
+        const out = h.ok('restore');
+        assert.match(out, new RegExp(`restored bridge ${bridge}`));
+        assert.ok(h.ping(A, '10.240.1.11'), 'bridge traffic back');
+        assert.equal(h.ask(O, '192.0.2.1', 8080), '192.0.2.2', 'published port back');
+        assert.equal(h.ask(A, '192.0.2.2', 9000), '192.0.2.1', 'masquerade back');
+        assert.equal(h.ping(A, '10.240.2.12'), false, 'isolation back');
+        assert.equal(h.ask(O, '10.240.1.11', 80), '', 'direct routing dropped again');
+        assert.deepEqual(fw.rules(h), incremental, 'full rewrite == the sum of incremental changes');
+        const links = JSON.stringify(h.links());
+        const rules = fw.rules(h);
+        assert.equal(h.ok('restore'), '', 'second restore repairs nothing');
+        assert.equal(JSON.stringify(h.links()), links);
+        assert.deepEqual(fw.rules(h), rules);
+        assert.equal(h.netctl('doctor').code, 0, 'doctor finds nothing');
+      },
+    );
   });
 }
 

@@ -1,4 +1,4 @@
-// SPEC §10 macvlan on real namespaces. The "LAN" is a veth pair made by the test: one end
+// docs/reference.md §10 macvlan on real namespaces. The "LAN" is a veth pair made by the test: one end
 // (<tag>p) is the parent interface in the test host, the other end is eth0 of a foreign netns
 // with 198.51.100.254/24 (the LAN's router, used as the network's gateway). Every endpoint must
 // be a macvlan child of the parent made inside the sandbox, with no bridge, no veth in the host
@@ -64,7 +64,8 @@ describe('macvlan networks end to end', { skip: !isRoot && 'needs root' }, () =>
       .out.replace(/^#.*$/gm, '')
       .replace(/\[\d+:\d+\]/g, '');
 
-  const inspect = (name: string) => (JSON.parse(h.ok('inspect', name)) as Array<Record<string, any>>)[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const inspect = (name: string) => (JSON.parse(h.ok('inspect', name)) as Array<Record<string, any>>)[0];
 
   /** A macvlan endpoint as the kernel shows it: a child of P in `mode`, with its address and default route. */
   const assertMacvlanEndpoint = (ns: string, ifname: string, cidr: string, gateway: string, mode = 'bridge') => {
@@ -149,32 +150,38 @@ describe('macvlan networks end to end', { skip: !isRoot && 'needs root' }, () =>
     assert.equal(h.ok('ls', '--format', '{{.Name}} {{.Driver}}', '-f', 'driver=macvlan'), 'lan macvlan\n');
   });
 
-  it('each endpoint is a macvlan child of the parent made inside the sandbox as eth0, with address and default route', () => {
-    const linksBefore = hostLinkNames();
-    h.ok('sandbox', 'create', A, '--net', 'lan');
-    h.ok('sandbox', 'create', B, '--net', 'lan', '--ip', '198.51.100.50');
-    assert.deepEqual(hostLinkNames(), linksBefore, 'no veth (nor anything else) left in the host');
-    assertMacvlanEndpoint(A, 'eth0', '198.51.100.1/24', LAN_GW);
-    assertMacvlanEndpoint(B, 'eth0', '198.51.100.50/24', LAN_GW);
-    assert.deepEqual(
-      h
-        .links(A)
-        .map((l) => l.ifname)
-        .sort(),
-      ['eth0', 'lo'],
-    );
-    assert.notEqual(
-      h.links(A).find((l) => l.ifname === 'eth0')?.address,
-      h.links(B).find((l) => l.ifname === 'eth0')?.address,
-      'distinct MACs',
-    );
-    assert.doesNotMatch(rules(), new RegExp(`netctl:${lanId.slice(0, 12)}`), 'still no iptables rule');
-    assert.deepEqual(parentState(), parentBefore, 'parent unchanged');
-    const names = Object.values(inspect('lan')?.['Containers'] as Record<string, { Name: string; IPv4Address: string }>)
-      .map((c) => `${c.Name}=${c.IPv4Address}`)
-      .sort();
-    assert.deepEqual(names, [`${A}=198.51.100.1/24`, `${B}=198.51.100.50/24`].sort());
-  });
+  it(
+    'each endpoint is a macvlan child of the parent made inside the sandbox as eth0, ' +
+      'with address and default route',
+    () => {
+      const linksBefore = hostLinkNames();
+      h.ok('sandbox', 'create', A, '--net', 'lan');
+      h.ok('sandbox', 'create', B, '--net', 'lan', '--ip', '198.51.100.50');
+      assert.deepEqual(hostLinkNames(), linksBefore, 'no veth (nor anything else) left in the host');
+      assertMacvlanEndpoint(A, 'eth0', '198.51.100.1/24', LAN_GW);
+      assertMacvlanEndpoint(B, 'eth0', '198.51.100.50/24', LAN_GW);
+      assert.deepEqual(
+        h
+          .links(A)
+          .map((l) => l.ifname)
+          .sort(),
+        ['eth0', 'lo'],
+      );
+      assert.notEqual(
+        h.links(A).find((l) => l.ifname === 'eth0')?.address,
+        h.links(B).find((l) => l.ifname === 'eth0')?.address,
+        'distinct MACs',
+      );
+      assert.doesNotMatch(rules(), new RegExp(`netctl:${lanId.slice(0, 12)}`), 'still no iptables rule');
+      assert.deepEqual(parentState(), parentBefore, 'parent unchanged');
+      const names = Object.values(
+        inspect('lan')?.['Containers'] as Record<string, { Name: string; IPv4Address: string }>,
+      )
+        .map((c) => `${c.Name}=${c.IPv4Address}`)
+        .sort();
+      assert.deepEqual(names, [`${A}=198.51.100.1/24`, `${B}=198.51.100.50/24`].sort());
+    },
+  );
 
   it('bridge mode: sandboxes reach each other and the LAN, over the parent', () => {
     assert.ok(h.ping(A, LAN_GW), 'A reaches the LAN gateway');
@@ -393,34 +400,37 @@ describe('macvlan networks end to end', { skip: !isRoot && 'needs root' }, () =>
     assert.equal(h.netctl('inspect', 'lan').code, 1);
   });
 
-  it('macvlan_mode=private, default gateway: children of one parent do not reach each other, the LAN still answers', () => {
-    const [D, E] = [h.name('d'), h.name('e')];
-    h.ok(
-      'create',
-      '-d',
-      'macvlan',
-      '-o',
-      `parent=${P}`,
-      '-o',
-      'macvlan_mode=private',
-      '--subnet',
-      '198.51.100.0/24',
-      'priv',
-    );
-    const nw = inspect('priv');
-    assert.equal(nw?.['Driver'], 'macvlan');
-    assert.equal(nw?.['Options']?.macvlan_mode, 'private');
-    assert.equal(nw?.['IPAM']?.Config?.[0]?.Gateway, '198.51.100.1', 'gateway: first address of the subnet');
-    h.ok('sandbox', 'create', D, '--net', 'priv');
-    h.ok('sandbox', 'create', E, '--net', 'priv');
-    assertMacvlanEndpoint(D, 'eth0', '198.51.100.2/24', '198.51.100.1', 'private');
-    assertMacvlanEndpoint(E, 'eth0', '198.51.100.3/24', '198.51.100.1', 'private');
-    assert.ok(h.ping(D, LAN_GW), 'D reaches the LAN (on-link)');
-    assert.ok(h.ping(E, LAN_GW), 'E reaches the LAN (on-link)');
-    assert.equal(h.ping(D, '198.51.100.3'), false, 'private: D does not reach E');
-    assert.equal(h.ping(E, '198.51.100.2'), false, 'private: E does not reach D');
-    h.ok('sandbox', 'rm', D, E);
-    h.ok('rm', 'priv');
-    assert.deepEqual(parentState(), parentBefore, 'parent unchanged');
-  });
+  it(
+    'macvlan_mode=private, default gateway: ' + 'children of one parent do not reach each other, the LAN still answers',
+    () => {
+      const [D, E] = [h.name('d'), h.name('e')];
+      h.ok(
+        'create',
+        '-d',
+        'macvlan',
+        '-o',
+        `parent=${P}`,
+        '-o',
+        'macvlan_mode=private',
+        '--subnet',
+        '198.51.100.0/24',
+        'priv',
+      );
+      const nw = inspect('priv');
+      assert.equal(nw?.['Driver'], 'macvlan');
+      assert.equal(nw?.['Options']?.macvlan_mode, 'private');
+      assert.equal(nw?.['IPAM']?.Config?.[0]?.Gateway, '198.51.100.1', 'gateway: first address of the subnet');
+      h.ok('sandbox', 'create', D, '--net', 'priv');
+      h.ok('sandbox', 'create', E, '--net', 'priv');
+      assertMacvlanEndpoint(D, 'eth0', '198.51.100.2/24', '198.51.100.1', 'private');
+      assertMacvlanEndpoint(E, 'eth0', '198.51.100.3/24', '198.51.100.1', 'private');
+      assert.ok(h.ping(D, LAN_GW), 'D reaches the LAN (on-link)');
+      assert.ok(h.ping(E, LAN_GW), 'E reaches the LAN (on-link)');
+      assert.equal(h.ping(D, '198.51.100.3'), false, 'private: D does not reach E');
+      assert.equal(h.ping(E, '198.51.100.2'), false, 'private: E does not reach D');
+      h.ok('sandbox', 'rm', D, E);
+      h.ok('rm', 'priv');
+      assert.deepEqual(parentState(), parentBefore, 'parent unchanged');
+    },
+  );
 });

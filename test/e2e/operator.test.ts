@@ -1,4 +1,4 @@
-// SPEC §13 on real namespaces: addresses kept across stop/start, IPAM usage in inspect, the
+// docs/reference.md §13 on real namespaces: addresses kept across stop/start, IPAM usage in inspect, the
 // ls fields, and the predefined bridge's options.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -32,50 +32,53 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
   const usage = (net: string, subnet: string) =>
     (JSON.parse(h.ok('inspect', net)) as Inspected)[0]?.Status.IPAM.Subnets[subnet];
 
-  it('stop keeps the addresses reserved, a competing connect is refused naming the holder, start brings them back', () => {
-    const [a, b, c] = [h.name('keep'), h.name('rival'), h.name('third')];
-    h.ok('sandbox', 'create', a, '--net', 'ops');
-    h.ok('connect', 'bridge', a);
-    const ip = h.addrs(a)['eth0']?.[0] ?? '';
-    const bridgeIp = h.addrs(a)['eth1']?.[0] ?? '';
-    assert.equal(ip, '10.233.1.2/24');
-    h.ok('sandbox', 'stop', a);
-    assert.equal(h.netnsExists(a), false);
-    const r = h.netctl('sandbox', 'create', b, '--net', 'ops', '--ip', '10.233.1.2');
-    assert.equal(r.code, 1);
-    assert.match(
-      r.err,
-      new RegExp(`Address already in use: 10\\.233\\.1\\.2 \\(reserved by stopped container ${a}\\)`),
-    );
-    assert.equal(h.netnsExists(b), false, 'the refused create left no netns');
-    // A dynamic address skips the kept one, on a user network and on the default bridge.
-    h.ok('sandbox', 'create', b, '--net', 'ops');
-    h.ok('connect', 'bridge', b);
-    assert.deepEqual(h.addrs(b)['eth0'], ['10.233.1.3/24']);
-    assert.notDeepEqual(h.addrs(b)['eth1'], [bridgeIp]);
-    h.ok('sandbox', 'start', a);
-    assert.deepEqual(h.addrs(a)['eth2'], [ip], 'the same address on the user network');
-    assert.deepEqual(h.addrs(a)['eth3'], [bridgeIp], 'and on the default bridge');
-    assert.ok(h.ping(b, '10.233.1.2'), 'and it carries traffic');
-    // disconnect of a stopped sandbox releases the address; so does rm.
-    h.ok('sandbox', 'stop', a);
-    h.ok('disconnect', 'ops', a);
-    h.ok('sandbox', 'create', c, '--net', 'ops');
-    assert.deepEqual(h.addrs(c)['eth0'], ['10.233.1.2/24'], 'released by disconnect');
-    h.ok('sandbox', 'rm', c);
-    h.ok('connect', 'ops', a);
-    h.ok('sandbox', 'start', a);
-    h.ok('sandbox', 'stop', a);
-    h.ok('sandbox', 'rm', a);
-    h.ok('sandbox', 'create', c, '--net', 'ops', '--ip', '10.233.1.2');
-    h.ok('sandbox', 'rm', b, c);
-    assert.equal(
-      h.store().networks &&
-        Object.values(h.store().networks).some((n) => 'reserved' in (n as unknown as { ipam: object }).ipam),
-      false,
-      'no reservation left',
-    );
-  });
+  it(
+    'stop keeps the addresses reserved, ' + 'a competing connect is refused naming the holder, start brings them back',
+    () => {
+      const [a, b, c] = [h.name('keep'), h.name('rival'), h.name('third')];
+      h.ok('sandbox', 'create', a, '--net', 'ops');
+      h.ok('connect', 'bridge', a);
+      const ip = h.addrs(a)['eth0']?.[0] ?? '';
+      const bridgeIp = h.addrs(a)['eth1']?.[0] ?? '';
+      assert.equal(ip, '10.233.1.2/24');
+      h.ok('sandbox', 'stop', a);
+      assert.equal(h.netnsExists(a), false);
+      const r = h.netctl('sandbox', 'create', b, '--net', 'ops', '--ip', '10.233.1.2');
+      assert.equal(r.code, 1);
+      assert.match(
+        r.err,
+        new RegExp(`Address already in use: 10\\.233\\.1\\.2 \\(reserved by stopped container ${a}\\)`),
+      );
+      assert.equal(h.netnsExists(b), false, 'the refused create left no netns');
+      // A dynamic address skips the kept one, on a user network and on the default bridge.
+      h.ok('sandbox', 'create', b, '--net', 'ops');
+      h.ok('connect', 'bridge', b);
+      assert.deepEqual(h.addrs(b)['eth0'], ['10.233.1.3/24']);
+      assert.notDeepEqual(h.addrs(b)['eth1'], [bridgeIp]);
+      h.ok('sandbox', 'start', a);
+      assert.deepEqual(h.addrs(a)['eth2'], [ip], 'the same address on the user network');
+      assert.deepEqual(h.addrs(a)['eth3'], [bridgeIp], 'and on the default bridge');
+      assert.ok(h.ping(b, '10.233.1.2'), 'and it carries traffic');
+      // disconnect of a stopped sandbox releases the address; so does rm.
+      h.ok('sandbox', 'stop', a);
+      h.ok('disconnect', 'ops', a);
+      h.ok('sandbox', 'create', c, '--net', 'ops');
+      assert.deepEqual(h.addrs(c)['eth0'], ['10.233.1.2/24'], 'released by disconnect');
+      h.ok('sandbox', 'rm', c);
+      h.ok('connect', 'ops', a);
+      h.ok('sandbox', 'start', a);
+      h.ok('sandbox', 'stop', a);
+      h.ok('sandbox', 'rm', a);
+      h.ok('sandbox', 'create', c, '--net', 'ops', '--ip', '10.233.1.2');
+      h.ok('sandbox', 'rm', b, c);
+      assert.equal(
+        h.store().networks &&
+          Object.values(h.store().networks).some((n) => 'reserved' in (n as unknown as { ipam: object }).ipam),
+        false,
+        'no reservation left',
+      );
+    },
+  );
 
   it('inspect counts addresses in use and available, per subnet, as Docker 29', () => {
     h.ok(

@@ -31,7 +31,10 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
       ...args,
     ]);
 
-  /** Store and kernel agree (doctor also reports netctl's leftovers), and no netns or name files outlive their sandbox. */
+  /**
+   * Store and kernel agree (doctor also reports netctl's leftovers), and no netns or name files outlive
+   * their sandbox.
+   */
   const doctorClean = (why: string) => {
     const d = h.netctl('doctor');
     assert.equal(d.code, 0, `${why}: doctor found drift:\n${d.out}${d.err}`);
@@ -78,8 +81,10 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
       process.execPath,
       '--input-type=module',
       '-e',
-      `const { acquireLock } = await import(${JSON.stringify(new URL('../../src/store/lock.js', import.meta.url).href)});
-       const release = await acquireLock(${JSON.stringify(h.root)}); console.log('held'); setTimeout(() => release().then(() => process.exit(0)), 1800);`,
+      'const { acquireLock } = await import(' +
+        `${JSON.stringify(new URL('../../src/store/lock.js', import.meta.url).href)});\n` +
+        `       const release = await acquireLock(${JSON.stringify(h.root)}); console.log('held'); ` +
+        'setTimeout(() => release().then(() => process.exit(0)), 1800);',
     ]);
     await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
     const r = await h.netctlAsync('create', '--subnet', '10.244.0.0/24', 'waiter');

@@ -1,4 +1,4 @@
-// SPEC §10 IPAM plugins (`--ipam-driver NAME`) on real namespaces: the test plugin hands out the
+// docs/reference.md §10 IPAM plugins (`--ipam-driver NAME`) on real namespaces: the test plugin hands out the
 // pool and the addresses (its own order: gateway .1, endpoints from .200 down, which netctl's
 // IPAM would never pick), for a remote network driver and for the built-in bridge. Every call is
 // recorded; failures release what the plugin gave.
@@ -51,44 +51,48 @@ describe('IPAM plugins end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(calls(), []);
   });
 
-  it('create with a remote driver: the pool and gateway come from RequestPool and RequestAddress, before CreateNetwork', async () => {
-    await ok(
-      'create',
-      '-d',
-      'both',
-      '--ipam-driver',
-      'both',
-      '--subnet',
-      '10.78.0.0/24',
-      '--ipam-opt',
-      'zone=a',
-      'ipnet',
-    );
-    const pool = p.calls.find((c) => c.method === 'IpamDriver.RequestPool')?.body;
-    const gw = p.calls.find((c) => c.method === 'IpamDriver.RequestAddress')?.body;
-    assert.deepEqual(calls(), [
-      'GetCapabilities',
-      'GetCapabilities',
-      'GetDefaultAddressSpaces',
-      'RequestPool',
-      'RequestAddress',
-      'CreateNetwork',
-    ]);
-    assert.deepEqual(pool, {
-      AddressSpace: 'plugin-local',
-      Pool: '10.78.0.0/24',
-      SubPool: '',
-      Options: { zone: 'a' },
-      V6: false,
-    });
-    assert.deepEqual(gw?.['Options'], { RequestAddressType: 'com.docker.network.gateway' });
-    const nw = await inspect('ipnet');
-    assert.equal(nw.IPAM.Driver, 'both');
-    assert.deepEqual(
-      nw.IPAM.Config.map((c: { Subnet: string; Gateway: string }) => [c.Subnet, c.Gateway]),
-      [['10.78.0.0/24', '10.78.0.1']],
-    );
-  });
+  it(
+    'create with a remote driver: the pool and gateway come from RequestPool and RequestAddress, ' +
+      'before CreateNetwork',
+    async () => {
+      await ok(
+        'create',
+        '-d',
+        'both',
+        '--ipam-driver',
+        'both',
+        '--subnet',
+        '10.78.0.0/24',
+        '--ipam-opt',
+        'zone=a',
+        'ipnet',
+      );
+      const pool = p.calls.find((c) => c.method === 'IpamDriver.RequestPool')?.body;
+      const gw = p.calls.find((c) => c.method === 'IpamDriver.RequestAddress')?.body;
+      assert.deepEqual(calls(), [
+        'GetCapabilities',
+        'GetCapabilities',
+        'GetDefaultAddressSpaces',
+        'RequestPool',
+        'RequestAddress',
+        'CreateNetwork',
+      ]);
+      assert.deepEqual(pool, {
+        AddressSpace: 'plugin-local',
+        Pool: '10.78.0.0/24',
+        SubPool: '',
+        Options: { zone: 'a' },
+        V6: false,
+      });
+      assert.deepEqual(gw?.['Options'], { RequestAddressType: 'com.docker.network.gateway' });
+      const nw = await inspect('ipnet');
+      assert.equal(nw.IPAM.Driver, 'both');
+      assert.deepEqual(
+        nw.IPAM.Config.map((c: { Subnet: string; Gateway: string }) => [c.Subnet, c.Gateway]),
+        [['10.78.0.0/24', '10.78.0.1']],
+      );
+    },
+  );
 
   it('connect: RequestAddress, then CreateEndpoint with that address; two sandboxes talk', async () => {
     await ok('sandbox', 'create', A, '--net', 'ipnet');
@@ -111,54 +115,63 @@ describe('IPAM plugins end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.ok(h.ping(A, '10.78.0.50'));
   });
 
-  it('Err at CreateEndpoint: ReleaseAddress gives the address back; Err at RequestAddress: nothing to undo', async () => {
-    const store = h.storeText();
-    for (const [at, seen] of [
-      ['CreateEndpoint', ['RequestAddress', 'CreateEndpoint', 'ReleaseAddress']],
-      ['Join', ['RequestAddress', 'CreateEndpoint', 'Join', 'DeleteEndpoint', 'ReleaseAddress']],
-      ['RequestAddress', ['RequestAddress']],
-    ] as const) {
-      p.failOn.add(at);
-      const r = await run('sandbox', 'create', C, '--net', 'ipnet');
-      p.failOn.clear();
-      assert.equal(r.err.trim(), `Error: remote driver both: injected failure at ${at}`);
-      assert.deepEqual(calls(), seen);
-      assert.equal(h.storeText(), store);
-      assert.ok(!h.netnsExists(C));
-    }
-    // .200 went back to the plugin each time: C gets .199 only because A holds .200.
-    await ok('sandbox', 'create', C, '--net', 'ipnet');
-    assert.deepEqual(h.addrs(C)['eth0'], ['10.78.0.199/24']);
-    calls();
-  });
+  it(
+    'Err at CreateEndpoint: ReleaseAddress gives the address back; ' + 'Err at RequestAddress: nothing to undo',
+    async () => {
+      const store = h.storeText();
+      for (const [at, seen] of [
+        ['CreateEndpoint', ['RequestAddress', 'CreateEndpoint', 'ReleaseAddress']],
+        ['Join', ['RequestAddress', 'CreateEndpoint', 'Join', 'DeleteEndpoint', 'ReleaseAddress']],
+        ['RequestAddress', ['RequestAddress']],
+      ] as const) {
+        p.failOn.add(at);
+        const r = await run('sandbox', 'create', C, '--net', 'ipnet');
+        p.failOn.clear();
+        assert.equal(r.err.trim(), `Error: remote driver both: injected failure at ${at}`);
+        assert.deepEqual(calls(), seen);
+        assert.equal(h.storeText(), store);
+        assert.ok(!h.netnsExists(C));
+      }
+      // .200 went back to the plugin each time: C gets .199 only because A holds .200.
+      await ok('sandbox', 'create', C, '--net', 'ipnet');
+      assert.deepEqual(h.addrs(C)['eth0'], ['10.78.0.199/24']);
+      calls();
+    },
+  );
 
-  it('stop releases the address and start asks for it again; disconnect and rm release everything in order', async () => {
-    await ok('sandbox', 'stop', C);
-    assert.deepEqual(calls(), ['Leave', 'DeleteEndpoint', 'ReleaseAddress']);
-    await ok('sandbox', 'start', C);
-    const ra = p.calls.find((c) => c.method === 'IpamDriver.RequestAddress')?.body;
-    assert.equal(ra?.['Address'], '10.78.0.199');
-    calls();
-    await ok('sandbox', 'rm', A, B, C);
-    calls();
-    await ok('rm', 'ipnet');
-    assert.deepEqual(calls(), ['DeleteNetwork', 'ReleaseAddress', 'ReleasePool']);
-  });
+  it(
+    'stop releases the address and start asks for it again; ' + 'disconnect and rm release everything in order',
+    async () => {
+      await ok('sandbox', 'stop', C);
+      assert.deepEqual(calls(), ['Leave', 'DeleteEndpoint', 'ReleaseAddress']);
+      await ok('sandbox', 'start', C);
+      const ra = p.calls.find((c) => c.method === 'IpamDriver.RequestAddress')?.body;
+      assert.equal(ra?.['Address'], '10.78.0.199');
+      calls();
+      await ok('sandbox', 'rm', A, B, C);
+      calls();
+      await ok('rm', 'ipnet');
+      assert.deepEqual(calls(), ['DeleteNetwork', 'ReleaseAddress', 'ReleasePool']);
+    },
+  );
 
-  it("the built-in bridge with an IPAM plugin: the plugin's pool on the bridge, its addresses in the sandboxes", async () => {
-    await ok('create', '--ipam-driver', 'both', 'brnet');
-    assert.deepEqual(calls(), ['GetCapabilities', 'GetDefaultAddressSpaces', 'RequestPool', 'RequestAddress']);
-    await ok('sandbox', 'create', A, '--net', 'brnet');
-    await ok('sandbox', 'create', B, '--net', 'brnet');
-    assert.deepEqual(calls(), ['RequestAddress', 'RequestAddress']);
-    assert.deepEqual(h.addrs(A)['eth0'], ['10.79.0.200/24']);
-    assert.deepEqual(h.addrs(B)['eth0'], ['10.79.0.199/24']);
-    assert.equal(h.routes(A).find((r) => r.dst === 'default')?.gateway, '10.79.0.1');
-    assert.ok(h.ping(A, '10.79.0.199'));
-    assert.ok(h.ping(A, '10.79.0.1'), 'the bridge carries the gateway the plugin gave');
-    await ok('sandbox', 'rm', A, B);
-    assert.deepEqual(calls(), ['ReleaseAddress', 'ReleaseAddress']);
-    await ok('rm', 'brnet');
-    assert.deepEqual(calls(), ['ReleaseAddress', 'ReleasePool']);
-  });
+  it(
+    'the built-in bridge with an IPAM plugin: ' + "the plugin's pool on the bridge, its addresses in the sandboxes",
+    async () => {
+      await ok('create', '--ipam-driver', 'both', 'brnet');
+      assert.deepEqual(calls(), ['GetCapabilities', 'GetDefaultAddressSpaces', 'RequestPool', 'RequestAddress']);
+      await ok('sandbox', 'create', A, '--net', 'brnet');
+      await ok('sandbox', 'create', B, '--net', 'brnet');
+      assert.deepEqual(calls(), ['RequestAddress', 'RequestAddress']);
+      assert.deepEqual(h.addrs(A)['eth0'], ['10.79.0.200/24']);
+      assert.deepEqual(h.addrs(B)['eth0'], ['10.79.0.199/24']);
+      assert.equal(h.routes(A).find((r) => r.dst === 'default')?.gateway, '10.79.0.1');
+      assert.ok(h.ping(A, '10.79.0.199'));
+      assert.ok(h.ping(A, '10.79.0.1'), 'the bridge carries the gateway the plugin gave');
+      await ok('sandbox', 'rm', A, B);
+      assert.deepEqual(calls(), ['ReleaseAddress', 'ReleaseAddress']);
+      await ok('rm', 'brnet');
+      assert.deepEqual(calls(), ['ReleaseAddress', 'ReleasePool']);
+    },
+  );
 });

@@ -1,4 +1,4 @@
-// SPEC §10 remote drivers on real namespaces: a plugin server (test/helpers/plugin-server.ts)
+// docs/reference.md §10 remote drivers on real namespaces: a plugin server (test/helpers/plugin-server.ts)
 // on a unix socket in a temp directory named by NETCTL_PLUGIN_DIRS; it makes its bridge and
 // veths in the test host namespace. Proved by the calls it records, by the kernel (`ip -j`,
 // ping) and by the store; every failure must leave the store, the links and the plugin's own
@@ -81,32 +81,36 @@ describe('remote network drivers end to end', { skip: !isRoot && 'needs root' },
     assert.equal(nw.Id, body.NetworkID);
   });
 
-  it("connect: CreateEndpoint, Join, ProgramExternalConnectivity; the plugin's veth becomes eth0 with address and route", async () => {
-    await ok('sandbox', 'create', A, '--net', NET);
-    await ok('sandbox', 'create', B, '--net', NET);
-    const calls = p.calls.slice(0, 4);
-    assert.deepEqual(p.take(), [
-      'Plugin.Activate',
-      'CreateEndpoint',
-      'Join',
-      'ProgramExternalConnectivity',
-      'Plugin.Activate',
-      'CreateEndpoint',
-      'Join',
-      'ProgramExternalConnectivity',
-    ]);
-    const ce = calls[1]?.body as { Interface: { Address: string; MacAddress: string }; EndpointID: string };
-    assert.match(ce.Interface.Address, /^10\.77\.0\.\d+\/24$/);
-    assert.equal((calls[2]?.body as { SandboxKey: string }).SandboxKey, `/var/run/netns/${A}`);
-    const a = h.links(A).find((l) => l.ifname === 'eth0');
-    assert.ok(a, 'eth0 in A');
-    assert.equal(a.address, ce.Interface.MacAddress);
-    assert.deepEqual(h.addrs(A)['eth0'], [ce.Interface.Address]);
-    assert.equal(h.routes(A).find((r) => r.dst === 'default')?.gateway, '10.77.0.1');
-    const ipB = h.addrs(B)['eth0']?.[0]?.split('/')[0] ?? '';
-    assert.ok(h.ping(A, ipB), "A reaches B over the plugin's bridge");
-    assert.ok(h.ping(B, '10.77.0.1'), 'B reaches the gateway the plugin gave');
-  });
+  it(
+    'connect: CreateEndpoint, Join, ProgramExternalConnectivity; ' +
+      "the plugin's veth becomes eth0 with address and route",
+    async () => {
+      await ok('sandbox', 'create', A, '--net', NET);
+      await ok('sandbox', 'create', B, '--net', NET);
+      const calls = p.calls.slice(0, 4);
+      assert.deepEqual(p.take(), [
+        'Plugin.Activate',
+        'CreateEndpoint',
+        'Join',
+        'ProgramExternalConnectivity',
+        'Plugin.Activate',
+        'CreateEndpoint',
+        'Join',
+        'ProgramExternalConnectivity',
+      ]);
+      const ce = calls[1]?.body as { Interface: { Address: string; MacAddress: string }; EndpointID: string };
+      assert.match(ce.Interface.Address, /^10\.77\.0\.\d+\/24$/);
+      assert.equal((calls[2]?.body as { SandboxKey: string }).SandboxKey, `/var/run/netns/${A}`);
+      const a = h.links(A).find((l) => l.ifname === 'eth0');
+      assert.ok(a, 'eth0 in A');
+      assert.equal(a.address, ce.Interface.MacAddress);
+      assert.deepEqual(h.addrs(A)['eth0'], [ce.Interface.Address]);
+      assert.equal(h.routes(A).find((r) => r.dst === 'default')?.gateway, '10.77.0.1');
+      const ipB = h.addrs(B)['eth0']?.[0]?.split('/')[0] ?? '';
+      assert.ok(h.ping(A, ipB), "A reaches B over the plugin's bridge");
+      assert.ok(h.ping(B, '10.77.0.1'), 'B reaches the gateway the plugin gave');
+    },
+  );
 
   it('disconnect: RevokeExternalConnectivity, Leave, DeleteEndpoint; connect again works', async () => {
     await ok('disconnect', NET, B);

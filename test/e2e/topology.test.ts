@@ -98,7 +98,8 @@ describe('bridge networks end to end', { skip: !isRoot && 'needs root' }, () => 
   });
 
   it("inspect shows Docker's shape with the allocated pool and live containers", () => {
-    const [nw] = JSON.parse(h.ok('inspect', 'backend')) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const [nw] = JSON.parse(h.ok('inspect', 'backend')) as Array<Record<string, any>>;
     assert.ok(nw);
     assert.deepEqual(Object.keys(nw), [
       'Name',

@@ -1,4 +1,4 @@
-// Tier 3 multi-host harness (SPEC §10 overlay). One cluster per test FILE:
+// Tier 3 multi-host harness (docs/reference.md §10 overlay). One cluster per test FILE:
 //
 //   <tag>sw   the "switch": a Linux bridge br0 with one port per member (veth h1 h2 h3 e0)
 //   <tag>1h   host1: ul0 192.0.2.1/24 ─┐

@@ -1,10 +1,10 @@
-// A process that drives EtcdClients for test/unit/etcd-client.test.ts, run inside the test's
+// A process that drives EtcdClients for test/integration/etcd-client.test.ts, run inside the test's
 // network namespace (the test process itself stays outside it). One JSON command per stdin
 // line; one JSON line per answer on stdout, plus {"events"} / {"watchError"} lines from
 // watches. Exits on {"op":"exit"} or when stdin closes.
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
-import { connectEtcd, parseClusterUrl, type EtcdClient, type TxnReq } from '../../src/cluster/etcd.js';
+import { connectEtcd, parseClusterUrl, type EtcdClient, type TxnReq } from '../../src/overlay/etcd.js';
 
 type Cmd =
   | { op: 'connect'; url: string; timeoutMs?: number }

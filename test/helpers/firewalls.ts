@@ -104,7 +104,9 @@ export const nftables: FwUnderTest = {
         'exec',
         h.ns,
         'nft',
-        'add table inet admin; add set inet admin blocked { type ipv4_addr; }; add element inet admin blocked { 203.0.113.7 }; add chain inet admin input { type filter hook input priority 0; policy accept; }; add rule inet admin input ip saddr @blocked drop',
+        'add table inet admin; add set inet admin blocked { type ipv4_addr; }; add element inet admin ' +
+          'blocked { 203.0.113.7 }; add chain inet admin input { type filter hook input priority 0; policy ' +
+          'accept; }; add rule inet admin input ip saddr @blocked drop',
       ]),
     );
     ok(h.iptables('-N', 'ADMIN'));

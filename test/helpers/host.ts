@@ -90,9 +90,7 @@ export class TestHost {
     return JSON.parse(r.out || '[]') as T;
   }
 
-  links(
-    ns: string | null = null,
-  ): Array<{
+  links(ns: string | null = null): Array<{
     ifname: string;
     address: string;
     master?: string;
@@ -163,7 +161,10 @@ export class TestHost {
     this.foreign.add(name);
   }
 
-  /** What would leak: netctl's netns, any link left in the test host besides lo, and netctl interfaces in foreign netns. */
+  /**
+   * What would leak: netctl's netns, any link left in the test host besides lo, and netctl interfaces in
+   * foreign netns.
+   */
   leaks(): string[] {
     const out: string[] = [];
     for (const n of readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns)) {

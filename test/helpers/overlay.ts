@@ -64,7 +64,7 @@ export function sbAddrs(h: ClusterHost, sb: string): string[] {
     .flatMap(([, a]) => a.map((x) => x.split('/')[0] ?? ''));
 }
 
-/** The VXLAN device and its bridge exist on the host as SPEC §10 says; returns the VNI. */
+/** The VXLAN device and its bridge exist on the host as docs/reference.md §10 says; returns the VNI. */
 export function assertOverlayDevices(h: ClusterHost, id: string, vni?: number): number {
   const { br, vx } = devices(id);
   const b = h.linkDetail(br);
@@ -97,7 +97,10 @@ export interface Peer {
   vtep: string;
 }
 
-/** The endpoint of `sb` on the overlay with subnet `cidr` as the kernel shows it: IP, MAC, its host's advertise address. */
+/**
+ * The endpoint of `sb` on the overlay with subnet `cidr` as the kernel shows it: IP, MAC, its host's
+ * advertise address.
+ */
 export function peerOf(h: ClusterHost, sb: string, cidr: string): Peer {
   const ip = sbAddr(h, sb, cidr);
   assert.ok(ip, `${sb} has an address in ${cidr}`);

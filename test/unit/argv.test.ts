@@ -2,55 +2,45 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { toEndpointSettings, toNetworkCreate, toSandboxCreate, parseFilters } from '../../src/cli/options.js';
-import { buildProgram, commandWord, COMMANDS, type Handlers } from '../../src/cli/program.js';
+import { COMMANDS } from '../../src/cli/commands/index.js';
+import { buildProgram, commandWord, type Dispatch } from '../../src/cli/program.js';
 
+/** Parses argv as main() does (only the command named is defined), recording instead of running. */
 async function parse(argv: string[]): Promise<{ key: string; args: unknown[]; root: string }> {
   let got: { key: string; args: unknown[]; root: string } | undefined;
-  const rec =
-    (key: string) =>
-    async (g: { root: string }, ...args: unknown[]) => {
-      got = { key, args, root: g.root };
-      return 0;
-    };
-  const keys = [
-    'create',
-    'connect',
-    'disconnect',
-    'inspect',
-    'ls',
-    'rm',
-    'prune',
-    'sandbox create',
-    'sandbox ls',
-    'sandbox inspect',
-    'sandbox start',
-    'sandbox stop',
-    'sandbox rm',
-    'exec',
-  ];
-  const handlers: Handlers = Object.fromEntries(keys.map((k) => [k, rec(k)]));
-  const program = buildProgram(handlers, () => undefined, commandWord(argv)); // as main() builds it
+  const dispatch: Dispatch = async (key, _mod, g, args, opts) => {
+    got = { key, args: [...args, opts], root: g.root };
+    return 0;
+  };
+  const { program } = await buildProgram({ only: commandWord(argv), dispatch });
   program.configureOutput({ writeErr: () => undefined, writeOut: () => undefined, outputError: () => undefined });
   await program.parseAsync(['node', 'netctl', ...argv]);
   return got ?? assert.fail('no handler ran');
 }
 
+/** Every command word of the registry: names and aliases. */
+const WORDS = COMMANDS.flatMap((e) => [e.name, ...(e.aliases ?? [])]);
+
 describe('the tree main() builds for one command', () => {
-  const names = (p: ReturnType<typeof buildProgram>) => p.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+  const names = (p: { commands: readonly { name(): string; aliases(): string[] }[] }) =>
+    p.commands.flatMap((c) => [c.name(), ...c.aliases()]);
 
-  it('names every command and alias of the whole tree, and nothing else', () => {
-    assert.deepEqual([...COMMANDS].sort(), names(buildProgram({}, () => undefined)).sort());
+  it('names every command and alias of the registry, and nothing else', async () => {
+    assert.deepEqual([...WORDS].sort(), names((await buildProgram()).program).sort());
   });
 
-  it('holds just the command named (a group with all its subcommands), with the same options as in the whole tree', () => {
-    const whole = buildProgram({}, () => undefined);
-    for (const word of COMMANDS) {
-      const one = buildProgram({}, () => undefined, word);
-      const full = whole.commands.find((c) => c.name() === word || c.aliases().includes(word));
-      assert.equal(one.commands.length, 1, word);
-      assert.equal(one.commands[0]?.helpInformation(), full?.helpInformation(), word);
-    }
-  });
+  it(
+    'holds just the command named (a group with all its subcommands), ' + 'with the same options as in the whole tree',
+    async () => {
+      const whole = (await buildProgram()).program;
+      for (const word of WORDS) {
+        const one = (await buildProgram({ only: word })).program;
+        const full = whole.commands.find((c) => c.name() === word || c.aliases().includes(word));
+        assert.equal(one.commands.length, 1, word);
+        assert.equal(one.commands[0]?.helpInformation(), full?.helpInformation(), word);
+      }
+    },
+  );
 
   it('is found after global options, and not for help, a completion, an unknown word or none', () => {
     assert.equal(commandWord(['--root', '/r', '--debug', 'connect', 'a', 'b']), 'connect');

@@ -4,7 +4,7 @@
 // connect, node rm.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Cluster } from '../../src/cluster/cluster.js';
+import { Cluster } from '../../src/overlay/cluster.js';
 import type { NetworkRecord } from '../../src/model/records.js';
 import { FakeEtcd } from '../helpers/fake-etcd.js';
 

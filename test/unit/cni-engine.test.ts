@@ -74,12 +74,15 @@ describe('engine: CNI attachments', () => {
       [
         {
           args: ['-batch', '-'],
-          input: `link add vethX type veth peer name net0 address 02:42:0a:01:00:02 netns c1\nlink set vethX addrgenmode none\nlink set vethX master ${bridge} up\n`,
+          input:
+            `link add vethX type veth peer name net0 address 02:42:0a:01:00:02 netns c1\n` +
+            `link set vethX addrgenmode none\nlink set vethX master ${bridge} up\n`,
         },
         {
           args: ['-n', 'c1', '-batch', '-'],
           input:
-            'link set net0 addrgenmode none\naddr add 10.1.0.2/24 dev net0\nlink set net0 up\nroute replace default via 10.1.0.1 dev net0\n',
+            'link set net0 addrgenmode none\naddr add 10.1.0.2/24 dev net0\nlink set net0 up\n' +
+            'route replace default via 10.1.0.1 dev net0\n',
         },
       ],
     );
@@ -87,23 +90,27 @@ describe('engine: CNI attachments', () => {
     assert.deepEqual([sb?.cniContainerId, sb?.netns, sb?.mode, sb?.ownsName], ['ctr-c1', 'c1', 'adopted', undefined]);
   });
 
-  it('ADD twice, a second interface of the same name, a sandbox of that name not made by CNI: refused, nothing changed', async () => {
-    const { kernel, ctl, store, att } = await setup();
-    await ctl.cniAdd(att('c1'), {});
-    await ctl.createSandbox({ name: 'cni-ctr-c2', net: 'none', settings: {}, ports: [] });
-    const before = [kernel.dump(), JSON.stringify(store.snapshot())];
-    await assert.rejects(ctl.cniAdd(att('c1'), {}), /container ctr-c1 already has interface net0/);
-    await assert.rejects(
-      ctl.cniAdd(att('c2'), {}),
-      /container name cni-ctr-c2 is already in use by a sandbox not made by CNI/,
-    );
-    await assert.rejects(
-      ctl.cniAdd({ ...att('c1'), netns: join(kernel.netnsDir ?? '', 'c2') }, {}),
-      /attached in another netns/,
-    );
-    await assert.rejects(ctl.connect('web', ['cni-ctr-c1'], {}), /already exists in network web/);
-    assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot())], before);
-  });
+  it(
+    'ADD twice, a second interface of the same name, a sandbox of that name not made by CNI: ' +
+      'refused, nothing changed',
+    async () => {
+      const { kernel, ctl, store, att } = await setup();
+      await ctl.cniAdd(att('c1'), {});
+      await ctl.createSandbox({ name: 'cni-ctr-c2', net: 'none', settings: {}, ports: [] });
+      const before = [kernel.dump(), JSON.stringify(store.snapshot())];
+      await assert.rejects(ctl.cniAdd(att('c1'), {}), /container ctr-c1 already has interface net0/);
+      await assert.rejects(
+        ctl.cniAdd(att('c2'), {}),
+        /container name cni-ctr-c2 is already in use by a sandbox not made by CNI/,
+      );
+      await assert.rejects(
+        ctl.cniAdd({ ...att('c1'), netns: join(kernel.netnsDir ?? '', 'c2') }, {}),
+        /attached in another netns/,
+      );
+      await assert.rejects(ctl.connect('web', ['cni-ctr-c1'], {}), /already exists in network web/);
+      assert.deepEqual([kernel.dump(), JSON.stringify(store.snapshot())], before);
+    },
+  );
 
   it('ADD: every injected failure leaves kernel and store as they were', async () => {
     const probe = await setup();
@@ -120,17 +127,21 @@ describe('engine: CNI attachments', () => {
     }
   });
 
-  it('DEL removes the endpoint and, with the last one, the sandbox; again, and for a container never added, it succeeds', async () => {
-    const { kernel, ctl, store, att } = await setup();
-    const empty = kernel.dump();
-    await ctl.cniAdd(att('c1'), {});
-    assert.deepEqual(await ctl.cniDel(att('c1')), []);
-    assert.deepEqual(await ctl.cniDel(att('c1')), []);
-    assert.deepEqual(await ctl.cniDel(att('nobody')), []);
-    assert.equal(kernel.dump(), empty);
-    assert.deepEqual(Object.keys(store.snapshot().endpoints), []);
-    assert.ok(!sandboxNames(store).includes('cni-ctr-c1'));
-  });
+  it(
+    'DEL removes the endpoint and, with the last one, the sandbox; ' +
+      'again, and for a container never added, it succeeds',
+    async () => {
+      const { kernel, ctl, store, att } = await setup();
+      const empty = kernel.dump();
+      await ctl.cniAdd(att('c1'), {});
+      assert.deepEqual(await ctl.cniDel(att('c1')), []);
+      assert.deepEqual(await ctl.cniDel(att('c1')), []);
+      assert.deepEqual(await ctl.cniDel(att('nobody')), []);
+      assert.equal(kernel.dump(), empty);
+      assert.deepEqual(Object.keys(store.snapshot().endpoints), []);
+      assert.ok(!sandboxNames(store).includes('cni-ctr-c1'));
+    },
+  );
 
   it("GC removes CNI attachments not listed and leaves the listed ones and netctl's own sandboxes", async () => {
     const { ctl, store, att } = await setup();

@@ -7,9 +7,9 @@ import { after, describe, it } from 'node:test';
 import { complete } from '../../src/cli/complete.js';
 import { buildProgram } from '../../src/cli/program.js';
 
-const program = buildProgram({}, () => undefined);
+const { program, modules } = await buildProgram();
 const names = () => ({ networks: ['backend', 'bridge', 'frontend', 'host', 'none'], sandboxes: ['alpha', 'beta'] });
-const c = (...words: string[]) => complete(program, words, names);
+const c = (...words: string[]) => complete(program, modules, words, names);
 // Installed plugins are offered as drivers: a directory of our own, never the machine's.
 const plugins = mkdtempSync(join(tmpdir(), 'netctl-complete-'));
 process.env['NETCTL_PLUGIN_DIRS'] = plugins;

@@ -171,71 +171,74 @@ describe('drivers: the contract the core relies on', () => {
       assert.equal(d.endpointNames(prefixed, 3).ifName, 'lan3');
     });
 
-    it(`${d.name}: join makes exactly ifName inside the sandbox, every step undoes itself, leave removes it`, async () => {
-      const k = contractKernel();
-      const nw = recordFor(d);
-      const sb = sandbox({ id: 'cc'.repeat(32), name: 'sb', netns: 'sb' });
-      const names = d.endpointNames(nw, 3);
-      const ep = endpoint({
-        id: 'dd'.repeat(32),
-        networkId: nw.id,
-        sandboxId: sb.id,
-        ...names,
-        mac: '02:42:0a:01:00:05',
-      });
+    it(
+      `${d.name}: join makes exactly ifName inside the sandbox, ` + 'every step undoes itself, leave removes it',
+      async () => {
+        const k = contractKernel();
+        const nw = recordFor(d);
+        const sb = sandbox({ id: 'cc'.repeat(32), name: 'sb', netns: 'sb' });
+        const names = d.endpointNames(nw, 3);
+        const ep = endpoint({
+          id: 'dd'.repeat(32),
+          networkId: nw.id,
+          sandboxId: sb.id,
+          ...names,
+          mac: '02:42:0a:01:00:05',
+        });
 
-      // Each step alone, then its undo: back where it started.
-      const runUndone = async (steps: Step[]) => {
-        for (const st of steps) {
-          const made = st.cmds.filter(creates);
-          if (made.length)
-            assert.ok(st.undo.length > 0, `a step making a device has an undo: ${JSON.stringify(st.cmds)}`);
-          const before = k.dump();
-          await ipBatch(k, st.ns, st.cmds);
-          if (made.length) assert.notEqual(k.dump(), before);
-          assert.deepEqual(await ipCleanup(k, st.undo), []);
-          if (made.length) assert.equal(k.dump(), before, `undo of ${JSON.stringify(st.cmds)}`);
-          await ipBatch(k, st.ns, st.cmds); // and again, to build on
-        }
-      };
+        // Each step alone, then its undo: back where it started.
+        const runUndone = async (steps: Step[]) => {
+          for (const st of steps) {
+            const made = st.cmds.filter(creates);
+            if (made.length)
+              assert.ok(st.undo.length > 0, `a step making a device has an undo: ${JSON.stringify(st.cmds)}`);
+            const before = k.dump();
+            await ipBatch(k, st.ns, st.cmds);
+            if (made.length) assert.notEqual(k.dump(), before);
+            assert.deepEqual(await ipCleanup(k, st.undo), []);
+            if (made.length) assert.equal(k.dump(), before, `undo of ${JSON.stringify(st.cmds)}`);
+            await ipBatch(k, st.ns, st.cmds); // and again, to build on
+          }
+        };
 
-      const empty = k.dump();
-      await runUndone(d.createNetwork(nw));
-      const withNetwork = k.dump();
-      const inSb = () =>
-        [...k.links.values()]
-          .filter((l) => l.ns === 'sb')
-          .map((l) => l.name)
-          .sort();
-      assert.deepEqual(inSb(), ['lo']);
+        const empty = k.dump();
+        await runUndone(d.createNetwork(nw));
+        const withNetwork = k.dump();
+        const inSb = () =>
+          [...k.links.values()]
+            .filter((l) => l.ns === 'sb')
+            .map((l) => l.name)
+            .sort();
+        assert.deepEqual(inSb(), ['lo']);
 
-      const steps = d.join(nw, ep, sb);
-      assert.ok(steps.length > 0);
-      // The argv says where the device goes: `netns sb` on the creating line, or a step inside sb.
-      const placing = steps.filter(
-        (st) =>
-          st.ns === 'sb' ||
-          st.cmds.some((c) => creates(c) && c.includes(ep.ifName) && c[c.indexOf('netns') + 1] === 'sb'),
-      );
-      assert.ok(placing.length > 0, JSON.stringify(steps));
-      await runUndone(steps);
-      assert.deepEqual(inSb(), ['lo', ep.ifName].sort());
-      const dev = [...k.links.values()].find((l) => l.ns === 'sb' && l.name === ep.ifName);
-      assert.equal(dev?.up, false, 'join makes the device; the core configures it');
-      assert.deepEqual(dev?.addrs, []);
+        const steps = d.join(nw, ep, sb);
+        assert.ok(steps.length > 0);
+        // The argv says where the device goes: `netns sb` on the creating line, or a step inside sb.
+        const placing = steps.filter(
+          (st) =>
+            st.ns === 'sb' ||
+            st.cmds.some((c) => creates(c) && c.includes(ep.ifName) && c[c.indexOf('netns') + 1] === 'sb'),
+        );
+        assert.ok(placing.length > 0, JSON.stringify(steps));
+        await runUndone(steps);
+        assert.deepEqual(inSb(), ['lo', ep.ifName].sort());
+        const dev = [...k.links.values()].find((l) => l.ns === 'sb' && l.name === ep.ifName);
+        assert.equal(dev?.up, false, 'join makes the device; the core configures it');
+        assert.deepEqual(dev?.addrs, []);
 
-      const leave = d.leave(nw, ep, sb);
-      assert.ok(leave.length > 0);
-      assert.deepEqual(await ipCleanup(k, leave), []);
-      assert.equal(k.dump(), withNetwork, 'leave removes what join made, and only that');
-      assert.deepEqual(await ipCleanup(k, leave), [], 'leave twice: already gone is fine');
+        const leave = d.leave(nw, ep, sb);
+        assert.ok(leave.length > 0);
+        assert.deepEqual(await ipCleanup(k, leave), []);
+        assert.equal(k.dump(), withNetwork, 'leave removes what join made, and only that');
+        assert.deepEqual(await ipCleanup(k, leave), [], 'leave twice: already gone is fine');
 
-      const del = d.deleteNetwork(nw);
-      assert.deepEqual(await ipCleanup(k, del), []);
-      assert.equal(k.dump(), empty);
-      if (d.name === 'macvlan') assert.deepEqual(del, [], 'macvlan never touches the parent');
-      assert.ok(k.links.has('/up0'));
-    });
+        const del = d.deleteNetwork(nw);
+        assert.deepEqual(await ipCleanup(k, del), []);
+        assert.equal(k.dump(), empty);
+        if (d.name === 'macvlan') assert.deepEqual(del, [], 'macvlan never touches the parent');
+        assert.ok(k.links.has('/up0'));
+      },
+    );
   }
 
   it('macvlan: the creating line names the parent, the mode, the MAC and the sandbox', () => {
@@ -592,7 +595,8 @@ describe('macvlan: through the controller', () => {
         {
           args: ['-n', 'a', '-batch', '-'],
           input:
-            'link set lo up\nlink set eth0 addrgenmode none\naddr add 192.168.50.2/24 dev eth0\nlink set eth0 up\nroute replace default via 192.168.50.1 dev eth0\n',
+            'link set lo up\nlink set eth0 addrgenmode none\naddr add 192.168.50.2/24 dev eth0\n' +
+            'link set eth0 up\nroute replace default via 192.168.50.1 dev eth0\n',
         },
       ],
     );
@@ -828,38 +832,41 @@ describe('macvlan: no part in the firewall', () => {
     ]);
   });
 
-  it('through the controller: a macvlan network and its sandbox never reach the firewall; -p on it is refused', async () => {
-    const t = setup();
-    const models: Array<ReturnType<typeof firewallModel>> = [];
-    const ctl = new Controller({
-      store: t.store,
-      runner: t.kernel,
-      netnsDir: t.dir,
-      firewall: {
-        name: 'fake',
-        drift: async () => [],
-        sync: async (_p, m) => {
-          models.push(m);
+  it(
+    'through the controller: a macvlan network and its sandbox never reach the firewall; ' + '-p on it is refused',
+    async () => {
+      const t = setup();
+      const models: Array<ReturnType<typeof firewallModel>> = [];
+      const ctl = new Controller({
+        store: t.store,
+        runner: t.kernel,
+        netnsDir: t.dir,
+        firewall: {
+          name: 'fake',
+          drift: async () => [],
+          sync: async (_p, m) => {
+            models.push(m);
+          },
         },
-      },
-    });
-    t.kernel.addLink('', 'up0');
-    await ctl.createNetwork(mvNet());
-    const before = t.kernel.dump();
-    await assert.rejects(
-      ctl.createSandbox({
-        name: 'a',
-        net: 'mv',
-        settings: {},
-        ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }],
-      }),
-      /port publishing needs a network netctl publishes ports on: mv is a macvlan network \(sandbox a\)/,
-    );
-    assert.equal(t.kernel.dump(), before, 'the refused sandbox left nothing');
-    await ctl.createSandbox({ name: 'a', net: 'mv', settings: {}, ports: [] });
-    for (const m of models) assert.deepEqual(m, { networks: [], ports: [] });
-    assert.deepEqual(t.kernel.sysctls.get('net.ipv4.ip_forward'), undefined, 'no forwarding switched on for macvlan');
-  });
+      });
+      t.kernel.addLink('', 'up0');
+      await ctl.createNetwork(mvNet());
+      const before = t.kernel.dump();
+      await assert.rejects(
+        ctl.createSandbox({
+          name: 'a',
+          net: 'mv',
+          settings: {},
+          ports: [{ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80 }],
+        }),
+        /port publishing needs a network netctl publishes ports on: mv is a macvlan network \(sandbox a\)/,
+      );
+      assert.equal(t.kernel.dump(), before, 'the refused sandbox left nothing');
+      await ctl.createSandbox({ name: 'a', net: 'mv', settings: {}, ports: [] });
+      for (const m of models) assert.deepEqual(m, { networks: [], ports: [] });
+      assert.deepEqual(t.kernel.sysctls.get('net.ipv4.ip_forward'), undefined, 'no forwarding switched on for macvlan');
+    },
+  );
 });
 
 // ---------------------------------------------------------------- known bug, kept visible

@@ -57,7 +57,8 @@ describe('engine: command sequences', () => {
     const mac = `02:${id.slice(0, 2)}:${id.slice(2, 4)}:${id.slice(4, 6)}:${id.slice(6, 8)}:${id.slice(8, 10)}`;
     assert.equal(
       m[0]?.input,
-      `link add name nc-${id.slice(0, 12)} address ${mac} type bridge\naddr add 10.1.0.1/24 dev nc-${id.slice(0, 12)}\nlink set nc-${id.slice(0, 12)} up\n`,
+      `link add name nc-${id.slice(0, 12)} address ${mac} type bridge\n` +
+        `addr add 10.1.0.1/24 dev nc-${id.slice(0, 12)}\nlink set nc-${id.slice(0, 12)} up\n`,
     );
   });
 
@@ -76,12 +77,15 @@ describe('engine: command sequences', () => {
     assert.deepEqual(m, [
       {
         args: ['-batch', '-'],
-        input: `netns add a\nlink add vethX type veth peer name eth0 address 02:42:0a:01:00:05 netns a\nlink set vethX addrgenmode none\nlink set vethX master ${br} up\n`,
+        input:
+          `netns add a\nlink add vethX type veth peer name eth0 address 02:42:0a:01:00:05 netns a\n` +
+          `link set vethX addrgenmode none\nlink set vethX master ${br} up\n`,
       },
       {
         args: ['-n', 'a', '-batch', '-'],
         input:
-          'link set lo up\nlink set eth0 addrgenmode none\naddr add 10.1.0.5/24 dev eth0\nlink set eth0 up\nroute replace default via 10.1.0.1 dev eth0\n',
+          'link set lo up\nlink set eth0 addrgenmode none\naddr add 10.1.0.5/24 dev eth0\nlink set eth0 up\n' +
+          'route replace default via 10.1.0.1 dev eth0\n',
       },
     ]);
   });

@@ -181,14 +181,20 @@ describe('firewall seam: sync', () => {
       input,
       [
         '*filter',
-        '-D NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
-        '-A NETCTL-PORTS -d 10.1.0.9/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
+        '-D NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate ' +
+          'DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
+        '-A NETCTL-PORTS -d 10.1.0.9/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate ' +
+          'DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
         'COMMIT',
         '*nat',
-        '-D NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment netctl:cccccccccccc',
-        '-D NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
-        '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.9:80 -m comment --comment netctl:cccccccccccc',
-        '-A NETCTL-POSTROUTING -s 10.1.0.9/32 -d 10.1.0.9/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
+        '-D NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment ' +
+          'netctl:cccccccccccc',
+        '-D NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m ' +
+          'comment --comment netctl:cccccccccccc',
+        '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.9:80 -m comment --comment ' +
+          'netctl:cccccccccccc',
+        '-A NETCTL-POSTROUTING -s 10.1.0.9/32 -d 10.1.0.9/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m ' +
+          'comment --comment netctl:cccccccccccc',
         'COMMIT',
         '',
       ].join('\n'),

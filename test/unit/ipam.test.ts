@@ -25,7 +25,7 @@ const taken = (cidr: string, owner: string): TakenPrefix => ({
   owner,
 });
 
-describe('IPAM: create-time validation (SPEC §7 messages)', () => {
+describe('IPAM: create-time validation (docs/reference.md §7 messages)', () => {
   const errors: Array<[string, Partial<PoolRequest>, TakenPrefix[], RegExp]> = [
     ['bad CIDR', { subnets: ['10.0.0.0/40'] }, [], /invalid subnet 10\.0\.0\.0\/40/],
     ['garbage', { subnets: ['web'] }, [], /invalid subnet web/],

@@ -26,6 +26,13 @@ function importedLayers(file: string): Array<{ spec: string; layer: string }> {
   return out;
 }
 
+/** The files a file imports (relative specifiers, .js written for .ts). */
+function importedFiles(file: string): string[] {
+  return importedLayers(file)
+    .map((i) => join(file, '..', i.spec).replace(/\.js$/, '.ts'))
+    .filter((p) => p.endsWith('.ts'));
+}
+
 const layerOf = (file: string) => relative(SRC, file).split('/')[0] ?? '';
 
 describe('layers', () => {
@@ -42,23 +49,49 @@ describe('layers', () => {
     }
   });
 
-  it('store, kernel, ipam, drivers, firewall, cluster and lib import nothing from core/ or cli/', () => {
-    const lower = new Set(['store', 'kernel', 'ipam', 'drivers', 'firewall', 'lib', 'cluster']);
+  it('store, kernel, ipam, drivers, firewall, engine and lib import nothing from core/, overlay/ or cli/', () => {
+    const lower = new Set(['store', 'kernel', 'ipam', 'drivers', 'firewall', 'lib', 'engine']);
     let checked = 0;
     for (const f of all.filter((x) => lower.has(layerOf(x)))) {
       for (const i of importedLayers(f)) {
         checked++;
-        assert.ok(i.layer !== 'core' && i.layer !== 'cli', `${relative(SRC, f)} imports ${i.spec}`);
+        assert.ok(!['core', 'overlay', 'cli'].includes(i.layer), `${relative(SRC, f)} imports ${i.spec}`);
       }
     }
     assert.ok(checked > 20, `${checked} imports checked`);
   });
 
-  it('cluster/ imports only lib/, model/ and ipam/ (its allocation) and itself', () => {
-    const allowed = new Set(['cluster', 'lib', 'model', 'ipam']);
-    for (const f of all.filter((x) => layerOf(x) === 'cluster')) {
+  it('the engine names no driver, firewall, network or scope: it imports kernel/, store/, model/ and lib/ only', () => {
+    const allowed = new Set(['engine', 'kernel', 'store', 'model', 'lib']);
+    for (const f of all.filter((x) => layerOf(x) === 'engine')) {
       for (const i of importedLayers(f)) assert.ok(allowed.has(i.layer), `${relative(SRC, f)} imports ${i.spec}`);
     }
+  });
+
+  it('core/ reaches the overlay module only through ctx.scope: no import of overlay/', () => {
+    for (const f of all.filter((x) => layerOf(x) === 'core')) {
+      for (const i of importedLayers(f)) assert.notEqual(i.layer, 'overlay', `${relative(SRC, f)} imports ${i.spec}`);
+    }
+  });
+
+  it('no import cycle among the files (type-only imports count: a reader follows them too)', () => {
+    const graph = new Map(all.map((f) => [f, importedFiles(f)]));
+    const state = new Map<string, 'open' | 'done'>();
+    const stack: string[] = [];
+    const visit = (f: string): void => {
+      state.set(f, 'open');
+      stack.push(f);
+      for (const g of graph.get(f) ?? []) {
+        if (state.get(g) === 'open') {
+          const loop = stack.slice(stack.indexOf(g)).map((x) => relative(SRC, x));
+          assert.fail(`import cycle: ${[...loop, relative(SRC, g)].join(' -> ')}`);
+        }
+        if (!state.has(g)) visit(g);
+      }
+      stack.pop();
+      state.set(f, 'done');
+    };
+    for (const f of all) if (!state.has(f)) visit(f);
   });
 
   it('core/ never imports cli/', () => {

@@ -1,7 +1,8 @@
 // ls: Docker's filter semantics and every --format form, on records (no kernel).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderList, selectNetworks } from '../../src/cli/commands/network-show.js';
+import { renderList } from '../../src/cli/commands/list.js';
+import { selectNetworks } from '../../src/cli/commands/network/ls.js';
 import { parseFilters } from '../../src/cli/options.js';
 import type { NetworkRecord } from '../../src/model/records.js';
 import { networkRow } from '../../src/cli/views.js';

@@ -82,23 +82,27 @@ describe('nftables: rules', () => {
     });
   });
 
-  it('gateway modes, loopback and SCTP: routed opens the container port without NAT; loopback ports are never let in', () => {
-    const m: FwModel = {
-      networks: [{ ...web, mode4: 'routed', mode6: 'nat-unprotected' }],
-      ports: [
-        { ...port, mode: 'routed' },
-        { ...port, hostIP: '127.0.0.1', hostPort: 8081, proto: 'sctp' },
-      ],
-    };
-    const e = elements(m);
-    assert.deepEqual(e.get('open4'), ['10.1.0.5 . tcp . 80 . "nc-aaaaaaaaaaaa"']);
-    assert.deepEqual(e.get('masq4'), [], 'routed: no masquerade');
-    assert.deepEqual(e.get('masq6'), ['fd00:1::/64']);
-    assert.deepEqual(e.get('inbound'), ['ipv4 . "nc-aaaaaaaaaaaa" : drop', 'ipv6 . "nc-aaaaaaaaaaaa" : accept']);
-    assert.deepEqual(e.get('pub4'), [], 'the loopback port is DNATed but never accepted');
-    assert.deepEqual(e.get('dnat4h'), ['127.0.0.1 . sctp . 8081 : 10.1.0.5 . 80']);
-    assert.deepEqual(e.get('dnat4'), [], 'routed: no DNAT');
-  });
+  it(
+    'gateway modes, loopback and SCTP: routed opens the container port without NAT; ' +
+      'loopback ports are never let in',
+    () => {
+      const m: FwModel = {
+        networks: [{ ...web, mode4: 'routed', mode6: 'nat-unprotected' }],
+        ports: [
+          { ...port, mode: 'routed' },
+          { ...port, hostIP: '127.0.0.1', hostPort: 8081, proto: 'sctp' },
+        ],
+      };
+      const e = elements(m);
+      assert.deepEqual(e.get('open4'), ['10.1.0.5 . tcp . 80 . "nc-aaaaaaaaaaaa"']);
+      assert.deepEqual(e.get('masq4'), [], 'routed: no masquerade');
+      assert.deepEqual(e.get('masq6'), ['fd00:1::/64']);
+      assert.deepEqual(e.get('inbound'), ['ipv4 . "nc-aaaaaaaaaaaa" : drop', 'ipv6 . "nc-aaaaaaaaaaaa" : accept']);
+      assert.deepEqual(e.get('pub4'), [], 'the loopback port is DNATed but never accepted');
+      assert.deepEqual(e.get('dnat4h'), ['127.0.0.1 . sctp . 8081 : 10.1.0.5 . 80']);
+      assert.deepEqual(e.get('dnat4'), [], 'routed: no DNAT');
+    },
+  );
 
   it('the full script declares, flushes and refills only the netctl table, and never flushes `user`', () => {
     const s = fullScript(model);
@@ -233,9 +237,12 @@ describe('iptables: IPv6 and gateway modes', () => {
       [['fd00:1::/64']],
     );
     assert.deepEqual(natRules(v6, 6), [
-      '-A NETCTL-POSTROUTING -s fd00:1::/64 ! -o nc-aaaaaaaaaaaa -j MASQUERADE -m comment --comment netctl:aaaaaaaaaaaa',
-      '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:1::5]:80 -m comment --comment netctl:cccccccccccc',
-      '-A NETCTL-POSTROUTING -s fd00:1::5/128 -d fd00:1::5/128 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
+      '-A NETCTL-POSTROUTING -s fd00:1::/64 ! -o nc-aaaaaaaaaaaa -j MASQUERADE -m comment --comment ' +
+        'netctl:aaaaaaaaaaaa',
+      '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:1::5]:80 -m comment --comment ' +
+        'netctl:cccccccccccc',
+      '-A NETCTL-POSTROUTING -s fd00:1::5/128 -d fd00:1::5/128 -p tcp -m tcp --dport 80 -j MASQUERADE -m ' +
+        'comment --comment netctl:cccccccccccc',
     ]);
     assert.match(
       ruleset(v6, parsePresent(''), 6),
@@ -248,37 +255,46 @@ describe('iptables: IPv6 and gateway modes', () => {
     );
   });
 
-  it('routed: no DNAT or masquerade, the container port accepted directly; nat-unprotected: routed traffic let in; loopback ports never accepted', () => {
-    const m: FwModel = {
-      networks: [{ ...web, subnets: ['10.1.0.0/24'], mode4: 'routed' }],
-      ports: [{ ...port, mode: 'routed' }],
-    };
-    assert.deepEqual(natRules(m), []);
-    assert.equal(
-      filterRules(m)[0],
-      '-A NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -j ACCEPT -m comment --comment netctl:cccccccccccc',
-    );
-    const u = filterRules({
-      networks: [{ ...web, mode4: 'nat-unprotected' }],
-      ports: [{ ...port, hostIP: '127.0.0.1' }],
-    });
-    assert.ok(u.includes('-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa'));
-    assert.ok(!u.some((l) => l.startsWith('-A NETCTL-PORTS')), 'loopback-published: no accept');
-  });
+  it(
+    'routed: no DNAT or masquerade, the container port accepted directly; nat-unprotected: routed traffic let in; ' +
+      'loopback ports never accepted',
+    () => {
+      const m: FwModel = {
+        networks: [{ ...web, subnets: ['10.1.0.0/24'], mode4: 'routed' }],
+        ports: [{ ...port, mode: 'routed' }],
+      };
+      assert.deepEqual(natRules(m), []);
+      assert.equal(
+        filterRules(m)[0],
+        '-A NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -j ACCEPT -m comment ' +
+          '--comment netctl:cccccccccccc',
+      );
+      const u = filterRules({
+        networks: [{ ...web, mode4: 'nat-unprotected' }],
+        ports: [{ ...port, hostIP: '127.0.0.1' }],
+      });
+      assert.ok(u.includes('-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa'));
+      assert.ok(!u.some((l) => l.startsWith('-A NETCTL-PORTS')), 'loopback-published: no accept');
+    },
+  );
 });
 
 describe('-p ranges and SCTP', () => {
   const ports = (p: string) => toSandboxCreate('a', { publish: [p] }).ports;
-  it('equal ranges map port by port; a host range with one container port picks later; sctp and IPv6 host addresses', () => {
-    assert.deepEqual(
-      ports('8080-8082:80-82/udp'),
-      [80, 81, 82].map((c) => ({ hostIP: '', hostPort: c + 8000, containerPort: c, proto: 'udp' })),
-    );
-    assert.deepEqual(ports('8080-8083:80'), [
-      { hostIP: '', hostPort: 8080, hostPortEnd: 8083, containerPort: 80, proto: 'tcp' },
-    ]);
-    assert.deepEqual(ports('[::1]:80:80/sctp'), [{ hostIP: '::1', hostPort: 80, containerPort: 80, proto: 'sctp' }]);
-  });
+  it(
+    'equal ranges map port by port; ' +
+      'a host range with one container port picks later; sctp and IPv6 host addresses',
+    () => {
+      assert.deepEqual(
+        ports('8080-8082:80-82/udp'),
+        [80, 81, 82].map((c) => ({ hostIP: '', hostPort: c + 8000, containerPort: c, proto: 'udp' })),
+      );
+      assert.deepEqual(ports('8080-8083:80'), [
+        { hostIP: '', hostPort: 8080, hostPortEnd: 8083, containerPort: 80, proto: 'tcp' },
+      ]);
+      assert.deepEqual(ports('[::1]:80:80/sctp'), [{ hostIP: '::1', hostPort: 80, containerPort: 80, proto: 'sctp' }]);
+    },
+  );
   it('bad ranges are refused with the spec in the message', () => {
     assert.throws(
       () => ports('8080-8083:80-81'),

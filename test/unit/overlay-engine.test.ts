@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { Cluster } from '../../src/cluster/cluster.js';
+import { Cluster } from '../../src/overlay/cluster.js';
+import { GlobalScope } from '../../src/overlay/scope.js';
 import { Controller } from '../../src/core/controller.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { FakeEtcd } from '../helpers/fake-etcd.js';
@@ -36,7 +37,9 @@ function setup() {
     netnsDir: dir,
     id: () => (n++).toString(16).padStart(2, '0').repeat(32),
     now: () => new Date('2026-01-01T00:00:00Z'),
-    cluster: async () => new Cluster('etcd://fake:2379', { name: 'host1', addr: '192.0.2.1' }, etcd.client()),
+    scope: new GlobalScope(
+      async () => new Cluster('etcd://fake:2379', { name: 'host1', addr: '192.0.2.1' }, etcd.client()),
+    ),
     warn: (m) => warnings.push(m),
   });
   return { kernel, etcd, store, ctl, warnings };
@@ -46,49 +49,52 @@ const claims = (etcd: FakeEtcd) =>
   [...etcd.data.keys()].filter((k) => k.includes('/ipam/') || k.includes('/endpoints/')).sort();
 
 describe('overlay engine', () => {
-  it('connect: the claim goes out after the journal intent, then bridge, VXLAN, veth; the endpoint is published', async () => {
-    const { kernel, etcd, store, ctl } = setup();
-    await ctl.createNetwork({
-      name: 'ov',
-      driver: 'overlay',
-      subnets: ['10.9.0.0/24'],
-      gateways: [],
-      ipRanges: [],
-      auxAddresses: {},
-      enableIPv6: false,
-      internal: true,
-      attachable: false,
-      options: {},
-      labels: {},
-      ipamDriver: 'default',
-      ipamOptions: {},
-    });
-    await ctl.createSandbox({ name: 'web', net: 'none', settings: {}, ports: [] });
-    const before = store.history.length;
-    await ctl.connect('ov', ['web'], {});
-    assert.equal(claims(etcd).length, 2, claims(etcd).join(' '));
-    // The intent with the Release undo was written before the claim: its last intent names it.
-    const intents = store.history.slice(before).filter((s) => s.journal.length);
-    assert.ok(
-      intents.some((s) => s.journal.some((j) => j.cleanup.some((c) => c.call?.method === 'Release'))),
-      'Release journaled',
-    );
-    const links = [...kernel.links.values()].map((l) => `${l.ns}/${l.name}:${l.kind}`);
-    assert.ok(
-      links.some((l) => /^\/ov-[0-9a-f]{12}:bridge$/.test(l)),
-      links.join(' '),
-    );
-    assert.ok(
-      links.some((l) => /^\/vx-[0-9a-f]{12}:vxlan$/.test(l)),
-      links.join(' '),
-    );
-    assert.ok(links.includes('web/eth0:veth'), links.join(' '));
-    const vx =
-      kernel.calls.flatMap((c) => (c.input ?? c.args.join(' ')).split('\n')).find((l) => l.includes('type vxlan')) ??
-      '';
-    assert.match(vx, /mtu 1450 type vxlan id 4096 local 192\.0\.2\.1 dstport 4789 nolearning proxy/);
-    assert.equal(store.snapshot().journal.length, 0);
-  });
+  it(
+    'connect: the claim goes out after the journal intent, then bridge, VXLAN, veth; ' + 'the endpoint is published',
+    async () => {
+      const { kernel, etcd, store, ctl } = setup();
+      await ctl.createNetwork({
+        name: 'ov',
+        driver: 'overlay',
+        subnets: ['10.9.0.0/24'],
+        gateways: [],
+        ipRanges: [],
+        auxAddresses: {},
+        enableIPv6: false,
+        internal: true,
+        attachable: false,
+        options: {},
+        labels: {},
+        ipamDriver: 'default',
+        ipamOptions: {},
+      });
+      await ctl.createSandbox({ name: 'web', net: 'none', settings: {}, ports: [] });
+      const before = store.history.length;
+      await ctl.connect('ov', ['web'], {});
+      assert.equal(claims(etcd).length, 2, claims(etcd).join(' '));
+      // The intent with the Release undo was written before the claim: its last intent names it.
+      const intents = store.history.slice(before).filter((s) => s.journal.length);
+      assert.ok(
+        intents.some((s) => s.journal.some((j) => j.cleanup.some((c) => c.call?.method === 'Release'))),
+        'Release journaled',
+      );
+      const links = [...kernel.links.values()].map((l) => `${l.ns}/${l.name}:${l.kind}`);
+      assert.ok(
+        links.some((l) => /^\/ov-[0-9a-f]{12}:bridge$/.test(l)),
+        links.join(' '),
+      );
+      assert.ok(
+        links.some((l) => /^\/vx-[0-9a-f]{12}:vxlan$/.test(l)),
+        links.join(' '),
+      );
+      assert.ok(links.includes('web/eth0:veth'), links.join(' '));
+      const vx =
+        kernel.calls.flatMap((c) => (c.input ?? c.args.join(' ')).split('\n')).find((l) => l.includes('type vxlan')) ??
+        '';
+      assert.match(vx, /mtu 1450 type vxlan id 4096 local 192\.0\.2\.1 dstport 4789 nolearning proxy/);
+      assert.equal(store.snapshot().journal.length, 0);
+    },
+  );
 
   it('a kernel failure after the claim releases it and leaves kernel and store as they were', async () => {
     const { kernel, etcd, store, ctl } = setup();

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeCtx } from '../../src/core/context.js';
 import { driverFor, resolveDriver } from '../../src/drivers/index.js';
-import { apply, update } from '../../src/core/txn.js';
+import { execute as apply } from '../../src/engine/engine.js';
+import { transaction as update } from '../../src/core/operation.js';
 import {
   discover,
   MEDIA_TYPE,

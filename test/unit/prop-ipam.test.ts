@@ -195,28 +195,32 @@ function free(n: Net, gateway: string, held: Set<string>): string[] {
 }
 
 describe('IPAM allocation by property', () => {
-  it('hands out the lowest address that is not network, broadcast, gateway, aux or taken; refuses only when none is left', () => {
-    check(
-      fc.property(network, (n) => {
-        const pools = poolsOf(n);
-        if (!pools) return;
-        const pool = pools[0] as NonNullable<typeof pools>[number];
-        const inUse = new Map(n.taken.map((t) => [t, 'container x']));
-        const expect = free(n, pool.Gateway, new Set(n.taken));
-        const got = (() => {
-          try {
-            return allocate({ network: 'n', pools, inUse, userSubnets: true }, n.f);
-          } catch (e) {
-            assert.match((e as Error).message, /no available IPv[46] addresses/);
-            return null;
-          }
-        })();
-        assert.equal(got === null ? null : got.split('/')[0], expect[0] ?? null);
-        if (got) assert.equal(got.split('/')[1], String(n.sub.len));
-      }),
-      3000,
-    );
-  });
+  it(
+    'hands out the lowest address that is not network, broadcast, gateway, aux or taken; ' +
+      'refuses only when none is left',
+    () => {
+      check(
+        fc.property(network, (n) => {
+          const pools = poolsOf(n);
+          if (!pools) return;
+          const pool = pools[0] as NonNullable<typeof pools>[number];
+          const inUse = new Map(n.taken.map((t) => [t, 'container x']));
+          const expect = free(n, pool.Gateway, new Set(n.taken));
+          const got = (() => {
+            try {
+              return allocate({ network: 'n', pools, inUse, userSubnets: true }, n.f);
+            } catch (e) {
+              assert.match((e as Error).message, /no available IPv[46] addresses/);
+              return null;
+            }
+          })();
+          assert.equal(got === null ? null : got.split('/')[0], expect[0] ?? null);
+          if (got) assert.equal(got.split('/')[1], String(n.sub.len));
+        }),
+        3000,
+      );
+    },
+  );
 
   it('allocate and release in any order, with the mark, stays the lowest free address', () => {
     const ops = fc.array(fc.oneof(fc.constant<'alloc'>('alloc'), fc.nat(63)), { minLength: 1, maxLength: 60 });

@@ -88,53 +88,60 @@ describe('option converters by property', () => {
     );
   });
 
-  it('toEndpointSettings + validateSettings: accepted addresses are well formed and not special; GwPriority a safe integer', () => {
-    const flags = fc.record(
-      {
-        ip: fc.option(fc.oneof(fc.ipV4(), ipish), { nil: undefined }),
-        ip6: fc.option(fc.oneof(fc.ipV6(), ipish), { nil: undefined }),
-        alias: list(fromVocab(['a', 'web', '-', '.', '_', ' ', ';', '\n'], 6)),
-        macAddress: fc.option(fromVocab(['02', ':', '42', 'ff', '01', 'zz', 'a'], 12), { nil: undefined }),
-        linkLocalIp: list(ipish),
-        driverOpt: list(kv),
-        gwPriority: fc.option(fc.oneof(fc.integer().map(String), fromVocab(['-', '1', '0', '9', 'e', '.', ' '], 25)), {
-          nil: undefined,
+  it(
+    'toEndpointSettings + validateSettings: accepted addresses are well formed and not special; ' +
+      'GwPriority a safe integer',
+    () => {
+      const flags = fc.record(
+        {
+          ip: fc.option(fc.oneof(fc.ipV4(), ipish), { nil: undefined }),
+          ip6: fc.option(fc.oneof(fc.ipV6(), ipish), { nil: undefined }),
+          alias: list(fromVocab(['a', 'web', '-', '.', '_', ' ', ';', '\n'], 6)),
+          macAddress: fc.option(fromVocab(['02', ':', '42', 'ff', '01', 'zz', 'a'], 12), { nil: undefined }),
+          linkLocalIp: list(ipish),
+          driverOpt: list(kv),
+          gwPriority: fc.option(
+            fc.oneof(fc.integer().map(String), fromVocab(['-', '1', '0', '9', 'e', '.', ' '], 25)),
+            {
+              nil: undefined,
+            },
+          ),
+        },
+        { requiredKeys: [] },
+      );
+      check(
+        fc.property(flags, (f) => {
+          let s;
+          try {
+            s = toEndpointSettings(f as EndpointFlags);
+            validateSettings(s);
+          } catch (e) {
+            clean(e);
+            return;
+          }
+          if (f.gwPriority !== undefined)
+            assert.ok(
+              Number.isSafeInteger(s.GwPriority) && String(s.GwPriority) === String(BigInt(f.gwPriority)),
+              `GwPriority from ${f.gwPriority}`,
+            );
+          const ip4 = s.IPAMConfig?.IPv4Address;
+          if (ip4 !== undefined) {
+            const a = parseIP(ip4);
+            assert.ok(a?.family === 4 && specialAddress(a, true) === null, ip4);
+          }
+          const ip6 = s.IPAMConfig?.IPv6Address;
+          if (ip6 !== undefined) {
+            const a = parseIP(ip6);
+            assert.ok(a?.family === 6 && specialAddress(a) === null, ip6);
+          }
+          if (s.MacAddress !== undefined)
+            assert.ok(MAC_RE.test(s.MacAddress) && (parseInt(s.MacAddress.slice(0, 2), 16) & 1) === 0);
+          for (const a of s.Aliases ?? []) assert.match(a, /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/);
         }),
-      },
-      { requiredKeys: [] },
-    );
-    check(
-      fc.property(flags, (f) => {
-        let s;
-        try {
-          s = toEndpointSettings(f as EndpointFlags);
-          validateSettings(s);
-        } catch (e) {
-          clean(e);
-          return;
-        }
-        if (f.gwPriority !== undefined)
-          assert.ok(
-            Number.isSafeInteger(s.GwPriority) && String(s.GwPriority) === String(BigInt(f.gwPriority)),
-            `GwPriority from ${f.gwPriority}`,
-          );
-        const ip4 = s.IPAMConfig?.IPv4Address;
-        if (ip4 !== undefined) {
-          const a = parseIP(ip4);
-          assert.ok(a?.family === 4 && specialAddress(a, true) === null, ip4);
-        }
-        const ip6 = s.IPAMConfig?.IPv6Address;
-        if (ip6 !== undefined) {
-          const a = parseIP(ip6);
-          assert.ok(a?.family === 6 && specialAddress(a) === null, ip6);
-        }
-        if (s.MacAddress !== undefined)
-          assert.ok(MAC_RE.test(s.MacAddress) && (parseInt(s.MacAddress.slice(0, 2), 16) & 1) === 0);
-        for (const a of s.Aliases ?? []) assert.match(a, /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/);
-      }),
-      3000,
-    );
-  });
+        3000,
+      );
+    },
+  );
 
   it('parseAddHost and parseFilters: a result that puts the text back together, or a clean error', () => {
     check(

@@ -53,14 +53,18 @@ const model: FwModel = {
 describe('firewall rules', () => {
   it('filter: per network and per port, in order', () => {
     assert.deepEqual(filterRules(model), [
-      '-A NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
-      '-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa',
+      '-A NETCTL-PORTS -d 10.1.0.5/32 -o nc-aaaaaaaaaaaa -p tcp -m tcp --dport 80 -m conntrack --ctstate ' +
+        'DNAT -j ACCEPT -m comment --comment netctl:cccccccccccc',
+      '-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment ' +
+        '--comment netctl:aaaaaaaaaaaa',
       '-A NETCTL-FORWARD -i nc-aaaaaaaaaaaa -o nc-aaaaaaaaaaaa -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa',
       '-A NETCTL-FORWARD -i nc-aaaaaaaaaaaa ! -o nc-aaaaaaaaaaaa -j ACCEPT -m comment --comment netctl:aaaaaaaaaaaa',
       '-A NETCTL-FORWARD -o nc-aaaaaaaaaaaa -j DROP -m comment --comment netctl:aaaaaaaaaaaa',
-      '-A NETCTL-ISOLATION-1 -i nc-aaaaaaaaaaaa ! -o nc-aaaaaaaaaaaa -j NETCTL-ISOLATION-2 -m comment --comment netctl:aaaaaaaaaaaa',
+      '-A NETCTL-ISOLATION-1 -i nc-aaaaaaaaaaaa ! -o nc-aaaaaaaaaaaa -j NETCTL-ISOLATION-2 -m comment ' +
+        '--comment netctl:aaaaaaaaaaaa',
       '-A NETCTL-ISOLATION-2 -o nc-aaaaaaaaaaaa -j DROP -m comment --comment netctl:aaaaaaaaaaaa',
-      '-A NETCTL-FORWARD -o br-db -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment netctl:bbbbbbbbbbbb',
+      '-A NETCTL-FORWARD -o br-db -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment ' +
+        'netctl:bbbbbbbbbbbb',
       '-A NETCTL-FORWARD -i br-db -o br-db -j DROP -m comment --comment netctl:bbbbbbbbbbbb',
       '-A NETCTL-FORWARD -i br-db ! -o br-db -j DROP -m comment --comment netctl:bbbbbbbbbbbb',
       '-A NETCTL-FORWARD -o br-db -j DROP -m comment --comment netctl:bbbbbbbbbbbb',
@@ -71,17 +75,22 @@ describe('firewall rules', () => {
 
   it('nat: masquerade per subnet (not for internal networks), DNAT and hairpin per port', () => {
     assert.deepEqual(natRules(model), [
-      '-A NETCTL-POSTROUTING -s 10.1.0.0/24 ! -o nc-aaaaaaaaaaaa -j MASQUERADE -m comment --comment netctl:aaaaaaaaaaaa',
-      '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment netctl:cccccccccccc',
-      '-A NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
+      '-A NETCTL-POSTROUTING -s 10.1.0.0/24 ! -o nc-aaaaaaaaaaaa -j MASQUERADE -m comment --comment ' +
+        'netctl:aaaaaaaaaaaa',
+      '-A NETCTL -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment ' +
+        'netctl:cccccccccccc',
+      '-A NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p tcp -m tcp --dport 80 -j MASQUERADE -m comment ' +
+        '--comment netctl:cccccccccccc',
     ]);
     const bound = natRules({
       networks: [{ ...web, masquerade: false }],
       ports: [{ ...model.ports[0]!, hostIP: '192.0.2.1', proto: 'udp' }],
     });
     assert.deepEqual(bound, [
-      '-A NETCTL -d 192.0.2.1/32 -p udp -m udp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment --comment netctl:cccccccccccc',
-      '-A NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p udp -m udp --dport 80 -j MASQUERADE -m comment --comment netctl:cccccccccccc',
+      '-A NETCTL -d 192.0.2.1/32 -p udp -m udp --dport 8080 -j DNAT --to-destination 10.1.0.5:80 -m comment ' +
+        '--comment netctl:cccccccccccc',
+      '-A NETCTL-POSTROUTING -s 10.1.0.5/32 -d 10.1.0.5/32 -p udp -m udp --dport 80 -j MASQUERADE -m comment ' +
+        '--comment netctl:cccccccccccc',
     ]);
   });
 
@@ -137,11 +146,13 @@ describe('firewall rules', () => {
       save
         .replace(
           ':ADMIN',
-          ':NETCTL-FORWARD - [0:0]\n:NETCTL-ISOLATION-1 - [0:0]\n:NETCTL-ISOLATION-2 - [0:0]\n:NETCTL-PORTS - [0:0]\n:ADMIN',
+          ':NETCTL-FORWARD - [0:0]\n:NETCTL-ISOLATION-1 - [0:0]\n:NETCTL-ISOLATION-2 - [0:0]\n' +
+            ':NETCTL-PORTS - [0:0]\n:ADMIN',
         )
         .replace(
           '*nat',
-          '*nat\n:NETCTL - [0:0]\n:NETCTL-POSTROUTING - [0:0]\n-A OUTPUT -j NETCTL\n-A POSTROUTING -j NETCTL-POSTROUTING',
+          '*nat\n:NETCTL - [0:0]\n:NETCTL-POSTROUTING - [0:0]\n-A OUTPUT -j NETCTL\n' +
+            '-A POSTROUTING -j NETCTL-POSTROUTING',
         ),
     );
     assert.equal(complete(full), true);

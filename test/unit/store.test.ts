@@ -99,7 +99,8 @@ describe('FileStore', () => {
     const dir = join(root, 'd');
     const st = new FileStore(dir);
     await st.update(async (tx) => tx.put('networks', net('old')));
-    for (let i = 0; i <= DELTA_LIMIT; i++) await st.update(async (tx) => tx.put('networks', net(`x${i}`))); // compaction
+    // compaction
+    for (let i = 0; i <= DELTA_LIMIT; i++) await st.update(async (tx) => tx.put('networks', net(`x${i}`)));
     await st.update(async (tx) => tx.put('networks', net('after')));
     const file = join(dir, 'store.json');
     writeFileSync(file, readFileSync(`${file}.bak`));
@@ -152,88 +153,101 @@ describe('FileStore', () => {
     assert.deepEqual(await st.update(async (tx) => tx.list('journal').map((j) => j.id)), []);
   });
 
-  it('refuses a journal slot whose hash holds but which is not a journal, and a journal file of a foreign size, without touching them', async () => {
-    const dir = join(root, 'c');
-    const st = new FileStore(dir);
-    await st.update(async (tx) => tx.put('networks', net('c0')));
-    await st.update(async (tx) => tx.put('networks', net('c0b'))); // the first change writes store.json, this one the journal
-    const { head } = slotBytes({ gen: 999999, entries: [] });
-    const rest = Buffer.from('"gen":999999,"entries":');
-    const len = rest.length.toString(16).padStart(8, '0');
-    const sum = crc32(rest, 0, rest.length).toString(16).padStart(8, '0');
-    poke(
-      dir,
-      2,
-      Buffer.concat([
-        Buffer.from(
-          head.toString('latin1').replace(/"sum":"\w+","len":"\w+"/, `"sum":"${sum}","len":"${len}"`),
-          'latin1',
-        ),
-        rest,
-      ]),
-    );
-    const file = join(dir, JOURNAL);
-    const bad = readFileSync(file);
-    await assert.rejects(
-      st.update(async () => undefined),
-      /the netctl journal .*journal\.slots is corrupt \(slot 2\)/,
-    );
-    assert.deepEqual(readFileSync(file), bad);
-    writeFileSync(file, bad.subarray(0, bad.length - 1));
-    await assert.rejects(
-      st.view(async () => undefined),
-      /the netctl journal .*journal\.slots is damaged/,
-    );
-    assert.equal(statSync(file).size, bad.length - 1);
-  });
+  it(
+    'refuses a journal slot whose hash holds but which is not a journal, and a journal file of a foreign size, ' +
+      'without touching them',
+    async () => {
+      const dir = join(root, 'c');
+      const st = new FileStore(dir);
+      await st.update(async (tx) => tx.put('networks', net('c0')));
+      // the first change writes store.json, this one the journal
+      await st.update(async (tx) => tx.put('networks', net('c0b')));
+      const { head } = slotBytes({ gen: 999999, entries: [] });
+      const rest = Buffer.from('"gen":999999,"entries":');
+      const len = rest.length.toString(16).padStart(8, '0');
+      const sum = crc32(rest, 0, rest.length).toString(16).padStart(8, '0');
+      poke(
+        dir,
+        2,
+        Buffer.concat([
+          Buffer.from(
+            head.toString('latin1').replace(/"sum":"\w+","len":"\w+"/, `"sum":"${sum}","len":"${len}"`),
+            'latin1',
+          ),
+          rest,
+        ]),
+      );
+      const file = join(dir, JOURNAL);
+      const bad = readFileSync(file);
+      await assert.rejects(
+        st.update(async () => undefined),
+        /the netctl journal .*journal\.slots is corrupt \(slot 2\)/,
+      );
+      assert.deepEqual(readFileSync(file), bad);
+      writeFileSync(file, bad.subarray(0, bad.length - 1));
+      await assert.rejects(
+        st.view(async () => undefined),
+        /the netctl journal .*journal\.slots is damaged/,
+      );
+      assert.equal(statSync(file).size, bad.length - 1);
+    },
+  );
 
-  it('a journal write cut short does not count: in this boot, a body without its head; from an earlier boot, a slot whose sum fails', async () => {
-    const dir = join(root, 'g');
-    const st = new FileStore(dir);
-    await st.update(async (tx) => tx.put('networks', net('kept')));
-    await st.update(async (tx) => tx.put('networks', net('kept2')));
-    const j = newest(dir);
-    assert.ok(j);
-    const file = join(dir, JOURNAL);
-    const free = newestFirst(readSlots(file))[SLOTS - 1] ?? 0;
-    const ids = () =>
-      st.view((tx) => tx.ids('networks').filter((id) => ['kept', 'kept2', 'lost', 'next'].includes(id)));
-    const { head, body } = slotBytes({
-      ...j,
-      gen: j.gen + 5,
-      durable: true,
-      delta: { networks: { ...j.delta?.networks, lost: net('lost') } },
-    });
-    // This boot: the body goes first, so a crash before the head leaves the slot's old head,
-    // which is older than the newest: a newer body alone does not count.
-    const old = readSlots(file);
-    const oldHead = (old.buf ?? Buffer.alloc(0)).subarray(free * old.cap, free * old.cap + head.length);
-    poke(dir, free, Buffer.concat([oldHead.length === head.length ? oldHead : Buffer.alloc(head.length, 0x20), body]));
-    assert.deepEqual(await ids(), ['kept', 'kept2']);
-    // Whole, the same bytes count (the test's own control).
-    poke(dir, free, Buffer.concat([head, body]));
-    assert.deepEqual(await ids(), ['kept', 'kept2', 'lost']);
-    // Written before the last boot: a power cut may have left it part old, so its sum is checked.
-    const before = Buffer.from(
-      head.toString('latin1').replace(bootId(), '00000000-0000-4000-8000-000000000000'),
-      'latin1',
-    );
-    poke(dir, free, Buffer.concat([before, body]));
-    assert.equal(slotHolds(readSlots(file), free), true, 'whole, its sum holds');
-    assert.deepEqual(await ids(), ['kept', 'kept2', 'lost']);
-    poke(
-      dir,
-      free,
-      Buffer.concat([before, Buffer.from(body.toString('latin1').replace('"lost"', '"lust"'), 'latin1')]),
-    );
-    assert.equal(slotHolds(readSlots(file), free), false);
-    assert.deepEqual(await ids(), ['kept', 'kept2']);
-    poke(dir, free, Buffer.concat([before, body.subarray(0, body.length - 9)]));
-    assert.deepEqual(await ids(), ['kept', 'kept2']);
-    // The next command writes over it and goes on.
-    await st.update(async (tx) => tx.put('networks', net('next')));
-    assert.deepEqual(await ids(), ['kept', 'kept2', 'next']);
-  });
+  it(
+    'a journal write cut short does not count: in this boot, a body without its head; ' +
+      'from an earlier boot, a slot whose sum fails',
+    async () => {
+      const dir = join(root, 'g');
+      const st = new FileStore(dir);
+      await st.update(async (tx) => tx.put('networks', net('kept')));
+      await st.update(async (tx) => tx.put('networks', net('kept2')));
+      const j = newest(dir);
+      assert.ok(j);
+      const file = join(dir, JOURNAL);
+      const free = newestFirst(readSlots(file))[SLOTS - 1] ?? 0;
+      const ids = () =>
+        st.view((tx) => tx.ids('networks').filter((id) => ['kept', 'kept2', 'lost', 'next'].includes(id)));
+      const { head, body } = slotBytes({
+        ...j,
+        gen: j.gen + 5,
+        durable: true,
+        delta: { networks: { ...j.delta?.networks, lost: net('lost') } },
+      });
+      // This boot: the body goes first, so a crash before the head leaves the slot's old head,
+      // which is older than the newest: a newer body alone does not count.
+      const old = readSlots(file);
+      const oldHead = (old.buf ?? Buffer.alloc(0)).subarray(free * old.cap, free * old.cap + head.length);
+      poke(
+        dir,
+        free,
+        Buffer.concat([oldHead.length === head.length ? oldHead : Buffer.alloc(head.length, 0x20), body]),
+      );
+      assert.deepEqual(await ids(), ['kept', 'kept2']);
+      // Whole, the same bytes count (the test's own control).
+      poke(dir, free, Buffer.concat([head, body]));
+      assert.deepEqual(await ids(), ['kept', 'kept2', 'lost']);
+      // Written before the last boot: a power cut may have left it part old, so its sum is checked.
+      const before = Buffer.from(
+        head.toString('latin1').replace(bootId(), '00000000-0000-4000-8000-000000000000'),
+        'latin1',
+      );
+      poke(dir, free, Buffer.concat([before, body]));
+      assert.equal(slotHolds(readSlots(file), free), true, 'whole, its sum holds');
+      assert.deepEqual(await ids(), ['kept', 'kept2', 'lost']);
+      poke(
+        dir,
+        free,
+        Buffer.concat([before, Buffer.from(body.toString('latin1').replace('"lost"', '"lust"'), 'latin1')]),
+      );
+      assert.equal(slotHolds(readSlots(file), free), false);
+      assert.deepEqual(await ids(), ['kept', 'kept2']);
+      poke(dir, free, Buffer.concat([before, body.subarray(0, body.length - 9)]));
+      assert.deepEqual(await ids(), ['kept', 'kept2']);
+      // The next command writes over it and goes on.
+      await st.update(async (tx) => tx.put('networks', net('next')));
+      assert.deepEqual(await ids(), ['kept', 'kept2', 'next']);
+    },
+  );
 
   it("CRC-32 of a slot equals zlib's CRC-32 (the sum any other tool checks it with)", () => {
     const zlibCrc = (zlib as { crc32?: (b: Uint8Array) => number }).crc32;
@@ -254,7 +268,8 @@ describe('FileStore', () => {
     const dir = join(root, 'h');
     const st = new FileStore(dir);
     await st.update(async (tx) => tx.put('networks', net('h0')));
-    await st.update(async (tx) => tx.put('networks', net('h0b'))); // the first change writes store.json, this one the journal
+    // the first change writes store.json, this one the journal
+    await st.update(async (tx) => tx.put('networks', net('h0b')));
     const file = join(dir, JOURNAL);
     const seen: Array<{ top: number; durable: number[]; bytes: Buffer[] }> = [];
     const check = () => {
@@ -295,7 +310,8 @@ describe('FileStore', () => {
       assert.ok(prev.top >= 0 && prev.durable.length > 0, `write ${k}: something to keep`);
       assert.ok(
         changed[0] !== prev.top && !prev.durable.includes(changed[0] ?? -1),
-        `write ${k} went to slot ${changed[0]}, over the newest (${prev.top}) or a newest durable one (${prev.durable.join()})`,
+        `write ${k} went to slot ${changed[0]}, over the newest (${prev.top}) or a newest durable one ` +
+          `(${prev.durable.join()})`,
       );
     }
     assert.deepEqual(await st.view((tx) => tx.ids('networks').filter((id) => id.startsWith('h'))), [
@@ -313,7 +329,8 @@ describe('FileStore', () => {
     const dir = join(root, 'k');
     const st = new FileStore(dir);
     await st.update(async (tx) => tx.put('networks', net('k0')));
-    await st.update(async (tx) => tx.put('networks', net('k0b'))); // the first change writes store.json, this one the journal
+    // the first change writes store.json, this one the journal
+    await st.update(async (tx) => tx.put('networks', net('k0b')));
     const before = newest(dir);
     const big = {
       ...entry('big'),
@@ -355,7 +372,8 @@ describe('FileStore', () => {
     const dir = join(root, 'i');
     const st = new FileStore(dir);
     await st.update(async (tx) => tx.put('networks', net('i0')));
-    await st.update(async (tx) => tx.put('networks', net('i0b'))); // the first change writes store.json, this one the journal
+    // the first change writes store.json, this one the journal
+    await st.update(async (tx) => tx.put('networks', net('i0b')));
     const base = loadDoc(dir).base;
     rmSync(join(dir, JOURNAL)); // (with i0b's change: journal.json takes its place)
     writeFileSync(
@@ -381,21 +399,25 @@ describe('FileStore', () => {
     );
   });
 
-  it('store.json is one JSON document, one record per line; a copy reformatted by hand still reads and is laid out again', async () => {
-    const dir = join(root, 'f');
-    const st = new FileStore(dir);
-    await st.update(async (tx) => {
-      tx.put('networks', net('a'));
-      tx.put('networks', net('b'));
-    });
-    const file = join(dir, 'store.json');
-    const text = readFileSync(file, 'utf8');
-    assert.deepEqual(Object.keys(JSON.parse(text).networks), ['a', 'b']);
-    assert.match(text, /\n"a":\{"id":"a","name":"a"\}\n,"b":/);
-    writeFileSync(file, JSON.stringify(JSON.parse(text), null, 2));
-    assert.deepEqual(await st.view((tx) => tx.list('networks').map((n) => n.id)), ['a', 'b']);
-    await st.update(async (tx) => tx.put('networks', net('c')));
-    assert.match(readFileSync(file, 'utf8'), /^\{"version":\d+,.*"layout":\{/);
-    assert.deepEqual(await st.view((tx) => tx.ids('networks')), ['a', 'b', 'c']);
-  });
+  it(
+    'store.json is one JSON document, one record per line; ' +
+      'a copy reformatted by hand still reads and is laid out again',
+    async () => {
+      const dir = join(root, 'f');
+      const st = new FileStore(dir);
+      await st.update(async (tx) => {
+        tx.put('networks', net('a'));
+        tx.put('networks', net('b'));
+      });
+      const file = join(dir, 'store.json');
+      const text = readFileSync(file, 'utf8');
+      assert.deepEqual(Object.keys(JSON.parse(text).networks), ['a', 'b']);
+      assert.match(text, /\n"a":\{"id":"a","name":"a"\}\n,"b":/);
+      writeFileSync(file, JSON.stringify(JSON.parse(text), null, 2));
+      assert.deepEqual(await st.view((tx) => tx.list('networks').map((n) => n.id)), ['a', 'b']);
+      await st.update(async (tx) => tx.put('networks', net('c')));
+      assert.match(readFileSync(file, 'utf8'), /^\{"version":\d+,.*"layout":\{/);
+      assert.deepEqual(await st.view((tx) => tx.ids('networks')), ['a', 'b', 'c']);
+    },
+  );
 });

@@ -128,7 +128,8 @@ describe('store tables', () => {
 
   it('a text laid out otherwise (edited by hand) is checked, parsed and laid out again', () => {
     const text =
-      '\n"a":{"name":"web","id":"a","net":"x","on":true,"ports":[]}\n,"b":{"id":"b", "net": "x", "name":"db","on":false,"ports":[]}\n';
+      '\n"a":{"name":"web","id":"a","net":"x","on":true,"ports":[]}\n' +
+      ',"b":{"id":"b", "net": "x", "name":"db","on":false,"ports":[]}\n';
     const t = new Table<R>('things', spec, 'test', text);
     assert.deepEqual(ids(t.find('net', 'x')), ['a', 'b']);
     assert.deepEqual(ids(t.find('name', 'db')), ['b']);
@@ -141,7 +142,8 @@ describe('store tables', () => {
       'things',
       spec,
       'store.json',
-      '\n"a":{"id":"a","net":"x","name":"a","on":true,"ports":[]}\n,"b":{"id":"b","net":"x","name":"b","on":true,"ports":[],oops}\n',
+      '\n"a":{"id":"a","net":"x","name":"a","on":true,"ports":[]}\n' +
+        ',"b":{"id":"b","net":"x","name":"b","on":true,"ports":[],oops}\n',
       true,
     );
     assert.equal(t.get('a')?.name, 'a');

@@ -1,4 +1,4 @@
-// Pure rule generation (SPEC §4, §11). netctl owns its chains outright, so their content is
+// Pure rule generation (docs/reference.md §4, §11). netctl owns its chains outright, so their content is
 // derived from the store. A change is written as the difference between the rules before and
 // after it (-D / -A in one `iptables-restore --noflush`): on nf_tables an append-only
 // transaction costs ~1 ms where flushing a chain costs ~25 ms. A full rewrite (declaring an
@@ -54,15 +54,21 @@ export function familyView(m: FwModel, f: Family): FwModel {
 
 const host = (ip: string, f: Family) => `${ip}/${f === 4 ? 32 : 128}`;
 
-/** Filter rules of the networks and ports (without the fixed head); each stands alone, so order between owners is free. */
+/**
+ * Filter rules of the networks and ports (without the fixed head); each stands alone, so order between owners is free.
+ */
 export function filterRules(m: FwModel, f: Family = 4): string[] {
   const tag = (n: { id12: string }) => c(`netctl:${n.id12}`);
   const out: string[] = [];
   for (const p of m.ports) {
-    // A port published on a loopback address is only ever DNATed from outside (OUTPUT skips loopback): never let that in.
+    // A port published on a loopback address is only ever DNATed from outside (OUTPUT skips loopback): never let that
+    // in.
     if (isLoopback(p.hostIP)) continue;
-    const match = `-A NETCTL-PORTS -d ${host(p.containerIP, f)} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort}`;
-    // Only connections that came through the DNAT: the container address itself stays closed (routed: it is the way in).
+    const match =
+      `-A NETCTL-PORTS -d ${host(p.containerIP, f)} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ` +
+      `${p.containerPort}`;
+    // Only connections that came through the DNAT: the container address itself stays closed (routed: it is the way
+    // in).
     out.push(
       p.mode === 'routed' ? `${match} -j ACCEPT ${tag(p)}` : `${match} -m conntrack --ctstate DNAT -j ACCEPT ${tag(p)}`,
     );
@@ -73,7 +79,8 @@ export function filterRules(m: FwModel, f: Family = 4): string[] {
     out.push(`-A NETCTL-FORWARD -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT ${tag(n)}`);
     out.push(`-A NETCTL-FORWARD -i ${br} -o ${br} -j ${n.icc ? 'ACCEPT' : 'DROP'} ${tag(n)}`);
     out.push(`-A NETCTL-FORWARD -i ${br} ! -o ${br} -j ${n.internal ? 'DROP' : 'ACCEPT'} ${tag(n)}`);
-    // Nothing else enters the network: not routed traffic to an unpublished port (unless nat-unprotected), not another network.
+    // Nothing else enters the network: not routed traffic to an unpublished port (unless nat-unprotected), not another
+    // network.
     out.push(`-A NETCTL-FORWARD -o ${br} -j ${unprotected ? 'ACCEPT' : 'DROP'} ${tag(n)}`);
     out.push(`-A NETCTL-ISOLATION-1 -i ${br} ! -o ${br} -j NETCTL-ISOLATION-2 ${tag(n)}`);
     out.push(`-A NETCTL-ISOLATION-2 -o ${br} -j DROP ${tag(n)}`);
@@ -96,7 +103,8 @@ export function natRules(m: FwModel, f: Family = 4): string[] {
     out.push(`-A NETCTL ${dst}-p ${p.proto} -m ${p.proto} --dport ${p.hostPort} -j DNAT --to-destination ${to} ${tag}`);
     // Hairpin: a container reaching its own published port through the host address.
     out.push(
-      `-A NETCTL-POSTROUTING -s ${host(p.containerIP, f)} -d ${host(p.containerIP, f)} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j MASQUERADE ${tag}`,
+      `-A NETCTL-POSTROUTING -s ${host(p.containerIP, f)} -d ${host(p.containerIP, f)} -p ${p.proto} -m ${p.proto} ` +
+        `--dport ${p.containerPort} -j MASQUERADE ${tag}`,
     );
   }
   return out;

@@ -1,4 +1,4 @@
-// Pure nftables ruleset (SPEC §11): one table `inet netctl` whose rules are fixed and whose
+// Pure nftables ruleset (docs/reference.md §11): one table `inet netctl` whose rules are fixed and whose
 // per-network and per-port state lives in sets and verdict maps. A change is then only
 // `add element` / `delete element` lines, addressed by value: no rule handles to look up, so a
 // sync is one `nft -f` whatever the number of networks, and its cost does not grow with them.

@@ -1,6 +1,7 @@
 // Start-up cost is paid by every command: --version must not read the bundle, and --help,
 // __complete and the read-only commands must not load execa (only `exec` uses it) nor take the lock. Checked on
-// the real bin/netctl, by listing the files Node loaded.
+// the real bin/netctl, by listing the files Node loaded. Needs root: only a privileged netctl
+// seeds the predefined networks (`inspect bridge` below), reading the kernel's routes to do so.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,8 @@ writeFileSync(
 const builtinsHook = join(dir, 'builtins.cjs');
 writeFileSync(
   builtinsHook,
-  "const had = new Set(process.moduleLoadList); process.on('exit', () => require('fs').writeSync(3, JSON.stringify(process.moduleLoadList.filter((m) => !had.has(m)))));\n",
+  "const had = new Set(process.moduleLoadList); process.on('exit', () => require('fs').writeSync(3, " +
+    'JSON.stringify(process.moduleLoadList.filter((m) => !had.has(m)))));\n',
 );
 after(() => rmSync(dir, { recursive: true, force: true }));
 

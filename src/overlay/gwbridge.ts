@@ -9,12 +9,13 @@ import { OPT } from '../drivers/bridge.js';
 import { defaultPool } from '../ipam/ipam.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
-import type { Ctx } from './context.js';
-import { dropEndpoints, planJoin, type JoinPlan, type Marks } from './endpoints.js';
-import { endpointsOf } from './lookup.js';
-import { newNetworkRecord, takenPrefixes } from './predefined.js';
-import { hostFirst } from './steps.js';
-import { apply, teardown } from './txn.js';
+import type { Ctx, JoinPlan, Marks } from '../core/context.js';
+import { endpointsOf } from '../core/lookup.js';
+import { execute } from '../core/operation.js';
+import { dropEndpoints, planJoin } from '../core/plan.js';
+import { newNetworkRecord, takenPrefixes } from '../core/predefined.js';
+import { teardown } from '../engine/engine.js';
+import { hostFirst } from '../engine/steps.js';
 
 export const GWBRIDGE = 'netctl_gwbridge';
 
@@ -81,7 +82,7 @@ export async function fixGwbridge(ctx: Ctx, tx: Txn, sb: SandboxRecord): Promise
   if (want === onGwbridge(tx, sb)) return;
   if (want && sb.state === 'running') {
     const plan = await gwbridgeJoin(ctx, tx, sb, [], new Map());
-    await apply(ctx, tx, `connect ${sb.name} to ${GWBRIDGE}`, hostFirst(plan.steps), plan.commit, true);
+    await execute(ctx, tx, `connect ${sb.name} to ${GWBRIDGE}`, hostFirst(plan.steps), plan.commit, true);
     return;
   }
   const gw = want ? await ensureGwbridge(ctx, tx) : gwbridgeOf(tx);
@@ -91,7 +92,7 @@ export async function fixGwbridge(ctx: Ctx, tx: Txn, sb: SandboxRecord): Promise
   tx.put('sandboxes', sb);
   const eps = endpointsOf(tx, { sandbox: sb.id, network: gw.id });
   if (eps.length === 0) return;
-  const { cmds, regateway } = dropEndpoints(tx, sb, eps);
+  const { cmds, regateway } = dropEndpoints(ctx, tx, sb, eps);
   const move = regateway.map((args) => ({ ns: sb.netns, args }));
   const errs = await teardown(ctx, tx, `disconnect ${sb.name} from ${GWBRIDGE}`, [...cmds, ...move], true);
   for (const e of errs) ctx.warn(e);

@@ -1,10 +1,10 @@
 // Hosts of the cluster (`node ls`, `node rm`) and the agent that keeps this host's overlay
 // peers in step with the cluster store while it runs.
-import type { NodeRecord, Peer, Snapshot } from '../cluster/cluster.js';
+import type { NodeRecord, Peer, Snapshot } from './cluster.js';
 import { ForbiddenError, NotFoundError } from '../lib/errors.js';
-import type { Ctx } from './context.js';
+import type { Ctx } from '../core/context.js';
+import { transaction } from '../core/operation.js';
 import { clusterOf, reconcileHost, snapshotOf } from './global.js';
-import { update } from './txn.js';
 
 export interface NodeRow extends NodeRecord {
   endpoints: number;
@@ -48,7 +48,7 @@ function findNode(snap: Snapshot, ref: string): NodeRecord {
 /** Removes a dead host's endpoints and addresses cluster-wide; this host's peers follow at once. */
 export async function removeNode(ctx: Ctx, ref: string): Promise<Peer[]> {
   const cluster = await clusterOf(ctx);
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     const snap = await snapshotOf(ctx);
     const node = findNode(snap, ref);
     if (node.addr === cluster.me.addr)
@@ -74,7 +74,7 @@ export async function runAgent(
   const pass = async (fromKernel: boolean) => {
     const snap = await cluster.snapshot();
     if (snap.rev < rev) return;
-    await update(ctx, (tx) => reconcileHost(ctx, tx, fromKernel, snap));
+    await transaction(ctx, (tx) => reconcileHost(ctx, tx, fromKernel, snap));
     rev = snap.rev;
   };
   let dirty = false;

@@ -1,5 +1,5 @@
 // Create and rm of networks of global scope: one etcd transaction each, compared against the
-// cluster as read (see cluster/cluster.ts), re-read and re-checked when another host changed it
+// cluster as read (see overlay/cluster.ts), re-read and re-checked when another host changed it
 // meanwhile. The local store gets (or loses) the network's mirror in the same command.
 import type { Driver } from '../drivers/driver.js';
 import { VNI_OPT } from '../drivers/overlay.js';
@@ -8,13 +8,13 @@ import { ConflictError, ForbiddenError, InvalidArgumentError } from '../lib/erro
 import type { NetworkRecord } from '../model/records.js';
 import type { NetworkCreate } from '../model/requests.js';
 import type { Txn } from '../store/store.js';
-import type { Ctx } from './context.js';
-import { clusterOf, NEED_CLUSTER, peersOf, snapshotOf } from './global.js';
-import { isPredefinedName, newNetworkRecord, takenPrefixes } from './predefined.js';
-import { endpointsOf, sandboxName } from './lookup.js';
+import type { Ctx } from '../core/context.js';
+import { endpointsOf, sandboxName } from '../core/lookup.js';
+import { transaction } from '../core/operation.js';
+import { isPredefinedName, newNetworkRecord, takenPrefixes } from '../core/predefined.js';
+import { ClusterUnreachable } from './etcd.js';
+import { clusterOf, forgetRead, hasCluster, NEED_CLUSTER, peersOf, snapshotOf } from './global.js';
 import { GWBRIDGE } from './gwbridge.js';
-import { ClusterUnreachable } from '../cluster/etcd.js';
-import { update } from './txn.js';
 
 const ATTEMPTS = 8;
 const FIRST_VNI = 4096;
@@ -25,14 +25,15 @@ export async function createGlobal(
   driver: Driver,
   options: Record<string, string>,
 ): Promise<string> {
-  if (!ctx.cluster) throw new InvalidArgumentError(NEED_CLUSTER);
+  if (!hasCluster(ctx)) throw new InvalidArgumentError(NEED_CLUSTER);
   if (req.enableIPv6 || req.subnets.some((s) => s.includes(':')))
     throw new InvalidArgumentError(`network ${req.name}: IPv6 on ${driver.name} networks is not supported yet`);
   if (req.ipamDriver !== 'default')
     throw new InvalidArgumentError(
-      `network ${req.name}: ${driver.name} networks take their addresses from the cluster store, not from IPAM driver ${req.ipamDriver}`,
+      `network ${req.name}: ${driver.name} networks take their addresses from the cluster store, not from IPAM ` +
+        `driver ${req.ipamDriver}`,
     );
-  return update(ctx, async (tx) => {
+  return transaction(ctx, async (tx) => {
     if (isPredefinedName(req.name))
       throw new ForbiddenError(`operation is not permitted on predefined ${req.name} network`);
     if (req.name === GWBRIDGE)
@@ -50,7 +51,7 @@ export async function createGlobal(
       const mine = same && pending?.id === same.id ? pending : undefined;
       if (mine) {
         tx.put('networks', mine);
-        ctx.op.snap = undefined;
+        forgetRead(ctx);
         return mine.id;
       }
       if (same)
@@ -98,7 +99,7 @@ export async function createGlobal(
         return false; // an answer lost on the way: the next read tells whether it was written
       });
       // What this operation read before is stale now (apply -f goes on in the same operation).
-      ctx.op.snap = undefined;
+      forgetRead(ctx);
       if (ok) {
         tx.put('networks', nw);
         return nw.id;
@@ -114,7 +115,8 @@ export async function removeGlobal(ctx: Ctx, tx: Txn, nw: NetworkRecord): Promis
   const local = endpointsOf(tx, { network: nw.id });
   if (local.length) {
     throw new ConflictError(
-      `network ${nw.name} has active endpoints (${local.map((e) => `${sandboxName(tx, e.sandboxId)} (this host)`).join(', ')})`,
+      `network ${nw.name} has active endpoints ` +
+        `(${local.map((e) => `${sandboxName(tx, e.sandboxId)} (this host)`).join(', ')})`,
       `disconnect them first: netctl disconnect ${nw.name} <container>`,
     );
   }
@@ -130,7 +132,7 @@ export async function removeGlobal(ctx: Ctx, tx: Txn, nw: NetworkRecord): Promis
       );
     }
     const done = !snap.networks.some((n) => n.id === nw.id) || (await cluster.deleteNetwork(nw, snap));
-    ctx.op.snap = undefined;
+    forgetRead(ctx);
     if (done) return;
   }
   throw new ConflictError(`network ${nw.name} not removed: endpoints kept coming and going, try again`);

@@ -1,4 +1,5 @@
-// Wires one command's collaborators: store under the root, one Runner, the controller.
+// Wires one command's collaborators: the store under the root, one Runner, the firewall, the overlay scope, the
+// controller.
 import { existsSync, readFileSync } from 'node:fs';
 import { readProc } from '../lib/procfs.js';
 import { join } from 'node:path';
@@ -10,8 +11,9 @@ import { FaultRunner, parseFault } from '../kernel/fault.js';
 import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { FileStore } from '../store/file.js';
-import { Cluster } from '../cluster/cluster.js';
-import { ClusterUnreachable, connectEtcd, parseClusterUrl } from '../cluster/etcd.js';
+import { Cluster } from '../overlay/cluster.js';
+import { ClusterUnreachable, connectEtcd, parseClusterUrl } from '../overlay/etcd.js';
+import { GlobalScope } from '../overlay/scope.js';
 import { ipJson } from '../kernel/ip.js';
 import type { Runner } from '../kernel/runner.js';
 import { parseIP } from '../lib/ip.js';
@@ -38,7 +40,10 @@ interface Config {
   'node-name'?: unknown;
 }
 
-/** `<root>/config.json`: { "default-address-pools": [{ "base": "10.10.0.0/16", "size": 24 }], "firewall-backend": "nftables" }. */
+/**
+ * `<root>/config.json`: { "default-address-pools": [{ "base": "10.10.0.0/16", "size": 24 }], "firewall-backend":
+ * "nftables" }.
+ */
 function loadConfig(root: string): { cfg: Config; file: string } {
   const file = join(root, 'config.json');
   if (!existsSync(file)) return { cfg: {}, file }; // the usual case: no ENOENT made and thrown (~0.2 ms cold)
@@ -73,14 +78,14 @@ function chosenBackend(cfg: Config, file: string): BackendName | undefined {
 }
 
 /** --cluster-store, else NETCTL_CLUSTER_STORE (commander reads it), else config.json; and this host's identity. */
-function clusterDeps(g: Globals, cfg: Config, file: string, runner: Runner): { cluster?: () => Promise<Cluster> } {
+function clusterOf(g: Globals, cfg: Config, file: string, runner: Runner): (() => Promise<Cluster>) | undefined {
   const str = (v: unknown, what: string): string | undefined => {
     if (v === undefined) return undefined;
     if (typeof v !== 'string' || !v) throw new InvalidArgumentError(`cannot use ${file}: "${what}" must be a string`);
     return v;
   };
   const url = g.clusterStore ?? str(cfg['cluster-store'], 'cluster-store');
-  if (!url) return {};
+  if (!url) return undefined;
   const endpoints = parseClusterUrl(url);
   const advertise = g.advertiseAddr ?? str(cfg['advertise-addr'], 'advertise-addr');
   if (advertise !== undefined && !parseIP(advertise))
@@ -88,22 +93,20 @@ function clusterDeps(g: Globals, cfg: Config, file: string, runner: Runner): { c
   const name = process.env['NETCTL_NODE_NAME'] || str(cfg['node-name'], 'node-name') || hostname();
   checkName('node', name);
   let open: Promise<Cluster> | undefined;
-  return {
-    cluster: () =>
-      (open ??= (async () => {
-        const addr = advertise ?? (await sourceAddress(runner, url, endpoints[0] ?? ''));
-        // Every host would claim the same tunnel address: no peer would ever be remote.
-        if (/^127\.|^169\.254\.|^::1$|^fe[89ab]/i.test(addr)) {
-          throw new InvalidArgumentError(
-            `advertise address ${addr} is a loopback or link-local address`,
-            "set --advertise-addr (or NETCTL_ADVERTISE_ADDR) to this host's address on the network between the hosts",
-          );
-        }
-        const c = new Cluster(url, { name, addr }, connectEtcd(url, endpoints));
-        closeAtEnd(() => c.close());
-        return c;
-      })()),
-  };
+  return () =>
+    (open ??= (async () => {
+      const addr = advertise ?? (await sourceAddress(runner, url, endpoints[0] ?? ''));
+      // Every host would claim the same tunnel address: no peer would ever be remote.
+      if (/^127\.|^169\.254\.|^::1$|^fe[89ab]/i.test(addr)) {
+        throw new InvalidArgumentError(
+          `advertise address ${addr} is a loopback or link-local address`,
+          "set --advertise-addr (or NETCTL_ADVERTISE_ADDR) to this host's address on the network between the hosts",
+        );
+      }
+      const c = new Cluster(url, { name, addr }, connectEtcd(url, endpoints));
+      closeAtEnd(() => c.close());
+      return c;
+    })());
 }
 
 /** The address this host reaches the first etcd endpoint from (`ip route get`): the default advertise address. */
@@ -129,7 +132,8 @@ export function makeController(g: Globals, io: Io): Controller {
     store: new FileStore(g.root, { onWait: (pid) => io.err(`waiting for lock held by pid ${pid}\n`) }),
     runner,
     firewall: makeFirewall(runner, debug, chosenBackend(cfg, file)),
-    ...clusterDeps(g, cfg, file, runner),
+    // Networks of global scope (overlays), with the cluster store when one is configured.
+    scope: new GlobalScope(clusterOf(g, cfg, file, runner)),
     names: new NameFiles('/etc/netns'),
     ...(debug ? { debug } : {}),
     ...(pools ? { defaultPools: pools } : {}),

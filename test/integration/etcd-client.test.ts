@@ -1,7 +1,7 @@
-// src/cluster/etcd.ts against a real etcd (Debian's etcd-server), started by this file in a
+// src/overlay/etcd.ts against a real etcd (Debian's etcd-server), started by this file in a
 // throw-away network namespace; the clients run in child processes inside that namespace
 // (test/helpers/etcd-child.ts), so no test traffic touches the machine's own network. Skipped
-// when not root or without etcd.
+// when not root or without etcd. The pure parts of etcd.ts are test/unit/etcd.test.ts.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,8 +11,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError } from '../../src/lib/errors.js';
-import { ClusterUnreachable, connectEtcd, parseClusterUrl, prefixEnd } from '../../src/cluster/etcd.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/etcd-child.js', import.meta.url));
 const hasEtcd = spawnSync('etcd', ['--version']).status === 0;
@@ -434,60 +432,5 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
       succeeded: true,
     });
     await c.end();
-  });
-});
-
-describe('parseClusterUrl', () => {
-  it('accepts etcd://HOST:PORT lists, IPv6 in brackets', () => {
-    assert.deepEqual(parseClusterUrl('etcd://192.0.2.100:2379'), ['192.0.2.100:2379']);
-    assert.deepEqual(parseClusterUrl('etcd://h1:2379,h2.example.com:22379'), ['h1:2379', 'h2.example.com:22379']);
-    assert.deepEqual(parseClusterUrl('etcd://[2001:db8::1]:2379,[::1]:1'), ['[2001:db8::1]:2379', '[::1]:1']);
-    assert.deepEqual(parseClusterUrl('etcd://[::ffff:192.0.2.1]:2379'), ['[::ffff:192.0.2.1]:2379']);
-  });
-
-  for (const bad of [
-    '',
-    'etcd://',
-    'http://h:2379',
-    'etcd:/h:2379',
-    'h:2379',
-    'etcd://h',
-    'etcd://h:',
-    'etcd://:2379',
-    'etcd://h:0',
-    'etcd://h:65536',
-    'etcd://h:2379,',
-    'etcd://h:2379,,h2:1',
-    'etcd://2001:db8::1:2379',
-    'etcd://[2001:db8::1]',
-    'etcd://[nothex]:1',
-    'etcd://h:2379/',
-    'etcd://u@h:2379',
-    'etcd://h h:1',
-    'etcd://-h:1',
-    'etcd://h:23a',
-  ]) {
-    it(`refuses ${JSON.stringify(bad)}, naming it`, () => {
-      assert.throws(
-        () => parseClusterUrl(bad),
-        (e: unknown) => e instanceof InvalidArgumentError && e.message.includes(`"${bad}"`),
-      );
-    });
-  }
-
-  it('ClusterUnreachable is a SystemError with the exact message; connectEtcd loads nothing', () => {
-    const e = new ClusterUnreachable('etcd://192.0.2.100:2379');
-    assert.equal(e.message, 'cluster store etcd://192.0.2.100:2379: unreachable');
-    assert.equal(e.exitCode, 1);
-    const c = connectEtcd('etcd://192.0.2.100:2379', ['192.0.2.100:2379']);
-    c.close();
-    assert.throws(() => connectEtcd('etcd://', []), InvalidArgumentError);
-  });
-
-  it('prefixEnd is etcd\'s "prefix + 1"', () => {
-    assert.deepEqual(prefixEnd(Buffer.from('/a/')), Buffer.from('/a0'));
-    assert.deepEqual(prefixEnd(Buffer.from([0x61, 0xff])), Buffer.from('b'));
-    assert.deepEqual(prefixEnd(Buffer.from([0xff])), Buffer.from([0]));
-    assert.deepEqual(prefixEnd(Buffer.alloc(0)), Buffer.from([0]));
   });
 });

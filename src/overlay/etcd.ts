@@ -1,8 +1,8 @@
 // The etcd v3 client seam: the few calls the overlay code needs (range, txn, watch) over the
-// etcd3 package, with netctl's failure contract (SPEC §10: etcd unreachable -> the command
+// etcd3 package, with netctl's failure contract (docs/reference.md §10: etcd unreachable -> the command
 // fails within 5 s with `cluster store URL: unreachable`). etcd3 is loaded on the first call,
 // never by importing this module.
-import { InvalidArgumentError, SystemError } from '../lib/errors.js';
+import { InvalidArgumentError, SystemError, UnreachableError } from '../lib/errors.js';
 import type { Etcd3, IOptions, IWatchResponse, Watcher } from 'etcd3';
 import type { IBackoff } from 'cockatiel';
 import type * as Lib from './etcd3-lib.js';
@@ -14,7 +14,10 @@ export interface KV {
   createRev: number;
   modRev: number;
 }
-/** A txn condition: target 'create' | 'mod' compare revisions (numbers), 'value' compares the string value. A key that does not exist has createRev 0 and modRev 0. */
+/**
+ * A txn condition: target 'create' | 'mod' compare revisions (numbers), 'value' compares the string value. A key that
+ * does not exist has createRev 0 and modRev 0.
+ */
 export interface Compare {
   key: string;
   target: 'create' | 'mod' | 'value';
@@ -35,9 +38,15 @@ export interface WatchEvent {
 export interface EtcdClient {
   /** Every key under prefix, at one revision (the store's current revision is returned as rev). */
   range(prefix: string): Promise<{ rev: number; kvs: KV[] }>;
-  /** All compares hold -> all puts and deletes applied atomically, resolves true; else nothing applied, resolves false. */
+  /**
+   * All compares hold -> all puts and deletes applied atomically, resolves true; else nothing applied, resolves false.
+   */
   txn(req: TxnReq): Promise<boolean>;
-  /** Watches the prefix from revision fromRev (inclusive) on; calls onEvents with each batch; reconnects by itself after an etcd restart (resuming from the last seen revision + 1); onError for anything it cannot recover from (e.g. compacted revision: caller re-reads). */
+  /**
+   * Watches the prefix from revision fromRev (inclusive) on; calls onEvents with each batch; reconnects by itself after
+   * an etcd restart (resuming from the last seen revision + 1); onError for anything it cannot recover from (e.g.
+   * compacted revision: caller re-reads).
+   */
   watch(
     prefix: string,
     fromRev: number,
@@ -48,7 +57,7 @@ export interface EtcdClient {
 }
 
 /** Thrown for any failure to reach etcd; `cause` keeps the gRPC error for --debug. */
-export class ClusterUnreachable extends SystemError {
+export class ClusterUnreachable extends UnreachableError {
   constructor(
     readonly url: string,
     override readonly cause?: unknown,
@@ -67,9 +76,15 @@ export class ClusterError extends SystemError {
   }
 }
 
-/** The default budget of one call. SPEC §10 gives a command 5 s and a command makes 2–3 calls: the first failure takes this long, the later ones none (FAIL_FAST_MS). */
+/**
+ * The default budget of one call. docs/reference.md §10 gives a command 5 s and a command makes 2–3 calls: the first
+ * failure takes this long, the later ones none (FAIL_FAST_MS).
+ */
 export const DEFAULT_TIMEOUT_MS = 2500;
-/** After a call found etcd unreachable, calls within this window fail at once instead of waiting again (a long-running agent tries again after it). */
+/**
+ * After a call found etcd unreachable, calls within this window fail at once instead of waiting again (a long-running
+ * agent tries again after it).
+ */
 const FAIL_FAST_MS = 5000;
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)*$/;
@@ -95,7 +110,10 @@ export function parseClusterUrl(url: string): string[] {
   });
 }
 
-/** The client of the cluster store at url (endpoints from parseClusterUrl). Nothing is loaded or dialled until the first call. */
+/**
+ * The client of the cluster store at url (endpoints from parseClusterUrl). Nothing is loaded or dialled until the first
+ * call.
+ */
 export function connectEtcd(url: string, endpoints: string[], opts: { timeoutMs?: number } = {}): EtcdClient {
   if (endpoints.length === 0) throw new InvalidArgumentError(`invalid cluster store "${url}": no endpoint`);
   return new Client(url, endpoints, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
@@ -121,7 +139,10 @@ export function prefixEnd(prefix: Buffer): Buffer {
 
 const RESULT = { '==': 'Equal', '!=': 'NotEqual', '<': 'Less', '>': 'Greater' } as const;
 
-/** A watch-reconnect delay: 50–100 ms doubling to 1 s, with jitter so many agents do not reconnect in step after an etcd restart (etcd3's default grows to 30 s). */
+/**
+ * A watch-reconnect delay: 50–100 ms doubling to 1 s, with jitter so many agents do not reconnect in step after an
+ * etcd restart (etcd3's default grows to 30 s).
+ */
 function reconnectDelay(ms: number): IBackoff<unknown> {
   return { duration: ms * (0.5 + Math.random() / 2), next: () => reconnectDelay(Math.min(ms * 2, 1000)) };
 }

@@ -1,4 +1,4 @@
-// Networks of global scope (SPEC §10 overlay): the cluster store is the truth, and this host
+// Networks of global scope (docs/reference.md §10, overlay): the cluster store is the truth, and this host
 // keeps a mirror of each global network in its own store (plus its part: whether its devices
 // exist, its VTEP address and MTU, the peer entries it programmed). Commands that touch a
 // global network read the cluster once (one range read at one revision), bring the mirrors up
@@ -9,10 +9,10 @@
 // from the local store alone.
 import { driverFor } from '../drivers/index.js';
 import type { PeerEntry } from '../drivers/driver.js';
-import type { Cluster, ClaimRequest, Snapshot } from '../cluster/cluster.js';
 import { VXLAN_OVERHEAD } from '../drivers/overlay.js';
+import type { Cluster, ClaimRequest, Snapshot } from './cluster.js';
 import { ipCleanup, ipJson, KernelView } from '../kernel/ip.js';
-import { InvalidArgumentError } from '../lib/errors.js';
+import { InvalidArgumentError, UnreachableError } from '../lib/errors.js';
 import {
   bareIP,
   type EndpointRecord,
@@ -23,29 +23,44 @@ import {
   type Step,
 } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
-import type { Ctx } from './context.js';
-import { ClusterUnreachable } from '../cluster/etcd.js';
+import type { Ctx } from '../core/context.js';
+import { dropOrphan } from '../core/endpoints.js';
+import { endpointsOf, findNetwork } from '../core/lookup.js';
 import { mark } from '../lib/trace.js';
-import { endpointsOf, findNetwork } from './lookup.js';
 
 export const NEED_CLUSTER = 'overlay networks need a cluster store (--cluster-store etcd://...)';
 
 /** Driver state that belongs to this host, kept when a mirror is refreshed from the cluster. */
 const LOCAL_STATE = ['ready', 'mtu', 'local', 'peers'];
 
+/** The cluster store of this command, which the scope plugged into the core carries (scope.ts). */
+const clusterFactory = (ctx: Ctx): (() => Promise<Cluster>) | undefined =>
+  (ctx.scope as { cluster?: () => Promise<Cluster> } | undefined)?.cluster;
+
+/** Whether this command has a cluster store. */
+export const hasCluster = (ctx: Ctx): boolean => clusterFactory(ctx) !== undefined;
+
 /** The cluster client (connected on first use). */
 export async function clusterOf(ctx: Ctx): Promise<Cluster> {
-  if (!ctx.cluster) throw new InvalidArgumentError(NEED_CLUSTER);
-  return ctx.cluster();
+  const cluster = clusterFactory(ctx);
+  if (!cluster) throw new InvalidArgumentError(NEED_CLUSTER);
+  return cluster();
 }
+
+/** The cluster as this operation read it: each transaction starts a new `ctx.op`, and so a new read. */
+const reads = new WeakMap<object, Snapshot>();
+export const lastRead = (ctx: Ctx): Snapshot | undefined => reads.get(ctx.op);
+/** What was read is stale: the operation wrote to the cluster. */
+export const forgetRead = (ctx: Ctx): boolean => reads.delete(ctx.op);
 
 /** The cluster at one revision, read once per operation. */
 export async function snapshotOf(ctx: Ctx, fresh = false): Promise<Snapshot> {
-  if (!fresh && ctx.op.snap) return ctx.op.snap;
+  const had = reads.get(ctx.op);
+  if (!fresh && had) return had;
   const cluster = await clusterOf(ctx);
   const snap = await cluster.snapshot();
   mark('cluster: read');
-  ctx.op.snap = snap;
+  reads.set(ctx.op, snap);
   // This host shows in `node ls` from its first global command on (then claims and the agent keep it current).
   const me = snap.nodes.find((n) => n.addr === cluster.me.addr);
   if (!me || me.name !== cluster.me.name || Date.now() - Date.parse(me.seen) > 60_000) await cluster.touchNode();
@@ -64,10 +79,11 @@ export async function resolveNetwork(ctx: Ctx, tx: Txn, ref: string): Promise<Ne
   try {
     local = findNetwork(tx, ref);
   } catch (e) {
-    if (!ctx.cluster) throw e;
+    if (!hasCluster(ctx)) throw e;
   }
   if (local && !isGlobal(local)) return local;
-  if (!ctx.cluster) throw new InvalidArgumentError(`network ${local?.name ?? ref} is of global scope: ${NEED_CLUSTER}`);
+  if (!hasCluster(ctx))
+    throw new InvalidArgumentError(`network ${local?.name ?? ref} is of global scope: ${NEED_CLUSTER}`);
   await syncMirrors(ctx, tx, await snapshotOf(ctx));
   return findNetwork(tx, ref);
 }
@@ -129,18 +145,19 @@ async function reclaimOrphans(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<void> 
         reclaim: true,
       });
       ctx.warn(
-        `endpoint of container ${sb.name} on ${nw.name} was missing from the cluster store: published again (${ep.ipv4})`,
+        `endpoint of container ${sb.name} on ${nw.name} was missing from the cluster store: published again ` +
+          `(${ep.ipv4})`,
       );
     } catch (e) {
-      if (e instanceof ClusterUnreachable) throw e;
+      if (e instanceof UnreachableError) throw e;
       ctx.warn(
-        `container ${sb.name} lost its address ${bareIP(ep.ipv4)} on ${nw.name} (${(e as Error).message}): disconnected here`,
+        `container ${sb.name} lost its address ${bareIP(ep.ipv4)} on ${nw.name} (${(e as Error).message}): ` +
+          `disconnected here`,
       );
-      const { dropOrphan } = await import('./endpoints.js');
       await dropOrphan(ctx, tx, sb, nw, ep);
     }
   }
-  ctx.op.snap = undefined; // what was read is stale now
+  forgetRead(ctx); // what was read is stale now
 }
 
 /** Before this host's devices of `nw` are made: the VTEP address, and the MTU the underlay leaves. */
@@ -196,12 +213,12 @@ export function claimStep(
 export const clusterRelease = (nw: NetworkRecord, ep: EndpointRecord): KernelCmd[] =>
   isGlobal(nw) ? [{ args: [], call: clusterCall('Release', { network: nw.id, endpoint: ep.id }) }] : [];
 
-/** Runs a journaled cluster call (txn.ts sends plugin calls and these alike). */
+/** Runs a journaled cluster call (the engine's executor of kind ClusterStore: src/overlay/scope.ts). */
 export async function sendClusterCall(ctx: Ctx, c: PluginCall): Promise<Record<string, unknown>> {
   const cluster = await clusterOf(ctx);
   if (c.method === 'Claim') {
     const req = c.body as unknown as ClaimRequest;
-    const peer = await cluster.claim(req, ctx.op.snap?.used.get(req.network) ?? new Map());
+    const peer = await cluster.claim(req, lastRead(ctx)?.used.get(req.network) ?? new Map());
     return { Address: peer.ipv4, MacAddress: peer.mac };
   }
   if (c.method === 'Release') {
@@ -262,7 +279,7 @@ export async function syncPeers(
 /** Every global network this host has devices for: peers from the kernel (restore, the agent's first pass). */
 export async function reconcileHost(ctx: Ctx, tx: Txn, fromKernel: boolean, read?: Snapshot): Promise<void> {
   const snap = read ?? (await snapshotOf(ctx, true));
-  ctx.op.snap = snap;
+  reads.set(ctx.op, snap);
   await syncMirrors(ctx, tx, snap);
   for (const nw of tx.list('networks').filter(isGlobal)) {
     await syncPeers(ctx, tx, nw, snap, fromKernel).catch((e: Error) =>
@@ -282,4 +299,11 @@ export function mergedNetworks(tx: ReadTxn, snap: Snapshot): NetworkRecord[] {
 /** Endpoint records of every host on a global network, for inspect and rm. */
 export function peersOf(snap: Snapshot, nw: NetworkRecord): Snapshot['peers'] {
   return snap.peers.filter((p) => p.networkId === nw.id);
+}
+
+/** The cluster as it is now, and this host in it (undefined without a cluster store); throws ClusterUnreachable. */
+export async function clusterNow(ctx: Ctx): Promise<{ snap: Snapshot; me: Cluster['me'] } | undefined> {
+  if (!hasCluster(ctx)) return undefined;
+  const c = await clusterOf(ctx);
+  return { snap: await c.snapshot(), me: c.me };
 }

@@ -1,0 +1,28 @@
+// netctl sandbox attach NAME (--netns PATH | --pid PID): adopt a netns another runtime made.
+import { UsageError } from '../../../lib/errors.js';
+import { requirePrivilege } from '../../../lib/privilege.js';
+import { command } from '../../command.js';
+import { files } from '../../complete.js';
+import { makeController } from '../../wiring.js';
+
+export default command<[string], { netns?: string; pid?: string }>({
+  define: (c) =>
+    c
+      .description('Manage a network namespace made by another runtime (by path or by a process in it)')
+      .argument('<name>')
+      .option('--netns <path>', 'the namespace file, e.g. /var/run/netns/NAME or /proc/PID/ns/net')
+      .option('--pid <pid>', 'a process inside the namespace'),
+  args: [],
+  values: { '--netns': files },
+  async run(g, io, [name], flags) {
+    if (flags.pid !== undefined && !/^\d+$/.test(flags.pid))
+      throw new UsageError(`invalid argument "${flags.pid}" for "--pid" flag`);
+    requirePrivilege('attach a sandbox');
+    const src = {
+      ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
+      ...(flags.pid !== undefined ? { pid: Number(flags.pid) } : {}),
+    };
+    io.out(`${await makeController(g, io).attachSandbox(name, src)}\n`);
+    return 0;
+  },
+});

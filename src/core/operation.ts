@@ -1,0 +1,102 @@
+// One operation of the core: the store transaction under the lock, what every operation does
+// before (finish an interrupted one, the predefined networks) and after (the name files of the
+// sandboxes it touched), and the firewall the records imply. The kernel steps themselves go
+// through the engine (src/engine/engine.ts).
+import { firewallModel } from '../firewall/model.js';
+import { execute as run, recover } from '../engine/engine.js';
+import { ConflictError, KernelError } from '../lib/errors.js';
+import type { NetworkRecord, SandboxRecord, Step } from '../model/records.js';
+import { findNetwork } from './lookup.js';
+import type { ReadTxn, Txn } from '../store/store.js';
+import type { Ctx } from './context.js';
+import { ensurePredefined } from './predefined.js';
+
+/** Read-only access without the lock; on a fresh root, root users get the predefined networks made first. */
+export async function view<T>(ctx: Ctx, fn: (tx: ReadTxn) => T, canInit: boolean): Promise<T> {
+  if (canInit && !(await ctx.store.exists())) await transaction(ctx, async () => undefined);
+  return ctx.store.view(fn);
+}
+
+/** Mutating access: lock, finish any interrupted operation, make sure predefined networks exist. */
+export function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Promise<T> {
+  const outer = ctx.op.outer;
+  if (outer) return fn(outer.tx); // one step of `apply -f`: already under the lock
+  return ctx.store.update(async (tx) => {
+    ctx.op = { touched: new Map(), fwApplied: firewallModel(tx) };
+    await recover(ctx, tx);
+    await ensurePredefined(ctx, tx);
+    const out = await fn(tx);
+    refreshNames(ctx, tx);
+    return out;
+  });
+}
+
+/** Remembers that `sb` changes in this operation (call before the change). */
+export function touch(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): void {
+  const nets = ctx.op.touched.get(sb.id)?.nets ?? new Set<string>();
+  for (const e of tx.find('endpoints', 'sandboxId', sb.id)) nets.add(e.networkId);
+  ctx.op.touched.set(sb.id, { sb: structuredClone(sb), nets });
+}
+
+/**
+ * Rewrites the name files of every touched sandbox and of every sandbox netctl made that
+ * shares a user-defined network with one (the only files a peer's change shows in).
+ */
+function refreshNames(ctx: Ctx, tx: ReadTxn): void {
+  const { names, op } = ctx;
+  if (!names || op.touched.size === 0) return;
+  const nets = new Set<string>();
+  const ids = new Set(op.touched.keys());
+  for (const [id, t] of op.touched) {
+    t.nets.forEach((n) => nets.add(n));
+    for (const e of tx.find('endpoints', 'sandboxId', id)) nets.add(e.networkId);
+  }
+  const owned = new Set(tx.values('sandboxes', 'id', { field: 'ownsNetns', value: true }));
+  for (const n of owned.size ? nets : []) {
+    if (tx.get('networks', n)?.predefined !== false) continue;
+    for (const peer of tx.values('endpoints', 'sandboxId', { field: 'networkId', value: n }))
+      if (owned.has(peer)) ids.add(peer);
+  }
+  const sections = new Map<string, string[]>(); // a network's lines, the same in every peer's file
+  for (const id of ids) {
+    const sb = tx.get('sandboxes', id);
+    try {
+      if (!sb) {
+        const gone = op.touched.get(id)?.sb;
+        if (gone?.ownsNetns) names.remove(gone.name);
+      } else if (sb.ownsNetns) {
+        names.write(tx, sb, sections, !op.touched.has(id));
+      }
+    } catch (e) {
+      ctx.warn(`name files of container ${sb?.name ?? id}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * The engine's execute(): a bridge that is full (the kernel's BR_MAX_PORTS, EXFULL on enslaving
+ * a port) is refused as Docker reports it.
+ */
+export async function execute(
+  ctx: Ctx,
+  tx: Txn,
+  op: string,
+  steps: Step[],
+  commit: () => void,
+  firewall: boolean | 'full' = false,
+): Promise<void> {
+  try {
+    await run(ctx, tx, op, steps, commit, firewall);
+  } catch (e) {
+    if (!(e instanceof KernelError && e.fault === 'exchange-full')) throw e;
+    throw new ConflictError(
+      `cannot ${op}: its bridge has 1024 ports, the most a Linux bridge takes`,
+      'connect the container to another network',
+    );
+  }
+}
+
+/** What a user typed, as Docker resolves it; with a scope plugged in, its networks too. */
+export function resolveNetwork(ctx: Ctx, tx: Txn, ref: string): Promise<NetworkRecord> {
+  return ctx.scope ? ctx.scope.resolveNetwork(ctx, tx, ref) : Promise.resolve(findNetwork(tx, ref));
+}

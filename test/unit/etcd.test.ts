@@ -1,0 +1,61 @@
+// The pure parts of src/overlay/etcd.ts: the cluster-store URL, the unreachable error, the lazy
+// connect and prefixEnd. The client against a real etcd is test/integration/etcd-client.test.ts.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidArgumentError } from '../../src/lib/errors.js';
+import { ClusterUnreachable, connectEtcd, parseClusterUrl, prefixEnd } from '../../src/overlay/etcd.js';
+
+describe('parseClusterUrl', () => {
+  it('accepts etcd://HOST:PORT lists, IPv6 in brackets', () => {
+    assert.deepEqual(parseClusterUrl('etcd://192.0.2.100:2379'), ['192.0.2.100:2379']);
+    assert.deepEqual(parseClusterUrl('etcd://h1:2379,h2.example.com:22379'), ['h1:2379', 'h2.example.com:22379']);
+    assert.deepEqual(parseClusterUrl('etcd://[2001:db8::1]:2379,[::1]:1'), ['[2001:db8::1]:2379', '[::1]:1']);
+    assert.deepEqual(parseClusterUrl('etcd://[::ffff:192.0.2.1]:2379'), ['[::ffff:192.0.2.1]:2379']);
+  });
+
+  for (const bad of [
+    '',
+    'etcd://',
+    'http://h:2379',
+    'etcd:/h:2379',
+    'h:2379',
+    'etcd://h',
+    'etcd://h:',
+    'etcd://:2379',
+    'etcd://h:0',
+    'etcd://h:65536',
+    'etcd://h:2379,',
+    'etcd://h:2379,,h2:1',
+    'etcd://2001:db8::1:2379',
+    'etcd://[2001:db8::1]',
+    'etcd://[nothex]:1',
+    'etcd://h:2379/',
+    'etcd://u@h:2379',
+    'etcd://h h:1',
+    'etcd://-h:1',
+    'etcd://h:23a',
+  ]) {
+    it(`refuses ${JSON.stringify(bad)}, naming it`, () => {
+      assert.throws(
+        () => parseClusterUrl(bad),
+        (e: unknown) => e instanceof InvalidArgumentError && e.message.includes(`"${bad}"`),
+      );
+    });
+  }
+
+  it('ClusterUnreachable is a SystemError with the exact message; connectEtcd loads nothing', () => {
+    const e = new ClusterUnreachable('etcd://192.0.2.100:2379');
+    assert.equal(e.message, 'cluster store etcd://192.0.2.100:2379: unreachable');
+    assert.equal(e.exitCode, 1);
+    const c = connectEtcd('etcd://192.0.2.100:2379', ['192.0.2.100:2379']);
+    c.close();
+    assert.throws(() => connectEtcd('etcd://', []), InvalidArgumentError);
+  });
+
+  it('prefixEnd is etcd\'s "prefix + 1"', () => {
+    assert.deepEqual(prefixEnd(Buffer.from('/a/')), Buffer.from('/a0'));
+    assert.deepEqual(prefixEnd(Buffer.from([0x61, 0xff])), Buffer.from('b'));
+    assert.deepEqual(prefixEnd(Buffer.from([0xff])), Buffer.from([0]));
+    assert.deepEqual(prefixEnd(Buffer.alloc(0)), Buffer.from([0]));
+  });
+});
