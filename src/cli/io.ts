@@ -2,10 +2,6 @@
 import { writeSync } from 'node:fs';
 import type { Io } from './wiring.js';
 
-let streamed = false;
-/** Whether some output went to a stream, whose writes may still be queued at the end. */
-export const outputQueued = (): boolean => streamed;
-
 /**
  * Writes straight to the file descriptor: touching process.stdout builds a stream (tty or net
  * and their internals, ~3 ms of start-up) for output that is a few lines. A non-blocking
@@ -32,7 +28,6 @@ export function fdWriter(fd: 1 | 2, stream: () => NodeJS.WritableStream): (s: st
       }
       if (code !== 'EAGAIN') throw e;
       mode = 'stream';
-      streamed = true;
       stream().write(buf.subarray(off));
     }
   };

@@ -4,7 +4,7 @@
 import { closeAll } from '../lib/closers.js';
 import { mark } from '../lib/trace.js';
 import { bareCommand } from './commands/index.js';
-import { io, outputQueued } from './io.js';
+import { io } from './io.js';
 
 mark('bundle running');
 void (async () => {
@@ -25,8 +25,4 @@ void (async () => {
       },
     )
     .finally(closeAll);
-  // The command is done and its output written: exiting here skips Node's teardown of the
-  // environment (~2.5 ms). 'exit' listeners still run (NETCTL_TRACE). Output handed to a
-  // stream may still be queued, and then Node's own end drains it.
-  if (!outputQueued()) process.exit();
 })();

@@ -101,10 +101,11 @@ export async function execute(
   tx.put('journal', entry);
   if (settle) ctx.prefetch?.();
   const early = startEarly(ctx, work);
+  const cancel = () => Promise.all([...early.values()].map((b) => b.cancel()));
   try {
     await tx.flushJournal();
   } catch (e) {
-    early.forEach((b) => b.cancel()); // no intent on disk: nothing may act
+    await cancel(); // no intent on disk: nothing may act
     throw e;
   }
   let i = 0;
@@ -143,7 +144,7 @@ export async function execute(
     if (errs.length) throw new RollbackError(`${(e as Error).message} (rollback: ${errs.join('; ')})`);
     throw e;
   } finally {
-    early.forEach((b) => b.cancel()); // those never sent exit having done nothing
+    await cancel(); // those never sent exit having done nothing
   }
   if (ctx.op.outer)
     ctx.op.outer.kept.push(entry); // undone with the rest if a later step fails

@@ -46,11 +46,12 @@ export async function ipBatch(runner: Runner, ns: string | undefined, cmds: stri
 }
 
 /**
- * A batch whose process is already running: `send` gives it its commands, `cancel` lets it exit having done nothing.
+ * A batch whose process is already running: `send` gives it its commands, `cancel` lets it exit
+ * having done nothing (both resolve once it has exited).
  */
 export interface StartedBatch {
   send(cmds: string[][]): Promise<void>;
-  cancel(): void;
+  cancel(): Promise<void>;
 }
 
 /**
@@ -80,7 +81,13 @@ export function startBatch(runner: Runner, ns: string | undefined): StartedBatch
       const r = await done;
       if (r.exitCode !== 0) throw ipError(r.stderr, ns);
     },
-    cancel: () => give(''),
+    cancel() {
+      give('');
+      return done.then(
+        () => undefined,
+        () => undefined,
+      );
+    },
   };
 }
 
