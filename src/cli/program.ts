@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { NetctlError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
-import type { Arg, CommandModule } from './command.js';
+import { collect, type Arg, type CommandModule } from './command.js';
 import { COMMANDS, entryOf, type Entry } from './commands/index.js';
 import type { Globals } from './wiring.js';
 import { io } from './io.js';
@@ -38,6 +38,11 @@ function globalProgram(): Command {
         '--advertise-addr <ip>',
         "this host's tunnel (VTEP) address (default: the source address towards the cluster store)",
       ).env('NETCTL_ADVERTISE_ADDR'),
+    )
+    .option(
+      '--cluster-store-opt <k=v>',
+      'cluster store option (repeatable): kv.cacertfile, kv.certfile, kv.keyfile, kv.username, kv.password-file',
+      collect,
     )
     .option('--debug', 'print every ip/iptables invocation to stderr')
     .option('--no-color', 'never colour the output')
@@ -78,12 +83,19 @@ export async function buildProgram(
   const modules = new Map<Command, CommandModule>();
   const dispatch = opts.dispatch ?? runModule;
   const globals = (): Globals => {
-    const o = program.opts<{ root: string; debug?: boolean; clusterStore?: string; advertiseAddr?: string }>();
+    const o = program.opts<{
+      root: string;
+      debug?: boolean;
+      clusterStore?: string;
+      clusterStoreOpt?: string[];
+      advertiseAddr?: string;
+    }>();
     return {
       root: o.root,
       debug: o.debug ?? false,
       ...(o.clusterStore ? { clusterStore: o.clusterStore } : {}),
       ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
+      ...(o.clusterStoreOpt ? { clusterStoreOpts: o.clusterStoreOpt } : {}),
     };
   };
   const define = async (parent: Command, e: Entry, path: string): Promise<void> => {

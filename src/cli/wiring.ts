@@ -12,8 +12,10 @@ import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { FileStore } from '../store/file.js';
 import { Cluster } from '../overlay/cluster.js';
-import { ClusterUnreachable, connectEtcd, parseClusterUrl } from '../overlay/etcd.js';
+import { ClusterUnreachable, connectEtcd } from '../overlay/etcd.js';
+import { parseClusterUrl, usesTls } from '../overlay/store-url.js';
 import { GlobalScope } from '../overlay/scope.js';
+import { keyValues, loadStoreAccess, parseStoreOpts, type StoreOpts } from '../overlay/store-opts.js';
 import { ipJson } from '../kernel/ip.js';
 import type { Runner } from '../kernel/runner.js';
 import { parseIP } from '../lib/ip.js';
@@ -29,6 +31,8 @@ export interface Globals {
   root: string;
   debug: boolean;
   clusterStore?: string;
+  /** --cluster-store-opt k=v, as given. */
+  clusterStoreOpts?: string[];
   advertiseAddr?: string;
 }
 
@@ -36,6 +40,7 @@ interface Config {
   'default-address-pools'?: DefaultPool[];
   'firewall-backend'?: unknown;
   'cluster-store'?: unknown;
+  'cluster-store-opts'?: unknown;
   'advertise-addr'?: unknown;
   'node-name'?: unknown;
 }
@@ -92,6 +97,7 @@ function clusterOf(g: Globals, cfg: Config, file: string, runner: Runner): (() =
     throw new InvalidArgumentError(`invalid advertise address ${JSON.stringify(advertise)}: an IP address`);
   const name = process.env['NETCTL_NODE_NAME'] || str(cfg['node-name'], 'node-name') || hostname();
   checkName('node', name);
+  const opts = storeOpts(g, cfg, file);
   let open: Promise<Cluster> | undefined;
   return () =>
     (open ??= (async () => {
@@ -103,10 +109,28 @@ function clusterOf(g: Globals, cfg: Config, file: string, runner: Runner): (() =
           "set --advertise-addr (or NETCTL_ADVERTISE_ADDR) to this host's address on the network between the hosts",
         );
       }
-      const c = new Cluster(url, { name, addr }, connectEtcd(url, endpoints));
+      const c = new Cluster(
+        url,
+        { name, addr },
+        connectEtcd(url, endpoints, { access: loadStoreAccess(opts, usesTls(url)) }),
+      );
       closeAtEnd(() => c.close());
       return c;
     })());
+}
+
+/** The cluster store's options: --cluster-store-opt over NETCTL_CLUSTER_STORE_OPTS over config.json, one by one. */
+function storeOpts(g: Globals, cfg: Config, file: string): StoreOpts {
+  const inFile = cfg['cluster-store-opts'];
+  if (inFile !== undefined && (typeof inFile !== 'object' || inFile === null || Array.isArray(inFile))) {
+    throw new InvalidArgumentError(`cannot use ${file}: "cluster-store-opts" must be an object`);
+  }
+  const env = process.env['NETCTL_CLUSTER_STORE_OPTS'];
+  return {
+    ...parseStoreOpts(Object.entries(inFile ?? {}), `${file} "cluster-store-opts"`),
+    ...parseStoreOpts(keyValues(env ? env.split(',') : []), 'NETCTL_CLUSTER_STORE_OPTS'),
+    ...parseStoreOpts(keyValues(g.clusterStoreOpts ?? []), '--cluster-store-opt'),
+  };
 }
 
 /** The address this host reaches the first etcd endpoint from (`ip route get`): the default advertise address. */

@@ -42,23 +42,33 @@ export const packageOf = (file: string): string => PACKAGES[file] ?? (/^ip6?tabl
 /**
  * `ip netns exec H netctl ...` runs netctl in a private *slave* mount namespace: a netns it
  * made would be bound under /run/netns only there and vanish with the process. When that is the
- * case, `ip` runs in the mount namespace of the parent (where the caller lives), from which the
- * binding propagates back to us. Returns the parent's mount namespace, or null (the usual case:
- * two readlinks).
+ * case, `ip` runs in the mount namespace of the nearest ancestor outside it (where the caller
+ * lives; a wrapper such as `timeout` or a shell between `ip netns exec` and netctl shares the
+ * private one), from which the binding propagates back to us. Returns that namespace, or null:
+ * the usual case, or an ancestry that ends (a parent gone) before another namespace.
  */
 export function parentMountNs(ppid = process.ppid): string | null {
   try {
     const mine = readlinkSync('/proc/self/ns/mnt');
-    const parent = `/proc/${ppid}/ns/mnt`;
-    if (readlinkSync(parent) === mine) return null;
-    const netnsMount = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .filter((l) => l.split(' ')[4] === '/run/netns')
-      .pop();
-    return netnsMount && / master:\d+/.test(netnsMount) ? parent : null;
+    for (let pid = ppid, hops = 0; pid > 1 && hops < 64; pid = parentOf(pid), hops++) {
+      const ns = `/proc/${pid}/ns/mnt`;
+      if (readlinkSync(ns) === mine) continue;
+      const netnsMount = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.split(' ')[4] === '/run/netns')
+        .pop();
+      return netnsMount && / master:\d+/.test(netnsMount) ? ns : null;
+    }
+    return null;
   } catch {
     return null;
   }
+}
+
+/** The parent of `pid`, from /proc/PID/stat ("PID (COMM) STATE PPID ..."; COMM may hold spaces and parens). */
+function parentOf(pid: number): number {
+  const stat = readProc(`/proc/${pid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 /** Where `ip netns` keeps its names (iproute2's NETNS_RUN_DIR). */

@@ -7,6 +7,7 @@ import type { Etcd3, IOptions, IWatchResponse, Watcher } from 'etcd3';
 import type { IBackoff } from 'cockatiel';
 import type * as Lib from './etcd3-lib.js';
 import { mark } from '../lib/trace.js';
+import type { StoreAccess } from './store-opts.js';
 
 export interface KV {
   key: string;
@@ -87,36 +88,17 @@ export const DEFAULT_TIMEOUT_MS = 2500;
  */
 const FAIL_FAST_MS = 5000;
 
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)*$/;
-const ENDPOINT = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/;
-
-/** Parses `etcd://HOST:PORT[,HOST:PORT...]` into `host:port` strings (IPv6 kept in brackets). */
-export function parseClusterUrl(url: string): string[] {
-  const bad = (why: string) =>
-    new InvalidArgumentError(`invalid cluster store "${url}": ${why} (expected etcd://HOST:PORT[,HOST:PORT...])`);
-  if (!url.startsWith('etcd://')) throw bad('the scheme must be etcd://');
-  const rest = url.slice('etcd://'.length);
-  if (rest === '') throw bad('no endpoint');
-  return rest.split(',').map((ep) => {
-    const m = ENDPOINT.exec(ep);
-    if (!m) throw bad(ep === '' ? 'an empty endpoint' : `"${ep}" is not HOST:PORT`);
-    const [, v6, host, port] = m;
-    if (v6 !== undefined && (!v6.includes(':') || !/^[0-9A-Fa-f:]*(?:\d+\.\d+\.\d+\.\d+)?$/.test(v6)))
-      throw bad(`"${v6}" is not an IPv6 address`);
-    if (host !== undefined && !HOST.test(host)) throw bad(`"${host}" is not a host name or address`);
-    const n = Number(port);
-    if (n < 1 || n > 65535) throw bad(`port ${port} out of range`);
-    return v6 !== undefined ? `[${v6}]:${n}` : `${host}:${n}`;
-  });
-}
-
 /**
  * The client of the cluster store at url (endpoints from parseClusterUrl). Nothing is loaded or dialled until the first
  * call.
  */
-export function connectEtcd(url: string, endpoints: string[], opts: { timeoutMs?: number } = {}): EtcdClient {
+export function connectEtcd(
+  url: string,
+  endpoints: string[],
+  opts: { timeoutMs?: number; access?: StoreAccess } = {},
+): EtcdClient {
   if (endpoints.length === 0) throw new InvalidArgumentError(`invalid cluster store "${url}": no endpoint`);
-  return new Client(url, endpoints, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return new Client(url, endpoints, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.access ?? {});
 }
 
 type LibT = typeof Lib;
@@ -153,11 +135,14 @@ class Client implements EtcdClient {
   private failedAt = -Infinity;
   private closed = false;
   private readonly watches = new Set<Watcher>();
+  /** The endpoints the last probe found accepting a connection. */
+  private probed: string[] = [];
 
   constructor(
     private readonly url: string,
     private readonly endpoints: string[],
     private readonly timeoutMs: number,
+    private readonly access: StoreAccess,
   ) {}
 
   async range(prefix: string): Promise<{ rev: number; kvs: KV[] }> {
@@ -302,13 +287,26 @@ class Client implements EtcdClient {
 
   private async open(): Promise<Conn> {
     // The probe's connects go out first and are answered while etcd3 loads.
-    const probe = import('./probe.js').then((m) => m.reachableEndpoints(this.endpoints, this.timeoutMs));
+    const probe = import('./probe.js').then(async (m) => {
+      const up = (this.probed = await m.reachableEndpoints(this.endpoints, this.timeoutMs));
+      const tls = this.access.tls;
+      if (!tls || up.length === 0) return up;
+      // gRPC reports a refused certificate as "unavailable": the handshake is tried first, to say why.
+      // Within the call's budget, which also loads etcd3 and makes the first request.
+      const why = await Promise.all(up.map((ep) => m.tlsRefusal(ep, tls, Math.floor(this.timeoutMs / 2))));
+      const ok = up.filter((_, i) => why[i] === null);
+      if (ok.length === 0) throw new ClusterError(this.url, `TLS: ${why[0] ?? 'refused'}`);
+      return ok;
+    });
     mark('cluster: loading etcd3');
     const lib = await import('./etcd3-lib.js');
     mark('cluster: etcd3 loaded');
     this.lib = lib;
     const hosts = await probe;
     if (hosts.length === 0) throw new ClusterUnreachable(this.url, new Error('no endpoint accepts a TCP connection'));
+    // grpc-js gives an endpoint's address as the TLS server name, which Node warns about
+    // (DEP0123) on stderr, in the middle of netctl's output: netctl prints no deprecations.
+    if (this.access.tls) process.noDeprecation = true;
     return { etcd: new lib.Etcd3(this.options(lib, hosts)), hosts };
   }
 
@@ -317,8 +315,18 @@ class Client implements EtcdClient {
     const attemptMs = Math.max(500, Math.floor(this.timeoutMs / n));
     const unreachable = (e: Error) =>
       e instanceof lib.GRPCUnavailableError || e instanceof lib.GRPCDeadlineExceededError;
+    const { tls, auth } = this.access;
     return {
-      hosts: hosts.map((e) => `http://${e}`),
+      hosts: hosts.map((e) => `${tls ? 'https' : 'http'}://${e}`),
+      ...(tls?.ca
+        ? {
+            credentials: {
+              rootCertificate: tls.ca,
+              ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}),
+            },
+          }
+        : {}),
+      ...(auth ? { auth } : {}),
       // etcd3's defaults: 3 retries of every call, a 5 s circuit breaker after 3 failures per
       // host, and no deadline (a blackholed etcd hangs for the TCP timeout, ~2 min, per try).
       // Here: one try per endpoint, each with its share of the budget; with several endpoints
@@ -362,11 +370,28 @@ class Client implements EtcdClient {
       return await Promise.race([this.connection().then(fn), deadline]);
     } catch (e) {
       const err = this.classify(e);
-      if (err instanceof ClusterUnreachable) this.forgetPartial();
+      if (err instanceof ClusterUnreachable) {
+        this.forgetPartial();
+        if (await this.wantsTls()) {
+          throw new ClusterError(
+            this.url,
+            'TLS: the cluster store speaks TLS: give --cluster-store-opt kv.cacertfile=FILE ' +
+              '(and kv.certfile, kv.keyfile)',
+          );
+        }
+      }
       throw err;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Without TLS options: whether an endpoint that took the connection but not the call answers TLS. */
+  private async wantsTls(): Promise<boolean> {
+    const ep = this.probed[0];
+    if (this.access.tls || ep === undefined) return false;
+    const { speaksTls } = await import('./probe.js');
+    return speaksTls(ep, Math.min(1000, this.timeoutMs));
   }
 
   /**

@@ -186,6 +186,17 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(viaExec('doctor').code, 0);
     assert.equal(viaExec('sandbox', 'rm', a, b).code, 0);
     assert.equal(h.netnsExists(a), false);
+    // A wrapper between `ip netns exec` and netctl (timeout, a shell) shares its private namespace.
+    const [c, d] = [h.name('ipx-c'), h.name('ipx-d')];
+    const wrapped = (wrapper: string[], ...args: string[]) =>
+      h.run('ip', ['netns', 'exec', h.ns, ...wrapper, BIN, '--root', h.root, ...args]);
+    const shell = ['sh', '-c', '"$0" "$@"; exit $?'];
+    assert.equal(wrapped(['timeout', '30'], 'sandbox', 'create', c, '--net', 'web', '--ip', '10.232.1.83').code, 0);
+    assert.equal(wrapped(shell, 'sandbox', 'create', d, '--net', 'web', '--ip', '10.232.1.84').code, 0);
+    assert.ok(h.netnsExists(c) && h.netnsExists(d), 'the names are seen outside the calls that made them');
+    assert.ok(h.ping(c, '10.232.1.84'));
+    assert.equal(wrapped(['timeout', '30'], 'sandbox', 'rm', c, d).code, 0);
+    assert.equal(h.netnsExists(c) || h.netnsExists(d), false);
   });
 
   it('exec runs inside the sandbox and passes the exit status through', () => {

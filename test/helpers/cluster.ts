@@ -13,7 +13,7 @@
 // inside these namespaces; the machine's own network is never touched.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -84,6 +84,7 @@ export class ClusterHost extends TestHost {
         NETCTL_CLUSTER_STORE: STORE_URL,
         NETCTL_ADVERTISE_ADDR: `192.0.2.${index}`,
         NETCTL_NODE_NAME: `host${index}`,
+        ...(cluster.certs ? { NETCTL_CLUSTER_STORE_OPTS: cluster.certs.opts(cluster.certs.client) } : {}),
       },
     });
     this.addr = `192.0.2.${index}`;
@@ -198,11 +199,14 @@ export class Cluster {
   readonly etcdNs = `${this.tag}e`;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'netctl-etcd-'));
   readonly hosts: [ClusterHost, ClusterHost, ClusterHost];
+  /** With `tls`, etcd speaks mutual TLS only, and the hosts' environment names their certificate. */
+  readonly certs: Certs | undefined;
   private etcd: ChildProcess | null = null;
   private etcdLog = '';
   private readonly agents = new Set<Agent>();
 
-  private constructor() {
+  private constructor(opts: { tls?: boolean }) {
+    this.certs = opts.tls ? makeCerts(join(this.dataDir, 'pki'), ETCD_IP) : undefined;
     must(run('ip', ['netns', 'add', this.switchNs]), 'switch netns');
     must(run('ip', ['netns', 'add', this.etcdNs]), 'etcd netns');
     ipBatch(this.switchNs, ['link set lo up', 'link add br0 type bridge', 'link set br0 up']);
@@ -244,8 +248,8 @@ export class Cluster {
   }
 
   /** Builds the underlay and starts etcd; resolves when etcd answers from host1. */
-  static async start(): Promise<Cluster> {
-    const c = new Cluster();
+  static async start(opts: { tls?: boolean } = {}): Promise<Cluster> {
+    const c = new Cluster(opts);
     try {
       await c.etcdStart();
     } catch (e) {
@@ -273,7 +277,10 @@ export class Cluster {
       `--net=/var/run/netns/${this.host1.ns}`,
       'etcdctl',
       '--endpoints',
-      `${ETCD_IP}:2379`,
+      `${this.certs ? 'https' : 'http'}://${ETCD_IP}:2379`,
+      ...(this.certs
+        ? [`--cacert=${this.certs.ca}`, `--cert=${this.certs.client.cert}`, `--key=${this.certs.client.key}`]
+        : []),
       '--dial-timeout=1s',
       '--command-timeout=2s',
       ...args,
@@ -298,6 +305,18 @@ export class Cluster {
   async etcdStart(): Promise<void> {
     if (this.etcd) return;
     const url = (port: number) => `http://${ETCD_IP}:${port}`;
+    const client = `${this.certs ? 'https' : 'http'}://${ETCD_IP}:2379`;
+    const tls = this.certs
+      ? [
+          '--client-cert-auth',
+          '--trusted-ca-file',
+          this.certs.ca,
+          '--cert-file',
+          this.certs.server.cert,
+          '--key-file',
+          this.certs.server.key,
+        ]
+      : [];
     const p = spawn(
       'nsenter',
       [
@@ -308,9 +327,10 @@ export class Cluster {
         '--data-dir',
         this.dataDir,
         '--listen-client-urls',
-        url(2379),
+        client,
         '--advertise-client-urls',
-        url(2379),
+        client,
+        ...tls,
         '--listen-peer-urls',
         url(2380),
         '--initial-advertise-peer-urls',
@@ -517,4 +537,98 @@ export class Cluster {
     for (const h of this.hosts ?? []) rmSync(h.root, { recursive: true, force: true });
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** A certificate and its key, as files. */
+export interface Pair {
+  cert: string;
+  key: string;
+}
+
+/** A CA, etcd's server certificate, a client's, and a client's of another CA (unknown to etcd). */
+export interface Certs {
+  ca: string;
+  server: Pair;
+  client: Pair;
+  /** Signed by another CA. */
+  stranger: Pair;
+  otherCa: string;
+  /** NETCTL_CLUSTER_STORE_OPTS for a client pair (and a CA file). */
+  opts(p: Pair, ca?: string): string;
+}
+
+/** Makes the certificates with openssl in `dir` (inside the test's own data dir). */
+export function makeCerts(dir: string, serverIp: string): Certs {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const f = (n: string) => join(dir, n);
+  const ssl = (...args: string[]) => must(run('openssl', args), `openssl ${args[0]}`);
+  const ca = (name: string) => {
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.pem`),
+    );
+    return f(`${name}.pem`);
+  };
+  const leaf = (name: string, caName: string, ext: string): Pair => {
+    writeFileSync(f(`${name}.ext`), ext);
+    ssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.csr`),
+    );
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f(`${caName}.pem`),
+      '-CAkey',
+      f(`${caName}.key`),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      f(`${name}.ext`),
+      '-out',
+      f(`${name}.pem`),
+    );
+    chmodSync(f(`${name}.key`), 0o600);
+    return { cert: f(`${name}.pem`), key: f(`${name}.key`) };
+  };
+  const root = ca('ca');
+  const otherCa = ca('other-ca');
+  const server = leaf('server', 'ca', `subjectAltName=IP:${serverIp}\nextendedKeyUsage=serverAuth\n`);
+  const client = leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
+  const stranger = leaf('stranger', 'other-ca', 'extendedKeyUsage=clientAuth\n');
+  return {
+    ca: root,
+    server,
+    client,
+    stranger,
+    otherCa,
+    opts: (p, caFile = root) => `kv.cacertfile=${caFile},kv.certfile=${p.cert},kv.keyfile=${p.key}`,
+  };
 }

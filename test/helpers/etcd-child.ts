@@ -4,7 +4,8 @@
 // watches. Exits on {"op":"exit"} or when stdin closes.
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
-import { connectEtcd, parseClusterUrl, type EtcdClient, type TxnReq } from '../../src/overlay/etcd.js';
+import { connectEtcd, type EtcdClient, type TxnReq } from '../../src/overlay/etcd.js';
+import { parseClusterUrl } from '../../src/overlay/store-url.js';
 
 type Cmd =
   | { op: 'connect'; url: string; timeoutMs?: number }
