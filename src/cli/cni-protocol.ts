@@ -13,7 +13,8 @@ import { parseIP } from '../lib/ip.js';
 import { checkIfName, checkName, printable } from '../lib/validate.js';
 import type { EndpointSettings } from '../model/records.js';
 
-export const SUPPORTED_VERSIONS = ['1.0.0', '1.1.0'];
+/** 0.4.0 for older runtimes (podman 4.3's CNI backend writes it); STATUS and GC are 1.1.0's. */
+export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0', '1.1.0'];
 const LATEST = '1.1.0';
 
 /** The spec's well-known codes, and netctl's own from 100 up. */
@@ -261,7 +262,9 @@ export function addResult(
     [at.ipv6, at.gateway6, '::/0'],
   ]) {
     if (!address) continue;
-    ips.push({ address, ...(gw ? { gateway: gw } : {}), interface: index });
+    // Before 1.0.0 every address names its family.
+    const family = versionAtLeast(version, '1.0.0') ? {} : { version: address.includes(':') ? '6' : '4' };
+    ips.push({ ...family, address, ...(gw ? { gateway: gw } : {}), interface: index });
     if (gw && at.gateway) routes.push({ dst, gw });
   }
   const dns = conf.dns ?? (isObj(prev['dns']) ? prev['dns'] : {});

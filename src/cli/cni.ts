@@ -71,7 +71,7 @@ export async function cniMain(
         const settings = endpointSettings(e.args, conf.runtimeConfig);
         requirePrivilege('add a CNI attachment');
         const { ep, nw, gateway } = await ctl().cniAdd(
-          { containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network },
+          { containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network, args: e.args },
           settings,
         );
         const mtu = Number(nw.options[OPT.mtu]) || undefined;
@@ -86,6 +86,7 @@ export async function cniMain(
           containerId: e.containerId,
           ifName: e.ifName,
           network: conf.network,
+          args: e.args,
           ...(e.netns ? { netns: e.netns } : {}),
         });
         if (errs.length)
@@ -100,7 +101,7 @@ export async function cniMain(
         const e = parseEnv('CHECK', env);
         requirePrivilege('check a CNI attachment');
         await ctl().cniCheck(
-          { containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network },
+          { containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network, args: e.args },
           expectedAddresses(conf.prevResult, e.ifName),
         );
         return 0;

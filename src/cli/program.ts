@@ -100,14 +100,14 @@ export async function buildProgram(
   };
   const define = async (parent: Command, e: Entry, path: string): Promise<void> => {
     const cmd = parent.command(e.name).aliases(e.aliases ?? []);
-    if (e.group) {
-      cmd.description(e.group.description);
-      for (const m of e.group.commands) await define(cmd, m, `${path} ${m.name}`);
+    if (e.group) for (const m of e.group.commands) await define(cmd, m, `${path} ${m.name}`);
+    if (!e.load) {
+      cmd.description(e.group?.description ?? '');
       return;
     }
-    if (!e.load) return;
     const mod = (await e.load()).default;
     modules.set(mod.define(cmd), mod);
+    if (e.group) cmd.description(e.group.description);
     // commander passes (...positionals, options, command).
     cmd.action(async (...parsed: unknown[]) => {
       mark(`parsed: ${path}`);

@@ -55,8 +55,8 @@ function loadConfig(root: string): { cfg: Config; file: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    return { cfg: {}, file };
+  } catch (e) {
+    throw new InvalidArgumentError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   let cfg: unknown;
   try {

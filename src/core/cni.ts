@@ -11,13 +11,14 @@ import { KernelView } from '../kernel/ip.js';
 import { netnsAttach, netnsAttachPid, netnsDel, sameInode } from '../kernel/ops.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError } from '../lib/errors.js';
 import { electGateway } from '../model/gateway.js';
-import type {
-  EndpointRecord,
-  EndpointSettings,
-  KernelCmd,
-  NetworkRecord,
-  SandboxRecord,
-  Step,
+import {
+  sandboxRecord,
+  type EndpointRecord,
+  type EndpointSettings,
+  type KernelCmd,
+  type NetworkRecord,
+  type SandboxRecord,
+  type Step,
 } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { IFNAME_OPT, validateSettings } from './checks.js';
@@ -35,6 +36,8 @@ export interface CniAttachment {
   ifName: string;
   netns?: string;
   network: string;
+  /** CNI_ARGS (K8S_POD_NAMESPACE and K8S_POD_NAME name the sandbox). */
+  args?: Record<string, string>;
 }
 
 export interface CniAdded {
@@ -56,8 +59,28 @@ export function cniSandboxName(containerId: string): string {
   return `cni-${containerId.slice(0, 47)}-${createHash('sha256').update(containerId).digest('hex').slice(0, 12)}`;
 }
 
-const sandboxOf = (tx: ReadTxn, a: CniAttachment): SandboxRecord | undefined =>
-  tx.find('sandboxes', 'name', cniSandboxName(a.containerId)).find((s) => s.cniContainerId === a.containerId);
+/**
+ * The sandbox name an attachment asks for: the pod's, `NAMESPACE.NAME` (or `NAME`) from
+ * K8S_POD_NAMESPACE and K8S_POD_NAME (podman 4.3 passes the container's name), else the
+ * container id's (cniSandboxName; ctr passes `NAMESPACE-ID`). A pod name that is no valid
+ * sandbox name, or longer than 64 characters, falls back to the id's.
+ */
+export function cniWantedName(containerId: string, args: Record<string, string> = {}): string {
+  const pod = args['K8S_POD_NAME'];
+  const ns = args['K8S_POD_NAMESPACE'];
+  const name = pod ? (ns ? `${ns}.${pod}` : pod) : '';
+  return name && name.length <= 64 && NAME_RE.test(name) ? name : cniSandboxName(containerId);
+}
+
+/** The container's sandbox: under the name it asked for or the id's, else wherever a name clash put it. */
+function sandboxOf(tx: ReadTxn, a: CniAttachment): SandboxRecord | undefined {
+  const mine = (s: SandboxRecord) => s.cniContainerId === a.containerId;
+  for (const name of new Set([cniWantedName(a.containerId, a.args), cniSandboxName(a.containerId)])) {
+    const found = tx.find('sandboxes', 'name', name).find(mine);
+    if (found) return found;
+  }
+  return tx.list('sandboxes').find(mine);
+}
 
 /** How CNI_NETNS gets a name under NETNS_DIR: its own, or one bound by a batch line or a mount. */
 function nameNetns(ctx: Ctx, path: string, name: string): { netns: string; step?: Step; mount?: boolean } {
@@ -92,7 +115,9 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
       throw new InvalidArgumentError(
         `network ${nw.name} (driver ${nw.driver}) makes no interfaces: a CNI network needs a bridge or macvlan network`,
       );
-    const name = cniSandboxName(a.containerId);
+    // A pod name another sandbox holds falls back to the container id's.
+    const asked = cniWantedName(a.containerId, a.args);
+    const name = tx.find('sandboxes', 'name', asked).length ? cniSandboxName(a.containerId) : asked;
     let sb = sandboxOf(tx, a);
     let named: ReturnType<typeof nameNetns> = { netns: '' };
     if (sb) {
@@ -120,21 +145,10 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
       if (tx.find('sandboxes', 'name', name).length)
         throw new ConflictError(`container name ${name} is already in use by a sandbox not made by CNI`);
       named = nameNetns(ctx, path, name);
-      sb = {
-        id: ctx.id(),
-        name,
-        created: ctx.now().toISOString(),
-        mode: 'adopted',
-        state: 'running',
-        netns: named.netns,
-        ownsNetns: false,
-        nextIf: 0,
-        networks: {},
-        hostname: name,
-        ports: [],
-        cniContainerId: a.containerId,
-        ...(named.step || named.mount ? { ownsName: true } : {}),
-      };
+      sb = sandboxRecord(
+        { id: ctx.id(), name, created: ctx.now().toISOString() },
+        { netns: named.netns, cniContainerId: a.containerId, ...(named.step || named.mount ? { ownsName: true } : {}) },
+      );
     }
     const box = sb;
     touch(ctx, tx, box);
@@ -316,18 +330,6 @@ export async function cniStatus(ctx: Ctx, network: string): Promise<void> {
   if (!driverFor(nw.driver).plumbs)
     throw new InvalidArgumentError(`network ${nw.name} (driver ${nw.driver}) makes no interfaces`);
   // A join planned for a sandbox that does not exist allocates as ADD would, touching nothing.
-  const probe: SandboxRecord = {
-    id: '',
-    name: 'cni-status',
-    created: '',
-    mode: 'adopted',
-    state: 'running',
-    netns: 'cni-status',
-    ownsNetns: false,
-    nextIf: 0,
-    networks: {},
-    hostname: '',
-    ports: [],
-  };
+  const probe = sandboxRecord({ id: '', name: 'cni-status', created: '' }, { hostname: '' });
   planJoin(ctx, tx, probe, nw, {});
 }

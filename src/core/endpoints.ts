@@ -7,6 +7,7 @@ import { listLinks } from '../kernel/ip.js';
 import { ConflictError, ForbiddenError, KernelError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { checkName } from '../lib/validate.js';
 import {
+  sandboxRecord,
   sharesNetns,
   type EndpointRecord,
   type EndpointSettings,
@@ -136,19 +137,8 @@ export async function adopt(ctx: Ctx, name: string, probe: boolean): Promise<San
         .filter((n): n is string => n !== undefined)
         .map(Number)
     : [];
-  return {
-    id: ctx.id(),
-    name,
-    created: ctx.now().toISOString(),
-    mode: 'adopted',
-    state: 'running',
-    netns: name,
-    ownsNetns: false,
-    nextIf: used.length ? Math.max(...used) + 1 : 0,
-    networks: {},
-    hostname: name,
-    ports: [],
-  };
+  const nextIf = used.length ? Math.max(...used) + 1 : 0;
+  return sandboxRecord({ id: ctx.id(), name, created: ctx.now().toISOString() }, { nextIf });
 }
 
 export async function disconnect(ctx: Ctx, netRef: string, ctrRef: string, force: boolean): Promise<void> {

@@ -7,6 +7,7 @@ import { linkUp, NETNS_DIR, netnsAdd, netnsAttach, netnsDel } from '../kernel/op
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { checkName } from '../lib/validate.js';
 import {
+  sandboxRecord,
   sharedNetnsOf,
   type EndpointRecord,
   type KernelCmd,
@@ -62,21 +63,17 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
           `${req.name})`,
       );
     }
-    const sb: SandboxRecord = {
-      id: ctx.id(),
-      name: req.name,
-      created: ctx.now().toISOString(),
-      mode: 'network',
-      state: 'running',
-      netns: req.name,
-      ownsNetns: true,
-      nextIf: 0,
-      networks: {},
-      hostname: req.hostname ?? req.name,
-      ports: checkPorts(tx, req.name, req.ports),
-      ...(req.dns ? { dns: req.dns } : {}),
-      ...(req.extraHosts?.length ? { extraHosts: req.extraHosts } : {}),
-    };
+    const sb = sandboxRecord(
+      { id: ctx.id(), name: req.name, created: ctx.now().toISOString() },
+      {
+        mode: 'network',
+        ownsNetns: true,
+        hostname: req.hostname ?? req.name,
+        ports: checkPorts(tx, req.name, req.ports),
+        ...(req.dns ? { dns: req.dns } : {}),
+        ...(req.extraHosts?.length ? { extraHosts: req.extraHosts } : {}),
+      },
+    );
     if (shared) {
       if (hasEndpointFlags)
         throw new InvalidArgumentError(`conflicting options: --ip, --mac-address or --alias with --net ${req.net}`);

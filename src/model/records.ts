@@ -56,6 +56,29 @@ export interface RecordedNetwork {
 }
 
 /**
+ * A running sandbox record: `id`, `name` and `created` given, the rest by default as for a
+ * namespace netctl adopts (named after the sandbox, not owned, no network yet) unless `over`
+ * says otherwise.
+ */
+export function sandboxRecord(
+  base: { id: string; name: string; created: string },
+  over: Partial<SandboxRecord> = {},
+): SandboxRecord {
+  return {
+    ...base,
+    mode: 'adopted',
+    state: 'running',
+    netns: base.name,
+    ownsNetns: false,
+    nextIf: 0,
+    networks: {},
+    hostname: base.name,
+    ports: [],
+    ...over,
+  };
+}
+
+/**
  * A live endpoint: one running sandbox's interface on one network (a veth pair, a macvlan child, or a plugin's device).
  */
 export interface EndpointRecord {

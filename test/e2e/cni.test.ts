@@ -3,7 +3,7 @@
 // test made. Asserted through the kernel (`ip -j`, ping) and netctl's own commands.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -103,10 +103,10 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(bound, [], 'no netns name netctl bound is left');
   });
 
-  it('VERSION echoes the asked version and lists 1.0.0 and 1.1.0', () => {
+  it('VERSION echoes the asked version and lists 0.4.0, 1.0.0 and 1.1.0', () => {
     const r = cni('VERSION', {}, { cniVersion: '1.0.0' });
     assert.equal(r.code, 0, r.out);
-    assert.deepEqual(r.json, { cniVersion: '1.0.0', supportedVersions: ['1.0.0', '1.1.0'] });
+    assert.deepEqual(r.json, { cniVersion: '1.0.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] });
     assert.equal(cni('VERSION', {}, '').json?.['cniVersion'], '1.1.0', 'no configuration: the latest');
   });
 
@@ -117,7 +117,7 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
       id,
       c,
       'eth0',
-      { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=p;IP=10.250.1.77' },
+      { CNI_ARGS: 'IgnoreUnknown=1;IP=10.250.1.77' },
       conf({ dns: { nameservers: ['10.250.1.1'] } }),
     );
     assert.equal(res.cniVersion, '1.1.0');
@@ -429,7 +429,7 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
       ],
       ['ADD', { ...att('x', c), CNI_ARGS: 'garbage' }, conf(), 4, /CNI_ARGS: invalid item/],
       ['ADD', { ...att('x', c) }, '{"cniVersion":', 6, /cannot decode/],
-      ['ADD', { ...att('x', c) }, conf({ cniVersion: '0.4.0' }), 1, /incompatible CNI version/],
+      ['ADD', { ...att('x', c) }, conf({ cniVersion: '0.3.1' }), 1, /incompatible CNI version/],
       ['ADD', { ...att('x', c) }, conf({ network: 'a;b' }), 7, /invalid network name/],
       ['ADD', { ...att('x', c) }, conf({ network: 'nope' }), 101, /network nope not found/],
       ['ADD', { ...att('x', c) }, conf({ network: 'host' }), 7, /makes no interfaces/],
@@ -469,5 +469,53 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     );
     assert.equal(h.links(c).find((l) => l.ifname === 'eth0')?.mtu, 1400, 'and changed the interface netctl made');
     assert.equal(cni('DEL', att(id, c), conf({ cniVersion: '1.0.0', prevResult: out })).code, 0);
+  });
+
+  it('a runtime setup: conflist as the configuration, a pod-named sandbox, a 0.4.0 result, DEL by the same args', () => {
+    const list = JSON.parse(h.ok('cni', 'conflist', 'web', '--cni-version', '0.4.0', '--name', 'webnet')) as {
+      cniVersion: string;
+      name: string;
+      plugins: Array<Record<string, unknown>>;
+    };
+    assert.deepEqual(list, {
+      cniVersion: '0.4.0',
+      name: 'webnet',
+      plugins: [{ type: 'netctl-cni', network: 'web', root: h.root }],
+    });
+    // What a runtime hands one plugin of a list: the list's version and name with the plugin's keys.
+    const pluginConf = { cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] };
+    const c = container('pod');
+    const id = `${h.tag}-pod`;
+    const args = { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=pm1' };
+    const res = add(id, c, 'eth0', args, pluginConf);
+    assert.equal(res.cniVersion, '0.4.0');
+    assert.deepEqual(
+      (res.ips as Array<Record<string, unknown>>).map((i) => [i['version'], i['interface']]),
+      [['4', 1]],
+      "0.4.0's ips name their family",
+    );
+    assert.match(h.ok('sandbox', 'ls', '--format', '{{.Name}}'), /^ns1\.pm1$/m, 'named after the pod');
+    // Another container of the same pod name (a name clash) is named after its id.
+    const c2 = container('pod2');
+    add(`${h.tag}-pod2`, c2, 'eth0', args, pluginConf);
+    assert.match(h.ok('sandbox', 'ls', '--format', '{{.Name}}'), new RegExp(`^cni-${h.tag}-pod2$`, 'm'));
+    assert.equal(cni('DEL', { ...att(id, c), ...args }, pluginConf).code, 0);
+    assert.equal(cni('DEL', { ...att(`${h.tag}-pod2`, c2), ...args }, pluginConf).code, 0);
+    assert.doesNotMatch(h.ok('sandbox', 'ls', '--format', '{{.Name}}'), /pm1|pod2/);
+    assert.deepEqual([ifaces(c), ifaces(c2)], [['lo'], ['lo']]);
+  });
+
+  it('cni install links netctl-cni into a plugin directory; a file of another is left alone', () => {
+    const dir = join(h.root, 'cni-bin');
+    const out = h.ok('cni', 'install', '--bin-dir', dir);
+    assert.equal(out, `${dir}/netctl-cni -> ${CNI_BIN}\n`);
+    assert.equal(readlinkSync(join(dir, 'netctl-cni')), CNI_BIN);
+    assert.equal(h.ok('cni', 'install', '--bin-dir', dir), out, 'again: nothing to do');
+    const other = join(h.root, 'other-bin');
+    mkdirSync(other);
+    writeFileSync(join(other, 'netctl-cni'), 'not ours');
+    const r = h.netctl('cni', 'install', '--bin-dir', other);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /netctl-cni exists and is not a link to/);
   });
 });

@@ -20,7 +20,7 @@ import {
   versionResult,
 } from '../../src/cli/cni-protocol.js';
 import { cniMain } from '../../src/cli/cni.js';
-import { cniSandboxName } from '../../src/core/cni.js';
+import { cniSandboxName, cniWantedName } from '../../src/core/cni.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError } from '../../src/lib/errors.js';
 
 const code = (fn: () => unknown): number => {
@@ -153,9 +153,10 @@ describe('CNI configuration', () => {
     assert.equal(negotiate({ cniVersion: '1.1.0' }), '1.1.0');
     assert.equal(negotiate({ cniVersion: '1.0.0' }), '1.0.0');
     assert.equal(negotiate({ cniVersion: '0.4.0', cniVersions: ['0.3.1', '0.4.0', '1.0.0'] }), '1.0.0');
+    assert.equal(negotiate({ cniVersion: '0.4.0' }), '0.4.0', "older runtimes' version (podman 4.3)");
     assert.equal(negotiate({ cniVersion: '1.0.0', cniVersions: ['1.1.0', '1.0.0'] }), '1.1.0');
     assert.equal(
-      code(() => negotiate({ cniVersion: '0.4.0' })),
+      code(() => negotiate({ cniVersion: '0.3.1' })),
       CODE.incompatible,
     );
     assert.equal(
@@ -170,7 +171,7 @@ describe('CNI configuration', () => {
   it('VERSION echoes the input version', () => {
     assert.deepEqual(versionResult('{"cniVersion":"0.4.0"}'), {
       cniVersion: '0.4.0',
-      supportedVersions: ['1.0.0', '1.1.0'],
+      supportedVersions: ['0.4.0', '1.0.0', '1.1.0'],
     });
     assert.equal(versionResult('not json').cniVersion, '1.1.0');
   });
@@ -196,6 +197,15 @@ describe('CNI results', () => {
       routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }],
       dns: { nameservers: ['10.0.0.1'] },
     });
+  });
+
+  it("0.4.0: every address names its family, as that version's result does", () => {
+    const r = addResult('0.4.0', { ...at, ipv6: 'fd00::5/64', gateway6: 'fd00::1' }, '/run/netns/c', {});
+    assert.equal(r['cniVersion'], '0.4.0');
+    assert.deepEqual(r['ips'], [
+      { version: '4', address: '10.0.0.5/24', gateway: '10.0.0.1', interface: 1 },
+      { version: '6', address: 'fd00::5/64', gateway: 'fd00::1', interface: 1 },
+    ]);
   });
 
   it('no default route when another endpoint carries it; IPv6 and MTU; no host side for macvlan', () => {
@@ -274,7 +284,7 @@ describe('cniMain without privileges or kernel', () => {
   it('answers VERSION and refuses STATUS/GC below 1.1.0 with code 1', async () => {
     assert.deepEqual(await runMain({ CNI_COMMAND: 'VERSION' }, ''), {
       rc: 0,
-      json: { cniVersion: '1.1.0', supportedVersions: ['1.0.0', '1.1.0'] },
+      json: { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] },
     });
     const r = await runMain({ CNI_COMMAND: 'STATUS' }, '{"cniVersion":"1.0.0","name":"web"}');
     assert.deepEqual([r.rc, r.json['code'], r.json['cniVersion']], [1, 1, '1.0.0']);
@@ -300,5 +310,16 @@ describe('sandbox names of container ids', () => {
     assert.notEqual(cniSandboxName(`${'f'.repeat(63)}e`), n, 'ids sharing 47 characters differ');
     assert.equal(cniSandboxName('a'.repeat(60)), `cni-${'a'.repeat(60)}`);
     assert.match(cniSandboxName('a'.repeat(61)), /^cni-a{47}-/);
+  });
+});
+
+describe('sandbox names of pods', () => {
+  it('NAMESPACE.NAME, or NAME, from K8S_POD_*; the container id when the pod name is unusable', () => {
+    assert.equal(cniWantedName('abc', { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: 'nginx' }), 'default.nginx');
+    assert.equal(cniWantedName('abc', { K8S_POD_NAME: 'pm1' }), 'pm1', 'podman 4.3 passes the container name');
+    assert.equal(cniWantedName('abc', {}), 'cni-abc');
+    assert.equal(cniWantedName('default-abc', { IgnoreUnknown: '1' }), 'cni-default-abc', 'ctr: NAMESPACE-ID');
+    assert.equal(cniWantedName('abc', { K8S_POD_NAME: 'x'.repeat(65) }), 'cni-abc', 'over 64 characters');
+    assert.equal(cniWantedName('abc', { K8S_POD_NAME: 'a b' }), 'cni-abc', 'not a sandbox name');
   });
 });

@@ -7,7 +7,10 @@ import type { CommandModule } from '../command.js';
 export interface Entry {
   name: string;
   aliases?: string[];
-  /** The command's module, or for a group (sandbox, node) its subcommands and description. */
+  /**
+   * The command's module, and for a group (sandbox, node) its subcommands and description; a
+   * group with a module of its own (cni) runs it when no subcommand is named.
+   */
   load?: () => Promise<{ default: CommandModule }>;
   group?: { description: string; commands: Entry[] };
   /** Takes no argument nor option (the CNI plugin reads the environment and stdin): alone, run without the parser. */
@@ -44,7 +47,19 @@ export const COMMANDS: readonly Entry[] = [
   },
   { name: 'exec', load: () => import('./sandbox/exec.js') },
   { name: 'completion', load: () => import('./host/completion.js') },
-  { name: 'cni', load: () => import('./host/cni.js'), bare: true },
+  {
+    name: 'cni',
+    // Alone, the plugin itself; with a subcommand, what helps a runtime use it.
+    load: () => import('./host/cni.js'),
+    bare: true,
+    group: {
+      description: 'Run as a CNI plugin; conflist and install help a runtime use it',
+      commands: [
+        { name: 'conflist', load: () => import('./host/cni-conflist.js') },
+        { name: 'install', load: () => import('./host/cni-install.js') },
+      ],
+    },
+  },
   { name: 'doctor', load: () => import('./network/doctor.js') },
   {
     name: 'node',

@@ -1,0 +1,37 @@
+// netctl cni install [--bin-dir DIR] (docs/reference.md §15): netctl-cni linked where CNI
+// runtimes look for plugins (Debian's /usr/lib/cni, the conventional /opt/cni/bin).
+import { existsSync, lstatSync, mkdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConflictError } from '../../../lib/errors.js';
+import { requirePrivilege } from '../../../lib/privilege.js';
+import { command } from '../../command.js';
+import { files } from '../../complete.js';
+import { packageFile } from '../../version.js';
+
+const PLUGIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
+
+export default command<[], { binDir?: string }>({
+  define: (c) =>
+    c
+      .description('Link netctl-cni into the CNI plugin directories (/usr/lib/cni, /opt/cni/bin)')
+      .option('--bin-dir <dir>', 'this directory only (made if missing)'),
+  values: { '--bin-dir': files },
+  async run(_g, io, _args, flags) {
+    requirePrivilege('install the CNI plugin');
+    const target = fileURLToPath(packageFile('bin/netctl-cni'));
+    const dirs = flags.binDir ? [flags.binDir] : PLUGIN_DIRS.filter((d) => existsSync(d));
+    if (dirs.length === 0) dirs.push('/opt/cni/bin');
+    for (const dir of dirs) {
+      mkdirSync(dir, { recursive: true });
+      const link = join(dir, 'netctl-cni');
+      const st = lstatSync(link, { throwIfNoEntry: false });
+      if (st && !(st.isSymbolicLink() && readlinkSync(link) === target)) {
+        throw new ConflictError(`${link} exists and is not a link to ${target}`, `remove it first: rm ${link}`);
+      }
+      if (!st) symlinkSync(target, link);
+      io.out(`${link} -> ${target}\n`);
+    }
+    return 0;
+  },
+});
