@@ -471,7 +471,7 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(cni('DEL', att(id, c), conf({ cniVersion: '1.0.0', prevResult: out })).code, 0);
   });
 
-  it('a runtime setup: conflist as the configuration, a pod-named sandbox, a 0.4.0 result, DEL by the same args', () => {
+  it('a runtime setup: the conflist as configuration, a pod-named sandbox, a 0.4.0 result, DEL', () => {
     const list = JSON.parse(h.ok('cni', 'conflist', 'web', '--cni-version', '0.4.0', '--name', 'webnet')) as {
       cniVersion: string;
       name: string;
