@@ -9,6 +9,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
+  // After eslint-config-prettier (which turns max-len off): comments and strings too.
+  { rules: { 'max-len': ['error', { code: 120, tabWidth: 2 }] } },
   {
     files: ['**/*.ts'],
     rules: {
