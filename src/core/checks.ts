@@ -1,5 +1,6 @@
 // Pure checks of user input that the controller runs before any change.
-import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
+import { ConflictError, ForbiddenError, InvalidArgumentError } from '../lib/errors.js';
+import { isHostNetns } from '../kernel/ops.js';
 import { MAC_RE, parseIP, specialAddress } from '../lib/ip.js';
 import { checkIfName, checkName, printable } from '../lib/validate.js';
 import { allocate } from '../ipam/ipam.js';
@@ -110,4 +111,9 @@ export function checkStaticAddress(nw: NetworkRecord, s: EndpointSettings): void
 export function matchesLabel(labels: Record<string, string>, key: string, value?: string): boolean {
   if (!(key in labels)) return false;
   return value === undefined || labels[key] === value;
+}
+
+/** The host's own network namespace is never a sandbox: `ref` names what pointed at it. */
+export function refuseHost(path: string, ref: string): void {
+  if (isHostNetns(path)) throw new ForbiddenError(`${ref} is the host's own network namespace (use --net host)`);
 }

@@ -21,7 +21,7 @@ import {
   type Step,
 } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
-import { IFNAME_OPT, validateSettings } from './checks.js';
+import { IFNAME_OPT, refuseHost, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
 import { dropEndpoints, planJoin } from './plan.js';
 import { endpointsOf, findNetwork, networkOf } from './lookup.js';
@@ -86,6 +86,7 @@ function sandboxOf(tx: ReadTxn, a: CniAttachment): SandboxRecord | undefined {
 function nameNetns(ctx: Ctx, path: string, name: string): { netns: string; step?: Step; mount?: boolean } {
   if (!path.startsWith('/')) throw new InvalidArgumentError(`invalid CNI_NETNS ${path}: an absolute path`);
   if (!existsSync(path)) throw new NotFoundError(`netns ${path} does not exist`);
+  refuseHost(path, `CNI_NETNS ${path}`);
   // A process's namespace link resolves to "net:[inode]", not a path: never under NETNS_DIR.
   const pid = /^\/proc\/(\d+)\/ns\/net$/.exec(path)?.[1];
   const real = pid ? '' : realpathSync(path);

@@ -16,7 +16,7 @@ import {
   type Step,
 } from '../model/records.js';
 import type { Txn } from '../store/store.js';
-import { checkStaticAddress, validateSettings } from './checks.js';
+import { checkStaticAddress, refuseHost, validateSettings } from './checks.js';
 import type { Ctx, Marks } from './context.js';
 import { endpointsOf, findSandbox } from './lookup.js';
 import { teardown } from '../engine/engine.js';
@@ -131,6 +131,7 @@ export async function adopt(ctx: Ctx, name: string, probe: boolean): Promise<San
       `create it with: netctl sandbox create ${name}  (or: ip netns add ${name})`,
     );
   }
+  refuseHost(`${ctx.netnsDir}/${name}`, `netns:${ctx.netnsDir}/${name}`);
   const used = probe
     ? (await listLinks(ctx.runner, name))
         .map((l) => /^eth(\d+)$/.exec(l.ifname)?.[1])

@@ -17,7 +17,7 @@ import {
 } from '../model/records.js';
 import type { SandboxCreate } from '../model/requests.js';
 import type { ReadTxn, Txn } from '../store/store.js';
-import { checkPorts, validateNaming, validateSettings } from './checks.js';
+import { checkPorts, refuseHost, validateNaming, validateSettings } from './checks.js';
 import type { Ctx, Marks } from './context.js';
 import { journalEntry, teardown } from '../engine/engine.js';
 import { hostFirst } from '../engine/steps.js';
@@ -317,7 +317,8 @@ export async function attachSandbox(ctx: Ctx, name: string, src: { netns?: strin
     const own = `${ctx.netnsDir}/${name}`;
     const named = src.netns !== undefined && resolvePath(src.netns) === resolvePath(own);
     const source = src.pid !== undefined ? `/proc/${src.pid}/ns/net` : (src.netns ?? '');
-    if (!existsSync(source))
+    refuseHost(source, src.pid !== undefined ? `pid:${src.pid}` : `netns:${source}`);
+    if (!existsSync(src.pid !== undefined ? `/proc/${src.pid}` : source))
       throw new NotFoundError(
         src.pid !== undefined ? `process ${src.pid} does not exist` : `netns ${source} does not exist`,
       );

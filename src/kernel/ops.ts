@@ -68,6 +68,13 @@ export function sameInode(a: string, b: string): boolean {
   }
 }
 
+/**
+ * Whether `path` is the network namespace netctl runs in, or init's: the host's own, never a
+ * sandbox. Init's is known by its path too: a container may not let its processes stat it.
+ */
+export const isHostNetns = (path: string): boolean =>
+  /^\/proc\/1\/ns\/net$/.test(path) || sameInode(path, '/proc/self/ns/net') || sameInode(path, '/proc/1/ns/net');
+
 /** A process whose network namespace is the one `path` refers to (same device and inode). */
 function pidInNetns(path: string): number | undefined {
   const m = /^\/proc\/(\d+)\/ns\/net$/.exec(path);

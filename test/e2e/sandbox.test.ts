@@ -176,6 +176,21 @@ describe('sandboxes end to end', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(h.netctl('sandbox', 'attach', h.name('nobody'), '--pid', '999999999').code, 1);
   });
 
+  it("the host's own network namespace is never a sandbox: init's, or the one netctl runs in", () => {
+    const x = h.name('hostns');
+    for (const [args, ref] of [
+      [['--pid', '1'], 'pid:1'],
+      [['--netns', '/proc/1/ns/net'], 'netns:/proc/1/ns/net'],
+      [['--netns', '/proc/self/ns/net'], 'netns:/proc/self/ns/net'],
+    ] as const) {
+      const r = h.netctl('sandbox', 'attach', x, ...args);
+      assert.equal(r.code, 1, r.err);
+      assert.equal(r.err, `Error: ${ref} is the host's own network namespace (use --net host)\n`);
+    }
+    assert.equal(h.netnsExists(x), false, 'no name bound');
+    assert.doesNotMatch(h.ok('sandbox', 'ls', '--format', '{{.Name}}'), new RegExp(x));
+  });
+
   it('works when run through `ip netns exec` (a private slave mount namespace per call)', () => {
     const viaExec = (...args: string[]) => h.run('ip', ['netns', 'exec', h.ns, BIN, '--root', h.root, ...args]);
     const [a, b] = [h.name('ipx-a'), h.name('ipx-b')];
