@@ -8,7 +8,7 @@
 // one command alone uses are bundled apart and loaded on demand: execa (`netctl exec`), yaml
 // (export, apply), cli-table3 (graph), chalk (an error on a terminal) and etcd3 (the commands
 // that use the cluster store). V8 parses every byte of the main bundle on every command.
-// Every file has a source map, so a stack names src/*.ts lines (bin/netctl turns them on).
+// Every file has a source map: a crash's stack is printed in src/*.ts lines (src/lib/stack.ts).
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -1,15 +1,9 @@
 // The CNI protocol (spec 1.1, docs/reference.md §12) as pure functions: the environment, the configuration
 // on stdin, version negotiation, CNI_ARGS, the ADD result and the error object. No I/O, so
 // every rule is unit-tested; cli/cni.ts wires them to the controller.
-import {
-  ConflictError,
-  InvalidArgumentError,
-  NetctlError,
-  NotFoundError,
-  SystemError,
-  UsageError,
-} from '../lib/errors.js';
+import { ConflictError, InvalidArgumentError, NetctlError, NotFoundError, UsageError } from '../lib/errors.js';
 import { parseIP } from '../lib/ip.js';
+import { LockTimeoutError } from '../store/lock.js';
 import { checkIfName, checkName, printable } from '../lib/validate.js';
 import type { EndpointSettings } from '../model/records.js';
 
@@ -281,7 +275,6 @@ export function errorResult(version: string, e: unknown, cmd?: CniCommand): Json
     details = e.details;
   } else {
     if (e instanceof NetctlError) details = e.hint;
-    const msg = e instanceof Error ? e.message : '';
     code =
       e instanceof InvalidArgumentError || e instanceof UsageError
         ? CODE.config
@@ -289,7 +282,7 @@ export function errorResult(version: string, e: unknown, cmd?: CniCommand): Json
           ? CODE.conflict
           : e instanceof NotFoundError
             ? CODE.notFound
-            : e instanceof SystemError && /waiting for the netctl lock/.test(msg)
+            : e instanceof LockTimeoutError
               ? CODE.tryAgain
               : CODE.system; // the kernel, a helper, privileges, or a bug
     // STATUS: whatever keeps the network from taking one more ADD means "not available".

@@ -125,7 +125,8 @@ async function completeCommand({ program, modules }: Program, words: string[]): 
   const { complete, readNames } = await import('./complete.js');
   // The global options only, for the store's root: --root, else NETCTL_ROOT, else the default.
   try {
-    program.parseOptions(words);
+    // --version would answer through commander's own listener, into the candidates.
+    program.parseOptions(words.filter((w) => w !== '-v' && w !== '--version'));
   } catch {
     // a flag being typed without its value: the root stays as it is
   }

@@ -12,7 +12,8 @@ import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { FileStore } from '../store/file.js';
 import { Cluster } from '../overlay/cluster.js';
-import { ClusterUnreachable, connectEtcd } from '../overlay/etcd.js';
+import { connectEtcd } from '../overlay/etcd.js';
+import { ClusterUnreachable } from '../overlay/store-errors.js';
 import { parseClusterUrl, usesTls } from '../overlay/store-url.js';
 import { GlobalScope } from '../overlay/scope.js';
 import { keyValues, loadStoreAccess, parseStoreOpts, type StoreOpts } from '../overlay/store-opts.js';
@@ -56,7 +57,10 @@ function loadConfig(root: string): { cfg: Config; file: string } {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InvalidArgumentError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    // Not root's to read for a user's read-only command (ls, inspect): the defaults serve it.
+    if (code === 'EACCES') return { cfg: {}, file };
+    throw new InvalidArgumentError(`cannot read ${file}: ${code ?? (e as Error).message}`);
   }
   let cfg: unknown;
   try {

@@ -9,7 +9,7 @@ import { basename, dirname } from 'node:path';
 import { driverFor } from '../drivers/index.js';
 import { KernelView } from '../kernel/ip.js';
 import { netnsAttach, netnsAttachPid, netnsDel, sameInode } from '../kernel/ops.js';
-import { ConflictError, InvalidArgumentError, NotFoundError, SystemError } from '../lib/errors.js';
+import { ConflictError, InvalidArgumentError, KernelError, NotFoundError } from '../lib/errors.js';
 import { electGateway } from '../model/gateway.js';
 import {
   sandboxRecord,
@@ -185,7 +185,7 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
         tx.delete('journal', intent.id);
         await tx.flush();
       }
-      if (e instanceof SystemError && /File exists/.test(e.message)) {
+      if (e instanceof KernelError && e.fault === 'exists') {
         throw new ConflictError(`an interface ${a.ifName} already exists in netns ${path}`);
       }
       throw e;

@@ -1,6 +1,6 @@
 // Connect and disconnect (libnetwork's CreateEndpoint + Join, Leave + Delete) and the adoption
 // of a named netns made by `ip netns add`. The plans come from plan.ts; networks of another
-// scope are asked of it through ctx.scope (src/core/scope.ts).
+// scope are asked of it through ctx.scope (src/core/context.ts Scope).
 import { existsSync } from 'node:fs';
 import { driverFor } from '../drivers/index.js';
 import { listLinks } from '../kernel/ip.js';

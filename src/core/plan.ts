@@ -58,7 +58,7 @@ export function planJoin(
   };
   const steps: Step[] = [];
   const remoteIpam = driver.plumbs && nw.ipam.remote !== undefined;
-  // A network of another scope takes its addresses from that scope (src/core/scope.ts).
+  // A network of another scope takes its addresses from that scope (src/core/context.ts Scope).
   let plumb: () => Step[] = () => [];
   const scopeStep =
     nw.scope !== 'local' ? requireScope(ctx).addressStep(nw, ep, sb, settings, () => plumb()) : undefined;

@@ -121,11 +121,18 @@ export const overlayDriver: Driver = {
     const wanted = new Set(want.map(key));
     const kept = new Set(had.map(key));
     const cmds: string[][] = [];
+    // A MAC's FDB entry stays while any of its addresses (IPv4, IPv6) is still wanted there.
+    const fdbKept = new Set(want.map((p) => `${p.mac} ${p.vtep}`));
+    const fdbGone = new Set<string>();
     for (const p of had) {
       if (wanted.has(key(p))) continue;
       // A half entry (an FDB entry without its neighbour, or the other way round) is deleted as it is.
       if (p.ip) cmds.push(neighDel(p.ip, vx));
-      if (p.vtep) cmds.push(fdbDel(p.mac, vx, p.vtep));
+      const fdb = `${p.mac} ${p.vtep}`;
+      if (p.vtep && !fdbKept.has(fdb) && !fdbGone.has(fdb)) {
+        fdbGone.add(fdb);
+        cmds.push(fdbDel(p.mac, vx, p.vtep));
+      }
     }
     for (const p of want) {
       if (kept.has(key(p))) continue;
@@ -148,14 +155,16 @@ export const overlayDriver: Driver = {
         () => [],
       ),
     ]);
-    const ipOf = new Map(neigh.filter((n) => n.lladdr).map((n) => [n.lladdr ?? '', n.dst]));
+    // A MAC may have two neighbour entries (its IPv4 and its IPv6 address).
+    const ipsOf = new Map<string, string[]>();
+    for (const n of neigh) if (n.lladdr) ipsOf.set(n.lladdr, [...(ipsOf.get(n.lladdr) ?? []), n.dst]);
     const out: PeerEntry[] = [];
     for (const f of fdb) {
       if (!f.dst || f.mac === '00:00:00:00:00:00') continue;
-      out.push({ ip: ipOf.get(f.mac) ?? '', mac: f.mac, vtep: f.dst });
-      ipOf.delete(f.mac);
+      for (const ip of ipsOf.get(f.mac) ?? ['']) out.push({ ip, mac: f.mac, vtep: f.dst });
+      ipsOf.delete(f.mac);
     }
-    for (const [mac, ip] of ipOf) out.push({ ip, mac, vtep: '' });
+    for (const [mac, ips] of ipsOf) for (const ip of ips) out.push({ ip, mac, vtep: '' });
     return out;
   },
 

@@ -299,6 +299,10 @@ export async function recover(ctx: EngineCtx, tx: Txn): Promise<void> {
     ctx.warn(`cleaned up after an interrupted ${j.op} (pid ${j.pid})`);
     tx.delete('journal', j.id);
   }
-  if (stale.some((j) => j.firewall)) await ctx.settle?.(tx, true);
+  // A firewall that cannot be written now (a read-only /proc/sys) must not block every command,
+  // the one that would remove the cause included: said, and tried again by the next settle.
+  if (stale.some((j) => j.firewall)) {
+    await ctx.settle?.(tx, true).catch((e: Error) => ctx.warn(`firewall not brought up to date: ${e.message}`));
+  }
   await tx.flush();
 }

@@ -50,19 +50,28 @@ export const packageOf = (file: string): string => PACKAGES[file] ?? (/^ip6?tabl
 export function parentMountNs(ppid = process.ppid): string | null {
   try {
     const mine = readlinkSync('/proc/self/ns/mnt');
-    for (let pid = ppid, hops = 0; pid > 1 && hops < 64; pid = parentOf(pid), hops++) {
+    // Ours receives /run/netns's mounts from a peer group (master:N); the namespace to bind in is
+    // the one that sends them (shared:N), not merely any other one up the ancestry (a container
+    // sharing the host's PID namespace has host processes above it).
+    const group = / master:(\d+)/.exec(netnsMount('/proc/self/mountinfo') ?? '')?.[1];
+    if (group === undefined) return null;
+    for (let pid = ppid, hops = 0; pid >= 1 && hops < 64; pid = pid === 1 ? 0 : parentOf(pid), hops++) {
       const ns = `/proc/${pid}/ns/mnt`;
       if (readlinkSync(ns) === mine) continue;
-      const netnsMount = readFileSync('/proc/self/mountinfo', 'utf8')
-        .split('\n')
-        .filter((l) => l.split(' ')[4] === '/run/netns')
-        .pop();
-      return netnsMount && / master:\d+/.test(netnsMount) ? ns : null;
+      if (new RegExp(` shared:${group}( |$)`).test(netnsMount(`/proc/${pid}/mountinfo`) ?? '')) return ns;
     }
     return null;
   } catch {
     return null;
   }
+}
+
+/** The /run/netns line of a mountinfo file (the last mount there is the one in effect). */
+function netnsMount(file: string): string | undefined {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4] === '/run/netns')
+    .pop();
 }
 
 /** The parent of `pid`, from /proc/PID/stat ("PID (COMM) STATE PPID ..."; COMM may hold spaces and parens). */

@@ -166,6 +166,16 @@ export function* subdivide(pool: Prefix, size: number): Generator<Prefix> {
 export const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 /** Docker's generated MAC: 02:42 followed by the four IPv4 bytes. */
+/** A locally administered MAC from an IPv6 address's last four bytes (`salt` varies the third byte). */
+export function macFromIPv6(a: Addr, salt = 0): string {
+  const bytes = [24n, 16n, 8n, 0n].map((sh) =>
+    Number((a.value >> sh) & 0xffn)
+      .toString(16)
+      .padStart(2, '0'),
+  );
+  return `02:${(0x42 ^ (salt & 0xff)).toString(16).padStart(2, '0')}:${bytes.join(':')}`;
+}
+
 export function macFromIPv4(a: Addr): string {
   const bytes = [24n, 16n, 8n, 0n].map((sh) =>
     Number((a.value >> sh) & 0xffn)

@@ -16,7 +16,7 @@
 // addresses come back with `node rm`, which deletes its endpoints and their ipam keys.
 import { allocate } from '../ipam/ipam.js';
 import { ConflictError, NotFoundError } from '../lib/errors.js';
-import { macFromIPv4, parseIP } from '../lib/ip.js';
+import { macFromIPv4, macFromIPv6, parseIP } from '../lib/ip.js';
 import { bareIP, type NetworkRecord } from '../model/records.js';
 import type { Compare, EtcdClient, KV, TxnReq } from './etcd.js';
 
@@ -77,8 +77,9 @@ export interface ClaimRequest {
   endpoint: string;
   sandbox: string;
   container: string;
-  /** An address asked for (`--ip`, or the one a restarting sandbox kept). */
+  /** Addresses asked for (`--ip`/`--ip6`, or those a restarting sandbox kept). */
   ipv4?: string;
+  ipv6?: string;
   mac?: string;
   /** This host re-publishes an endpoint it still has (after `node rm` of it): its address, on any subnet. */
   reclaim?: boolean;
@@ -188,22 +189,28 @@ export class Cluster {
         const p = mine.kvs[0] && parse<Peer>(mine.kvs[0]);
         if (p) return p;
       }
-      const cidr = allocate(
-        {
+      const pick = (family: 4 | 6, asked: string | undefined): string => {
+        const pools = nw.ipam.config.filter((p) => p.Subnet.includes(':') === (family === 6));
+        if (pools.length === 0 || (family === 6 && !nw.enableIPv6)) {
+          if (asked) throw new ConflictError(`network ${nw.name} has no IPv${family} subnet`);
+          return '';
+        }
+        const ctx = {
           network: nw.name,
-          pools: nw.ipam.config.filter((p) => !p.Subnet.includes(':')),
+          pools,
           userSubnets: nw.userSubnets || req.reclaim === true,
           inUse: {
             keys: () => inUse.keys(),
-            get: (ip) => (inUse.has(ip) && inUse.get(ip) !== req.endpoint ? 'another container' : undefined),
+            get: (ip: string) => (inUse.has(ip) && inUse.get(ip) !== req.endpoint ? 'another container' : undefined),
           },
-        },
-        4,
-        req.ipv4,
-      );
-      if (!cidr) throw new ConflictError(`network ${nw.name} has no IPv4 subnet`);
-      const ip = bareIP(cidr);
-      const v4 = parseIP(ip);
+        };
+        return allocate(ctx, family, asked) ?? '';
+      };
+      const cidr4 = pick(4, req.ipv4);
+      const cidr6 = pick(6, req.ipv6);
+      if (!cidr4 && !cidr6) throw new ConflictError(`network ${nw.name} has no subnet`);
+      const ips = [cidr4, cidr6].filter(Boolean).map(bareIP);
+      const v4 = parseIP(bareIP(cidr4));
       const peer: Peer = {
         id: req.endpoint,
         networkId: nw.id,
@@ -211,14 +218,14 @@ export class Cluster {
         container: req.container,
         node: this.me.name,
         vtep: this.me.addr,
-        ipv4: cidr,
-        ipv6: '',
-        mac: (req.mac ?? (v4 ? macFromIPv4(v4) : '')).toLowerCase(),
+        ipv4: cidr4,
+        ipv6: cidr6,
+        mac: (req.mac ?? (v4 ? macFromIPv4(v4) : await this.macFor(nw.id, req.endpoint, bareIP(cidr6)))).toLowerCase(),
       };
       const ok = await this.etcd.txn({
-        compare: [absent(K.ipam(nw.id, ip)), cmp(K.network(nw.id), 'create', 0, '>')],
+        compare: [...ips.map((ip) => absent(K.ipam(nw.id, ip))), cmp(K.network(nw.id), 'create', 0, '>')],
         put: [
-          { key: K.ipam(nw.id, ip), value: req.endpoint },
+          ...ips.map((ip) => ({ key: K.ipam(nw.id, ip), value: req.endpoint })),
           { key: K.endpoint(nw.id, req.endpoint), value: JSON.stringify(peer) },
           { key: K.netgen(nw.id), value: req.endpoint },
           this.nodePut(),
@@ -230,6 +237,27 @@ export class Cluster {
     throw new ConflictError(
       `could not claim an address on network ${req.network}: too many concurrent connects, try again`,
     );
+  }
+
+  /**
+   * The MAC of an endpoint with an IPv6 address only: derived from the address, and unique
+   * among the network's endpoints (a derived one already held is varied until it is not).
+   */
+  private async macFor(networkId: string, endpoint: string, ip6: string): Promise<string> {
+    const a = parseIP(ip6);
+    if (!a) return '';
+    const { kvs } = await this.etcd.range(K.endpoint(networkId));
+    const held = new Set(
+      kvs
+        .map((kv) => parse<Peer>(kv))
+        .filter((p) => p && p.id !== endpoint)
+        .map((p) => p?.mac),
+    );
+    for (let salt = 0; salt < 256; salt++) {
+      const mac = macFromIPv6(a, salt);
+      if (!held.has(mac)) return mac;
+    }
+    throw new ConflictError(`no free MAC address for ${ip6} on network ${networkId.slice(0, 12)}`);
   }
 
   /** The network record and the addresses in use on it (the snapshot's when given). */

@@ -2,12 +2,13 @@
 // etcd3 package, with netctl's failure contract (docs/reference.md §10: etcd unreachable -> the command
 // fails within 5 s with `cluster store URL: unreachable`). etcd3 is loaded on the first call,
 // never by importing this module.
-import { InvalidArgumentError, SystemError, UnreachableError } from '../lib/errors.js';
+import { InvalidArgumentError, SystemError } from '../lib/errors.js';
 import type { Etcd3, IOptions, IWatchResponse, Watcher } from 'etcd3';
 import type { IBackoff } from 'cockatiel';
 import type * as Lib from './etcd3-lib.js';
 import { mark } from '../lib/trace.js';
 import type { StoreAccess } from './store-opts.js';
+import { ClusterError, ClusterRefused, ClusterUnreachable } from './store-errors.js';
 
 export interface KV {
   key: string;
@@ -55,26 +56,6 @@ export interface EtcdClient {
     onError: (e: Error) => void,
   ): Promise<{ close(): Promise<void> }>;
   close(): void;
-}
-
-/** Thrown for any failure to reach etcd; `cause` keeps the gRPC error for --debug. */
-export class ClusterUnreachable extends UnreachableError {
-  constructor(
-    readonly url: string,
-    override readonly cause?: unknown,
-  ) {
-    super(`cluster store ${url}: unreachable`);
-  }
-}
-
-/** etcd answered, but with an error (a canceled watch, a refused request). */
-export class ClusterError extends SystemError {
-  constructor(
-    readonly url: string,
-    detail: string,
-  ) {
-    super(`cluster store ${url}: ${detail}`);
-  }
 }
 
 /**
@@ -295,7 +276,7 @@ class Client implements EtcdClient {
       // Within the call's budget, which also loads etcd3 and makes the first request.
       const why = await Promise.all(up.map((ep) => m.tlsRefusal(ep, tls, Math.floor(this.timeoutMs / 2))));
       const ok = up.filter((_, i) => why[i] === null);
-      if (ok.length === 0) throw new ClusterError(this.url, `TLS: ${why[0] ?? 'refused'}`);
+      if (ok.length === 0) throw new ClusterRefused(this.url, `TLS: ${why[0] ?? 'refused'}`);
       return ok;
     });
     mark('cluster: loading etcd3');
@@ -373,7 +354,7 @@ class Client implements EtcdClient {
       if (err instanceof ClusterUnreachable) {
         this.forgetPartial();
         if (await this.wantsTls()) {
-          throw new ClusterError(
+          throw new ClusterRefused(
             this.url,
             'TLS: the cluster store speaks TLS: give --cluster-store-opt kv.cacertfile=FILE ' +
               '(and kv.certfile, kv.keyfile)',
@@ -419,6 +400,14 @@ class Client implements EtcdClient {
     }
     if (e instanceof SystemError || e instanceof InvalidArgumentError) return e;
     const lib = this.lib;
+    if (
+      lib &&
+      (e instanceof lib.EtcdAuthenticationFailedError ||
+        e instanceof lib.EtcdInvalidAuthTokenError ||
+        e instanceof lib.EtcdPermissionDeniedError)
+    ) {
+      return new ClusterRefused(this.url, `authentication: ${(e as Error).message}`);
+    }
     if (
       lib &&
       (e instanceof lib.GRPCUnavailableError ||

@@ -140,7 +140,8 @@ async function reclaimOrphans(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<void> 
         endpoint: ep.id,
         sandbox: sb.id,
         container: sb.name,
-        ipv4: bareIP(ep.ipv4),
+        ...(ep.ipv4 ? { ipv4: bareIP(ep.ipv4) } : {}),
+        ...(ep.ipv6 ? { ipv6: bareIP(ep.ipv6) } : {}),
         mac: ep.mac,
         reclaim: true,
       });
@@ -191,7 +192,7 @@ export function claimStep(
   nw: NetworkRecord,
   ep: EndpointRecord,
   sb: SandboxRecord,
-  asked: { ipv4?: string; mac?: string },
+  asked: { ipv4?: string; ipv6?: string; mac?: string },
   after: () => Step[],
 ): Step {
   const req: ClaimRequest = { network: nw.id, endpoint: ep.id, sandbox: sb.id, container: sb.name, ...asked };
@@ -202,6 +203,7 @@ export function claimStep(
       ...clusterCall('Claim', { ...req }),
       then: (a) => {
         ep.ipv4 = String(a['Address'] ?? '');
+        ep.ipv6 = String(a['AddressIPv6'] ?? '');
         ep.mac = String(a['MacAddress'] ?? ep.mac);
         return after();
       },
@@ -219,7 +221,7 @@ export async function sendClusterCall(ctx: Ctx, c: PluginCall): Promise<Record<s
   if (c.method === 'Claim') {
     const req = c.body as unknown as ClaimRequest;
     const peer = await cluster.claim(req, lastRead(ctx)?.used.get(req.network) ?? new Map());
-    return { Address: peer.ipv4, MacAddress: peer.mac };
+    return { Address: peer.ipv4, AddressIPv6: peer.ipv6 ?? '', MacAddress: peer.mac };
   }
   if (c.method === 'Release') {
     await cluster.release(String(c.body['network']), String(c.body['endpoint']));
@@ -255,8 +257,9 @@ export async function syncPeers(
   if (!driver.peers || !nw.driverState['ready']) return;
   const me = String(nw.driverState['local'] ?? '');
   const want = snap.peers
-    .filter((p) => p.networkId === nw.id && p.vtep !== me && p.ipv4 && p.mac)
-    .map((p) => ({ ip: bareIP(p.ipv4), mac: p.mac, vtep: p.vtep }));
+    .filter((p) => p.networkId === nw.id && p.vtep !== me && p.mac)
+    // One neighbour entry per address (IPv4 and IPv6), one FDB entry per MAC.
+    .flatMap((p) => [p.ipv4, p.ipv6].filter(Boolean).map((ip) => ({ ip: bareIP(ip), mac: p.mac, vtep: p.vtep })));
   const had =
     fromKernel && driver.readPeers
       ? await driver.readPeers(new KernelView(ctx.runner), nw)

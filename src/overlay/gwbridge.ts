@@ -30,7 +30,9 @@ export function gwbridgeWanted(tx: ReadTxn, sb: SandboxRecord, add?: NetworkReco
     .map((id) => tx.get('networks', id))
     .filter((n): n is NetworkRecord => n !== undefined);
   if (add) nets.push(add);
-  const out = (n: NetworkRecord) => !n.internal && driverFor(n.driver).plumbs;
+  // IPv6 egress from overlays is out of scope: an IPv6-only overlay wants no gwbridge.
+  const out = (n: NetworkRecord) =>
+    !n.internal && driverFor(n.driver).plumbs && n.ipam.config.some((p) => !p.Subnet.includes(':'));
   return nets.some((n) => n.scope === 'global' && out(n)) && !nets.some((n) => n.scope !== 'global' && out(n));
 }
 

@@ -12,7 +12,7 @@ import type { Ctx } from '../core/context.js';
 import { endpointsOf, sandboxName } from '../core/lookup.js';
 import { transaction } from '../core/operation.js';
 import { isPredefinedName, newNetworkRecord, takenPrefixes } from '../core/predefined.js';
-import { ClusterUnreachable } from './etcd.js';
+import { ClusterUnreachable } from './store-errors.js';
 import { clusterOf, forgetRead, hasCluster, NEED_CLUSTER, peersOf, snapshotOf } from './global.js';
 import { GWBRIDGE } from './gwbridge.js';
 
@@ -26,8 +26,12 @@ export async function createGlobal(
   options: Record<string, string>,
 ): Promise<string> {
   if (!hasCluster(ctx)) throw new InvalidArgumentError(NEED_CLUSTER);
-  if (req.enableIPv6 || req.subnets.some((s) => s.includes(':')))
-    throw new InvalidArgumentError(`network ${req.name}: IPv6 on ${driver.name} networks is not supported yet`);
+  // IPv6 over the IPv4 underlay: dual stack, or IPv6 alone (no IPv4 subnet is added then).
+  const v6 = req.subnets.filter((s) => s.includes(':'));
+  for (const s of v6) if (!req.enableIPv6) throw new InvalidArgumentError(`IPv6 subnet ${s} needs --ipv6`);
+  if (req.enableIPv6 && v6.length === 0) {
+    throw new InvalidArgumentError(`network ${req.name}: --ipv6 on ${driver.name} networks needs an IPv6 --subnet`);
+  }
   if (req.ipamDriver !== 'default')
     throw new InvalidArgumentError(
       `network ${req.name}: ${driver.name} networks take their addresses from the cluster store, not from IPAM ` +
@@ -70,6 +74,7 @@ export async function createGlobal(
       const nw: NetworkRecord = {
         ...newNetworkRecord(ctx, req.name, driver.name, false),
         scope: 'global',
+        enableIPv6: req.enableIPv6,
         internal: req.internal,
         attachable: req.attachable,
         options,

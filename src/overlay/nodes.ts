@@ -100,7 +100,14 @@ export async function runAgent(
   await cluster.touchNode();
   opts.log(`agent of ${cluster.me.name} (${cluster.me.addr}) watching ${cluster.url} from revision ${rev + 1}`);
   let watch: { close(): Promise<void> } | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  // Nothing is tried again once the agent stops: its retry timer would keep the process alive.
+  const later = () => {
+    if (!stopped) retry = setTimeout(() => void rewatch(), 1000);
+  };
   const rewatch = async (): Promise<void> => {
+    if (stopped) return;
     try {
       watch = await cluster.watch(
         rev + 1,
@@ -108,12 +115,13 @@ export async function runAgent(
         (e) => {
           opts.log(`watch: ${e.message}; reading again`);
           kick();
-          setTimeout(() => void rewatch(), 1000);
+          later();
         },
       );
     } catch (e) {
+      if (stopped) return;
       opts.log(`watch: ${(e as Error).message}; retrying`);
-      setTimeout(() => void rewatch(), 1000);
+      later();
     }
   };
   await rewatch();
@@ -124,7 +132,9 @@ export async function runAgent(
     if (beats % 3 === 0) kick(true);
   }, opts.heartbeat * 1000);
   await opts.stop;
+  stopped = true;
   clearInterval(timer);
+  clearTimeout(retry);
   await watch?.close().catch(() => undefined);
   await running;
 }

@@ -1,7 +1,7 @@
 // The overlay module as the core sees it: the hooks of the global scope (src/core/context.ts
 // Scope). Networks of global scope live in a cluster store (etcd); this host keeps mirrors of
 // them, claims its endpoints' addresses there, programs its peers, and gives sandboxes whose only
-// ways out are overlays the gwbridge. The CLI plugs it in (src/cli/context.ts).
+// ways out are overlays the gwbridge. The CLI plugs it in (src/cli/wiring.ts).
 import { driverFor } from '../drivers/index.js';
 import type { Executors } from '../engine/engine.js';
 import type { Ctx, Scope } from '../core/context.js';
@@ -62,9 +62,9 @@ export class GlobalScope implements Scope {
     settings: EndpointSettings,
     plumb: () => Step[],
   ): Step {
-    if (settings.IPAMConfig?.IPv6Address)
-      throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
-    if (settings.IPAMConfig?.IPv4Address && !nw.userSubnets) {
+    const { IPv4Address: ipv4, IPv6Address: ipv6 } = settings.IPAMConfig ?? {};
+    if (ipv6 && !nw.enableIPv6) throw new InvalidArgumentError(`network ${nw.name} does not have IPv6 enabled`);
+    if ((ipv4 || ipv6) && !nw.userSubnets) {
       throw new InvalidArgumentError(
         'user specified IP address is supported only when connecting to networks with user configured subnets',
       );
@@ -72,7 +72,8 @@ export class GlobalScope implements Scope {
     // No gateway: the gwbridge carries the way out.
     ep.mac = (settings.MacAddress ?? '').toLowerCase();
     const asked = {
-      ...(settings.IPAMConfig?.IPv4Address ? { ipv4: settings.IPAMConfig.IPv4Address } : {}),
+      ...(ipv4 ? { ipv4 } : {}),
+      ...(ipv6 ? { ipv6 } : {}),
       ...(settings.MacAddress ? { mac: settings.MacAddress } : {}),
     };
     return claimStep(nw, ep, sb, asked, plumb);

@@ -8,6 +8,9 @@
 import { statSync } from 'node:fs';
 import { SystemError } from '../lib/errors.js';
 
+/** The lock stayed busy past the timeout: the command may be tried again (CNI's code 11). */
+export class LockTimeoutError extends SystemError {}
+
 export interface LockOptions {
   /** Give up after this long (ms). */
   timeoutMs?: number;
@@ -69,7 +72,7 @@ export async function acquireLock(root: string, opts: LockOptions = {}): Promise
       opts.onWait(await askHolder(name));
     }
     if (waited > timeout) {
-      throw new SystemError(
+      throw new LockTimeoutError(
         `timed out after ${Math.round(timeout / 1000)}s waiting for the netctl lock on ${root} (held by pid ` +
           `${await askHolder(name)})`,
       );

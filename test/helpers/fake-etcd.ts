@@ -1,7 +1,7 @@
 // An in-memory etcd with etcd's transaction semantics (revisions, create/mod/value compares,
 // prefix deletes, watches), for tier-2 tests of the cluster logic. The e2e tests run the real one.
 import type { Compare, EtcdClient, KV, TxnReq, WatchEvent } from '../../src/overlay/etcd.js';
-import { ClusterUnreachable } from '../../src/overlay/etcd.js';
+import { ClusterUnreachable } from '../../src/overlay/store-errors.js';
 
 export class FakeEtcd {
   rev = 1;

@@ -21,6 +21,7 @@ import {
 } from '../../src/cli/cni-protocol.js';
 import { cniMain } from '../../src/cli/cni.js';
 import { cniSandboxName, cniWantedName } from '../../src/core/cni.js';
+import { LockTimeoutError } from '../../src/store/lock.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError } from '../../src/lib/errors.js';
 
 const code = (fn: () => unknown): number => {
@@ -258,9 +259,7 @@ describe('CNI results', () => {
     assert.equal(errorResult('1.1.0', new InvalidArgumentError('bad'))['code'], 7);
     assert.equal(errorResult('1.1.0', new SystemError('ip: boom'))['code'], 102);
     assert.equal(
-      errorResult('1.1.0', new SystemError('timed out after 60s waiting for the netctl lock on /r (held by pid 9)'))[
-        'code'
-      ],
+      errorResult('1.1.0', new LockTimeoutError('timed out after 60s waiting for the netctl lock on /r'))['code'],
       11,
     );
     assert.equal(errorResult('1.1.0', new NotFoundError('network x not found'), 'STATUS')['code'], 50);

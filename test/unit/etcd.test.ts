@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../src/lib/errors.js';
-import { ClusterUnreachable, connectEtcd, prefixEnd } from '../../src/overlay/etcd.js';
+import { connectEtcd, prefixEnd } from '../../src/overlay/etcd.js';
+import { ClusterUnreachable } from '../../src/overlay/store-errors.js';
 import { parseClusterUrl } from '../../src/overlay/store-url.js';
 
 describe('parseClusterUrl', () => {
