@@ -36,7 +36,7 @@ try {
   const connect = [];
   const add = [];
   for (let i = -2; i < REPS; i++) {
-    // two warm-up rounds write the code caches
+    // two warm-up rounds fill Node's compile cache (Node >= 22)
     const a = `${tag}-a${i + 2}`;
     const b = `${tag}-b${i + 2}`;
     for (const n of [a, b]) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The cost of the cluster-store client to a command: from before etcd3 is required to a
 # resolved first range() against a local etcd, unbundled (node_modules/etcd3, parsing
-# rpc.proto) and bundled (dist/src/bundle/etcd3.cjs behind src/overlay/etcd.ts, code cache
-# warm). Medians of REPS runs, beside the bare node floor. etcd runs in a throw-away netns,
-# and so do the clients. Run as root after `npm run build`.
+# rpc.proto) and bundled (dist/src/bundle/etcd3.cjs behind src/overlay/etcd.ts, Node's compile
+# cache warm on Node >= 22). Medians of REPS runs, beside the bare node floor. etcd runs in a
+# throw-away netns, and so do the clients. Run as root after `npm run build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
@@ -50,7 +50,7 @@ median() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", (NR%2 ? a[(NR+1)/2] : (
 # Wall time of a whole process, in ms.
 wall() { local s e; s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
 inns() { env -u NODE_EXTRA_CA_CERTS nsenter --net="/var/run/netns/$NS" "$@"; }
-inns node "$TMP/after.cjs" >/dev/null   # writes the code cache
+inns node "$TMP/after.cjs" >/dev/null   # a first run, as a warm-up
 for v in before after; do
   for _ in $(seq "$REPS"); do inns node "$TMP/$v.cjs"; done | median >"$TMP/$v.in"
   for _ in $(seq "$REPS"); do wall inns node "$TMP/$v.cjs"; done | median >"$TMP/$v.wall"

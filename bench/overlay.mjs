@@ -43,7 +43,7 @@ try {
     if (i >= 2) {
       ov.push(to);
       br.push(tb);
-    } // the first two warm the code caches
+    } // the first two warm Node's compile cache (Node >= 22)
   }
   // One traced overlay connect: where its time goes (the marks of NETCTL_TRACE=1).
   const tr = h1.name('trace');
@@ -95,7 +95,8 @@ try {
   );
   console.log(
     '\nOne overlay connect traced (`NETCTL_TRACE=1`; ms since node started). Between `store: read` and the ' +
-      'first `ip` spawn: loading the etcd3 client (gRPC and protobuf, with its V8 code cache), connecting and ' +
+      'first `ip` spawn: loading the etcd3 client (gRPC and protobuf; from the compile cache on Node >= 22), ' +
+      'connecting and ' +
       'reading the cluster; the journal intents around the claim transaction; then the endpoint and, for a ' +
       'sandbox with no other way out, its gwbridge endpoint and the firewall sync that brings.\n',
   );
