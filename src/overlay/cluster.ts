@@ -317,6 +317,16 @@ export class Cluster {
   }
 
   watch(from: number, onChange: () => void, onError: (e: Error) => void): Promise<{ close(): Promise<void> }> {
-    return this.etcd.watch(PREFIX, from, () => onChange(), onError);
+    // A host's heartbeat (nodes/ alone) changes no network or peer: with every agent re-reading
+    // the cluster on a change, heartbeats alone would read it hosts × hosts times per period.
+    const heartbeat = `${PREFIX}nodes/`;
+    return this.etcd.watch(
+      PREFIX,
+      from,
+      (evs) => {
+        if (evs.some((e) => !e.key.startsWith(heartbeat))) onChange();
+      },
+      onError,
+    );
   }
 }
