@@ -198,23 +198,22 @@ export class Cluster {
   readonly switchNs = `${this.tag}sw`;
   readonly etcdNs = `${this.tag}e`;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'netctl-etcd-'));
-  readonly hosts: [ClusterHost, ClusterHost, ClusterHost];
+  /** Three hosts, or as many as asked (the ten-host bench). */
+  readonly hosts: [ClusterHost, ClusterHost, ClusterHost, ...ClusterHost[]];
   /** With `tls`, etcd speaks mutual TLS only, and the hosts' environment names their certificate. */
   readonly certs: Certs | undefined;
   private etcd: ChildProcess | null = null;
   private etcdLog = '';
   private readonly agents = new Set<Agent>();
 
-  private constructor(opts: { tls?: boolean }) {
+  private constructor(opts: { tls?: boolean; hosts?: number }) {
     this.certs = opts.tls ? makeCerts(join(this.dataDir, 'pki'), ETCD_IP) : undefined;
     must(run('ip', ['netns', 'add', this.switchNs]), 'switch netns');
     must(run('ip', ['netns', 'add', this.etcdNs]), 'etcd netns');
     ipBatch(this.switchNs, ['link set lo up', 'link add br0 type bridge', 'link set br0 up']);
     ipBatch(this.etcdNs, ['link set lo up']);
-    const h1 = new ClusterHost(this, 1);
-    const h2 = new ClusterHost(this, 2);
-    const h3 = new ClusterHost(this, 3);
-    this.hosts = [h1, h2, h3];
+    const more = Array.from({ length: Math.max(0, (opts.hosts ?? 3) - 3) }, (_, i) => new ClusterHost(this, i + 4));
+    this.hosts = [new ClusterHost(this, 1), new ClusterHost(this, 2), new ClusterHost(this, 3), ...more];
     for (const h of this.hosts) {
       this.plug(`h${h.index}`, h.ns, `${h.addr}/24`);
       h.foreignLinks.add(UPLINK); // the test's own device: netctl must leave it alone
@@ -248,7 +247,7 @@ export class Cluster {
   }
 
   /** Builds the underlay and starts etcd; resolves when etcd answers from host1. */
-  static async start(opts: { tls?: boolean } = {}): Promise<Cluster> {
+  static async start(opts: { tls?: boolean; hosts?: number } = {}): Promise<Cluster> {
     const c = new Cluster(opts);
     try {
       await c.etcdStart();
