@@ -74,7 +74,9 @@ export function planJoin(
         `container ${sb.name} already has an interface ${ep.ifName} (on network ` +
           `${networkOf(tx, nw)(twin.networkId)?.name ?? twin.networkId})`,
       );
-    if (!nw.driverState['ready']) steps.push(...driver.createNetwork(nw)); // predefined bridge: made on first use
+    // Devices made on first use (the predefined bridge, an overlay new to this host), once per batch.
+    if (!nw.driverState['ready'] && !pending.some((p) => p.networkId === nw.id))
+      steps.push(...driver.createNetwork(nw));
   }
   const gateway = electGateway([...live, ep], networkOf(tx, nw)) === ep;
   // Taking the default route over replaces the previous one: its undo puts that one back.

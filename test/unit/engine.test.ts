@@ -161,6 +161,21 @@ describe('engine: command sequences', () => {
     assert.ok(kernel.links.has('/netctl0'));
   });
 
+  it('a bulk connect to a network not yet made on this host makes its devices once', async () => {
+    const { kernel, ctl } = setup();
+    await ctl.createNetwork(net('web', '10.1.0.0/24'));
+    await ctl.createSandbox({ name: 'a', net: 'web', settings: {}, ports: [] });
+    await ctl.createSandbox({ name: 'b', net: 'web', settings: {}, ports: [] });
+    const start = kernel.mutating().length;
+    await ctl.connect('bridge', ['a', 'b'], {});
+    const adds = kernel
+      .mutating()
+      .slice(start)
+      .filter((c) => (c.input ?? '').includes('type bridge'));
+    assert.equal(adds.length, 1);
+    assert.ok(kernel.links.has('/netctl0'));
+  });
+
   it('a journal entry left by a killed process is cleaned up by the next command', async () => {
     const { kernel, ctl, store } = setup();
     await ctl.createNetwork(net('web', '10.1.0.0/24'));
