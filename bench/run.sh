@@ -396,6 +396,16 @@ if command -v etcd >/dev/null; then
 else
   echo "## Overlay: not measured (etcd-server is not installed)" > "$OUT/overlay.md"
 fi
+# Ten hosts (bench/overlay10.mjs): convergence, etcd's load per connect, agents' memory, healing.
+log "overlay: ten hosts, agents on all"
+if command -v etcd >/dev/null; then
+  node bench/overlay10.mjs > "$OUT/overlay10.md" 2> "$OUT/overlay10.err" || {
+    log "ten-host bench failed: $(tail -3 "$OUT/overlay10.err")"
+    echo "## Ten hosts: not measured (bench/overlay10.mjs failed)" > "$OUT/overlay10.md"
+  }
+else
+  echo "## Ten hosts: not measured (etcd-server is not installed)" > "$OUT/overlay10.md"
+fi
 
 # ---------------------------------------------------------------- 3. report
 ratio() {
@@ -541,6 +551,8 @@ trow() { # node tag, then as row(); no target: none checked
   echo "| sandbox create -p, nftables backend, 1 / $FWNETS networks in use (median of $REPS) | $FW_NFT |"
   echo
   cat "$OUT/overlay.md"
+  echo
+  cat "$OUT/overlay10.md"
   echo
   echo "## Side by side (peer-bench.sh, N=$N, REPS=$REPS)"
   echo
