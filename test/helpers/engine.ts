@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller } from '../../src/core/controller.js';
+import type { NetworkCreate } from '../../src/model/requests.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { FakeKernel } from './fake-kernel.js';
 
@@ -24,3 +25,20 @@ export function engineSetup(dirs: string[], prefix = 'netctl-engine-') {
   });
   return { kernel, store, ctl, dir };
 }
+
+/** A bridge network's create request with every option at its default. */
+export const bridgeNet = (name: string, subnet?: string): NetworkCreate => ({
+  name,
+  driver: 'bridge',
+  subnets: subnet ? [subnet] : [],
+  gateways: [],
+  ipRanges: [],
+  auxAddresses: {},
+  enableIPv6: false,
+  internal: false,
+  attachable: false,
+  options: {},
+  labels: {},
+  ipamDriver: 'default',
+  ipamOptions: {},
+});

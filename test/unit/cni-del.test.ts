@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { engineSetup } from '../helpers/engine.js';
+import { bridgeNet, engineSetup } from '../helpers/engine.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -12,21 +12,7 @@ after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 describe('CNI', () => {
   it('DEL of a stopped container releases the addresses held for it', async () => {
     const { ctl, store, kernel, dir } = engineSetup(dirs);
-    await ctl.createNetwork({
-      name: 'web',
-      driver: 'bridge',
-      subnets: ['10.1.0.0/24'],
-      gateways: [],
-      ipRanges: [],
-      auxAddresses: {},
-      enableIPv6: false,
-      internal: false,
-      attachable: false,
-      options: {},
-      labels: {},
-      ipamDriver: 'default',
-      ipamOptions: {},
-    });
+    await ctl.createNetwork(bridgeNet('web', '10.1.0.0/24'));
     await kernel.run('ip', ['netns', 'add', 'c1']);
     const att = { containerId: 'ctr-c1', ifName: 'net0', netns: join(dir, 'c1'), network: 'web' };
     await ctl.cniAdd(att, {});

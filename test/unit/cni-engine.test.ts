@@ -7,29 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { Controller } from '../../src/core/controller.js';
-import type { NetworkCreate } from '../../src/model/requests.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { bridgeNet as net } from '../helpers/engine.js';
 import { FakeKernel } from '../helpers/fake-kernel.js';
 
 const dirs: string[] = [];
 afterEach(() => {
   while (dirs.length) rmSync(dirs.pop() ?? '', { recursive: true, force: true });
-});
-
-const net = (name: string, subnet: string): NetworkCreate => ({
-  name,
-  driver: 'bridge',
-  subnets: [subnet],
-  gateways: [],
-  ipRanges: [],
-  auxAddresses: {},
-  enableIPv6: false,
-  internal: false,
-  attachable: false,
-  options: {},
-  labels: {},
-  ipamDriver: 'default',
-  ipamOptions: {},
 });
 
 /** A controller with network web and a runtime's netns `c1` under the fake netns dir. */

@@ -6,13 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { Controller } from '../../src/core/controller.js';
-import type { NetworkCreate } from '../../src/model/requests.js';
 import type { FwModel } from '../../src/firewall/firewall.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { FakeKernel } from '../helpers/fake-kernel.js';
 import type { RunOptions } from '../../src/kernel/runner.js';
 import { randomBytes } from 'node:crypto';
-import { engineSetup } from '../helpers/engine.js';
+import { bridgeNet as net, engineSetup } from '../helpers/engine.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -27,22 +26,6 @@ async function ready() {
   await t.ctl.view(() => 0, true);
   return t;
 }
-
-const net = (name: string, subnet?: string): NetworkCreate => ({
-  name,
-  driver: 'bridge',
-  subnets: subnet ? [subnet] : [],
-  gateways: [],
-  ipRanges: [],
-  auxAddresses: {},
-  enableIPv6: false,
-  internal: false,
-  attachable: false,
-  options: {},
-  labels: {},
-  ipamDriver: 'default',
-  ipamOptions: {},
-});
 
 /** The host veth name is random: replace it so sequences can be compared exactly. */
 const norm = (s: string) => s.replace(/veth[0-9a-f]{7}/g, 'vethX');

@@ -11,6 +11,7 @@ import { Cluster } from '../../src/overlay/cluster.js';
 import { GlobalScope } from '../../src/overlay/scope.js';
 import { Controller } from '../../src/core/controller.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { bridgeNet } from '../helpers/engine.js';
 import { FakeEtcd } from '../helpers/fake-etcd.js';
 import { FakeKernel } from '../helpers/fake-kernel.js';
 
@@ -53,21 +54,7 @@ describe('overlay engine', () => {
     'connect: the claim goes out after the journal intent, then bridge, VXLAN, veth; ' + 'the endpoint is published',
     async () => {
       const { kernel, etcd, store, ctl } = setup();
-      await ctl.createNetwork({
-        name: 'ov',
-        driver: 'overlay',
-        subnets: ['10.9.0.0/24'],
-        gateways: [],
-        ipRanges: [],
-        auxAddresses: {},
-        enableIPv6: false,
-        internal: true,
-        attachable: false,
-        options: {},
-        labels: {},
-        ipamDriver: 'default',
-        ipamOptions: {},
-      });
+      await ctl.createNetwork({ ...bridgeNet('ov', '10.9.0.0/24'), driver: 'overlay', internal: true });
       await ctl.createSandbox({ name: 'web', net: 'none', settings: {}, ports: [] });
       const before = store.history.length;
       await ctl.connect('ov', ['web'], {});
@@ -98,21 +85,7 @@ describe('overlay engine', () => {
 
   it('a kernel failure after the claim releases it and leaves kernel and store as they were', async () => {
     const { kernel, etcd, store, ctl } = setup();
-    await ctl.createNetwork({
-      name: 'ov',
-      driver: 'overlay',
-      subnets: ['10.9.0.0/24'],
-      gateways: [],
-      ipRanges: [],
-      auxAddresses: {},
-      enableIPv6: false,
-      internal: true,
-      attachable: false,
-      options: {},
-      labels: {},
-      ipamDriver: 'default',
-      ipamOptions: {},
-    });
+    await ctl.createNetwork({ ...bridgeNet('ov', '10.9.0.0/24'), driver: 'overlay', internal: true });
     await ctl.createSandbox({ name: 'web', net: 'none', settings: {}, ports: [] });
     const k0 = kernel.dump();
     const recs = () => {
@@ -140,21 +113,7 @@ describe('overlay engine', () => {
 
   it('etcd gone before the release: the release stays journaled and the next command sends it', async () => {
     const { kernel, etcd, store, ctl, warnings } = setup();
-    await ctl.createNetwork({
-      name: 'ov',
-      driver: 'overlay',
-      subnets: ['10.9.0.0/24'],
-      gateways: [],
-      ipRanges: [],
-      auxAddresses: {},
-      enableIPv6: false,
-      internal: true,
-      attachable: false,
-      options: {},
-      labels: {},
-      ipamDriver: 'default',
-      ipamOptions: {},
-    });
+    await ctl.createNetwork({ ...bridgeNet('ov', '10.9.0.0/24'), driver: 'overlay', internal: true });
     await ctl.createSandbox({ name: 'web', net: 'none', settings: {}, ports: [] });
     // The claim succeeds, the veth fails, and etcd is gone when the rollback releases.
     const hook = (req: { del: Array<{ key: string }> }) => {
@@ -182,21 +141,7 @@ describe('overlay engine', () => {
 
   it('etcd unreachable: connect fails with the SPEC message and runs no kernel command', async () => {
     const { kernel, etcd, store, ctl } = setup();
-    await ctl.createNetwork({
-      name: 'ov',
-      driver: 'overlay',
-      subnets: ['10.9.0.0/24'],
-      gateways: [],
-      ipRanges: [],
-      auxAddresses: {},
-      enableIPv6: false,
-      internal: true,
-      attachable: false,
-      options: {},
-      labels: {},
-      ipamDriver: 'default',
-      ipamOptions: {},
-    });
+    await ctl.createNetwork({ ...bridgeNet('ov', '10.9.0.0/24'), driver: 'overlay', internal: true });
     await ctl.createSandbox({ name: 'web', net: 'none', settings: {}, ports: [] });
     etcd.down = true;
     const calls = kernel.mutating().length;
