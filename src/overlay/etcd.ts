@@ -1,7 +1,8 @@
-// The etcd v3 client seam: the few calls the overlay code needs (range, txn, watch) over the
-// etcd3 package, with netctl's failure contract (docs/reference.md §10: etcd unreachable -> the command
-// fails within 5 s with `cluster store URL: unreachable`). etcd3 is loaded on the first call,
-// never by importing this module.
+// The etcd v3 client seam: the few calls the overlay code needs, with netctl's failure contract
+// (docs/reference.md §10: etcd unreachable -> the command fails within 5 s with `cluster store
+// URL: unreachable`). range and txn go through etcd's JSON gateway (gateway.ts), so a command
+// loads no gRPC; watch, which only the agent uses, goes through the etcd3 package, loaded on the
+// first watch, never by importing this module.
 import { InvalidArgumentError, SystemError } from '../lib/errors.js';
 import type { Etcd3, IOptions, IWatchResponse, Watcher } from 'etcd3';
 import type { IBackoff } from 'cockatiel';
@@ -9,34 +10,13 @@ import type * as Lib from './etcd3-lib.js';
 import { mark } from '../lib/trace.js';
 import type { StoreAccess } from './store-opts.js';
 import { ClusterError, ClusterRefused, ClusterUnreachable } from './store-errors.js';
+import { Gateway, GatewayUnusable, rangeBody, rangeResult, txnBody } from './gateway.js';
+import { grpcRange, grpcTxn } from './grpc-kv.js';
 
-export interface KV {
-  key: string;
-  value: string;
-  createRev: number;
-  modRev: number;
-}
-/**
- * A txn condition: target 'create' | 'mod' compare revisions (numbers), 'value' compares the string value. A key that
- * does not exist has createRev 0 and modRev 0.
- */
-export interface Compare {
-  key: string;
-  target: 'create' | 'mod' | 'value';
-  op: '==' | '!=' | '<' | '>';
-  value: number | string;
-}
-export interface TxnReq {
-  compare: Compare[];
-  put: Array<{ key: string; value: string }>;
-  del: Array<{ key: string; prefix?: boolean }>;
-}
-export interface WatchEvent {
-  type: 'put' | 'delete';
-  key: string;
-  value: string;
-  modRev: number;
-}
+import type { TxnReq, KV, WatchEvent } from './kv.js';
+export type { Compare, KV, TxnReq, WatchEvent } from './kv.js';
+export { prefixEnd } from './kv.js';
+
 export interface EtcdClient {
   /** Every key under prefix, at one revision (the store's current revision is returned as rev). */
   range(prefix: string): Promise<{ rev: number; kvs: KV[] }>;
@@ -88,20 +68,6 @@ interface Conn {
   hosts: string[];
 }
 
-/** The end of the range of keys that start with prefix (etcd's "prefix + 1"); '\0' means "to the end". */
-export function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] ?? 0xff) < 0xff) {
-      end[i] = (end[i] ?? 0) + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
-
-const RESULT = { '==': 'Equal', '!=': 'NotEqual', '<': 'Less', '>': 'Greater' } as const;
-
 /**
  * A watch-reconnect delay: 50–100 ms doubling to 1 s, with jitter so many agents do not reconnect in step after an
  * etcd restart (etcd3's default grows to 30 s).
@@ -118,6 +84,13 @@ class Client implements EtcdClient {
   private readonly watches = new Set<Watcher>();
   /** The endpoints the last probe found accepting a connection. */
   private probed: string[] = [];
+  /** The endpoints that took a connection (and the TLS handshake): probed once, again after they all failed. */
+  private up: Promise<string[]> | undefined;
+  private gateway: Gateway | undefined;
+  /** The member that answered last: the next request goes there first. */
+  private at = 0;
+  /** A member's gateway could not be used: gRPC from then on. */
+  private grpcOnly = false;
 
   constructor(
     private readonly url: string,
@@ -127,40 +100,22 @@ class Client implements EtcdClient {
   ) {}
 
   async range(prefix: string): Promise<{ rev: number; kvs: KV[] }> {
-    return this.call(async ({ etcd }) => {
-      const key = Buffer.from(prefix);
-      const res = await etcd.kv.range({ key, range_end: prefixEnd(key) });
-      return {
-        rev: Number(res.header.revision),
-        kvs: res.kvs.map((kv) => ({
-          key: kv.key.toString(),
-          value: kv.value.toString(),
-          createRev: Number(kv.create_revision),
-          modRev: Number(kv.mod_revision),
-        })),
-      };
-    });
+    return this.call(() =>
+      this.either(
+        async () => rangeResult(await this.request('/v3/kv/range', rangeBody(prefix))),
+        (etcd) => grpcRange(etcd, prefix),
+      ),
+    );
   }
 
   async txn(req: TxnReq): Promise<boolean> {
-    const compare = req.compare.map((c) => {
-      const base = { key: Buffer.from(c.key), result: RESULT[c.op] };
-      if (c.target === 'value') return { ...base, target: 'Value' as const, value: Buffer.from(String(c.value)) };
-      const rev = Number(c.value);
-      if (!Number.isSafeInteger(rev))
-        throw new InvalidArgumentError(`txn compare of ${c.key}: revision ${c.value} is not an integer`);
-      return c.target === 'create'
-        ? { ...base, target: 'Create' as const, create_revision: rev }
-        : { ...base, target: 'Mod' as const, mod_revision: rev };
-    });
-    const success = [
-      ...req.put.map((p) => ({ request_put: { key: Buffer.from(p.key), value: Buffer.from(p.value) } })),
-      ...req.del.map((d) => {
-        const key = Buffer.from(d.key);
-        return { request_delete_range: d.prefix ? { key, range_end: prefixEnd(key) } : { key } };
-      }),
-    ];
-    return this.call(async ({ etcd }) => (await etcd.kv.txn({ compare, success, failure: [] })).succeeded);
+    const body = txnBody(req);
+    return this.call(() =>
+      this.either(
+        async () => (await this.request('/v3/kv/txn', body))['succeeded'] === true,
+        (etcd) => grpcTxn(etcd, req),
+      ),
+    );
   }
 
   async watch(
@@ -169,79 +124,80 @@ class Client implements EtcdClient {
     onEvents: (evs: WatchEvent[]) => void,
     onError: (e: Error) => void,
   ): Promise<{ close(): Promise<void> }> {
-    return this.call(
-      ({ etcd, hosts }) =>
-        new Promise((resolve, reject) => {
-          // The revision every event up to which was delivered: a reconnect resumes after it.
-          // etcd3 would resume after the header revision of the last response, which skips events
-          // when etcd sends a long history in several responses.
-          let seen = fromRev - 1;
-          let state: 'connecting' | 'open' | 'closed' = 'connecting';
-          const w = etcd.watch().prefix(prefix).startRevision(String(fromRev)).watcher();
-          this.watches.add(w);
-          const stop = async () => {
-            if (state === 'closed') return;
-            state = 'closed';
-            this.watches.delete(w);
-            w.removeAllListeners('data');
-            // A cancel waits for etcd's answer; a dead etcd never gives it.
-            await Promise.race([w.cancel(), new Promise((r) => setTimeout(r, this.timeoutMs).unref())]);
-          };
-          w.on('data', (res: IWatchResponse) => {
-            if (state === 'closed') return;
-            const evs = res.events
-              .map((ev) => ({
-                type: ev.type === 'Put' ? ('put' as const) : ('delete' as const),
-                key: ev.kv.key.toString(),
-                value: ev.kv.value.toString(),
-                modRev: Number(ev.kv.mod_revision),
-              }))
-              .filter((ev) => ev.modRev > seen);
-            // An empty response is a progress notice: everything up to its revision was sent.
-            if (res.events.length === 0 && !res.created) seen = Math.max(seen, Number(res.header.revision));
-            const last = evs[evs.length - 1];
-            if (last) {
-              seen = last.modRev;
-              onEvents(evs);
+    return this.call(async () => {
+      const { etcd, hosts } = await this.connection();
+      return new Promise((resolve, reject) => {
+        // The revision every event up to which was delivered: a reconnect resumes after it.
+        // etcd3 would resume after the header revision of the last response, which skips events
+        // when etcd sends a long history in several responses.
+        let seen = fromRev - 1;
+        let state: 'connecting' | 'open' | 'closed' = 'connecting';
+        const w = etcd.watch().prefix(prefix).startRevision(String(fromRev)).watcher();
+        this.watches.add(w);
+        const stop = async () => {
+          if (state === 'closed') return;
+          state = 'closed';
+          this.watches.delete(w);
+          w.removeAllListeners('data');
+          // A cancel waits for etcd's answer; a dead etcd never gives it.
+          await Promise.race([w.cancel(), new Promise((r) => setTimeout(r, this.timeoutMs).unref())]);
+        };
+        w.on('data', (res: IWatchResponse) => {
+          if (state === 'closed') return;
+          const evs = res.events
+            .map((ev) => ({
+              type: ev.type === 'Put' ? ('put' as const) : ('delete' as const),
+              key: ev.kv.key.toString(),
+              value: ev.kv.value.toString(),
+              modRev: Number(ev.kv.mod_revision),
+            }))
+            .filter((ev) => ev.modRev > seen);
+          // An empty response is a progress notice: everything up to its revision was sent.
+          if (res.events.length === 0 && !res.created) seen = Math.max(seen, Number(res.header.revision));
+          const last = evs[evs.length - 1];
+          if (last) {
+            seen = last.modRev;
+            onEvents(evs);
+          }
+        });
+        w.on('connected', () => {
+          if (state !== 'connecting') return;
+          state = 'open';
+          resolve({ close: stop });
+        });
+        w.on('disconnected', (err: unknown) => {
+          // Never connected to the only endpoint: etcd is not there, no point waiting for the
+          // backoff. With several, etcd3 tries another one at each reconnect, until the deadline.
+          if (state === 'connecting') {
+            if (hosts.length === 1) {
+              void stop();
+              reject(new ClusterUnreachable(this.url, err));
             }
-          });
-          w.on('connected', () => {
-            if (state !== 'connecting') return;
-            state = 'open';
-            resolve({ close: stop });
-          });
-          w.on('disconnected', (err: unknown) => {
-            // Never connected to the only endpoint: etcd is not there, no point waiting for the
-            // backoff. With several, etcd3 tries another one at each reconnect, until the deadline.
-            if (state === 'connecting') {
-              if (hosts.length === 1) {
-                void stop();
-                reject(new ClusterUnreachable(this.url, err));
-              }
-              return;
-            }
-            w.request.start_revision = String(seen + 1);
-          });
-          w.on('error', (err: Error) => {
-            const first = state === 'connecting';
-            void stop();
-            // etcd 3.4 cancels a watch of a compacted revision with an empty reason, and etcd3
-            // drops the compact_revision: callers cannot tell the cases apart, they re-read.
-            const reason = err.message.replace(/^Watcher canceled:\s*/, '');
-            const e = new ClusterError(this.url, `watch ${prefix} canceled by etcd${reason ? `: ${reason}` : ''}`);
-            if (first) reject(e);
-            else onError(e);
-          });
-          // call()'s deadline also ends a watch that never connects: take the watcher away then.
-          setTimeout(() => {
-            if (state === 'connecting') void stop();
-          }, this.timeoutMs).unref();
-        }),
-    );
+            return;
+          }
+          w.request.start_revision = String(seen + 1);
+        });
+        w.on('error', (err: Error) => {
+          const first = state === 'connecting';
+          void stop();
+          // etcd 3.4 cancels a watch of a compacted revision with an empty reason, and etcd3
+          // drops the compact_revision: callers cannot tell the cases apart, they re-read.
+          const reason = err.message.replace(/^Watcher canceled:\s*/, '');
+          const e = new ClusterError(this.url, `watch ${prefix} canceled by etcd${reason ? `: ${reason}` : ''}`);
+          if (first) reject(e);
+          else onError(e);
+        });
+        // call()'s deadline also ends a watch that never connects: take the watcher away then.
+        setTimeout(() => {
+          if (state === 'connecting') void stop();
+        }, this.timeoutMs).unref();
+      });
+    });
   }
 
   close(): void {
     this.closed = true;
+    this.gateway?.close();
     // Watchers first: etcd3 keeps reconnecting the watchers of a closed client.
     for (const w of this.watches) {
       w.removeAllListeners('data');
@@ -266,25 +222,74 @@ class Client implements EtcdClient {
     return this.conn;
   }
 
+  /** The endpoints to talk to, probed once (again after they all failed), the TLS ones with their handshake tried. */
+  private endpointsUp(): Promise<string[]> {
+    if (!this.up) {
+      const p = this.probe();
+      this.up = p;
+      p.catch(() => {
+        if (this.up === p) this.up = undefined;
+      });
+    }
+    return this.up;
+  }
+
+  private async probe(): Promise<string[]> {
+    const m = await import('./probe.js');
+    const up = (this.probed = await m.reachableEndpoints(this.endpoints, this.timeoutMs));
+    if (up.length === 0) throw new ClusterUnreachable(this.url, new Error('no endpoint accepts a TCP connection'));
+    const tls = this.access.tls;
+    if (!tls) return up;
+    // A refused certificate would look like a dropped connection: the handshake is tried first, to say why.
+    // Within the call's budget, which also makes the first request.
+    const why = await Promise.all(up.map((ep) => m.tlsRefusal(ep, tls, Math.floor(this.timeoutMs / 2))));
+    const ok = up.filter((_, i) => why[i] === null);
+    if (ok.length === 0) throw new ClusterRefused(this.url, `TLS: ${why[0] ?? 'refused'}`);
+    return ok;
+  }
+
+  /** Through the gateway, or through gRPC once a gateway could not be used. */
+  private async either<T>(gateway: () => Promise<T>, grpc: (etcd: Etcd3) => Promise<T>): Promise<T> {
+    if (!this.grpcOnly) {
+      try {
+        return await gateway();
+      } catch (e) {
+        if (!(e instanceof GatewayUnusable)) throw e;
+        this.grpcOnly = true;
+      }
+    }
+    return grpc((await this.connection()).etcd);
+  }
+
+  /** One gateway request: to the member that answered last, then to each other, each with its share of the budget. */
+  private async request(path: string, body: unknown): Promise<Record<string, unknown>> {
+    const hosts = await this.endpointsUp();
+    const gateway = (this.gateway ??= new Gateway(this.url, this.access));
+    const ms = Math.max(500, Math.floor(this.timeoutMs / hosts.length));
+    let failed: unknown;
+    for (let i = 0; i < hosts.length; i++) {
+      const at = (this.at + i) % hosts.length;
+      try {
+        const res = await gateway.post(hosts[at] ?? '', path, body, ms);
+        this.at = at;
+        return res;
+      } catch (e) {
+        if (!(e instanceof ClusterUnreachable)) throw e;
+        failed = e;
+      }
+    }
+    this.up = undefined; // all failed: the next call probes every endpoint again
+    throw failed;
+  }
+
   private async open(): Promise<Conn> {
     // The probe's connects go out first and are answered while etcd3 loads.
-    const probe = import('./probe.js').then(async (m) => {
-      const up = (this.probed = await m.reachableEndpoints(this.endpoints, this.timeoutMs));
-      const tls = this.access.tls;
-      if (!tls || up.length === 0) return up;
-      // gRPC reports a refused certificate as "unavailable": the handshake is tried first, to say why.
-      // Within the call's budget, which also loads etcd3 and makes the first request.
-      const why = await Promise.all(up.map((ep) => m.tlsRefusal(ep, tls, Math.floor(this.timeoutMs / 2))));
-      const ok = up.filter((_, i) => why[i] === null);
-      if (ok.length === 0) throw new ClusterRefused(this.url, `TLS: ${why[0] ?? 'refused'}`);
-      return ok;
-    });
+    const probe = this.endpointsUp();
     mark('cluster: loading etcd3');
     const lib = await import('./etcd3-lib.js');
     mark('cluster: etcd3 loaded');
     this.lib = lib;
     const hosts = await probe;
-    if (hosts.length === 0) throw new ClusterUnreachable(this.url, new Error('no endpoint accepts a TCP connection'));
     // grpc-js gives an endpoint's address as the TLS server name, which Node warns about
     // (DEP0123) on stderr, in the middle of netctl's output: netctl prints no deprecations.
     if (this.access.tls) process.noDeprecation = true;
@@ -337,7 +342,7 @@ class Client implements EtcdClient {
   }
 
   /** Runs one call within the budget, mapping failures to reach etcd to ClusterUnreachable. */
-  private async call<T>(fn: (c: Conn) => Promise<T>): Promise<T> {
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new ClusterError(this.url, 'client closed');
     if (Date.now() - this.failedAt < FAIL_FAST_MS) throw new ClusterUnreachable(this.url);
     let timer: NodeJS.Timeout | undefined;
@@ -348,7 +353,7 @@ class Client implements EtcdClient {
       );
     });
     try {
-      return await Promise.race([this.connection().then(fn), deadline]);
+      return await Promise.race([fn(), deadline]);
     } catch (e) {
       const err = this.classify(e);
       if (err instanceof ClusterUnreachable) {

@@ -5,7 +5,7 @@
 import { connect, isIP } from 'node:net';
 
 /** `host:port` or `[v6]:port` split for node:net. */
-function hostPort(ep: string): { host: string; port: number } {
+export function hostPort(ep: string): { host: string; port: number } {
   const i = ep.lastIndexOf(':');
   return { host: ep.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(ep.slice(i + 1)) };
 }

@@ -2,7 +2,7 @@
 // --client-cert-auth and certificates the test makes with openssl. Every host's environment
 // names its client certificate (NETCTL_CLUSTER_STORE_OPTS); the cases below override it.
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, STORE_URL, type Certs } from '../helpers/cluster.js';
@@ -56,6 +56,71 @@ describe('cluster store over mutual TLS', { skip: !isRoot && 'needs root' }, () 
     );
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, 'global\n');
+  });
+
+  it("commands speak etcd's JSON gateway: no gRPC is loaded", () => {
+    const r = c.host2.netctlEnv({ NETCTL_TRACE: '1' }, 'inspect', net, '-f', '{{.Scope}}');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'global\n');
+    assert.match(r.err, /trace: .* exit/, 'the trace was printed');
+    assert.doesNotMatch(r.err, /loading etcd3/);
+  });
+
+  it('a server certificate not for client authentication (no gateway): commands go through gRPC', async () => {
+    await c.etcdStop();
+    await c.etcdStart(certs.serverOnly);
+    try {
+      const r = c.host2.netctlEnv({ NETCTL_TRACE: '1' }, 'inspect', net, '-f', '{{.Scope}}');
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out, 'global\n');
+      assert.match(r.err, /loading etcd3/, 'the gateway was refused and gRPC taken');
+      const sb = c.host2.name('tlsgrpc');
+      c.host2.ok('sandbox', 'create', sb, '--net', net);
+      assert.ok(sbAddr(c.host2, sb, '10.241.0.0/24'), 'an address claimed through gRPC');
+      c.host2.ok('sandbox', 'rm', sb);
+    } finally {
+      await c.etcdStop();
+      await c.etcdStart();
+    }
+  });
+
+  it("etcd's auth: a user and password, or the client certificate's CN; a wrong password refused", () => {
+    const etcdctl = (...args: string[]) => {
+      const r = c.etcdctl(...args);
+      assert.equal(r.code, 0, `etcdctl ${args.join(' ')}: ${r.err}`);
+    };
+    const pw = join(c.dataDir, 'pki', 'root.pw');
+    const wrong = join(c.dataDir, 'pki', 'wrong.pw');
+    writeFileSync(pw, 'rootpw\n', { mode: 0o600 });
+    writeFileSync(wrong, 'nope\n', { mode: 0o600 });
+    etcdctl('user', 'add', 'root:rootpw');
+    etcdctl('user', 'grant-role', 'root', 'root');
+    etcdctl('user', 'add', 'client:clientpw'); // the CN of the hosts' client certificate
+    etcdctl('user', 'grant-role', 'client', 'root');
+    etcdctl('auth', 'enable');
+    try {
+      const as = (file: string) => ({
+        NETCTL_TRACE: '1',
+        NETCTL_CLUSTER_STORE_OPTS: `${certs.opts(certs.client)},kv.username=root,kv.password-file=${file}`,
+      });
+      const user = timed(as(pw), 'inspect', net, '-f', '{{.Scope}}');
+      assert.equal(user.code, 0, user.err);
+      assert.equal(user.out, 'global\n');
+      // etcd's gateway refuses any request carrying a client certificate once auth is on: gRPC.
+      assert.match(user.err, /loading etcd3/);
+      const cn = timed({ NETCTL_TRACE: '1' }, 'inspect', net, '-f', '{{.Scope}}');
+      assert.equal(cn.code, 0, cn.err);
+      assert.equal(cn.out, 'global\n');
+      assert.match(cn.err, /loading etcd3/);
+      const bad = timed(as(wrong), 'inspect', net);
+      assert.equal(bad.code, 1);
+      assert.match(bad.line, new RegExp(`^Error: cluster store ${STORE_URL}: authentication: .*authentication failed`));
+      assert.ok(bad.ms < 5000, `took ${bad.ms} ms`);
+    } finally {
+      etcdctl('--user', 'root:rootpw', 'auth', 'disable');
+      etcdctl('user', 'delete', 'client');
+      etcdctl('user', 'delete', 'root');
+    }
   });
 
   it('refusals name TLS, come within 5 s, exit 1 and change nothing', () => {

@@ -300,8 +300,11 @@ export class Cluster {
       .join('\n');
   }
 
-  /** Starts etcd on the same data dir (a restart keeps the keyspace) and waits until it answers. */
-  async etcdStart(): Promise<void> {
+  /**
+   * Starts etcd on the same data dir (a restart keeps the keyspace) and waits until it answers;
+   * with TLS, on the server certificate given (certs.server by default).
+   */
+  async etcdStart(server = this.certs?.server): Promise<void> {
     if (this.etcd) return;
     const url = (port: number) => `http://${ETCD_IP}:${port}`;
     const client = `${this.certs ? 'https' : 'http'}://${ETCD_IP}:2379`;
@@ -311,9 +314,9 @@ export class Cluster {
           '--trusted-ca-file',
           this.certs.ca,
           '--cert-file',
-          this.certs.server.cert,
+          server?.cert ?? '',
           '--key-file',
-          this.certs.server.key,
+          server?.key ?? '',
         ]
       : [];
     const p = spawn(
@@ -548,6 +551,8 @@ export interface Pair {
 export interface Certs {
   ca: string;
   server: Pair;
+  /** A server certificate for server authentication only (etcd's gateway cannot use it). */
+  serverOnly: Pair;
   client: Pair;
   /** Signed by another CA. */
   stranger: Pair;
@@ -619,12 +624,16 @@ export function makeCerts(dir: string, serverIp: string): Certs {
   };
   const root = ca('ca');
   const otherCa = ca('other-ca');
-  const server = leaf('server', 'ca', `subjectAltName=IP:${serverIp}\nextendedKeyUsage=serverAuth\n`);
+  // For servers and clients, as kubeadm and etcd's own guide make them: etcd's JSON gateway dials
+  // etcd's gRPC server with it. serverOnly is not, and leaves netctl the gRPC way only.
+  const server = leaf('server', 'ca', `subjectAltName=IP:${serverIp}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  const serverOnly = leaf('server-only', 'ca', `subjectAltName=IP:${serverIp}\nextendedKeyUsage=serverAuth\n`);
   const client = leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
   const stranger = leaf('stranger', 'other-ca', 'extendedKeyUsage=clientAuth\n');
   return {
     ca: root,
     server,
+    serverOnly,
     client,
     stranger,
     otherCa,

@@ -8,7 +8,7 @@ import { connectEtcd, type EtcdClient, type TxnReq } from '../../src/overlay/etc
 import { parseClusterUrl } from '../../src/overlay/store-url.js';
 
 type Cmd =
-  | { op: 'connect'; url: string; timeoutMs?: number }
+  | { op: 'connect'; url: string; timeoutMs?: number; auth?: { username: string; password: string } }
   | { op: 'range'; prefix: string }
   | { op: 'txn'; req: TxnReq }
   | { op: 'watch'; prefix: string; fromRev: number }
@@ -52,11 +52,10 @@ async function bundled(endpoint: string): Promise<unknown> {
 async function run(cmd: Cmd): Promise<unknown> {
   switch (cmd.op) {
     case 'connect':
-      client = connectEtcd(
-        cmd.url,
-        parseClusterUrl(cmd.url),
-        cmd.timeoutMs === undefined ? {} : { timeoutMs: cmd.timeoutMs },
-      );
+      client = connectEtcd(cmd.url, parseClusterUrl(cmd.url), {
+        ...(cmd.timeoutMs === undefined ? {} : { timeoutMs: cmd.timeoutMs }),
+        ...(cmd.auth ? { access: { auth: cmd.auth } } : {}),
+      });
       return true;
     case 'range':
       return need().range(cmd.prefix);

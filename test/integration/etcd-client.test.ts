@@ -420,6 +420,42 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
     assert.ok((await c.end()) < 1500);
   });
 
+  it("etcd's auth (through the JSON gateway): a user and password; a wrong one or none refused", async () => {
+    ctl('user', 'add', 'root:rootpw');
+    ctl('user', 'grant-role', 'root', 'root');
+    ctl('auth', 'enable');
+    try {
+      const root = new Child();
+      await root.ok({ op: 'connect', url: URL_, auth: { username: 'root', password: 'rootpw' } });
+      assert.equal(
+        await root.ok({ op: 'txn', req: { compare: [], put: [{ key: '/auth/a', value: '1' }], del: [] } }),
+        true,
+      );
+      const r = await root.ok<KVs>({ op: 'range', prefix: '/auth/' });
+      assert.deepEqual(
+        r.kvs.map((kv) => [kv.key, kv.value]),
+        [['/auth/a', '1']],
+      );
+      await root.end();
+      const cases: Array<[string, { username: string; password: string } | undefined]> = [
+        ['a wrong password', { username: 'root', password: 'nope' }],
+        ['no user', undefined],
+      ];
+      for (const [what, auth] of cases) {
+        const c = new Child();
+        await c.ok({ op: 'connect', url: URL_, ...(auth ? { auth } : {}) });
+        const a = await c.send({ op: 'range', prefix: '/auth/' });
+        assert.equal(a.err?.name, 'ClusterRefused', `${what}: ${JSON.stringify(a)}`);
+        assert.match(a.err?.message ?? '', new RegExp(`^cluster store ${URL_}: authentication: etcdserver: `), what);
+        await c.end();
+      }
+    } finally {
+      ctl('--user', 'root:rootpw', 'auth', 'disable');
+      ctl('user', 'delete', 'root');
+      ctl('del', '--prefix', '/auth/');
+    }
+  });
+
   it('the bundled etcd3 chunk (JSON descriptor, code cache) speaks to etcd', async () => {
     const c = new Child();
     const r = await c.ok<{ all: Record<string, string>; events: string[]; succeeded: boolean }>({
