@@ -100,9 +100,9 @@ class Client implements EtcdClient {
   ) {}
 
   async range(prefix: string): Promise<{ rev: number; kvs: KV[] }> {
-    return this.call(() =>
+    return this.call((until) =>
       this.either(
-        async () => rangeResult(await this.request('/v3/kv/range', rangeBody(prefix))),
+        async () => rangeResult(await this.request('/v3/kv/range', rangeBody(prefix), until)),
         (etcd) => grpcRange(etcd, prefix),
       ),
     );
@@ -110,9 +110,9 @@ class Client implements EtcdClient {
 
   async txn(req: TxnReq): Promise<boolean> {
     const body = txnBody(req);
-    return this.call(() =>
+    return this.call((until) =>
       this.either(
-        async () => (await this.request('/v3/kv/txn', body))['succeeded'] === true,
+        async () => (await this.request('/v3/kv/txn', body, until))['succeeded'] === true,
         (etcd) => grpcTxn(etcd, req),
       ),
     );
@@ -262,15 +262,15 @@ class Client implements EtcdClient {
   }
 
   /** One gateway request: to the member that answered last, then to each other, each with its share of the budget. */
-  private async request(path: string, body: unknown): Promise<Record<string, unknown>> {
+  private async request(path: string, body: unknown, until: number): Promise<Record<string, unknown>> {
     const hosts = await this.endpointsUp();
     const gateway = (this.gateway ??= new Gateway(this.url, this.access));
-    const ms = Math.max(500, Math.floor(this.timeoutMs / hosts.length));
-    let failed: unknown;
-    for (let i = 0; i < hosts.length; i++) {
+    const share = Math.max(500, Math.floor(this.timeoutMs / hosts.length));
+    let failed: unknown = new ClusterUnreachable(this.url, new Error(`no answer in ${this.timeoutMs} ms`));
+    for (let i = 0; i < hosts.length && Date.now() < until; i++) {
       const at = (this.at + i) % hosts.length;
       try {
-        const res = await gateway.post(hosts[at] ?? '', path, body, ms);
+        const res = await gateway.post(hosts[at] ?? '', path, body, Math.min(Date.now() + share, until));
         this.at = at;
         return res;
       } catch (e) {
@@ -278,7 +278,6 @@ class Client implements EtcdClient {
         failed = e;
       }
     }
-    this.up = undefined; // all failed: the next call probes every endpoint again
     throw failed;
   }
 
@@ -342,7 +341,7 @@ class Client implements EtcdClient {
   }
 
   /** Runs one call within the budget, mapping failures to reach etcd to ClusterUnreachable. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  private async call<T>(fn: (until: number) => Promise<T>): Promise<T> {
     if (this.closed) throw new ClusterError(this.url, 'client closed');
     if (Date.now() - this.failedAt < FAIL_FAST_MS) throw new ClusterUnreachable(this.url);
     let timer: NodeJS.Timeout | undefined;
@@ -353,10 +352,11 @@ class Client implements EtcdClient {
       );
     });
     try {
-      return await Promise.race([fn(), deadline]);
+      return await Promise.race([fn(Date.now() + this.timeoutMs), deadline]);
     } catch (e) {
       const err = this.classify(e);
       if (err instanceof ClusterUnreachable) {
+        this.up = undefined; // the next call probes every endpoint again, whichever way it goes
         this.forgetPartial();
         if (await this.wantsTls()) {
           throw new ClusterRefused(

@@ -18,43 +18,44 @@ interface Status {
   error?: string;
 }
 
-const UNAVAILABLE = new Set([4, 14]); // DEADLINE_EXCEEDED, UNAVAILABLE: another member may answer
+// CANCELED, DEADLINE_EXCEEDED, UNAVAILABLE: another member may answer.
+const UNAVAILABLE = new Set([1, 4, 14]);
 /** What etcd says when credentials are missing, wrong or not allowed, whatever its status code. */
 const AUTH = /user name is empty|authentication failed|invalid auth token|permission denied|auth.*not enabled/i;
+/** A token etcd no longer takes: expired (--auth-token-ttl), or issued before the auth store changed. */
+const STALE_TOKEN = /invalid auth token|revision of auth store is old/i;
+const AUTHENTICATE = '/v3/auth/authenticate';
 
 /**
- * This member's gateway cannot serve: it is turned off (404), or it cannot reach its own gRPC
- * server (UNAVAILABLE not from etcd itself, e.g. "connection closed": under --client-cert-auth
- * etcd dials itself with its server certificate, refused unless that is also for client
- * authentication), or it will not serve a client known by its certificate once auth is on. The
- * client falls back to gRPC (grpc-kv.ts).
+ * This member's gateway cannot serve: it is turned off (not etcd's JSON, e.g. a plain 404), or
+ * it cannot reach its own gRPC server (UNAVAILABLE not from etcd itself, e.g. "connection
+ * closed": under --client-cert-auth etcd dials itself with its server certificate, refused
+ * unless that is also for client authentication), or it will not serve a client known by its
+ * certificate once auth is on. The client falls back to gRPC (grpc-kv.ts).
  */
 export class GatewayUnusable extends Error {}
 
 export class Gateway {
   private agent: Promise<Agent> | undefined;
-  /** Per member: etcd's "simple" tokens are valid only on the member that issued them. */
-  private readonly tokens = new Map<string, string>();
+  /** Per member, shared by concurrent calls: etcd's "simple" tokens are valid only on the member that issued them. */
+  private readonly tokens = new Map<string, Promise<string>>();
 
   constructor(
     private readonly url: string,
     private readonly access: StoreAccess,
   ) {}
 
-  /** One request to one member, within ms; throws ClusterUnreachable for anything another member might answer. */
-  async post(ep: string, path: string, body: unknown, ms: number): Promise<Record<string, unknown>> {
-    const auth = this.access.auth;
-    if (auth && !this.tokens.has(ep)) {
-      const res = await this.send(ep, '/v3/auth/authenticate', { name: auth.username, password: auth.password }, ms);
-      this.tokens.set(ep, String(res['token'] ?? ''));
-    }
+  /**
+   * One request to one member, answered before `until` (ms since the epoch); throws
+   * ClusterUnreachable for anything another member might answer.
+   */
+  async post(ep: string, path: string, body: unknown, until: number): Promise<Record<string, unknown>> {
     try {
-      return await this.send(ep, path, body, ms);
+      return await this.attempt(ep, path, body, until);
     } catch (e) {
-      // A token expires (etcd's --auth-token-ttl): authenticate again, once.
-      if (!(auth && e instanceof ClusterRefused && /invalid auth token/i.test(e.message))) throw e;
-      this.tokens.delete(ep);
-      return this.post(ep, path, body, ms);
+      if (!(this.access.auth && e instanceof ClusterRefused && STALE_TOKEN.test(e.message))) throw e;
+      this.tokens.delete(ep); // authenticate again, once
+      return this.attempt(ep, path, body, until);
     }
   }
 
@@ -63,7 +64,68 @@ export class Gateway {
     this.agent = undefined;
   }
 
-  private async send(ep: string, path: string, body: unknown, ms: number): Promise<Record<string, unknown>> {
+  private async attempt(ep: string, path: string, body: unknown, until: number): Promise<Record<string, unknown>> {
+    const auth = this.access.auth;
+    let token: string | undefined;
+    if (auth) {
+      let t = this.tokens.get(ep);
+      if (!t) {
+        const p = this.send(ep, AUTHENTICATE, { name: auth.username, password: auth.password }, until).then((r) =>
+          String(r['token'] ?? ''),
+        );
+        p.catch(() => {
+          if (this.tokens.get(ep) === p) this.tokens.delete(ep);
+        });
+        this.tokens.set(ep, p);
+        t = p;
+      }
+      token = await t;
+    }
+    return this.send(ep, path, body, until, token);
+  }
+
+  private async send(
+    ep: string,
+    path: string,
+    body: unknown,
+    until: number,
+    token?: string,
+  ): Promise<Record<string, unknown>> {
+    let res = await this.exchange(ep, path, JSON.stringify(body), until, token, false);
+    // A kept-alive socket the member closed meanwhile (it restarted): once more on a new one.
+    if (res === 'stale') res = await this.exchange(ep, path, JSON.stringify(body), until, token, true);
+    if (res === 'stale') throw new ClusterUnreachable(this.url, new Error(`${ep}: connection reset`));
+    let json: Record<string, unknown> & Status;
+    try {
+      json = JSON.parse(res.text) as Record<string, unknown> & Status;
+    } catch {
+      // Not etcd's JSON: no gateway (404), or etcd refusing any gateway request that carries a client
+      // certificate once auth is on ("CommonName of client sending a request against gateway will be ignored").
+      throw new GatewayUnusable(`${ep} ${path}: HTTP ${res.status}: ${res.text.slice(0, 200)}`);
+    }
+    if (res.status === 200) return json;
+    const why = json.message ?? json.error ?? `HTTP ${res.status}`;
+    if (json.code === 14 && !why.startsWith('etcdserver:')) throw new GatewayUnusable(`${ep}: ${why}`);
+    if (AUTH.test(why)) {
+      // Without a user, etcd knows a client by its certificate's CN, but not through the gateway: ask gRPC.
+      if (!this.access.auth && this.access.tls?.cert) throw new GatewayUnusable(`${ep}: ${why}`);
+      throw new ClusterRefused(this.url, `authentication: ${why}`);
+    }
+    if (UNAVAILABLE.has(json.code ?? -1) || res.status === 503) throw new ClusterUnreachable(this.url, new Error(why));
+    throw new ClusterError(this.url, why);
+  }
+
+  /** The HTTP exchange; 'stale' for a reused socket reset before any answer. */
+  private async exchange(
+    ep: string,
+    path: string,
+    data: string,
+    until: number,
+    token: string | undefined,
+    fresh: boolean,
+  ): Promise<{ status: number; text: string } | 'stale'> {
+    const ms = until - Date.now();
+    if (ms <= 0) throw new ClusterUnreachable(this.url, new Error(`${ep}: the call's time ran out`));
     const tls = this.access.tls;
     const http = tls ? await import('node:https') : await import('node:http');
     // Kept-alive sockets: a command's second and third calls skip the TCP (and TLS) handshake.
@@ -79,9 +141,8 @@ export class Gateway {
     );
     const agent = await this.agent;
     const { host, port } = hostPort(ep);
-    const data = JSON.stringify(body);
-    const token = path === '/v3/auth/authenticate' ? undefined : this.tokens.get(ep);
-    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const gone = (e: unknown) => new ClusterUnreachable(this.url, e);
+    return new Promise((resolve, reject) => {
       const req = http.request(
         {
           host,
@@ -102,36 +163,16 @@ export class Gateway {
           const chunks: Buffer[] = [];
           r.on('data', (c: Buffer) => chunks.push(c));
           r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-          r.on('error', reject);
+          r.on('error', (e) => reject(gone(e))); // the member went away in the middle of its answer
         },
       );
-      req.on('error', (e: Error) =>
-        reject(
-          new ClusterUnreachable(this.url, e.name === 'AbortError' ? new Error(`${ep}: no answer in ${ms} ms`) : e),
-        ),
-      );
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.name === 'AbortError') reject(gone(new Error(`${ep}: no answer in ${ms} ms`)));
+        else if (req.reusedSocket && !fresh && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) resolve('stale');
+        else reject(gone(e));
+      });
       req.end(data);
     });
-    if (res.status === 404) throw new GatewayUnusable(`${ep}: no gateway (HTTP 404)`);
-    let json: Record<string, unknown> & Status;
-    try {
-      json = JSON.parse(res.text) as Record<string, unknown> & Status;
-    } catch {
-      // Not etcd's JSON: e.g. etcd refusing any gateway request that carries a client certificate
-      // once auth is on ("CommonName of client sending a request against gateway will be ignored").
-      throw new GatewayUnusable(`${ep} ${path}: HTTP ${res.status}: ${res.text.slice(0, 200)}`);
-    }
-    if (res.status === 200) return json;
-    const why = json.message ?? json.error ?? `HTTP ${res.status}`;
-    if (json.code === 14 && !why.startsWith('etcdserver:')) throw new GatewayUnusable(`${ep}: ${why}`);
-    if (AUTH.test(why)) {
-      // Without a user, etcd knows a client by its certificate's CN, but not through the gateway
-      // (etcd ignores the CN of a gateway request): ask gRPC.
-      if (!this.access.auth && this.access.tls?.cert) throw new GatewayUnusable(`${ep}: ${why}`);
-      throw new ClusterRefused(this.url, `authentication: ${why}`);
-    }
-    if (UNAVAILABLE.has(json.code ?? -1) || res.status === 503) throw new ClusterUnreachable(this.url, new Error(why));
-    throw new ClusterError(this.url, why);
   }
 }
 

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const CHILD = fileURLToPath(new URL('../helpers/etcd-child.js', import.meta.url));
+const MEMBER = fileURLToPath(new URL('../helpers/fake-member.js', import.meta.url));
 const hasEtcd = spawnSync('etcd', ['--version']).status === 0;
 const skip = process.getuid?.() !== 0 ? 'needs root' : !hasEtcd ? 'needs etcd (Debian etcd-server)' : false;
 
@@ -32,7 +33,7 @@ function sh(...args: string[]): string {
 const ctl = (...args: string[]) => sh('ip', 'netns', 'exec', NS, 'etcdctl', '--endpoints', EP, ...args);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function startEtcd(): Promise<void> {
+async function startEtcd(extra: string[] = []): Promise<void> {
   const log = openSync(join(dir, 'etcd.log'), 'a');
   // `ip netns exec` execs etcd itself: the pid is etcd's.
   etcd = spawn(
@@ -52,6 +53,7 @@ async function startEtcd(): Promise<void> {
       `http://${EP}`,
       '--listen-peer-urls',
       'http://127.0.0.1:2380',
+      ...extra,
     ],
     { stdio: ['ignore', log, log] },
   );
@@ -130,6 +132,23 @@ class Child {
     for (const t0 = Date.now(); this.events.length < n && Date.now() - t0 < ms;) await sleep(20);
     assert.ok(this.events.length >= n, `${this.events.length} of ${n} events: ${JSON.stringify(this.events)}`);
   }
+}
+
+/** A misbehaving member (test/helpers/fake-member.ts) at ADDR:2379 in the namespace; `paths`: what it was asked. */
+async function member(addr: string, mode: 'hang' | 'drop' | 'stale-token') {
+  const proc = spawn('nsenter', [`--net=/var/run/netns/${NS}`, process.execPath, MEMBER, addr, '2379', mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(proc);
+  const paths: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    proc.once('exit', () => reject(new Error(`fake member ${mode} exited`)));
+    createInterface({ input: proc.stdout ?? process.stdin }).on('line', (line) => {
+      if (line === 'listening') resolve();
+      else paths.push((JSON.parse(line) as { path: string }).path);
+    });
+  });
+  return { paths, url: `${addr}:2379`, stop: () => proc.kill('SIGKILL') };
 }
 
 async function client(url = URL_, timeoutMs?: number): Promise<Child> {
@@ -453,6 +472,88 @@ describe('etcd client (real etcd in a netns)', { skip }, () => {
       ctl('--user', 'root:rootpw', 'auth', 'disable');
       ctl('user', 'delete', 'root');
       ctl('del', '--prefix', '/auth/');
+    }
+  });
+
+  it('a member that takes the connection and never answers: the next one answers within the budget', async () => {
+    const m = await member('127.0.0.2', 'hang');
+    try {
+      ctl('put', '/h/k', 'v');
+      const c = await client(`etcd://${m.url},${EP}`);
+      const a = await c.send({ op: 'range', prefix: '/h/' });
+      assert.deepEqual(
+        (a.ok as KVs | undefined)?.kvs.map((kv) => kv.value),
+        ['v'],
+        JSON.stringify(a),
+      );
+      assert.ok(a.ms < 2500, `${a.ms} ms`);
+      assert.deepEqual(m.paths, ['/v3/kv/range'], 'the hanging member was asked first');
+      const b = await c.send({ op: 'range', prefix: '/h/' });
+      assert.ok(b.ms < 500, `the next call goes to the member that answered: ${b.ms} ms`);
+      assert.equal(m.paths.length, 1);
+      assert.ok((await c.end()) < 1500);
+    } finally {
+      m.stop();
+    }
+  });
+
+  it('a member that drops its answer midway: unreachable alone, the next member answers', async () => {
+    const m = await member('127.0.0.3', 'drop');
+    try {
+      const alone = await client(`etcd://${m.url}`);
+      const a = await alone.send({ op: 'range', prefix: '/' });
+      assert.equal(a.err?.name, 'ClusterUnreachable', JSON.stringify(a));
+      assert.ok((await alone.end()) < 1500);
+      ctl('put', '/d/k', 'v');
+      const c = await client(`etcd://${m.url},${EP}`);
+      const b = await c.send({ op: 'range', prefix: '/d/' });
+      assert.deepEqual(
+        (b.ok as KVs | undefined)?.kvs.map((kv) => kv.value),
+        ['v'],
+        JSON.stringify(b),
+      );
+      assert.ok((await c.end()) < 1500);
+    } finally {
+      m.stop();
+    }
+  });
+
+  it('a token the member keeps refusing: authenticated again once, then refused', async () => {
+    const m = await member('127.0.0.4', 'stale-token');
+    try {
+      const c = new Child();
+      await c.ok({ op: 'connect', url: `etcd://${m.url}`, auth: { username: 'u', password: 'p' } });
+      const a = await c.send({ op: 'range', prefix: '/' });
+      assert.equal(a.err?.name, 'ClusterRefused', JSON.stringify(a));
+      assert.match(a.err?.message ?? '', /authentication: etcdserver: invalid auth token/);
+      assert.ok((await c.end()) < 1500, 'no retry loop keeps the process alive');
+      assert.deepEqual(m.paths, ['/v3/auth/authenticate', '/v3/kv/range', '/v3/auth/authenticate', '/v3/kv/range']);
+    } finally {
+      m.stop();
+    }
+  });
+
+  it('etcd without its JSON gateway (--enable-grpc-gateway=false): range and txn through gRPC', async () => {
+    await stopEtcd();
+    await startEtcd(['--enable-grpc-gateway=false']);
+    try {
+      const c = await client();
+      const put = {
+        compare: [{ key: '/g/k', target: 'create', op: '==', value: 0 }],
+        put: [{ key: '/g/k', value: 'v' }],
+        del: [],
+      };
+      assert.equal(await c.ok({ op: 'txn', req: put }), true);
+      assert.equal(await c.ok({ op: 'txn', req: put }), false, 'the compare holds no more');
+      const r = await c.ok<KVs>({ op: 'range', prefix: '/g/' });
+      assert.deepEqual(
+        r.kvs.map((kv) => [kv.key, kv.value]),
+        [['/g/k', 'v']],
+      );
+      assert.ok((await c.end()) < 1500);
+    } finally {
+      await stopEtcd();
+      await startEtcd();
     }
   });
 
