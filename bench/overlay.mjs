@@ -95,9 +95,8 @@ try {
   );
   console.log(
     '\nOne overlay connect traced (`NETCTL_TRACE=1`; ms since node started). Between `store: read` and the ' +
-      'first `ip` spawn: loading the etcd3 client (gRPC and protobuf; from the compile cache on Node >= 22), ' +
-      'connecting and ' +
-      'reading the cluster; the journal intents around the claim transaction; then the endpoint and, for a ' +
+      "first `ip` spawn: the probe of the endpoints and the reads of the cluster through etcd's JSON gateway " +
+      '(no gRPC is loaded); the journal intents around the claim transaction; then the endpoint and, for a ' +
       'sandbox with no other way out, its gwbridge endpoint and the firewall sync that brings.\n',
   );
   console.log('| phase | at ms | ms to the next |');
