@@ -17,7 +17,7 @@ import type { NetworkCreate } from '../../src/model/requests.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { ReadTxn } from '../../src/store/store.js';
 import { FakeKernel } from '../helpers/fake-kernel.js';
-import { engineSetup } from '../helpers/engine.js';
+import { bridgeNet, engineSetup } from '../helpers/engine.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -507,25 +507,9 @@ describe('macvlan: checkCreate', () => {
 const setup = () => engineSetup(dirs, 'netctl-drivers-');
 
 const mvNet = (name = 'mv', options: Record<string, string> = { parent: 'up0' }): NetworkCreate => ({
-  name,
+  ...bridgeNet(name, '192.168.50.0/24'),
   driver: 'macvlan',
-  subnets: ['192.168.50.0/24'],
-  gateways: [],
-  ipRanges: [],
-  auxAddresses: {},
-  enableIPv6: false,
-  internal: false,
-  attachable: false,
   options,
-  labels: {},
-  ipamDriver: 'default',
-  ipamOptions: {},
-});
-
-const bridgeNet = (name: string, subnet: string): NetworkCreate => ({
-  ...mvNet(name, {}),
-  driver: 'bridge',
-  subnets: [subnet],
 });
 
 /** A controller whose fake host has the uplink up0 and a macvlan network mv on it. */
