@@ -13,6 +13,7 @@ import { checkRestore } from '../../src/firewall/iptables/guard.js';
 import { diffRuleset, parsePresent, ruleset } from '../../src/firewall/iptables/rules.js';
 import type { RunOptions, RunResult, Runner } from '../../src/kernel/runner.js';
 import { SystemError } from '../../src/lib/errors.js';
+import { db, model, port, web } from '../helpers/fw-model.js';
 
 interface Call {
   file: string;
@@ -47,38 +48,6 @@ class FakeRunner implements Runner {
   }
 }
 
-const web = {
-  id12: 'aaaaaaaaaaaa',
-  bridge: 'nc-aaaaaaaaaaaa',
-  subnets: ['10.1.0.0/24'],
-  internal: false,
-  icc: true,
-  masquerade: true,
-  mode4: 'nat' as const,
-  mode6: 'nat' as const,
-};
-const db = {
-  id12: 'bbbbbbbbbbbb',
-  bridge: 'br-db',
-  subnets: ['10.2.0.0/24'],
-  internal: true,
-  icc: false,
-  masquerade: true,
-  mode4: 'nat' as const,
-  mode6: 'nat' as const,
-};
-const port = {
-  id12: 'cccccccccccc',
-  bridge: 'nc-aaaaaaaaaaaa',
-  containerIP: '10.1.0.5',
-  proto: 'tcp' as const,
-  hostIP: '',
-  hostPort: 8080,
-  containerPort: 80,
-  family: 4 as const,
-  mode: 'nat' as const,
-};
-const model: FwModel = { networks: [web, db], ports: [port] };
 const none = parsePresent('');
 
 /** What iptables-save prints once `m` was written on an empty host: jumps become appends, built-ins are declared. */

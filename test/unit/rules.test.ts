@@ -10,45 +10,7 @@ import {
   parsePresent,
   ruleset,
 } from '../../src/firewall/iptables/rules.js';
-
-const web = {
-  id12: 'aaaaaaaaaaaa',
-  bridge: 'nc-aaaaaaaaaaaa',
-  subnets: ['10.1.0.0/24'],
-  internal: false,
-  icc: true,
-  masquerade: true,
-  mode4: 'nat' as const,
-  mode6: 'nat' as const,
-};
-const model: FwModel = {
-  networks: [
-    web,
-    {
-      id12: 'bbbbbbbbbbbb',
-      bridge: 'br-db',
-      subnets: ['10.2.0.0/24'],
-      internal: true,
-      icc: false,
-      masquerade: true,
-      mode4: 'nat',
-      mode6: 'nat',
-    },
-  ],
-  ports: [
-    {
-      id12: 'cccccccccccc',
-      bridge: 'nc-aaaaaaaaaaaa',
-      containerIP: '10.1.0.5',
-      proto: 'tcp',
-      hostIP: '',
-      hostPort: 8080,
-      containerPort: 80,
-      family: 4,
-      mode: 'nat',
-    },
-  ],
-};
+import { model, web } from '../helpers/fw-model.js';
 
 describe('firewall rules', () => {
   it('filter: per network and per port, in order', () => {
