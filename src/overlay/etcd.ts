@@ -12,7 +12,6 @@ import type { StoreAccess } from './store-opts.js';
 import { ClusterError, ClusterRefused, ClusterUnreachable } from './store-errors.js';
 import { Gateway, GatewayUnusable, rangeBody, rangeResult, txnBody } from './gateway.js';
 import { grpcRange, grpcTxn } from './grpc-kv.js';
-
 import type { TxnReq, KV, WatchEvent } from './kv.js';
 export type { Compare, KV, TxnReq, WatchEvent } from './kv.js';
 export { prefixEnd } from './kv.js';

@@ -5,9 +5,8 @@
 // fields at their default (false, 0, empty) are left out of etcd's answers.
 import type { Agent, IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { InvalidArgumentError } from '../lib/errors.js';
 import { hostPort } from './probe.js';
-import { type KV, prefixEnd, type TxnReq } from './kv.js';
+import { compareRev, type KV, prefixEnd, type TxnReq } from './kv.js';
 import type { StoreAccess } from './store-opts.js';
 import { ClusterError, ClusterRefused, ClusterUnreachable } from './store-errors.js';
 
@@ -205,9 +204,7 @@ export function txnBody(req: TxnReq): unknown {
   const compare = req.compare.map((c) => {
     const base = { key: b64(c.key), result: RESULT[c.op] };
     if (c.target === 'value') return { ...base, target: 'VALUE', value: b64(String(c.value)) };
-    const rev = Number(c.value);
-    if (!Number.isSafeInteger(rev))
-      throw new InvalidArgumentError(`txn compare of ${c.key}: revision ${c.value} is not an integer`);
+    const rev = compareRev(c);
     return c.target === 'create'
       ? { ...base, target: 'CREATE', create_revision: String(rev) }
       : { ...base, target: 'MOD', mod_revision: String(rev) };

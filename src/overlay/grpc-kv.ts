@@ -3,8 +3,7 @@
 // with its server certificate as a client certificate (refused under --client-cert-auth when
 // that certificate is not also for client authentication).
 import type { Etcd3 } from 'etcd3';
-import { InvalidArgumentError } from '../lib/errors.js';
-import { type KV, prefixEnd, type TxnReq } from './kv.js';
+import { compareRev, type KV, prefixEnd, type TxnReq } from './kv.js';
 
 const RESULT = { '==': 'Equal', '!=': 'NotEqual', '<': 'Less', '>': 'Greater' } as const;
 
@@ -26,9 +25,7 @@ export async function grpcTxn(etcd: Etcd3, req: TxnReq): Promise<boolean> {
   const compare = req.compare.map((c) => {
     const base = { key: Buffer.from(c.key), result: RESULT[c.op] };
     if (c.target === 'value') return { ...base, target: 'Value' as const, value: Buffer.from(String(c.value)) };
-    const rev = Number(c.value);
-    if (!Number.isSafeInteger(rev))
-      throw new InvalidArgumentError(`txn compare of ${c.key}: revision ${c.value} is not an integer`);
+    const rev = compareRev(c);
     return c.target === 'create'
       ? { ...base, target: 'Create' as const, create_revision: rev }
       : { ...base, target: 'Mod' as const, mod_revision: rev };

@@ -1,5 +1,6 @@
 // The cluster store's records and requests as the overlay code sees them, whichever way they
 // travel to etcd (gateway.ts over HTTP/JSON, grpc-kv.ts over gRPC).
+import { InvalidArgumentError } from '../lib/errors.js';
 export interface KV {
   key: string;
   value: string;
@@ -37,4 +38,12 @@ export function prefixEnd(prefix: Buffer): Buffer {
     }
   }
   return Buffer.from([0]);
+}
+
+/** The revision a 'create' or 'mod' compare holds against, refused unless an integer. */
+export function compareRev(c: Compare): number {
+  const rev = Number(c.value);
+  if (!Number.isSafeInteger(rev))
+    throw new InvalidArgumentError(`txn compare of ${c.key}: revision ${c.value} is not an integer`);
+  return rev;
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../src/lib/errors.js';
 import { connectEtcd, prefixEnd } from '../../src/overlay/etcd.js';
+import { rangeBody, rangeResult, txnBody } from '../../src/overlay/gateway.js';
 import { ClusterUnreachable } from '../../src/overlay/store-errors.js';
 import { parseClusterUrl } from '../../src/overlay/store-url.js';
 
@@ -59,5 +60,42 @@ describe('parseClusterUrl', () => {
     assert.deepEqual(prefixEnd(Buffer.from([0x61, 0xff])), Buffer.from('b'));
     assert.deepEqual(prefixEnd(Buffer.from([0xff])), Buffer.from([0]));
     assert.deepEqual(prefixEnd(Buffer.alloc(0)), Buffer.from([0]));
+  });
+
+  it("the gateway's JSON: base64 keys, revisions as strings, etcd's enum names, fields left out at their defaults", () => {
+    assert.deepEqual(rangeBody('/a/'), { key: 'L2Ev', range_end: 'L2Ew' });
+    assert.deepEqual(
+      txnBody({
+        compare: [
+          { key: '/k', target: 'create', op: '==', value: 0 },
+          { key: '/g', target: 'mod', op: '<', value: 12 },
+          { key: '/v', target: 'value', op: '!=', value: 'x' },
+        ],
+        put: [{ key: '/k', value: '1' }],
+        del: [{ key: '/p/', prefix: true }, { key: '/d' }],
+      }),
+      {
+        compare: [
+          { key: 'L2s=', result: 'EQUAL', target: 'CREATE', create_revision: '0' },
+          { key: 'L2c=', result: 'LESS', target: 'MOD', mod_revision: '12' },
+          { key: 'L3Y=', result: 'NOT_EQUAL', target: 'VALUE', value: 'eA==' },
+        ],
+        success: [
+          { request_put: { key: 'L2s=', value: 'MQ==' } },
+          { request_delete_range: { key: 'L3Av', range_end: 'L3Aw' } },
+          { request_delete_range: { key: 'L2Q=' } },
+        ],
+      },
+    );
+    assert.throws(
+      () => txnBody({ compare: [{ key: '/k', target: 'mod', op: '==', value: '1.5' }], put: [], del: [] }),
+      (e: unknown) => e instanceof InvalidArgumentError && /\/k: revision 1\.5 is not an integer/.test(e.message),
+    );
+    // etcd leaves out an empty value, a zero revision and an empty kvs list.
+    assert.deepEqual(rangeResult({ header: { revision: '7' }, kvs: [{ key: 'L2s=', mod_revision: '3' }] }), {
+      rev: 7,
+      kvs: [{ key: '/k', value: '', createRev: 0, modRev: 3 }],
+    });
+    assert.deepEqual(rangeResult({ header: { revision: '9' } }), { rev: 9, kvs: [] });
   });
 });
