@@ -62,7 +62,7 @@ describe('parseClusterUrl', () => {
     assert.deepEqual(prefixEnd(Buffer.alloc(0)), Buffer.from([0]));
   });
 
-  it("the gateway's JSON: base64 keys, revisions as strings, etcd's enum names, fields left out at their defaults", () => {
+  it("the gateway's JSON: base64 keys, revisions as strings, etcd's enum names, defaults left out", () => {
     assert.deepEqual(rangeBody('/a/'), { key: 'L2Ev', range_end: 'L2Ew' });
     assert.deepEqual(
       txnBody({
