@@ -54,6 +54,16 @@ await build({
   ],
 });
 
+// netctl's resolver, a process of its own (src/dns/daemon.ts): the DNS message library stays out of the CLI.
+await build({
+  ...common,
+  entryPoints: { resolver: 'src/dns/daemon.ts' },
+  outExtension: { '.js': '.cjs' },
+  outdir: out,
+  define: { 'import.meta.url': '__netctl.url' },
+  banner: { js: "const __netctl = { get url() { return require('node:url').pathToFileURL(__filename).href; } };" },
+});
+
 for (const name of ['yaml', 'cli-table3', 'chalk']) {
   await build({
     ...common,

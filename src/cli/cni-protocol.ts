@@ -230,11 +230,14 @@ export interface Attached {
   gateway6: string;
   /** The endpoint carries the default route(s). */
   gateway: boolean;
+  /** netctl's resolver for the network ([]: none): the result's dns.nameservers. */
+  resolver?: string[];
 }
 
 /**
  * The ADD result: the host-side interface (when there is one) and the container's, its
- * addresses, the default routes it carries, the configuration's dns. A prevResult (netctl
+ * addresses, the default routes it carries, the configuration's dns with netctl's resolver as
+ * its nameservers when the network has one. A prevResult (netctl
  * chained after another plugin) is kept and extended.
  */
 export function addResult(
@@ -261,7 +264,9 @@ export function addResult(
     ips.push({ ...family, address, ...(gw ? { gateway: gw } : {}), interface: index });
     if (gw && at.gateway) routes.push({ dst, gw });
   }
-  const dns = conf.dns ?? (isObj(prev['dns']) ? prev['dns'] : {});
+  const given = conf.dns ?? (isObj(prev['dns']) ? prev['dns'] : {});
+  // The resolver knows the network's names and forwards the rest (docs/reference.md §14).
+  const dns = at.resolver?.length && isObj(given) ? { ...given, nameservers: at.resolver } : given;
   return { cniVersion: version, interfaces, ips, routes, dns };
 }
 

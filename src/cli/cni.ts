@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { requirePrivilege } from '../lib/privilege.js';
 import { OPT } from '../drivers/common.js';
+import { resolverAddresses } from '../dns/view.js';
 import {
   addResult,
   CniError,
@@ -75,7 +76,7 @@ export async function cniMain(
           settings,
         );
         const mtu = Number(nw.options[OPT.mtu]) || undefined;
-        const at = { ...ep, gateway, ...(mtu ? { mtu } : {}) };
+        const at = { ...ep, gateway, resolver: resolverAddresses(nw), ...(mtu ? { mtu } : {}) };
         io.out(`${JSON.stringify(addResult(version, at, e.netns ?? '', conf))}\n`);
         return 0;
       }

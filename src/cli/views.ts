@@ -1,5 +1,6 @@
 // What users see: Docker's network object, the `ls` row, pouch's sandbox NetworkSettings.
 // Built from the records on demand; nothing here is stored.
+import { resolverAddresses, type ResolverStatus } from '../dns/view.js';
 import { goMap } from './template.js';
 import type { ReadTxn } from '../store/store.js';
 import { endpointsOf } from '../core/lookup.js';
@@ -25,7 +26,13 @@ export interface GlobalView {
 }
 
 /** `firewall`: the backend in use, shown under Status for networks that have rules (docs/reference.md §11). */
-export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '', global?: GlobalView) {
+export function networkView(
+  tx: ReadTxn,
+  nw: NetworkRecord,
+  firewall = '',
+  global?: GlobalView,
+  resolver?: ResolverStatus | null,
+) {
   // index of a missing key gives the element's zero value, as Go: an empty EndpointResource.
   const containers: Record<string, unknown> = goMap(
     {},
@@ -89,8 +96,17 @@ export function networkView(tx: ReadTxn, nw: NetworkRecord, firewall = '', globa
     Status: {
       IPAM: { Subnets: goMap(Object.fromEntries(nw.ipam.config.map((p) => [p.Subnet, usage(p, held)]))) },
       ...(firewall && hasFirewall(nw) ? { Firewall: { Backend: firewall } } : {}),
+      ...dnsStatus(nw, resolver),
     },
   };
+}
+
+/** Status.DNS of a network with netctl's resolver: where it answers, and whether it does now. */
+function dnsStatus(nw: NetworkRecord, st: ResolverStatus | null | undefined) {
+  const addrs = resolverAddresses(nw);
+  if (addrs.length === 0 || st === undefined) return {};
+  const running = Boolean(st?.networks.some((n) => n.id === nw.id && !n.error));
+  return { DNS: { Address: addrs[0] ?? '', Running: running } };
 }
 
 /** Docker 29's counts; a number JSON can carry exactly, else a bigint (see jsonText). */

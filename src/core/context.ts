@@ -26,6 +26,7 @@ import type {
 import type { NetworkCreate } from '../model/requests.js';
 import type { ReadTxn, Store, Txn } from '../store/store.js';
 import type { NameFiles } from './names.js';
+import type { DnsView, ResolverStatus } from '../dns/view.js';
 
 export interface CoreDeps {
   store: Store;
@@ -39,6 +40,8 @@ export interface CoreDeps {
   names?: NameFiles;
   /** Remote drivers' plugins (found and activated on first use). */
   plugins?: PluginClient;
+  /** This host's DNS resolver (src/dns/); absent in engine tests. */
+  resolver?: Resolver;
   /** Networks of global scope (overlays): the module above the core that handles them. */
   scope?: Scope;
   /** Non-fatal notices (recovered journal entries, ...). */
@@ -48,6 +51,14 @@ export interface CoreDeps {
   /** Clock and id source, injectable for deterministic tests. */
   now?: () => Date;
   id?: () => string;
+}
+
+/** This host's resolver as commands see it (docs/reference.md §14). */
+export interface Resolver {
+  /** After a commit: the resolver serves `view` (started or stopped as it needs) before this returns. */
+  sync(view: DnsView): Promise<void>;
+  /** What it serves now, or null when none runs. */
+  status(): Promise<ResolverStatus | null>;
 }
 
 export interface OpState {
@@ -64,12 +75,15 @@ export interface OpState {
 }
 
 export interface Ctx
-  extends Required<Omit<CoreDeps, 'firewall' | 'names' | 'defaultPools' | 'scope'>>, Omit<EngineCtx, 'op' | 'settle'> {
+  extends
+    Required<Omit<CoreDeps, 'firewall' | 'names' | 'defaultPools' | 'scope' | 'resolver'>>,
+    Omit<EngineCtx, 'op' | 'settle'> {
   settle(tx: ReadTxn, full: boolean): Promise<void>;
   pools: DefaultPool[];
   firewall: Firewall | undefined;
   names: NameFiles | undefined;
   scope: Scope | undefined;
+  resolver: Resolver | undefined;
   executors: Executors;
   op: OpState;
 }
@@ -170,6 +184,7 @@ export function makeCtx(deps: CoreDeps): Ctx {
     names: deps.names,
     plugins,
     scope: deps.scope,
+    resolver: deps.resolver,
     executors: { NetworkDriver: viaPlugin, IpamDriver: viaPlugin },
     warn: deps.warn ?? (() => undefined),
     debug: deps.debug ?? (() => undefined),

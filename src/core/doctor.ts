@@ -11,6 +11,7 @@ import { electGateway } from '../model/gateway.js';
 import { sharedNetnsOf } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
 import type { Ctx } from './context.js';
+import { dnsView, viewDigest } from '../dns/view.js';
 import { endpointsOf, networkOf } from './lookup.js';
 
 export async function diagnose(ctx: Ctx, tx: ReadTxn): Promise<string[]> {
@@ -54,5 +55,18 @@ export async function diagnose(ctx: Ctx, tx: ReadTxn): Promise<string[]> {
   for (const d of allDrivers()) for (const l of (await d.leftovers?.(dctx)) ?? []) drift.push(`extra ${l.what}`);
   for (const j of tx.list('journal')) drift.push(`unfinished operation: ${j.op} (pid ${j.pid})`);
   if (ctx.firewall) drift.push(...(await ctx.firewall.drift(firewallModel(tx))));
+  if (ctx.resolver) drift.push(...(await resolverDrift(ctx, tx)));
   return drift;
+}
+
+/** This host's resolver against the store: missing, serving an older state, or unable to listen. */
+async function resolverDrift(ctx: Ctx, tx: ReadTxn): Promise<string[]> {
+  const view = dnsView(tx);
+  const st = await ctx.resolver?.status();
+  const names = view.networks.map((n) => n.name).join(', ');
+  if (!st) return view.networks.length ? [`resolver: not running (networks ${names})`] : [];
+  if (!view.networks.length) return [`resolver: pid ${st.pid} runs with nothing to serve`];
+  const out = st.digest === viewDigest(view) ? [] : [`resolver: pid ${st.pid} is stale (serves an older state)`];
+  for (const n of st.networks) if (n.error) out.push(`resolver of network ${n.name}: ${n.error}`);
+  return out;
 }

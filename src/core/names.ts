@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReadTxn } from '../store/store.js';
 import { bareIP, type NetworkRecord, type SandboxRecord } from '../model/records.js';
+import { resolverFor } from '../dns/view.js';
 
 const HEADER = [
   '127.0.0.1\tlocalhost',
@@ -52,19 +53,25 @@ function networkSection(tx: ReadTxn, nw: NetworkRecord): string[] {
 
 const uniq = (xs: string[]) => [...new Set(xs.filter(Boolean))];
 
-/** The host's resolv.conf without loopback nameservers (unreachable from a netns), plus the flags. */
-export function resolvConf(hostResolv: string, sb: SandboxRecord): string {
+/**
+ * The sandbox's resolv.conf. On a network with netctl's resolver (`resolver`, its address), it
+ * names only the resolver, whose upstreams are the sandbox's --dns servers (Docker's
+ * behaviour); elsewhere, the host's nameservers without loopback ones (unreachable from a
+ * netns), or --dns. --dns-search and --dns-option replace the host's lines either way.
+ */
+export function resolvConf(hostResolv: string, sb: SandboxRecord, resolver = ''): string {
   const dns = sb.dns ?? { servers: [], search: [], options: [] };
+  const servers = resolver ? [resolver] : dns.servers;
   const kept: string[] = [];
   for (const line of hostResolv.split('\n')) {
     const [key, value = ''] = line.trim().split(/\s+/);
-    if (key === 'nameserver' && (/^127\./.test(value) || value === '::1' || dns.servers.length)) continue;
+    if (key === 'nameserver' && (/^127\./.test(value) || value === '::1' || servers.length)) continue;
     if (key === 'search' && dns.search.length) continue;
     if (key === 'options' && dns.options.length) continue;
     if (line.trim()) kept.push(line.trim());
   }
   const out = [
-    ...dns.servers.map((s) => `nameserver ${s}`),
+    ...servers.map((s) => `nameserver ${s}`),
     ...(dns.search.length ? [`search ${dns.search.join(' ')}`] : []),
     ...(dns.options.length ? [`options ${dns.options.join(' ')}`] : []),
     ...kept,
@@ -107,7 +114,7 @@ export class NameFiles {
     const dir = this.dir(sb);
     if (!peer) mkdirSync(dir, { recursive: true, mode: 0o755 });
     const files: Array<[string, string]> = [['hosts', hostsFile(tx, sb, sections)]];
-    if (!peer) files.push(['resolv.conf', resolvConf(this.hostResolvText(), sb)]);
+    if (!peer) files.push(['resolv.conf', resolvConf(this.hostResolvText(), sb, resolverFor(tx, sb.id))]);
     for (const [file, text] of files) {
       const path = join(dir, file);
       if (!peer && readQuiet(path) === text) continue;

@@ -9,6 +9,7 @@ import type { NetworkRecord, SandboxRecord, Step } from '../model/records.js';
 import { findNetwork } from './lookup.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
+import { dnsView, type DnsView } from '../dns/view.js';
 import { ensurePredefined } from './predefined.js';
 
 /** Read-only access without the lock; on a fresh root, root users get the predefined networks made first. */
@@ -17,18 +18,25 @@ export async function view<T>(ctx: Ctx, fn: (tx: ReadTxn) => T, canInit: boolean
   return ctx.store.view(fn);
 }
 
-/** Mutating access: lock, finish any interrupted operation, make sure predefined networks exist. */
-export function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Promise<T> {
+/**
+ * Mutating access: lock, finish any interrupted operation, make sure predefined networks exist.
+ * Once committed, this host's resolver serves what the store now says before the command returns.
+ */
+export async function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Promise<T> {
   const outer = ctx.op.outer;
   if (outer) return fn(outer.tx); // one step of `apply -f`: already under the lock
-  return ctx.store.update(async (tx) => {
+  let view: DnsView | undefined;
+  const out = await ctx.store.update(async (tx) => {
     ctx.op = { touched: new Map(), fwApplied: firewallModel(tx) };
     await recover(ctx, tx);
     await ensurePredefined(ctx, tx);
     const out = await fn(tx);
     refreshNames(ctx, tx);
+    if (ctx.resolver) view = dnsView(tx);
     return out;
   });
+  if (view && ctx.resolver) await ctx.resolver.sync(view);
+  return out;
 }
 
 /** Remembers that `sb` changes in this operation (call before the change). */

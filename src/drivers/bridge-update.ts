@@ -10,7 +10,7 @@ const GW_MODES = ['nat', 'nat-unprotected', 'routed', 'isolated'];
 const GW4 = 'com.docker.network.bridge.gateway_mode_ipv4';
 const GW6 = 'com.docker.network.bridge.gateway_mode_ipv6';
 /** docs/reference.md §13: what update takes; everything else (the name, the host binding, the prefix) is refused. */
-export const UPDATABLE: readonly string[] = [OPT.icc, OPT.masquerade, OPT.mtu, GW4, GW6];
+export const UPDATABLE: readonly string[] = [OPT.icc, OPT.masquerade, OPT.mtu, GW4, GW6, OPT.dns];
 
 /** Linux's default, what a bridge or veth made without an MTU has. */
 const DEFAULT_MTU = '1500';

@@ -102,6 +102,9 @@ export const bridgeDriver: Driver = {
     return [{ cmds, undo: [{ args: linkDel(br) }] }];
   },
 
+  /** The resolver answers on the bridge's gateways, which only its sandboxes reach directly. */
+  resolverAddresses: (nw) => bridgeAddrs(nw).map((p) => p.Gateway),
+
   deleteNetwork(nw) {
     return [{ args: linkDel(bridgeDevice(nw)) }];
   },

@@ -12,6 +12,8 @@ export const OPT = {
   ifPrefix: 'com.docker.network.container_iface_prefix',
   gatewayMode4: 'com.docker.network.bridge.gateway_mode_ipv4',
   gatewayMode6: 'com.docker.network.bridge.gateway_mode_ipv6',
+  /** netctl's own: `false` turns the network's resolver off (docs/reference.md §14). */
+  dns: 'netctl.dns',
 } as const;
 
 export const bad = (k: string, v: string) => new InvalidArgumentError(`failed to parse ${k} value: ${v}`);
@@ -22,8 +24,9 @@ export function parseBool(k: string, v: string): string {
   throw bad(k, v);
 }
 
-/** `com.docker.network.driver.mtu` and `container_iface_prefix`, shared by every driver that makes interfaces. */
+/** The MTU, `container_iface_prefix` and `netctl.dns`: options every driver that makes interfaces shares. */
 export function parseCommonOption(k: string, v: string): string | undefined {
+  if (k === OPT.dns) return parseBool(k, v);
   if (k === OPT.mtu) {
     if (!/^\d{1,5}$/.test(v) || Number(v) < 68 || Number(v) > 65535) throw bad(k, v);
     return String(Number(v));

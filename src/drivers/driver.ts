@@ -103,6 +103,8 @@ export interface Driver {
 
   /** The network's own devices against the kernel. */
   checkNetwork?(ctx: DriverReads, nw: NetworkRecord): Promise<Check>;
+  /** Host addresses only the network's sandboxes reach, where netctl's resolver answers them ([]: no resolver). */
+  resolverAddresses?(nw: NetworkRecord): string[];
   /** One endpoint's devices against the kernel; `missing` when join must make them again. */
   checkEndpoint?(
     ctx: DriverReads,

@@ -25,7 +25,7 @@ import {
 } from '../kernel/ops.js';
 import type { NetworkRecord } from '../model/records.js';
 import { ipJson } from '../kernel/ip.js';
-import { containerIf, OPT } from './common.js';
+import { containerIf, OPT, parseBool } from './common.js';
 import type { Driver, Leftover, PeerEntry } from './driver.js';
 
 export const VNI_OPT = 'com.docker.network.driver.overlay.vxlanid_list';
@@ -55,6 +55,8 @@ export const overlayDriver: Driver = {
           );
         }
         out[k] = String(Number(v));
+      } else if (k === OPT.dns) {
+        out[k] = parseBool(k, v);
       } else if (k === OPT.ifPrefix) {
         if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,10}$/.test(v))
           throw new InvalidArgumentError(`failed to parse ${k} value: ${v}`);

@@ -17,6 +17,10 @@ export class FaultRunner implements Runner {
     private readonly fault: { mode: 'fail' | 'kill'; at: number },
   ) {}
 
+  serve(file: string, args: string[], log: string): Promise<boolean> {
+    return this.inner.serve?.(file, args, log) ?? Promise.resolve(false);
+  }
+
   async run(file: string, args: string[], opts?: RunOptions): Promise<RunResult> {
     // A process started early is spawned now, as without a fault, and acts when its input
     // comes: that is when it counts as a call (one cancelled, with empty input, never acts).

@@ -2,7 +2,7 @@
 // drivers receive it; only this file spawns those processes, through node:child_process (loaded
 // on the first spawn: ls and inspect spawn nothing). Not execa: importing it costs ~22 ms even
 // bundled, and a Runner needs only argv in, stdout/stderr/status out.
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { readProc } from '../lib/procfs.js';
 import { SystemError } from '../lib/errors.js';
 import { mark } from '../lib/trace.js';
@@ -27,6 +27,12 @@ export interface Runner {
   run(file: string, args: string[], opts?: RunOptions): Promise<RunResult>;
   /** Sets a sysctl of the current network namespace if it differs; resolves whether it changed. */
   sysctl(key: string, value: string): Promise<boolean>;
+  /**
+   * Starts a long-running helper (netctl's resolver) in a session of its own, its output
+   * appended to `log`; resolves true once it writes a line on descriptor 3 (it is ready), false
+   * if it exits first.
+   */
+  serve?(file: string, args: string[], log: string): Promise<boolean>;
 }
 
 const PACKAGES: Record<string, string> = {
@@ -122,6 +128,34 @@ export class ProcessRunner implements Runner {
   async sysctl(key: string, value: string): Promise<boolean> {
     this.debug?.(`sysctl ${key}=${value}`);
     return ensureSysctl(key, value);
+  }
+
+  async serve(file: string, args: string[], log: string): Promise<boolean> {
+    this.spawned++;
+    this.debug?.(`serve ${file} ${args.join(' ')} (log ${log})`);
+    const { spawn } = await childProcess();
+    const fd = openSync(log, 'a', 0o600);
+    try {
+      const child = spawn(file, args, { env: ENV(), detached: true, stdio: ['ignore', fd, fd, 'pipe'] });
+      const ready = child.stdio[3] as import('node:stream').Readable;
+      return await new Promise<boolean>((resolve) => {
+        let said = '';
+        const finish = (ok: boolean) => {
+          ready.destroy();
+          child.unref();
+          resolve(ok);
+        };
+        ready.on('data', (d: Buffer) => {
+          said += d.toString();
+          if (said.includes('\n')) finish(true);
+        });
+        ready.on('error', () => undefined);
+        child.once('exit', () => finish(said.includes('\n')));
+        child.once('error', () => finish(false));
+      });
+    } finally {
+      closeSync(fd);
+    }
   }
 
   private async spawnRun(file: string, args: string[], opts: RunOptions): Promise<RunResult> {

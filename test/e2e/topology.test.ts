@@ -124,8 +124,9 @@ describe('bridge networks end to end', { skip: !isRoot && 'needs root' }, () => 
       {
         IPAM: { Subnets: { '10.231.1.0/24': { IPsInUse: 5, DynamicIPsAvailable: 251 } } },
         Firewall: { Backend: 'iptables' },
+        DNS: { Address: '10.231.1.1', Running: true },
       },
-      'Docker 29: network, gateway, broadcast and two endpoints; and the firewall backend (SPEC 11)',
+      'Docker 29: network, gateway, broadcast and two endpoints; the firewall backend (§11), the resolver (§14)',
     );
     assert.equal(nw['Id'], backendId);
     assert.deepEqual(nw['IPAM'].Config, [

@@ -252,6 +252,14 @@ export class TestHost {
     this.servers.splice(0).forEach((kill) => kill());
   }
 
+  /** The pids of netctl's resolver for this host's state root. */
+  resolverPids(): string[] {
+    return sh('pgrep', ['-f', `resolver.cjs --root ${this.root}$`])
+      .out.trim()
+      .split('\n')
+      .filter(Boolean);
+  }
+
   /** Removes what netctl knows of, then anything of this run that is still there. */
   cleanup(): string[] {
     this.stopServers();
@@ -268,6 +276,11 @@ export class TestHost {
       const after = this.store();
       if (Object.keys(after.endpoints).length) found.push(`store endpoints: ${Object.keys(after.endpoints).length}`);
       if (after.journal.length) found.push(`store journal entries: ${after.journal.length}`);
+    }
+    // netctl's resolver stops with the last endpoint; one still running for this root leaked.
+    for (const pid of this.resolverPids()) {
+      found.push(`resolver pid ${pid}`);
+      sh('kill', [pid]);
     }
     for (const n of readdirSync('/var/run/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns))
       sh('ip', ['netns', 'del', n]);

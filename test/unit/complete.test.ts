@@ -37,6 +37,7 @@ describe('shell completion', () => {
       'node',
       'agent',
       'restore',
+      'dns',
       ':4',
     ]);
     assert.deepEqual(c('r'), ['rm', 'restore', ':4']);

@@ -73,6 +73,13 @@ export const COMMANDS: readonly Entry[] = [
   },
   { name: 'agent', load: () => import('./node/agent.js') },
   { name: 'restore', load: () => import('./network/restore.js') },
+  {
+    name: 'dns',
+    group: {
+      description: "netctl's resolver: names for every container on user-defined networks",
+      commands: [{ name: 'ls', aliases: ['list'], load: () => import('./dns/ls.js') }],
+    },
+  },
 ];
 
 /** The entry a command word names (by name or alias). */

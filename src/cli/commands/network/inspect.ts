@@ -1,6 +1,8 @@
 // netctl inspect [-f FORMAT] NETWORK... (docs/reference.md §2): Docker's JSON, what was found
 // on stdout and each miss on stderr. A network of global scope is read from the cluster.
 import { findNetwork, findNetworkIn } from '../../../core/lookup.js';
+import { resolverAddresses } from '../../../dns/view.js';
+import type { NetworkRecord } from '../../../model/records.js';
 import { hasPrivilege } from '../../../lib/privilege.js';
 import { clusterNow, hasCluster, mergedNetworks } from '../../../overlay/global.js';
 import type { ReadTxn } from '../../../store/store.js';
@@ -42,13 +44,17 @@ async function inspect(g: Globals, io: Io, refs: string[], flags: { format?: str
       unreachable = e;
       return undefined;
     });
+  // netctl's resolver, asked only when a network named has one.
+  const hasDns = (nw: NetworkRecord | undefined) => (nw ? resolverAddresses(nw).length > 0 : false);
+  const withDns = await ctl.view((tx) => refs.some((r) => hasDns(local(tx, r))), false);
+  const resolver = withDns ? await ctl.ctx.resolver?.status() : undefined;
   const { found, errors } = await ctl.view((tx) => {
     const found: unknown[] = [];
     const errors: Error[] = [];
     for (const ref of refs) {
       try {
         const nw = local(tx, ref);
-        if (nw) found.push(networkView(tx, nw, ctl.firewallName));
+        if (nw) found.push(networkView(tx, nw, ctl.firewallName, undefined, resolver));
         else if (unreachable) throw unreachable;
         else if (!cluster) found.push(networkView(tx, findNetwork(tx, ref), ctl.firewallName));
         else {

@@ -1,0 +1,160 @@
+// The resolver's sockets: UDP and TCP port 53 on every address of the current view. A new
+// view swaps the zone in one assignment and opens or closes only the addresses that came or
+// went, so a query in flight or arriving during a change is never dropped (aardvark-dns#389).
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
+import * as packet from 'dns-packet';
+import type { Packet } from 'dns-packet';
+import { RCODE, reply, Zone, type Querier } from './zone.js';
+import { Forwarder } from './upstream.js';
+import type { DnsView } from './view.js';
+
+interface Listener {
+  udp: Socket;
+  tcp: Server;
+}
+
+export class DnsServer {
+  private zone: Zone;
+  private readonly listeners = new Map<string, Listener>();
+  private readonly forwarder = new Forwarder();
+  /** Queries per network id, for `dns ls`. */
+  readonly queries = new Map<string, number>();
+  /** Addresses that could not be opened, with why. */
+  readonly errors = new Map<string, string>();
+
+  constructor(
+    private readonly hostServers: () => string[],
+    private readonly port = 53,
+  ) {
+    this.zone = new Zone({ networks: [], endpoints: [], sandboxes: {} }, hostServers);
+  }
+
+  get view(): DnsView {
+    return this.zone.view;
+  }
+
+  /** Serves `view` from now on: the zone first, then sockets for new addresses, then old ones closed. */
+  async apply(view: DnsView): Promise<void> {
+    this.zone = new Zone(view, this.hostServers);
+    const want = new Set(this.zone.byListen.keys());
+    for (const addr of want) {
+      if (this.listeners.has(addr)) continue;
+      try {
+        this.listeners.set(addr, await this.open(addr));
+        this.errors.delete(addr);
+      } catch (e) {
+        this.errors.set(addr, (e as Error).message);
+      }
+    }
+    for (const [addr, l] of this.listeners) {
+      if (want.has(addr)) continue;
+      this.listeners.delete(addr);
+      l.udp.close();
+      l.tcp.close();
+    }
+    for (const addr of this.errors.keys()) if (!want.has(addr)) this.errors.delete(addr);
+  }
+
+  /** Per network: its records and the queries it had. */
+  stats(): Array<{ id: string; name: string; address: string; records: number; queries: number; error?: string }> {
+    return [...this.zone.nets.values()].map((n) => {
+      const error = n.listen.map((a) => this.errors.get(a)).find(Boolean);
+      return {
+        id: n.id,
+        name: n.name,
+        address: n.listen.join(','),
+        records: this.zone.records.get(n.id) ?? 0,
+        queries: this.queries.get(n.id) ?? 0,
+        ...(error ? { error } : {}),
+      };
+    });
+  }
+
+  close(): void {
+    for (const l of this.listeners.values()) {
+      l.udp.close();
+      l.tcp.close();
+    }
+    this.listeners.clear();
+    this.forwarder.close();
+  }
+
+  private open(addr: string): Promise<Listener> {
+    const udp = createSocket({ type: addr.includes(':') ? 'udp6' : 'udp4' });
+    udp.on('message', (msg, rinfo) => void this.onUdp(udp, addr, msg, rinfo));
+    const tcp = createServer((c) => this.onTcp(c, addr));
+    return new Promise((resolve, reject) => {
+      const fail = (e: Error) => {
+        udp.close();
+        tcp.close();
+        reject(new Error(`cannot listen on ${addr} port ${this.port}: ${e.message}`));
+      };
+      udp.once('error', fail);
+      udp.bind({ address: addr, port: this.port, exclusive: true }, () => {
+        tcp.once('error', fail);
+        tcp.listen({ host: addr, port: this.port, exclusive: true }, () => {
+          udp.removeListener('error', fail);
+          tcp.removeListener('error', fail);
+          udp.on('error', () => undefined);
+          tcp.on('error', () => undefined);
+          resolve({ udp, tcp });
+        });
+      });
+    });
+  }
+
+  private async onUdp(sock: Socket, local: string, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
+    const out = await this.answer(msg, rinfo.address, local, false);
+    if (out) sock.send(out, rinfo.port, rinfo.address, () => undefined);
+  }
+
+  private onTcp(c: TcpSocket, local: string): void {
+    let buf = Buffer.alloc(0);
+    c.setTimeout(10_000, () => c.destroy());
+    c.on('error', () => undefined);
+    c.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        buf = buf.subarray(2 + msg.length);
+        void this.answer(msg, c.remoteAddress ?? '', local, true).then((out) => {
+          if (!out || c.destroyed) return;
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(out.length);
+          c.write(Buffer.concat([len, out]));
+        });
+      }
+    });
+  }
+
+  /** The answer to one raw query from `source`, or null to say nothing (not a query). */
+  async answer(msg: Buffer, source: string, local: string, tcp: boolean): Promise<Buffer | null> {
+    let query: Packet;
+    try {
+      query = packet.decode(msg);
+    } catch {
+      return null;
+    }
+    if (query.type !== 'query') return null;
+    const zone = this.zone; // one view for the whole query, whatever changes meanwhile
+    const q: Querier | undefined = zone.querier(source.replace(/^::ffff:/, ''), local);
+    const question = query.questions?.[0];
+    if (!q || !question || query.questions?.length !== 1) return packet.encode(reply(query, RCODE.REFUSED, [], false));
+    const net = q.nets[0] ?? '';
+    this.queries.set(net, (this.queries.get(net) ?? 0) + 1);
+    const r = zone.resolve(q, question);
+    switch (r.kind) {
+      case 'answer':
+        return packet.encode(reply(query, RCODE.NOERROR, r.answers));
+      case 'nodata':
+        return packet.encode(reply(query, RCODE.NOERROR));
+      case 'refused':
+        return packet.encode(reply(query, RCODE.REFUSED, [], false));
+      case 'forward': {
+        const got = tcp ? await this.forwarder.tcp(msg, r.servers) : await this.forwarder.udp(msg, r.servers);
+        return got ?? packet.encode(reply(query, RCODE.SERVFAIL, [], false));
+      }
+    }
+  }
+}

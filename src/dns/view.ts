@@ -1,0 +1,96 @@
+// What netctl's resolver serves (docs/reference.md §14), derived from the store: the networks
+// with a resolver on this host, where it listens on each, and every name on them. Commands and
+// the resolver compute it with the same function, so its digest tells whether a running
+// resolver is current without sending the view itself.
+import CRC32 from 'crc-32';
+import { driverFor } from '../drivers/index.js';
+import { OPT } from '../drivers/common.js';
+import { bareIP, type NetworkRecord } from '../model/records.js';
+import type { ReadTxn } from '../store/store.js';
+
+export interface DnsNetwork {
+  id: string;
+  name: string;
+  internal: boolean;
+  /** The addresses the resolver answers on for this network (the bridge's gateways). */
+  listen: string[];
+}
+
+export interface DnsSandbox {
+  name: string;
+  /** The first 12 hex digits of its ID, a name too. */
+  short: string;
+  /** --alias names per network id. */
+  aliases: Record<string, string[]>;
+  /** --dns servers: this sandbox's upstreams at the resolver (Docker's behaviour). */
+  servers: string[];
+  /** --dns-search domains: a name under one of them is looked up without it. */
+  search: string[];
+}
+
+export interface DnsView {
+  networks: DnsNetwork[];
+  /** Every address of an endpoint on a network of `networks`: who asks, and who is answered. */
+  endpoints: Array<{ ip: string; net: string; sb: string }>;
+  sandboxes: Record<string, DnsSandbox>;
+}
+
+/** What a running resolver says of itself (`dns ls`, `inspect`, doctor). */
+export interface ResolverStatus {
+  pid: number;
+  digest: string;
+  networks: Array<{ id: string; name: string; address: string; records: number; queries: number; error?: string }>;
+}
+
+/**
+ * The addresses a resolver for `nw` listens on, or [] when the network has none: the
+ * predefined networks (as in Docker), `-o netctl.dns=false`, and drivers that give the host no
+ * address its sandboxes reach (macvlan, and for now overlays and isolated bridges).
+ */
+export function resolverAddresses(nw: NetworkRecord): string[] {
+  if (nw.predefined || nw.options[OPT.dns] === 'false') return [];
+  return driverFor(nw.driver).resolverAddresses?.(nw) ?? [];
+}
+
+/** The view of the store `tx` holds: networks with a resolver and at least one endpoint here. */
+export function dnsView(tx: ReadTxn): DnsView {
+  const view: DnsView = { networks: [], endpoints: [], sandboxes: {} };
+  for (const nw of tx.list('networks').sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const listen = resolverAddresses(nw);
+    if (listen.length === 0) continue;
+    const eps = tx.find('endpoints', 'networkId', nw.id).sort((a, b) => (a.id < b.id ? -1 : 1));
+    if (eps.length === 0) continue;
+    view.networks.push({ id: nw.id, name: nw.name, internal: nw.internal, listen });
+    for (const ep of eps) {
+      const sb = tx.get('sandboxes', ep.sandboxId);
+      if (!sb || sb.state !== 'running') continue;
+      for (const cidr of [ep.ipv4, ep.ipv6]) if (cidr) view.endpoints.push({ ip: bareIP(cidr), net: nw.id, sb: sb.id });
+      const d = (view.sandboxes[sb.id] ??= {
+        name: sb.name,
+        short: sb.id.slice(0, 12),
+        aliases: {},
+        servers: sb.dns?.servers ?? [],
+        search: sb.dns?.search ?? [],
+      });
+      const aliases = sb.networks[nw.id]?.settings.Aliases ?? [];
+      if (aliases.length) d.aliases[nw.id] = aliases;
+    }
+  }
+  return view;
+}
+
+/** A short fingerprint of a view: equal views, equal digests (the key order is fixed by dnsView). */
+export const viewDigest = (v: DnsView): string => (CRC32.str(JSON.stringify(v)) >>> 0).toString(16);
+
+/** The first address netctl's resolver answers `sandboxId` on, by the sandbox's join order, or ''. */
+export function resolverFor(tx: ReadTxn, sandboxId: string): string {
+  const eps = tx.find('endpoints', 'sandboxId', sandboxId).sort((a, b) => a.seq - b.seq);
+  for (const ep of eps) {
+    const nw = tx.get('networks', ep.networkId);
+    const listen = nw ? resolverAddresses(nw) : [];
+    const v4 = listen.find((a) => !a.includes(':'));
+    const want = ep.ipv4 ? v4 : listen.find((a) => a.includes(':'));
+    if (want) return want;
+  }
+  return '';
+}

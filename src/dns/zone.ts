@@ -1,0 +1,173 @@
+// The resolver's answers (docs/reference.md §14), from a DnsView: who asks (by source address),
+// which names that querier may see (those of the networks it is on), and what to say. Pure:
+// the server (server.ts) does the sockets and the forwarding.
+import type { Answer, Packet, Question } from 'dns-packet';
+import { formatIP, parseIP } from '../lib/ip.js';
+import type { DnsNetwork, DnsView } from './view.js';
+
+/** TTL of the resolver's own records: names change with every connect (§14: at most 60 s). */
+export const TTL = 10;
+
+export const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
+
+interface Addrs {
+  v4: string[];
+  v6: string[];
+}
+
+export interface Querier {
+  sb: string;
+  /** Its networks in the view, the one the query came in on first. */
+  nets: string[];
+  /** Its --dns servers, its upstreams instead of the host's. */
+  servers: string[];
+  /** False when every network it is on is --internal: nothing leaves them, not even a query. */
+  forward: boolean;
+}
+
+export type Outcome =
+  | { kind: 'answer'; answers: Answer[] }
+  | { kind: 'nodata' }
+  | { kind: 'forward'; servers: string[] }
+  | { kind: 'refused' };
+
+export class Zone {
+  readonly nets = new Map<string, DnsNetwork>();
+  /** Listening address -> the networks it serves. */
+  readonly byListen = new Map<string, string[]>();
+  /** Endpoint address -> its sandbox and network (a querier, or a PTR's target). */
+  private readonly byIp = new Map<string, { sb: string; net: string }>();
+  private readonly sbNets = new Map<string, string[]>();
+  /** Per network: lower-case name -> addresses on that network. */
+  private readonly names = new Map<string, Map<string, Addrs>>();
+  /** Records per network, for `dns ls`. */
+  readonly records = new Map<string, number>();
+
+  constructor(
+    readonly view: DnsView,
+    private readonly hostServers: () => string[] = () => [],
+  ) {
+    for (const n of view.networks) {
+      this.nets.set(n.id, n);
+      this.names.set(n.id, new Map());
+      for (const l of n.listen) {
+        const a = canonicalIP(l) ?? l;
+        this.byListen.set(a, [...(this.byListen.get(a) ?? []), n.id]);
+      }
+    }
+    for (const e of view.endpoints) {
+      const ip = canonicalIP(e.ip) ?? e.ip;
+      this.byIp.set(ip, { sb: e.sb, net: e.net });
+      const nets = this.sbNets.get(e.sb) ?? [];
+      if (!nets.includes(e.net)) this.sbNets.set(e.sb, [...nets, e.net]);
+      const sb = view.sandboxes[e.sb];
+      const table = this.names.get(e.net);
+      if (!sb || !table) continue;
+      for (const name of new Set([sb.name, sb.short, ...(sb.aliases[e.net] ?? [])].map((x) => x.toLowerCase()))) {
+        let a = table.get(name);
+        if (!a) {
+          table.set(name, (a = { v4: [], v6: [] }));
+          this.records.set(e.net, (this.records.get(e.net) ?? 0) + 1);
+        }
+        (ip.includes(':') ? a.v6 : a.v4).push(ip);
+      }
+    }
+  }
+
+  /** The sandbox behind a source address, if it is on a network served at `local`. */
+  querier(source: string, local: string): Querier | undefined {
+    const hit = this.byIp.get(canonicalIP(source) ?? source);
+    const served = this.byListen.get(canonicalIP(local) ?? local) ?? [];
+    if (!hit || !served.includes(hit.net)) return undefined;
+    const nets = [hit.net, ...(this.sbNets.get(hit.sb) ?? []).filter((n) => n !== hit.net)];
+    const sb = this.view.sandboxes[hit.sb];
+    const forward = nets.some((n) => !this.nets.get(n)?.internal);
+    return { sb: hit.sb, nets, servers: sb?.servers ?? [], forward };
+  }
+
+  /** What to do with one question from `q`. */
+  resolve(q: Querier, question: Question): Outcome {
+    const name = question.name.toLowerCase().replace(/\.$/, '');
+    if (question.type === 'PTR') {
+      const target = ptrTarget(name);
+      if (target !== undefined) {
+        const hit = this.byIp.get(target);
+        const sb = hit && q.nets.includes(hit.net) ? this.view.sandboxes[hit.sb] : undefined;
+        if (sb) return { kind: 'answer', answers: [{ type: 'PTR', name: question.name, ttl: TTL, data: sb.name }] };
+      }
+    }
+    const addrs = this.lookup(q, name);
+    if (!addrs) {
+      const servers = !q.forward ? [] : q.servers.length ? q.servers : this.hostServers();
+      return servers.length ? { kind: 'forward', servers } : { kind: 'refused' };
+    }
+    const rr = (type: 'A' | 'AAAA', list: string[]): Answer[] =>
+      list.map((data) => ({ type, name: question.name, ttl: TTL, data }));
+    const answers =
+      question.type === 'A'
+        ? rr('A', addrs.v4)
+        : question.type === 'AAAA'
+          ? rr('AAAA', addrs.v6)
+          : (question.type as string) === 'ANY'
+            ? [...rr('A', addrs.v4), ...rr('AAAA', addrs.v6)]
+            : [];
+    // A name netctl knows with no record of the type asked: NODATA, never NXDOMAIN (aardvark-dns#679).
+    return answers.length ? { kind: 'answer', answers } : { kind: 'nodata' };
+  }
+
+  /** The name on the first of the querier's networks that has it, as asked or under one of its search domains. */
+  private lookup(q: Querier, name: string): Addrs | undefined {
+    const search = this.view.sandboxes[q.sb]?.search ?? [];
+    const candidates = [
+      name,
+      ...search
+        .map((d) => d.toLowerCase().replace(/\.$/, ''))
+        .flatMap((d) => {
+          return name.endsWith(`.${d}`) ? [name.slice(0, -d.length - 1)] : [];
+        }),
+    ];
+    for (const c of candidates)
+      for (const n of q.nets) {
+        const a = this.names.get(n)?.get(c);
+        if (a) return a;
+      }
+    return undefined;
+  }
+}
+
+/** The address a reverse name stands for (`4.3.2.1.in-addr.arpa`, nibbles of `ip6.arpa`), or undefined. */
+export function ptrTarget(name: string): string | undefined {
+  if (name.endsWith('.in-addr.arpa')) {
+    const parts = name.slice(0, -'.in-addr.arpa'.length).split('.');
+    if (parts.length !== 4) return undefined;
+    const ip = parts.reverse().join('.');
+    return parseIP(ip)?.family === 4 ? ip : undefined;
+  }
+  if (name.endsWith('.ip6.arpa')) {
+    const nibbles = name.slice(0, -'.ip6.arpa'.length).split('.');
+    if (nibbles.length !== 32 || !nibbles.every((x) => /^[0-9a-f]$/.test(x))) return undefined;
+    const hex = nibbles.reverse().join('');
+    return canonicalIP((hex.match(/.{4}/g) ?? []).join(':'));
+  }
+  return undefined;
+}
+
+/** One spelling per address (IPv6 compressed, lower case), as a source address or the store may write it otherwise. */
+export function canonicalIP(ip: string): string | undefined {
+  const p = parseIP(ip);
+  return p ? formatIP(p) : undefined;
+}
+
+/** The reply to `query` with `answers` and the response code. */
+export function reply(query: Packet, rcode: number, answers: Answer[] = [], authoritative = true): Packet {
+  const RD = 1 << 8;
+  const RA = 1 << 7;
+  const AA = 1 << 10;
+  return {
+    type: 'response',
+    id: query.id ?? 0,
+    flags: ((query.flags ?? 0) & RD) | RA | (authoritative ? AA : 0) | rcode,
+    questions: query.questions ?? [],
+    answers,
+  };
+}

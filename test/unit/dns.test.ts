@@ -1,0 +1,96 @@
+// The resolver's answers (src/dns/zone.ts) from a view, and the view from the store: who may
+// see which name, PTR, NODATA, search domains, forwarding and its refusal on internal networks.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Question } from 'dns-packet';
+import { ptrTarget, Zone } from '../../src/dns/zone.js';
+import { nameservers } from '../../src/dns/upstream.js';
+import { viewDigest, type DnsView } from '../../src/dns/view.js';
+
+const view: DnsView = {
+  networks: [
+    { id: 'na', name: 'a', internal: false, listen: ['10.0.1.1', 'fd00:1::1'] },
+    { id: 'nb', name: 'b', internal: false, listen: ['10.0.2.1'] },
+    { id: 'ni', name: 'i', internal: true, listen: ['10.0.3.1'] },
+  ],
+  endpoints: [
+    { ip: '10.0.1.10', net: 'na', sb: 's1' },
+    { ip: 'fd00:1:0:0::10', net: 'na', sb: 's1' },
+    { ip: '10.0.1.20', net: 'na', sb: 's2' },
+    { ip: '10.0.2.20', net: 'nb', sb: 's2' },
+    { ip: '10.0.2.30', net: 'nb', sb: 's3' },
+    { ip: '10.0.3.40', net: 'ni', sb: 's4' },
+  ],
+  sandboxes: {
+    s1: { name: 'one', short: 'aaaaaaaaaaaa', aliases: { na: ['Db'] }, servers: [], search: ['corp.test'] },
+    s2: { name: 'two', short: 'bbbbbbbbbbbb', aliases: {}, servers: ['192.0.2.53'], search: [] },
+    s3: { name: 'three', short: 'cccccccccccc', aliases: { nb: ['db'] }, servers: [], search: [] },
+    s4: { name: 'four', short: 'dddddddddddd', aliases: {}, servers: [], search: [] },
+  },
+};
+const zone = new Zone(view, () => ['198.51.100.1']);
+const q = (name: string, type = 'A') => ({ name, type }) as Question;
+const data = (o: ReturnType<Zone['resolve']>) =>
+  o.kind === 'answer' ? o.answers.map((a) => (a as { data: unknown }).data) : o.kind;
+
+describe('resolver answers', () => {
+  const one = zone.querier('10.0.1.10', '10.0.1.1');
+  const two = zone.querier('10.0.2.20', '10.0.2.1');
+  const three = zone.querier('10.0.2.30', '10.0.2.1');
+
+  it('knows a querier by its source address, only on an address that serves its network', () => {
+    assert.deepEqual(one?.nets, ['na']);
+    assert.deepEqual(two?.nets, ['nb', 'na'], 'the network the query came in on first');
+    assert.equal(zone.querier('10.0.1.10', '10.0.2.1'), undefined, "not on b's address");
+    assert.equal(zone.querier('10.0.9.9', '10.0.1.1'), undefined, 'an unknown source');
+    assert.deepEqual(zone.querier('fd00:1::10', 'fd00:1::1')?.nets, ['na'], 'IPv6, in any spelling');
+  });
+
+  it('names, aliases and short IDs of the networks the querier is on, case-insensitively', () => {
+    assert.ok(one && two && three);
+    assert.deepEqual(data(zone.resolve(one, q('TWO.'))), ['10.0.1.20'], 'its address on the shared network');
+    assert.deepEqual(data(zone.resolve(three, q('two'))), ['10.0.2.20']);
+    assert.deepEqual(data(zone.resolve(one, q('db'))), ['10.0.1.10'], "a's db");
+    assert.deepEqual(data(zone.resolve(three, q('db'))), ['10.0.2.30'], "b's db");
+    assert.deepEqual(data(zone.resolve(one, q('bbbbbbbbbbbb'))), ['10.0.1.20']);
+    assert.deepEqual(data(zone.resolve(one, q('one', 'AAAA'))), ['fd00:1::10']);
+    assert.deepEqual(data(zone.resolve(one, q('three'))), 'forward', 'another network: not known here');
+    assert.deepEqual(data(zone.resolve(one, q('two.corp.test'))), ['10.0.1.20'], 'under its search domain');
+    assert.deepEqual(data(zone.resolve(three, q('two.corp.test'))), 'forward', 'not its search domain');
+  });
+
+  it('NODATA for a type the name has no record of', () => {
+    assert.ok(three);
+    assert.equal(zone.resolve(three, q('two', 'AAAA')).kind, 'nodata');
+    assert.equal(zone.resolve(three, q('two', 'MX')).kind, 'nodata');
+  });
+
+  it('PTR within scope; other reverse names are forwarded', () => {
+    assert.ok(one && three);
+    assert.deepEqual(data(zone.resolve(one, q('20.1.0.10.in-addr.arpa', 'PTR'))), ['two']);
+    assert.equal(zone.resolve(one, q('30.2.0.10.in-addr.arpa', 'PTR')).kind, 'forward');
+    assert.equal(ptrTarget('0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa'), 'fd00:1::10');
+    assert.equal(ptrTarget('1.2.3.in-addr.arpa'), undefined);
+  });
+
+  it("forwards to the querier's --dns servers, else the host's; never from internal-only queriers", () => {
+    assert.ok(one && two);
+    assert.deepEqual(zone.resolve(one, q('example.org')), { kind: 'forward', servers: ['198.51.100.1'] });
+    assert.deepEqual(zone.resolve(two, q('example.org')), { kind: 'forward', servers: ['192.0.2.53'] });
+    const four = zone.querier('10.0.3.40', '10.0.3.1');
+    assert.ok(four);
+    assert.equal(zone.resolve(four, q('example.org')).kind, 'refused');
+    assert.deepEqual(data(zone.resolve(four, q('four'))), ['10.0.3.40']);
+  });
+
+  it('counts records per network; a view has one digest', () => {
+    assert.equal(zone.records.get('na'), 5); // one, two, their short IDs, db
+    assert.equal(viewDigest(view), viewDigest(structuredClone(view)));
+    assert.notEqual(viewDigest(view), viewDigest({ ...view, networks: view.networks.slice(1) }));
+  });
+
+  it("upstreams: a resolv.conf's nameservers without loopback or link-local ones", () => {
+    const text = 'nameserver 127.0.0.53\nnameserver ::1\nnameserver 192.0.2.1\n# x\nnameserver fe80::1%eth0\nsearch x';
+    assert.deepEqual(nameservers(text), ['192.0.2.1'], 'a link-local server lost its zone: skipped');
+  });
+});
