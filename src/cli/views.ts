@@ -1,6 +1,7 @@
 // What users see: Docker's network object, the `ls` row, pouch's sandbox NetworkSettings.
 // Built from the records on demand; nothing here is stored.
-import { resolverAddresses, type ResolverStatus } from '../dns/view.js';
+import { resolverAddresses } from '../dns/view.js';
+import type { ResolverStatus } from '../dns/protocol.js';
 import { goMap } from './template.js';
 import type { ReadTxn } from '../store/store.js';
 import { endpointsOf } from '../core/lookup.js';

@@ -23,6 +23,7 @@ import type { Runner } from '../kernel/runner.js';
 import { parseIP } from '../lib/ip.js';
 import { checkName } from '../lib/validate.js';
 import { closeAtEnd } from '../lib/closers.js';
+import { mark } from '../lib/trace.js';
 
 export interface Io {
   out(s: string): void;
@@ -173,11 +174,20 @@ export function makeController(g: Globals, io: Io): Controller {
 
 /** This host's resolver, through its control socket (src/dns/control.ts, loaded when a command syncs). */
 function resolverOf(root: string, runner: Runner, warn: (m: string) => void): Resolver {
+  let starting: Promise<unknown> | undefined;
   return {
+    prestart() {
+      mark('resolver: prestart');
+      starting ??= import('../dns/control.js').then((c) => c.ensureResolver(root, runner)).catch(() => undefined);
+    },
     async sync(view) {
       const { syncResolver } = await import('../dns/control.js');
       try {
+        mark('resolver: sync');
+        await starting;
+        mark('resolver: started');
         const st = await syncResolver(root, view, runner);
+        mark('resolver: synced');
         for (const n of st?.networks ?? []) if (n.error) warn(`resolver of network ${n.name}: ${n.error}`);
       } catch (e) {
         warn(`names of this host are not served: ${(e as Error).message}`);

@@ -26,7 +26,8 @@ import type {
 import type { NetworkCreate } from '../model/requests.js';
 import type { ReadTxn, Store, Txn } from '../store/store.js';
 import type { NameFiles } from './names.js';
-import type { DnsView, ResolverStatus } from '../dns/view.js';
+import type { DnsView } from '../dns/view.js';
+import type { ResolverStatus } from '../dns/protocol.js';
 
 export interface CoreDeps {
   store: Store;
@@ -59,6 +60,8 @@ export interface Resolver {
   sync(view: DnsView): Promise<void>;
   /** What it serves now, or null when none runs. */
   status(): Promise<ResolverStatus | null>;
+  /** An endpoint is planned on a network with a resolver: start one if none runs (sync waits for it). */
+  prestart(): void;
 }
 
 export interface OpState {

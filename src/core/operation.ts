@@ -9,7 +9,7 @@ import type { NetworkRecord, SandboxRecord, Step } from '../model/records.js';
 import { findNetwork } from './lookup.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
-import { dnsView, type DnsView } from '../dns/view.js';
+import { dnsView } from '../dns/view.js';
 import { ensurePredefined } from './predefined.js';
 
 /** Read-only access without the lock; on a fresh root, root users get the predefined networks made first. */
@@ -20,23 +20,21 @@ export async function view<T>(ctx: Ctx, fn: (tx: ReadTxn) => T, canInit: boolean
 
 /**
  * Mutating access: lock, finish any interrupted operation, make sure predefined networks exist.
- * Once committed, this host's resolver serves what the store now says before the command returns.
+ * Before the lock is let go, this host's resolver serves what the store now says: names are
+ * current when the command returns, and concurrent commands' views reach it in commit order.
  */
-export async function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Promise<T> {
+export function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Promise<T> {
   const outer = ctx.op.outer;
   if (outer) return fn(outer.tx); // one step of `apply -f`: already under the lock
-  let view: DnsView | undefined;
-  const out = await ctx.store.update(async (tx) => {
+  return ctx.store.update(async (tx) => {
     ctx.op = { touched: new Map(), fwApplied: firewallModel(tx) };
     await recover(ctx, tx);
     await ensurePredefined(ctx, tx);
     const out = await fn(tx);
     refreshNames(ctx, tx);
-    if (ctx.resolver) view = dnsView(tx);
+    await ctx.resolver?.sync(dnsView(tx));
     return out;
   });
-  if (view && ctx.resolver) await ctx.resolver.sync(view);
-  return out;
 }
 
 /** Remembers that `sb` changes in this operation (call before the change). */

@@ -22,6 +22,7 @@ import {
 } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { IFNAME_OPT } from './checks.js';
+import { resolverAddresses } from '../dns/view.js';
 import { requireScope, type Ctx, type JoinPlan, type Marks } from './context.js';
 import { endpointsOf, networkOf, sandboxName } from './lookup.js';
 import { reservedFor, reserve, unreserve } from './reservations.js';
@@ -41,6 +42,8 @@ export function planJoin(
   marks: Marks = new Map(),
 ): JoinPlan {
   const driver = driverFor(nw.driver);
+  // A resolver that must serve this network starts now, beside the kernel work, not after it.
+  if (resolverAddresses(nw).length) ctx.resolver?.prestart();
   const live = [...endpointsOf(tx, { sandbox: sb.id }), ...pending.filter((p) => p.sandboxId === sb.id)];
   const ep: EndpointRecord = {
     id: ctx.id(),

@@ -1,22 +1,12 @@
-// How commands reach this host's resolver (docs/reference.md §14): an abstract unix socket
-// named after the state root (like the store's lock, scoped to the network namespace the
-// resolver serves), one JSON line each way. A command that changed the store asks the resolver
-// to catch up and waits for it, so names are current when the command returns; it starts the
-// resolver when there is none and there is something to serve.
-import { statSync } from 'node:fs';
+// How commands reach this host's resolver (docs/reference.md §14, protocol.ts). A command that
+// changed the store hands the resolver the new view before it lets go of the lock, and waits
+// for it: names are current when the command returns, and two commands' views arrive in the
+// order of their commits. It starts the resolver when none runs and there is something to serve.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runner } from '../kernel/runner.js';
-import { viewDigest, type DnsView, type ResolverStatus } from './view.js';
-
-export type { ResolverStatus };
-
-export type Request = { op: 'sync'; digest: string } | { op: 'status' };
-
-export const controlName = (root: string): string => {
-  const st = statSync(root);
-  return `\0netctl-dns:${st.dev}:${st.ino}`;
-};
+import { controlName, type Request, type ResolverStatus } from './protocol.js';
+import { digestOf, type DnsView } from './view.js';
 
 /** The resolver's bundle, beside the CLI's (dist/src/bundle/). */
 const resolverBundle = (): string => fileURLToPath(new URL('../bundle/resolver.cjs', import.meta.url));
@@ -49,20 +39,25 @@ export async function ask(root: string, req: Request, timeoutMs = 10_000): Promi
 }
 
 /**
- * Brings this host's resolver to `view`: asks a running one to catch up (it reads the store
- * itself), starts one when there is none and `view` has networks. Returns its status, or null
- * when none runs (nothing to serve).
+ * Brings this host's resolver to `view`: a running one takes it (or stops, when it is empty);
+ * with none running and networks to serve, one is started. Returns its status, or null when
+ * none runs.
  */
 export async function syncResolver(root: string, view: DnsView, runner: Runner): Promise<ResolverStatus | null> {
-  const digest = viewDigest(view);
+  const digest = digestOf(JSON.stringify(view));
   const wanted = view.networks.length > 0;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const st = await ask(root, { op: 'sync', digest });
+    const st = await ask(root, { op: 'sync', digest, view });
     if (st) return st.pid > 0 ? st : null;
     if (!wanted) return null;
     await start(root, runner); // then ask it (or the one another command started first)
   }
   throw new Error(`netctl's resolver for ${root} did not start (see ${join(root, 'resolver.log')})`);
+}
+
+/** Starts the resolver unless one runs; it waits a few seconds for the sync that says what to serve. */
+export async function ensureResolver(root: string, runner: Runner): Promise<void> {
+  if (!(await ask(root, { op: 'status' }))) await start(root, runner);
 }
 
 /** Starts the resolver and waits until it listens on its control socket; false if it did not. */

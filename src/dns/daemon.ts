@@ -1,16 +1,15 @@
 // netctl's resolver process (docs/reference.md §14): one per state root, in the network
-// namespace of the host it serves. Started by the first command that leaves an endpoint on a
-// network with a resolver (dns/control.ts); exits when the store shows none, or when the state
-// root is gone. Its state is the store's, read at every sync; it never writes the store.
-// Bundled apart as dist/src/bundle/resolver.cjs: no command loads the DNS message library.
+// namespace of the host it serves. Started by a command about to leave an endpoint on a network
+// with a resolver (dns/control.ts); exits when a command's view has no network left, or when
+// the state root is gone. What it serves is the view commands derive from the store under its
+// lock; it never reads or writes the store itself. Bundled apart as
+// dist/src/bundle/resolver.cjs, with neither the store nor the drivers: it starts fast.
 import { createWriteStream, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { FileStore } from '../store/file.js';
-import { controlName, type Request, type ResolverStatus } from './control.js';
+import { controlName, type DnsView, type Request, type ResolverStatus } from './protocol.js';
 import { DnsServer } from './server.js';
 import { HostUpstreams } from './upstream.js';
-import { dnsView, viewDigest } from './view.js';
 
 const root = process.argv[process.argv.indexOf('--root') + 1] ?? '';
 const log = (m: string) => process.stderr.write(`${new Date().toISOString()} resolver ${process.pid}: ${m}\n`);
@@ -19,25 +18,27 @@ const upstreams = new HostUpstreams();
 const dns = new DnsServer(() => upstreams.servers());
 let digest = '';
 let control: Server | undefined;
+/** How long a resolver started before there is anything to serve waits for its first sync. */
+const LINGER_MS = 5000;
 
-/** The store as it is now, served; false when there is nothing left to serve. */
-async function reload(): Promise<boolean> {
-  const view = await new FileStore(root).view(dnsView);
+/** Serves `view` from now on; false when there is nothing left to serve. */
+async function serve(view: DnsView, viewDigest: string): Promise<boolean> {
   await dns.apply(view);
-  digest = viewDigest(view);
+  digest = viewDigest;
   for (const [addr, why] of dns.errors) log(`${addr}: ${why}`);
   return view.networks.length > 0;
 }
 
 const status = (): ResolverStatus => ({ pid: process.pid, digest, networks: dns.stats() });
 
-/** Syncs one at a time: each reads the store as the last commit left it. */
+/** Requests one at a time, in the order they came (the order of the commands' commits). */
 let queue: Promise<unknown> = Promise.resolve();
 
 function handle(req: Request): Promise<ResolverStatus> {
   const next = queue.then(async () => {
     if (req.op === 'status') return status();
-    if (req.digest !== digest && !(await reload())) {
+    if (req.digest !== digest) log(`serves ${req.view.networks.map((n) => n.name).join(', ') || 'nothing'}`);
+    if (req.digest !== digest && !(await serve(req.view, req.digest))) {
       stop('no endpoint left on a network with a resolver');
       return { ...status(), pid: 0 };
     }
@@ -84,13 +85,10 @@ function listen(): Promise<boolean> {
 async function main(): Promise<void> {
   if (!root || !existsSync(join(root, 'store.json'))) throw new Error(`no store under --root ${root}`);
   if (!(await listen())) return; // another command's resolver won the race: it serves this root
-  if (!(await reload())) return stop('nothing to serve');
-  log(
-    `serves ${dns
-      .stats()
-      .map((n) => `${n.name} on ${n.address}`)
-      .join(', ')}`,
-  );
+  // The command that started us sends what to serve once it commits; none by then: it failed or died.
+  setTimeout(() => {
+    if (!dns.view.networks.length) stop('nothing to serve');
+  }, LINGER_MS).unref();
   // Ready: the command that started us may return.
   const ready = createWriteStream('', { fd: 3 });
   ready.on('error', () => undefined);

@@ -7,7 +7,7 @@ import * as packet from 'dns-packet';
 import type { Packet } from 'dns-packet';
 import { RCODE, reply, Zone, type Querier } from './zone.js';
 import { Forwarder } from './upstream.js';
-import type { DnsView } from './view.js';
+import type { DnsView } from './protocol.js';
 
 interface Listener {
   udp: Socket;

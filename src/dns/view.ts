@@ -7,40 +7,9 @@ import { driverFor } from '../drivers/index.js';
 import { OPT } from '../drivers/common.js';
 import { bareIP, type NetworkRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
+import type { DnsView } from './protocol.js';
 
-export interface DnsNetwork {
-  id: string;
-  name: string;
-  internal: boolean;
-  /** The addresses the resolver answers on for this network (the bridge's gateways). */
-  listen: string[];
-}
-
-export interface DnsSandbox {
-  name: string;
-  /** The first 12 hex digits of its ID, a name too. */
-  short: string;
-  /** --alias names per network id. */
-  aliases: Record<string, string[]>;
-  /** --dns servers: this sandbox's upstreams at the resolver (Docker's behaviour). */
-  servers: string[];
-  /** --dns-search domains: a name under one of them is looked up without it. */
-  search: string[];
-}
-
-export interface DnsView {
-  networks: DnsNetwork[];
-  /** Every address of an endpoint on a network of `networks`: who asks, and who is answered. */
-  endpoints: Array<{ ip: string; net: string; sb: string }>;
-  sandboxes: Record<string, DnsSandbox>;
-}
-
-/** What a running resolver says of itself (`dns ls`, `inspect`, doctor). */
-export interface ResolverStatus {
-  pid: number;
-  digest: string;
-  networks: Array<{ id: string; name: string; address: string; records: number; queries: number; error?: string }>;
-}
+export type { DnsView };
 
 /**
  * The addresses a resolver for `nw` listens on, or [] when the network has none: the
@@ -80,7 +49,10 @@ export function dnsView(tx: ReadTxn): DnsView {
 }
 
 /** A short fingerprint of a view: equal views, equal digests (the key order is fixed by dnsView). */
-export const viewDigest = (v: DnsView): string => (CRC32.str(JSON.stringify(v)) >>> 0).toString(16);
+export const viewDigest = (v: DnsView): string => digestOf(JSON.stringify(v));
+
+/** The digest of a view's JSON text (a command has the text at hand: it sends it). */
+export const digestOf = (json: string): string => (CRC32.str(json) >>> 0).toString(16);
 
 /** The first address netctl's resolver answers `sandboxId` on, by the sandbox's join order, or ''. */
 export function resolverFor(tx: ReadTxn, sandboxId: string): string {

@@ -3,7 +3,7 @@
 // the server (server.ts) does the sockets and the forwarding.
 import type { Answer, Packet, Question } from 'dns-packet';
 import { formatIP, parseIP } from '../lib/ip.js';
-import type { DnsNetwork, DnsView } from './view.js';
+import type { DnsNetwork, DnsView } from './protocol.js';
 
 /** TTL of the resolver's own records: names change with every connect (§14: at most 60 s). */
 export const TTL = 10;

@@ -94,6 +94,25 @@ describe('layers', () => {
     for (const f of all) if (!state.has(f)) visit(f);
   });
 
+  it('dns/ imports nothing from core/, overlay/ or cli/; the resolver process loads neither store nor drivers', () => {
+    for (const f of all.filter((x) => layerOf(x) === 'dns')) {
+      for (const i of importedLayers(f))
+        assert.ok(!['core', 'overlay', 'cli'].includes(i.layer), `${relative(SRC, f)} imports ${i.spec}`);
+    }
+    // Every file the resolver's entry reaches (type-only imports too: they are gone at run time,
+    // but a reader should not meet the store there either).
+    const seen = new Set<string>();
+    const walk = (f: string): void => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      importedFiles(f).forEach(walk);
+    };
+    walk(join(SRC, 'dns/daemon.ts'));
+    const reached = [...seen].map((f) => relative(SRC, f));
+    assert.ok(reached.includes('dns/server.ts'), reached.join(' '));
+    for (const f of reached) assert.ok(!/^(store|drivers|core)\//.test(f), `the resolver reaches ${f}`);
+  });
+
   it('core/ never imports cli/', () => {
     for (const f of all.filter((x) => layerOf(x) === 'core')) {
       for (const i of importedLayers(f)) assert.notEqual(i.layer, 'cli', `${relative(SRC, f)} imports ${i.spec}`);
