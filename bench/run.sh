@@ -407,6 +407,13 @@ else
   echo "## Ten hosts: not measured (etcd-server is not installed)" > "$OUT/overlay10.md"
 fi
 
+# netctl's resolver beside aardvark-dns (bench/dns.mjs): latency, lag, queries lost under churn, memory.
+log "resolver: netctl beside aardvark-dns"
+node bench/dns.mjs > "$OUT/dns.md" 2> "$OUT/dns.err" || {
+  log "resolver bench failed: $(tail -3 "$OUT/dns.err")"
+  echo "## Resolver: not measured (bench/dns.mjs failed)" > "$OUT/dns.md"
+}
+
 # ---------------------------------------------------------------- 3. report
 ratio() {
   awk -v a="$1" -v b="$2" \
@@ -553,6 +560,8 @@ trow() { # node tag, then as row(); no target: none checked
   cat "$OUT/overlay.md"
   echo
   cat "$OUT/overlay10.md"
+  echo
+  cat "$OUT/dns.md"
   echo
   echo "## Side by side (peer-bench.sh, N=$N, REPS=$REPS)"
   echo

@@ -6,6 +6,13 @@
 //   burst SERVER NAME COUNT INTERVAL_MS
 //                             sends COUNT queries for NAME (A), one every INTERVAL_MS, each
 //                             waited for up to 5 s; prints {"sent","answered","lost","rcodes"}.
+//   load SERVER NAME QPS SECONDS
+//                             the same at QPS queries a second (a batch per millisecond tick);
+//                             prints also "late" (answered after 1 s) and latency p50/p99 in ms.
+//   latency SERVER NAME COUNT one query at a time; prints {"p50","p99","lost"} in ms.
+//   until SERVER NAME         queries every 2 ms until an answer holds a record; prints the
+//                             wall clock (ms since the epoch) of that answer.
+// (The bench, bench/dns.mjs, uses the last three.)
 import { createSocket } from 'node:dgram';
 import * as packet from 'dns-packet';
 
@@ -73,7 +80,79 @@ if (mode === 'serve') {
     if (sent < count) setTimeout(one, every);
   };
   sock.bind(0, () => one());
+} else if (mode === 'load' || mode === 'latency' || mode === 'until') {
+  const [server, name] = [a1, a2];
+  const sock = createSocket(server.includes(':') ? 'udp6' : 'udp4');
+  const sentAt = new Map<number, bigint>();
+  const took: number[] = [];
+  let next = 0;
+  let sent = 0;
+  let lost = 0;
+  let late = 0;
+  const ask = () => {
+    let id = next++ & 0xffff;
+    while (sentAt.has(id)) id = next++ & 0xffff;
+    sentAt.set(id, process.hrtime.bigint());
+    sent++;
+    const q = {
+      type: 'query' as const,
+      id,
+      flags: packet.RECURSION_DESIRED,
+      questions: [{ type: 'A' as const, name }],
+    };
+    sock.send(packet.encode(q), 53, server);
+    setTimeout(() => {
+      if (!sentAt.delete(id)) return;
+      lost++;
+      if (mode === 'until') ask();
+      else if (mode === 'latency') void (sent < Number(a3) ? ask() : report());
+    }, 5000).unref();
+  };
+  const pct = (p: number) => {
+    const v = [...took].sort((x, y) => x - y);
+    return Number((v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))] ?? NaN).toFixed(2));
+  };
+  const report = (extra: Record<string, unknown> = {}) => {
+    process.stdout.write(
+      JSON.stringify({ sent, answered: took.length, lost, late, p50: pct(50), p99: pct(99), ...extra }) + '\n',
+    );
+    sock.close();
+  };
+  sock.on('message', (msg) => {
+    const r = packet.decode(msg);
+    const t0 = sentAt.get(r.id ?? -1);
+    if (t0 === undefined) return;
+    sentAt.delete(r.id ?? -1);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    took.push(ms);
+    if (ms > 1000) late++;
+    if (mode === 'until') {
+      if ((r.answers ?? []).length) return report({ at: Date.now() });
+      setTimeout(ask, 2);
+    } else if (mode === 'latency') {
+      if (sent < Number(a3)) ask();
+      else report();
+    }
+  });
+  sock.bind(0, () => {
+    if (mode !== 'load') return ask();
+    const [qps, seconds] = [Number(a3), Number(a4)];
+    const start = Date.now();
+    const tick = setInterval(() => {
+      const due = Math.min(qps * seconds, Math.floor(((Date.now() - start) / 1000) * qps));
+      while (sent < due) ask();
+      if (sent >= qps * seconds) {
+        clearInterval(tick);
+        const wait = setInterval(() => {
+          if (sentAt.size === 0) {
+            clearInterval(wait);
+            report();
+          }
+        }, 50);
+      }
+    }, 1);
+  });
 } else {
-  process.stderr.write('usage: dns-tool serve ADDR RECORDS_JSON | burst SERVER NAME COUNT INTERVAL_MS\n');
+  process.stderr.write('usage: dns-tool serve ADDR RECORDS | burst|load|latency|until SERVER NAME ...\n');
   process.exit(2);
 }
