@@ -21,7 +21,28 @@ export function resolverAddresses(nw: NetworkRecord): string[] {
   return driverFor(nw.driver).resolverAddresses?.(nw) ?? [];
 }
 
-/** The view of the store `tx` holds: networks with a resolver and at least one endpoint here. */
+/** An endpoint of another host on a global network, as its mirror here records it (driverState `names`). */
+export interface RemoteName {
+  sb: string;
+  name: string;
+  aliases: string[];
+  ipv4: string;
+  ipv6: string;
+}
+
+function remoteNames(nw: NetworkRecord): RemoteName[] {
+  try {
+    const v = JSON.parse(String(nw.driverState['names'] ?? '[]')) as unknown;
+    return Array.isArray(v) ? (v as RemoteName[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The view of the store `tx` holds: networks with a resolver and at least one endpoint here,
+ * with their names on every host.
+ */
 export function dnsView(tx: ReadTxn): DnsView {
   const view: DnsView = { networks: [], endpoints: [], sandboxes: {} };
   for (const nw of tx.list('networks').sort((a, b) => (a.id < b.id ? -1 : 1))) {
@@ -43,6 +64,17 @@ export function dnsView(tx: ReadTxn): DnsView {
       });
       const aliases = sb.networks[nw.id]?.settings.Aliases ?? [];
       if (aliases.length) d.aliases[nw.id] = aliases;
+    }
+    for (const r of remoteNames(nw)) {
+      for (const cidr of [r.ipv4, r.ipv6]) if (cidr) view.endpoints.push({ ip: bareIP(cidr), net: nw.id, sb: r.sb });
+      const d = (view.sandboxes[r.sb] ??= {
+        name: r.name,
+        short: r.sb.slice(0, 12),
+        aliases: {},
+        servers: [],
+        search: [],
+      });
+      if (r.aliases.length) d.aliases[nw.id] = r.aliases;
     }
   }
   return view;

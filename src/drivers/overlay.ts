@@ -11,6 +11,7 @@
 import { randomBytes } from '../lib/random.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import {
+  addrAdd,
   bridgeAdd,
   fdbDel,
   fdbPermanent,
@@ -20,6 +21,8 @@ import {
   neighDel,
   neighPermanent,
   noAddrGen,
+  resolverRoute,
+  resolverRule,
   vethAdd,
   vxlanAdd,
 } from '../kernel/ops.js';
@@ -39,6 +42,13 @@ const OURS = /^(ov|vx)-[0-9a-f]{12}$/;
 
 /** The bridge MAC, from the network ID as the bridge driver's: stable across `restore`. */
 const bridgeMac = (nw: NetworkRecord): string => `02:${(nw.id.slice(2, 12).match(/../g) ?? []).join(':')}`;
+
+/** Where this network's resolver answers, unless `netctl.dns=false`. */
+function dnsOf(nw: NetworkRecord): { addr: string; subnet: string } | undefined {
+  if (nw.options[OPT.dns] === 'false') return undefined;
+  const pool = nw.ipam.config.find((p) => !p.Subnet.includes(':') && p.Gateway);
+  return pool ? { addr: pool.Gateway, subnet: pool.Subnet } : undefined;
+}
 
 export const overlayDriver: Driver = {
   name: 'overlay',
@@ -70,12 +80,28 @@ export const overlayDriver: Driver = {
 
   initState: () => ({}),
 
-  /** This host's part of the network, made when its first endpoint joins. */
+  /**
+   * The subnet's gateway address, on this host's bridge: every host has it, and a sandbox asks
+   * its own host (ARP stays on the host: the VXLAN device answers from its neighbour entries and
+   * floods nothing). IPv4 only.
+   */
+  resolverAddresses: (nw) => {
+    const dns = dnsOf(nw);
+    return dns ? [dns.addr] : [];
+  },
+
+  /**
+   * This host's part of the network, made when its first endpoint joins. With a resolver, the
+   * gateway address sits on the bridge as a /32, and only packets from it (the resolver's
+   * answers) find a route into the network: the host keeps no route into an overlay, so
+   * nothing is forwarded into it from elsewhere (isolation stays as without the address).
+   */
   createNetwork(nw) {
     const br = bridgeOf(nw);
     const vx = vxlanOf(nw);
     const mtu = mtuOf(nw);
     const local = String(nw.driverState['local'] ?? '');
+    const dns = dnsOf(nw);
     return [
       {
         cmds: [
@@ -85,14 +111,20 @@ export const overlayDriver: Driver = {
           noAddrGen(vx),
           linkMaster(vx, br),
           linkUp(br),
+          ...(dns ? [addrAdd(`${dns.addr}/32`, br), resolverRoute(dns.subnet, br), resolverRule('add', dns.addr)] : []),
         ],
-        undo: [{ args: linkDel(vx) }, { args: linkDel(br) }],
+        undo: [...(dns ? [{ args: resolverRule('del', dns.addr) }] : []), { args: linkDel(vx) }, { args: linkDel(br) }],
       },
     ];
   },
 
   deleteNetwork(nw) {
-    return [{ args: linkDel(vxlanOf(nw)) }, { args: linkDel(bridgeOf(nw)) }];
+    const dns = dnsOf(nw);
+    return [
+      ...(dns ? [{ args: resolverRule('del', dns.addr) }] : []),
+      { args: linkDel(vxlanOf(nw)) },
+      { args: linkDel(bridgeOf(nw)) },
+    ];
   },
 
   endpointNames(nw, n) {

@@ -194,6 +194,30 @@ export const vxlanAdd = (name: string, vni: number, local: string, mtu: string):
 
 // ---------------------------------------------------------------- addresses and routes
 
+/** The routing table that holds only replies from an overlay's resolver address (see drivers/overlay.ts). */
+export const RESOLVER_TABLE = '5353';
+/** Traffic from `addr` is routed by RESOLVER_TABLE. */
+export const resolverRule = (op: 'add' | 'del', addr: string): Argv => [
+  'rule',
+  op,
+  'from',
+  addr,
+  'lookup',
+  RESOLVER_TABLE,
+  'pref',
+  RESOLVER_TABLE,
+];
+/** `subnet` on `dev`, in RESOLVER_TABLE only: the main table keeps no route into the network. */
+export const resolverRoute = (subnet: string, dev: string): Argv => [
+  'route',
+  'replace',
+  subnet,
+  'dev',
+  dev,
+  'table',
+  RESOLVER_TABLE,
+];
+
 /** `nodad`: an address netctl allocated is unique by construction; skipping DAD makes it usable at once. */
 export const addrAdd = (cidr: string, dev: string, nodad = false): Argv => [
   'addr',

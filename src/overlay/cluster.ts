@@ -44,6 +44,8 @@ export interface Peer {
   ipv4: string;
   ipv6: string;
   mac: string;
+  /** Its --alias names on the network: every host's resolver answers them. */
+  aliases?: string[];
 }
 
 export interface NodeRecord {
@@ -81,6 +83,7 @@ export interface ClaimRequest {
   ipv4?: string;
   ipv6?: string;
   mac?: string;
+  aliases?: string[];
   /** This host re-publishes an endpoint it still has (after `node rm` of it): its address, on any subnet. */
   reclaim?: boolean;
 }
@@ -221,6 +224,7 @@ export class Cluster {
         ipv4: cidr4,
         ipv6: cidr6,
         mac: (req.mac ?? (v4 ? macFromIPv4(v4) : await this.macFor(nw.id, req.endpoint, bareIP(cidr6)))).toLowerCase(),
+        ...(req.aliases?.length ? { aliases: req.aliases } : {}),
       };
       const ok = await this.etcd.txn({
         compare: [...ips.map((ip) => absent(K.ipam(nw.id, ip))), cmp(K.network(nw.id), 'create', 0, '>')],

@@ -7,6 +7,7 @@
 //
 // Local commands never reach the cluster: a name that resolves to a local network is served
 // from the local store alone.
+import type { RemoteName } from '../dns/view.js';
 import { driverFor } from '../drivers/index.js';
 import type { PeerEntry } from '../drivers/driver.js';
 import { VXLAN_OVERHEAD } from '../drivers/overlay.js';
@@ -31,7 +32,7 @@ import { mark } from '../lib/trace.js';
 export const NEED_CLUSTER = 'overlay networks need a cluster store (--cluster-store etcd://...)';
 
 /** Driver state that belongs to this host, kept when a mirror is refreshed from the cluster. */
-const LOCAL_STATE = ['ready', 'mtu', 'local', 'peers'];
+const LOCAL_STATE = ['ready', 'mtu', 'local', 'peers', 'names'];
 
 /** The cluster store of this command, which the scope plugged into the core carries (scope.ts). */
 const clusterFactory = (ctx: Ctx): (() => Promise<Cluster>) | undefined =>
@@ -140,6 +141,7 @@ async function reclaimOrphans(ctx: Ctx, tx: Txn, snap: Snapshot): Promise<void> 
         endpoint: ep.id,
         sandbox: sb.id,
         container: sb.name,
+        aliases: sb.networks[nw.id]?.settings.Aliases ?? [],
         ...(ep.ipv4 ? { ipv4: bareIP(ep.ipv4) } : {}),
         ...(ep.ipv6 ? { ipv6: bareIP(ep.ipv6) } : {}),
         mac: ep.mac,
@@ -192,7 +194,7 @@ export function claimStep(
   nw: NetworkRecord,
   ep: EndpointRecord,
   sb: SandboxRecord,
-  asked: { ipv4?: string; ipv6?: string; mac?: string },
+  asked: { ipv4?: string; ipv6?: string; mac?: string; aliases?: string[] },
   after: () => Step[],
 ): Step {
   const req: ClaimRequest = { network: nw.id, endpoint: ep.id, sandbox: sb.id, container: sb.name, ...asked };
@@ -273,8 +275,21 @@ export async function syncPeers(
     for (const e of errs) ctx.warn(`peers of network ${nw.name}: ${e}`);
   }
   const text = encode(want);
-  if (nw.driverState['peers'] !== text) {
+  // The names of the remote endpoints, for this host's resolver (dns/view.ts reads them).
+  const names = JSON.stringify(
+    snap.peers
+      .filter((p) => p.networkId === nw.id && p.vtep !== me)
+      .map((p): RemoteName => ({
+        sb: p.sandboxId,
+        name: p.container,
+        aliases: p.aliases ?? [],
+        ipv4: p.ipv4,
+        ipv6: p.ipv6,
+      })),
+  );
+  if (nw.driverState['peers'] !== text || (nw.driverState['names'] ?? '[]') !== names) {
     nw.driverState['peers'] = text;
+    nw.driverState['names'] = names;
     tx.put('networks', nw);
   }
 }

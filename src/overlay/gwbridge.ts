@@ -44,9 +44,15 @@ export const onGwbridge = (tx: ReadTxn, sb: SandboxRecord): boolean => {
 /** The gwbridge network, made (as a record; its bridge comes with its first endpoint) if missing. */
 export async function ensureGwbridge(ctx: Ctx, tx: Txn): Promise<NetworkRecord> {
   const have = gwbridgeOf(tx);
+  // No names on the gwbridge (as Docker's): its sandboxes share nothing but the way out. A
+  // gwbridge made before the resolver existed gets the option now.
+  if (have && have.options[OPT.dns] !== 'false') {
+    have.options[OPT.dns] = 'false';
+    tx.put('networks', have);
+  }
   if (have) return have;
   const gw = newNetworkRecord(ctx, GWBRIDGE, 'bridge', false);
-  gw.options = { [OPT.icc]: 'false', [OPT.masquerade]: 'true' };
+  gw.options = { [OPT.icc]: 'false', [OPT.masquerade]: 'true', [OPT.dns]: 'false' };
   gw.ipam.config = [defaultPool(ctx.pools, await takenPrefixes(ctx, tx, true))];
   gw.driverState = { ...driverFor('bridge').initState(gw), ready: false };
   tx.put('networks', gw);

@@ -75,6 +75,7 @@ export class GlobalScope implements Scope {
       ...(ipv4 ? { ipv4 } : {}),
       ...(ipv6 ? { ipv6 } : {}),
       ...(settings.MacAddress ? { mac: settings.MacAddress } : {}),
+      ...(settings.Aliases?.length ? { aliases: settings.Aliases } : {}),
     };
     return claimStep(nw, ep, sb, asked, plumb);
   }

@@ -522,8 +522,11 @@ export class Cluster {
             out.push(`${h.nodeName}: link ${l.ifname} in ${f}`);
       }
     }
+    const hostDirs = new Set(this.hosts.map((h) => h.ns)); // each host's resolv.conf (test/helpers/host.ts)
     if (existsSync('/etc/netns'))
-      for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) out.push(`/etc/netns/${n}`);
+      for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag) && !hostDirs.has(n)))
+        out.push(`/etc/netns/${n}`);
+    for (const h of this.hosts) for (const pid of h.resolverPids()) out.push(`${h.nodeName}: resolver pid ${pid}`);
     return out;
   }
 
@@ -532,6 +535,7 @@ export class Cluster {
     for (const h of this.hosts ?? []) h.stopServers();
     await this.stopAgents().catch(() => undefined);
     await this.etcdStop('SIGKILL').catch(() => undefined);
+    for (const h of this.hosts ?? []) for (const pid of h.resolverPids()) run('kill', [pid]);
     for (const n of this.namespaces()) run('ip', ['netns', 'del', n]);
     if (existsSync('/etc/netns'))
       for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag)))

@@ -4,7 +4,7 @@
 // asserted through the kernel (`ip -j`, ping), and cleanup is checked.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,10 @@ export class TestHost {
     this.env = { ...opts.env };
     must(sh('ip', ['netns', 'add', this.ns]));
     must(sh('ip', ['-n', this.ns, 'link', 'set', 'lo', 'up']));
+    // The host's resolv.conf as netctl's resolver reads it here: no upstream, so no query of a
+    // test is ever forwarded towards this machine's resolver. A test that wants one writes it.
+    mkdirSync(`/etc/netns/${this.ns}`, { recursive: true });
+    writeFileSync(`/etc/netns/${this.ns}/resolv.conf`, '# netctl tests: no upstream\n');
   }
 
   /** A sandbox / netns name unique to this run. */
@@ -176,7 +180,8 @@ export class TestHost {
     for (const l of this.links())
       if (l.ifname !== 'lo' && !this.foreignLinks.has(l.ifname)) out.push(`link ${l.ifname}`);
     if (existsSync('/etc/netns'))
-      for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag))) out.push(`/etc/netns/${n}`);
+      for (const n of readdirSync('/etc/netns').filter((n) => n.startsWith(this.tag) && n !== this.ns))
+        out.push(`/etc/netns/${n}`);
     return out;
   }
 
