@@ -12,6 +12,7 @@ import { randomBytes } from '../lib/random.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import {
   addrAdd,
+  addrReplace,
   bridgeAdd,
   fdbDel,
   fdbPermanent,
@@ -21,12 +22,13 @@ import {
   neighDel,
   neighPermanent,
   noAddrGen,
+  RESOLVER_TABLE,
   resolverRoute,
   resolverRule,
   vethAdd,
   vxlanAdd,
 } from '../kernel/ops.js';
-import type { NetworkRecord } from '../model/records.js';
+import type { NetworkRecord, Step } from '../model/records.js';
 import { ipJson } from '../kernel/ip.js';
 import { containerIf, OPT, parseBool } from './common.js';
 import type { Driver, Leftover, PeerEntry } from './driver.js';
@@ -208,11 +210,21 @@ export const overlayDriver: Driver = {
     const vx = links.get(vxlanOf(nw));
     if (!br || !vx) {
       const missing = [!br ? `bridge ${bridgeOf(nw)}` : '', !vx ? `vxlan ${vxlanOf(nw)}` : ''].filter(Boolean);
+      // The resolver's rule outlives the devices: made again, it would exist twice.
+      const dns = dnsOf(nw);
+      const rule = dns && (await kernel.rules()).some((r) => r.src === dns.addr && r.table === RESOLVER_TABLE);
       return {
         drift: missing.map((m) => `${m} is missing`),
         // Made again whole: a bridge without its VXLAN port (or the other way round) is deleted first.
         repair: [
-          { cmds: [...(br ? [linkDel(bridgeOf(nw))] : []), ...(vx ? [linkDel(vxlanOf(nw))] : [])], undo: [] },
+          {
+            cmds: [
+              ...(br ? [linkDel(bridgeOf(nw))] : []),
+              ...(vx ? [linkDel(vxlanOf(nw))] : []),
+              ...(rule && dns ? [resolverRule('del', dns.addr)] : []),
+            ],
+            undo: [],
+          },
           ...this.createNetwork(nw),
         ],
         repaired: [`overlay devices of network ${nw.name}`],
@@ -221,11 +233,27 @@ export const overlayDriver: Driver = {
     const drift: string[] = [];
     if (vx.master !== bridgeOf(nw)) drift.push(`vxlan ${vxlanOf(nw)} is not attached to ${bridgeOf(nw)}`);
     if (!(br.flags ?? []).includes('UP')) drift.push(`bridge ${bridgeOf(nw)} is down`);
-    return {
-      drift,
-      repair: drift.length ? [{ cmds: [linkMaster(vxlanOf(nw), bridgeOf(nw)), linkUp(bridgeOf(nw))], undo: [] }] : [],
-      repaired: [],
-    };
+    const repair: Step[] = drift.length
+      ? [{ cmds: [linkMaster(vxlanOf(nw), bridgeOf(nw)), linkUp(bridgeOf(nw))], undo: [] }]
+      : [];
+    const dns = dnsOf(nw);
+    if (dns) {
+      const hasAddr = ((await kernel.addrs(undefined, '-4')).get(bridgeOf(nw)) ?? []).includes(`${dns.addr}/32`);
+      const hasRule = (await kernel.rules()).some((r) => r.src === dns.addr && r.table === RESOLVER_TABLE);
+      if (!hasAddr || !hasRule) {
+        drift.push(`the resolver's address ${dns.addr} on ${bridgeOf(nw)} or its routing rule is missing`);
+        const br = bridgeOf(nw);
+        repair.push({
+          cmds: [
+            addrReplace(`${dns.addr}/32`, br),
+            resolverRoute(dns.subnet, br),
+            ...(hasRule ? [] : [resolverRule('add', dns.addr)]),
+          ],
+          undo: [],
+        });
+      }
+    }
+    return { drift, repair, repaired: [] };
   },
 
   async checkEndpoint({ kernel }, nw, ep) {

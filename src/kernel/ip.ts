@@ -272,6 +272,11 @@ export class KernelView {
       quiet(listRoutes(this.runner, ns, families), ns, []),
     );
   }
+
+  /** The host's IPv4 routing rules (`ip -j -4 rule`): their source and table. */
+  rules(): Promise<Array<{ src?: string; table?: string; priority?: number }>> {
+    return this.once('rules', () => ipJson(this.runner, undefined, ['-4', 'rule', 'show']));
+  }
 }
 
 /** Inside a sandbox, a failed read means the netns is gone; in the host namespace it is an error. */

@@ -75,6 +75,29 @@ describe('names on overlay networks across hosts', { skip: !isRoot && 'needs roo
     assert.ok(await h1.until(() => !Array.isArray(dig(x1, GW, 'late')), 2000), 'and forgets it');
   });
 
+  it("doctor and restore: the resolver's rule or the whole bridge gone, made again", () => {
+    const ipX1 = sbAddr(h1, x1, SUB);
+    run('ip', ['-n', h2.ns, 'rule', 'del', 'from', GW, 'lookup', '5353']);
+    assert.equal(dig(x2, GW, x1).toString().includes(ipX1), false, 'no way back for the answer');
+    const doc = h2.netctl('doctor');
+    assert.equal(doc.code, 1);
+    assert.match(doc.out, /resolver's address 10\.216\.0\.1 .* routing rule is missing/);
+    h2.ok('restore');
+    assert.deepEqual(dig(x2, GW, x1), [ipX1], 'answered again');
+    // The bridge deleted by hand: the rule stays behind, and restore must not trip over it.
+    const holders = run('ip', ['-n', h2.ns, '-j', 'addr', 'show', 'to', `${GW}/32`]).out;
+    const dev = (JSON.parse(holders || '[]') as Array<{ ifname: string }>)[0]?.ifname;
+    assert.ok(dev, 'the gateway sits on the bridge');
+    run('ip', ['-n', h2.ns, 'link', 'del', dev]);
+    h2.ok('restore');
+    const rules = run('ip', ['-n', h2.ns, '-4', 'rule', 'show'])
+      .out.split('\n')
+      .filter((l) => l.includes(GW));
+    assert.equal(rules.length, 1, rules.join('\n'));
+    assert.equal(h2.netctl('doctor').code, 0, h2.netctl('doctor').out);
+    assert.deepEqual(dig(x2, GW, x1), [ipX1], 'answered after the bridge came back');
+  });
+
   it('scoping and isolation: no names of an overlay the querier is not on; no host route into it', () => {
     assert.ok(!Array.isArray(dig(x1, GW, y2)), 'y2 is on ovx only');
     assert.ok(!Array.isArray(dig(y2, GWX, x1)), 'x1 is on ovd only');
