@@ -31,6 +31,8 @@ export class FakeKernel implements Runner {
   netns = new Set<string>();
   links = new Map<string, Link>();
   routes = new Map<string, string[]>();
+  /** Routing rules per namespace (`ip rule`), as their text after `add`. */
+  rules = new Map<string, Set<string>>();
   hostRoutes: Array<{ dst: string; dev?: string }> = [];
   /** Fail the n-th mutating line (0-based, counted across calls); undefined: never. */
   failLine: number | undefined;
@@ -70,6 +72,10 @@ export class FakeKernel implements Runner {
         .map((l) => ({ ...l, addrs: [...l.addrs].sort() }))
         .sort((a, b) => (a.ns + a.name < b.ns + b.name ? -1 : 1)),
       routes: [...this.routes.entries()].sort(),
+      rules: [...this.rules.entries()]
+        .filter(([, r]) => r.size)
+        .map(([ns, r]) => `${ns}: ${[...r].sort().join('; ')}`)
+        .sort(),
     });
   }
 
@@ -152,6 +158,17 @@ export class FakeKernel implements Runner {
           addr_info: l.addrs.map((c) => ({ local: c.split('/')[0], prefixlen: Number(c.split('/')[1]) })),
         }));
       return { stdout: JSON.stringify(out), stderr: '', exitCode: 0 };
+    }
+    if (a[0] === 'rule') {
+      const rules = [...(this.rules.get('') ?? [])].map((r) => {
+        const w = r.split(' ');
+        return {
+          src: w[w.indexOf('from') + 1],
+          table: w[w.indexOf('lookup') + 1],
+          priority: Number(w[w.indexOf('pref') + 1]),
+        };
+      });
+      return { stdout: JSON.stringify(rules), stderr: '', exitCode: 0 };
     }
     if (a[0] === 'route')
       return { stdout: JSON.stringify(flags.includes('-6') ? [] : this.hostRoutes), stderr: '', exitCode: 0 };
@@ -245,6 +262,16 @@ export class FakeKernel implements Runner {
         ]);
       return null;
     }
+    if (obj === 'rule' && (verb === 'add' || verb === 'del')) {
+      const rules = this.rules.get(ns) ?? new Set<string>();
+      this.rules.set(ns, rules);
+      const text = l.slice(2).join(' ');
+      if (verb === 'add') {
+        if (rules.has(text)) return 'RTNETLINK answers: File exists';
+        rules.add(text);
+      } else if (!rules.delete(text)) return 'RTNETLINK answers: No such file or directory';
+      return null;
+    }
     return `unknown command: ${l.join(' ')}`;
   }
 
@@ -291,7 +318,7 @@ export class FakeKernel implements Runner {
     for (const v of victims) {
       this.links.delete(this.key(v.ns, v.name));
       // Routes through a deleted device vanish with it.
-      const rs = (this.routes.get(v.ns) ?? []).filter((r) => !r.endsWith(`dev ${v.name}`));
+      const rs = (this.routes.get(v.ns) ?? []).filter((r) => !` ${r} `.includes(` dev ${v.name} `));
       if (rs.length) this.routes.set(v.ns, rs);
       else this.routes.delete(v.ns);
     }

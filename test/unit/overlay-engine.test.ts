@@ -121,7 +121,7 @@ describe('overlay engine', () => {
       else etcd.beforeTxn = hook; // not the release yet (the node record, the claim): wait for it
     };
     etcd.beforeTxn = hook;
-    kernel.failLine = kernel.linesSeen + 6;
+    kernel.failLine = kernel.linesSeen + 9; // the veth, after the network's 9 lines
     await assert.rejects(ctl.connect('ov', ['web'], {}));
     kernel.failLine = undefined;
     assert.equal(claims(etcd).length, 2, 'claimed, not released');
