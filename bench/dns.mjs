@@ -7,7 +7,8 @@
 // x 100 names; and for netctl, what starting the resolver adds to the first connect.
 // Prints a markdown section on stdout (run.sh puts it into docs/performance.md).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -133,7 +134,6 @@ try {
   const batch = ['link set lo up', 'link add bigbr type bridge', 'link set bigbr up'];
   for (let n = 0; n < 100; n++) batch.push(`addr add 10.${100 + Math.floor(n / 50)}.${n % 50}.1/24 dev bigbr`);
   must(sh('ip', ['-n', bigNs, '-batch', '-'], batch.join('\n') + '\n'), 'bridge');
-  writeFileSync(join(bigRoot, 'store.json'), '{}');
   const view = { networks: [], endpoints: [], sandboxes: {} };
   for (let n = 0; n < 100; n++) {
     const net = `net${n}`;
@@ -148,6 +148,7 @@ try {
         aliases: {},
         servers: [],
         search: [],
+        forward: true,
       };
     }
   }
@@ -155,17 +156,14 @@ try {
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
   });
   await new Promise((r) => big.stdio[3].once('data', r));
-  // Abstract sockets belong to a network namespace: the view is sent from inside bigNs.
-  const st = statSync(bigRoot);
-  const send = `const c = require('node:net').createConnection({ path: '\\0netctl-dns:${st.dev}:${st.ino}' });
-    let t; c.on('connect', () => { t = process.hrtime.bigint(); c.write(require('node:fs').readFileSync(0, 'utf8')); });
-    c.on('data', () => { console.log(Number(process.hrtime.bigint() - t) / 1e6); c.destroy(); });`;
-  const synced = sh(
-    'nsenter',
-    [`--net=/var/run/netns/${bigNs}`, process.execPath, '-e', send],
-    JSON.stringify({ op: 'sync', digest: 'big', view }) + '\n',
-  );
-  const bigSyncMs = Number(must(synced, 'sync'));
+  const tSync = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    const c = createConnection({ path: join(bigRoot, 'resolver.sock') });
+    c.on('connect', () => c.write(JSON.stringify({ op: 'sync', digest: 'big', view }) + '\n'));
+    c.on('data', resolve);
+    c.on('error', reject);
+  });
+  const bigSyncMs = Number(process.hrtime.bigint() - tSync) / 1e6;
   await sleep(500);
   const ncBigRss = rssMB(big.pid);
   big.kill();

@@ -5,7 +5,7 @@ import { readProc } from '../lib/procfs.js';
 import { join } from 'node:path';
 import { Controller } from '../core/controller.js';
 import { NameFiles } from '../core/names.js';
-import type { Resolver } from '../core/context.js';
+import { ResolverClient } from '../dns/control.js';
 import { checkDefaultPools, type DefaultPool } from '../ipam/ipam.js';
 import { makeFirewall, parseBackend, type BackendName } from '../firewall/index.js';
 import { FaultRunner, parseFault } from '../kernel/fault.js';
@@ -23,7 +23,6 @@ import type { Runner } from '../kernel/runner.js';
 import { parseIP } from '../lib/ip.js';
 import { checkName } from '../lib/validate.js';
 import { closeAtEnd } from '../lib/closers.js';
-import { mark } from '../lib/trace.js';
 
 export interface Io {
   out(s: string): void;
@@ -165,39 +164,11 @@ export function makeController(g: Globals, io: Io): Controller {
     // Networks of global scope (overlays), with the cluster store when one is configured.
     scope: new GlobalScope(clusterOf(g, cfg, file, runner)),
     names: new NameFiles('/etc/netns'),
-    resolver: resolverOf(g.root, runner, (m) => io.err(`warning: ${m}\n`)),
+    resolver: new ResolverClient(g.root, runner, (m) => io.err(`warning: ${m}\n`)),
     ...(debug ? { debug } : {}),
     ...(pools ? { defaultPools: pools } : {}),
     warn: (m) => io.err(`warning: ${m}\n`),
   });
-}
-
-/** This host's resolver, through its control socket (src/dns/control.ts, loaded when a command syncs). */
-function resolverOf(root: string, runner: Runner, warn: (m: string) => void): Resolver {
-  let starting: Promise<unknown> | undefined;
-  return {
-    prestart() {
-      mark('resolver: prestart');
-      starting ??= import('../dns/control.js').then((c) => c.ensureResolver(root, runner)).catch(() => undefined);
-    },
-    async sync(view) {
-      const { syncResolver } = await import('../dns/control.js');
-      try {
-        mark('resolver: sync');
-        await starting;
-        mark('resolver: started');
-        const st = await syncResolver(root, view, runner);
-        mark('resolver: synced');
-        for (const n of st?.networks ?? []) if (n.error) warn(`resolver of network ${n.name}: ${n.error}`);
-      } catch (e) {
-        warn(`names of this host are not served: ${(e as Error).message}`);
-      }
-    },
-    async status() {
-      const { ask } = await import('../dns/control.js');
-      return ask(root, { op: 'status' }).catch(() => null);
-    },
-  };
 }
 
 /** gethostname(2) as the kernel keeps it for this UTS namespace; node:os would load for this alone. */

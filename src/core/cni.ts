@@ -23,7 +23,7 @@ import {
 import type { ReadTxn, Txn } from '../store/store.js';
 import { IFNAME_OPT, refuseHost, validateSettings } from './checks.js';
 import type { Ctx } from './context.js';
-import { dropEndpoints, planJoin } from './plan.js';
+import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { endpointsOf, findNetwork, networkOf } from './lookup.js';
 import { hostFirst } from '../engine/steps.js';
 import { unreserve } from './reservations.js';
@@ -153,6 +153,7 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
     }
     const box = sb;
     touch(ctx, tx, box);
+    startResolverFor(ctx, nw);
     const plan = planJoin(ctx, tx, box, nw, wanted);
     const steps = [...(named.step ? [named.step] : []), ...plan.steps];
     // A netns file no process is in yet can only be bind-mounted: done first, journaled before

@@ -62,6 +62,8 @@ export interface Resolver {
   status(): Promise<ResolverStatus | null>;
   /** An endpoint is planned on a network with a resolver: start one if none runs (sync waits for it). */
   prestart(): void;
+  /** The operation failed: a resolver prestart() started stops unless it serves something. */
+  abandon(): Promise<void>;
 }
 
 export interface OpState {

@@ -21,7 +21,7 @@ import type { Ctx, Marks } from './context.js';
 import { endpointsOf, findSandbox } from './lookup.js';
 import { teardown } from '../engine/engine.js';
 import { execute, resolveNetwork, touch, transaction } from './operation.js';
-import { dropEndpoints, planJoin } from './plan.js';
+import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { unreserve } from './reservations.js';
 import { hostFirst } from '../engine/steps.js';
 
@@ -83,6 +83,7 @@ async function connectIn(
       tx.put('sandboxes', sb);
     };
     if (sb.state === 'running') {
+      startResolverFor(ctx, nw);
       const plan = planJoin(ctx, tx, sb, nw, settings, pending, marks);
       pending.push(plan.ep);
       steps.push(...plan.steps);

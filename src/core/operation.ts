@@ -20,21 +20,27 @@ export async function view<T>(ctx: Ctx, fn: (tx: ReadTxn) => T, canInit: boolean
 
 /**
  * Mutating access: lock, finish any interrupted operation, make sure predefined networks exist.
- * Before the lock is let go, this host's resolver serves what the store now says: names are
- * current when the command returns, and concurrent commands' views reach it in commit order.
+ * Once committed, before the lock is let go, this host's resolver serves what the store now
+ * says: names are current when the command returns, and views reach it in commit order.
  */
-export function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Promise<T> {
+export async function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Promise<T> {
   const outer = ctx.op.outer;
   if (outer) return fn(outer.tx); // one step of `apply -f`: already under the lock
-  return ctx.store.update(async (tx) => {
-    ctx.op = { touched: new Map(), fwApplied: firewallModel(tx) };
-    await recover(ctx, tx);
-    await ensurePredefined(ctx, tx);
-    const out = await fn(tx);
-    refreshNames(ctx, tx);
-    await ctx.resolver?.sync(dnsView(tx));
-    return out;
-  });
+  try {
+    return await ctx.store.update(async (tx) => {
+      ctx.op = { touched: new Map(), fwApplied: firewallModel(tx) };
+      await recover(ctx, tx);
+      await ensurePredefined(ctx, tx);
+      const out = await fn(tx);
+      refreshNames(ctx, tx);
+      const { resolver } = ctx;
+      if (resolver) tx.onCommit(() => resolver.sync(dnsView(tx)));
+      return out;
+    });
+  } catch (e) {
+    await ctx.resolver?.abandon(); // a resolver this command started for a join that failed
+    throw e;
+  }
 }
 
 /** Remembers that `sb` changes in this operation (call before the change). */

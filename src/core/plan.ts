@@ -28,6 +28,14 @@ import { endpointsOf, networkOf, sandboxName } from './lookup.js';
 import { reservedFor, reserve, unreserve } from './reservations.js';
 
 /**
+ * An endpoint is about to join `nw`: a resolver that must serve it starts now, beside the
+ * kernel work, not after it. Only for joins that will happen (not a CNI STATUS probe).
+ */
+export function startResolverFor(ctx: Ctx, nw: NetworkRecord): void {
+  if (resolverAddresses(nw).length) ctx.resolver?.prestart();
+}
+
+/**
  * Plans one endpoint of a running sandbox: address, interface names, kernel steps. Only IPAM's
  * marks in `marks` move (several endpoints may join one network); `commit` records the
  * endpoint once the steps succeeded.
@@ -42,8 +50,6 @@ export function planJoin(
   marks: Marks = new Map(),
 ): JoinPlan {
   const driver = driverFor(nw.driver);
-  // A resolver that must serve this network starts now, beside the kernel work, not after it.
-  if (resolverAddresses(nw).length) ctx.resolver?.prestart();
   const live = [...endpointsOf(tx, { sandbox: sb.id }), ...pending.filter((p) => p.sandboxId === sb.id)];
   const ep: EndpointRecord = {
     id: ctx.id(),

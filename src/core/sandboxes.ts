@@ -24,7 +24,7 @@ import { hostFirst } from '../engine/steps.js';
 import { adopt } from './endpoints.js';
 import { dependents, endpointsOf, findSandbox, requireSandbox, sharedWith } from './lookup.js';
 import { execute, resolveNetwork, touch, transaction } from './operation.js';
-import { dropEndpoints, planJoin } from './plan.js';
+import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { unreserve } from './reservations.js';
 
 /** The steps that make a netns of netctl's own: the name, then `lo` up inside. */
@@ -157,6 +157,7 @@ function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; c
         `network ${rec.name} not found (container ${sb.name} was connected to it)`,
         `netctl disconnect -f ${rec.name} ${sb.name}`,
       );
+    startResolverFor(ctx, nw);
     const plan = planJoin(ctx, tx, { ...sb, nextIf }, nw, rec.settings, pending, marks);
     if (plan.ep.ifName) nextIf++;
     plan.ep.sandboxId = sb.id;

@@ -10,7 +10,8 @@ import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
 import { endpointsOf, findNetwork } from './lookup.js';
 import { hostFirst } from '../engine/steps.js';
-import { execute, transaction } from './operation.js';
+import { execute, touch, transaction } from './operation.js';
+import { resolverAddresses } from '../dns/view.js';
 
 export interface NetworkUpdate {
   labelAdd: Record<string, string>;
@@ -77,6 +78,13 @@ export async function updateNetwork(ctx: Ctx, ref: string, change: NetworkUpdate
     const nw = findNetwork(tx, ref);
     const plan = planUpdate(tx, nw, change);
     if (plan.changes.length === 0) return;
+    const resolverBefore = resolverAddresses(nw).join();
     await execute(ctx, tx, `update network ${nw.name}`, plan.steps, plan.commit, plan.firewall);
+    // The resolver came or went (netctl.dns, a gateway mode): every sandbox's resolv.conf follows.
+    if (resolverAddresses(nw).join() !== resolverBefore)
+      for (const ep of endpointsOf(tx, { network: nw.id })) {
+        const sb = tx.get('sandboxes', ep.sandboxId);
+        if (sb) touch(ctx, tx, sb);
+      }
   });
 }

@@ -1,21 +1,29 @@
 // How commands reach this host's resolver (docs/reference.md §14, protocol.ts). A command that
-// changed the store hands the resolver the new view before it lets go of the lock, and waits
-// for it: names are current when the command returns, and two commands' views arrive in the
-// order of their commits. It starts the resolver when none runs and there is something to serve.
+// changed the store hands the resolver the new view once it committed, before it lets go of
+// the lock, and waits for it: names are current when the command returns, and views arrive in
+// commit order. It starts the resolver when none runs and there is something to serve, and
+// replaces one that no longer answers.
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runner } from '../kernel/runner.js';
-import { controlName, type Request, type ResolverStatus } from './protocol.js';
+import { mark } from '../lib/trace.js';
+import { controlPath, pidPath, type Request, type ResolverStatus } from './protocol.js';
 import { digestOf, type DnsView } from './view.js';
+
+/** How long a resolver gets to answer one request (a view of 10,000 names applies in ~0.15 s). */
+const ANSWER_MS = 3000;
 
 /** The resolver's bundle, beside the CLI's (dist/src/bundle/). */
 const resolverBundle = (): string => fileURLToPath(new URL('../bundle/resolver.cjs', import.meta.url));
 
-/** One request and its answer; null when no resolver listens. */
-export async function ask(root: string, req: Request, timeoutMs = 10_000): Promise<ResolverStatus | null> {
+class NotAnswering extends Error {}
+
+/** One request and its answer; null when no resolver listens; NotAnswering when one listens and says nothing. */
+export async function ask(root: string, req: Request, timeoutMs = ANSWER_MS): Promise<ResolverStatus | null> {
   const net = await import('node:net');
   return new Promise((resolve, reject) => {
-    const c = net.createConnection({ path: controlName(root) });
+    const c = net.createConnection({ path: controlPath(root) });
     let buf = '';
     let settled = false;
     const done = (v: ResolverStatus | null, err?: Error) => {
@@ -25,43 +33,103 @@ export async function ask(root: string, req: Request, timeoutMs = 10_000): Promi
       if (err) reject(err);
       else resolve(v);
     };
-    c.setTimeout(timeoutMs, () => done(null, new Error(`netctl's resolver did not answer within ${timeoutMs} ms`)));
+    c.setTimeout(timeoutMs, () =>
+      done(null, new NotAnswering(`netctl's resolver did not answer within ${timeoutMs} ms`)),
+    );
     c.on('connect', () => c.write(JSON.stringify(req) + '\n'));
     c.on('data', (d) => {
       buf += d.toString();
       const nl = buf.indexOf('\n');
       if (nl >= 0) done(JSON.parse(buf.slice(0, nl)) as ResolverStatus);
     });
-    // No listener (ECONNREFUSED), or one that went away before answering (it was stopping).
+    // No listener (ENOENT, ECONNREFUSED): none runs. One that closed without a word was stopping.
     c.on('error', () => done(null));
     c.on('close', () => done(null));
   });
 }
 
-/**
- * Brings this host's resolver to `view`: a running one takes it (or stops, when it is empty);
- * with none running and networks to serve, one is started. Returns its status, or null when
- * none runs.
- */
-export async function syncResolver(root: string, view: DnsView, runner: Runner): Promise<ResolverStatus | null> {
-  const digest = digestOf(JSON.stringify(view));
-  const wanted = view.networks.length > 0;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const st = await ask(root, { op: 'sync', digest, view });
-    if (st) return st.pid > 0 ? st : null;
-    if (!wanted) return null;
-    await start(root, runner); // then ask it (or the one another command started first)
+/** The commands' side of the resolver: ctx.resolver (core/context.ts Resolver). */
+export class ResolverClient {
+  private starting: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly root: string,
+    private readonly runner: Runner,
+    private readonly warn: (m: string) => void,
+  ) {}
+
+  prestart(): void {
+    mark('resolver: prestart');
+    this.starting ??= this.ensure().catch(() => undefined);
   }
-  throw new Error(`netctl's resolver for ${root} did not start (see ${join(root, 'resolver.log')})`);
-}
 
-/** Starts the resolver unless one runs; it waits a few seconds for the sync that says what to serve. */
-export async function ensureResolver(root: string, runner: Runner): Promise<void> {
-  if (!(await ask(root, { op: 'status' }))) await start(root, runner);
-}
+  async sync(view: DnsView): Promise<void> {
+    try {
+      await this.starting;
+      mark('resolver: sync');
+      const st = await this.syncOnce(view);
+      mark('resolver: synced');
+      for (const n of st?.networks ?? []) if (n.error) this.warn(`resolver of network ${n.name}: ${n.error}`);
+    } catch (e) {
+      this.warn(`names of this host are not served: ${(e as Error).message}`);
+    }
+  }
 
-/** Starts the resolver and waits until it listens on its control socket; false if it did not. */
-function start(root: string, runner: Runner): Promise<boolean> {
-  if (!runner.serve) return Promise.resolve(false);
-  return runner.serve(process.execPath, [resolverBundle(), '--root', root], join(root, 'resolver.log'));
+  async status(): Promise<ResolverStatus | null> {
+    return ask(this.root, { op: 'status' }).catch(() => null);
+  }
+
+  async abandon(): Promise<void> {
+    if (!this.starting) return;
+    await this.starting;
+    await ask(this.root, { op: 'release' }).catch(() => null);
+  }
+
+  /** Starts the resolver unless one answers; it waits a few seconds for the sync that says what to serve. */
+  private async ensure(): Promise<void> {
+    const st = await ask(this.root, { op: 'status' }).catch((e: Error) =>
+      e instanceof NotAnswering ? this.kill() : null,
+    );
+    if (!st) await this.start();
+  }
+
+  /** A running resolver takes `view` (or stops, when it is empty); with none and networks to serve, one starts. */
+  private async syncOnce(view: DnsView): Promise<ResolverStatus | null> {
+    const json = JSON.stringify(view);
+    const req = { op: 'sync', digest: digestOf(json), view } as const;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const st = await ask(this.root, req).catch(async (e: Error) => {
+        if (!(e instanceof NotAnswering)) throw e;
+        this.warn(`${e.message}: replaced`);
+        return this.kill();
+      });
+      if (st) return st.pid > 0 ? st : null;
+      if (view.networks.length === 0) return null;
+      await this.start();
+    }
+    throw new Error(`netctl's resolver did not start (see ${join(this.root, 'resolver.log')})`);
+  }
+
+  private start(): Promise<boolean> {
+    if (!this.runner.serve) return Promise.resolve(false);
+    return this.runner.serve(
+      process.execPath,
+      [resolverBundle(), '--root', this.root],
+      join(this.root, 'resolver.log'),
+    );
+  }
+
+  /** Kills a resolver that listens and does not answer (its pid file names it), and clears its socket. */
+  private kill(): null {
+    try {
+      const pid = Number(readFileSync(pidPath(this.root), 'utf8').trim());
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (pid > 1 && cmd.includes('resolver.cjs') && cmd.includes(this.root)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    rmSync(controlPath(this.root), { force: true });
+    rmSync(pidPath(this.root), { force: true });
+    return null;
+  }
 }

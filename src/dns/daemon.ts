@@ -4,10 +4,9 @@
 // the state root is gone. What it serves is the view commands derive from the store under its
 // lock; it never reads or writes the store itself. Bundled apart as
 // dist/src/bundle/resolver.cjs, with neither the store nor the drivers: it starts fast.
-import { createWriteStream, existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
-import { controlName, type DnsView, type Request, type ResolverStatus } from './protocol.js';
+import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { controlPath, pidPath, type DnsView, type Request, type ResolverStatus } from './protocol.js';
 import { DnsServer } from './server.js';
 import { HostUpstreams } from './upstream.js';
 
@@ -15,14 +14,19 @@ const root = process.argv[process.argv.indexOf('--root') + 1] ?? '';
 const log = (m: string) => process.stderr.write(`${new Date().toISOString()} resolver ${process.pid}: ${m}\n`);
 
 const upstreams = new HostUpstreams();
-const dns = new DnsServer(() => upstreams.servers());
+const dns = new DnsServer(upstreams, (m) => log(m));
+// A fault in one query's handling is logged, never the end of names for every network here.
+process.on('unhandledRejection', (e) => log(`unexpected: ${(e as Error)?.message ?? String(e)}`));
 let digest = '';
 let control: Server | undefined;
 /** How long a resolver started before there is anything to serve waits for its first sync. */
 const LINGER_MS = 5000;
+/** A request line longer than this is not a command's (a view of 10,000 names is ~1.3 MB). */
+const MAX_REQUEST = 64 << 20;
 
 /** Serves `view` from now on; false when there is nothing left to serve. */
 async function serve(view: DnsView, viewDigest: string): Promise<boolean> {
+  if (viewDigest !== digest) log(`serves ${view.networks.map((n) => n.name).join(', ') || 'nothing'}`);
   await dns.apply(view);
   digest = viewDigest;
   for (const [addr, why] of dns.errors) log(`${addr}: ${why}`);
@@ -36,13 +40,20 @@ let queue: Promise<unknown> = Promise.resolve();
 
 function handle(req: Request): Promise<ResolverStatus> {
   const next = queue.then(async () => {
-    if (req.op === 'status') return status();
-    if (req.digest !== digest) log(`serves ${req.view.networks.map((n) => n.name).join(', ') || 'nothing'}`);
-    if (req.digest !== digest && !(await serve(req.view, req.digest))) {
-      stop('no endpoint left on a network with a resolver');
-      return { ...status(), pid: 0 };
+    switch (req.op) {
+      case 'status':
+        return status();
+      case 'release':
+        if (dns.view.networks.length) return status();
+        stop('the command that started it failed');
+        return { ...status(), pid: 0 };
+      case 'sync':
+        // The same view again is applied again while an address could not be opened: it may be free now.
+        if (req.digest === digest && dns.errors.size === 0) return status();
+        if (await serve(req.view, req.digest)) return status();
+        stop('no endpoint left on a network with a resolver');
+        return { ...status(), pid: 0 };
     }
-    return status();
   });
   queue = next.catch(() => undefined);
   return next;
@@ -52,39 +63,76 @@ function stop(why: string): void {
   log(`exits: ${why}`);
   control?.close();
   dns.close();
+  try {
+    if (readFileSync(pidPath(root), 'utf8').trim() === String(process.pid)) rmSync(pidPath(root), { force: true });
+  } catch {
+    // not ours, or gone with the root
+  }
   setImmediate(() => process.exit(0));
 }
 
-/** Takes the control socket; false while another resolver of this root holds it. */
-function listen(): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer((c) => {
-      let buf = '';
-      c.on('error', () => undefined);
-      c.on('data', (d) => {
-        buf += d.toString();
-        const nl = buf.indexOf('\n');
-        if (nl < 0) return;
-        handle(JSON.parse(buf.slice(0, nl)) as Request).then(
-          (st) => c.end(JSON.stringify(st) + '\n'),
-          (e: Error) => {
-            log(`sync failed: ${e.message}`);
-            c.destroy();
-          },
-        );
-      });
-    });
-    srv.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(false) : reject(e)));
-    srv.listen({ path: controlName(root), exclusive: true }, () => {
-      control = srv;
-      resolve(true);
-    });
+/** One request line on a control connection; a line that is not one closes it. */
+function onControl(c: import('node:net').Socket): void {
+  let buf = '';
+  c.on('error', () => undefined);
+  c.on('data', (d) => {
+    buf += d.toString();
+    const nl = buf.indexOf('\n');
+    if (nl < 0) {
+      if (buf.length > MAX_REQUEST) c.destroy();
+      return;
+    }
+    c.removeAllListeners('data');
+    let req: Request;
+    try {
+      req = JSON.parse(buf.slice(0, nl)) as Request;
+    } catch {
+      log('a control request that is not JSON: ignored');
+      c.destroy();
+      return;
+    }
+    handle(req).then(
+      (st) => c.end(JSON.stringify(st) + '\n'),
+      (e: Error) => {
+        log(`${req.op} failed: ${e.message}`);
+        c.destroy();
+      },
+    );
   });
 }
 
+/** Whether a resolver answers on the control socket (a stale socket file has nobody behind it). */
+const alive = (path: string): Promise<boolean> =>
+  new Promise((resolve) => {
+    const c = createConnection({ path });
+    c.on('connect', () => (c.destroy(), resolve(true)));
+    c.on('error', () => resolve(false));
+  });
+
+/** Takes the control socket; false while another resolver of this root answers on it. */
+async function listen(): Promise<boolean> {
+  const path = controlPath(root);
+  for (let tries = 0; tries < 2; tries++) {
+    const srv = createServer(onControl);
+    const taken = await new Promise<boolean | Error>((resolve) => {
+      srv.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE' ? false : e));
+      srv.listen({ path, exclusive: true }, () => resolve(true));
+    });
+    if (taken instanceof Error) throw taken;
+    if (taken) {
+      control = srv;
+      writeFileSync(pidPath(root), `${process.pid}\n`, { mode: 0o600 });
+      return true;
+    }
+    if (await alive(path)) return false;
+    rmSync(path, { force: true }); // left by a resolver that died
+  }
+  return false;
+}
+
 async function main(): Promise<void> {
-  if (!root || !existsSync(join(root, 'store.json'))) throw new Error(`no store under --root ${root}`);
-  if (!(await listen())) return; // another command's resolver won the race: it serves this root
+  if (!root || !existsSync(root)) throw new Error(`no state root ${root}`);
+  if (!(await listen())) return; // another resolver of this root answers: it serves it
   // The command that started us sends what to serve once it commits; none by then: it failed or died.
   setTimeout(() => {
     if (!dns.view.networks.length) stop('nothing to serve');
@@ -95,7 +143,7 @@ async function main(): Promise<void> {
   ready.end(`${process.pid}\n`);
   // A state root removed (a test's, a host torn down) leaves nobody to stop us.
   setInterval(() => {
-    if (!existsSync(join(root, 'store.json'))) stop(`state root ${root} is gone`);
+    if (!existsSync(root)) stop(`state root ${root} is gone`);
   }, 2000).unref();
 }
 

@@ -1,8 +1,8 @@
 // What commands and the resolver say to each other (docs/reference.md §14): one JSON line each
-// way on an abstract unix socket named after the state root's device and inode (like the
-// store's lock, it is scoped to the network namespace the resolver serves). Light on purpose:
-// the resolver's bundle loads this, not the store or the drivers.
-import { statSync } from 'node:fs';
+// way on a unix socket in the state root, which only its owner (root) can enter: nobody else
+// can hand the resolver names to serve or addresses to bind. Light on purpose: the resolver's
+// bundle loads this, not the store or the drivers.
+import { join } from 'node:path';
 
 export interface DnsNetwork {
   id: string;
@@ -20,8 +20,10 @@ export interface DnsSandbox {
   aliases: Record<string, string[]>;
   /** --dns servers: this sandbox's upstreams at the resolver (Docker's behaviour). */
   servers: string[];
-  /** --dns-search domains: a name under one of them is looked up without it. */
+  /** --dns-search domains: a name under one of them is looked up without it (none: the host's). */
   search: string[];
+  /** Names it does not know are forwarded: it has an endpoint on some non-internal network. */
+  forward: boolean;
 }
 
 export interface DnsView {
@@ -31,8 +33,11 @@ export interface DnsView {
   sandboxes: Record<string, DnsSandbox>;
 }
 
-/** `sync`: serve `view` (computed by a command under the store's lock), whose digest it is. */
-export type Request = { op: 'sync'; digest: string; view: DnsView } | { op: 'status' };
+/**
+ * `sync`: serve `view` (computed by a command under the store's lock), whose digest it is;
+ * `release`: stop unless serving something (a command that started it failed).
+ */
+export type Request = { op: 'sync'; digest: string; view: DnsView } | { op: 'status' } | { op: 'release' };
 
 /** What a running resolver says of itself (`dns ls`, `inspect`, doctor); pid 0: it is stopping. */
 export interface ResolverStatus {
@@ -41,7 +46,6 @@ export interface ResolverStatus {
   networks: Array<{ id: string; name: string; address: string; records: number; queries: number; error?: string }>;
 }
 
-export function controlName(root: string): string {
-  const st = statSync(root);
-  return `\0netctl-dns:${st.dev}:${st.ino}`;
-}
+export const controlPath = (root: string): string => join(root, 'resolver.sock');
+/** The resolver's pid, so that a command can replace one that stopped answering. */
+export const pidPath = (root: string): string => join(root, 'resolver.pid');

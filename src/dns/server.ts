@@ -4,8 +4,8 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import * as packet from 'dns-packet';
-import type { Packet } from 'dns-packet';
-import { RCODE, reply, Zone, type Querier } from './zone.js';
+import type { Answer, Packet } from 'dns-packet';
+import { RCODE, reply, Zone, type HostResolv, type Querier } from './zone.js';
 import { Forwarder } from './upstream.js';
 import type { DnsView } from './protocol.js';
 
@@ -13,6 +13,23 @@ interface Listener {
   udp: Socket;
   tcp: Server;
 }
+
+/**
+ * A UDP answer within what the client takes (its EDNS size, else 512 bytes): records left out
+ * until it fits, with TC set so that it asks again over TCP.
+ */
+function fitted(query: Packet, answers: Answer[]): Buffer {
+  const opt = query.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
+  const limit = Math.max(512, opt?.udpPayloadSize ?? 512);
+  let out = packet.encode(reply(query, RCODE.NOERROR, answers));
+  for (let n = answers.length - 1; out.length > limit && n >= 0; n--) {
+    const cut = reply(query, RCODE.NOERROR, answers.slice(0, n));
+    out = packet.encode({ ...cut, flags: (cut.flags ?? 0) | TC });
+  }
+  return out;
+}
+
+const TC = 1 << 9;
 
 export class DnsServer {
   private zone: Zone;
@@ -24,10 +41,11 @@ export class DnsServer {
   readonly errors = new Map<string, string>();
 
   constructor(
-    private readonly hostServers: () => string[],
+    private readonly host: HostResolv,
+    private readonly onError: (m: string) => void = () => undefined,
     private readonly port = 53,
   ) {
-    this.zone = new Zone({ networks: [], endpoints: [], sandboxes: {} }, hostServers);
+    this.zone = new Zone({ networks: [], endpoints: [], sandboxes: {} }, host);
   }
 
   get view(): DnsView {
@@ -36,7 +54,7 @@ export class DnsServer {
 
   /** Serves `view` from now on: the zone first, then sockets for new addresses, then old ones closed. */
   async apply(view: DnsView): Promise<void> {
-    this.zone = new Zone(view, this.hostServers);
+    this.zone = new Zone(view, this.host);
     const want = new Set(this.zone.byListen.keys());
     for (const addr of want) {
       if (this.listeners.has(addr)) continue;
@@ -77,12 +95,13 @@ export class DnsServer {
       l.tcp.close();
     }
     this.listeners.clear();
-    this.forwarder.close();
   }
 
   private open(addr: string): Promise<Listener> {
     const udp = createSocket({ type: addr.includes(':') ? 'udp6' : 'udp4' });
-    udp.on('message', (msg, rinfo) => void this.onUdp(udp, addr, msg, rinfo));
+    udp.on('message', (msg, rinfo) => {
+      this.onUdp(udp, addr, msg, rinfo).catch((e: Error) => this.onError(`query from ${rinfo.address}: ${e.message}`));
+    });
     const tcp = createServer((c) => this.onTcp(c, addr));
     return new Promise((resolve, reject) => {
       const fail = (e: Error) => {
@@ -105,8 +124,15 @@ export class DnsServer {
   }
 
   private async onUdp(sock: Socket, local: string, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
+    if (rinfo.port === 0) return; // nobody to answer
     const out = await this.answer(msg, rinfo.address, local, false);
-    if (out) sock.send(out, rinfo.port, rinfo.address, () => undefined);
+    // The socket may have closed meanwhile (the querier's network left this host): the answer has nowhere to go.
+    if (out)
+      try {
+        sock.send(out, rinfo.port, rinfo.address, () => undefined);
+      } catch {
+        // closed
+      }
   }
 
   private onTcp(c: TcpSocket, local: string): void {
@@ -118,12 +144,15 @@ export class DnsServer {
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + msg.length);
-        void this.answer(msg, c.remoteAddress ?? '', local, true).then((out) => {
-          if (!out || c.destroyed) return;
-          const len = Buffer.alloc(2);
-          len.writeUInt16BE(out.length);
-          c.write(Buffer.concat([len, out]));
-        });
+        this.answer(msg, c.remoteAddress ?? '', local, true).then(
+          (out) => {
+            if (!out || c.destroyed) return;
+            const len = Buffer.alloc(2);
+            len.writeUInt16BE(out.length);
+            c.write(Buffer.concat([len, out]));
+          },
+          (e: Error) => this.onError(`TCP query from ${c.remoteAddress ?? '?'}: ${e.message}`),
+        );
       }
     });
   }
@@ -137,6 +166,7 @@ export class DnsServer {
       return null;
     }
     if (query.type !== 'query') return null;
+    if (((msg[2] ?? 0) >> 3) & 0x0f) return packet.encode(reply(query, RCODE.NOTIMP, [], false)); // not a QUERY
     const zone = this.zone; // one view for the whole query, whatever changes meanwhile
     const q: Querier | undefined = zone.querier(source.replace(/^::ffff:/, ''), local);
     const question = query.questions?.[0];
@@ -146,7 +176,7 @@ export class DnsServer {
     const r = zone.resolve(q, question);
     switch (r.kind) {
       case 'answer':
-        return packet.encode(reply(query, RCODE.NOERROR, r.answers));
+        return tcp ? packet.encode(reply(query, RCODE.NOERROR, r.answers)) : fitted(query, r.answers);
       case 'nodata':
         return packet.encode(reply(query, RCODE.NOERROR));
       case 'refused':

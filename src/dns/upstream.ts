@@ -1,10 +1,11 @@
 // Where the resolver forwards what it does not know (docs/reference.md §14): the host's own
 // servers, read as a process of this network namespace sees them, and the forwarding itself,
 // one server after the other with at most a second each.
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
+import { canonicalIP } from './zone.js';
 
 /** How long one upstream server gets before the next is tried (§14: at most 1 s). */
 export const UPSTREAM_TIMEOUT_MS = 1000;
@@ -19,6 +20,7 @@ export class HostUpstreams {
   private readonly own: string | undefined;
   private seen = '';
   private list: string[] = [];
+  private domains: string[] = [];
 
   constructor(netnsDir = '/run/netns', etcNetns = '/etc/netns') {
     const named = ownNetnsName(netnsDir);
@@ -31,10 +33,18 @@ export class HostUpstreams {
     const key = st ? `${file}:${st.ino}:${st.mtimeMs}:${st.size}` : '';
     if (key === this.seen) return this.list;
     this.seen = key;
-    this.list = nameservers(readQuiet(file) ?? '');
+    const text = readQuiet(file) ?? '';
+    this.list = nameservers(text);
     if (!this.list.length && file === '/etc/resolv.conf')
       this.list = nameservers(readQuiet('/run/systemd/resolve/resolv.conf') ?? '');
+    this.domains = searchDomains(text);
     return this.list;
+  }
+
+  /** The host's search domains: a sandbox's resolv.conf carries them unless it has --dns-search. */
+  search(): string[] {
+    this.servers();
+    return this.domains;
   }
 }
 
@@ -47,6 +57,16 @@ export function nameservers(text: string): string[] {
     // Loopback: a stub that forwards back here, or nowhere; link-local: no zone to send it by.
     if (/^127\./.test(value) || value === '::1' || value === '0.0.0.0' || /^fe80:/i.test(value)) continue;
     out.push(value);
+  }
+  return out;
+}
+
+/** The domains of a resolv.conf's last `search` (or `domain`) line. */
+export function searchDomains(text: string): string[] {
+  let out: string[] = [];
+  for (const line of text.split('\n')) {
+    const [key, ...rest] = line.trim().split(/\s+/);
+    if (key === 'search' || key === 'domain') out = rest.filter(Boolean);
   }
   return out;
 }
@@ -73,88 +93,70 @@ function readQuiet(file: string): string | null {
   }
 }
 
-interface Pending {
-  resolve: (answer: Buffer | null) => void;
-  server: string;
-  timer: NodeJS.Timeout;
-}
+/** RCODEs after which the next server is asked: SERVFAIL, NOTIMP, REFUSED (the stub behind us cannot). */
+const TRY_NEXT = new Set([2, 4, 5]);
 
 /**
- * Forwards raw queries over UDP: a fresh random ID per try (the client's is put back on the
- * answer), the answer taken only from the server asked; the next server after the timeout.
+ * Forwards raw queries, one server after the other, at most UPSTREAM_TIMEOUT_MS each. Over UDP
+ * each try has a socket of its own (a fresh random port) and a fresh random ID (the client's
+ * is put back on the answer); only an answer from the server's port 53 with that ID and the
+ * question asked is taken.
  */
 export class Forwarder {
-  private readonly sockets = new Map<4 | 6, Socket>();
-  private readonly pending = new Map<number, Pending>();
-
   async udp(query: Buffer, servers: string[]): Promise<Buffer | null> {
-    for (const server of servers) {
-      const answer = await this.tryUdp(query, server);
-      if (answer) return answer;
-    }
-    return null;
-  }
-
-  private tryUdp(query: Buffer, server: string): Promise<Buffer | null> {
-    const family = server.includes(':') ? 6 : 4;
-    const sock = this.socket(family);
-    let id = randomInt(0x10000);
-    while (this.pending.has(id)) id = randomInt(0x10000);
-    const out = Buffer.from(query);
-    const clientId = query.readUInt16BE(0);
-    out.writeUInt16BE(id, 0);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve(null);
-      }, UPSTREAM_TIMEOUT_MS);
-      this.pending.set(id, {
-        server,
-        timer,
-        resolve: (answer) => {
-          if (answer) answer.writeUInt16BE(clientId, 0);
-          resolve(answer);
-        },
-      });
-      sock.send(out, 53, server, (err) => {
-        if (!err) return;
-        clearTimeout(timer);
-        this.pending.delete(id);
-        resolve(null);
-      });
-    });
-  }
-
-  private socket(family: 4 | 6): Socket {
-    let s = this.sockets.get(family);
-    if (s) return s;
-    s = createSocket(family === 4 ? 'udp4' : 'udp6');
-    s.on('message', (msg, rinfo) => {
-      if (msg.length < 12) return;
-      const p = this.pending.get(msg.readUInt16BE(0));
-      if (!p || p.server.replace(/^::ffff:/, '') !== rinfo.address) return;
-      clearTimeout(p.timer);
-      this.pending.delete(msg.readUInt16BE(0));
-      p.resolve(msg);
-    });
-    s.on('error', () => undefined); // a send's error reaches its callback
-    this.sockets.set(family, s);
-    return s;
+    return this.each(servers, (server) => udpOnce(query, server));
   }
 
   /** A query that came over TCP goes over TCP (its answer may be larger than a datagram). */
   async tcp(query: Buffer, servers: string[]): Promise<Buffer | null> {
-    for (const server of servers) {
-      const answer = await tcpOnce(query, server);
-      if (answer) return answer;
-    }
-    return null;
+    return this.each(servers, (server) => tcpOnce(query, server));
   }
 
-  close(): void {
-    for (const s of this.sockets.values()) s.close();
-    this.sockets.clear();
+  private async each(servers: string[], once: (s: string) => Promise<Buffer | null>): Promise<Buffer | null> {
+    let last: Buffer | null = null;
+    for (const server of servers) {
+      const answer = await once(server);
+      if (!answer) continue;
+      last = answer;
+      if (!TRY_NEXT.has(answer[3]! & 0x0f)) return answer;
+    }
+    return last;
   }
+}
+
+/** The question section of a message (after the 12-byte header), to match an answer to its query. */
+function questionOf(msg: Buffer): Buffer | null {
+  let i = 12;
+  while (i < msg.length && msg[i] !== 0) i += msg[i]! + 1;
+  return i + 5 <= msg.length ? msg.subarray(12, i + 5) : null;
+}
+
+function udpOnce(query: Buffer, server: string): Promise<Buffer | null> {
+  const want = canonicalIP(server) ?? server;
+  const id = randomInt(0x10000);
+  const out = Buffer.from(query);
+  out.writeUInt16BE(id, 0);
+  const question = questionOf(query);
+  const sock = createSocket(server.includes(':') ? 'udp6' : 'udp4');
+  return new Promise((resolve) => {
+    const done = (answer: Buffer | null) => {
+      clearTimeout(timer);
+      sock.close();
+      if (answer) answer.writeUInt16BE(query.readUInt16BE(0), 0);
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(null), UPSTREAM_TIMEOUT_MS);
+    sock.on('error', () => done(null));
+    sock.on('message', (msg, rinfo) => {
+      const from = canonicalIP(rinfo.address.replace(/^::ffff:/, '')) ?? rinfo.address;
+      if (from !== want || rinfo.port !== 53 || msg.length < 12 || msg.readUInt16BE(0) !== id) return;
+      if (!(msg[2]! & 0x80) || !question || !questionOf(msg)?.equals(question)) return; // not the answer to this
+      done(msg);
+    });
+    sock.send(out, 53, server, (err) => {
+      if (err) done(null);
+    });
+  });
 }
 
 function tcpOnce(query: Buffer, server: string): Promise<Buffer | null> {

@@ -1,7 +1,7 @@
 // What netctl's resolver serves (docs/reference.md §14), derived from the store: the networks
-// with a resolver on this host, where it listens on each, and every name on them. Commands and
-// the resolver compute it with the same function, so its digest tells whether a running
-// resolver is current without sending the view itself.
+// with a resolver on this host, where it listens on each, and every name on them. A command
+// computes it under the store's lock and sends it (dns/control.ts); its digest tells doctor
+// whether the running resolver is current.
 import CRC32 from 'crc-32';
 import { driverFor } from '../drivers/index.js';
 import { OPT } from '../drivers/common.js';
@@ -61,6 +61,8 @@ export function dnsView(tx: ReadTxn): DnsView {
         aliases: {},
         servers: sb.dns?.servers ?? [],
         search: sb.dns?.search ?? [],
+        // Any network counts, those without a resolver too (the predefined bridge, macvlan).
+        forward: tx.find('endpoints', 'sandboxId', sb.id).some((e) => !tx.get('networks', e.networkId)?.internal),
       });
       const aliases = sb.networks[nw.id]?.settings.Aliases ?? [];
       if (aliases.length) d.aliases[nw.id] = aliases;
@@ -73,6 +75,7 @@ export function dnsView(tx: ReadTxn): DnsView {
         aliases: {},
         servers: [],
         search: [],
+        forward: false, // it never asks this host
       });
       if (r.aliases.length) d.aliases[nw.id] = r.aliases;
     }

@@ -8,7 +8,7 @@ import type { DnsNetwork, DnsView } from './protocol.js';
 /** TTL of the resolver's own records: names change with every connect (§14: at most 60 s). */
 export const TTL = 10;
 
-export const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
+export const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 
 interface Addrs {
   v4: string[];
@@ -23,6 +23,12 @@ export interface Querier {
   servers: string[];
   /** False when every network it is on is --internal: nothing leaves them, not even a query. */
   forward: boolean;
+}
+
+/** The host's resolv.conf as the resolver reads it (upstream.ts HostUpstreams). */
+export interface HostResolv {
+  servers(): string[];
+  search(): string[];
 }
 
 export type Outcome =
@@ -45,7 +51,7 @@ export class Zone {
 
   constructor(
     readonly view: DnsView,
-    private readonly hostServers: () => string[] = () => [],
+    private readonly host: HostResolv = { servers: () => [], search: () => [] },
   ) {
     for (const n of view.networks) {
       this.nets.set(n.id, n);
@@ -81,8 +87,7 @@ export class Zone {
     if (!hit || !served.includes(hit.net)) return undefined;
     const nets = [hit.net, ...(this.sbNets.get(hit.sb) ?? []).filter((n) => n !== hit.net)];
     const sb = this.view.sandboxes[hit.sb];
-    const forward = nets.some((n) => !this.nets.get(n)?.internal);
-    return { sb: hit.sb, nets, servers: sb?.servers ?? [], forward };
+    return { sb: hit.sb, nets, servers: sb?.servers ?? [], forward: sb?.forward ?? false };
   }
 
   /** What to do with one question from `q`. */
@@ -98,7 +103,7 @@ export class Zone {
     }
     const addrs = this.lookup(q, name);
     if (!addrs) {
-      const servers = !q.forward ? [] : q.servers.length ? q.servers : this.hostServers();
+      const servers = !q.forward ? [] : q.servers.length ? q.servers : this.host.servers();
       return servers.length ? { kind: 'forward', servers } : { kind: 'refused' };
     }
     const rr = (type: 'A' | 'AAAA', list: string[]): Answer[] =>
@@ -117,7 +122,8 @@ export class Zone {
 
   /** The name on the first of the querier's networks that has it, as asked or under one of its search domains. */
   private lookup(q: Querier, name: string): Addrs | undefined {
-    const search = this.view.sandboxes[q.sb]?.search ?? [];
+    const own = this.view.sandboxes[q.sb]?.search ?? [];
+    const search = own.length ? own : this.host.search();
     const candidates = [
       name,
       ...search

@@ -136,7 +136,8 @@ export class ProcessRunner implements Runner {
     const { spawn } = await childProcess();
     const fd = openSync(log, 'a', 0o600);
     try {
-      const child = spawn(file, args, { env: ENV(), detached: true, stdio: ['ignore', fd, fd, 'pipe'] });
+      // Its own session, and / as its directory: it must not hold the caller's busy.
+      const child = spawn(file, args, { env: ENV(), cwd: '/', detached: true, stdio: ['ignore', fd, fd, 'pipe'] });
       const ready = child.stdio[3] as import('node:stream').Readable;
       return await new Promise<boolean>((resolve) => {
         let said = '';

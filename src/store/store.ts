@@ -79,6 +79,8 @@ export interface Txn extends ReadTxn {
   /** Captures the transaction's content, to return to it when an operation fails part-way. */
   savepoint(): Savepoint;
   rollback(sp: Savepoint): void;
+  /** Runs `fn` once the commit is written, the lock still held (what derives from the committed state). */
+  onCommit(fn: () => Promise<void>): void;
 }
 
 export interface Savepoint {
@@ -212,15 +214,22 @@ export class DocTxn implements Txn {
   /** Set by a store that checks the change tracking (tests): a record changed without put fails the commit. */
   checkChanges = false;
 
-  /** The transaction's final write: atomic and durable. */
-  commit(): Promise<void> {
+  private readonly committed: Array<() => Promise<void>> = [];
+
+  onCommit(fn: () => Promise<void>): void {
+    this.committed.push(fn);
+  }
+
+  /** The transaction's final write: atomic and durable; then what waits on it. */
+  async commit(): Promise<void> {
     if (this.checkChanges) {
       for (const kind of RECORD_KINDS) {
         const id = this.doc.tables[kind].untracked()[0];
         if (id !== undefined) throw new Error(`store: ${kind} record ${id} changed without put/delete`);
       }
     }
-    return this.persist(this.doc, 'commit');
+    await this.persist(this.doc, 'commit');
+    for (const fn of this.committed) await fn();
   }
 
   savepoint(): Savepoint {

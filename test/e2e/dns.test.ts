@@ -129,7 +129,9 @@ describe("netctl's resolver", { skip: !isRoot && 'needs root' }, () => {
     const id = (JSON.parse(h.ok('sandbox', 'inspect', A2)) as Array<{ Id: string }>)[0]?.Id.slice(0, 12) ?? '';
     assert.match(id, /^[0-9a-f]{12}$/);
     assert.deepEqual(dig(A1, GW_A, id).answers, ['A 10.242.1.12'], '12-hex ID');
-    assert.deepEqual(dig(A1, GW_A, `${A2}.example.test`).answers, [], 'not a search domain of this querier');
+    // No --dns-search: the host's search domains are its (its resolv.conf would carry them).
+    assert.deepEqual(dig(A1, GW_A, `${A2}.example.test`).answers, ['A 10.242.1.12'], "the host's search domain");
+    assert.deepEqual(dig(A1, GW_A, `${A2}.other.test`).answers, [], 'not a search domain');
   });
 
   it('scopes names to the networks the querier is on; a shared peer answers with its shared address', () => {
@@ -183,6 +185,17 @@ describe("netctl's resolver", { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(dig(I1, '10.242.3.1', I1).answers, ['A 10.242.3.41'], 'its own names still resolve');
   });
 
+  it('forwards for a container on an internal network and one without a resolver (the predefined bridge)', () => {
+    const s = h.name('both');
+    h.ok('sandbox', 'create', s, '--net', 'bridge');
+    h.ok('connect', 'neti', s, '--ip', '10.242.3.42');
+    assert.deepEqual(readFileSync(`/etc/netns/${s}/resolv.conf`, 'utf8').match(/^nameserver .*$/gm), [
+      'nameserver 10.242.3.1',
+    ]);
+    assert.deepEqual(dig(s, '10.242.3.1', 'ext.example.test').answers, ['A 198.51.100.7'], 'it has a way out');
+    h.ok('sandbox', 'rm', s);
+  });
+
   it('refuses a querier that is no endpoint of the network', () => {
     const r = run('nsenter', [`--net=/var/run/netns/${h.ns}`, 'dig', `@${GW_A}`, A1, '+time=2', '+tries=1']);
     assert.match(r.out, /status: REFUSED/);
@@ -197,6 +210,28 @@ describe("netctl's resolver", { skip: !isRoot && 'needs root' }, () => {
       assert.ok(took >= 900 && took < 2500, `answered after ${took} ms`);
     } finally {
       writeFileSync(`${etc()}/resolv.conf`, `nameserver ${UPSTREAM}\nsearch example.test\n`);
+    }
+  });
+
+  it('survives a querier that leaves while its query is forwarded, its network with it', async () => {
+    const n = h.name('leaver');
+    h.foreignNetns(n);
+    h.ok('create', '--subnet', '10.242.5.0/24', 'netl');
+    h.ok('connect', 'netl', n);
+    const [pid] = resolverPids();
+    writeFileSync(`${etc()}/resolv.conf`, `nameserver 192.0.2.99\nnameserver ${UPSTREAM}\n`);
+    try {
+      const q = spawn('nsenter', [`--net=/var/run/netns/${n}`, 'dig', '@10.242.5.1', 'ext.example.test', '+time=3']);
+      const done = new Promise((r) => q.on('close', r));
+      await settle(); // the first upstream is dead: the query waits a second there
+      h.ok('disconnect', 'netl', n); // netl leaves the resolver, its socket closes before the answer goes out
+      await done;
+      assert.deepEqual(resolverPids(), [pid], 'the same resolver runs');
+      assert.deepEqual(dig(B1, GW_B, B1).answers, ['A 10.242.2.21'], 'and answers');
+    } finally {
+      writeFileSync(`${etc()}/resolv.conf`, `nameserver ${UPSTREAM}\nsearch example.test\n`);
+      h.ok('sandbox', 'rm', n);
+      h.ok('rm', 'netl');
     }
   });
 
@@ -294,7 +329,12 @@ describe("netctl's resolver", { skip: !isRoot && 'needs root' }, () => {
     assert.match(dig(s, '10.242.4.1', s).status, /^no answer/);
     h.ok('update', '-o', 'netctl.dns=true', 'nodns');
     assert.match(h.ok('dns', 'ls'), /nodns/);
+    const conf = () => readFileSync(`/etc/netns/${s}/resolv.conf`, 'utf8').match(/^nameserver .*$/gm);
+    assert.deepEqual(conf(), ['nameserver 10.242.4.1'], 'its resolv.conf follows the update');
     assert.deepEqual(dig(s, '10.242.4.1', s).answers, ['A 10.242.4.5']);
+    h.ok('update', '-o', 'netctl.dns=false', 'nodns');
+    assert.notDeepEqual(conf(), ['nameserver 10.242.4.1'], 'and back: not the resolver any more');
+    h.ok('update', '-o', 'netctl.dns=true', 'nodns');
     const bad = h.netctl('create', '-o', 'netctl.dns=maybe', 'baddns');
     assert.equal(bad.code, 1);
     assert.match(bad.err, /netctl\.dns/);

@@ -22,13 +22,20 @@ const view: DnsView = {
     { ip: '10.0.3.40', net: 'ni', sb: 's4' },
   ],
   sandboxes: {
-    s1: { name: 'one', short: 'aaaaaaaaaaaa', aliases: { na: ['Db'] }, servers: [], search: ['corp.test'] },
-    s2: { name: 'two', short: 'bbbbbbbbbbbb', aliases: {}, servers: ['192.0.2.53'], search: [] },
-    s3: { name: 'three', short: 'cccccccccccc', aliases: { nb: ['db'] }, servers: [], search: [] },
-    s4: { name: 'four', short: 'dddddddddddd', aliases: {}, servers: [], search: [] },
+    s1: {
+      name: 'one',
+      short: 'aaaaaaaaaaaa',
+      aliases: { na: ['Db'] },
+      servers: [],
+      search: ['corp.test'],
+      forward: true,
+    },
+    s2: { name: 'two', short: 'bbbbbbbbbbbb', aliases: {}, servers: ['192.0.2.53'], search: [], forward: true },
+    s3: { name: 'three', short: 'cccccccccccc', aliases: { nb: ['db'] }, servers: [], search: [], forward: true },
+    s4: { name: 'four', short: 'dddddddddddd', aliases: {}, servers: [], search: [], forward: false },
   },
 };
-const zone = new Zone(view, () => ['198.51.100.1']);
+const zone = new Zone(view, { servers: () => ['198.51.100.1'], search: () => ['host.test'] });
 const q = (name: string, type = 'A') => ({ name, type }) as Question;
 const data = (o: ReturnType<Zone['resolve']>) =>
   o.kind === 'answer' ? o.answers.map((a) => (a as { data: unknown }).data) : o.kind;
@@ -57,6 +64,8 @@ describe('resolver answers', () => {
     assert.deepEqual(data(zone.resolve(one, q('three'))), 'forward', 'another network: not known here');
     assert.deepEqual(data(zone.resolve(one, q('two.corp.test'))), ['10.0.1.20'], 'under its search domain');
     assert.deepEqual(data(zone.resolve(three, q('two.corp.test'))), 'forward', 'not its search domain');
+    assert.deepEqual(data(zone.resolve(three, q('two.host.test'))), ['10.0.2.20'], "no --dns-search: the host's");
+    assert.deepEqual(data(zone.resolve(one, q('two.host.test'))), 'forward', 'its own search list replaces them');
   });
 
   it('NODATA for a type the name has no record of', () => {
