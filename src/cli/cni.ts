@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { requirePrivilege } from '../lib/privilege.js';
 import { OPT } from '../drivers/common.js';
 import { resolverAddresses } from '../dns/view.js';
+import { parseIP } from '../lib/ip.js';
 import {
   addResult,
   CniError,
@@ -72,7 +73,14 @@ export async function cniMain(
         const settings = endpointSettings(e.args, conf.runtimeConfig);
         requirePrivilege('add a CNI attachment');
         const { ep, nw, gateway } = await ctl().cniAdd(
-          { containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network, args: e.args },
+          {
+            containerId: e.containerId,
+            ifName: e.ifName,
+            netns: e.netns ?? '',
+            network: conf.network,
+            args: e.args,
+            dnsServers: nameserversOf(conf.dns),
+          },
           settings,
         );
         const mtu = Number(nw.options[OPT.mtu]) || undefined;
@@ -102,7 +110,14 @@ export async function cniMain(
         const e = parseEnv('CHECK', env);
         requirePrivilege('check a CNI attachment');
         await ctl().cniCheck(
-          { containerId: e.containerId, ifName: e.ifName, netns: e.netns ?? '', network: conf.network, args: e.args },
+          {
+            containerId: e.containerId,
+            ifName: e.ifName,
+            netns: e.netns ?? '',
+            network: conf.network,
+            args: e.args,
+            dnsServers: nameserversOf(conf.dns),
+          },
           expectedAddresses(conf.prevResult, e.ifName),
         );
         return 0;
@@ -139,4 +154,10 @@ function validAttachments(v: unknown): Array<{ containerId: string; ifName: stri
     }
     return { containerId: o['containerID'], ifName: o['ifname'] };
   });
+}
+
+/** The configuration's dns.nameservers that are addresses (the rest of a runtime's dns is its business). */
+function nameserversOf(dns: unknown): string[] {
+  const list = (dns as { nameservers?: unknown } | undefined)?.nameservers;
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string' && parseIP(x) !== null) : [];
 }

@@ -3,6 +3,7 @@
 // own name when it lives under NETNS_DIR, else under a name netctl binds there (removed with
 // the sandbox). So every netctl command (inspect, doctor, restore, disconnect) sees it. The
 // sandbox goes with its last attachment.
+import { resolverAddresses } from '../dns/view.js';
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -38,6 +39,8 @@ export interface CniAttachment {
   network: string;
   /** CNI_ARGS (K8S_POD_NAMESPACE and K8S_POD_NAME name the sandbox). */
   args?: Record<string, string>;
+  /** The configuration's dns.nameservers: the container's upstreams at netctl's resolver (as --dns). */
+  dnsServers?: string[];
 }
 
 export interface CniAdded {
@@ -116,6 +119,8 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
       throw new InvalidArgumentError(
         `network ${nw.name} (driver ${nw.driver}) makes no interfaces: a CNI network needs a bridge or macvlan network`,
       );
+    // A conflist naming the gateway names netctl's resolver: no upstream of its own.
+    const upstreams = (a.dnsServers ?? []).filter((x) => !resolverAddresses(nw).includes(x));
     // A pod name another sandbox holds falls back to the container id's.
     const asked = cniWantedName(a.containerId, a.args);
     const name = tx.find('sandboxes', 'name', asked).length ? cniSandboxName(a.containerId) : asked;
@@ -148,7 +153,12 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
       named = nameNetns(ctx, path, name);
       sb = sandboxRecord(
         { id: ctx.id(), name, created: ctx.now().toISOString() },
-        { netns: named.netns, cniContainerId: a.containerId, ...(named.step || named.mount ? { ownsName: true } : {}) },
+        {
+          netns: named.netns,
+          cniContainerId: a.containerId,
+          ...(named.step || named.mount ? { ownsName: true } : {}),
+          ...(upstreams.length ? { dns: { servers: upstreams, search: [], options: [] } } : {}),
+        },
       );
     }
     const box = sb;

@@ -103,7 +103,9 @@ export class Zone {
     }
     const addrs = this.lookup(q, name);
     if (!addrs) {
-      const servers = !q.forward ? [] : q.servers.length ? q.servers : this.host.servers();
+      const listed = !q.forward ? [] : q.servers.length ? q.servers : this.host.servers();
+      // Never to itself (a --dns or a host resolv.conf naming a gateway netctl answers on).
+      const servers = listed.filter((s) => !this.byListen.has(canonicalIP(s) ?? s));
       return servers.length ? { kind: 'forward', servers } : { kind: 'refused' };
     }
     const rr = (type: 'A' | 'AAAA', list: string[]): Answer[] =>

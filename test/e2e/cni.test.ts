@@ -194,6 +194,20 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(cni('DEL', att(id, c)).code, 0);
   });
 
+  it("dns in the result: netctl's resolver; the configuration's nameservers become its upstreams", () => {
+    const c = container('dns');
+    const id = `${h.tag}-dns`;
+    const plain = add(id, c);
+    assert.deepEqual(plain.dns, { nameservers: ['10.250.1.1'] }, 'no dns configured: the resolver');
+    assert.equal(cni('DEL', att(id, c)).code, 0);
+    const res = add(id, c, 'eth0', {}, conf({ dns: { nameservers: ['192.0.2.53'], search: ['corp.test'] } }));
+    assert.deepEqual(res.dns, { nameservers: ['10.250.1.1'], search: ['corp.test'] }, 'search kept');
+    const sb = Object.values(h.store().sandboxes).find((x) => x.name.includes('dns')) as
+      { dns?: { servers: string[] } } | undefined;
+    assert.deepEqual(sb?.dns?.servers, ['192.0.2.53'], "the configured server is the container's upstream");
+    assert.equal(cni('DEL', att(id, c)).code, 0);
+  });
+
   it('DEL twice succeeds, and so does DEL once the netns is gone', () => {
     const c = container('del');
     const id = `${h.tag}-del`;

@@ -92,6 +92,17 @@ describe('resolver answers', () => {
     assert.deepEqual(data(zone.resolve(four, q('four'))), ['10.0.3.40']);
   });
 
+  it('never forwards to an address it answers on itself', () => {
+    const self = new Zone(view, { servers: () => ['10.0.1.1', '198.51.100.1'], search: () => [] });
+    const one = self.querier('10.0.1.10', '10.0.1.1');
+    assert.ok(one);
+    assert.deepEqual(self.resolve(one, q('example.org')), { kind: 'forward', servers: ['198.51.100.1'] });
+    const only = new Zone(view, { servers: () => ['10.0.2.1'], search: () => [] });
+    const o = only.querier('10.0.1.10', '10.0.1.1');
+    assert.ok(o);
+    assert.equal(only.resolve(o, q('example.org')).kind, 'refused');
+  });
+
   it('counts records per network; a view has one digest', () => {
     assert.equal(zone.records.get('na'), 5); // one, two, their short IDs, db
     assert.equal(viewDigest(view), viewDigest(structuredClone(view)));
