@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ReadTxn } from '../store/store.js';
 import { bareIP, type NetworkRecord, type SandboxRecord } from '../model/records.js';
 import { resolverFor } from '../dns/view.js';
+import { unusable } from '../dns/resolvconf.js';
 
 const HEADER = [
   '127.0.0.1\tlocalhost',
@@ -56,7 +57,7 @@ const uniq = (xs: string[]) => [...new Set(xs.filter(Boolean))];
 /**
  * The sandbox's resolv.conf. On a network with netctl's resolver (`resolver`, its address), it
  * names only the resolver, whose upstreams are the sandbox's --dns servers (Docker's
- * behaviour); elsewhere, the host's nameservers without loopback ones (unreachable from a
+ * behaviour); elsewhere, the host's nameservers without loopback or link-local ones (unusable from a
  * netns), or --dns. --dns-search and --dns-option replace the host's lines either way.
  */
 export function resolvConf(hostResolv: string, sb: SandboxRecord, resolver = ''): string {
@@ -65,7 +66,7 @@ export function resolvConf(hostResolv: string, sb: SandboxRecord, resolver = '')
   const kept: string[] = [];
   for (const line of hostResolv.split('\n')) {
     const [key, value = ''] = line.trim().split(/\s+/);
-    if (key === 'nameserver' && (/^127\./.test(value) || value === '::1' || servers.length)) continue;
+    if (key === 'nameserver' && (unusable(value) || servers.length)) continue;
     if (key === 'search' && dns.search.length) continue;
     if (key === 'options' && dns.options.length) continue;
     if (line.trim()) kept.push(line.trim());

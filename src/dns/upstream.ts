@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { canonicalIP } from './zone.js';
+import { nameservers, searchDomains } from './resolvconf.js';
 
 /** How long one upstream server gets before the next is tried (§14: at most 1 s). */
 export const UPSTREAM_TIMEOUT_MS = 1000;
@@ -46,29 +47,6 @@ export class HostUpstreams {
     this.servers();
     return this.domains;
   }
-}
-
-/** The nameserver lines of a resolv.conf that the resolver can forward to. */
-export function nameservers(text: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const [key, value = ''] = line.trim().split(/\s+/);
-    if (key !== 'nameserver' || !value) continue;
-    // Loopback: a stub that forwards back here, or nowhere; link-local: no zone to send it by.
-    if (/^127\./.test(value) || value === '::1' || value === '0.0.0.0' || /^fe80:/i.test(value)) continue;
-    out.push(value);
-  }
-  return out;
-}
-
-/** The domains of a resolv.conf's last `search` (or `domain`) line. */
-export function searchDomains(text: string): string[] {
-  let out: string[] = [];
-  for (const line of text.split('\n')) {
-    const [key, ...rest] = line.trim().split(/\s+/);
-    if (key === 'search' || key === 'domain') out = rest.filter(Boolean);
-  }
-  return out;
 }
 
 /** The name under `netnsDir` of the network namespace this process is in, if it has one. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Question } from 'dns-packet';
 import { ptrTarget, Zone } from '../../src/dns/zone.js';
-import { nameservers } from '../../src/dns/upstream.js';
+import { nameservers } from '../../src/dns/resolvconf.js';
 import { viewDigest, type DnsView } from '../../src/dns/view.js';
 
 const view: DnsView = {
