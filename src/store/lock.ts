@@ -30,7 +30,11 @@ function tryBind(name: string): Promise<Release | null> {
   return import('node:net').then(
     (net) =>
       new Promise((resolve, reject) => {
-        const srv = net.createServer((sock) => sock.end(String(process.pid)));
+        // A waiter that asks who holds the lock may be gone before the answer (EPIPE): never the holder's end.
+        const srv = net.createServer((sock) => {
+          sock.on('error', () => undefined);
+          sock.end(String(process.pid));
+        });
         srv.once('error', (err: NodeJS.ErrnoException) => {
           if (err.code === 'EADDRINUSE') resolve(null);
           else reject(err);

@@ -421,3 +421,25 @@ describe('FileStore', () => {
     },
   );
 });
+
+describe('the store lock', () => {
+  it('outlives waiters that ask who holds it and hang up before the answer (EPIPE)', async () => {
+    const { acquireLock, lockName } = await import('../../src/store/lock.js');
+    const { createConnection } = await import('node:net');
+    const root = mkdtempSync(join(tmpdir(), 'netctl-lock-'));
+    try {
+      const release = await acquireLock(root);
+      for (let i = 0; i < 50; i++) {
+        const c = createConnection({ path: lockName(root) });
+        c.on('error', () => undefined);
+        c.on('connect', () => c.destroy());
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      await release();
+      const again = await acquireLock(root, { timeoutMs: 1000 });
+      await again();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
