@@ -186,11 +186,105 @@ try {
   // ---------------------------------------------------------------- aardvark-dns
   if (spawnSync(AARDVARK, ['--version']).status === 0) rows.push(await aardvark());
   else rows.push({ who: 'aardvark-dns', missing: true });
+  // ---------------------------------------------------------------- Docker's embedded DNS
+  if (docker('info').status === 0) rows.push(await dockerDns());
+  else rows.push({ who: "Docker's embedded DNS", missing: true });
 } finally {
   upstream?.kill();
   for (const f of extra.reverse()) f();
   rmSync(etcHost, { recursive: true, force: true });
   h.cleanup();
+}
+
+/** The bench's Docker engine (../shared/bench/setup-peers.sh), in its own namespace. */
+function docker(...args) {
+  return spawnSync('docker', args, {
+    encoding: 'utf8',
+    env: { ...process.env, DOCKER_HOST: 'unix:///tmp/netctl-bench/docker.sock' },
+  });
+}
+
+/**
+ * Docker's embedded DNS (127.0.0.11 in each container of a user-defined network), with the
+ * same upstream: a second link from the engine's namespace to the upstream's, and --dns.
+ * Fewer containers than the others (each docker run takes ~0.5 s here): 10 names.
+ */
+async function dockerDns() {
+  const ENGINE = 'netctl-bench';
+  const net = `${h.tag}dn`;
+  const up = `${h.tag}du`;
+  const names = Array.from({ length: 10 }, (_, i) => `${h.tag}c${i}`);
+  const made = [];
+  extra.push(
+    () => made.length && docker('rm', '-f', ...made),
+    () => docker('network', 'rm', net),
+    () => sh('ip', ['-n', ENGINE, 'link', 'del', up]),
+  );
+  must(
+    sh('ip', ['-n', ENGINE, 'link', 'add', up, 'type', 'veth', 'peer', 'name', 'eth2', 'netns', upstreamNs]),
+    'veth',
+  );
+  must(sh('ip', ['-n', ENGINE, '-batch', '-'], `addr add 192.0.5.1/24 dev ${up}\nlink set ${up} up\n`), 'engine side');
+  must(sh('ip', ['-n', upstreamNs, '-batch', '-'], 'addr add 192.0.5.2/24 dev eth2\nlink set eth2 up\n'), 'upstream');
+  must(docker('network', 'create', '--subnet', '10.96.0.0/16', net), 'network');
+  const run = (name) => {
+    must(docker('run', '-d', '--network', net, '--dns', '192.0.5.2', '--name', name, 'bb', 'sleep', '3600'), name);
+    made.push(name);
+  };
+  names.forEach(run);
+  const pid = must(docker('inspect', '-f', '{{.State.Pid}}', names[0]), 'inspect').trim();
+  // The tool runs in the querier's network namespace, as the others' do (nsenter by pid).
+  const toolQ = (...args) =>
+    JSON.parse(must(sh('nsenter', [`--net=/proc/${pid}/ns/net`, process.execPath, TOOL, ...args]), args[0]));
+  const toolQAsync = (...args) =>
+    new Promise((resolve, reject) => {
+      const p = spawn('nsenter', [`--net=/proc/${pid}/ns/net`, process.execPath, TOOL, ...args]);
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.on('close', () => {
+        try {
+          resolve(JSON.parse(out));
+        } catch {
+          reject(new Error(`dns-tool ${args[0]}: ${out}`));
+        }
+      });
+    });
+  const local = toolQ('latency', '127.0.0.11', names[1], '2000');
+  const fwd = toolQ('latency', '127.0.0.11', 'ext.bench.test', '500');
+  const lags = [];
+  for (let i = 0; i < 10; i++) {
+    const name = `${h.tag}late${i}`;
+    const until = toolQAsync('until', '127.0.0.11', name);
+    await sleep(150);
+    run(name);
+    const returned = Date.now();
+    lags.push(Math.max(0, (await until).at - returned));
+    docker('rm', '-f', name);
+    made.pop();
+  }
+  const churn = `${h.tag}churn`;
+  must(docker('run', '-d', '--network', 'none', '--name', churn, 'bb', 'sleep', '3600'), churn);
+  made.push(churn);
+  const loadP = toolQAsync('load', '127.0.0.11', names[1], String(QPS), String(SECONDS));
+  let cycles = 0;
+  const t0 = Date.now();
+  while (cycles < CHURN && Date.now() - t0 < SECONDS * 1000) {
+    docker('network', 'connect', net, churn);
+    docker('network', 'disconnect', net, churn);
+    cycles++;
+  }
+  const load = await loadP;
+  return {
+    who: "Docker's embedded DNS (20.10)",
+    local,
+    fwd,
+    lag: lags,
+    load,
+    cycles,
+    rss: NaN,
+    bigRss: NaN,
+    note: `10 names; changes: docker network connect/disconnect; lag after docker run returns; memory: inside dockerd`,
+  };
 }
 
 /** aardvark-dns 1.4 with the same shape: a bridge, 100 names, a querier, the same upstream. */
@@ -309,7 +403,8 @@ async function aardvark() {
 
 // ---------------------------------------------------------------- report
 const f = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'NA');
-console.log(`## Names for every container: netctl's resolver beside aardvark-dns
+const mb = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} MB` : 'n/a');
+console.log(`## Names for every container: netctl's resolver beside aardvark-dns and Docker's embedded DNS
 
 Same machine, same upstream (a DNS server in a bench namespace), one querier, 100 names on the
 network. ${QPS} queries a second for ${SECONDS} s (a local name) while a container joins and leaves
@@ -328,7 +423,7 @@ for (const r of rows) {
     `| ${r.who} | ${f(r.local.p50)} / ${f(r.local.p99)} ms | ${f(r.fwd.p50)} / ${f(r.fwd.p99)} ms | ` +
       `${median(r.lag)} / ${Math.max(...r.lag)} ms | ` +
       `${r.load.answered} / ${r.load.lost} / ${r.load.late} of ${r.load.sent} ` +
-      `(p99 ${f(r.load.p99)} ms) | ${r.cycles} | ${r.rss.toFixed(1)} MB | ${r.bigRss.toFixed(1)} MB |`,
+      `(p99 ${f(r.load.p99)} ms) | ${r.cycles} | ${mb(r.rss)} | ${mb(r.bigRss)} |`,
   );
 }
 console.log('');
