@@ -408,7 +408,8 @@ console.log(`## Names for every container: netctl's resolver beside aardvark-dns
 
 Same machine, same upstream (a DNS server in a bench namespace), one querier, 100 names on the
 network. ${QPS} queries a second for ${SECONDS} s (a local name) while a container joins and leaves
-(connect and disconnect for netctl; a config rewrite and SIGHUP for aardvark-dns). Late: answered
+(connect and disconnect for netctl, docker network connect and disconnect for Docker, a config
+rewrite and SIGHUP for aardvark-dns, as netavark does). Late: answered
 after more than 1 s. Lag: from the change returning to the new name answering (10 changes).
 
 | resolver | local p50 / p99 | forwarded p50 / p99 | lag median / max | load: answered / lost / late |\

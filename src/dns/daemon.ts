@@ -73,19 +73,24 @@ function stop(why: string): void {
 
 /** One request line on a control connection; a line that is not one closes it. */
 function onControl(c: import('node:net').Socket): void {
-  let buf = '';
+  // Chunks kept as they come and joined once: a view is megabytes, and a growing string
+  // searched at every chunk would copy it again and again (memory the resolver then keeps).
+  const chunks: Buffer[] = [];
+  let size = 0;
   c.on('error', () => undefined);
-  c.on('data', (d) => {
-    buf += d.toString();
-    const nl = buf.indexOf('\n');
+  c.on('data', (d: Buffer) => {
+    chunks.push(d);
+    size += d.length;
+    const nl = d.indexOf(10);
     if (nl < 0) {
-      if (buf.length > MAX_REQUEST) c.destroy();
+      if (size > MAX_REQUEST) c.destroy();
       return;
     }
     c.removeAllListeners('data');
+    const line = Buffer.concat(chunks, size - d.length + nl).toString();
     let req: Request;
     try {
-      req = JSON.parse(buf.slice(0, nl)) as Request;
+      req = JSON.parse(line) as Request;
     } catch {
       log('a control request that is not JSON: ignored');
       c.destroy();
