@@ -40,7 +40,12 @@ export async function ask(root: string, req: Request, timeoutMs = ANSWER_MS): Pr
     c.on('data', (d) => {
       buf += d.toString();
       const nl = buf.indexOf('\n');
-      if (nl >= 0) done(JSON.parse(buf.slice(0, nl)) as ResolverStatus);
+      if (nl < 0) return;
+      try {
+        done(JSON.parse(buf.slice(0, nl)) as ResolverStatus);
+      } catch {
+        done(null, new NotAnswering("netctl's resolver answered with something that is not JSON"));
+      }
     });
     // No listener (ENOENT, ECONNREFUSED): none runs. One that closed without a word was stopping.
     c.on('error', () => done(null));
