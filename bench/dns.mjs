@@ -215,10 +215,11 @@ async function dockerDns() {
   const up = `${h.tag}du`;
   const names = Array.from({ length: 10 }, (_, i) => `${h.tag}c${i}`);
   const made = [];
+  // Run in reverse: the containers, then their network, then the link.
   extra.push(
-    () => made.length && docker('rm', '-f', ...made),
-    () => docker('network', 'rm', net),
     () => sh('ip', ['-n', ENGINE, 'link', 'del', up]),
+    () => docker('network', 'rm', net),
+    () => made.length && docker('rm', '-f', ...made),
   );
   must(
     sh('ip', ['-n', ENGINE, 'link', 'add', up, 'type', 'veth', 'peer', 'name', 'eth2', 'netns', upstreamNs]),
@@ -226,7 +227,8 @@ async function dockerDns() {
   );
   must(sh('ip', ['-n', ENGINE, '-batch', '-'], `addr add 192.0.5.1/24 dev ${up}\nlink set ${up} up\n`), 'engine side');
   must(sh('ip', ['-n', upstreamNs, '-batch', '-'], 'addr add 192.0.5.2/24 dev eth2\nlink set eth2 up\n'), 'upstream');
-  must(docker('network', 'create', '--subnet', '10.96.0.0/16', net), 'network');
+  // A subnet of Docker's own choosing: none of the peers' networks overlaps it.
+  must(docker('network', 'create', net), 'network');
   const run = (name) => {
     must(docker('run', '-d', '--network', net, '--dns', '192.0.5.2', '--name', name, 'bb', 'sleep', '3600'), name);
     made.push(name);
@@ -294,12 +296,13 @@ async function aardvark() {
   const etc = `/etc/netns/${A}`;
   let pid = 0;
   const queriers = [];
+  // Run in reverse: aardvark-dns first, then its files and namespaces.
   extra.push(
-    () => pid && sh('kill', [String(pid)]),
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => rmSync(etc, { recursive: true, force: true }),
-    () => sh('ip', ['netns', 'del', A]),
     () => queriers.forEach((n) => sh('ip', ['netns', 'del', n])),
+    () => sh('ip', ['netns', 'del', A]),
+    () => rmSync(etc, { recursive: true, force: true }),
+    () => rmSync(dir, { recursive: true, force: true }),
+    () => pid && sh('kill', [String(pid)]),
   );
   must(sh('ip', ['netns', 'add', A]), 'netns');
   // The upstream's namespace gets a second link, to this host.
