@@ -61,8 +61,11 @@ export function dnsView(tx: ReadTxn): DnsView {
         aliases: {},
         servers: sb.dns?.servers ?? [],
         search: sb.dns?.search ?? [],
-        // Any network counts, those without a resolver too (the predefined bridge, macvlan).
-        forward: tx.find('endpoints', 'sandboxId', sb.id).some((e) => !tx.get('networks', e.networkId)?.internal),
+        // Any network counts, those without a resolver too (the predefined bridge, macvlan);
+        // only a sandbox on an internal network needs a look at its others.
+        forward:
+          !nw.internal ||
+          tx.find('endpoints', 'sandboxId', sb.id).some((e) => !tx.get('networks', e.networkId)?.internal),
       });
       const aliases = sb.networks[nw.id]?.settings.Aliases ?? [];
       if (aliases.length) d.aliases[nw.id] = aliases;
