@@ -28,12 +28,14 @@ const must = (r, what) => {
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const rssMB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+/** A named netns, or a process's (`/proc/PID/ns/net`, a container's). */
+const nsPath = (ns) => (ns.startsWith('/') ? ns : `/var/run/netns/${ns}`);
 /** The dns-tool in `ns`, its one JSON line. */
 const tool = (ns, ...args) =>
-  JSON.parse(must(sh('nsenter', [`--net=/var/run/netns/${ns}`, process.execPath, TOOL, ...args]), args[0]));
+  JSON.parse(must(sh('nsenter', [`--net=${nsPath(ns)}`, process.execPath, TOOL, ...args]), args[0]));
 const toolAsync = (ns, ...args) =>
   new Promise((resolve, reject) => {
-    const p = spawn('nsenter', [`--net=/var/run/netns/${ns}`, process.execPath, TOOL, ...args]);
+    const p = spawn('nsenter', [`--net=${nsPath(ns)}`, process.execPath, TOOL, ...args]);
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('close', () => {
@@ -236,27 +238,13 @@ async function dockerDns() {
   names.forEach(run);
   const pid = must(docker('inspect', '-f', '{{.State.Pid}}', names[0]), 'inspect').trim();
   // The tool runs in the querier's network namespace, as the others' do (nsenter by pid).
-  const toolQ = (...args) =>
-    JSON.parse(must(sh('nsenter', [`--net=/proc/${pid}/ns/net`, process.execPath, TOOL, ...args]), args[0]));
-  const toolQAsync = (...args) =>
-    new Promise((resolve, reject) => {
-      const p = spawn('nsenter', [`--net=/proc/${pid}/ns/net`, process.execPath, TOOL, ...args]);
-      let out = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.on('close', () => {
-        try {
-          resolve(JSON.parse(out));
-        } catch {
-          reject(new Error(`dns-tool ${args[0]}: ${out}`));
-        }
-      });
-    });
-  const local = toolQ('latency', '127.0.0.11', names[1], '2000');
-  const fwd = toolQ('latency', '127.0.0.11', 'ext.bench.test', '500');
+  const q = `/proc/${pid}/ns/net`;
+  const local = tool(q, 'latency', '127.0.0.11', names[1], '2000');
+  const fwd = tool(q, 'latency', '127.0.0.11', 'ext.bench.test', '500');
   const lags = [];
   for (let i = 0; i < 10; i++) {
     const name = `${h.tag}late${i}`;
-    const until = toolQAsync('until', '127.0.0.11', name);
+    const until = toolAsync(q, 'until', '127.0.0.11', name);
     await sleep(150);
     run(name);
     const returned = Date.now();
@@ -267,7 +255,7 @@ async function dockerDns() {
   const churn = `${h.tag}churn`;
   must(docker('run', '-d', '--network', 'none', '--name', churn, 'bb', 'sleep', '3600'), churn);
   made.push(churn);
-  const loadP = toolQAsync('load', '127.0.0.11', names[1], String(QPS), String(SECONDS));
+  const loadP = toolAsync(q, 'load', '127.0.0.11', names[1], String(QPS), String(SECONDS));
   let cycles = 0;
   const t0 = Date.now();
   while (cycles < CHURN && Date.now() - t0 < SECONDS * 1000) {

@@ -66,23 +66,21 @@ export async function cniMain(
         'STATUS and GC need cniVersion 1.1.0',
       );
     }
+    const attachment = (e: ReturnType<typeof parseEnv>) => ({
+      containerId: e.containerId,
+      ifName: e.ifName,
+      netns: e.netns ?? '',
+      network: conf.network,
+      args: e.args,
+      dnsServers: nameserversOf(conf.dns),
+    });
     const ctl = () => makeController({ root: conf.root, debug: false }, { out: () => undefined, err: io.err });
     switch (cmd) {
       case 'ADD': {
         const e = parseEnv('ADD', env);
         const settings = endpointSettings(e.args, conf.runtimeConfig);
         requirePrivilege('add a CNI attachment');
-        const { ep, nw, gateway } = await ctl().cniAdd(
-          {
-            containerId: e.containerId,
-            ifName: e.ifName,
-            netns: e.netns ?? '',
-            network: conf.network,
-            args: e.args,
-            dnsServers: nameserversOf(conf.dns),
-          },
-          settings,
-        );
+        const { ep, nw, gateway } = await ctl().cniAdd(attachment(e), settings);
         const mtu = Number(nw.options[OPT.mtu]) || undefined;
         const at = { ...ep, gateway, resolver: resolverAddresses(nw), ...(mtu ? { mtu } : {}) };
         io.out(`${JSON.stringify(addResult(version, at, e.netns ?? '', conf))}\n`);
@@ -109,17 +107,7 @@ export async function cniMain(
       case 'CHECK': {
         const e = parseEnv('CHECK', env);
         requirePrivilege('check a CNI attachment');
-        await ctl().cniCheck(
-          {
-            containerId: e.containerId,
-            ifName: e.ifName,
-            netns: e.netns ?? '',
-            network: conf.network,
-            args: e.args,
-            dnsServers: nameserversOf(conf.dns),
-          },
-          expectedAddresses(conf.prevResult, e.ifName),
-        );
+        await ctl().cniCheck(attachment(e), expectedAddresses(conf.prevResult, e.ifName));
         return 0;
       }
       case 'STATUS':
