@@ -29,7 +29,7 @@ import {
   vxlanAdd,
 } from '../kernel/ops.js';
 import type { NetworkRecord, Step } from '../model/records.js';
-import { ipJson } from '../kernel/ip.js';
+import { ipJson, type KernelView } from '../kernel/ip.js';
 import { containerIf, OPT, parseBool } from './common.js';
 import type { Driver, Leftover, PeerEntry } from './driver.js';
 
@@ -44,6 +44,10 @@ const OURS = /^(ov|vx)-[0-9a-f]{12}$/;
 
 /** The bridge MAC, from the network ID as the bridge driver's: stable across `restore`. */
 const bridgeMac = (nw: NetworkRecord): string => `02:${(nw.id.slice(2, 12).match(/../g) ?? []).join(':')}`;
+
+/** Whether the kernel holds the rule that routes the resolver's answers from `addr` (see createNetwork). */
+const hasResolverRule = async (kernel: KernelView, addr: string): Promise<boolean> =>
+  (await kernel.rules()).some((r) => r.src === addr && r.table === RESOLVER_TABLE);
 
 /** Where this network's resolver answers, unless `netctl.dns=false`. */
 function dnsOf(nw: NetworkRecord): { addr: string; subnet: string } | undefined {
@@ -212,7 +216,7 @@ export const overlayDriver: Driver = {
       const missing = [!br ? `bridge ${bridgeOf(nw)}` : '', !vx ? `vxlan ${vxlanOf(nw)}` : ''].filter(Boolean);
       // The resolver's rule outlives the devices: made again, it would exist twice.
       const dns = dnsOf(nw);
-      const rule = dns && (await kernel.rules()).some((r) => r.src === dns.addr && r.table === RESOLVER_TABLE);
+      const rule = dns && (await hasResolverRule(kernel, dns.addr));
       return {
         drift: missing.map((m) => `${m} is missing`),
         // Made again whole: a bridge without its VXLAN port (or the other way round) is deleted first.
@@ -239,7 +243,7 @@ export const overlayDriver: Driver = {
     const dns = dnsOf(nw);
     if (dns) {
       const hasAddr = ((await kernel.addrs(undefined, '-4')).get(bridgeOf(nw)) ?? []).includes(`${dns.addr}/32`);
-      const hasRule = (await kernel.rules()).some((r) => r.src === dns.addr && r.table === RESOLVER_TABLE);
+      const hasRule = await hasResolverRule(kernel, dns.addr);
       if (!hasAddr || !hasRule) {
         drift.push(`the resolver's address ${dns.addr} on ${bridgeOf(nw)} or its routing rule is missing`);
         const br = bridgeOf(nw);

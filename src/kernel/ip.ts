@@ -274,7 +274,7 @@ export class KernelView {
   }
 
   /** The host's IPv4 routing rules (`ip -j -4 rule`): their source and table. */
-  rules(): Promise<Array<{ src?: string; table?: string; priority?: number }>> {
+  rules(): Promise<Array<{ src?: string; table?: string }>> {
     return this.once('rules', () => ipJson(this.runner, undefined, ['-4', 'rule', 'show']));
   }
 }
