@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReadTxn } from '../store/store.js';
 import { bareIP, type NetworkRecord, type SandboxRecord } from '../model/records.js';
-import { resolverFor } from '../dns/view.js';
+import { resolverAddresses, resolverFor } from '../dns/view.js';
 import { unusable } from '../dns/resolvconf.js';
 
 const HEADER = [
@@ -18,9 +18,10 @@ const HEADER = [
 ];
 
 /**
- * The hosts file of `sb`: itself and, per user-defined network it is on, every peer on that
- * network by name and by each of its aliases there. Lines are grouped per network, so leaving
- * one network drops exactly that network's lines.
+ * The hosts file of `sb`: itself and, per user-defined network it is on that has no resolver,
+ * every peer on that network by name and by each of its aliases there. Lines are grouped per
+ * network, so leaving one network drops exactly that network's lines. Peers on a network with
+ * a resolver come from the resolver, so a connect there rewrites no peer's file.
  */
 export function hostsFile(tx: ReadTxn, sb: SandboxRecord, sections = new Map<string, string[]>()): string {
   const lines = [...HEADER];
@@ -30,7 +31,7 @@ export function hostsFile(tx: ReadTxn, sb: SandboxRecord, sections = new Map<str
   if (first) lines.push(`${bareIP(first.ipv4)}\t${uniq([sb.hostname, sb.name]).join(' ')}`);
   for (const ep of mine) {
     const nw = tx.get('networks', ep.networkId);
-    if (!nw || nw.predefined || !ep.ipv4) continue;
+    if (!nw || !listsPeers(nw) || !ep.ipv4) continue;
     let section = sections.get(nw.id);
     if (!section) sections.set(nw.id, (section = networkSection(tx, nw)));
     lines.push(...section);
@@ -51,6 +52,9 @@ function networkSection(tx: ReadTxn, nw: NetworkRecord): string[] {
   }
   return lines;
 }
+
+/** Whether the hosts files of a network's sandboxes list its peers: a user-defined network without a resolver. */
+export const listsPeers = (nw: NetworkRecord): boolean => !nw.predefined && resolverAddresses(nw).length === 0;
 
 const uniq = (xs: string[]) => [...new Set(xs.filter(Boolean))];
 

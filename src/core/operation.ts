@@ -11,6 +11,7 @@ import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
 import { dnsView } from '../dns/view.js';
 import { ensurePredefined } from './predefined.js';
+import { listsPeers } from './names.js';
 
 /** Read-only access without the lock; on a fresh root, root users get the predefined networks made first. */
 export async function view<T>(ctx: Ctx, fn: (tx: ReadTxn) => T, canInit: boolean): Promise<T> {
@@ -52,7 +53,7 @@ export function touch(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): void {
 
 /**
  * Rewrites the name files of every touched sandbox and of every sandbox netctl made that
- * shares a user-defined network with one (the only files a peer's change shows in).
+ * shares a network whose hosts files list peers with one (the only files a peer's change shows in).
  */
 function refreshNames(ctx: Ctx, tx: ReadTxn): void {
   const { names, op } = ctx;
@@ -65,7 +66,8 @@ function refreshNames(ctx: Ctx, tx: ReadTxn): void {
   }
   const owned = new Set(tx.values('sandboxes', 'id', { field: 'ownsNetns', value: true }));
   for (const n of owned.size ? nets : []) {
-    if (tx.get('networks', n)?.predefined !== false) continue;
+    const nw = tx.get('networks', n);
+    if (!nw || !listsPeers(nw)) continue;
     for (const peer of tx.values('endpoints', 'sandboxId', { field: 'networkId', value: n }))
       if (owned.has(peer)) ids.add(peer);
   }

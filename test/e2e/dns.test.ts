@@ -5,7 +5,7 @@
 // else.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { TestHost, isRoot, run } from '../helpers/host.js';
@@ -318,6 +318,27 @@ describe("netctl's resolver", { skip: !isRoot && 'needs root' }, () => {
     const ge = run('ip', ['netns', 'exec', s, 'getent', 'hosts', AB]);
     assert.match(ge.out, /^10\.242\.2\.30\s/);
     h.ok('sandbox', 'rm', s);
+  });
+
+  it('on a network with the resolver, a hosts file lists only its sandbox, and a peer joining rewrites none', () => {
+    const [s, t] = [h.name('hf1'), h.name('hf2')];
+    h.ok('sandbox', 'create', s, '--net', 'netb', '--ip', '10.242.2.61', '--hostname', 'hf');
+    const hosts = () => readFileSync(`/etc/netns/${s}/hosts`, 'utf8');
+    const before = hosts();
+    assert.match(before, /^10\.242\.2\.61\thf /m, 'itself');
+    assert.doesNotMatch(before, /10\.242\.2\.21|# network/, 'no peer lines');
+    const mtime = statSync(`/etc/netns/${s}/hosts`).mtimeMs;
+    h.ok('sandbox', 'create', t, '--net', 'netb', '--ip', '10.242.2.62', '--alias', 'hfpeer');
+    assert.equal(hosts(), before);
+    assert.equal(statSync(`/etc/netns/${s}/hosts`).mtimeMs, mtime, 'not rewritten');
+    // Peers come from the resolver: getent goes through the files, then DNS.
+    assert.match(run('ip', ['netns', 'exec', s, 'getent', 'hosts', 'hfpeer']).out, /^10\.242\.2\.62\s/);
+    // Without the resolver, the files list the peers again; with it back, only the sandbox.
+    h.ok('update', '-o', 'netctl.dns=false', 'netb');
+    assert.match(hosts(), /^10\.242\.2\.62\t\S+ hfpeer$/m);
+    h.ok('update', '-o', 'netctl.dns=true', 'netb');
+    assert.equal(hosts(), before);
+    h.ok('sandbox', 'rm', s, t);
   });
 
   it('-o netctl.dns=false: no resolver for that network; update turns it back on', () => {
