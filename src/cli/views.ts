@@ -8,6 +8,7 @@ import { endpointsOf } from '../core/lookup.js';
 import { driverFor } from '../drivers/index.js';
 import { subnetUsage } from '../ipam/usage.js';
 import { NETNS_DIR } from '../kernel/ops.js';
+import { isLive } from '../core/runtime.js';
 import type { NetworkRecord, SandboxRecord } from '../model/records.js';
 
 const hasFirewall = (nw: NetworkRecord): boolean => driverFor(nw.driver).firewall !== undefined;
@@ -193,8 +194,9 @@ export function sandboxView(tx: ReadTxn, sb: SandboxRecord) {
     Id: sb.id,
     Name: sb.name,
     Created: sb.created,
-    State: sb.state,
+    State: shownState(sb),
     Mode: sb.mode,
+    ...(sb.runtime ? { Runtime: { Ref: sb.runtime.ref, ID: sb.runtime.id } } : {}),
     Hostname: sb.hostname,
     NetNS: sb.netns ? `${NETNS_DIR}/${sb.netns}` : '',
     NetworkSettings: { SandboxKey: sb.netns ? `${NETNS_DIR}/${sb.netns}` : '', Networks: networks },
@@ -207,7 +209,11 @@ export function sandboxRow(tx: ReadTxn, sb: SandboxRecord, truncate: boolean) {
     ID: truncate ? sb.id.slice(0, 12) : sb.id,
     Name: sb.name,
     Mode: sb.mode,
-    State: sb.state,
+    State: shownState(sb),
     Networks: nets.join(','),
   };
 }
+
+/** A runtime container that exited shows as `exited` at once, before a command records it (§15). */
+const shownState = (sb: SandboxRecord): SandboxRecord['state'] =>
+  sb.state === 'running' && !isLive(NETNS_DIR, sb) ? 'exited' : sb.state;

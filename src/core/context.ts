@@ -77,6 +77,8 @@ export interface OpState {
    * the whole plan succeeded, so a crash or a later failure undoes all of them.
    */
   outer?: { tx: Txn; kept: JournalEntry[] };
+  /** Undone at once if the operation fails (a runtime container's name made for it). */
+  onAbort?: Array<() => void>;
 }
 
 export interface Ctx

@@ -10,7 +10,17 @@ import type { CniAdded, CniAttachment } from './cni.js';
 import { makeCtx, type CoreDeps, type Ctx } from './context.js';
 import { connect, disconnect } from './endpoints.js';
 import { createNetwork, prune, removeNetworks } from './networks.js';
-import { attachSandbox, createSandbox, removeSandboxes, startSandbox, stopSandbox } from './sandboxes.js';
+import {
+  attachSandbox,
+  createSandbox,
+  pruneExited,
+  removeSandboxes,
+  startIfExited,
+  startSandbox,
+  stopSandbox,
+} from './sandboxes.js';
+import type { AdoptOptions } from './containers.js';
+import { parseRuntimeRef } from './runtime.js';
 import { view } from './operation.js';
 import type { NetworkUpdate } from './update.js';
 import type { Change, Topology } from './apply.js';
@@ -53,8 +63,10 @@ export class Controller {
     return (await import('./apply.js')).applyTopology(this.ctx, top, opts);
   }
 
-  connect(netRef: string, ctrRefs: string[], settings: EndpointSettings): Promise<void> {
-    return connect(this.ctx, netRef, ctrRefs, settings);
+  /** A runtime container that exited and runs again is started first (its endpoints rebuilt, §15). */
+  async connect(netRef: string, ctrRefs: string[], settings: EndpointSettings, opts: AdoptOptions = {}): Promise<void> {
+    for (const ref of ctrRefs) if (parseRuntimeRef(ref)) await startIfExited(this.ctx, ref);
+    return connect(this.ctx, netRef, ctrRefs, settings, opts);
   }
   disconnect(netRef: string, ctrRef: string, force: boolean): Promise<void> {
     return disconnect(this.ctx, netRef, ctrRef, force);
@@ -72,7 +84,10 @@ export class Controller {
   removeSandboxes(refs: string[], force: boolean): Results {
     return removeSandboxes(this.ctx, refs, force);
   }
-  attachSandbox(name: string, src: { netns?: string; pid?: number }): Promise<string> {
+  pruneExited(): Promise<string[]> {
+    return pruneExited(this.ctx);
+  }
+  attachSandbox(name: string, src: { netns?: string; pid?: number; dnsKeep?: boolean }): Promise<string> {
     return attachSandbox(this.ctx, name, src);
   }
 

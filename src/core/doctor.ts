@@ -13,6 +13,8 @@ import type { ReadTxn } from '../store/store.js';
 import type { Ctx } from './context.js';
 import { dnsView, viewDigest } from '../dns/view.js';
 import { endpointsOf, networkOf } from './lookup.js';
+import { isLive } from './runtime.js';
+import { NETNS_DIR } from '../kernel/ops.js';
 
 export async function diagnose(ctx: Ctx, tx: ReadTxn): Promise<string[]> {
   const drift: string[] = [];
@@ -24,6 +26,11 @@ export async function diagnose(ctx: Ctx, tx: ReadTxn): Promise<string[]> {
     drift.push(...(c?.drift ?? []).map((d) => `network ${nw.name}: ${d}`));
   }
   for (const sb of tx.list('sandboxes')) {
+    // A runtime container that exited is no drift: its sandbox waits for it, or for prune (§15).
+    if (sb.runtime && (sb.state === 'exited' || !isLive(ctx.netnsDir ?? NETNS_DIR, sb))) {
+      ctx.warn(`container ${sb.name} (${sb.runtime.ref}) exited; netctl sandbox prune removes it`);
+      continue;
+    }
     if (sb.state !== 'running' || !sb.netns || sharedNetnsOf(sb.mode) !== undefined) continue;
     if (!existsSync(`${ctx.netnsDir}/${sb.netns}`)) {
       drift.push(`container ${sb.name}: netns ${sb.netns} is missing`);

@@ -24,6 +24,8 @@ import { execute, resolveNetwork, touch, transaction } from './operation.js';
 import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { unreserve } from './reservations.js';
 import { hostFirst } from '../engine/steps.js';
+import { adoptRuntime, type AdoptOptions } from './containers.js';
+import { parseRuntimeRef } from './runtime.js';
 
 const SHARED_NS_ERR =
   'container sharing network namespace with another container or host cannot be connected to any other network';
@@ -33,7 +35,13 @@ const SHARED_NS_ERR =
  * containers share one `ip -batch` on the host side; per-endpoint settings (an address, a
  * MAC, aliases) only make sense for one container and are refused for several.
  */
-export async function connect(ctx: Ctx, netRef: string, ctrRefs: string[], settings: EndpointSettings): Promise<void> {
+export async function connect(
+  ctx: Ctx,
+  netRef: string,
+  ctrRefs: string[],
+  settings: EndpointSettings,
+  opts: AdoptOptions = {},
+): Promise<void> {
   validateSettings(settings);
   const refs = [...new Set(ctrRefs)];
   if (refs.length > 1 && (settings.IPAMConfig || settings.MacAddress || settings.Aliases?.length)) {
@@ -44,12 +52,12 @@ export async function connect(ctx: Ctx, netRef: string, ctrRefs: string[], setti
   }
   await transaction(ctx, async (tx) => {
     try {
-      await connectIn(ctx, tx, netRef, refs, settings, false);
+      await connectIn(ctx, tx, netRef, refs, settings, false, opts);
     } catch (e) {
       // An adopted namespace already had an eth<N> of someone else's: look, then try once more.
       // Not after a rollback that failed: what it left is journaled, and a retry would pile on.
       if (!(e instanceof KernelError) || e.fault !== 'exists') throw e;
-      await connectIn(ctx, tx, netRef, refs, settings, true);
+      await connectIn(ctx, tx, netRef, refs, settings, true, opts);
     }
   });
 }
@@ -61,6 +69,7 @@ async function connectIn(
   refs: string[],
   settings: EndpointSettings,
   probe: boolean,
+  opts: AdoptOptions,
 ): Promise<void> {
   const found = await resolveNetwork(ctx, tx, netRef);
   const nw = found.scope === 'local' ? found : ((await ctx.scope?.prepare(ctx, tx, [found], true))?.[0] ?? found);
@@ -71,7 +80,8 @@ async function connectIn(
   const marks: Marks = new Map();
   let firewall = false;
   for (const ref of refs) {
-    const sb = findSandbox(tx, ref) ?? (await adopt(ctx, ref, probe));
+    const rt = parseRuntimeRef(ref);
+    const sb = rt ? await adoptRuntime(ctx, tx, rt, opts) : (findSandbox(tx, ref) ?? (await adopt(ctx, ref, probe)));
     if (sharesNetns(sb.mode)) throw new ForbiddenError(SHARED_NS_ERR);
     driver.checkJoin?.(nw, sb);
     if (sb.networks[nw.id] || endpointsOf(tx, { sandbox: sb.id, network: nw.id }).length) {

@@ -3,6 +3,7 @@
 import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { sharesNetns, type EndpointRecord, type NetworkRecord, type SandboxRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
+import { findByRuntime, parseRuntimeRef } from './runtime.js';
 
 export function findNetwork(tx: ReadTxn, ref: string): NetworkRecord {
   return findNetworkIn(tx.list('networks'), ref);
@@ -21,6 +22,8 @@ export function findNetworkIn(all: NetworkRecord[], ref: string): NetworkRecord 
 }
 
 export function findSandbox(tx: ReadTxn, ref: string): SandboxRecord | undefined {
+  const rt = parseRuntimeRef(ref);
+  if (rt) return findByRuntime(tx, rt);
   const exact = tx.get('sandboxes', ref) ?? tx.find('sandboxes', 'name', ref)[0];
   if (exact) return exact;
   if (/^[0-9a-f]+$/.test(ref)) {

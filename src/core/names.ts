@@ -145,3 +145,22 @@ function readQuiet(path: string): string | null {
     return null;
   }
 }
+
+/**
+ * Points a runtime container's own resolv.conf (§15) at `resolver`, in place (runtimes
+ * bind-mount the file into the container), keeping its search and options lines. With no
+ * resolver, the nameservers it had before are put back. Returns the nameserver lines to keep
+ * for that (undefined: nothing to keep any more).
+ */
+export function pointResolvConf(path: string, resolver: string, saved: string[] | undefined): string[] | undefined {
+  const text = readQuiet(path);
+  if (text === null) return saved; // the runtime manages none (or the container is gone)
+  const lines = text.split('\n');
+  const servers = lines.filter((l) => /^\s*nameserver\s/.test(l));
+  const rest = lines.filter((l) => !/^\s*nameserver\s/.test(l));
+  if (!resolver && !saved) return undefined;
+  const want = resolver ? [`nameserver ${resolver}`] : (saved ?? []);
+  const out = [...want, ...rest].join('\n').replace(/\n*$/, '\n');
+  if (out !== text) writeFileSync(path, out);
+  return resolver ? (saved ?? servers) : undefined;
+}

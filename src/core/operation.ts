@@ -3,15 +3,18 @@
 // sandboxes it touched), and the firewall the records imply. The kernel steps themselves go
 // through the engine (src/engine/engine.ts).
 import { firewallModel } from '../firewall/model.js';
-import { execute as run, recover } from '../engine/engine.js';
+import { execute as run, recover, teardown } from '../engine/engine.js';
 import { ConflictError, KernelError } from '../lib/errors.js';
 import type { NetworkRecord, SandboxRecord, Step } from '../model/records.js';
-import { findNetwork } from './lookup.js';
+import { dependents, findNetwork } from './lookup.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
-import { dnsView } from '../dns/view.js';
+import { dnsView, resolverFor } from '../dns/view.js';
 import { ensurePredefined } from './predefined.js';
-import { listsPeers } from './names.js';
+import { listsPeers, pointResolvConf } from './names.js';
+import { isLive } from './runtime.js';
+import { NETNS_DIR, netnsDel } from '../kernel/ops.js';
+import { dropEndpoints } from './plan.js';
 
 /** Read-only access without the lock; on a fresh root, root users get the predefined networks made first. */
 export async function view<T>(ctx: Ctx, fn: (tx: ReadTxn) => T, canInit: boolean): Promise<T> {
@@ -32,6 +35,7 @@ export async function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Pro
       ctx.op = { touched: new Map(), fwApplied: firewallModel(tx) };
       await recover(ctx, tx);
       await ensurePredefined(ctx, tx);
+      await noticeExited(ctx, tx);
       const out = await fn(tx);
       refreshNames(ctx, tx);
       const { resolver } = ctx;
@@ -39,8 +43,35 @@ export async function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Pro
       return out;
     });
   } catch (e) {
+    ctx.op.onAbort?.forEach((undo) => undo());
     await ctx.resolver?.abandon(); // a resolver this command started for a join that failed
     throw e;
+  }
+}
+
+/**
+ * Runtime containers (§15) that exited since the last command: their namespace and veths went
+ * with them. Each leaves its networks as a stopped sandbox does, addresses kept; its name goes
+ * (it points at nothing, or at a namespace reusing the PID), and nothing runs inside.
+ */
+async function noticeExited(ctx: Ctx, tx: Txn): Promise<void> {
+  const netnsDir = ctx.netnsDir ?? NETNS_DIR;
+  for (const id of tx.values('sandboxes', 'id', { field: 'ownsNetns', value: false })) {
+    const sb = tx.get('sandboxes', id);
+    if (!sb?.runtime || sb.state !== 'running' || isLive(netnsDir, sb)) continue;
+    touch(ctx, tx, sb);
+    const eps = tx.find('endpoints', 'sandboxId', sb.id);
+    const nets = [...new Set(eps.map((e) => e.networkId))].map((n) => tx.get('networks', n));
+    const global = nets.filter((n): n is NetworkRecord => n !== undefined && n.scope !== 'local');
+    if (global.length) await ctx.scope?.prepare(ctx, tx, global, false);
+    const { cmds } = dropEndpoints(ctx, tx, sb, eps, true);
+    const host = cmds.filter((c) => c.ns !== sb.netns);
+    if (sb.ownsName) host.push({ args: netnsDel(sb.netns) });
+    sb.state = 'exited';
+    tx.put('sandboxes', sb);
+    for (const d of dependents(tx, sb)) tx.put('sandboxes', { ...d, state: 'stopped' });
+    const errs = await teardown(ctx, tx, `exited container ${sb.name}`, host, sb.ports.length > 0);
+    for (const err of errs) ctx.warn(`container ${sb.name} exited: ${err}`);
   }
 }
 
@@ -55,7 +86,7 @@ export function touch(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): void {
  * Rewrites the name files of every touched sandbox and of every sandbox netctl made that
  * shares a network whose hosts files list peers with one (the only files a peer's change shows in).
  */
-function refreshNames(ctx: Ctx, tx: ReadTxn): void {
+function refreshNames(ctx: Ctx, tx: Txn): void {
   const { names, op } = ctx;
   if (!names || op.touched.size === 0) return;
   const nets = new Set<string>();
@@ -80,6 +111,13 @@ function refreshNames(ctx: Ctx, tx: ReadTxn): void {
         if (gone?.ownsNetns) names.remove(gone.name);
       } else if (sb.ownsNetns) {
         names.write(tx, sb, sections, !op.touched.has(id));
+      } else if (sb.runtime?.resolvConf && sb.runtime.dnsConfig !== 'keep' && sb.state === 'running') {
+        const saved = pointResolvConf(sb.runtime.resolvConf, resolverFor(tx, sb.id), sb.runtime.resolvSaved);
+        if (String(saved) !== String(sb.runtime.resolvSaved)) {
+          if (saved) sb.runtime.resolvSaved = saved;
+          else delete sb.runtime.resolvSaved;
+          tx.put('sandboxes', sb);
+        }
       }
     } catch (e) {
       ctx.warn(`name files of container ${sb?.name ?? id}: ${(e as Error).message}`);

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { driverFor } from '../drivers/index.js';
-import { linkUp, NETNS_DIR, netnsAdd, netnsAttach, netnsDel } from '../kernel/ops.js';
+import { linkUp, NETNS_DIR, netnsAdd, netnsDel } from '../kernel/ops.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, SystemError, UsageError } from '../lib/errors.js';
 import { checkName } from '../lib/validate.js';
 import {
@@ -19,13 +19,15 @@ import type { SandboxCreate } from '../model/requests.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { checkPorts, refuseHost, validateNaming, validateSettings } from './checks.js';
 import type { Ctx, Marks } from './context.js';
-import { journalEntry, teardown } from '../engine/engine.js';
+import { teardown } from '../engine/engine.js';
 import { hostFirst } from '../engine/steps.js';
 import { adopt } from './endpoints.js';
 import { dependents, endpointsOf, findSandbox, requireSandbox, sharedWith } from './lookup.js';
 import { execute, resolveNetwork, touch, transaction } from './operation.js';
 import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { unreserve } from './reservations.js';
+import { adoptRuntime, reviveRuntime } from './containers.js';
+import { isLive, parseRuntimeRef, type RuntimeRef } from './runtime.js';
 
 /** The steps that make a netns of netctl's own: the name, then `lo` up inside. */
 export function netnsSteps(name: string): Step[] {
@@ -182,6 +184,7 @@ export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
   await transaction(ctx, async (tx) => {
     const sb = requireSandbox(tx, ref);
     if (sb.state === 'running') return;
+    await reviveRuntime(ctx, tx, sb);
     const other = sharedNetnsOf(sb.mode);
     if (other !== undefined) sb.netns = sharedWith(tx, other).netns;
     checkPorts(tx, sb.name, sb.ports, sb.id);
@@ -214,7 +217,7 @@ function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds
   if (remove) freeReserved(tx, sb);
   if (sb.ownsNetns && sb.state === 'running') cmds.push({ args: netnsDel(sb.netns) });
   // The name binding attach made goes with the sandbox; the namespace stays with its processes.
-  else if (remove && sb.ownsName) cmds.push({ args: netnsDel(sb.netns) });
+  else if (remove && sb.ownsName && sb.state !== 'exited') cmds.push({ args: netnsDel(sb.netns) });
   const firewall = sb.ports.length > 0 && sb.state === 'running';
   sb.state = 'stopped';
   if (remove) tx.delete('sandboxes', sb.id);
@@ -243,7 +246,7 @@ function freeReserved(tx: Txn, sb: SandboxRecord): void {
 export async function stopSandbox(ctx: Ctx, ref: string): Promise<void> {
   await transaction(ctx, async (tx) => {
     const sb = requireSandbox(tx, ref);
-    if (sb.state === 'stopped') return;
+    if (sb.state !== 'running') return;
     await prepareLeaves(ctx, tx, [sb]);
     const plan = planStop(ctx, tx, sb, false);
     const errs = await teardown(ctx, tx, `stop sandbox ${sb.name}`, plan.cmds, plan.firewall);
@@ -300,12 +303,25 @@ export async function removeSandboxes(
 }
 
 /**
- * `sandbox attach`: manage a netns another runtime made. Given by PID, or by a path (a bind
- * mount such as /proc/PID/ns/net or a runtime's file), it gets a name under NETNS_DIR (what
- * `ip netns attach` does), so every later command reaches it; a name that is already there
- * is adopted as it is.
+ * `sandbox attach`: manage a netns another runtime made, without holding it alive. A runtime
+ * reference (`docker:web`, §15) names itself; `--pid`/`--netns` adopt a namespace under NAME.
+ * A name already under NETNS_DIR (someone's binding) is adopted as it is.
  */
-export async function attachSandbox(ctx: Ctx, name: string, src: { netns?: string; pid?: number }): Promise<string> {
+export async function attachSandbox(
+  ctx: Ctx,
+  name: string,
+  src: { netns?: string; pid?: number; dnsKeep?: boolean },
+): Promise<string> {
+  const rt = parseRuntimeRef(name);
+  if (rt) {
+    if (src.netns !== undefined || src.pid !== undefined)
+      throw new UsageError(`--netns and --pid name a namespace; ${name} already does`);
+    return transaction(ctx, async (tx) => {
+      const sb = await adoptRuntime(ctx, tx, rt, { dnsKeep: src.dnsKeep });
+      touch(ctx, tx, sb);
+      return sb.id;
+    });
+  }
   checkName('container', name);
   if ((src.netns === undefined) === (src.pid === undefined))
     throw new UsageError('give exactly one of --netns PATH or --pid PID');
@@ -316,39 +332,39 @@ export async function attachSandbox(ctx: Ctx, name: string, src: { netns?: strin
   return transaction(ctx, async (tx) => {
     if (findSandbox(tx, name)?.name === name) throw new ConflictError(`container name ${name} is already in use`);
     const own = `${ctx.netnsDir}/${name}`;
-    const named = src.netns !== undefined && resolvePath(src.netns) === resolvePath(own);
-    const source = src.pid !== undefined ? `/proc/${src.pid}/ns/net` : (src.netns ?? '');
-    refuseHost(source, src.pid !== undefined ? `pid:${src.pid}` : `netns:${source}`);
-    if (!existsSync(src.pid !== undefined ? `/proc/${src.pid}` : source))
-      throw new NotFoundError(
-        src.pid !== undefined ? `process ${src.pid} does not exist` : `netns ${source} does not exist`,
-      );
     let sb: SandboxRecord;
-    if (named) sb = await adopt(ctx, name, true);
-    else {
-      if (existsSync(own))
-        throw new ConflictError(
-          `netns ${name} already exists`,
-          `attach it by its name: netctl sandbox attach ${name} --netns ${own}`,
-        );
-      // The name is a kernel change like any other: its undo is on disk before it is made.
-      const intent = journalEntry(ctx, `attach ${name}`, [{ args: netnsDel(name) }]);
-      tx.put('journal', intent);
-      await tx.flushJournal();
-      try {
-        await netnsAttach(ctx.runner, name, src.pid !== undefined ? { pid: src.pid } : { path: source });
-        sb = await adopt(ctx, name, true);
-      } catch (e) {
-        await ctx.runner.run('ip', netnsDel(name));
-        tx.delete('journal', intent.id);
-        await tx.flush();
-        throw e;
-      }
-      tx.delete('journal', intent.id);
-      sb.ownsName = true;
+    if (src.netns !== undefined && resolvePath(src.netns) === resolvePath(own)) {
+      refuseHost(own, `netns:${own}`);
+      sb = await adopt(ctx, name, true);
+      tx.put('sandboxes', sb);
+    } else {
+      const r: RuntimeRef =
+        src.pid !== undefined
+          ? { kind: 'pid', arg: String(src.pid), ref: `pid:${src.pid}` }
+          : { kind: 'netns', arg: src.netns ?? '', ref: `netns:${src.netns}` };
+      sb = await adoptRuntime(ctx, tx, r, { name, dnsKeep: src.dnsKeep });
     }
-    tx.put('sandboxes', sb);
     touch(ctx, tx, sb);
     return sb.id;
   });
+}
+
+/** Starts a runtime container's sandbox that exited, if it did (before a connect names it). */
+export async function startIfExited(ctx: Ctx, ref: string): Promise<void> {
+  const sb = await ctx.store.view((tx) => findSandbox(tx, ref));
+  if (sb?.runtime && (sb.state === 'exited' || !isLive(ctx.netnsDir ?? NETNS_DIR, sb))) await startSandbox(ctx, ref);
+}
+
+/** `sandbox prune`: removes every exited runtime container's sandbox, its kept addresses with it. */
+export async function pruneExited(ctx: Ctx): Promise<string[]> {
+  const names = await ctx.store.view((tx) =>
+    tx
+      .list('sandboxes')
+      .filter((sb) => sb.runtime && (sb.state === 'exited' || !isLive(ctx.netnsDir ?? NETNS_DIR, sb)))
+      .map((sb) => sb.name),
+  );
+  if (!names.length) return [];
+  const { results, errors } = await removeSandboxes(ctx, names, true);
+  if (errors.length) throw new SystemError(`pruned with errors: ${errors.join('; ')}`);
+  return names.filter((_, i) => !results[i]);
 }

@@ -20,6 +20,8 @@ export interface RunOptions {
    * ip.ts startBatch): it waits on stdin, so it does nothing until the input is given.
    */
   input?: string | Promise<string>;
+  /** 'caller': the caller's whole environment (a runtime's CLI finds its instance there: DOCKER_HOST, ...). */
+  env?: 'caller';
 }
 
 export interface Runner {
@@ -168,7 +170,7 @@ export class ProcessRunner implements Runner {
     const given = typeof opts.input === 'object' ? opts.input.then((text) => (input = text)) : opts.input;
     const { spawn } = await childProcess();
     try {
-      const r = await run(spawn, file, args, given);
+      const r = await run(spawn, file, args, given, opts.env === 'caller' ? { ...process.env, LC_ALL: 'C' } : ENV());
       this.debug?.(
         `${file} ${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''} -> exit ${r.exitCode} ` +
           `(${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`,
@@ -199,9 +201,10 @@ function run(
   file: string,
   args: string[],
   input: string | Promise<string> | undefined,
+  env: NodeJS.ProcessEnv,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: ENV(), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (d: Buffer) => out.push(d));

@@ -121,13 +121,16 @@ export interface SandboxRecord {
   name: string;
   created: string;
   mode: SandboxMode;
-  state: 'running' | 'stopped';
+  /** `exited`: a runtime container (§15) whose namespace went with it; its addresses stay reserved. */
+  state: 'running' | 'stopped' | 'exited';
   /** Path of the netns ('' in host mode, where the host's is shared). */
   netns: string;
   /** netctl made the netns (and may delete it); false for an adopted one. */
   ownsNetns: boolean;
   /** `sandbox attach` made the /var/run/netns/<name> binding (removed on rm; the netns lives on). */
   ownsName?: boolean;
+  /** The container of another runtime this sandbox is (docs/reference.md §15). */
+  runtime?: RuntimeLink;
   /** CNI_CONTAINERID when a CNI runtime made this sandbox (`netctl cni` ADD); its name is derived from it. */
   cniContainerId?: string;
   /** Next N for eth<N>: never reused within a sandbox. */
@@ -143,6 +146,27 @@ export interface SandboxRecord {
   dns?: { servers: string[]; search: string[]; options: string[] };
   /** --add-host name:IP lines for its hosts file. */
   extraHosts?: Array<{ name: string; ip: string }>;
+}
+
+/**
+ * A sandbox that is another runtime's container: netctl names its namespace by a symlink under
+ * NETNS_DIR (never a bind mount, which would keep it alive) and knows it by device and inode.
+ */
+export interface RuntimeLink {
+  /** `docker:web`, `podman:…`, `ctr:NS/ID`, `pid:PID`, `netns:PATH`, as first given. */
+  ref: string;
+  kind: 'docker' | 'podman' | 'ctr' | 'pid' | 'netns';
+  /** The runtime's container ID (ctr: NAMESPACE/ID); the PID or path for pid:/netns:. */
+  id: string;
+  /** `dev:ino` of the namespace it had when last seen running. */
+  ns: string;
+  /** Where the symlink points: /proc/PID/ns/net, or the netns file. */
+  target: string;
+  /** The container's resolv.conf as the runtime keeps it, pointed at the resolver unless `keep`. */
+  resolvConf?: string;
+  dnsConfig?: 'keep';
+  /** Its nameserver lines before netctl changed them, put back when it leaves the last resolver network. */
+  resolvSaved?: string[];
 }
 
 export interface PortMapping {

@@ -44,7 +44,7 @@ describe('shell completion', () => {
     assert.deepEqual(c('sandbox', 's'), ['start', 'stop', ':4']);
     assert.deepEqual(
       c('container', ''),
-      ['create', 'ls', 'inspect', 'start', 'stop', 'rm', 'attach', ':4'],
+      ['create', 'ls', 'inspect', 'start', 'stop', 'rm', 'attach', 'prune', ':4'],
       'alias walks too',
     );
   });

@@ -42,6 +42,7 @@ export const COMMANDS: readonly Entry[] = [
         { name: 'stop', load: () => import('./sandbox/stop.js') },
         { name: 'rm', aliases: ['remove'], load: () => import('./sandbox/rm.js') },
         { name: 'attach', load: () => import('./sandbox/attach.js') },
+        { name: 'prune', load: () => import('./sandbox/prune.js') },
       ],
     },
   },

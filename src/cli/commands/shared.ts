@@ -4,6 +4,14 @@ import type { Command } from 'commander';
 import { collect } from '../command.js';
 import type { Io } from '../wiring.js';
 import { reportError } from '../report.js';
+import { UsageError } from '../../lib/errors.js';
+
+/** `--dns-config auto|keep` (§15): whether a runtime container's resolv.conf is left alone. */
+export function dnsKeep(mode: string | undefined): boolean {
+  if (mode === undefined || mode === 'auto') return false;
+  if (mode === 'keep') return true;
+  throw new UsageError(`invalid argument "${mode}" for "--dns-config" flag: auto or keep`);
+}
 
 /** connect's and sandbox create's EndpointSettings flags. */
 export const endpointOptions = (c: Command): Command =>
