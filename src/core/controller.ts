@@ -65,8 +65,13 @@ export class Controller {
 
   /** A runtime container that exited and runs again is started first (its endpoints rebuilt, §15). */
   async connect(netRef: string, ctrRefs: string[], settings: EndpointSettings, opts: AdoptOptions = {}): Promise<void> {
-    for (const ref of ctrRefs) if (parseRuntimeRef(ref)) await startIfExited(this.ctx, ref);
-    return connect(this.ctx, netRef, ctrRefs, settings, opts);
+    const refs: string[] = [];
+    for (const ref of ctrRefs) {
+      // Revived on this network already (its recorded endpoint rebuilt): nothing more to do.
+      if (parseRuntimeRef(ref) && (await startIfExited(this.ctx, ref)).includes(netRef)) continue;
+      refs.push(ref);
+    }
+    if (refs.length || !ctrRefs.length) await connect(this.ctx, netRef, refs, settings, opts);
   }
   disconnect(netRef: string, ctrRef: string, force: boolean): Promise<void> {
     return disconnect(this.ctx, netRef, ctrRef, force);

@@ -349,10 +349,15 @@ export async function attachSandbox(
   });
 }
 
-/** Starts a runtime container's sandbox that exited, if it did (before a connect names it). */
-export async function startIfExited(ctx: Ctx, ref: string): Promise<void> {
+/**
+ * Starts a runtime container's sandbox that exited, if it did (before a connect names it).
+ * Returns the names and IDs of the networks its endpoints were rebuilt on.
+ */
+export async function startIfExited(ctx: Ctx, ref: string): Promise<string[]> {
   const sb = await ctx.store.view((tx) => findSandbox(tx, ref));
-  if (sb?.runtime && (sb.state === 'exited' || !isLive(ctx.netnsDir ?? NETNS_DIR, sb))) await startSandbox(ctx, ref);
+  if (!sb?.runtime || (sb.state !== 'exited' && isLive(ctx.netnsDir ?? NETNS_DIR, sb))) return [];
+  await startSandbox(ctx, ref);
+  return Object.entries(sb.networks).flatMap(([id, r]) => [id, r.name]);
 }
 
 /** `sandbox prune`: removes every exited runtime container's sandbox, its kept addresses with it. */
