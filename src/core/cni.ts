@@ -9,7 +9,9 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { driverFor } from '../drivers/index.js';
 import { KernelView } from '../kernel/ip.js';
-import { netnsAttach, netnsAttachPid, netnsDel, sameInode } from '../kernel/ops.js';
+import { netnsDel, sameInode } from '../kernel/ops.js';
+import { linkName } from './containers.js';
+import { nsIdentity } from './runtime.js';
 import { ConflictError, InvalidArgumentError, KernelError, NotFoundError } from '../lib/errors.js';
 import { electGateway } from '../model/gateway.js';
 import {
@@ -19,7 +21,6 @@ import {
   type KernelCmd,
   type NetworkRecord,
   type SandboxRecord,
-  type Step,
 } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import { IFNAME_OPT, refuseHost, validateSettings } from './checks.js';
@@ -28,7 +29,7 @@ import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { endpointsOf, findNetwork, networkOf } from './lookup.js';
 import { hostFirst } from '../engine/steps.js';
 import { unreserve } from './reservations.js';
-import { journalEntry, teardown } from '../engine/engine.js';
+import { teardown } from '../engine/engine.js';
 import { execute, touch, transaction } from './operation.js';
 
 /** One attachment as the runtime names it; `netns` is CNI_NETNS (optional for DEL). */
@@ -85,8 +86,11 @@ function sandboxOf(tx: ReadTxn, a: CniAttachment): SandboxRecord | undefined {
   return tx.list('sandboxes').find(mine);
 }
 
-/** How CNI_NETNS gets a name under NETNS_DIR: its own, or one bound by a batch line or a mount. */
-function nameNetns(ctx: Ctx, path: string, name: string): { netns: string; step?: Step; mount?: boolean } {
+/**
+ * How CNI_NETNS gets a name under NETNS_DIR: its own, or a symlink to it (`link`), which keeps
+ * nothing alive: a runtime that never runs DEL (ctr) leaves an exited sandbox, not a namespace.
+ */
+function nameNetns(ctx: Ctx, path: string, name: string): { netns: string; link?: string } {
   if (!path.startsWith('/')) throw new InvalidArgumentError(`invalid CNI_NETNS ${path}: an absolute path`);
   if (!existsSync(path)) throw new NotFoundError(`netns ${path} does not exist`);
   refuseHost(path, `CNI_NETNS ${path}`);
@@ -103,9 +107,7 @@ function nameNetns(ctx: Ctx, path: string, name: string): { netns: string; step?
     return { netns: basename(real) };
   if (existsSync(`${ctx.netnsDir}/${name}`))
     throw new ConflictError(`netns ${name} already exists`, `remove the stale name: ip netns del ${name}`);
-  if (pid)
-    return { netns: name, step: { cmds: [netnsAttachPid(name, Number(pid))], undo: [{ args: netnsDel(name) }] } };
-  return { netns: name, mount: true };
+  return { netns: name, link: pid ? path : real };
 }
 
 /** ADD: adopts CNI_NETNS (first attachment of the container) and joins it to the network as CNI_IFNAME. */
@@ -156,7 +158,14 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
         {
           netns: named.netns,
           cniContainerId: a.containerId,
-          ...(named.step || named.mount ? { ownsName: true } : {}),
+          ...(named.link ? { ownsName: true } : {}),
+          runtime: {
+            ref: `netns:${path}`,
+            kind: 'netns',
+            id: path,
+            ns: nsIdentity(path),
+            target: named.link ?? path,
+          },
           ...(upstreams.length ? { dns: { servers: upstreams, search: [], options: [] } } : {}),
         },
       );
@@ -165,23 +174,13 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
     touch(ctx, tx, box);
     startResolverFor(ctx, nw);
     const plan = planJoin(ctx, tx, box, nw, wanted);
-    const steps = [...(named.step ? [named.step] : []), ...plan.steps];
-    // A netns file no process is in yet can only be bind-mounted: done first, journaled before
-    // it (a crash after the mount leaves the next command an undo), undone on failure.
-    const intent = named.mount
-      ? journalEntry(ctx, `cni add ${a.containerId}: name ${name}`, [{ args: netnsDel(name) }])
-      : undefined;
-    if (intent) {
-      tx.put('journal', intent);
-      await tx.flushJournal();
-      await netnsAttach(ctx.runner, name, { path });
-    }
+    if (named.link) await linkName(ctx, tx, name, named.link);
     try {
       await execute(
         ctx,
         tx,
         `cni add ${a.containerId} ${a.ifName} to ${nw.name}`,
-        hostFirst(steps),
+        hostFirst(plan.steps),
         () => {
           plan.commit();
           box.networks[nw.id] = { name: nw.name, settings: wanted };
@@ -189,13 +188,7 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
         },
         plan.firewall,
       );
-      if (intent) tx.delete('journal', intent.id);
     } catch (e) {
-      if (intent) {
-        await ctx.runner.run('ip', netnsDel(name));
-        tx.delete('journal', intent.id);
-        await tx.flush();
-      }
       if (e instanceof KernelError && e.fault === 'exists') {
         throw new ConflictError(`an interface ${a.ifName} already exists in netns ${path}`);
       }
@@ -224,7 +217,8 @@ function dropAttachments(
     }
     if (Object.keys(sb.networks).length === 0 && endpointsOf(tx, { sandbox: sb.id }).length === 0) {
       tx.delete('sandboxes', sb.id);
-      if (sb.ownsName) cmds.push({ args: netnsDel(sb.netns) });
+      // An exited sandbox's name went when its exit was noticed.
+      if (sb.ownsName && sb.state !== 'exited') cmds.push({ args: netnsDel(sb.netns) });
     } else {
       tx.put('sandboxes', sb);
       cmds.push(...regateway.map((args) => ({ ns: sb.netns, args })));

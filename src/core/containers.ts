@@ -27,7 +27,7 @@ const dirOf = (ctx: Ctx): string => ctx.netnsDir ?? NETNS_DIR;
  * first: a crash before the commit leaves an entry whose undo removes it; a failure of this
  * command removes it at once.
  */
-async function linkName(ctx: Ctx, tx: Txn, name: string, target: string): Promise<void> {
+export async function linkName(ctx: Ctx, tx: Txn, name: string, target: string): Promise<void> {
   const path = `${dirOf(ctx)}/${name}`;
   const intent = journalEntry(ctx, `name ${name}`, [{ args: netnsDel(name) }]);
   tx.put('journal', intent);

@@ -1,10 +1,9 @@
 // The kernel vocabulary: one small function per `ip` command netctl says (as CNI's pkg/ip and
 // pkg/ns), returning argv after `ip`. Drivers and the core compose plans from these words and
 // never spell `ip` syntax themselves, so a command's shape lives in one place and the batch
-// guard in ip.ts sees every one. Nothing here runs a process except netnsAttach.
-import { closeSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { SystemError } from '../lib/errors.js';
-import { NETNS_DIR, type Runner } from './runner.js';
+// guard in ip.ts sees every one. Nothing here runs a process.
+import { statSync } from 'node:fs';
+import { NETNS_DIR } from './runner.js';
 
 export { NETNS_DIR };
 
@@ -16,47 +15,6 @@ const mtuArgs = (mtu?: string): string[] => (mtu ? ['mtu', mtu] : []);
 
 export const netnsAdd = (name: string): Argv => ['netns', 'add', name];
 export const netnsDel = (name: string): Argv => ['netns', 'del', name];
-/** Names the netns of process PID (one line of a host batch; `netns del` undoes it). */
-export const netnsAttachPid = (name: string, pid: number): Argv => ['netns', 'attach', name, String(pid)];
-
-/**
- * Gives an existing network namespace the name NAME under NETNS_DIR. `ip netns attach` takes a
- * PID: for a namespace file, a process inside it is found by the file's inode (no shell). A
- * file no process lives in yet (a runtime's pre-made netns) is bind-mounted there, which is
- * what `ip netns attach` does itself; `ip netns del` undoes either.
- */
-export async function netnsAttach(
-  runner: Runner,
-  name: string,
-  source: { pid: number } | { path: string },
-): Promise<void> {
-  const what = 'pid' in source ? `pid ${source.pid}` : source.path;
-  const pid = 'pid' in source ? source.pid : pidInNetns(source.path);
-  let r;
-  if (pid !== undefined) {
-    r = await runner.run('ip', ['netns', 'attach', name, String(pid)]);
-  } else {
-    const dst = `${NETNS_DIR}/${name}`;
-    closeSync(openSync(dst, 'wx', 0o444)); // a mount point; fails if the name is taken
-    r = await runner.run('mount', ['--bind', (source as { path: string }).path, dst]);
-    if (r.exitCode !== 0) unlinkSync(dst);
-  }
-  if (r.exitCode !== 0) throw new SystemError(`cannot attach ${what} as ${name}: ${r.stderr.trim() || 'failed'}`);
-  // A process found by its namespace may have exited and its PID been reused since: the name
-  // must be the namespace asked for, or it goes again.
-  if (
-    'path' in source &&
-    pid !== undefined &&
-    !/^\/proc\/\d+\/ns\/net$/.test(source.path) &&
-    !sameInode(source.path, `${NETNS_DIR}/${name}`)
-  ) {
-    await runner.run('ip', netnsDel(name));
-    throw new SystemError(
-      `cannot attach ${source.path} as ${name}: the process found in it exited meanwhile; try again`,
-    );
-  }
-}
-
 /** Whether two paths are the same file (device and inode): the same namespace, for nsfs files. */
 export function sameInode(a: string, b: string): boolean {
   try {
@@ -74,23 +32,6 @@ export function sameInode(a: string, b: string): boolean {
  */
 export const isHostNetns = (path: string): boolean =>
   /^\/proc\/1\/ns\/net$/.test(path) || sameInode(path, '/proc/self/ns/net') || sameInode(path, '/proc/1/ns/net');
-
-/** A process whose network namespace is the one `path` refers to (same device and inode). */
-function pidInNetns(path: string): number | undefined {
-  const m = /^\/proc\/(\d+)\/ns\/net$/.exec(path);
-  if (m) return Number(m[1]);
-  const want = statSync(path);
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = statSync(`/proc/${d}/ns/net`);
-      if (st.ino === want.ino && st.dev === want.dev) return Number(d);
-    } catch {
-      /* the process exited meanwhile */
-    }
-  }
-  return undefined;
-}
 
 // ---------------------------------------------------------------- links
 
