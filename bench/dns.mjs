@@ -154,7 +154,9 @@ try {
       };
     }
   }
-  const big = spawn('nsenter', [`--net=/var/run/netns/${bigNs}`, process.execPath, RESOLVER, '--root', bigRoot], {
+  // Started with the flags netctl gives it (src/dns/control.ts).
+  const args = ['--max-semi-space-size=1', RESOLVER, '--root', bigRoot];
+  const big = spawn('nsenter', [`--net=/var/run/netns/${bigNs}`, process.execPath, ...args], {
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
   });
   await new Promise((r) => big.stdio[3].once('data', r));
