@@ -4,8 +4,7 @@
 // of the operation in progress; each transaction starts it anew (operation.ts).
 import type { EngineCtx, Executors } from '../engine/engine.js';
 import type { Driver } from '../drivers/driver.js';
-import type { FwModel } from '../firewall/firewall.js';
-import { syncFirewall } from '../firewall/sync.js';
+import { syncFirewall, type FwApplied } from '../firewall/sync.js';
 import { DEFAULT_POOLS, type DefaultPool } from '../ipam/ipam.js';
 import type { Firewall } from '../firewall/firewall.js';
 import { NETNS_DIR } from '../kernel/ops.js';
@@ -69,8 +68,8 @@ export interface Resolver {
 export interface OpState {
   /** Sandboxes the operation changed, with the networks they were on before: their peers' name files are rewritten. */
   touched: Map<string, { sb: SandboxRecord; nets: Set<string> }>;
-  /** The firewall model the kernel holds, as far as this process knows (null: unknown, rewrite all). */
-  fwApplied: FwModel | null;
+  /** What the firewall holds, as far as this operation knows (null: unknown, rewrite all). */
+  fwApplied: FwApplied | null;
   /**
    * Set while `apply -f` runs several operations in one transaction (core/apply.ts): they run
    * in its `tx` without taking the lock again, and each keeps its journal entry in `kept` until
@@ -200,9 +199,9 @@ export function makeCtx(deps: CoreDeps): Ctx {
     op: { touched: new Map(), fwApplied: null },
     async settle(tx, full) {
       if (!ctx.firewall) return;
-      const prev = full ? null : ctx.op.fwApplied;
+      const applied = full ? null : ctx.op.fwApplied;
       ctx.op.fwApplied = null; // unknown until this succeeds
-      ctx.op.fwApplied = await syncFirewall(ctx.firewall, ctx.runner, tx, prev, ctx.debug);
+      ctx.op.fwApplied = await syncFirewall(ctx.firewall, ctx.runner, tx, applied, ctx.debug);
     },
     prefetch: () => ctx.firewall?.prefetch?.(),
     forget: (names) => names.forEach((n) => ctx.names?.remove(n)),

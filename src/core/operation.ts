@@ -2,7 +2,7 @@
 // before (finish an interrupted one, the predefined networks) and after (the name files of the
 // sandboxes it touched), and the firewall the records imply. The kernel steps themselves go
 // through the engine (src/engine/engine.ts).
-import { firewallModel } from '../firewall/model.js';
+import { appliedBefore, remember } from '../firewall/sync.js';
 import { execute as run, recover, teardown } from '../engine/engine.js';
 import { ConflictError, KernelError } from '../lib/errors.js';
 import type { NetworkRecord, SandboxRecord, Step } from '../model/records.js';
@@ -32,7 +32,7 @@ export async function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Pro
   if (outer) return fn(outer.tx); // one step of `apply -f`: already under the lock
   try {
     return await ctx.store.update(async (tx) => {
-      ctx.op = { touched: new Map(), fwApplied: firewallModel(tx) };
+      ctx.op = { touched: new Map(), fwApplied: appliedBefore(tx) };
       await recover(ctx, tx);
       await ensurePredefined(ctx, tx);
       await noticeExited(ctx, tx);
@@ -77,6 +77,7 @@ async function noticeExited(ctx: Ctx, tx: Txn): Promise<void> {
 
 /** Remembers that `sb` changes in this operation (call before the change). */
 export function touch(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): void {
+  remember(ctx.op.fwApplied, tx, sb.id);
   const nets = ctx.op.touched.get(sb.id)?.nets ?? new Set<string>();
   for (const e of tx.find('endpoints', 'sandboxId', sb.id)) nets.add(e.networkId);
   ctx.op.touched.set(sb.id, { sb: structuredClone(sb), nets });

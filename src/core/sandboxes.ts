@@ -103,6 +103,7 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
     }
     const globals = await prepareJoins(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
+    touch(ctx, tx, sb);
     await execute(
       ctx,
       tx,
@@ -115,7 +116,6 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
       plan.firewall,
     );
     await peersAfter(ctx, tx, globals);
-    touch(ctx, tx, sb);
     return sb.id;
   });
 }

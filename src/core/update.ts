@@ -8,6 +8,7 @@ import { InvalidArgumentError, NotFoundError } from '../lib/errors.js';
 import type { NetworkRecord } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
+import { remember } from '../firewall/sync.js';
 import { endpointsOf, findNetwork } from './lookup.js';
 import { hostFirst } from '../engine/steps.js';
 import { execute, touch, transaction } from './operation.js';
@@ -79,6 +80,11 @@ export async function updateNetwork(ctx: Ctx, ref: string, change: NetworkUpdate
     const plan = planUpdate(tx, nw, change);
     if (plan.changes.length === 0) return;
     const resolverBefore = resolverAddresses(nw).join();
+    // The network's firewall part (a gateway mode, the host binding) shapes the rules of every
+    // port published through it: what the firewall holds for those sandboxes is noted first.
+    if (plan.firewall)
+      for (const id of new Set(endpointsOf(tx, { network: nw.id }).map((ep) => ep.sandboxId)))
+        remember(ctx.op.fwApplied, tx, id);
     await execute(ctx, tx, `update network ${nw.name}`, plan.steps, plan.commit, plan.firewall);
     // The resolver came or went (netctl.dns, a gateway mode): every sandbox's resolv.conf follows.
     if (resolverAddresses(nw).join() !== resolverBefore)

@@ -58,8 +58,12 @@ export interface FwModel {
 export interface Firewall {
   /** Backend name shown by doctor ("iptables", "nftables"). */
   readonly name: string;
-  /** Makes the kernel hold `next`; `prev` is what the kernel is believed to hold (null: unknown → full rewrite). */
-  sync(prev: FwModel | null, next: FwModel): Promise<void>;
+  /**
+   * Makes the kernel hold `next`; `prev` is what the kernel is believed to hold (null: unknown →
+   * full rewrite). Both may hold the ports of only some sandboxes (the same ones): then
+   * `whole` gives the whole model, for a rewrite.
+   */
+  sync(prev: FwModel | null, next: FwModel, whole?: () => FwModel): Promise<void>;
   /**
    * Every difference between `model` and the rules the kernel holds, one line each, e.g. "firewall: chain
    * NETCTL-FORWARD is missing"; [] when none.

@@ -58,8 +58,8 @@ export class ChosenFirewall implements Firewall {
    * write everything (first use, `restore`, or its own rules missing — as after a switch), the
    * other backend's rules go: stale DNAT rules could point at an address handed out again.
    */
-  async sync(prev: FwModel | null, next: FwModel): Promise<void> {
-    await this.chosen.sync(prev, next);
+  async sync(prev: FwModel | null, next: FwModel, whole?: () => FwModel): Promise<void> {
+    await this.chosen.sync(prev, next, whole);
     if (prev !== null && !this.chosen.rewrote) return;
     // The other backend's tool may be absent altogether: then it holds nothing.
     const other = this.other();

@@ -2,7 +2,7 @@
 // the firewall, and the published ports of running sandboxes, mapped to their gateway endpoint.
 import { driverFor } from '../drivers/index.js';
 import { electGateway } from '../model/gateway.js';
-import { bareIP, type NetworkRecord } from '../model/records.js';
+import { bareIP, type NetworkRecord, type SandboxRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
 import type { FirewallPart } from '../drivers/driver.js';
 import { familyOf, type FwModel, type FwNetwork, type FwPort } from './firewall.js';
@@ -16,7 +16,8 @@ function partOf(nw: NetworkRecord): FirewallPart | undefined {
   }
 }
 
-export function firewallModel(tx: ReadTxn): FwModel {
+/** The networks' part of the model: every network in use whose driver has a part in the firewall. */
+export function networksModel(tx: ReadTxn): FwNetwork[] {
   const networks: FwNetwork[] = [];
   for (const n of tx
     .list('networks')
@@ -25,40 +26,49 @@ export function firewallModel(tx: ReadTxn): FwModel {
     const part = partOf(n);
     if (part) networks.push({ id12: n.id.slice(0, 12), ...part.network });
   }
-  const ports: FwPort[] = [];
+  return networks;
+}
+
+/** The whole model. */
+export function firewallModel(tx: ReadTxn): FwModel {
+  const sbs = tx.find('sandboxes', 'ports', []).sort((a, b) => (a.id < b.id ? -1 : 1));
+  return { networks: networksModel(tx), ports: sbs.flatMap((sb) => portsOf(tx, sb)) };
+}
+
+/** The published ports of one sandbox as the firewall holds them while it runs. */
+export function portsOf(tx: ReadTxn, sb: SandboxRecord): FwPort[] {
+  if (sb.state !== 'running' || sb.ports.length === 0) return [];
   const netOf = (id: string) => tx.get('networks', id);
-  const publishing = tx.find('sandboxes', 'ports', []).filter((sb) => sb.state === 'running');
-  for (const sb of publishing.sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    const gw = electGateway(
-      tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq),
-      netOf,
-    );
-    const nw = gw && netOf(gw.networkId);
-    const part = nw && partOf(nw);
-    // A gateway on a network without a firewall part (macvlan) publishes nothing: there is no host side to DNAT from.
-    if (!gw || !nw || !part) continue;
-    const { bridge, mode4, mode6 } = part.network;
-    for (const p of sb.ports) {
-      // No host address: every address of each family the gateway endpoint has (Docker's 0.0.0.0 and [::]).
-      const hostIP = p.hostIP || part.hostBinding;
-      for (const [family, ip, mode] of [
-        [4, gw.ipv4, mode4],
-        [6, gw.ipv6, mode6],
-      ] as const) {
-        if (!ip || (hostIP && familyOf(hostIP) !== family)) continue;
-        ports.push({
-          id12: sb.id.slice(0, 12),
-          bridge,
-          family,
-          containerIP: bareIP(ip),
-          proto: p.proto,
-          hostIP,
-          hostPort: p.hostPort,
-          containerPort: p.containerPort,
-          mode,
-        });
-      }
+  const gw = electGateway(
+    tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq),
+    netOf,
+  );
+  const nw = gw && netOf(gw.networkId);
+  const part = nw && partOf(nw);
+  // A gateway on a network without a firewall part (macvlan) publishes nothing: there is no host side to DNAT from.
+  if (!gw || !nw || !part) return [];
+  const { bridge, mode4, mode6 } = part.network;
+  const ports: FwPort[] = [];
+  for (const p of sb.ports) {
+    // No host address: every address of each family the gateway endpoint has (Docker's 0.0.0.0 and [::]).
+    const hostIP = p.hostIP || part.hostBinding;
+    for (const [family, ip, mode] of [
+      [4, gw.ipv4, mode4],
+      [6, gw.ipv6, mode6],
+    ] as const) {
+      if (!ip || (hostIP && familyOf(hostIP) !== family)) continue;
+      ports.push({
+        id12: sb.id.slice(0, 12),
+        bridge,
+        family,
+        containerIP: bareIP(ip),
+        proto: p.proto,
+        hostIP,
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+        mode,
+      });
     }
   }
-  return { networks, ports };
+  return ports;
 }

@@ -66,9 +66,9 @@ export class IptablesFirewall implements Firewall {
   /** Whether the last sync rewrote netctl's chains (not a difference). */
   rewrote = false;
 
-  async sync(prev: FwModel | null, next: FwModel): Promise<void> {
+  async sync(prev: FwModel | null, next: FwModel, whole?: () => FwModel): Promise<void> {
     const f = this.family;
-    const view = familyView(next, f);
+    let view = familyView(next, f);
     checkModel(view, f);
     this.rewrote = false;
     const present = parsePresent(await this.save());
@@ -81,6 +81,10 @@ export class IptablesFirewall implements Firewall {
         this.debug?.(`${this.prefix}: ${deletions} rules to delete; rewriting netctl's chains instead`);
       else if ((await this.restore(diff)).exitCode === 0) return;
       else this.debug?.(`${this.prefix}: the rules differ from the store; rewriting netctl's chains`);
+    }
+    if (prev && whole) {
+      view = familyView(whole(), f); // a rewrite writes every sandbox's rules, not just the changed ones
+      checkModel(view, f);
     }
     const r = await this.restore(ruleset(view, present, f));
     if (r.exitCode !== 0)
@@ -166,14 +170,14 @@ export class IptablesBackend implements Backend {
     this.v4.prefetch();
   }
 
-  async sync(prev: FwModel | null, next: FwModel): Promise<void> {
+  async sync(prev: FwModel | null, next: FwModel, whole?: () => FwModel): Promise<void> {
     const v6 = async () => {
-      if (hasIPv6(next)) return this.v6.sync(prev, next);
+      if (hasIPv6(next)) return this.v6.sync(prev, next, whole);
       // No IPv6 network (any more): ip6tables keeps nothing of netctl's, as before the first one.
       // Unknown prev: ip6tables is read only to clear what an earlier one left.
       if (prev === null ? (await this.v6.held().catch(() => [])).length > 0 : hasIPv6(prev)) await this.v6.remove();
     };
-    await Promise.all([this.v4.sync(prev, next), v6()]);
+    await Promise.all([this.v4.sync(prev, next, whole), v6()]);
   }
 
   async drift(model: FwModel): Promise<string[]> {

@@ -44,7 +44,7 @@ export class NftablesFirewall implements Backend {
   /** Whether the last sync rewrote the table (not a difference). */
   rewrote = false;
 
-  async sync(prev: FwModel | null, next: FwModel): Promise<void> {
+  async sync(prev: FwModel | null, next: FwModel, whole?: () => FwModel): Promise<void> {
     checkModel(next);
     this.rewrote = false;
     if (prev) {
@@ -53,7 +53,9 @@ export class NftablesFirewall implements Backend {
       if ((await this.apply(diff)).exitCode === 0) return;
       this.debug?.('nftables: the table differs from the store; rewriting it');
     }
-    const r = await this.apply(fullScript(next));
+    const all = prev && whole ? whole() : next;
+    if (all !== next) checkModel(all);
+    const r = await this.apply(fullScript(all));
     if (r.exitCode !== 0) throw new SystemError(`nft: ${r.stderr.trim().split('\n')[0] || 'failed'}`);
     this.rewrote = true;
   }
