@@ -124,9 +124,14 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
     // A conflist naming the gateway names netctl's resolver: no upstream of its own.
     const upstreams = (a.dnsServers ?? []).filter((x) => !resolverAddresses(nw).includes(x));
     // A pod name another sandbox holds falls back to the container id's.
+    let sb = sandboxOf(tx, a);
+    // The container ran before and exited without a DEL (ctr): its sandbox goes, addresses and all.
+    if (sb?.state === 'exited') {
+      forget(tx, sb);
+      sb = undefined;
+    }
     const asked = cniWantedName(a.containerId, a.args);
     const name = tx.find('sandboxes', 'name', asked).length ? cniSandboxName(a.containerId) : asked;
-    let sb = sandboxOf(tx, a);
     let named: ReturnType<typeof nameNetns> = { netns: '' };
     if (sb) {
       if (sb.state !== 'running')
@@ -196,6 +201,15 @@ export async function cniAdd(ctx: Ctx, a: CniAttachment, settings: EndpointSetti
     }
     return { ep: plan.ep, nw, gateway: electGateway(endpointsOf(tx, { sandbox: box.id }), networkOf(tx)) === plan.ep };
   });
+}
+
+/** Drops an exited sandbox's record and the addresses it kept (its devices went with its namespace). */
+function forget(tx: Txn, sb: SandboxRecord): void {
+  for (const id of Object.keys(sb.networks)) {
+    const nw = tx.get('networks', id);
+    if (nw && unreserve(nw, sb.id, true)) tx.put('networks', nw);
+  }
+  tx.delete('sandboxes', sb.id);
 }
 
 /** Removes attachments of CNI sandboxes; a sandbox left with none goes (its bound name too). */

@@ -2,7 +2,7 @@
 // configuration on stdin), inside the test host namespace, against container namespaces the
 // test made. Asserted through the kernel (`ip -j`, ping) and netctl's own commands.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -341,7 +341,39 @@ describe('netctl as a CNI plugin', { skip: !isRoot && 'needs root' }, () => {
     } finally {
       proc.kill();
     }
-    // A runtime's netns file outside /var/run/netns that no process is in yet: bind-mounted there.
+    // A container that exits with no DEL (ctr's detached ones) leaves an exited sandbox; an
+    // ADD for its ID again (the ID reused) replaces it, addresses and all.
+    const gone = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+    const again = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 200));
+    const reused = `${h.tag}-reused`;
+    try {
+      const env = (p: ChildProcess) => ({
+        CNI_CONTAINERID: reused,
+        CNI_NETNS: `/proc/${p.pid}/ns/net`,
+        CNI_IFNAME: 'eth0',
+      });
+      const first = cni('ADD', env(gone));
+      assert.equal(first.code, 0, first.out);
+      gone.kill();
+      await new Promise((r) => gone.once('exit', r));
+      assert.match(
+        h.ok('sandbox', 'ls', '--format', '{{.Name}} {{.State}}'),
+        new RegExp(`^cni-${reused} exited$`, 'm'),
+      );
+      const second = cni('ADD', env(again));
+      assert.equal(second.code, 0, second.out);
+      assert.match(
+        h.ok('sandbox', 'ls', '--format', '{{.Name}} {{.State}}'),
+        new RegExp(`^cni-${reused} running$`, 'm'),
+      );
+      assert.equal(cni('DEL', env(again)).code, 0);
+      assert.doesNotMatch(h.ok('sandbox', 'ls', '--format', '{{.Name}}'), new RegExp(`cni-${reused}`));
+    } finally {
+      gone.kill();
+      again.kill();
+    }
+    // A runtime's netns file outside /var/run/netns that no process is in yet: named there.
     const pinned = container('pinned');
     const file = join(h.root, 'pinned-netns');
     writeFileSync(file, '');
