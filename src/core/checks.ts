@@ -14,13 +14,24 @@ import type { EndpointSettings, NetworkRecord, PortMapping } from '../model/reco
  */
 export function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self?: string): PortMapping[] {
   const seen: PortMapping[] = [];
-  const clash = (a: PortMapping, b: PortMapping) =>
-    a.proto === b.proto && a.hostPort === b.hostPort && (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
-  const taken = tx
-    .find('sandboxes', 'ports', [])
-    .filter((o) => o.id !== self && o.state === 'running')
-    .flatMap((o) => o.ports);
-  const free = (p: PortMapping) => ![...taken, ...seen].some((o) => clash(o, p));
+  const clash = (a: PortMapping, b: PortMapping) => !a.hostIP || !b.hostIP || a.hostIP === b.hostIP;
+  // Host ports in use, by protocol and port, of the sandboxes that publish one of these: found
+  // by a search of the store's text, so a create reads what it could clash with, not every
+  // sandbox that publishes something.
+  const asked = new Set<number>();
+  for (const p of ports)
+    for (let h = p.hostPort; h <= (p.hostPortEnd ?? p.hostPort) && asked.size <= 1024; h++) asked.add(h);
+  const others =
+    asked.size <= 1024 && [...asked].every(Number.isInteger)
+      ? tx.matching('sandboxes', new RegExp(`"hostPort":(?:${[...asked].join('|')})[,}]`))
+      : tx.find('sandboxes', 'ports', []);
+  const taken = new Map<string, PortMapping[]>();
+  const use = (p: PortMapping) => {
+    const k = `${p.proto}/${p.hostPort}`;
+    taken.set(k, [...(taken.get(k) ?? []), p]);
+  };
+  for (const o of others) if (o.id !== self && o.state === 'running') o.ports.forEach(use);
+  const free = (p: PortMapping) => !(taken.get(`${p.proto}/${p.hostPort}`) ?? []).some((o) => clash(o, p));
   for (const p of ports) {
     if (p.hostIP && !parseIP(p.hostIP))
       throw new InvalidArgumentError(`invalid host IP ${p.hostIP} in published port of container ${name}`);
@@ -43,10 +54,12 @@ export function checkPorts(tx: ReadTxn, name: string, ports: PortMapping[], self
           `Bind for ${host}:${p.hostPort}-${hostPortEnd} failed: every port of the range is already allocated`,
         );
       seen.push(chosen);
+      use(chosen);
       continue;
     }
     if (!free(p)) throw new ConflictError(`Bind for ${host}:${p.hostPort} failed: port is already allocated`);
     seen.push(p);
+    use(p);
   }
   return seen;
 }

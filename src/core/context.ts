@@ -25,7 +25,7 @@ import type {
 import type { NetworkCreate } from '../model/requests.js';
 import type { ReadTxn, Store, Txn } from '../store/store.js';
 import type { NameFiles } from './names.js';
-import type { DnsView } from '../dns/view.js';
+import type { ViewChange } from '../dns/protocol.js';
 import type { ResolverStatus } from '../dns/protocol.js';
 
 export interface CoreDeps {
@@ -55,8 +55,8 @@ export interface CoreDeps {
 
 /** This host's resolver as commands see it (docs/reference.md §14). */
 export interface Resolver {
-  /** After a commit: the resolver serves `view` (started or stopped as it needs) before this returns. */
-  sync(view: DnsView): Promise<void>;
+  /** After a commit: the resolver serves the change (started or stopped as it needs) before this returns. */
+  sync(change: ViewChange): Promise<void>;
   /** What it serves now, or null when none runs. */
   status(): Promise<ResolverStatus | null>;
   /** An endpoint is planned on a network with a resolver: start one if none runs (sync waits for it). */

@@ -9,7 +9,7 @@ import type { NetworkRecord, SandboxRecord, Step } from '../model/records.js';
 import { dependents, findNetwork } from './lookup.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
-import { dnsView, resolverFor } from '../dns/view.js';
+import { dnsPatch, dnsView, resolverFor } from '../dns/view.js';
 import { ensurePredefined } from './predefined.js';
 import { listsPeers, pointResolvConf } from './names.js';
 import { isLive } from './runtime.js';
@@ -39,7 +39,12 @@ export async function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Pro
       const out = await fn(tx);
       refreshNames(ctx, tx);
       const { resolver } = ctx;
-      if (resolver) tx.onCommit(() => resolver.sync(dnsView(tx)));
+      if (resolver)
+        tx.onCommit(() => {
+          const { start, now } = tx.generation();
+          const touched = [...ctx.op.touched.keys()];
+          return resolver.sync({ since: start, gen: now, patch: () => dnsPatch(tx, touched), view: () => dnsView(tx) });
+        });
       return out;
     });
   } catch (e) {

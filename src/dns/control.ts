@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runner } from '../kernel/runner.js';
 import { mark } from '../lib/trace.js';
-import { controlPath, pidPath, type Request, type ResolverStatus } from './protocol.js';
-import { digestOf, type DnsView } from './view.js';
+import { controlPath, pidPath, viewDigest, type Request, type ResolverStatus, type ViewChange } from './protocol.js';
 
 /** How long a resolver gets to answer one request (a view of 10,000 names applies in ~0.15 s). */
 const ANSWER_MS = 3000;
@@ -18,6 +17,8 @@ const ANSWER_MS = 3000;
 const resolverBundle = (): string => fileURLToPath(new URL('../bundle/resolver.cjs', import.meta.url));
 
 class NotAnswering extends Error {}
+/** NETCTL_CHECK_DNS (the tests): a patched view that is not the store's fails the command. */
+class DivergedView extends Error {}
 
 /** One request and its answer; null when no resolver listens; NotAnswering when one listens and says nothing. */
 export async function ask(root: string, req: Request, timeoutMs = ANSWER_MS): Promise<ResolverStatus | null> {
@@ -68,14 +69,15 @@ export class ResolverClient {
     this.starting ??= this.ensure().catch(() => undefined);
   }
 
-  async sync(view: DnsView): Promise<void> {
+  async sync(change: ViewChange): Promise<void> {
     try {
       await this.starting;
       mark('resolver: sync');
-      const st = await this.syncOnce(view);
+      const st = await this.syncOnce(change);
       mark('resolver: synced');
       for (const n of st?.networks ?? []) if (n.error) this.warn(`resolver of network ${n.name}: ${n.error}`);
     } catch (e) {
+      if (e instanceof DivergedView) throw e;
       this.warn(`names of this host are not served: ${(e as Error).message}`);
     }
   }
@@ -98,10 +100,26 @@ export class ResolverClient {
     if (!st) await this.start();
   }
 
-  /** A running resolver takes `view` (or stops, when it is empty); with none and networks to serve, one starts. */
-  private async syncOnce(view: DnsView): Promise<ResolverStatus | null> {
-    const json = JSON.stringify(view);
-    const req = { op: 'sync', digest: digestOf(json), view } as const;
+  /**
+   * A running resolver takes the change as a patch when it serves the view the change started
+   * from, else the whole view (or stops, when it is empty); with none and networks to serve,
+   * one starts.
+   */
+  private async syncOnce(change: ViewChange): Promise<ResolverStatus | null> {
+    const patch = change.patch();
+    if (patch) {
+      const st = await ask(this.root, { op: 'patch', since: change.since, gen: change.gen, ...patch }).catch(
+        () => null, // not answering: the full sync below replaces it
+      );
+      if (st && !st.stale) {
+        if (process.env['NETCTL_CHECK_DNS'] && st.pid > 0 && st.digest !== viewDigest(change.view()))
+          throw new DivergedView(`the resolver's patched view differs from the store's (${st.digest})`);
+        return st.pid > 0 ? st : null;
+      }
+      if (!st && patch.networks.length === 0) return null; // none runs, and nothing to serve
+    }
+    const view = change.view();
+    const req = { op: 'sync', gen: change.gen, view } as const;
     for (let attempt = 0; attempt < 3; attempt++) {
       const st = await ask(this.root, req).catch(async (e: Error) => {
         if (!(e instanceof NotAnswering)) throw e;

@@ -6,7 +6,16 @@
 // dist/src/bundle/resolver.cjs, with neither the store nor the drivers: it starts fast.
 import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
-import { controlPath, pidPath, type DnsView, type Request, type ResolverStatus } from './protocol.js';
+import {
+  addPart,
+  controlPath,
+  pidPath,
+  viewDigest,
+  type DnsPatch,
+  type DnsView,
+  type Request,
+  type ResolverStatus,
+} from './protocol.js';
 import { DnsServer } from './server.js';
 import { HostUpstreams } from './upstream.js';
 
@@ -18,6 +27,8 @@ const dns = new DnsServer(upstreams, (m) => log(m));
 // A fault in one query's handling is logged, never the end of names for every network here.
 process.on('unhandledRejection', (e) => log(`unexpected: ${(e as Error)?.message ?? String(e)}`));
 let digest = '';
+/** The store generation of the view served (-1: none yet). */
+let gen = -1;
 let control: Server | undefined;
 /** How long a resolver started before there is anything to serve waits for its first sync. */
 const LINGER_MS = 5000;
@@ -25,21 +36,38 @@ const LINGER_MS = 5000;
 const MAX_REQUEST = 64 << 20;
 
 /** Serves `view` from now on; false when there is nothing left to serve. */
-async function serve(view: DnsView, viewDigest: string): Promise<boolean> {
-  if (viewDigest !== digest) log(`serves ${view.networks.map((n) => n.name).join(', ') || 'nothing'}`);
+async function serve(view: DnsView, viewGen: number): Promise<boolean> {
+  const d = viewDigest(view);
+  if (d !== digest) log(`serves ${view.networks.map((n) => n.name).join(', ') || 'nothing'}`);
   await dns.apply(view);
-  digest = viewDigest;
+  digest = d;
+  gen = viewGen;
   for (const [addr, why] of dns.errors) log(`${addr}: ${why}`);
   return view.networks.length > 0;
 }
 
-const status = (): ResolverStatus => ({ pid: process.pid, digest, networks: dns.stats() });
+/** The view served with a patch applied: the patched sandboxes' parts replaced, the networks set. */
+function patched(v: DnsView, p: DnsPatch): DnsView {
+  const served = new Set(p.networks.map((n) => n.id));
+  const out: DnsView = {
+    networks: p.networks,
+    endpoints: v.endpoints.filter((e) => !(e.sb in p.parts) && served.has(e.net)),
+    sandboxes: {},
+  };
+  for (const [id, s] of Object.entries(v.sandboxes)) if (!(id in p.parts)) out.sandboxes[id] = s;
+  for (const [id, part] of Object.entries(p.parts)) addPart(out, id, part);
+  const named = new Set(out.endpoints.map((e) => e.sb));
+  for (const id of Object.keys(out.sandboxes)) if (!named.has(id)) delete out.sandboxes[id];
+  return out;
+}
+
+const status = (): ResolverStatus => ({ pid: process.pid, digest, gen, networks: dns.stats() });
 
 /** Requests one at a time, in the order they came (the order of the commands' commits). */
 let queue: Promise<unknown> = Promise.resolve();
 
 function handle(req: Request): Promise<ResolverStatus> {
-  const next = queue.then(async () => {
+  const next = queue.then(async (): Promise<ResolverStatus> => {
     switch (req.op) {
       case 'status':
         return status();
@@ -47,10 +75,15 @@ function handle(req: Request): Promise<ResolverStatus> {
         if (dns.view.networks.length) return status();
         stop('the command that started it failed');
         return { ...status(), pid: 0 };
+      case 'patch':
+        if (req.since !== gen) return { ...status(), stale: true };
+        if (await serve(patched(dns.view, req), req.gen)) return status();
+        stop('no endpoint left on a network with a resolver');
+        return { ...status(), pid: 0 };
       case 'sync':
         // The same view again is applied again while an address could not be opened: it may be free now.
-        if (req.digest === digest && dns.errors.size === 0) return status();
-        if (await serve(req.view, req.digest)) return status();
+        if (req.gen === gen && req.gen >= 0 && dns.errors.size === 0) return status();
+        if (await serve(req.view, req.gen)) return status();
         stop('no endpoint left on a network with a resolver');
         return { ...status(), pid: 0 };
     }

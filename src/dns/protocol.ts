@@ -3,6 +3,7 @@
 // can hand the resolver names to serve or addresses to bind. Light on purpose: the resolver's
 // bundle loads this, not the store or the drivers.
 import { join } from 'node:path';
+import CRC32 from 'crc-32';
 
 export interface DnsNetwork {
   id: string;
@@ -33,19 +34,77 @@ export interface DnsView {
   sandboxes: Record<string, DnsSandbox>;
 }
 
+/** One local sandbox's part of a view: its entry, and its addresses (`sb` is the sandbox). */
+export interface SandboxPart {
+  entry: DnsSandbox;
+  endpoints: Array<{ ip: string; net: string }>;
+}
+
 /**
- * `sync`: serve `view` (computed by a command under the store's lock), whose digest it is;
- * `release`: stop unless serving something (a command that started it failed).
+ * A change of the view: the networks served now, and the new part of each sandbox the change
+ * touched (null: it has none any more). It applies to the view of store generation `since`
+ * only; the result is the view of generation `gen`.
  */
-export type Request = { op: 'sync'; digest: string; view: DnsView } | { op: 'status' } | { op: 'release' };
+export interface DnsPatch {
+  since: number;
+  gen: number;
+  networks: DnsNetwork[];
+  parts: Record<string, SandboxPart | null>;
+}
+
+/**
+ * `sync`: serve `view` (computed by a command under the store's lock) of store generation
+ * `gen`; `patch`: change the view served (answered with `stale` when it is not of the
+ * patch's base generation: then a sync follows); `release`: stop unless serving something
+ * (a command that started it failed).
+ */
+/**
+ * What a committed operation changed, for the resolver: the store generations it went from
+ * and to, the patch (null: only the whole view says it) and the whole view, each derived
+ * only if asked.
+ */
+export interface ViewChange {
+  since: number;
+  gen: number;
+  patch(): Omit<DnsPatch, 'since' | 'gen'> | null;
+  view(): DnsView;
+}
+
+export type Request =
+  { op: 'sync'; gen: number; view: DnsView } | ({ op: 'patch' } & DnsPatch) | { op: 'status' } | { op: 'release' };
 
 /** What a running resolver says of itself (`dns ls`, `inspect`, doctor); pid 0: it is stopping. */
 export interface ResolverStatus {
   pid: number;
   digest: string;
+  /** The store generation of the view served. */
+  gen?: number;
+  /** A patch for another base generation was not applied. */
+  stale?: boolean;
   networks: Array<{ id: string; name: string; address: string; records: number; queries: number; error?: string }>;
 }
 
 export const controlPath = (root: string): string => join(root, 'resolver.sock');
 /** The resolver's pid, so that a command can replace one that stopped answering. */
 export const pidPath = (root: string): string => join(root, 'resolver.pid');
+
+/** Adds a sandbox's part to a view (a resolver applying a patch does the same). */
+export function addPart(view: DnsView, id: string, part: SandboxPart | null): void {
+  if (!part) return;
+  view.sandboxes[id] = part.entry;
+  for (const e of part.endpoints) view.endpoints.push({ ...e, sb: id });
+}
+
+/**
+ * A short fingerprint of a view: equal views, equal digests, whatever the order of their
+ * entries (a resolver that applied patches holds them in another order than dnsView makes).
+ */
+export function viewDigest(v: DnsView): string {
+  let sum = 0;
+  const add = (s: string) => (sum = (sum + (CRC32.str(s) >>> 0)) >>> 0);
+  for (const n of v.networks) add(`n${JSON.stringify(n)}`);
+  for (const e of v.endpoints) add(`e${e.net} ${e.sb} ${e.ip}`);
+  for (const [id, s] of Object.entries(v.sandboxes)) add(`s${id}${JSON.stringify(s)}`);
+  const n = v.networks.length + v.endpoints.length + Object.keys(v.sandboxes).length;
+  return `${n.toString(16)}-${sum.toString(16)}`;
+}

@@ -231,26 +231,30 @@ export class FileStore implements Store {
       const entriesAtStart = JSON.stringify(loaded.doc.journal);
       const writeJournal = (entries: Doc['journal'], delta: Delta, durable: boolean) =>
         slots.write({ gen: ++gen, base, entries, delta } satisfies JournalFile, durable);
-      const tx: DocTxn = new DocTxn(loaded.doc, async (d, how) => {
-        // An intent before kernel work: the records are as they were read.
-        if (how === 'journal') {
-          mark('store: journal intent');
-          return writeJournal(d.journal, loaded.delta, false);
-        }
-        const delta = mergeDelta(loaded.delta, tx);
-        if (how === 'flush') return writeJournal(d.journal, delta, false);
-        // A store read in an older schema is written in the new form at once.
-        if (existsSync(this.file) && !loaded.migrated && deltaSize(delta) <= deltaLimit()) {
-          const untouched =
-            gen === loaded.gen && sizeOfChanges(tx) === 0 && JSON.stringify(d.journal) === entriesAtStart;
-          return untouched ? undefined : writeJournal(d.journal, delta, true);
-        }
-        d.journalGen = ++gen; // the document now carries the journal and every delta
-        base = gen;
-        db.data = d;
-        await db.write();
-        slots.absorbed();
-      });
+      const tx: DocTxn = new DocTxn(
+        loaded.doc,
+        async (d, how) => {
+          // An intent before kernel work: the records are as they were read.
+          if (how === 'journal') {
+            mark('store: journal intent');
+            return writeJournal(d.journal, loaded.delta, false);
+          }
+          const delta = mergeDelta(loaded.delta, tx);
+          if (how === 'flush') return writeJournal(d.journal, delta, false);
+          // A store read in an older schema is written in the new form at once.
+          if (existsSync(this.file) && !loaded.migrated && deltaSize(delta) <= deltaLimit()) {
+            const untouched =
+              gen === loaded.gen && sizeOfChanges(tx) === 0 && JSON.stringify(d.journal) === entriesAtStart;
+            return untouched ? undefined : writeJournal(d.journal, delta, true);
+          }
+          d.journalGen = ++gen; // the document now carries the journal and every delta
+          base = gen;
+          db.data = d;
+          await db.write();
+          slots.absorbed();
+        },
+        { start: loaded.gen, now: () => gen },
+      );
       tx.checkChanges = Boolean(process.env['NETCTL_CHECK_STORE']);
       const out = await fn(tx);
       mark('store: commit');

@@ -26,10 +26,15 @@ export class MemoryStore implements Store {
   }
 
   async update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
-    const tx = new DocTxn(this.doc(), async (d) => {
-      this.text = storeText(d);
-      this.history.push(this.snapshot());
-    });
+    const start = this.history.length;
+    const tx = new DocTxn(
+      this.doc(),
+      async (d) => {
+        this.text = storeText(d);
+        this.history.push(this.snapshot());
+      },
+      { start, now: () => this.history.length },
+    );
     tx.checkChanges = true; // a record changed without put would be lost by the file store
     const out = await fn(tx);
     await tx.commit();

@@ -63,6 +63,11 @@ export interface ReadTxn {
   ids(kind: RecordKind): string[];
   /** Records whose indexed field holds a value ([] for a list field: those with entries). */
   find<K extends RecordKind>(kind: K, field: string, value: Where['value']): Kinds[K][];
+  /**
+   * Records whose stored JSON matches `re` somewhere (one search of the text, reading only what
+   * matches), and every record put in this transaction: a superset the caller filters.
+   */
+  matching<K extends RecordKind>(kind: K, re: RegExp): Kinds[K][];
   /** The values of 'id' or an indexed field, of every record or of those matching `where` (reads no record). */
   values(kind: RecordKind, field: string, where?: Where): string[];
   /** Record id -> the value of an indexed string field, for every record (reads no record). */
@@ -81,6 +86,13 @@ export interface Txn extends ReadTxn {
   rollback(sp: Savepoint): void;
   /** Runs `fn` once the commit is written, the lock still held (what derives from the committed state). */
   onCommit(fn: () => Promise<void>): void;
+  /** The ids of the records put or deleted in this transaction, per kind. */
+  readonly changed: { [K in RecordKind]: ReadonlySet<string> };
+  /**
+   * The store's write generation when the transaction began, and now (after the commit, the
+   * commit's): equal generations, equal records.
+   */
+  generation(): { start: number; now: number };
 }
 
 export interface Savepoint {
@@ -149,7 +161,12 @@ export class DocTxn implements Txn {
   constructor(
     readonly doc: Doc,
     private readonly persist: (doc: Doc, how: 'journal' | 'flush' | 'commit') => Promise<void>,
+    private readonly gen: { start: number; now: () => number } = { start: 0, now: () => 0 },
   ) {}
+
+  generation(): { start: number; now: number } {
+    return { start: this.gen.start, now: this.gen.now() };
+  }
 
   get changed(): { [K in RecordKind]: ReadonlySet<string> } {
     const t = this.doc.tables;
@@ -172,6 +189,10 @@ export class DocTxn implements Txn {
 
   find<K extends RecordKind>(kind: K, field: string, value: Where['value']): Kinds[K][] {
     return this.doc.tables[kind].find(field, value) as Kinds[K][];
+  }
+
+  matching<K extends RecordKind>(kind: K, re: RegExp): Kinds[K][] {
+    return this.doc.tables[kind].matching(re) as Kinds[K][];
   }
 
   values(kind: RecordKind, field: string, where?: Where): string[] {

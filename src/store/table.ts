@@ -286,6 +286,26 @@ export class Table<R extends Rec> {
   }
 
   /** Records whose indexed `field` holds `value` ([] for a list field: those with entries). */
+  /** See ReadTxn.matching. */
+  matching(re: RegExp): R[] {
+    this.check();
+    const out: R[] = [];
+    const seen = new Set<string>();
+    for (const [id, e] of this.overlay) {
+      if (!e.own) continue;
+      seen.add(id);
+      if (e.rec) out.push(e.rec);
+    }
+    const line = new RegExp(`^,?"(${ID})":\\{[^\\n]*?(?:${re.source})`, 'gm');
+    for (const m of this.text.matchAll(line)) {
+      const id = m[1] ?? '';
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push(this.at(id, m.index));
+    }
+    return out;
+  }
+
   find(field: string, value: unknown): R[] {
     if (!this.spec.fields.includes(field)) throw new Error(`store: ${this.kind}.${field} is not indexed`);
     const fix = { field, value };

@@ -14,6 +14,8 @@ export const BIN = fileURLToPath(new URL('../../../bin/netctl', import.meta.url)
 // Every netctl the tests run proves that each record it changed was put or deleted (the store
 // writes only those between full rewrites).
 process.env['NETCTL_CHECK_STORE'] = '1';
+// ... and that the view its resolver holds after a patch is the one the store implies.
+process.env['NETCTL_CHECK_DNS'] = '1';
 const TCP = fileURLToPath(new URL('./tcp.js', import.meta.url));
 
 export interface Result {
