@@ -88,7 +88,7 @@ async function connectIn(
       pending.push(plan.ep);
       steps.push(...plan.steps);
       commits.push(plan.commit, record);
-      firewall ||= plan.firewall || sb.ports.length > 0;
+      firewall ||= plan.firewall || sb.ports.length > 0 || sb.policy !== undefined;
       // A sandbox may want one more network for its way out (the overlay module's gwbridge).
       const out = await ctx.scope?.wayOutPlan(ctx, tx, sb, nw, pending, marks);
       if (out) {
@@ -186,7 +186,7 @@ async function leave(
   // The default-route move is part of the journaled teardown: a crash in between still ends with a route.
   const move = sb.state === 'running' ? regateway.map((args) => ({ ns: sb.netns, args })) : [];
   const op = `disconnect ${sb.name} from ${nw.name}`;
-  const errs = await teardown(ctx, tx, op, [...cmds, ...move], sb.ports.length > 0);
+  const errs = await teardown(ctx, tx, op, [...cmds, ...move], sb.ports.length > 0 || sb.policy !== undefined);
   await ctx.scope?.fixWayOut(ctx, tx, sb);
   return errs;
 }

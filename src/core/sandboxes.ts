@@ -26,6 +26,7 @@ import { dependents, endpointsOf, findSandbox, requireSandbox, sharedWith } from
 import { execute, resolveNetwork, touch, transaction } from './operation.js';
 import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { unreserve } from './reservations.js';
+import { applyChange, preparePolicy } from './policy.js';
 
 /** The steps that make a netns of netctl's own: the name, then `lo` up inside. */
 export function netnsSteps(name: string): Step[] {
@@ -99,6 +100,7 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
       sb.mode = host ? 'host' : req.net === 'none' ? 'none' : req.net === 'bridge' ? 'bridge' : 'network';
       if (host) Object.assign(sb, { netns: '', ownsNetns: false });
     }
+    if (req.egress) preparePolicy(ctx, tx, sb, applyChange(sb.name, undefined, req.egress));
     const globals = await prepareJoins(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
     await execute(
@@ -148,7 +150,7 @@ function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; c
   const pending: EndpointRecord[] = [];
   const marks: Marks = new Map();
   const commits: Array<() => void> = [];
-  let firewall = sb.ports.length > 0;
+  let firewall = sb.ports.length > 0 || sb.policy !== undefined;
   let nextIf = sb.nextIf;
   for (const [netId, rec] of Object.entries(sb.networks)) {
     const nw = tx.get('networks', netId);
@@ -215,7 +217,7 @@ function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds
   if (sb.ownsNetns && sb.state === 'running') cmds.push({ args: netnsDel(sb.netns) });
   // The name binding attach made goes with the sandbox; the namespace stays with its processes.
   else if (remove && sb.ownsName) cmds.push({ args: netnsDel(sb.netns) });
-  const firewall = sb.ports.length > 0 && sb.state === 'running';
+  const firewall = (sb.ports.length > 0 || sb.policy !== undefined) && sb.state === 'running';
   sb.state = 'stopped';
   if (remove) tx.delete('sandboxes', sb.id);
   else tx.put('sandboxes', sb);

@@ -5,7 +5,8 @@ import { electGateway } from '../model/gateway.js';
 import { bareIP, type NetworkRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
 import type { FirewallPart } from '../drivers/driver.js';
-import { familyOf, type FwModel, type FwNetwork, type FwPort } from './firewall.js';
+import { resolverAddresses } from '../dns/view.js';
+import { familyOf, type FwModel, type FwNetwork, type FwPolicy, type FwPort } from './firewall.js';
 
 /** The network's part, if its driver has one (and is known: a store may name a driver this build lacks). */
 function partOf(nw: NetworkRecord): FirewallPart | undefined {
@@ -60,5 +61,38 @@ export function firewallModel(tx: ReadTxn): FwModel {
       }
     }
   }
-  return { networks, ports };
+  const policies = policiesOf(tx);
+  return { networks, ports, ...(policies.length ? { policies } : {}) };
+}
+
+/** Running sandboxes with a policy and at least one endpoint on a network with a firewall part (a bridge). */
+function policiesOf(tx: ReadTxn): FwPolicy[] {
+  const out: FwPolicy[] = [];
+  const running = tx.list('sandboxes').filter((sb) => sb.policy && sb.state === 'running');
+  for (const sb of running.sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const policy = sb.policy;
+    if (!policy) continue;
+    const ports: string[] = [];
+    const bridges = new Set<string>();
+    const dns = new Set<string>();
+    for (const ep of tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq)) {
+      const nw = tx.get('networks', ep.networkId);
+      const part = nw && partOf(nw);
+      if (!nw || !part || !ep.hostIf) continue;
+      ports.push(ep.hostIf);
+      bridges.add(part.network.bridge);
+      for (const a of resolverAddresses(nw)) dns.add(a);
+    }
+    if (ports.length === 0) continue;
+    out.push({
+      id12: sb.id.slice(0, 12),
+      mark: policy.mark,
+      ports,
+      bridges: [...bridges],
+      dns: [...dns],
+      default: policy.default,
+      rules: policy.rules,
+    });
+  }
+  return out;
 }
