@@ -9,12 +9,15 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { controlPath, pidPath, type DnsView, type Request, type ResolverStatus } from './protocol.js';
 import { DnsServer } from './server.js';
 import { HostUpstreams } from './upstream.js';
+import { Learner } from './learn.js';
+import { ProcessRunner } from '../kernel/runner.js';
 
 const root = process.argv[process.argv.indexOf('--root') + 1] ?? '';
 const log = (m: string) => process.stderr.write(`${new Date().toISOString()} resolver ${process.pid}: ${m}\n`);
 
 const upstreams = new HostUpstreams();
 const dns = new DnsServer(upstreams, (m) => log(m));
+dns.learner = new Learner(new ProcessRunner(), log);
 // A fault in one query's handling is logged, never the end of names for every network here.
 process.on('unhandledRejection', (e) => log(`unexpected: ${(e as Error)?.message ?? String(e)}`));
 let digest = '';

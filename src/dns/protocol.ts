@@ -26,11 +26,25 @@ export interface DnsSandbox {
   forward: boolean;
 }
 
+/**
+ * A name rule of a sandbox's egress policy (docs/reference.md §16): the addresses of an answer
+ * to a name it covers go into these nftables sets (table inet netctl) before the answer is released.
+ */
+export interface DnsNameRule {
+  name: string;
+  /** `*.name`: the names below `name`, not `name` itself. */
+  wildcard: boolean;
+  set4: string;
+  set6: string;
+}
+
 export interface DnsView {
   networks: DnsNetwork[];
   /** Every address of an endpoint on a network of `networks`: who asks, and who is answered. */
   endpoints: Array<{ ip: string; net: string; sb: string }>;
   sandboxes: Record<string, DnsSandbox>;
+  /** Name rules by sandbox id (absent: no sandbox here has one). */
+  policies?: Record<string, DnsNameRule[]>;
 }
 
 /**

@@ -7,7 +7,9 @@ import { driverFor } from '../drivers/index.js';
 import { OPT } from '../drivers/common.js';
 import { bareIP, type NetworkRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
-import type { DnsView } from './protocol.js';
+import { learnedSets } from '../firewall/nftables/policy.js';
+import { parseDest } from '../lib/dest.js';
+import type { DnsNameRule, DnsView } from './protocol.js';
 
 export type { DnsView };
 
@@ -83,7 +85,26 @@ export function dnsView(tx: ReadTxn): DnsView {
       if (r.aliases.length) d.aliases[nw.id] = r.aliases;
     }
   }
+  const policies = nameRules(tx, Object.keys(view.sandboxes));
+  if (Object.keys(policies).length) view.policies = policies;
   return view;
+}
+
+/** The name rules of the running sandboxes among `ids` that have a policy, with their learned-address sets. */
+function nameRules(tx: ReadTxn, ids: string[]): Record<string, DnsNameRule[]> {
+  const out: Record<string, DnsNameRule[]> = {};
+  for (const id of ids.sort()) {
+    const sb = tx.get('sandboxes', id);
+    if (!sb?.policy || sb.state !== 'running') continue;
+    const rules = sb.policy.rules.flatMap((r) => {
+      const d = parseDest(r.dest);
+      if (d.kind !== 'name') return [];
+      const [set4, set6] = learnedSets(sb.id.slice(0, 12), r);
+      return [{ name: d.name, wildcard: d.wildcard, set4, set6 }];
+    });
+    if (rules.length) out[id] = rules;
+  }
+  return out;
 }
 
 /** A short fingerprint of a view: equal views, equal digests (the key order is fixed by dnsView). */
