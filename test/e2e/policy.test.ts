@@ -5,7 +5,7 @@
 // so bridged traffic being governed proves the per-bridge switch netctl sets.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { TestHost, isRoot, run } from '../helpers/host.js';
@@ -218,6 +218,19 @@ describe('egress policy', { skip: !isRoot && 'needs root' }, () => {
     assert.ok(refused(A, '10.243.1.11', 80), 'restore brings the policy back');
     assert.ok(allowed(A, '10.243.1.11', 81));
     assert.match(h.ok('sandbox', 'inspect', A), /10\.243\.1\.11:81/);
+  });
+
+  it('export writes it and apply -f makes the host match it (and changes nothing the second time)', () => {
+    h.ok('policy', 'set', A, '--allow', '10.243.1.11:81', '--deny', OUT.plain);
+    const file = `${h.root}/top.yaml`;
+    writeFileSync(file, h.ok('export'));
+    assert.match(readFileSync(file, 'utf8'), /egress:\n\s+default: deny\n\s+allow:\n\s+- 10\.243\.1\.11:81\n\s+deny:/);
+    assert.match(h.ok('apply', '-f', file), /no changes/);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('10.243.1.11:81', '10.243.1.11:80'));
+    assert.match(h.ok('apply', '-f', file), /~ sandbox .*-a: egress policy/);
+    assert.ok(allowed(A, '10.243.1.11', 80));
+    assert.ok(refused(A, '10.243.1.11', 81));
+    assert.match(h.ok('apply', '-f', file), /no changes/);
   });
 
   it('sandbox create --egress-default --egress-allow sets it at creation', () => {
