@@ -89,7 +89,8 @@ export function parseDest(dest: string): Dest {
 /** The canonical text of a DEST: what the store keeps and `policy show` prints. */
 export function formatDest(d: Dest): string {
   let host = d.kind === 'net' ? d.cidr : `${d.wildcard ? '*.' : ''}${d.name}`;
-  if (d.kind === 'net' && (d.cidr.endsWith('/32') || d.cidr.endsWith('/128'))) host = d.cidr.replace(/\/\d+$/, '');
+  // A host is written as an address (a /32 IPv6 prefix is a network, not a host).
+  if (d.kind === 'net' && d.cidr.endsWith(d.family === 4 ? '/32' : '/128')) host = d.cidr.replace(/\/\d+$/, '');
   const v6 = d.kind === 'net' && d.family === 6;
   const port = d.ports ? `:${d.ports[0]}${d.ports[1] !== d.ports[0] ? `-${d.ports[1]}` : ''}` : '';
   return `${v6 && port ? `[${host}]` : host}${port}${d.proto ? `/${d.proto}` : ''}`;
