@@ -24,6 +24,7 @@ import { execute, resolveNetwork, touch, transaction } from './operation.js';
 import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { unreserve } from './reservations.js';
 import { hostFirst } from '../engine/steps.js';
+import { primePolicy } from './policy.js';
 
 const SHARED_NS_ERR =
   'container sharing network namespace with another container or host cannot be connected to any other network';
@@ -101,6 +102,10 @@ async function connectIn(
       checkStaticAddress(nw, settings); // the rest (IP free? network still there?) is checked at start
       commits.push(record);
     }
+  }
+  for (const ref of refs) {
+    const sb = findSandbox(tx, ref);
+    if (sb?.policy && sb.state === 'running') await primePolicy(ctx, tx, sb, pending);
   }
   const what = refs.length === 1 ? refs[0] : `${refs.length} containers`;
   await execute(

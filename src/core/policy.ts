@@ -5,9 +5,16 @@
 import { driverFor } from '../drivers/index.js';
 import { resolverAddresses } from '../dns/view.js';
 import { EGRESS_NEEDS_NFT } from '../firewall/firewall.js';
+import { firewallModel, policyFor } from '../firewall/model.js';
 import { formatDest, parseDest } from '../lib/dest.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../lib/errors.js';
-import { sharesNetns, type EgressPolicy, type PolicyRule, type SandboxRecord } from '../model/records.js';
+import {
+  sharesNetns,
+  type EgressPolicy,
+  type EndpointRecord,
+  type PolicyRule,
+  type SandboxRecord,
+} from '../model/records.js';
 import type { PolicyChange } from '../model/requests.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
@@ -117,6 +124,24 @@ export async function changePolicy(ctx: Ctx, ref: string, change: PolicyChange):
     preparePolicy(ctx, tx, after, next);
     await execute(ctx, tx, `policy ${sb.name}`, [], () => tx.put('sandboxes', after), true);
   });
+}
+
+/**
+ * Before a policied sandbox gets new endpoints: the firewall already knows their host veths
+ * (by name, before they exist), so no packet of theirs passes unpoliced between the veth coming
+ * up and the sync after the commit. Only on networks already in use (a bridge that exists).
+ * A failure later re-derives the firewall from the store, which drops what this added.
+ */
+export async function primePolicy(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, planned: EndpointRecord[]): Promise<void> {
+  const prev = ctx.op.fwApplied;
+  if (!sb.policy || !ctx.firewall || !prev) return;
+  const ready = planned.filter((ep) => tx.get('networks', ep.networkId)?.driverState['ready']);
+  const p = policyFor(tx, { ...sb, state: 'running' }, ready);
+  if (!p) return;
+  const model = firewallModel(tx);
+  model.policies = [...(model.policies ?? []).filter((x) => x.id12 !== p.id12), p];
+  await ctx.firewall.sync(prev, model);
+  ctx.op.fwApplied = model;
 }
 
 /** One line of `policy show`. */

@@ -26,7 +26,7 @@ import { dependents, endpointsOf, findSandbox, requireSandbox, sharedWith } from
 import { execute, resolveNetwork, touch, transaction } from './operation.js';
 import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { unreserve } from './reservations.js';
-import { applyChange, preparePolicy } from './policy.js';
+import { applyChange, preparePolicy, primePolicy } from './policy.js';
 
 /** The steps that make a netns of netctl's own: the name, then `lo` up inside. */
 export function netnsSteps(name: string): Step[] {
@@ -141,7 +141,11 @@ async function peersAfter(ctx: Ctx, tx: Txn, nets: NetworkRecord[]): Promise<voi
 }
 
 /** The netns (when netctl owns it) and an endpoint for every recorded network. */
-function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; commit: () => void; firewall: boolean } {
+function planStart(
+  ctx: Ctx,
+  tx: ReadTxn,
+  sb: SandboxRecord,
+): { steps: Step[]; commit: () => void; firewall: boolean; pending: EndpointRecord[] } {
   const steps: Step[] = [];
   if (sb.ownsNetns) steps.push(...netnsSteps(sb.netns));
   else if (sb.netns && !existsSync(`${ctx.netnsDir}/${sb.netns}`)) {
@@ -172,6 +176,7 @@ function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; c
     // Host-namespace work first, then one batch inside the sandbox: two processes in all.
     steps: hostFirst(steps),
     firewall,
+    pending,
     commit: () => {
       commits.forEach((c) => c());
       sb.nextIf = nextIf;
@@ -191,6 +196,7 @@ export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
     await ctx.scope?.fixWayOut(ctx, tx, sb); // stopped: the record of what it joins now
     const globals = await prepareJoins(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
+    await primePolicy(ctx, tx, sb, plan.pending); // an adopted netns may hold processes already
     await execute(
       ctx,
       tx,

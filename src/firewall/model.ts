@@ -2,7 +2,7 @@
 // the firewall, and the published ports of running sandboxes, mapped to their gateway endpoint.
 import { driverFor } from '../drivers/index.js';
 import { electGateway } from '../model/gateway.js';
-import { bareIP, type NetworkRecord } from '../model/records.js';
+import { bareIP, type EndpointRecord, type NetworkRecord, type SandboxRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
 import type { FirewallPart } from '../drivers/driver.js';
 import { resolverAddresses } from '../dns/view.js';
@@ -67,32 +67,38 @@ export function firewallModel(tx: ReadTxn): FwModel {
 
 /** Running sandboxes with a policy and at least one endpoint on a network with a firewall part (a bridge). */
 function policiesOf(tx: ReadTxn): FwPolicy[] {
-  const out: FwPolicy[] = [];
   const running = tx.list('sandboxes').filter((sb) => sb.policy && sb.state === 'running');
-  for (const sb of running.sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    const policy = sb.policy;
-    if (!policy) continue;
-    const ports: string[] = [];
-    const bridges = new Set<string>();
-    const dns = new Set<string>();
-    for (const ep of tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq)) {
-      const nw = tx.get('networks', ep.networkId);
-      const part = nw && partOf(nw);
-      if (!nw || !part || !ep.hostIf) continue;
-      ports.push(ep.hostIf);
-      bridges.add(part.network.bridge);
-      for (const a of resolverAddresses(nw)) dns.add(a);
-    }
-    if (ports.length === 0) continue;
-    out.push({
-      id12: sb.id.slice(0, 12),
-      mark: policy.mark,
-      ports,
-      bridges: [...bridges],
-      dns: [...dns],
-      default: policy.default,
-      rules: policy.rules,
-    });
+  return running.sort((a, b) => (a.id < b.id ? -1 : 1)).flatMap((sb) => policyFor(tx, sb) ?? []);
+}
+
+/**
+ * The firewall's view of `sb`'s policy over its endpoints and `extra` ones (planned, not yet
+ * recorded: a connect primes the firewall with them before their veth exists); undefined when
+ * it has no policy or no endpoint the host's firewall sees.
+ */
+export function policyFor(tx: ReadTxn, sb: SandboxRecord, extra: EndpointRecord[] = []): FwPolicy | undefined {
+  const policy = sb.policy;
+  if (!policy) return undefined;
+  const ports: string[] = [];
+  const bridges = new Set<string>();
+  const dns = new Set<string>();
+  const eps = tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq);
+  for (const ep of [...eps, ...extra.filter((e) => e.sandboxId === sb.id)]) {
+    const nw = tx.get('networks', ep.networkId);
+    const part = nw && partOf(nw);
+    if (!nw || !part || !ep.hostIf) continue;
+    ports.push(ep.hostIf);
+    bridges.add(part.network.bridge);
+    for (const a of resolverAddresses(nw)) dns.add(a);
   }
-  return out;
+  if (ports.length === 0) return undefined;
+  return {
+    id12: sb.id.slice(0, 12),
+    mark: policy.mark,
+    ports,
+    bridges: [...bridges],
+    dns: [...dns],
+    default: policy.default,
+    rules: policy.rules,
+  };
 }

@@ -233,6 +233,24 @@ describe('egress policy', { skip: !isRoot && 'needs root' }, () => {
     assert.match(h.ok('apply', '-f', file), /no changes/);
   });
 
+  it('a connect of a policied sandbox: the firewall knows the new veth before it exists, and governs it', async () => {
+    h.ok('create', '--subnet', '10.243.2.0/24', 'pol2');
+    const E = h.name('e2');
+    h.ok('sandbox', 'create', '--net', 'pol2', '--ip', '10.243.2.20', E);
+    await h.serve(E, 80);
+    h.ok('policy', 'set', A, '--allow', '10.243.2.20:81');
+    const r = h.netctl('--debug', 'connect', 'pol2', A);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.err.split('\n');
+    const firstNft = lines.findIndex((l) => /debug: nft -f/.test(l));
+    const veth = lines.findIndex((l) => /link add veth/.test(l));
+    assert.ok(firstNft >= 0 && veth >= 0 && firstNft < veth, r.err);
+    assert.ok(refused(A, '10.243.2.20', 80), 'the new interface is governed');
+    h.ok('disconnect', 'pol2', A);
+    h.ok('sandbox', 'rm', E);
+    h.ok('rm', 'pol2');
+  });
+
   it('sandbox create --egress-default --egress-allow sets it at creation', () => {
     const D = h.name('d');
     h.ok('sandbox', 'create', '--net', 'pol', '--egress-default', 'deny', '--egress-allow', `${OUT.plain}:80`, D);
