@@ -67,6 +67,7 @@ export class DnsServer {
   /** Serves `view` from now on: the zone first, then sockets for new addresses, then old ones closed. */
   async apply(view: DnsView): Promise<void> {
     this.zone = new Zone(view, this.host);
+    this.learner?.forget();
     const want = new Set(this.zone.byListen.keys());
     for (const addr of want) {
       if (this.listeners.has(addr)) continue;

@@ -199,7 +199,7 @@ describe('egress policy', { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(dig(A, GW, 'x.wild.test').answers, [OUT.wild]);
     assert.ok(allowed(A, OUT.wild, 80), 'a name below the wildcard');
     const set = nft('list', 'table', 'inet', 'netctl').out;
-    assert.match(set, new RegExp(`${OUT.api.replace(/\./g, '\\.')} timeout 1m`), set);
+    assert.match(set, new RegExp(`${OUT.api.replace(/\./g, '\\.')} timeout 1m10s`), set);
     // Removing the rule withdraws what it allowed.
     h.ok('policy', 'rm', A, '--allow', 'api.example.test:80');
     assert.ok(refused(A, OUT.api, 80));
