@@ -24,7 +24,7 @@ import { execute, resolveNetwork, touch, transaction } from './operation.js';
 import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { unreserve } from './reservations.js';
 import { hostFirst } from '../engine/steps.js';
-import { primePolicy } from './policy.js';
+import { checkPolicyNetwork, primePolicy } from './policy.js';
 
 const SHARED_NS_ERR =
   'container sharing network namespace with another container or host cannot be connected to any other network';
@@ -75,6 +75,7 @@ async function connectIn(
     const sb = findSandbox(tx, ref) ?? (await adopt(ctx, ref, probe));
     if (sharesNetns(sb.mode)) throw new ForbiddenError(SHARED_NS_ERR);
     driver.checkJoin?.(nw, sb);
+    if (sb.policy) checkPolicyNetwork(sb, nw);
     if (sb.networks[nw.id] || endpointsOf(tx, { sandbox: sb.id, network: nw.id }).length) {
       throw new ConflictError(`endpoint with name ${sb.name} already exists in network ${nw.name}`);
     }

@@ -12,6 +12,7 @@ import {
   sharesNetns,
   type EgressPolicy,
   type EndpointRecord,
+  type NetworkRecord,
   type PolicyRule,
   type SandboxRecord,
 } from '../model/records.js';
@@ -60,6 +61,21 @@ function dedupe<T>(xs: T[], key: (x: T) => string): T[] {
   return xs.filter((x) => !seen.has(key(x)) && seen.add(key(x)));
 }
 
+/** A network whose endpoints the host's firewall sees: a policied sandbox may be on it (connect asks too). */
+export function checkPolicyNetwork(sb: SandboxRecord, nw: NetworkRecord): void {
+  const driver = driverFor(nw.driver);
+  // Only a bridge's host side is out of the sandbox's reach (a macvlan's traffic never crosses the host's netfilter).
+  if (driver.plumbs && !driver.firewall)
+    throw new InvalidArgumentError(
+      `egress policy for ${sb.name} cannot be enforced on network ${nw.name}: a ${nw.driver} network's traffic ` +
+        `never crosses the host's firewall`,
+    );
+  if (nw.scope !== 'local')
+    throw new InvalidArgumentError(
+      `egress policy for ${sb.name} is not enforced on ${nw.driver} network ${nw.name} yet`,
+    );
+}
+
 /** Every refusal, before anything changes. */
 export function checkPolicy(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, p: EgressPolicy): void {
   if (sharesNetns(sb.mode)) throw new InvalidArgumentError('policy needs a sandbox with its own network namespace');
@@ -72,18 +88,7 @@ export function checkPolicy(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord, p: EgressP
     const nw = tx.get('networks', id);
     return nw ? [nw] : [];
   });
-  for (const nw of nets) {
-    // Only a bridge's host side is where the sandbox cannot reach (macvlan traffic never crosses the host's netfilter).
-    if (driverFor(nw.driver).plumbs && !driverFor(nw.driver).firewall)
-      throw new InvalidArgumentError(
-        `egress policy for ${sb.name} cannot be enforced on network ${nw.name}: a ${nw.driver} network's traffic ` +
-          `never crosses the host's firewall`,
-      );
-    if (nw.scope !== 'local')
-      throw new InvalidArgumentError(
-        `egress policy for ${sb.name} is not enforced on ${nw.driver} network ${nw.name} yet`,
-      );
-  }
+  for (const nw of nets) checkPolicyNetwork(sb, nw);
   const names = p.rules.some((r) => parseDest(r.dest).kind === 'name');
   if (names && !nets.some((nw) => resolverAddresses(nw).length > 0))
     throw new InvalidArgumentError(
