@@ -7,7 +7,7 @@ import { resolverAddresses } from '../dns/view.js';
 import { EGRESS_NEEDS_NFT } from '../firewall/firewall.js';
 import { firewallModel, policyFor } from '../firewall/model.js';
 import { formatDest, parseDest } from '../lib/dest.js';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../lib/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../lib/errors.js';
 import {
   sharesNetns,
   type EgressPolicy,
@@ -159,7 +159,8 @@ export interface PolicyLine {
 /** The policy with each rule's packet count (0 while the sandbox is stopped: it has no chain then). */
 export async function showPolicy(ctx: Ctx, ref: string): Promise<PolicyLine[]> {
   const sb = await view(ctx, (tx) => requireSandbox(tx, ref), false);
-  if (!sb.policy) throw new ConflictError(`container ${sb.name} has no egress policy`);
+  // No policy is the policy that allows everything: shown as its default alone.
+  if (!sb.policy) return [{ rule: 'default', dest: 'allow', packets: 0 }];
   const counts = (await ctx.firewall?.policyCounters?.(sb.id.slice(0, 12))) ?? new Map<string, number>();
   return [
     ...sb.policy.rules.map((r, i) => ({ rule: r.verdict, dest: r.dest, packets: counts.get(`r${i}`) ?? 0 })),

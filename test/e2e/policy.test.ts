@@ -212,10 +212,16 @@ describe('egress policy', { skip: !isRoot && 'needs root' }, () => {
     h.ok('sandbox', 'start', A);
     assert.ok(allowed(A, '10.243.1.11', 81));
     assert.ok(refused(A, '10.243.1.11', 80));
+    assert.deepEqual(h.netctl('doctor').out.match(/firewall: .*/g) ?? [], [], 'doctor: nothing to report');
+    assert.equal(nft('delete', 'chain', 'inet', 'netctl', `p_${idOf(A).slice(0, 12)}`).code, 1, 'still jumped to');
+    assert.equal(nft('flush', 'map', 'inet', 'netctl', 'egress').code, 0);
+    assert.match(h.netctl('doctor').out, /firewall: egress lacks 0x[0-9a-f]{8} : jump p_/);
     assert.equal(nft('delete', 'table', 'inet', 'netctl').code, 0);
     assert.ok(allowed(A, '10.243.1.11', 80), 'the table gone, nothing is enforced');
+    assert.match(h.netctl('doctor').out, /table inet netctl is missing/);
     h.ok('restore');
     assert.ok(refused(A, '10.243.1.11', 80), 'restore brings the policy back');
+    assert.deepEqual(h.netctl('doctor').out.match(/firewall: .*/g) ?? [], []);
     assert.ok(allowed(A, '10.243.1.11', 81));
     assert.match(h.ok('sandbox', 'inspect', A), /10\.243\.1\.11:81/);
   });

@@ -6,7 +6,7 @@ import type { Runner } from '../../kernel/runner.js';
 import { SystemError } from '../../lib/errors.js';
 import type { Backend, FwModel } from '../firewall.js';
 import { checkModel, checkScript } from './guard.js';
-import { chainOf, policyBridges } from './policy.js';
+import { chainOf, markText, policyBridges } from './policy.js';
 import { CHAINS, MAPS, REMOVAL, RULES, SETS, diffScript, elements, fullScript } from './rules.js';
 
 interface NftObject {
@@ -126,7 +126,13 @@ export class NftablesFirewall implements Backend {
       for (const e of wanted) if (!got.has(e)) out.push(`firewall: ${set} lacks ${e}`);
       for (const e of got) if (!wanted.has(e)) out.push(`firewall: ${set} has stale ${e}`);
     }
-    // The egress map and policy sets are checked by their own model (policy.ts), not as fixed sets.
+    // Egress policy: each policied sandbox's chain and its jump (the sets are the resolver's to fill).
+    const marks = new Set([...(have.get('egress') ?? [])].map((j) => Number(j.split(' : ')[0])));
+    for (const p of model.policies ?? []) {
+      if (!chains.has(chainOf(p.id12))) out.push(`firewall: chain ${chainOf(p.id12)} (an egress policy) is missing`);
+      else if (!marks.has(p.mark)) out.push(`firewall: egress lacks ${markText(p.mark)} : jump ${chainOf(p.id12)}`);
+    }
+    // The egress map and policy sets are checked above, not as fixed sets.
     for (const s of have.keys()) if (!(s in SETS) && !/^(egress|p_)/.test(s)) out.push(`firewall: stale set ${s}`);
     return out;
   }
