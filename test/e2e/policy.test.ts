@@ -257,6 +257,21 @@ describe('egress policy', { skip: !isRoot && 'needs root' }, () => {
     h.ok('rm', 'pol2');
   });
 
+  it('IPv6: bracketed DEST with a port; bridged IPv6 traffic is governed, neighbour discovery still works', async () => {
+    h.ok('create', '--ipv6', '--subnet', '10.243.3.0/24', '--subnet', 'fd00:243:3::/64', 'pol6');
+    const [F, G] = [h.name('f6'), h.name('g6')];
+    h.ok('sandbox', 'create', '--net', 'pol6', '--ip6', 'fd00:243:3::10', F);
+    h.ok('sandbox', 'create', '--net', 'pol6', '--ip6', 'fd00:243:3::11', G);
+    await h.serve(G, 80);
+    await h.serve(G, 81);
+    h.ok('policy', 'set', F, '--allow', '[fd00:243:3::11]:81/tcp');
+    assert.match(h.ok('policy', 'show', F), /allow\s+\[fd00:243:3::11\]:81\/tcp/);
+    assert.ok(allowed(F, 'fd00:243:3::11', 81));
+    assert.ok(refused(F, 'fd00:243:3::11', 80));
+    h.ok('sandbox', 'rm', F, G);
+    h.ok('rm', 'pol6');
+  });
+
   it('sandbox create --egress-default --egress-allow sets it at creation', () => {
     const D = h.name('d');
     h.ok('sandbox', 'create', '--net', 'pol', '--egress-default', 'deny', '--egress-allow', `${OUT.plain}:80`, D);
