@@ -257,7 +257,7 @@ describe('egress policy', { skip: !isRoot && 'needs root' }, () => {
     h.ok('rm', 'pol2');
   });
 
-  it('IPv6: bracketed DEST with a port; bridged IPv6 traffic is governed, neighbour discovery still works', async () => {
+  it('IPv6: a bracketed DEST with a port; bridged IPv6 is governed, neighbour discovery works', async () => {
     h.ok('create', '--ipv6', '--subnet', '10.243.3.0/24', '--subnet', 'fd00:243:3::/64', 'pol6');
     const [F, G] = [h.name('f6'), h.name('g6')];
     h.ok('sandbox', 'create', '--net', 'pol6', '--ip6', 'fd00:243:3::10', F);
