@@ -63,16 +63,17 @@ function dedupe<T>(xs: T[], key: (x: T) => string): T[] {
 
 /** A network whose endpoints the host's firewall sees: a policied sandbox may be on it (connect asks too). */
 export function checkPolicyNetwork(sb: SandboxRecord, nw: NetworkRecord): void {
+  // An overlay's sandbox side sits on a bridge in the overlay's own namespace: not governed yet.
+  if (nw.scope !== 'local')
+    throw new InvalidArgumentError(
+      `egress policy for ${sb.name} is not enforced on ${nw.driver} network ${nw.name} yet`,
+    );
   const driver = driverFor(nw.driver);
   // Only a bridge's host side is out of the sandbox's reach (a macvlan's traffic never crosses the host's netfilter).
   if (driver.plumbs && !driver.firewall)
     throw new InvalidArgumentError(
       `egress policy for ${sb.name} cannot be enforced on network ${nw.name}: a ${nw.driver} network's traffic ` +
         `never crosses the host's firewall`,
-    );
-  if (nw.scope !== 'local')
-    throw new InvalidArgumentError(
-      `egress policy for ${sb.name} is not enforced on ${nw.driver} network ${nw.name} yet`,
     );
 }
 

@@ -2,7 +2,8 @@
 // the nftables text (golden), what the guard lets through, and what the resolver inserts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyChange } from '../../src/core/policy.js';
+import { applyChange, checkPolicyNetwork } from '../../src/core/policy.js';
+import { sandboxRecord, type NetworkRecord } from '../../src/model/records.js';
 import { learnElements } from '../../src/dns/learn.js';
 import type { FwModel, FwPolicy } from '../../src/firewall/firewall.js';
 import { checkScript } from '../../src/firewall/nftables/guard.js';
@@ -109,6 +110,37 @@ describe('policy edits', () => {
       [],
     );
     assert.equal(applyChange('a', was, { op: 'clear' }), undefined);
+  });
+});
+
+describe('networks a policy can govern', () => {
+  const net = (driver: string, scope: 'local' | 'global' = 'local'): NetworkRecord => ({
+    id: 'cc'.repeat(32),
+    name: `n-${driver}`,
+    driver,
+    created: '',
+    scope,
+    enableIPv6: false,
+    internal: false,
+    attachable: false,
+    ipam: { driver: 'default', options: {}, config: [] },
+    userSubnets: false,
+    options: {},
+    labels: {},
+    predefined: false,
+    driverState: {},
+  });
+  const sb = sandboxRecord({ id: 'dd'.repeat(32), name: 'ci', created: '' });
+  it('a bridge: yes; macvlan (never crosses the host netfilter) and overlay: refused, naming both', () => {
+    assert.doesNotThrow(() => checkPolicyNetwork(sb, net('bridge')));
+    assert.throws(
+      () => checkPolicyNetwork(sb, net('macvlan')),
+      (e: Error) =>
+        e.message ===
+        "egress policy for ci cannot be enforced on network n-macvlan: a macvlan network's traffic never crosses " +
+          "the host's firewall",
+    );
+    assert.throws(() => checkPolicyNetwork(sb, net('overlay', 'global')), /overlay network n-overlay/);
   });
 });
 
