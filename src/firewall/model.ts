@@ -19,12 +19,14 @@ function partOf(nw: NetworkRecord): FirewallPart | undefined {
 
 export function firewallModel(tx: ReadTxn): FwModel {
   const networks: FwNetwork[] = [];
+  const withPart: NetworkRecord[] = [];
   for (const n of tx
     .list('networks')
     .filter((x) => x.driverState['ready'])
     .sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const part = partOf(n);
     if (part) networks.push({ id12: n.id.slice(0, 12), ...part.network });
+    if (part) withPart.push(n);
   }
   const ports: FwPort[] = [];
   const netOf = (id: string) => tx.get('networks', id);
@@ -61,14 +63,23 @@ export function firewallModel(tx: ReadTxn): FwModel {
       }
     }
   }
-  const policies = policiesOf(tx);
+  const policies = policiesOf(tx, withPart);
   return { networks, ports, ...(policies.length ? { policies } : {}) };
 }
 
-/** Running sandboxes with a policy and at least one endpoint on a network with a firewall part (a bridge). */
-function policiesOf(tx: ReadTxn): FwPolicy[] {
-  const running = tx.list('sandboxes').filter((sb) => sb.policy && sb.state === 'running');
-  return running.sort((a, b) => (a.id < b.id ? -1 : 1)).flatMap((sb) => policyFor(tx, sb) ?? []);
+/**
+ * Running sandboxes with a policy and at least one endpoint on a network with a firewall part.
+ * Found through the endpoints' index, not by reading every sandbox record (a command reads
+ * only the records it needs: see store/table.ts).
+ */
+function policiesOf(tx: ReadTxn, networks: NetworkRecord[]): FwPolicy[] {
+  const ids = new Set<string>();
+  for (const nw of networks)
+    for (const id of tx.values('endpoints', 'sandboxId', { field: 'networkId', value: nw.id })) ids.add(id);
+  return [...ids].sort().flatMap((id) => {
+    const sb = tx.get('sandboxes', id);
+    return sb?.policy && sb.state === 'running' ? (policyFor(tx, sb) ?? []) : [];
+  });
 }
 
 /**
