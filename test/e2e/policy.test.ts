@@ -216,6 +216,8 @@ describe('egress policy', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(nft('delete', 'chain', 'inet', 'netctl', `p_${idOf(A).slice(0, 12)}`).code, 1, 'still jumped to');
     assert.equal(nft('flush', 'map', 'inet', 'netctl', 'egress').code, 0);
     assert.match(h.netctl('doctor').out, /firewall: egress lacks 0x[0-9a-f]{8} : jump p_/);
+    assert.equal(nft('flush', 'map', 'bridge', 'netctl', 'egress_ports').code, 0);
+    assert.match(h.netctl('doctor').out, /firewall: egress_ports lacks veth[0-9a-f]+ \(an egress policy\)/);
     assert.equal(nft('delete', 'table', 'inet', 'netctl').code, 0);
     assert.ok(allowed(A, '10.243.1.11', 80), 'the table gone, nothing is enforced');
     assert.match(h.netctl('doctor').out, /table inet netctl is missing/);

@@ -132,9 +132,24 @@ export class NftablesFirewall implements Backend {
       if (!chains.has(chainOf(p.id12))) out.push(`firewall: chain ${chainOf(p.id12)} (an egress policy) is missing`);
       else if (!marks.has(p.mark)) out.push(`firewall: egress lacks ${markText(p.mark)} : jump ${chainOf(p.id12)}`);
     }
+    if (model.policies?.length) out.push(...(await this.portDrift(model)));
     // The egress map and policy sets are checked above, not as fixed sets.
     for (const s of have.keys()) if (!(s in SETS) && !/^(egress|p_)/.test(s)) out.push(`firewall: stale set ${s}`);
     return out;
+  }
+
+  /** The bridge table's port → mark map against the model's policies. */
+  private async portDrift(model: FwModel): Promise<string[]> {
+    const r = await this.runner.run('nft', ['-j', 'list', 'map', 'bridge', 'netctl', 'egress_ports']);
+    if (r.exitCode !== 0) return ['firewall: map egress_ports of table bridge netctl is missing'];
+    const objs = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
+    const got = new Set(objs.flatMap((o) => (o.map?.elem ?? []).map((e) => textOf(e))));
+    const marks = (p: { mark: number }) => [String(p.mark), markText(p.mark)];
+    return (model.policies ?? []).flatMap((p) =>
+      p.ports
+        .filter((v) => !marks(p).some((m) => got.has(`${v} : ${m}`)))
+        .map((v) => `firewall: egress_ports lacks ${v} (an egress policy)`),
+    );
   }
 
   async held(): Promise<string[]> {
