@@ -33,7 +33,7 @@ export const canonical = (rules: PolicyRule[]): PolicyRule[] =>
 const defaultFor = (rules: PolicyRule[]): 'allow' | 'deny' =>
   rules.some((r) => r.verdict === 'allow') ? 'deny' : 'allow';
 
-/** The policy `change` makes of `was` (undefined: none); mark not yet chosen (0). */
+/** The policy `change` makes of `was` (undefined: none); its mark is `was`'s, or 0 (chosen later). */
 export function applyChange(
   name: string,
   was: EgressPolicy | undefined,
@@ -42,7 +42,9 @@ export function applyChange(
   if (change.op === 'clear') return undefined;
   const rules = canonical(change.rules);
   const key = (r: PolicyRule) => `${r.verdict} ${r.dest}`;
-  if (change.op === 'set') return { default: change.default ?? defaultFor(rules), rules: dedupe(rules, key), mark: 0 };
+  // The mark stays while the sandbox has a policy: a set that changes nothing is then no change at all.
+  if (change.op === 'set')
+    return { default: change.default ?? defaultFor(rules), rules: dedupe(rules, key), mark: was?.mark ?? 0 };
   const old = was?.rules ?? [];
   if (change.op === 'add') {
     const all = dedupe([...old, ...rules], key);

@@ -172,6 +172,10 @@ describe('egress policy', { skip: !isRoot && 'needs root' }, () => {
   it('a change rewrites only that sandbox: another policy keeps its rules (same handles)', () => {
     h.ok('policy', 'set', C, '--default', 'allow', '--deny', `${OUT.plain}:81`);
     const c1 = chain(C).out;
+    const stored = h.storeText();
+    h.ok('policy', 'set', C, '--default', 'allow', '--deny', `${OUT.plain}:81`);
+    assert.equal(h.storeText(), stored, 'the same policy again changes nothing');
+    assert.equal(chain(C).out, c1);
     assert.ok(refused(C, OUT.plain, 81));
     h.ok('policy', 'add', A, '--allow', `${OUT.plain}:81`);
     assert.equal(
