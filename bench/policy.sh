@@ -15,7 +15,7 @@ cleanup() {
   set +e
   [[ -n ${UP:-} ]] && kill "$UP"
   for n in $(ip netns list | awk '{print $1}' | grep "^$T"); do ip netns del "$n"; done
-  rm -rf "$ROOT" "/etc/netns/$H"
+  rm -rf "$ROOT" "/etc/netns/$H" /etc/netns/"$T"-*
 }
 trap cleanup EXIT
 npm run build >/dev/null
