@@ -1,4 +1,5 @@
 // Pure converters from parsed flags to the controller's typed requests (tested as tables).
+import { egressOf } from './policy-options.js';
 import type { EndpointSettings, PortMapping } from '../model/records.js';
 import type { NetworkCreate, SandboxCreate } from '../model/requests.js';
 import { UsageError } from '../lib/errors.js';
@@ -79,6 +80,9 @@ export interface SandboxFlags extends EndpointFlags {
   dnsSearch?: string[];
   dnsOption?: string[];
   addHost?: string[];
+  egressDefault?: string;
+  egressAllow?: string[];
+  egressDeny?: string[];
 }
 
 /** --add-host name:IP (the IP may be IPv6, so split at the first colon). */
@@ -141,6 +145,8 @@ export function toSandboxCreate(name: string, f: SandboxFlags): SandboxCreate {
     req.dns = { servers: f.dns ?? [], search: f.dnsSearch ?? [], options: f.dnsOption ?? [] };
   }
   if (f.addHost?.length) req.extraHosts = f.addHost.map(parseAddHost);
+  const egress = egressOf(f);
+  if (egress) req.egress = egress;
   return req;
 }
 

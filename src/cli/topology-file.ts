@@ -14,6 +14,7 @@ import type { NetworkCreate } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { parseAddHost, parsePublish, toEndpointSettings } from './options.js';
+import { toPolicyChange } from './policy-options.js';
 
 export interface EndpointSpec {
   network: string;
@@ -48,6 +49,7 @@ export interface TopologyFile {
     ports?: string[];
     dns?: { servers?: string[]; search?: string[]; options?: string[] };
     extraHosts?: string[];
+    egress?: { default: 'allow' | 'deny'; allow?: string[]; deny?: string[] };
   }>;
 }
 
@@ -164,6 +166,12 @@ export function exportTopology(tx: ReadTxn, own: (nw: NetworkRecord) => boolean 
       if (sb.ports.length) out.ports = sb.ports.map(portText);
       if (sb.dns) out.dns = sb.dns;
       if (sb.extraHosts?.length) out.extraHosts = sb.extraHosts.map((h) => `${h.name}:${h.ip}`);
+      if (sb.policy) {
+        const of = (v: string) => sb.policy?.rules.filter((r) => r.verdict === v).map((r) => r.dest) ?? [];
+        out.egress = { default: sb.policy.default };
+        if (of('allow').length) out.egress.allow = of('allow');
+        if (of('deny').length) out.egress.deny = of('deny');
+      }
       return out;
     }),
   };
@@ -255,6 +263,19 @@ export function parseTopology(doc: unknown, file: string): Topology {
       };
     const hosts = strs(s['extraHosts'], `sandbox ${nm}: extraHosts`).map(parseAddHost);
     if (hosts.length) out.extraHosts = hosts;
+    if (s['egress'] !== undefined) {
+      const e = s['egress'];
+      if (!isObj(e)) throw new InvalidArgumentError(`sandbox ${nm}: egress is a map (default, allow, deny)`);
+      const flags = {
+        allow: strs(e['allow'], `sandbox ${nm}: egress`),
+        deny: strs(e['deny'], `sandbox ${nm}: egress`),
+      };
+      const change = toPolicyChange(
+        'set',
+        e['default'] === undefined ? flags : { ...flags, default: String(e['default']) },
+      );
+      if (change.op === 'set') out.egress = { ...change, op: 'set' };
+    }
     return out;
   });
   return { networks, sandboxes };

@@ -200,6 +200,15 @@ export function sandboxView(tx: ReadTxn, sb: SandboxRecord) {
     Hostname: sb.hostname,
     NetNS: sb.netns ? `${NETNS_DIR}/${sb.netns}` : '',
     NetworkSettings: { SandboxKey: sb.netns ? `${NETNS_DIR}/${sb.netns}` : '', Networks: networks },
+    ...(sb.policy
+      ? {
+          EgressPolicy: {
+            Default: sb.policy.default,
+            Allow: sb.policy.rules.filter((r) => r.verdict === 'allow').map((r) => r.dest),
+            Deny: sb.policy.rules.filter((r) => r.verdict === 'deny').map((r) => r.dest),
+          },
+        }
+      : {}),
   };
 }
 

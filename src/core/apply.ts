@@ -17,7 +17,7 @@ import {
   type PortMapping,
   type SandboxRecord,
 } from '../model/records.js';
-import type { NetworkCreate } from '../model/requests.js';
+import type { NetworkCreate, PolicyChange } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
 import type { Ctx } from './context.js';
 import { connect, disconnect } from './endpoints.js';
@@ -25,6 +25,7 @@ import { createNetwork, removeNetworks } from './networks.js';
 import { createSandbox, removeSandboxes, startSandbox, stopSandbox } from './sandboxes.js';
 import { cleanup, journalEntry } from '../engine/engine.js';
 import { transaction } from './operation.js';
+import { applyChange, changePolicy } from './policy.js';
 import { planUpdate, updateNetwork, type NetworkUpdate } from './update.js';
 
 export interface DesiredSandbox {
@@ -37,6 +38,8 @@ export interface DesiredSandbox {
   ports: PortMapping[];
   dns?: { servers: string[]; search: string[]; options: string[] };
   extraHosts?: Array<{ name: string; ip: string }>;
+  /** Its egress policy (docs/reference.md §16); absent: none. */
+  egress?: PolicyChange & { op: 'set' };
 }
 
 export interface Topology {
@@ -67,6 +70,7 @@ const P = {
   sandbox: 6,
   sharing: 7,
   connect: 8,
+  policy: 8.5, // after the networks it names (a name rule needs a resolver network), before a start
   start: 9,
 };
 
@@ -220,8 +224,11 @@ function createStep(ctx: Ctx, d: DesiredSandbox): Step {
         ...(d.hostname !== undefined ? { hostname: d.hostname } : {}),
         ...(d.dns ? { dns: d.dns } : {}),
         ...(d.extraHosts ? { extraHosts: d.extraHosts } : {}),
+        // With more networks to join, the policy comes after them (a name rule may need one of them).
+        ...(d.egress && rest.length === 0 ? { egress: d.egress } : {}),
       });
       for (const n of rest) await connect(ctx, n.network, [d.name], n.settings);
+      if (d.egress && rest.length) await changePolicy(ctx, d.name, d.egress);
       if (d.state === 'stopped') await stopSandbox(ctx, d.name);
     },
   };
@@ -279,6 +286,17 @@ function planSandboxes(ctx: Ctx, tx: ReadTxn, top: Topology, prune: boolean): St
           run: () => disconnect(ctx, name, sb.id, false),
         });
     }
+    const want = d.egress ? applyChange(d.name, undefined, d.egress) : undefined;
+    // Rules compared as a set: export writes the allows, then the denies; deny wins whatever the order.
+    const policyKey = (p: typeof want) =>
+      p ? canon({ default: p.default, rules: p.rules.map((r) => `${r.verdict} ${r.dest}`).sort() }) : '';
+    if (policyKey(want) !== policyKey(sb.policy))
+      steps.push({
+        sign: '~',
+        text: `sandbox ${d.name}: egress policy`,
+        phase: P.policy,
+        run: () => changePolicy(ctx, sb.id, d.egress ?? { op: 'clear' }),
+      });
     if (sb.state !== d.state) {
       steps.push(
         d.state === 'running'

@@ -4,7 +4,7 @@
 // of the operation in progress; each transaction starts it anew (operation.ts).
 import type { EngineCtx, Executors } from '../engine/engine.js';
 import type { Driver } from '../drivers/driver.js';
-import { syncFirewall, type FwApplied } from '../firewall/sync.js';
+import { remember, syncFirewall, type FwApplied } from '../firewall/sync.js';
 import { DEFAULT_POOLS, type DefaultPool } from '../ipam/ipam.js';
 import type { Firewall } from '../firewall/firewall.js';
 import { NETNS_DIR } from '../kernel/ops.js';
@@ -202,6 +202,8 @@ export function makeCtx(deps: CoreDeps): Ctx {
       const applied = full ? null : ctx.op.fwApplied;
       ctx.op.fwApplied = null; // unknown until this succeeds
       ctx.op.fwApplied = await syncFirewall(ctx.firewall, ctx.runner, tx, applied, ctx.debug);
+      // After a whole rewrite: what the sandboxes changed so far hold now, for a later change of theirs.
+      if (!applied) for (const id of ctx.op.touched.keys()) remember(ctx.op.fwApplied, tx, id);
     },
     prefetch: () => ctx.firewall?.prefetch?.(),
     forget: (names) => names.forEach((n) => ctx.names?.remove(n)),

@@ -4,7 +4,7 @@
 // commands use (apply, update, CNI, restore, doctor) are imported when called, so `ls` or a
 // connect does not load them.
 import type { EndpointSettings } from '../model/records.js';
-import type { NetworkCreate, SandboxCreate } from '../model/requests.js';
+import type { NetworkCreate, PolicyChange, SandboxCreate } from '../model/requests.js';
 import type { ReadTxn } from '../store/store.js';
 import type { CniAdded, CniAttachment } from './cni.js';
 import { makeCtx, type CoreDeps, type Ctx } from './context.js';
@@ -24,6 +24,7 @@ import { parseRuntimeRef } from './runtime.js';
 import { view } from './operation.js';
 import type { NetworkUpdate } from './update.js';
 import type { Change, Topology } from './apply.js';
+import type { PolicyLine } from './policy.js';
 
 export type { CoreDeps as ControllerDeps } from './context.js';
 
@@ -114,6 +115,14 @@ export class Controller {
     valid: Array<{ containerId: string; ifName: string }>,
   ): Promise<{ removed: string[]; errors: string[] }> {
     return (await import('./cni.js')).cniGc(this.ctx, network, valid);
+  }
+
+  /** Egress policy (docs/reference.md §16). */
+  async changePolicy(ref: string, change: PolicyChange): Promise<void> {
+    return (await import('./policy.js')).changePolicy(this.ctx, ref, change);
+  }
+  async showPolicy(ref: string): Promise<PolicyLine[]> {
+    return (await import('./policy.js')).showPolicy(this.ctx, ref);
   }
 
   /** Re-creates kernel state from the store; returns what it repaired. */

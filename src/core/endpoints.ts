@@ -26,6 +26,7 @@ import { unreserve } from './reservations.js';
 import { hostFirst } from '../engine/steps.js';
 import { adoptRuntime, type AdoptOptions } from './containers.js';
 import { parseRuntimeRef } from './runtime.js';
+import { checkPolicyNetwork, primePolicy } from './policy.js';
 
 const SHARED_NS_ERR =
   'container sharing network namespace with another container or host cannot be connected to any other network';
@@ -84,6 +85,7 @@ async function connectIn(
     const sb = rt ? await adoptRuntime(ctx, tx, rt, opts) : (findSandbox(tx, ref) ?? (await adopt(ctx, ref, probe)));
     if (sharesNetns(sb.mode)) throw new ForbiddenError(SHARED_NS_ERR);
     driver.checkJoin?.(nw, sb);
+    if (sb.policy) checkPolicyNetwork(sb, nw);
     if (sb.networks[nw.id] || endpointsOf(tx, { sandbox: sb.id, network: nw.id }).length) {
       throw new ConflictError(`endpoint with name ${sb.name} already exists in network ${nw.name}`);
     }
@@ -98,7 +100,7 @@ async function connectIn(
       pending.push(plan.ep);
       steps.push(...plan.steps);
       commits.push(plan.commit, record);
-      firewall ||= plan.firewall || sb.ports.length > 0;
+      firewall ||= plan.firewall || sb.ports.length > 0 || sb.policy !== undefined;
       // A sandbox may want one more network for its way out (the overlay module's gwbridge).
       const out = await ctx.scope?.wayOutPlan(ctx, tx, sb, nw, pending, marks);
       if (out) {
@@ -111,6 +113,10 @@ async function connectIn(
       checkStaticAddress(nw, settings); // the rest (IP free? network still there?) is checked at start
       commits.push(record);
     }
+  }
+  for (const ref of refs) {
+    const sb = findSandbox(tx, ref);
+    if (sb?.policy && sb.state === 'running') await primePolicy(ctx, tx, sb, pending);
   }
   const what = refs.length === 1 ? refs[0] : `${refs.length} containers`;
   await execute(
@@ -196,7 +202,7 @@ async function leave(
   // The default-route move is part of the journaled teardown: a crash in between still ends with a route.
   const move = sb.state === 'running' ? regateway.map((args) => ({ ns: sb.netns, args })) : [];
   const op = `disconnect ${sb.name} from ${nw.name}`;
-  const errs = await teardown(ctx, tx, op, [...cmds, ...move], sb.ports.length > 0);
+  const errs = await teardown(ctx, tx, op, [...cmds, ...move], sb.ports.length > 0 || sb.policy !== undefined);
   await ctx.scope?.fixWayOut(ctx, tx, sb);
   return errs;
 }

@@ -75,7 +75,7 @@ async function noticeExited(ctx: Ctx, tx: Txn): Promise<void> {
     sb.state = 'exited';
     tx.put('sandboxes', sb);
     for (const d of dependents(tx, sb)) tx.put('sandboxes', { ...d, state: 'stopped' });
-    const errs = await teardown(ctx, tx, `exited container ${sb.name}`, host, sb.ports.length > 0);
+    const errs = await teardown(ctx, tx, `exited container ${sb.name}`, host, sb.ports.length > 0 || !!sb.policy);
     for (const err of errs) ctx.warn(`container ${sb.name} exited: ${err}`);
     // Kept whatever the command then does: the exit happened, and its teardown is done.
     await tx.flush();

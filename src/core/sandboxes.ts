@@ -28,6 +28,7 @@ import { dropEndpoints, planJoin, startResolverFor } from './plan.js';
 import { unreserve } from './reservations.js';
 import { adoptRuntime, reviveRuntime } from './containers.js';
 import { isLive, parseRuntimeRef, type RuntimeRef } from './runtime.js';
+import { applyChange, preparePolicy, primePolicy } from './policy.js';
 
 /** The steps that make a netns of netctl's own: the name, then `lo` up inside. */
 export function netnsSteps(name: string): Step[] {
@@ -101,6 +102,7 @@ export async function createSandbox(ctx: Ctx, req: SandboxCreate): Promise<strin
       sb.mode = host ? 'host' : req.net === 'none' ? 'none' : req.net === 'bridge' ? 'bridge' : 'network';
       if (host) Object.assign(sb, { netns: '', ownsNetns: false });
     }
+    if (req.egress) preparePolicy(ctx, tx, sb, applyChange(sb.name, undefined, req.egress));
     const globals = await prepareJoins(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
     touch(ctx, tx, sb);
@@ -141,7 +143,11 @@ async function peersAfter(ctx: Ctx, tx: Txn, nets: NetworkRecord[]): Promise<voi
 }
 
 /** The netns (when netctl owns it) and an endpoint for every recorded network. */
-function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; commit: () => void; firewall: boolean } {
+function planStart(
+  ctx: Ctx,
+  tx: ReadTxn,
+  sb: SandboxRecord,
+): { steps: Step[]; commit: () => void; firewall: boolean; pending: EndpointRecord[] } {
   const steps: Step[] = [];
   if (sb.ownsNetns) steps.push(...netnsSteps(sb.netns));
   else if (sb.netns && !existsSync(`${ctx.netnsDir}/${sb.netns}`)) {
@@ -150,7 +156,7 @@ function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; c
   const pending: EndpointRecord[] = [];
   const marks: Marks = new Map();
   const commits: Array<() => void> = [];
-  let firewall = sb.ports.length > 0;
+  let firewall = sb.ports.length > 0 || sb.policy !== undefined;
   let nextIf = sb.nextIf;
   for (const [netId, rec] of Object.entries(sb.networks)) {
     const nw = tx.get('networks', netId);
@@ -172,6 +178,7 @@ function planStart(ctx: Ctx, tx: ReadTxn, sb: SandboxRecord): { steps: Step[]; c
     // Host-namespace work first, then one batch inside the sandbox: two processes in all.
     steps: hostFirst(steps),
     firewall,
+    pending,
     commit: () => {
       commits.forEach((c) => c());
       sb.nextIf = nextIf;
@@ -192,6 +199,7 @@ export async function startSandbox(ctx: Ctx, ref: string): Promise<void> {
     await ctx.scope?.fixWayOut(ctx, tx, sb); // stopped: the record of what it joins now
     const globals = await prepareJoins(ctx, tx, sb);
     const plan = planStart(ctx, tx, sb);
+    await primePolicy(ctx, tx, sb, plan.pending); // an adopted netns may hold processes already
     await execute(
       ctx,
       tx,
@@ -218,7 +226,7 @@ function planStop(ctx: Ctx, tx: Txn, sb: SandboxRecord, remove: boolean): { cmds
   if (sb.ownsNetns && sb.state === 'running') cmds.push({ args: netnsDel(sb.netns) });
   // The name binding attach made goes with the sandbox; the namespace stays with its processes.
   else if (remove && sb.ownsName && sb.state !== 'exited') cmds.push({ args: netnsDel(sb.netns) });
-  const firewall = sb.ports.length > 0 && sb.state === 'running';
+  const firewall = (sb.ports.length > 0 || sb.policy !== undefined) && sb.state === 'running';
   sb.state = 'stopped';
   if (remove) tx.delete('sandboxes', sb.id);
   else tx.put('sandboxes', sb);

@@ -18,12 +18,15 @@ import {
 } from './protocol.js';
 import { DnsServer } from './server.js';
 import { HostUpstreams } from './upstream.js';
+import { Learner } from './learn.js';
+import { ProcessRunner } from '../kernel/runner.js';
 
 const root = process.argv[process.argv.indexOf('--root') + 1] ?? '';
 const log = (m: string) => process.stderr.write(`${new Date().toISOString()} resolver ${process.pid}: ${m}\n`);
 
 const upstreams = new HostUpstreams();
 const dns = new DnsServer(upstreams, (m) => log(m));
+dns.learner = new Learner(new ProcessRunner(), log);
 // A fault in one query's handling is logged, never the end of names for every network here.
 process.on('unhandledRejection', (e) => log(`unexpected: ${(e as Error)?.message ?? String(e)}`));
 let digest = '';
@@ -55,9 +58,11 @@ function patched(v: DnsView, p: DnsPatch): DnsView {
     sandboxes: {},
   };
   for (const [id, s] of Object.entries(v.sandboxes)) if (!(id in p.parts)) out.sandboxes[id] = s;
+  for (const [id, r] of Object.entries(v.policies ?? {})) if (!(id in p.parts)) (out.policies ??= {})[id] = r;
   for (const [id, part] of Object.entries(p.parts)) addPart(out, id, part);
   const named = new Set(out.endpoints.map((e) => e.sb));
   for (const id of Object.keys(out.sandboxes)) if (!named.has(id)) delete out.sandboxes[id];
+  for (const id of Object.keys(out.policies ?? {})) if (!named.has(id)) delete out.policies?.[id];
   return out;
 }
 

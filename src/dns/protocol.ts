@@ -27,17 +27,33 @@ export interface DnsSandbox {
   forward: boolean;
 }
 
+/**
+ * A name rule of a sandbox's egress policy (docs/reference.md §16): the addresses of an answer
+ * to a name it covers go into these nftables sets (table inet netctl) before the answer is released.
+ */
+export interface DnsNameRule {
+  name: string;
+  /** `*.name`: the names below `name`, not `name` itself. */
+  wildcard: boolean;
+  set4: string;
+  set6: string;
+}
+
 export interface DnsView {
   networks: DnsNetwork[];
   /** Every address of an endpoint on a network of `networks`: who asks, and who is answered. */
   endpoints: Array<{ ip: string; net: string; sb: string }>;
   sandboxes: Record<string, DnsSandbox>;
+  /** Name rules by sandbox id (absent: no sandbox here has one). */
+  policies?: Record<string, DnsNameRule[]>;
 }
 
 /** One local sandbox's part of a view: its entry, and its addresses (`sb` is the sandbox). */
 export interface SandboxPart {
   entry: DnsSandbox;
   endpoints: Array<{ ip: string; net: string }>;
+  /** Its egress policy's name rules (§16), if any. */
+  rules?: DnsNameRule[];
 }
 
 /**
@@ -93,6 +109,7 @@ export function addPart(view: DnsView, id: string, part: SandboxPart | null): vo
   if (!part) return;
   view.sandboxes[id] = part.entry;
   for (const e of part.endpoints) view.endpoints.push({ ...e, sb: id });
+  if (part.rules?.length) (view.policies ??= {})[id] = part.rules;
 }
 
 /**
@@ -105,6 +122,7 @@ export function viewDigest(v: DnsView): string {
   for (const n of v.networks) add(`n${JSON.stringify(n)}`);
   for (const e of v.endpoints) add(`e${e.net} ${e.sb} ${e.ip}`);
   for (const [id, s] of Object.entries(v.sandboxes)) add(`s${id}${JSON.stringify(s)}`);
+  for (const [id, r] of Object.entries(v.policies ?? {})) add(`p${id}${JSON.stringify(r)}`);
   const n = v.networks.length + v.endpoints.length + Object.keys(v.sandboxes).length;
   return `${n.toString(16)}-${sum.toString(16)}`;
 }

@@ -8,6 +8,7 @@ import type { Answer, Packet } from 'dns-packet';
 import { RCODE, reply, Zone, type HostResolv, type Querier } from './zone.js';
 import { Forwarder } from './upstream.js';
 import type { DnsView } from './protocol.js';
+import type { Learner } from './learn.js';
 
 interface Listener {
   udp: Socket;
@@ -31,6 +32,15 @@ function fitted(query: Packet, answers: Answer[]): Buffer {
 
 const TC = 1 << 9;
 
+/** The answer records of an upstream's reply ([] when it does not decode). */
+function answersOf(msg: Buffer): Answer[] {
+  try {
+    return packet.decode(msg).answers ?? [];
+  } catch {
+    return [];
+  }
+}
+
 export class DnsServer {
   private zone: Zone;
   private readonly listeners = new Map<string, Listener>();
@@ -39,6 +49,8 @@ export class DnsServer {
   readonly queries = new Map<string, number>();
   /** Addresses that could not be opened, with why. */
   readonly errors = new Map<string, string>();
+  /** Egress policy's name rules (learn.ts): absent, no answer opens any firewall. */
+  learner: Learner | undefined;
 
   constructor(
     private readonly host: HostResolv,
@@ -55,6 +67,7 @@ export class DnsServer {
   /** Serves `view` from now on: the zone first, then sockets for new addresses, then old ones closed. */
   async apply(view: DnsView): Promise<void> {
     this.zone = new Zone(view, this.host);
+    this.learner?.forget();
     const want = new Set(this.zone.byListen.keys());
     for (const addr of want) {
       if (this.listeners.has(addr)) continue;
@@ -174,8 +187,10 @@ export class DnsServer {
     const net = q.nets[0] ?? '';
     this.queries.set(net, (this.queries.get(net) ?? 0) + 1);
     const r = zone.resolve(q, question);
+    const rules = this.learner && zone.view.policies?.[q.sb];
     switch (r.kind) {
       case 'answer':
+        if (rules) await this.learner?.learn(rules, question.name, r.answers);
         return tcp ? packet.encode(reply(query, RCODE.NOERROR, r.answers)) : fitted(query, r.answers);
       case 'nodata':
         return packet.encode(reply(query, RCODE.NOERROR));
@@ -183,6 +198,8 @@ export class DnsServer {
         return packet.encode(reply(query, RCODE.REFUSED, [], false));
       case 'forward': {
         const got = tcp ? await this.forwarder.tcp(msg, r.servers) : await this.forwarder.udp(msg, r.servers);
+        // The sandbox's name rules see the answer before the sandbox does (docs/reference.md §16).
+        if (got && rules) await this.learner?.learn(rules, question.name, answersOf(got));
         return got ?? packet.encode(reply(query, RCODE.SERVFAIL, [], false));
       }
     }

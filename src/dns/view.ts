@@ -6,8 +6,11 @@ import { driverFor } from '../drivers/index.js';
 import { OPT } from '../drivers/common.js';
 import { bareIP, type NetworkRecord, type SandboxRecord } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
+import { learnedSets } from '../firewall/nftables/policy.js';
+import { parseDest } from '../lib/dest.js';
 import {
   addPart,
+  type DnsNameRule,
   type DnsNetwork,
   type DnsPatch,
   type DnsSandbox,
@@ -81,7 +84,8 @@ function sandboxPart(tx: ReadTxn, sb: SandboxRecord | undefined, served: Map<str
     if (aliases.length) entry.aliases[ep.networkId] = aliases;
     for (const cidr of [ep.ipv4, ep.ipv6]) if (cidr) endpoints.push({ ip: bareIP(cidr), net: ep.networkId });
   }
-  return { entry, endpoints };
+  const rules = nameRulesOf(sb);
+  return { entry, endpoints, ...(rules.length ? { rules } : {}) };
 }
 
 /**
@@ -132,6 +136,16 @@ export function dnsPatch(tx: Txn, touched: Iterable<string>): Omit<DnsPatch, 'si
   const parts: DnsPatch['parts'] = {};
   for (const id of ids) parts[id] = sandboxPart(tx, tx.get('sandboxes', id), served);
   return { networks, parts };
+}
+
+/** A policied sandbox's name rules, with the sets the resolver fills for each (§16). */
+function nameRulesOf(sb: SandboxRecord): DnsNameRule[] {
+  return (sb.policy?.rules ?? []).flatMap((r) => {
+    const d = parseDest(r.dest);
+    if (d.kind !== 'name') return [];
+    const [set4, set6] = learnedSets(sb.id.slice(0, 12), r);
+    return [{ name: d.name, wildcard: d.wildcard, set4, set6 }];
+  });
 }
 
 /** The first address netctl's resolver answers `sandboxId` on, by the sandbox's join order, or ''. */

@@ -35,4 +35,11 @@ export function checkModel(m: FwModel, f: Family | null, tool: string): void {
     if (!isPort(p.hostPort)) bad('port', p.hostPort);
     if (!isPort(p.containerPort)) bad('port', p.containerPort);
   }
+  for (const p of m.policies ?? []) {
+    if (!/^[0-9a-f]{12}$/.test(p.id12)) bad('container id', p.id12);
+    if (!Number.isInteger(p.mark) || p.mark <= 0 || p.mark > 0xffffffff) bad('mark', p.mark);
+    for (const i of [...p.ports, ...p.bridges]) if (!IFNAME.test(i)) bad('interface name', i);
+    for (const a of p.dns) if (!parseIP(a)) bad('address', a);
+    // Every DEST is parsed again where its rule text is made (parseDest throws on a bad one).
+  }
 }

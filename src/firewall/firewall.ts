@@ -50,9 +50,25 @@ export interface FwPort {
   mode: GatewayMode;
 }
 
+/** One running sandbox's egress policy (docs/reference.md §16), on the host side of its bridge endpoints. */
+export interface FwPolicy {
+  id12: string;
+  mark: number;
+  /** Host-side veths of its endpoints on networks with a firewall part. */
+  ports: string[];
+  /** The bridges those veths are on (their bridged traffic must reach the inet hooks). */
+  bridges: string[];
+  /** netctl's resolver addresses it may always ask (UDP and TCP 53). */
+  dns: string[];
+  default: 'allow' | 'deny';
+  rules: Array<{ verdict: 'allow' | 'deny'; dest: string }>;
+}
+
 export interface FwModel {
   networks: FwNetwork[];
   ports: FwPort[];
+  /** Absent or empty: no sandbox has a policy. */
+  policies?: FwPolicy[];
 }
 
 export interface Firewall {
@@ -74,6 +90,8 @@ export interface Firewall {
    * Reads only: it may run before the journal. Optional: a backend that reads nothing has none.
    */
   prefetch?(): void;
+  /** Packets each rule of a sandbox's policy counted: comment (`r<N>`, `default`) → packets; null: no chain. */
+  policyCounters?(id12: string): Promise<Map<string, number> | null>;
 }
 
 /**
@@ -87,6 +105,9 @@ export interface Backend extends Firewall {
   /** Removes everything this backend wrote (its jumps, chains or table); leaves what others wrote. */
   remove(): Promise<void>;
 }
+
+/** The iptables backend has no egress policy: see the README (it needs per-sandbox chains and sets with timeouts). */
+export const EGRESS_NEEDS_NFT = 'egress policy needs the nftables backend';
 
 export const familyOf = (cidrOrIP: string): Family => (cidrOrIP.includes(':') ? 6 : 4);
 export const modeOf = (n: FwNetwork, f: Family): GatewayMode => (f === 4 ? n.mode4 : n.mode6);

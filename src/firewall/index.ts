@@ -70,6 +70,10 @@ export class ChosenFirewall implements Firewall {
     this.chosen.prefetch?.();
   }
 
+  policyCounters(id12: string): Promise<Map<string, number> | null> {
+    return this.chosen.policyCounters?.(id12) ?? Promise.resolve(null);
+  }
+
   async drift(model: FwModel): Promise<string[]> {
     const held = await this.other()
       .held()

@@ -2,10 +2,11 @@
 // the firewall, and the published ports of running sandboxes, mapped to their gateway endpoint.
 import { driverFor } from '../drivers/index.js';
 import { electGateway } from '../model/gateway.js';
-import { bareIP, type NetworkRecord, type SandboxRecord } from '../model/records.js';
+import { bareIP, type EndpointRecord, type NetworkRecord, type SandboxRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
 import type { FirewallPart } from '../drivers/driver.js';
-import { familyOf, type FwModel, type FwNetwork, type FwPort } from './firewall.js';
+import { resolverAddresses } from '../dns/view.js';
+import { familyOf, type FwModel, type FwNetwork, type FwPolicy, type FwPort } from './firewall.js';
 
 /** The network's part, if its driver has one (and is known: a store may name a driver this build lacks). */
 function partOf(nw: NetworkRecord): FirewallPart | undefined {
@@ -32,7 +33,12 @@ export function networksModel(tx: ReadTxn): FwNetwork[] {
 /** The whole model. */
 export function firewallModel(tx: ReadTxn): FwModel {
   const sbs = tx.find('sandboxes', 'ports', []).sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { networks: networksModel(tx), ports: sbs.flatMap((sb) => portsOf(tx, sb)) };
+  const policies = policiesOf(tx);
+  return {
+    networks: networksModel(tx),
+    ports: sbs.flatMap((sb) => portsOf(tx, sb)),
+    ...(policies.length ? { policies } : {}),
+  };
 }
 
 /** The published ports of one sandbox as the firewall holds them while it runs. */
@@ -71,4 +77,53 @@ export function portsOf(tx: ReadTxn, sb: SandboxRecord): FwPort[] {
     }
   }
   return ports;
+}
+
+/**
+ * Running sandboxes with a policy and at least one endpoint on a network with a firewall part.
+ * Found through the endpoints' index, not by reading every sandbox record (a command reads
+ * only the records it needs: see store/table.ts).
+ */
+function policiesOf(tx: ReadTxn): FwPolicy[] {
+  const ids = new Set<string>();
+  for (const nw of tx.list('networks')) {
+    if (!nw.driverState['ready'] || !partOf(nw)) continue;
+    for (const id of tx.values('endpoints', 'sandboxId', { field: 'networkId', value: nw.id })) ids.add(id);
+  }
+  return [...ids].sort().flatMap((id) => {
+    const sb = tx.get('sandboxes', id);
+    return sb?.policy && sb.state === 'running' ? (policyFor(tx, sb) ?? []) : [];
+  });
+}
+
+/**
+ * The firewall's view of `sb`'s policy over its endpoints and `extra` ones (planned, not yet
+ * recorded: a connect primes the firewall with them before their veth exists); undefined when
+ * it has no policy or no endpoint the host's firewall sees.
+ */
+export function policyFor(tx: ReadTxn, sb: SandboxRecord, extra: EndpointRecord[] = []): FwPolicy | undefined {
+  const policy = sb.policy;
+  if (!policy) return undefined;
+  const ports: string[] = [];
+  const bridges = new Set<string>();
+  const dns = new Set<string>();
+  const eps = tx.find('endpoints', 'sandboxId', sb.id).sort((a, b) => a.seq - b.seq);
+  for (const ep of [...eps, ...extra.filter((e) => e.sandboxId === sb.id)]) {
+    const nw = tx.get('networks', ep.networkId);
+    const part = nw && partOf(nw);
+    if (!nw || !part || !ep.hostIf) continue;
+    ports.push(ep.hostIf);
+    bridges.add(part.network.bridge);
+    for (const a of resolverAddresses(nw)) dns.add(a);
+  }
+  if (ports.length === 0) return undefined;
+  return {
+    id12: sb.id.slice(0, 12),
+    mark: policy.mark,
+    ports,
+    bridges: [...bridges],
+    dns: [...dns],
+    default: policy.default,
+    rules: policy.rules,
+  };
 }

@@ -146,6 +146,24 @@ export interface SandboxRecord {
   dns?: { servers: string[]; search: string[]; options: string[] };
   /** --add-host name:IP lines for its hosts file. */
   extraHosts?: Array<{ name: string; ip: string }>;
+  /** Its egress policy (docs/reference.md §16), enforced while it runs. */
+  policy?: EgressPolicy;
+}
+
+/** One `--allow`/`--deny` of a policy; `dest` in the canonical form of lib/dest.ts. */
+export interface PolicyRule {
+  verdict: 'allow' | 'deny';
+  dest: string;
+}
+
+export interface EgressPolicy {
+  default: 'allow' | 'deny';
+  rules: PolicyRule[];
+  /**
+   * The packet mark the host's bridge table gives the sandbox's traffic so the inet table can
+   * tell it apart (bridged packets show only the bridge there); unique among sandboxes with a policy.
+   */
+  mark: number;
 }
 
 /**

@@ -1,5 +1,5 @@
 // What the CLI asks of the core, after its converters have parsed the flags (pure data).
-import type { EndpointSettings, PortMapping } from './records.js';
+import type { EndpointSettings, PolicyRule, PortMapping } from './records.js';
 
 /** `netctl create`: Docker's NetworkCreate, flattened. */
 export interface NetworkCreate {
@@ -27,4 +27,12 @@ export interface SandboxCreate {
   hostname?: string;
   dns?: { servers: string[]; search: string[]; options: string[] };
   extraHosts?: Array<{ name: string; ip: string }>;
+  /** --egress-default / --egress-allow / --egress-deny (docs/reference.md §16). */
+  egress?: PolicyChange;
 }
+
+/** What `policy set|add|rm|clear` asks: `set` replaces, `add`/`rm` edit, `clear` removes the policy. */
+export type PolicyChange =
+  | { op: 'set'; default?: 'allow' | 'deny'; rules: PolicyRule[] }
+  | { op: 'add' | 'rm'; rules: PolicyRule[] }
+  | { op: 'clear' };

@@ -37,6 +37,7 @@ describe('shell completion', () => {
       'node',
       'agent',
       'restore',
+      'policy',
       'dns',
       ':4',
     ]);

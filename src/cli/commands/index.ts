@@ -75,6 +75,19 @@ export const COMMANDS: readonly Entry[] = [
   { name: 'agent', load: () => import('./node/agent.js') },
   { name: 'restore', load: () => import('./network/restore.js') },
   {
+    name: 'policy',
+    group: {
+      description: 'Egress policy: what a sandbox may open connections to',
+      commands: [
+        { name: 'set', load: () => import('./policy/set.js') },
+        { name: 'add', load: () => import('./policy/add.js') },
+        { name: 'rm', aliases: ['remove'], load: () => import('./policy/rm.js') },
+        { name: 'show', load: () => import('./policy/show.js') },
+        { name: 'clear', load: () => import('./policy/clear.js') },
+      ],
+    },
+  },
+  {
     name: 'dns',
     group: {
       description: "netctl's resolver: names for every container on user-defined networks",

@@ -3,8 +3,8 @@
 // processes whatever the number of rules; ip6tables only runs while an IPv6 network exists
 // (or its chains are left over from one).
 import type { Runner } from '../../kernel/runner.js';
-import { SystemError } from '../../lib/errors.js';
-import type { Backend, Family, Firewall, FwModel } from '../firewall.js';
+import { InvalidArgumentError, SystemError } from '../../lib/errors.js';
+import { EGRESS_NEEDS_NFT, type Backend, type Family, type Firewall, type FwModel } from '../firewall.js';
 import { checkModel, checkRestore } from './guard.js';
 import {
   CHAINS,
@@ -171,6 +171,8 @@ export class IptablesBackend implements Backend {
   }
 
   async sync(prev: FwModel | null, next: FwModel, whole?: () => FwModel): Promise<void> {
+    // The core refuses a policy first; this stops one the store has (a switch of backend) from passing unenforced.
+    if (next.policies?.length) throw new InvalidArgumentError(EGRESS_NEEDS_NFT);
     const v6 = async () => {
       if (hasIPv6(next)) return this.v6.sync(prev, next, whole);
       // No IPv6 network (any more): ip6tables keeps nothing of netctl's, as before the first one.

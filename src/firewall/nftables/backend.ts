@@ -6,12 +6,13 @@ import type { Runner } from '../../kernel/runner.js';
 import { SystemError } from '../../lib/errors.js';
 import type { Backend, FwModel } from '../firewall.js';
 import { checkModel, checkScript } from './guard.js';
+import { chainOf, markText, policyBridges } from './policy.js';
 import { CHAINS, MAPS, REMOVAL, RULES, SETS, diffScript, elements, fullScript } from './rules.js';
 
 interface NftObject {
   table?: { family: string; name: string };
   chain?: { name: string };
-  rule?: { chain: string };
+  rule?: { chain: string; comment?: string; expr?: Array<{ counter?: { packets: number } }> };
   set?: { name: string; elem?: unknown[] };
   map?: { name: string; elem?: unknown[] };
 }
@@ -47,6 +48,7 @@ export class NftablesFirewall implements Backend {
   async sync(prev: FwModel | null, next: FwModel, whole?: () => FwModel): Promise<void> {
     checkModel(next);
     this.rewrote = false;
+    await this.bridgesToInet(policyBridges(prev, next));
     if (prev) {
       const diff = diffScript(prev, next);
       if (diff === null) return;
@@ -58,6 +60,33 @@ export class NftablesFirewall implements Backend {
     const r = await this.apply(fullScript(all));
     if (r.exitCode !== 0) throw new SystemError(`nft: ${r.stderr.trim().split('\n')[0] || 'failed'}`);
     this.rewrote = true;
+  }
+
+  /**
+   * Egress policy: bridged IP traffic of these bridges goes through the inet hooks, with
+   * conntrack (br_netfilter's per-bridge switch; the machine-wide sysctl is left as it is).
+   * Before the rules, so no moment has a policy that bridged traffic bypasses.
+   */
+  private async bridgesToInet(bridges: string[]): Promise<void> {
+    if (bridges.length === 0) return;
+    const cmds = bridges.map((b) => `link set ${b} type bridge nf_call_iptables 1 nf_call_ip6tables 1`).join('\n');
+    const r = await this.runner.run('ip', ['-batch', '-'], { input: cmds + '\n' });
+    if (r.exitCode !== 0) throw new SystemError(`ip: ${r.stderr.trim().split('\n')[0] || 'failed'}`);
+  }
+
+  async policyCounters(id12: string): Promise<Map<string, number> | null> {
+    const r = await this.runner.run('nft', ['-j', 'list', 'chain', 'inet', 'netctl', chainOf(id12)]);
+    if (r.exitCode !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return null;
+      throw new SystemError(`nft: ${r.stderr.trim().split('\n')[0] || 'failed'}`);
+    }
+    const out = new Map<string, number>();
+    for (const o of (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables) {
+      const c = o.rule?.comment;
+      const n = o.rule?.expr?.find((e) => e.counter)?.counter?.packets;
+      if (c && n !== undefined) out.set(c, (out.get(c) ?? 0) + n);
+    }
+    return out;
   }
 
   /** The table as the kernel holds it (null: there is none). */
@@ -99,8 +128,30 @@ export class NftablesFirewall implements Backend {
       for (const e of wanted) if (!got.has(e)) out.push(`firewall: ${set} lacks ${e}`);
       for (const e of got) if (!wanted.has(e)) out.push(`firewall: ${set} has stale ${e}`);
     }
-    for (const s of have.keys()) if (!(s in SETS)) out.push(`firewall: stale set ${s}`);
+    // Egress policy: each policied sandbox's chain and its jump (the sets are the resolver's to fill).
+    const marks = new Set([...(have.get('egress') ?? [])].map((j) => Number(j.split(' : ')[0])));
+    for (const p of model.policies ?? []) {
+      if (!chains.has(chainOf(p.id12))) out.push(`firewall: chain ${chainOf(p.id12)} (an egress policy) is missing`);
+      else if (!marks.has(p.mark)) out.push(`firewall: egress lacks ${markText(p.mark)} : jump ${chainOf(p.id12)}`);
+    }
+    if (model.policies?.length) out.push(...(await this.portDrift(model)));
+    // The egress map and policy sets are checked above, not as fixed sets.
+    for (const s of have.keys()) if (!(s in SETS) && !/^(egress|p_)/.test(s)) out.push(`firewall: stale set ${s}`);
     return out;
+  }
+
+  /** The bridge table's port → mark map against the model's policies. */
+  private async portDrift(model: FwModel): Promise<string[]> {
+    const r = await this.runner.run('nft', ['-j', 'list', 'map', 'bridge', 'netctl', 'egress_ports']);
+    if (r.exitCode !== 0) return ['firewall: map egress_ports of table bridge netctl is missing'];
+    const objs = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
+    const got = new Set(objs.flatMap((o) => (o.map?.elem ?? []).map((e) => textOf(e))));
+    const marks = (p: { mark: number }) => [String(p.mark), markText(p.mark)];
+    return (model.policies ?? []).flatMap((p) =>
+      p.ports
+        .filter((v) => !marks(p).some((m) => got.has(`${v} : ${m}`)))
+        .map((v) => `firewall: egress_ports lacks ${v} (an egress policy)`),
+    );
   }
 
   async held(): Promise<string[]> {

@@ -7,6 +7,7 @@
 // as NETCTL-USER) is created once and never flushed. Both families share one table: rules
 // that match on interfaces hold for IPv4 and IPv6 alike.
 import { familyOf, isLoopback, masquerades, modeOf, type Family, type FwModel } from '../firewall.js';
+import { POLICY_BASE, POLICY_FLUSH, policyDiff, policyFull } from './policy.js';
 
 export const TABLE = 'inet netctl';
 
@@ -130,6 +131,8 @@ export function fullScript(m: FwModel): string {
   for (const [chain, rules] of Object.entries(RULES))
     for (const r of rules) lines.push(`add rule ${TABLE} ${chain} ${r}`);
   for (const [set, els] of elements(m)) for (const e of els) lines.push(`add element ${TABLE} ${set} { ${e} }`);
+  // Egress policy (policy.ts): always declared and emptied, so a rewrite leaves no stale policy enforced.
+  lines.push(...POLICY_BASE, ...POLICY_FLUSH, ...policyFull(m));
   return lines.join('\n') + '\n';
 }
 
@@ -145,8 +148,10 @@ export function diffScript(before: FwModel, after: FwModel): string | null {
     for (const e of a) if (!b.has(e)) del.push(`delete element ${TABLE} ${set} { ${keyOf(set, e)} }`);
     for (const e of b) if (!a.has(e)) add.push(`add element ${TABLE} ${set} { ${e} }`);
   }
-  return del.length || add.length ? [...del, ...add].join('\n') + '\n' : null;
+  const policy = policyDiff(before, after);
+  return del.length || add.length || policy.length ? [...del, ...add, ...policy].join('\n') + '\n' : null;
 }
 
 /** Everything netctl has in nftables, removed at once (a switch to the iptables backend). */
-export const REMOVAL = `delete table ${TABLE}\n`;
+// `add` first: deleting a bridge table that was never made (no policy ever) would fail the transaction.
+export const REMOVAL = `delete table ${TABLE}\nadd table bridge netctl\ndelete table bridge netctl\n`;

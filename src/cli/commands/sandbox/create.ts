@@ -1,7 +1,7 @@
 // netctl sandbox create NAME [--net MODE] [endpoint and DNS flags] [-p …] (docs/reference.md §2): prints its ID.
 import { requirePrivilege } from '../../../lib/privilege.js';
 import { collect, command } from '../../command.js';
-import { netModes } from '../../complete.js';
+import { netModes, oneOf } from '../../complete.js';
 import { makeController } from '../../wiring.js';
 import { toSandboxCreate, type SandboxFlags } from '../../options.js';
 import { endpointOptions } from '../shared.js';
@@ -18,9 +18,12 @@ export default command<[string], SandboxFlags>({
         .option('--dns <ip>', 'nameserver for its resolv.conf (repeatable)', collect)
         .option('--dns-search <domain>', 'search domain for its resolv.conf (repeatable)', collect)
         .option('--dns-option <opt>', 'resolver option for its resolv.conf (repeatable)', collect)
-        .option('--add-host <name:ip>', 'extra line for its hosts file (repeatable)', collect),
+        .option('--add-host <name:ip>', 'extra line for its hosts file (repeatable)', collect)
+        .option('--egress-default <verdict>', 'egress policy: allow or deny what no rule names')
+        .option('--egress-allow <dest>', 'egress policy: a DEST it may reach (repeatable)', collect)
+        .option('--egress-deny <dest>', 'egress policy: a DEST it may not reach (repeatable)', collect),
     ),
-  values: { '--net': netModes },
+  values: { '--net': netModes, '--egress-default': oneOf('allow', 'deny') },
   async run(g, io, [name], flags) {
     const req = toSandboxCreate(name, flags);
     requirePrivilege('create a sandbox');
