@@ -407,6 +407,13 @@ else
   echo "## Ten hosts: not measured (etcd-server is not installed)" > "$OUT/overlay10.md"
 fi
 
+# Published ports at scale, both backends (bench/ports.sh; SANDBOXES x PORTS, default 1000 x 32).
+log "ports: ${SANDBOXES:-1000} sandboxes x ${PORTS:-32} ports, each backend"
+bash bench/ports.sh > "$OUT/ports.md" 2> "$OUT/ports.err" || {
+  tail -5 "$OUT/ports.err" >&2
+  echo "## Published ports at scale: not measured (bench/ports.sh failed)" > "$OUT/ports.md"
+}
+
 # netctl's resolver beside aardvark-dns (bench/dns.mjs): latency, lag, queries lost under churn, memory.
 log "resolver: netctl beside aardvark-dns"
 node bench/dns.mjs > "$OUT/dns.md" 2> "$OUT/dns.err" || {
@@ -562,6 +569,8 @@ trow() { # node tag, then as row(); no target: none checked
   cat "$OUT/overlay10.md"
   echo
   cat "$OUT/dns.md"
+  echo
+  cat "$OUT/ports.md"
   echo
   echo "## Side by side (peer-bench.sh, N=$N, REPS=$REPS)"
   echo

@@ -468,25 +468,30 @@ function stopDaemon(pid: number | undefined, ms: number, what: string, forced: s
 // ---------------------------------------------------------------------------------------------
 // Docker
 
-export interface Docker {
+/** What every runtime instance here has. */
+interface Instance {
   /** The instance's own directory (everything of it is inside). */
   dir: string;
-  /** dockerd's socket. */
-  sock: string;
-  /** DOCKER_HOST=unix://sock (and the CLI's config dir): give it to netctl. */
+  /** What netctl's environment needs to reach this instance (DOCKER_HOST, CONTAINERS_CONF, ...). */
   env: Record<string, string>;
-  /** The docker CLI against this engine. */
-  docker(...args: string[]): Result;
-  /** `docker run -d --network none --name NAME [extra] bb sleep 3600`; returns the full id. */
+  /** Starts a container with no network of its own runtime's; returns its id. */
   run(name: string, ...extra: string[]): string;
-  /** `docker inspect NAME` (the first element). */
-  inspect(name: string): DockerInspect;
   /** The container's init pid (0 when it is not running). */
   pid(name: string): number;
   /** What stop() had to force (SIGKILL, unmounts). */
   forced: string[];
-  /** Removes the containers, stops dockerd and its containerd, removes the directory; throws on a leak. */
+  /** Removes the containers, stops the daemons, removes the directory; throws on a leak. */
   stop(): void;
+}
+
+/** A private dockerd (and its containerd); run() is `docker run -d --network none --name NAME [extra] bb sleep …`. */
+export interface Docker extends Instance {
+  /** dockerd's socket. */
+  sock: string;
+  /** The docker CLI against this engine. */
+  docker(...args: string[]): Result;
+  /** `docker inspect NAME` (the first element). */
+  inspect(name: string): DockerInspect;
 }
 
 export interface DockerInspect {
@@ -609,23 +614,16 @@ export async function startDocker(h: TestHost): Promise<Docker> {
 // ---------------------------------------------------------------------------------------------
 // Podman
 
-export interface Podman {
-  dir: string;
-  /** CONTAINERS_CONF, CONTAINERS_STORAGE_CONF, CONTAINERS_REGISTRIES_CONF: give it to netctl. */
-  env: Record<string, string>;
+/** podman 4.3, CNI backend; run() is `podman run -d --network none --name NAME [extra] --rootfs <copy> sleep …`. */
+export interface Podman extends Instance {
   /** The instance's CNI config dir (network_config_dir) and plugin dir (links to /usr/lib/cni/*). */
   cniConfDir: string;
   cniBinDir: string;
   /** podman against this instance, through nsenter into the test host's namespace. */
   podman(...args: string[]): Result;
-  /** `podman run -d --network none --name NAME [extra] --rootfs <copy> sleep 3600`; returns the id. */
-  run(name: string, ...extra: string[]): string;
   inspect(name: string): PodmanInspect;
-  pid(name: string): number;
   /** The rootfs copy run() gave NAME (its /etc is empty: podman writes no resolv.conf with --network none). */
   rootfs(name: string): string;
-  forced: string[];
-  stop(): void;
 }
 
 export interface PodmanInspect {
@@ -772,27 +770,19 @@ export function startPodman(h: TestHost): Podman {
 // ---------------------------------------------------------------------------------------------
 // containerd for ctr
 
-export interface Containerd {
-  dir: string;
+/**
+ * A private containerd. run() is `ctr -n NS run -d --null-io --cgroup "" --runc-root <own> [extra]
+ * --rootfs <copy> ID /bin/sleep 3600`: the cgroup is /ID below containerd's (runc removes it with
+ * the task), so ids must be unique on the machine (h.name(x) is); pid() reads `ctr task ls`.
+ */
+export interface Containerd extends Instance {
   sock: string;
   /** The containerd namespace run() uses (netctl's reference: `ctr:${ns}/${id}`). */
   ns: string;
-  /** CONTAINERD_ADDRESS (and CONTAINERD_NAMESPACE = ns): give it to netctl. */
-  env: Record<string, string>;
   /** ctr against this containerd (-n ns unless the args give one). */
   ctr(...args: string[]): Result;
-  /**
-   * `ctr -n NS run -d --null-io --cgroup "" --runc-root <own> [extra] --rootfs <copy> ID
-   * /bin/sleep 3600`; returns the ID. The cgroup is /ID below containerd's (runc removes it with
-   * the task): ids must be unique on the machine, h.name(x) is.
-   */
-  run(id: string, ...extra: string[]): string;
-  /** The task's pid from `ctr -n NS task ls` (0 when it has none). */
-  pid(id: string): number;
   /** The rootfs copy run() gave task ID (its /etc is empty: ctr writes no resolv.conf). */
   rootfs(id: string): string;
-  forced: string[];
-  stop(): void;
 }
 
 export async function startContainerd(h: TestHost, ns: string = h.tag): Promise<Containerd> {

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Published ports at scale (issue 32): SANDBOXES sandboxes, each publishing PORTS ports, made one
+# by one on one user-defined network (with netctl's resolver), on each firewall backend, in a
+# throw-away namespace. Prints a markdown section: per backend, the median create of the first
+# and of the last 50 and their ratio, p50/p99 of every create, what the kernel holds per port,
+# the store's size per sandbox and per port, the peak memory of the last create, and inspect of
+# the whole network against a bare node. Knobs: SANDBOXES (default 1000), PORTS (default 32).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
+SANDBOXES=${SANDBOXES:-1000}; PORTS=${PORTS:-32}
+BIN="$PWD/bin/netctl"
+now() { date +%s%N; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 }'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+pct() { sort -n | awk -v p="$1" '{ a[NR] = $1 } END { i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; print a[i] }'; }
+
+OUT=$(mktemp -d /tmp/netctl-ports.XXXXXX)
+NS=ncports$$
+cleanup() {
+  set +e
+  for n in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E "^ncp$$-"); do ip netns del "$n"; done
+  ip netns del "$NS" 2>/dev/null
+  pkill -f "resolver.cjs --root $OUT/" 2>/dev/null
+  [[ -n "$OUT" && "$OUT" == /tmp/netctl-ports.* ]] && rm -rf "$OUT"
+}
+trap cleanup EXIT
+
+run_backend() { # BACKEND -> rows in $OUT/rows.md
+  local be=$1 root="$OUT/root-$1" i p ports t0 t1
+  ip netns add "$NS"; ip -n "$NS" link set lo up
+  ncx() { nsenter --net="/var/run/netns/$NS" env NETCTL_FIREWALL_BACKEND="$be" "$BIN" --root "$root" "$@"; }
+  ncx create --subnet 10.80.0.0/16 big >/dev/null
+  : > "$OUT/$be.tsv"
+  for (( i = 1; i <= SANDBOXES; i++ )); do
+    ports=()
+    for (( p = 0; p < PORTS; p++ )); do ports+=(-p "$(( 20000 + (i - 1) * PORTS % 40000 + p )):$(( 80 + p ))"); done
+    [[ $i == "$SANDBOXES" ]] && continue
+    t0=$(now); ncx sandbox create "ncp$$-$i" --net big "${ports[@]}" >/dev/null; t1=$(now)
+    echo "$(ms "$t0" "$t1")" >> "$OUT/$be.tsv"
+  done
+  # The last one under /usr/bin/time: its peak memory.
+  local rss
+  rss=$( { nsenter --net="/var/run/netns/$NS" env NETCTL_FIREWALL_BACKEND="$be" /usr/bin/time -f '%M' \
+    "$BIN" --root "$root" sandbox create "ncp$$-$SANDBOXES" --net big "${ports[@]}" >/dev/null; } 2>&1 | tail -1)
+  local first last all50 p50 p99 per_port store inspect
+  first=$(head -50 "$OUT/$be.tsv" | median); last=$(tail -50 "$OUT/$be.tsv" | median)
+  p50=$(pct 50 < "$OUT/$be.tsv"); p99=$(pct 99 < "$OUT/$be.tsv")
+  if [[ $be == nftables ]]; then
+    per_port=$(nsenter --net="/var/run/netns/$NS" nft -j list table inet netctl |
+      node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const o=JSON.parse(s).nftables;
+        let n=0;for(const x of o){const t=x.set||x.map;if(t&&t.elem)n+=t.elem.length}console.log(n)})')
+    per_port="$(div "$per_port" $(( SANDBOXES * PORTS ))) set elements"
+  else
+    per_port=$(nsenter --net="/var/run/netns/$NS" sh -c 'iptables-save; ip6tables-save' | grep -c -- '-A NETCTL')
+    per_port="$(div "$per_port" $(( SANDBOXES * PORTS ))) rules"
+  fi
+  store=$(du -sk "$root" | awk '{ print $1 }')
+  inspect=$(for k in 1 2 3 4 5; do t0=$(now); ncx inspect big >/dev/null; t1=$(now); ms "$t0" "$t1"; done | median)
+  echo "| $be | $first / $last ($(div "$last" "$first")x) | $p50 / $p99 |" \
+    "$per_port | $(( store / SANDBOXES )) KB / $(( store * 1024 / SANDBOXES / PORTS )) B |" \
+    "$(( rss / 1024 )) MB | $inspect |" >> "$OUT/rows.md"
+  ncx sandbox rm $(for (( i = 1; i <= SANDBOXES; i++ )); do echo "ncp$$-$i"; done) >/dev/null
+  ncx rm big >/dev/null
+  pkill -f "resolver.cjs --root $root" 2>/dev/null || true
+  ip netns del "$NS"
+}
+
+: > "$OUT/rows.md"
+for be in nftables iptables; do run_backend "$be"; done
+NODE=$(for k in 1 2 3 4 5; do t0=$(now); env -u NODE_EXTRA_CA_CERTS node -e 0; t1=$(now); ms "$t0" "$t1"; done | median)
+
+echo "## Published ports at scale ($SANDBOXES sandboxes x $PORTS ports, one network)"
+echo
+echo "Each sandbox made by its own \`sandbox create -p ...\` (x$PORTS), on a user-defined network with"
+echo "netctl's resolver. Targets: last 50 / first 50 <= 1.3x on nftables, <= 2.0x on iptables;"
+echo "inspect of the $SANDBOXES-endpoint network <= 2x a bare node ($NODE ms here)."
+echo
+echo "| backend | create, median of first / last 50 (ms) | create p50 / p99 (ms) | per port in the kernel |" \
+  "store per sandbox / per port | peak RSS, last create | inspect of the network (ms) |"
+echo "|---|---|---|---|---|---|---|"
+cat "$OUT/rows.md"
