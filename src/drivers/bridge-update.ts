@@ -2,7 +2,8 @@
 // moves the bridge and every endpoint to a new MTU. ICC, masquerade and the gateway modes are
 // the firewall's: the core re-derives the firewall model from the updated record.
 import { InvalidArgumentError } from '../lib/errors.js';
-import { linkMtu } from '../kernel/ops.js';
+import { addrDel, linkMtu, resolverRule } from '../kernel/ops.js';
+import { resolverOnly, resolverOnlyCmds, type ResolverOnly } from './resolver-only.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord, Step } from '../model/records.js';
 import { OPT } from './common.js';
 
@@ -37,16 +38,15 @@ export function bridgeUpdate(
     if ((k === GW4 || k === GW6) && v === 'isolated' && !after.internal)
       throw new InvalidArgumentError(`${k}=isolated needs an --internal network (network ${after.name})`);
   }
-  if (!changed.includes(OPT.mtu)) return [];
-  const [was, now] = [before.options[OPT.mtu] ?? DEFAULT_MTU, after.options[OPT.mtu] ?? DEFAULT_MTU];
   const br = String(before.driverState['bridge'] ?? '');
+  const steps: Step[] = resolverSteps(before, after, br);
+  if (!changed.includes(OPT.mtu)) return steps;
+  const [was, now] = [before.options[OPT.mtu] ?? DEFAULT_MTU, after.options[OPT.mtu] ?? DEFAULT_MTU];
   // Ports before the bridge: a bridge never runs above a port's MTU for long, whichever way it moves.
-  const steps: Step[] = [
-    {
-      cmds: [...endpoints.map(({ ep }) => linkMtu(ep.hostIf, now)), linkMtu(br, now)],
-      undo: [{ args: linkMtu(br, was) }, ...endpoints.map(({ ep }) => ({ args: linkMtu(ep.hostIf, was) }))],
-    },
-  ];
+  steps.push({
+    cmds: [...endpoints.map(({ ep }) => linkMtu(ep.hostIf, now)), linkMtu(br, now)],
+    undo: [{ args: linkMtu(br, was) }, ...endpoints.map(({ ep }) => ({ args: linkMtu(ep.hostIf, was) }))],
+  });
   for (const { ep, sb } of endpoints) {
     steps.push({
       ns: sb.netns,
@@ -55,4 +55,22 @@ export function bridgeUpdate(
     });
   }
   return steps;
+}
+
+/**
+ * `netctl.dns` turned on or off on an IPv4-isolated bridge: the gateway address the resolver
+ * alone answers on, its route and its rule come or go (resolver-only.ts).
+ */
+function resolverSteps(before: NetworkRecord, after: NetworkRecord, br: string): Step[] {
+  const only = (nw: NetworkRecord) => ((nw.options[GW4] ?? 'nat') === 'isolated' ? resolverOnly(nw) : undefined);
+  const [was, now] = [only(before), only(after)];
+  if (was?.addr === now?.addr) return [];
+  const off = (d: ResolverOnly) => [resolverRule('del', d.addr), addrDel(`${d.addr}/32`, br)];
+  const on = (d: ResolverOnly) => resolverOnlyCmds(d, br);
+  return [
+    {
+      cmds: [...(was ? off(was) : []), ...(now ? on(now) : [])],
+      undo: [...(now ? off(now) : []), ...(was ? on(was) : [])].map((args) => ({ args })),
+    },
+  ];
 }

@@ -5,8 +5,26 @@ import { randomBytes } from '../lib/random.js';
 import { ConflictError, InvalidArgumentError } from '../lib/errors.js';
 import { parseIP } from '../lib/ip.js';
 import { checkIfName } from '../lib/validate.js';
-import { addrAdd, addrReplace, bridgeAdd, linkDel, linkMaster, linkUp, noAddrGen, vethAdd } from '../kernel/ops.js';
-import { GATEWAY_MODES, gatewayCidr, type GatewayMode, type IpamPool, type NetworkRecord } from '../model/records.js';
+import {
+  addrAdd,
+  addrReplace,
+  bridgeAdd,
+  linkDel,
+  linkMaster,
+  linkUp,
+  noAddrGen,
+  resolverRule,
+  vethAdd,
+} from '../kernel/ops.js';
+import { checkResolverOnly, resolverOnly, resolverOnlyCmds } from './resolver-only.js';
+import {
+  GATEWAY_MODES,
+  gatewayCidr,
+  type GatewayMode,
+  type IpamPool,
+  type NetworkRecord,
+  type Step,
+} from '../model/records.js';
 import { bad, containerIf, OPT, parseBool, parseCommonOption } from './common.js';
 import type { Driver, Leftover } from './driver.js';
 import { bridgeUpdate } from './bridge-update.js';
@@ -30,6 +48,9 @@ const v6 = (p: IpamPool): boolean => p.Subnet.includes(':');
 /** The gateway addresses the bridge carries: none for a family in `isolated` mode. */
 const bridgeAddrs = (nw: NetworkRecord): IpamPool[] =>
   nw.ipam.config.filter((p) => gatewayMode(nw, p.Subnet.includes(':') ? 6 : 4) !== 'isolated');
+
+/** In IPv4 `isolated` mode, the resolver still answers, from the gateway as overlays do (resolver-only.ts). */
+const isolatedDns = (nw: NetworkRecord) => (gatewayMode(nw, 4) === 'isolated' ? resolverOnly(nw) : undefined);
 
 export const bridgeDriver: Driver = {
   name: 'bridge',
@@ -94,19 +115,28 @@ export const bridgeDriver: Driver = {
     const br = bridgeDevice(nw);
     // A MAC derived from the network ID: a bridge re-created by `restore` keeps it, so the
     // sandboxes' neighbour entries for the gateway stay valid.
+    const dns = isolatedDns(nw);
     const cmds = [
       bridgeAdd(br, bridgeMac(nw), nw.options[OPT.mtu]),
       ...bridgeAddrs(nw).map((p) => addrAdd(gatewayCidr(p), br, v6(p))),
       linkUp(br),
+      ...(dns ? resolverOnlyCmds(dns, br) : []),
     ];
-    return [{ cmds, undo: [{ args: linkDel(br) }] }];
+    return [{ cmds, undo: [...(dns ? [{ args: resolverRule('del', dns.addr) }] : []), { args: linkDel(br) }] }];
   },
 
-  /** The resolver answers on the bridge's gateways, which only its sandboxes reach directly. */
-  resolverAddresses: (nw) => bridgeAddrs(nw).map((p) => p.Gateway),
+  /**
+   * The resolver answers on the bridge's gateways, which only its sandboxes reach directly; in
+   * IPv4 isolated mode, on the gateway the bridge carries for it alone.
+   */
+  resolverAddresses: (nw) => {
+    const dns = isolatedDns(nw);
+    return [...bridgeAddrs(nw).map((p) => p.Gateway), ...(dns ? [dns.addr] : [])];
+  },
 
   deleteNetwork(nw) {
-    return [{ args: linkDel(bridgeDevice(nw)) }];
+    const dns = isolatedDns(nw);
+    return [...(dns ? [{ args: resolverRule('del', dns.addr) }] : []), { args: linkDel(bridgeDevice(nw)) }];
   },
 
   endpointNames(nw, n) {
@@ -147,13 +177,16 @@ export const bridgeDriver: Driver = {
     const lacking = bridgeAddrs(nw).filter((p) => !have.includes(gatewayCidr(p)));
     for (const p of lacking) drift.push(`bridge ${br} lacks its gateway address ${gatewayCidr(p)}`);
     if (!(l.flags ?? []).includes('UP')) drift.push(`bridge ${br} is down`);
-    return {
-      drift,
-      repair: drift.length
-        ? [{ cmds: [...lacking.map((p) => addrReplace(gatewayCidr(p), br, v6(p))), linkUp(br)], undo: [] }]
-        : [],
-      repaired: [],
-    };
+    const repair: Step[] = drift.length
+      ? [{ cmds: [...lacking.map((p) => addrReplace(gatewayCidr(p), br, v6(p))), linkUp(br)], undo: [] }]
+      : [];
+    const dns = isolatedDns(nw);
+    if (dns) {
+      const c = await checkResolverOnly(kernel, dns, br);
+      drift.push(...c.drift);
+      repair.push(...c.repair);
+    }
+    return { drift, repair, repaired: [] };
   },
 
   async checkEndpoint({ kernel }, nw, ep) {

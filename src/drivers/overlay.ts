@@ -11,8 +11,6 @@
 import { randomBytes } from '../lib/random.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import {
-  addrAdd,
-  addrReplace,
   bridgeAdd,
   fdbDel,
   fdbPermanent,
@@ -22,16 +20,15 @@ import {
   neighDel,
   neighPermanent,
   noAddrGen,
-  RESOLVER_TABLE,
-  resolverRoute,
   resolverRule,
   vethAdd,
   vxlanAdd,
 } from '../kernel/ops.js';
 import type { NetworkRecord, Step } from '../model/records.js';
-import { ipJson, type KernelView } from '../kernel/ip.js';
+import { ipJson } from '../kernel/ip.js';
 import { containerIf, OPT, parseBool } from './common.js';
 import type { Driver, Leftover, PeerEntry } from './driver.js';
+import { checkResolverOnly, hasResolverRule, resolverOnly, resolverOnlyCmds } from './resolver-only.js';
 
 export const VNI_OPT = 'com.docker.network.driver.overlay.vxlanid_list';
 /** VXLAN over IPv4 adds 50 bytes: outer IP 20, UDP 8, VXLAN 8, inner Ethernet 14. */
@@ -45,16 +42,8 @@ const OURS = /^(ov|vx)-[0-9a-f]{12}$/;
 /** The bridge MAC, from the network ID as the bridge driver's: stable across `restore`. */
 const bridgeMac = (nw: NetworkRecord): string => `02:${(nw.id.slice(2, 12).match(/../g) ?? []).join(':')}`;
 
-/** Whether the kernel holds the rule that routes the resolver's answers from `addr` (see createNetwork). */
-const hasResolverRule = async (kernel: KernelView, addr: string): Promise<boolean> =>
-  (await kernel.rules()).some((r) => r.src === addr && r.table === RESOLVER_TABLE);
-
-/** Where this network's resolver answers, unless `netctl.dns=false`. */
-function dnsOf(nw: NetworkRecord): { addr: string; subnet: string } | undefined {
-  if (nw.options[OPT.dns] === 'false') return undefined;
-  const pool = nw.ipam.config.find((p) => !p.Subnet.includes(':') && p.Gateway);
-  return pool ? { addr: pool.Gateway, subnet: pool.Subnet } : undefined;
-}
+/** Where this network's resolver answers, unless `netctl.dns=false` (resolver-only.ts). */
+const dnsOf = (nw: NetworkRecord) => resolverOnly(nw);
 
 export const overlayDriver: Driver = {
   name: 'overlay',
@@ -117,7 +106,7 @@ export const overlayDriver: Driver = {
           noAddrGen(vx),
           linkMaster(vx, br),
           linkUp(br),
-          ...(dns ? [addrAdd(`${dns.addr}/32`, br), resolverRoute(dns.subnet, br), resolverRule('add', dns.addr)] : []),
+          ...(dns ? resolverOnlyCmds(dns, br) : []),
         ],
         undo: [...(dns ? [{ args: resolverRule('del', dns.addr) }] : []), { args: linkDel(vx) }, { args: linkDel(br) }],
       },
@@ -242,20 +231,9 @@ export const overlayDriver: Driver = {
       : [];
     const dns = dnsOf(nw);
     if (dns) {
-      const hasAddr = ((await kernel.addrs(undefined, '-4')).get(bridgeOf(nw)) ?? []).includes(`${dns.addr}/32`);
-      const hasRule = await hasResolverRule(kernel, dns.addr);
-      if (!hasAddr || !hasRule) {
-        drift.push(`the resolver's address ${dns.addr} on ${bridgeOf(nw)} or its routing rule is missing`);
-        const br = bridgeOf(nw);
-        repair.push({
-          cmds: [
-            addrReplace(`${dns.addr}/32`, br),
-            resolverRoute(dns.subnet, br),
-            ...(hasRule ? [] : [resolverRule('add', dns.addr)]),
-          ],
-          undo: [],
-        });
-      }
+      const c = await checkResolverOnly(kernel, dns, bridgeOf(nw));
+      drift.push(...c.drift);
+      repair.push(...c.repair);
     }
     return { drift, repair, repaired: [] };
   },

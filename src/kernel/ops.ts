@@ -178,6 +178,8 @@ export const addrReplace = (cidr: string, dev: string, nodad = false): Argv => [
   ...(nodad ? ['nodad'] : []),
 ];
 
+export const addrDel = (cidr: string, dev: string): Argv => ['addr', 'del', cidr, 'dev', dev];
+
 /** replace, not add: a higher-priority endpoint takes the route over from an earlier one. */
 export const defaultRoute = (gateway: string, dev: string): Argv => [
   'route',

@@ -185,6 +185,41 @@ describe("netctl's resolver", { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(dig(I1, '10.242.3.1', I1).answers, ['A 10.242.3.41'], 'its own names still resolve');
   });
 
+  it('an isolated bridge (no gateway of the host) still gets names, from its gateway address alone', () => {
+    const mode = 'com.docker.network.bridge.gateway_mode_ipv4=isolated';
+    h.ok('create', '--internal', '--subnet', '10.242.6.0/24', '-o', mode, 'iso');
+    const [x, y] = [h.name('iso1'), h.name('iso2')];
+    for (const n of [x, y]) h.foreignNetns(n);
+    h.ok('connect', 'iso', x, '--ip', '10.242.6.11');
+    h.ok('connect', 'iso', y, '--ip', '10.242.6.12', '--alias', 'isopeer');
+    const addrs = () =>
+      h
+        .run('ip', ['-n', h.ns, '-4', '-o', 'addr', 'show'])
+        .out.split('\n')
+        .filter((l) => l.includes('10.242.6.'));
+    assert.equal(addrs().length, 1, `only the /32 for the resolver: ${addrs().join('; ')}`);
+    assert.match(addrs()[0] ?? '', /10\.242\.6\.1\/32/);
+    assert.deepEqual(dig(x, '10.242.6.1', 'isopeer').answers, ['A 10.242.6.12']);
+    assert.deepEqual(dig(x, '10.242.6.1', '12.6.242.10.in-addr.arpa', 'PTR').answers, [`PTR ${y}.`]);
+    // Still isolated: the host routes nothing else into it.
+    assert.equal(h.run('ip', ['-n', h.ns, 'route', 'get', '10.242.6.11']).out.includes('10.242.6.1 '), false);
+    assert.match(h.ok('inspect', 'iso'), /"Address": "10\.242\.6\.1"/);
+    assert.equal(h.netctl('doctor').code, 0, 'no drift');
+    h.run('ip', ['-n', h.ns, 'rule', 'del', 'from', '10.242.6.1', 'lookup', '5353']);
+    const doc = h.netctl('doctor');
+    assert.equal(doc.code, 1);
+    assert.match(doc.out + doc.err, /resolver's address 10\.242\.6\.1 .*routing rule is missing/);
+    h.ok('restore');
+    assert.deepEqual(dig(x, '10.242.6.1', 'isopeer').answers, ['A 10.242.6.12'], 'restore put the rule back');
+    h.ok('update', '-o', 'netctl.dns=false', 'iso');
+    assert.equal(addrs().length, 0, 'no address of the host on it any more');
+    h.ok('update', '-o', 'netctl.dns=true', 'iso');
+    assert.deepEqual(dig(y, '10.242.6.1', x).answers, ['A 10.242.6.11']);
+    h.ok('sandbox', 'rm', x, y);
+    h.ok('rm', 'iso');
+    assert.equal(h.run('ip', ['-n', h.ns, 'rule', 'show']).out.includes('10.242.6.1'), false, 'its rule went');
+  });
+
   it('forwards for a container on an internal network and one without a resolver (the predefined bridge)', () => {
     const s = h.name('both');
     h.ok('sandbox', 'create', s, '--net', 'bridge');
