@@ -3,7 +3,8 @@
 // sandboxes it touched), and the firewall the records imply. The kernel steps themselves go
 // through the engine (src/engine/engine.ts).
 import { appliedBefore, remember } from '../firewall/sync.js';
-import { execute as run, recover, teardown } from '../engine/engine.js';
+import { dnsOnlyModel } from '../firewall/model.js';
+import { execute as run, journalEntry, recover, teardown } from '../engine/engine.js';
 import { ConflictError, KernelError } from '../lib/errors.js';
 import type { NetworkRecord, SandboxRecord, Step } from '../model/records.js';
 import { dependents, findNetwork } from './lookup.js';
@@ -37,6 +38,7 @@ export async function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Pro
       await ensurePredefined(ctx, tx);
       await noticeExited(ctx, tx);
       const out = await fn(tx);
+      await settleDnsOnly(ctx, tx);
       refreshNames(ctx, tx);
       const { resolver } = ctx;
       if (resolver)
@@ -51,6 +53,26 @@ export async function transaction<T>(ctx: Ctx, fn: (tx: Txn) => Promise<T>): Pro
     ctx.op.onAbort?.forEach((undo) => undo());
     await ctx.resolver?.abandon(); // a resolver this command started for a join that failed
     throw e;
+  }
+}
+
+/**
+ * A network came into use or went out of it here with an address for the resolver alone (an
+ * overlay has no other firewall part): its DNS-only filter follows, whatever the operation.
+ */
+async function settleDnsOnly(ctx: Ctx, tx: Txn): Promise<void> {
+  const applied = ctx.op.fwApplied;
+  if (!ctx.firewall || !applied) return;
+  if (JSON.stringify(dnsOnlyModel(tx)) === JSON.stringify(applied.dnsOnly)) return;
+  // Journaled: a crash in the middle leaves the next command a whole rewrite to do.
+  const intent = journalEntry(ctx, 'firewall: DNS-only addresses', [], true);
+  tx.put('journal', intent);
+  await tx.flushJournal();
+  try {
+    await ctx.settle(tx, false);
+    tx.delete('journal', intent.id);
+  } catch (e) {
+    ctx.warn(`firewall: ${(e as Error).message}; netctl restore writes it again`);
   }
 }
 

@@ -134,6 +134,11 @@ export const bridgeDriver: Driver = {
     return [...bridgeAddrs(nw).map((p) => p.Gateway), ...(dns ? [dns.addr] : [])];
   },
 
+  dnsOnly(nw) {
+    const dns = isolatedDns(nw);
+    return dns && { bridge: bridgeDevice(nw), addr: dns.addr };
+  },
+
   deleteNetwork(nw) {
     const dns = isolatedDns(nw);
     return [...(dns ? [{ args: resolverRule('del', dns.addr) }] : []), { args: linkDel(bridgeDevice(nw)) }];

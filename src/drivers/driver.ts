@@ -105,6 +105,8 @@ export interface Driver {
   checkNetwork?(ctx: DriverReads, nw: NetworkRecord): Promise<Check>;
   /** Host addresses only the network's sandboxes reach, where netctl's resolver answers them ([]: no resolver). */
   resolverAddresses?(nw: NetworkRecord): string[];
+  /** The bridge and address the host has on the network for the resolver alone (a DNS-only filter guards it). */
+  dnsOnly?(nw: NetworkRecord): { bridge: string; addr: string } | undefined;
   /** One endpoint's devices against the kernel; `missing` when join must make them again. */
   checkEndpoint?(
     ctx: DriverReads,

@@ -80,6 +80,11 @@ export const overlayDriver: Driver = {
    * its own host (ARP stays on the host: the VXLAN device answers from its neighbour entries and
    * floods nothing). IPv4 only.
    */
+  dnsOnly(nw) {
+    const dns = dnsOf(nw);
+    return dns && { bridge: bridgeOf(nw), addr: dns.addr };
+  },
+
   resolverAddresses: (nw) => {
     const dns = dnsOf(nw);
     return dns ? [dns.addr] : [];

@@ -35,6 +35,11 @@ export function checkModel(m: FwModel, f: Family | null, tool: string): void {
     if (!isPort(p.hostPort)) bad('port', p.hostPort);
     if (!isPort(p.containerPort)) bad('port', p.containerPort);
   }
+  for (const d of m.dnsOnly ?? []) {
+    if (!ID.test(d.id12)) bad('network id', d.id12);
+    if (!IFNAME.test(d.bridge)) bad('interface name', d.bridge);
+    if (parseIP(d.addr)?.family !== 4) bad('address', d.addr);
+  }
   for (const p of m.policies ?? []) {
     if (!/^[0-9a-f]{12}$/.test(p.id12)) bad('container id', p.id12);
     if (!Number.isInteger(p.mark) || p.mark <= 0 || p.mark > 0xffffffff) bad('mark', p.mark);

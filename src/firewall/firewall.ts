@@ -64,8 +64,19 @@ export interface FwPolicy {
   rules: Array<{ verdict: 'allow' | 'deny'; dest: string }>;
 }
 
+/**
+ * An address the host has on a network only for netctl's resolver (an overlay's, or an
+ * isolated bridge's gateway): from that bridge it admits DNS and nothing else (§14).
+ */
+export interface FwDnsOnly {
+  id12: string;
+  bridge: string;
+  addr: string;
+}
+
 export interface FwModel {
   networks: FwNetwork[];
+  dnsOnly?: FwDnsOnly[];
   ports: FwPort[];
   /** Absent or empty: no sandbox has a policy. */
   policies?: FwPolicy[];

@@ -6,7 +6,7 @@ import { bareIP, type EndpointRecord, type NetworkRecord, type SandboxRecord } f
 import type { ReadTxn } from '../store/store.js';
 import type { FirewallPart } from '../drivers/driver.js';
 import { resolverAddresses } from '../dns/view.js';
-import { familyOf, type FwModel, type FwNetwork, type FwPolicy, type FwPort } from './firewall.js';
+import { familyOf, type FwDnsOnly, type FwModel, type FwNetwork, type FwPolicy, type FwPort } from './firewall.js';
 
 /** The network's part, if its driver has one (and is known: a store may name a driver this build lacks). */
 function partOf(nw: NetworkRecord): FirewallPart | undefined {
@@ -30,12 +30,30 @@ export function networksModel(tx: ReadTxn): FwNetwork[] {
   return networks;
 }
 
+/** The addresses the host has on networks for the resolver alone, guarded to admit only DNS. */
+export function dnsOnlyModel(tx: ReadTxn): FwDnsOnly[] {
+  const out: FwDnsOnly[] = [];
+  for (const n of tx.list('networks').sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    if (!n.driverState['ready']) continue;
+    let d: { bridge: string; addr: string } | undefined;
+    try {
+      d = driverFor(n.driver).dnsOnly?.(n);
+    } catch {
+      d = undefined; // a driver this build lacks
+    }
+    if (d) out.push({ id12: n.id.slice(0, 12), ...d });
+  }
+  return out;
+}
+
 /** The whole model. */
 export function firewallModel(tx: ReadTxn): FwModel {
   const sbs = tx.find('sandboxes', 'ports', []).sort((a, b) => (a.id < b.id ? -1 : 1));
   const policies = policiesOf(tx);
+  const dnsOnly = dnsOnlyModel(tx);
   return {
     networks: networksModel(tx),
+    ...(dnsOnly.length ? { dnsOnly } : {}),
     ports: sbs.flatMap((sb) => portsOf(tx, sb)),
     ...(policies.length ? { policies } : {}),
   };

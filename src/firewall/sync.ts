@@ -2,9 +2,9 @@
 // forwarding sysctls that bridge and IPv6 networks need.
 import type { Runner } from '../kernel/runner.js';
 import type { ReadTxn } from '../store/store.js';
-import type { Firewall, FwModel, FwNetwork, FwPolicy, FwPort } from './firewall.js';
+import type { Firewall, FwDnsOnly, FwModel, FwNetwork, FwPolicy, FwPort } from './firewall.js';
 import type { SandboxRecord } from '../model/records.js';
-import { firewallModel, networksModel, policyFor, portsOf } from './model.js';
+import { dnsOnlyModel, firewallModel, networksModel, policyFor, portsOf } from './model.js';
 
 /** One sandbox's part of the firewall: its published ports and its egress policy. */
 interface SandboxFw {
@@ -18,11 +18,16 @@ interface SandboxFw {
  */
 export interface FwApplied {
   networks: FwNetwork[];
+  dnsOnly: FwDnsOnly[];
   sandboxes: Map<string, SandboxFw>;
 }
 
 /** What the kernel holds before an operation changes anything (sandboxes: added as they are touched). */
-export const appliedBefore = (tx: ReadTxn): FwApplied => ({ networks: networksModel(tx), sandboxes: new Map() });
+export const appliedBefore = (tx: ReadTxn): FwApplied => ({
+  networks: networksModel(tx),
+  dnsOnly: dnsOnlyModel(tx),
+  sandboxes: new Map(),
+});
 
 function partOf(tx: ReadTxn, sb: SandboxRecord | undefined): SandboxFw {
   if (!sb) return { ports: [] };
@@ -55,7 +60,7 @@ export async function syncFirewall(
   if (scope) for (const id of scope.sort()) now.set(id, partOf(tx, tx.get('sandboxes', id)));
   if (override) now.set(override.id, { ...(now.get(override.id) ?? { ports: [] }), policy: override.policy });
   const whole = () => firewallModel(tx);
-  const next: FwModel = scope ? modelOf(networksModel(tx), now) : whole();
+  const next: FwModel = scope ? modelOf(networksModel(tx), dnsOnlyModel(tx), now) : whole();
   if (next.networks.some((n) => !n.internal) && (await runner.sysctl('net.ipv4.ip_forward', '1'))) {
     debug('enabled net.ipv4.ip_forward for bridge networks');
   }
@@ -66,15 +71,25 @@ export async function syncFirewall(
   }
   const prev =
     applied &&
-    modelOf(applied.networks, new Map([...now.keys()].map((id) => [id, applied.sandboxes.get(id) ?? { ports: [] }])));
+    modelOf(
+      applied.networks,
+      applied.dnsOnly,
+      new Map([...now.keys()].map((id) => [id, applied.sandboxes.get(id) ?? { ports: [] }])),
+    );
   await fw.sync(prev, next, whole);
-  if (scope) return { networks: next.networks, sandboxes: now };
+  const dnsOnly = next.dnsOnly ?? [];
+  if (scope) return { networks: next.networks, dnsOnly, sandboxes: now };
   // After a whole rewrite nothing is known per sandbox: later changes note theirs as they come.
-  return { networks: next.networks, sandboxes: new Map() };
+  return { networks: next.networks, dnsOnly, sandboxes: new Map() };
 }
 
-function modelOf(networks: FwNetwork[], parts: Map<string, SandboxFw>): FwModel {
+function modelOf(networks: FwNetwork[], dnsOnly: FwDnsOnly[], parts: Map<string, SandboxFw>): FwModel {
   const all = [...parts.values()];
   const policies = all.flatMap((p) => (p.policy ? [p.policy] : []));
-  return { networks, ports: all.flatMap((p) => p.ports), ...(policies.length ? { policies } : {}) };
+  return {
+    networks,
+    ...(dnsOnly.length ? { dnsOnly } : {}),
+    ports: all.flatMap((p) => p.ports),
+    ...(policies.length ? { policies } : {}),
+  };
 }

@@ -185,7 +185,7 @@ describe("netctl's resolver", { skip: !isRoot && 'needs root' }, () => {
     assert.deepEqual(dig(I1, '10.242.3.1', I1).answers, ['A 10.242.3.41'], 'its own names still resolve');
   });
 
-  it('an isolated bridge (no gateway of the host) still gets names, from its gateway address alone', () => {
+  it('an isolated bridge (no gateway of the host) still gets names, from its gateway address alone', async () => {
     const mode = 'com.docker.network.bridge.gateway_mode_ipv4=isolated';
     h.ok('create', '--internal', '--subnet', '10.242.6.0/24', '-o', mode, 'iso');
     const [x, y] = [h.name('iso1'), h.name('iso2')];
@@ -201,6 +201,10 @@ describe("netctl's resolver", { skip: !isRoot && 'needs root' }, () => {
     assert.match(addrs()[0] ?? '', /10\.242\.6\.1\/32/);
     assert.deepEqual(dig(x, '10.242.6.1', 'isopeer').answers, ['A 10.242.6.12']);
     assert.deepEqual(dig(x, '10.242.6.1', '12.6.242.10.in-addr.arpa', 'PTR').answers, [`PTR ${y}.`]);
+    // That address admits DNS alone: a service of the host is not reachable through it.
+    await h.serve(null, 8053);
+    assert.notEqual(h.ask(null, '127.0.0.1', 8053), '', 'the service answers on the host');
+    assert.equal(h.ask(x, '10.242.6.1', 8053), '', 'not from the isolated network');
     // Still isolated: the host routes nothing else into it.
     assert.equal(h.run('ip', ['-n', h.ns, 'route', 'get', '10.242.6.11']).out.includes('10.242.6.1 '), false);
     assert.match(h.ok('inspect', 'iso'), /"Address": "10\.242\.6\.1"/);

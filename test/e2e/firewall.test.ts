@@ -305,12 +305,16 @@ function suite(fw: FwUnderTest) {
         h.ok('sandbox', 'create', i2, '--net', 'iso', '--ip', '10.240.13.3');
         assert.ok(h.ping(i, '10.240.13.3'), 'peers talk');
         const id = (JSON.parse(h.ok('inspect', 'iso')) as Array<{ Id: string }>)[0]?.Id.slice(0, 12) ?? '';
-        assert.deepEqual(h.addrs(h.ns)[`nc-${id}`] ?? [], [], 'no gateway address on the bridge');
+        assert.deepEqual(
+          h.addrs(h.ns)[`nc-${id}`] ?? [],
+          ['10.240.13.1/32'],
+          "no gateway address on the bridge: only the /32 netctl's resolver answers DNS on (§14)",
+        );
         assert.ok(
           h.links().some((l) => l.ifname === `nc-${id}`),
           'not vacuous: the bridge exists',
         );
-        assert.equal(h.ping(i, '10.240.13.1'), false, 'nothing answers at the gateway address');
+        assert.equal(h.ping(i, '10.240.13.1'), false, 'nothing but DNS answers at the gateway address');
         assert.deepEqual(
           h
             .netctl('doctor')

@@ -341,7 +341,7 @@ describe('firewall seam: drift', () => {
     assert.ok(out.includes('firewall: chain NETCTL-USER is missing'));
     assert.ok(out.includes('firewall: the jump from nat PREROUTING is missing'));
     assert.ok(out.includes('firewall: filter chain NETCTL-FORWARD rules of netctl:aaaaaaaaaaaa: 0 of 4'));
-    assert.equal(out.length, 7 + 4 + 10, '7 chains, 4 jumps, 10 (table, chain, owner) counts');
+    assert.equal(out.length, 8 + 5 + 10, '8 chains, 5 jumps, 10 (table, chain, owner) counts');
   });
 
   it('a missing chain', async () => {

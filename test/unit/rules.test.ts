@@ -66,9 +66,11 @@ describe('firewall rules', () => {
         ':NETCTL-ISOLATION-1 - [0:0]',
         ':NETCTL-ISOLATION-2 - [0:0]',
         ':NETCTL-PORTS - [0:0]',
+        ':NETCTL-INPUT - [0:0]',
         ':NETCTL-USER - [0:0]',
         '-A NETCTL-USER -j RETURN -m comment --comment netctl:base',
         '-I FORWARD 1 -j NETCTL-FORWARD -m comment --comment netctl:base',
+        '-I INPUT 1 -j NETCTL-INPUT -m comment --comment netctl:base',
         '-A NETCTL-FORWARD -j NETCTL-USER -m comment --comment netctl:base',
         '-A NETCTL-FORWARD -j NETCTL-ISOLATION-1 -m comment --comment netctl:base',
         '-A NETCTL-FORWARD -j NETCTL-PORTS -m comment --comment netctl:base',
@@ -109,7 +111,7 @@ describe('firewall rules', () => {
         .replace(
           ':ADMIN',
           ':NETCTL-FORWARD - [0:0]\n:NETCTL-ISOLATION-1 - [0:0]\n:NETCTL-ISOLATION-2 - [0:0]\n' +
-            ':NETCTL-PORTS - [0:0]\n:ADMIN',
+            ':NETCTL-PORTS - [0:0]\n:NETCTL-INPUT - [0:0]\n-A INPUT -j NETCTL-INPUT\n:ADMIN',
         )
         .replace(
           '*nat',

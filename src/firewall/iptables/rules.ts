@@ -16,7 +16,7 @@ export interface FwPresent {
 }
 
 export const CHAINS = {
-  filter: ['NETCTL-FORWARD', 'NETCTL-ISOLATION-1', 'NETCTL-ISOLATION-2', 'NETCTL-PORTS'],
+  filter: ['NETCTL-FORWARD', 'NETCTL-ISOLATION-1', 'NETCTL-ISOLATION-2', 'NETCTL-PORTS', 'NETCTL-INPUT'],
   nat: ['NETCTL', 'NETCTL-POSTROUTING'],
 } as const;
 
@@ -24,6 +24,7 @@ export const CHAINS = {
 export function jumps(f: Family = 4): Record<string, string> {
   return {
     'filter FORWARD': '-j NETCTL-FORWARD',
+    'filter INPUT': '-j NETCTL-INPUT',
     'nat PREROUTING': '-m addrtype --dst-type LOCAL -j NETCTL',
     'nat OUTPUT': `! -d ${f === 4 ? '127.0.0.0/8' : '::1/128'} -m addrtype --dst-type LOCAL -j NETCTL`,
     'nat POSTROUTING': '-j NETCTL-POSTROUTING',
@@ -49,7 +50,11 @@ export function familyView(m: FwModel, f: Family): FwModel {
   const networks = m.networks
     .filter((n) => f === 4 || n.subnets.some((s) => familyOf(s) === 6))
     .map((n) => ({ ...n, subnets: n.subnets.filter((s) => familyOf(s) === f) }));
-  return { networks, ports: m.ports.filter((p) => p.family === f) };
+  return {
+    networks,
+    ...(f === 4 && m.dnsOnly ? { dnsOnly: m.dnsOnly } : {}),
+    ports: m.ports.filter((p) => p.family === f),
+  };
 }
 
 const host = (ip: string, f: Family) => `${ip}/${f === 4 ? 32 : 128}`;
@@ -85,6 +90,13 @@ export function filterRules(m: FwModel, f: Family = 4): string[] {
     out.push(`-A NETCTL-ISOLATION-1 -i ${br} ! -o ${br} -j NETCTL-ISOLATION-2 ${tag(n)}`);
     out.push(`-A NETCTL-ISOLATION-2 -o ${br} -j DROP ${tag(n)}`);
   }
+  // The resolver's own address on an overlay or isolated bridge admits DNS from it, nothing else (§14).
+  for (const d of m.dnsOnly ?? []) {
+    const from = `-A NETCTL-INPUT -i ${d.bridge} -d ${host(d.addr, 4)}`;
+    out.push(`${from} -p udp -m udp --dport 53 -j ACCEPT ${tag(d)}`);
+    out.push(`${from} -p tcp -m tcp --dport 53 -j ACCEPT ${tag(d)}`);
+    out.push(`${from} -j DROP ${tag(d)}`);
+  }
   return out;
 }
 
@@ -116,7 +128,7 @@ export function ruleset(m: FwModel, present: FwPresent, f: Family = 4): string {
   const lines: string[] = ['*filter'];
   for (const ch of CHAINS.filter) lines.push(`:${ch} - [0:0]`);
   if (!present.userChain) lines.push(':NETCTL-USER - [0:0]', `-A NETCTL-USER -j RETURN ${c(BASE)}`);
-  for (const key of ['filter FORWARD'])
+  for (const key of ['filter FORWARD', 'filter INPUT'])
     if (!present.jumps.has(key)) lines.push(`-I ${key.split(' ')[1]} 1 ${J[key]} ${c(BASE)}`);
   lines.push(...BASE_FILTER, ...filterRules(m, f), 'COMMIT', '*nat');
   for (const ch of CHAINS.nat) lines.push(`:${ch} - [0:0]`);

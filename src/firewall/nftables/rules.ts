@@ -29,6 +29,7 @@ export const SETS: Record<string, string> = {
   dnat4h: 'type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service;',
   dnat6: 'type inet_proto . inet_service : ipv6_addr . inet_service;',
   dnat6h: 'type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service;',
+  dnsonly: 'type ifname . ipv4_addr;',
 };
 /** The verdict and data maps: an element is `key : value`, deleted by its key. */
 export const MAPS = new Set(['icc', 'outbound', 'inbound', 'dnat4', 'dnat4h', 'dnat6', 'dnat6h']);
@@ -40,6 +41,7 @@ export const CHAINS: Record<string, string> = {
   output: 'type nat hook output priority -100; policy accept;',
   postrouting: 'type nat hook postrouting priority srcnat; policy accept;',
   publish: '',
+  input: 'type filter hook input priority filter; policy accept;',
 };
 
 /** The fixed rules, in order, per chain: the same checks as the iptables chains, in the same order. */
@@ -72,6 +74,11 @@ export const RULES: Record<string, string[]> = {
     'meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @dnat6h',
     'meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @dnat6',
   ],
+  // The resolver's own address on an overlay or isolated bridge admits DNS from it, nothing else (§14).
+  input: [
+    'iifname . ip daddr @dnsonly meta l4proto { tcp, udp } th dport 53 accept',
+    'iifname . ip daddr @dnsonly drop',
+  ],
   postrouting: [
     'ip saddr . ip daddr . meta l4proto . th dport @hair4 masquerade',
     'ip6 saddr . ip6 daddr . meta l4proto . th dport @hair6 masquerade',
@@ -99,6 +106,7 @@ export function elements(m: FwModel): Map<string, string[]> {
       );
     for (const s of n.subnets) if (masquerades(n, familyOf(s))) add(`masq${familyOf(s)}`, s);
   }
+  for (const d of m.dnsOnly ?? []) add('dnsonly', `${q(d.bridge)} . ${d.addr}`);
   for (const p of m.ports) {
     const f = p.family;
     const to = `${p.containerIP} . ${p.proto} . ${p.containerPort} . ${q(p.bridge)}`;
