@@ -468,6 +468,16 @@ function stopDaemon(pid: number | undefined, ms: number, what: string, forced: s
 // ---------------------------------------------------------------------------------------------
 // Docker
 
+/** A start that failed part-way stops what it started; the start's error is thrown, the stop's appended. */
+function failed(self: Instance, e: unknown): never {
+  try {
+    self.stop();
+  } catch (e2) {
+    (e as Error).message += `\n${(e2 as Error).message}`;
+  }
+  throw e;
+}
+
 /** What every runtime instance here has. */
 interface Instance {
   /** The instance's own directory (everything of it is inside). */
@@ -601,12 +611,7 @@ export async function startDocker(h: TestHost): Promise<Docker> {
     must(sh('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']), 'tar of the busybox rootfs');
     must(docker('import', tarball, 'bb'), 'docker import bb');
   } catch (e) {
-    try {
-      self.stop();
-    } catch (e2) {
-      (e as Error).message += `\n${(e2 as Error).message}`;
-    }
-    throw e;
+    failed(self, e);
   }
   return self;
 }
@@ -757,12 +762,7 @@ export function startPodman(h: TestHost): Podman {
       '# no registries: netctl tests never pull\nunqualified-search-registries = []\n',
     );
   } catch (e) {
-    try {
-      self.stop();
-    } catch (e2) {
-      (e as Error).message += `\n${(e2 as Error).message}`;
-    }
-    throw e;
+    failed(self, e);
   }
   return self;
 }
@@ -883,12 +883,7 @@ export async function startContainerd(h: TestHost, ns: string = h.tag): Promise<
     mkdirSync(join(dir, 'runc'));
     cd = await runContainerd(h, dir);
   } catch (e) {
-    try {
-      self.stop();
-    } catch (e2) {
-      (e as Error).message += `\n${(e2 as Error).message}`;
-    }
-    throw e;
+    failed(self, e);
   }
   return self;
 }
