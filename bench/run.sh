@@ -414,6 +414,14 @@ bash bench/ports.sh > "$OUT/ports.md" 2> "$OUT/ports.err" || {
   echo "## Published ports at scale: not measured (bench/ports.sh failed)" > "$OUT/ports.md"
 }
 
+# Egress policy (bench/policy.sh): one policy change with 10 and BIG policied sandboxes, and the
+# latency the resolver adds to an answer of an allowed name.
+log "policy: a change at 10 and $BIG policied sandboxes, answer latency"
+BIG=$BIG bash bench/policy.sh > "$OUT/policy.txt" 2> "$OUT/policy.err" || {
+  tail -5 "$OUT/policy.err" >&2
+  echo "bench/policy.sh failed" > "$OUT/policy.txt"
+}
+
 # netctl's resolver beside aardvark-dns (bench/dns.mjs): latency, lag, queries lost under churn, memory.
 log "resolver: netctl beside aardvark-dns"
 node bench/dns.mjs > "$OUT/dns.md" 2> "$OUT/dns.err" || {
@@ -571,6 +579,12 @@ trow() { # node tag, then as row(); no target: none checked
   cat "$OUT/dns.md"
   echo
   cat "$OUT/ports.md"
+  echo
+  echo "## Egress policy (bench/policy.sh, $BIG policied sandboxes)"
+  echo
+  echo '```'
+  cat "$OUT/policy.txt"
+  echo '```'
   echo
   echo "## Side by side (peer-bench.sh, N=$N, REPS=$REPS)"
   echo
