@@ -6,7 +6,7 @@ import { driverFor } from '../drivers/index.js';
 import { OPT } from '../drivers/common.js';
 import { bareIP, type NetworkRecord, type SandboxRecord } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
-import { learnedSets } from '../firewall/nftables/policy.js';
+import { learnedSets } from '../model/egress.js';
 import { parseDest } from '../lib/dest.js';
 import {
   addPart,

@@ -16,6 +16,9 @@
 // `nft -f` as any other change; no other sandbox's chain is named.
 import { parseDest, type Dest } from '../../lib/dest.js';
 import type { FwModel, FwPolicy } from '../firewall.js';
+import { chainOf, learnedSets } from '../../model/egress.js';
+
+export { chainOf, learnedSets };
 
 export const BRIDGE_TABLE = 'bridge netctl';
 const T = 'inet netctl';
@@ -39,21 +42,7 @@ export const POLICY_BASE: string[] = [
 /** A full rewrite also empties the maps (a policy the store no longer has must not stay enforced). */
 export const POLICY_FLUSH: string[] = [`flush map ${BRIDGE_TABLE} egress_ports`, `flush map ${T} egress`];
 
-export const chainOf = (id12: string): string => `p_${id12}`;
 export const markText = (m: number): string => `0x${(m >>> 0).toString(16).padStart(8, '0')}`;
-
-/** A short stable hash of a rule's text (FNV-1a), naming its learned-address sets. */
-function hash6(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, '0').slice(0, 6);
-}
-
-/** The learned-address sets of a name rule (IPv4, IPv6), which the resolver fills. */
-export function learnedSets(id12: string, rule: { verdict: string; dest: string }): [string, string] {
-  const base = `${chainOf(id12)}_${hash6(`${rule.verdict} ${rule.dest}`)}`;
-  return [`${base}4`, `${base}6`];
-}
 
 /** `meta l4proto … th dport …` of a DEST, '' when it names neither. */
 function l4(d: Dest): string {
