@@ -4,27 +4,12 @@ import { driverFor, PREDEFINED } from '../drivers/index.js';
 import { defaultPool, parseSubnet, type TakenPrefix } from '../ipam/ipam.js';
 import { listRoutes } from '../kernel/ip.js';
 import { parseCIDR } from '../lib/ip.js';
-import type { NetworkRecord } from '../model/records.js';
+import { networkRecord, type NetworkRecord } from '../model/records.js';
 import type { ReadTxn, Txn } from '../store/store.js';
 import type { Ctx } from './context.js';
 
 export function newNetworkRecord(ctx: Ctx, name: string, driver: string, predefined: boolean): NetworkRecord {
-  return {
-    id: ctx.id(),
-    name,
-    driver,
-    created: ctx.now().toISOString(),
-    scope: 'local',
-    enableIPv6: false,
-    internal: false,
-    attachable: false,
-    ipam: { driver: 'default', options: {}, config: [] },
-    userSubnets: false,
-    options: {},
-    labels: {},
-    predefined,
-    driverState: {},
-  };
+  return networkRecord({ id: ctx.id(), name, driver, created: ctx.now().toISOString() }, { predefined });
 }
 
 export const isPredefinedName = (name: string): boolean => PREDEFINED.some((p) => p.name === name);

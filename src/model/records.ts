@@ -55,6 +55,27 @@ export interface RecordedNetwork {
   settings: EndpointSettings;
 }
 
+/** A new network record: a local bridge-like one with no pools, options or labels unless `over` says. */
+export function networkRecord(
+  base: { id: string; name: string; driver: string; created: string },
+  over: Partial<NetworkRecord> = {},
+): NetworkRecord {
+  return {
+    ...base,
+    scope: 'local',
+    enableIPv6: false,
+    internal: false,
+    attachable: false,
+    ipam: { driver: 'default', options: {}, config: [] },
+    userSubnets: false,
+    options: {},
+    labels: {},
+    predefined: false,
+    driverState: {},
+    ...over,
+  };
+}
+
 /**
  * A running sandbox record: `id`, `name` and `created` given, the rest by default as for a
  * namespace netctl adopts (named after the sandbox, not owned, no network yet) unless `over`

@@ -4,26 +4,11 @@ import { describe, it } from 'node:test';
 import { renderList } from '../../src/cli/commands/list.js';
 import { selectNetworks } from '../../src/cli/commands/network/ls.js';
 import { parseFilters } from '../../src/cli/options.js';
-import type { NetworkRecord } from '../../src/model/records.js';
+import { networkRecord, type NetworkRecord } from '../../src/model/records.js';
 import { networkRow } from '../../src/cli/views.js';
 
-const rec = (name: string, id: string, over: Partial<NetworkRecord> = {}): NetworkRecord => ({
-  id: id.padEnd(64, '0'),
-  name,
-  driver: 'bridge',
-  created: '2026-01-02T03:04:05.678Z',
-  scope: 'local',
-  enableIPv6: false,
-  internal: false,
-  attachable: false,
-  ipam: { driver: 'default', options: {}, config: [] },
-  userSubnets: false,
-  options: {},
-  labels: {},
-  predefined: false,
-  driverState: {},
-  ...over,
-});
+const rec = (name: string, id: string, over: Partial<NetworkRecord> = {}): NetworkRecord =>
+  networkRecord({ id: id.padEnd(64, '0'), name, driver: 'bridge', created: '2026-01-02T03:04:05.678Z' }, over);
 const all = [
   rec('bridge', 'b1', { predefined: true }),
   rec('host', 'c1', { predefined: true, driver: 'host' }),

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyChange, checkPolicyNetwork } from '../../src/core/policy.js';
-import { sandboxRecord, type NetworkRecord } from '../../src/model/records.js';
+import { networkRecord, sandboxRecord, type NetworkRecord } from '../../src/model/records.js';
 import { learnElements } from '../../src/dns/learn.js';
 import type { FwModel, FwPolicy } from '../../src/firewall/firewall.js';
 import { checkScript } from '../../src/firewall/nftables/guard.js';
@@ -114,22 +114,8 @@ describe('policy edits', () => {
 });
 
 describe('networks a policy can govern', () => {
-  const net = (driver: string, scope: 'local' | 'global' = 'local'): NetworkRecord => ({
-    id: 'cc'.repeat(32),
-    name: `n-${driver}`,
-    driver,
-    created: '',
-    scope,
-    enableIPv6: false,
-    internal: false,
-    attachable: false,
-    ipam: { driver: 'default', options: {}, config: [] },
-    userSubnets: false,
-    options: {},
-    labels: {},
-    predefined: false,
-    driverState: {},
-  });
+  const net = (driver: string, scope: 'local' | 'global' = 'local'): NetworkRecord =>
+    networkRecord({ id: 'cc'.repeat(32), name: `n-${driver}`, driver, created: '' }, { scope });
   const sb = sandboxRecord({ id: 'dd'.repeat(32), name: 'ci', created: '' });
   it('a bridge: yes; macvlan (never crosses the host netfilter) and overlay: refused, naming both', () => {
     assert.doesNotThrow(() => checkPolicyNetwork(sb, net('bridge')));
