@@ -1,6 +1,11 @@
 // netctl's stdout and stderr, written straight to their file descriptors.
 import { writeSync } from 'node:fs';
-import type { Io } from './wiring.js';
+
+/** Where a command writes: stdout and stderr, or what a test or the quick path holds. */
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+}
 
 /**
  * Writes straight to the file descriptor: touching process.stdout builds a stream (tty or net

@@ -149,21 +149,3 @@ export function toSandboxCreate(name: string, f: SandboxFlags): SandboxCreate {
   if (egress) req.egress = egress;
   return req;
 }
-
-export interface Filter {
-  key: string;
-  value: string;
-}
-
-const LS_FILTERS = ['driver', 'id', 'name', 'label', 'scope', 'type', 'dangling'];
-
-/** Parses `-f k=v` list; unknown keys are refused as Docker does. */
-export function parseFilters(list: string[], allowed = LS_FILTERS): Filter[] {
-  return list.map((item) => {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`bad format of filter (expected name=value): ${printable(item)}`);
-    const key = item.slice(0, eq).trim().toLowerCase();
-    if (!allowed.includes(key)) throw new UsageError(`invalid filter '${printable(key)}'`);
-    return { key, value: item.slice(eq + 1) };
-  });
-}

@@ -2,7 +2,7 @@
 // Whether to colour is decided at the first error, so commands that succeed load neither chalk
 // nor node:tty.
 import { NetctlError } from '../lib/errors.js';
-import type { Io } from './wiring.js';
+import type { Io } from './io.js';
 
 type Paint = (s: string) => string;
 interface Paints {

@@ -194,6 +194,10 @@ function exec(nodes: Node[], s: Scope, out: string[]): Flow {
 
 export interface Template {
   render(data: unknown): string;
+  /** A template of text and `{{.Field}}` alone: the fields it prints. */
+  readonly fields?: string[];
+  /** Of those, one of fields joined by tabs and nothing else (`{{.A}}\t{{.B}}`): the fields, in order. */
+  readonly columns?: string[];
 }
 
 /** `{{.Field}}` and nothing else inside the braces (ls's default tables). */
@@ -213,21 +217,24 @@ export function compile(src: string): Template {
 
 function plainFields(src: string, parts: string[]): Template {
   let full: Template | undefined;
+  const slow = (data: unknown) => (full ??= interpreted(src)).render(data);
+  const fields = parts.filter((_, i) => i % 2 === 1);
+  const tabbed = parts.every((p, i) => i % 2 === 1 || p === (i === 0 || i === parts.length - 1 ? '' : '\t'));
   return {
+    fields,
+    ...(tabbed ? { columns: fields } : {}),
     render(data: unknown): string {
-      let out = '';
-      for (let i = 0; i < parts.length; i++) {
-        const p = parts[i] as string;
-        if (i % 2 === 0) {
-          out += p;
-          continue;
-        }
-        const v = typeof data === 'object' && data !== null ? field(data, p) : undefined;
-        if (typeof v !== 'string') return (full ??= interpreted(src)).render(data);
-        out += v;
+      if (typeof data !== 'object' || data === null) return slow(data);
+      // A string field is what the interpreter would print too; anything else goes to it.
+      let out = parts[0] as string;
+      for (let i = 1; i < parts.length; i += 2) {
+        const name = parts[i] as string;
+        const v = has(data, name) ? (data as Record<string, unknown>)[name] : undefined;
+        if (typeof v !== 'string') return slow(data);
+        out += v + (parts[i + 1] as string);
       }
       // Past the bound, the interpreter raises its error.
-      return out.length > LIMITS.output ? (full ??= interpreted(src)).render(data) : out;
+      return out.length > LIMITS.output ? slow(data) : out;
     },
   };
 }

@@ -134,22 +134,40 @@ export function jsonText(v: unknown, indent?: number): string {
 }
 
 /** Docker's `network ls` formatter fields, plus .Subnets and .Containers (its live endpoints). */
-export function networkRow(nw: NetworkRecord, truncate: boolean, containers = 0) {
-  const labels = Object.entries(nw.labels)
-    .map(([k, v]) => (v ? `${k}=${v}` : k))
-    .join(',');
+/** What `ls` knows of a network from the store's index alone (ReadTxn.index), and of every record. */
+export type Listed = Pick<NetworkRecord, 'id' | 'name' | 'driver' | 'scope' | 'predefined'>;
+
+/** The fields of an `ls` row a listed network has; LISTED_FIELDS names them. */
+export function listedRow(nw: Listed, truncate: boolean, containers = 0) {
   return {
     ID: truncate ? nw.id.slice(0, 12) : nw.id,
     Name: nw.name,
     Driver: nw.driver,
     Scope: nw.scope,
     IPv4: 'true', // netctl never turns IPv4 off (Docker 28's --ipv4=false)
+    Containers: String(containers), // a string, as every field of Docker's JSON form
+  };
+}
+
+export const LISTED_FIELDS: ReadonlySet<string> = new Set(['ID', 'Name', 'Driver', 'Scope', 'IPv4', 'Containers']);
+
+/** An `ls` row: the listed fields, and the others worked out when a format reads them. */
+export function networkRow(nw: NetworkRecord, truncate: boolean, containers = 0) {
+  return {
+    ...listedRow(nw, truncate, containers),
     IPv6: String(nw.enableIPv6),
     Internal: String(nw.internal),
-    Labels: labels,
-    CreatedAt: formatCreated(nw.created),
-    Subnets: nw.ipam.config.map((p) => p.Subnet).join(','),
-    Containers: String(containers), // a string, as every field of Docker's JSON form
+    get Labels() {
+      return Object.entries(nw.labels)
+        .map(([k, v]) => (v ? `${k}=${v}` : k))
+        .join(',');
+    },
+    get CreatedAt() {
+      return formatCreated(nw.created);
+    },
+    get Subnets() {
+      return nw.ipam.config.map((p) => p.Subnet).join(',');
+    },
     /** {{.Label "k"}}: a method in Docker's formatter, so not part of the JSON form. */
     Label: (k: unknown) => nw.labels[String(k)] ?? '',
   };

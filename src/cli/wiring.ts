@@ -1,13 +1,11 @@
 // Wires one command's collaborators: the store under the root, one Runner, the firewall, the overlay scope, the
 // controller.
-import { existsSync, readFileSync } from 'node:fs';
 import { readProc } from '../lib/procfs.js';
-import { join } from 'node:path';
 import { Controller } from '../core/controller.js';
 import { NameFiles } from '../core/names.js';
 import { ResolverClient } from '../dns/control.js';
-import { checkDefaultPools, type DefaultPool } from '../ipam/ipam.js';
-import { makeFirewall, parseBackend, type BackendName } from '../firewall/index.js';
+import { makeFirewall } from '../firewall/index.js';
+import { chosenBackend, loadConfig, type Config } from './config.js';
 import { FaultRunner, parseFault } from '../kernel/fault.js';
 import { ProcessRunner } from '../kernel/runner.js';
 import { InvalidArgumentError } from '../lib/errors.js';
@@ -23,11 +21,13 @@ import type { Runner } from '../kernel/runner.js';
 import { parseIP } from '../lib/ip.js';
 import { checkName } from '../lib/validate.js';
 import { closeAtEnd } from '../lib/closers.js';
+import { hasPrivilege } from '../lib/privilege.js';
+import { clusterNow, hasCluster, mergedNetworks } from '../overlay/global.js';
+import type { Reads } from './reads.js';
 
-export interface Io {
-  out(s: string): void;
-  err(s: string): void;
-}
+import type { Io } from './io.js';
+
+export type { Io };
 
 export interface Globals {
   root: string;
@@ -36,55 +36,6 @@ export interface Globals {
   /** --cluster-store-opt k=v, as given. */
   clusterStoreOpts?: string[];
   advertiseAddr?: string;
-}
-
-interface Config {
-  'default-address-pools'?: DefaultPool[];
-  'firewall-backend'?: unknown;
-  'cluster-store'?: unknown;
-  'cluster-store-opts'?: unknown;
-  'advertise-addr'?: unknown;
-  'node-name'?: unknown;
-}
-
-/**
- * `<root>/config.json`: { "default-address-pools": [{ "base": "10.10.0.0/16", "size": 24 }], "firewall-backend":
- * "nftables" }.
- */
-function loadConfig(root: string): { cfg: Config; file: string } {
-  const file = join(root, 'config.json');
-  if (!existsSync(file)) return { cfg: {}, file }; // the usual case: no ENOENT made and thrown (~0.2 ms cold)
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    // Not root's to read for a user's read-only command (ls, inspect): the defaults serve it.
-    if (code === 'EACCES') return { cfg: {}, file };
-    throw new InvalidArgumentError(`cannot read ${file}: ${code ?? (e as Error).message}`);
-  }
-  let cfg: unknown;
-  try {
-    cfg = JSON.parse(text);
-  } catch (e) {
-    throw new InvalidArgumentError(`cannot parse ${file}: ${(e as Error).message}`);
-  }
-  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg))
-    throw new InvalidArgumentError(`cannot use ${file}: not a JSON object`);
-  const out = { ...(cfg as Record<string, unknown>) } as Config;
-  const pools = (cfg as Record<string, unknown>)['default-address-pools'];
-  // Checked as --subnet is: a pool in 127.0.0.0/8 would put loopback addresses on a bridge.
-  if (pools !== undefined) out['default-address-pools'] = checkDefaultPools(pools, file);
-  return { cfg: out, file };
-}
-
-/** NETCTL_FIREWALL_BACKEND, else config.json's "firewall-backend", else makeFirewall's default. */
-function chosenBackend(cfg: Config, file: string): BackendName | undefined {
-  const env = process.env['NETCTL_FIREWALL_BACKEND'];
-  if (env) return parseBackend(env, 'NETCTL_FIREWALL_BACKEND');
-  return cfg['firewall-backend'] === undefined
-    ? undefined
-    : parseBackend(cfg['firewall-backend'], `${file} "firewall-backend"`);
 }
 
 /** --cluster-store, else NETCTL_CLUSTER_STORE (commander reads it), else config.json; and this host's identity. */
@@ -174,4 +125,25 @@ export function makeController(g: Globals, io: Io): Controller {
 /** gethostname(2) as the kernel keeps it for this UTS namespace; node:os would load for this alone. */
 function hostname(): string {
   return readProc('/proc/sys/kernel/hostname').trim();
+}
+
+/** What `ls` and `inspect` read (cli/reads.ts), through the controller: the cluster's networks included. */
+export function controllerReads(ctl: Controller): Reads {
+  const { ctx } = ctl;
+  return {
+    view: (fn, canInit) => ctl.view(fn, canInit),
+    get firewallName() {
+      return ctl.firewallName;
+    },
+    resolverStatus: async () => ctx.resolver?.status(),
+    canInit: hasPrivilege(),
+    ...(hasCluster(ctx)
+      ? {
+          cluster: async () => {
+            const now = await clusterNow(ctx);
+            return now && { merged: (tx) => mergedNetworks(tx, now.snap), ...now.snap };
+          },
+        }
+      : {}),
+  };
 }

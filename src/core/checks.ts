@@ -121,11 +121,6 @@ export function checkStaticAddress(nw: NetworkRecord, s: EndpointSettings): void
   allocate({ network: nw.name, pools: nw.ipam.config, inUse: new Map(), userSubnets: nw.userSubnets }, 4, ip4);
 }
 
-export function matchesLabel(labels: Record<string, string>, key: string, value?: string): boolean {
-  if (!(key in labels)) return false;
-  return value === undefined || labels[key] === value;
-}
-
 /** The host's own network namespace is never a sandbox: `ref` names what pointed at it. */
 export function refuseHost(path: string, ref: string): void {
   if (isHostNetns(path)) throw new ForbiddenError(`${ref} is the host's own network namespace (use --net host)`);

@@ -5,8 +5,17 @@ import { sharesNetns, type EndpointRecord, type NetworkRecord, type SandboxRecor
 import type { ReadTxn } from '../store/store.js';
 import { findByRuntime, parseRuntimeRef } from './runtime.js';
 
+/** By id, name (both indexed: no other record parsed) or unique id prefix, as Docker resolves them. */
 export function findNetwork(tx: ReadTxn, ref: string): NetworkRecord {
-  return findNetworkIn(tx.list('networks'), ref);
+  const exact = tx.get('networks', ref) ?? tx.find('networks', 'name', ref)[0];
+  if (exact) return exact;
+  if (/^[0-9a-f]+$/.test(ref)) {
+    const hits = tx.ids('networks').filter((id) => id.startsWith(ref));
+    const one = hits.length === 1 ? tx.get('networks', hits[0] ?? '') : undefined;
+    if (one) return one;
+    if (hits.length > 1) throw new NotFoundError(`network ${ref} is ambiguous (${hits.length} matches)`);
+  }
+  throw new NotFoundError(`network ${ref} not found`);
 }
 
 /** The same resolution over a given list (local networks and the cluster's global ones). */

@@ -9,7 +9,7 @@ import { checkName } from '../lib/validate.js';
 import type { KernelCmd, NetworkRecord } from '../model/records.js';
 import type { NetworkCreate } from '../model/requests.js';
 import type { Txn } from '../store/store.js';
-import { matchesLabel } from './checks.js';
+import { matchesLabel } from '../lib/validate.js';
 import type { Ctx } from './context.js';
 import { busyNetworks, endpointsOf, findNetwork, sandboxName } from './lookup.js';
 import { isPredefinedName, newNetworkRecord, takenPrefixes } from './predefined.js';

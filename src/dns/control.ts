@@ -3,7 +3,7 @@
 // the lock, and waits for it: names are current when the command returns, and views arrive in
 // commit order. It starts the resolver when none runs and there is something to serve, and
 // replaces one that no longer answers.
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runner } from '../kernel/runner.js';
@@ -22,6 +22,8 @@ class DivergedView extends Error {}
 
 /** One request and its answer; null when no resolver listens; NotAnswering when one listens and says nothing. */
 export async function ask(root: string, req: Request, timeoutMs = ANSWER_MS): Promise<ResolverStatus | null> {
+  // No socket, no resolver: answered without loading node:net (inspect of a network with names).
+  if (!existsSync(controlPath(root))) return null;
   const net = await import('node:net');
   return new Promise((resolve, reject) => {
     const c = net.createConnection({ path: controlPath(root) });

@@ -2,32 +2,13 @@
 // NETCTL_FIREWALL_BACKEND (read by the CLI and passed in), else iptables when the `iptables`
 // command exists, else nftables. The chosen backend also clears what the other one left: on
 // a full rewrite (restore, first use) its rules are removed, and doctor reports them.
-import { statSync } from 'node:fs';
 import type { Runner } from '../kernel/runner.js';
-import { InvalidArgumentError } from '../lib/errors.js';
 import type { Backend, Firewall, FwModel } from './firewall.js';
+import { defaultBackend, type BackendName } from './choice.js';
 import { IptablesBackend } from './iptables/backend.js';
 import { NftablesFirewall } from './nftables/backend.js';
 
-export type BackendName = 'iptables' | 'nftables';
-export const BACKENDS: readonly BackendName[] = ['iptables', 'nftables'];
-
-/** Checks a configured backend name; `where` names its source for the message. */
-export function parseBackend(v: unknown, where: string): BackendName {
-  if (v === 'iptables' || v === 'nftables') return v;
-  throw new InvalidArgumentError(`invalid firewall backend ${JSON.stringify(v)} in ${where}: iptables or nftables`);
-}
-
-/** An executable file `cmd` in a PATH directory. stat, not access: a miss makes no exception (~0.3 ms each, cold). */
-function onPath(cmd: string): boolean {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) {
-    const st = dir ? statSync(`${dir}/${cmd}`, { throwIfNoEntry: false }) : undefined;
-    if (st?.isFile() && (st.mode & 0o111) !== 0) return true;
-  }
-  return false;
-}
-
-export const defaultBackend = (): BackendName => (onPath('iptables') ? 'iptables' : 'nftables');
+export { BACKENDS, defaultBackend, parseBackend, type BackendName } from './choice.js';
 
 const make = (name: BackendName, runner: Runner, debug?: (m: string) => void): Backend =>
   name === 'iptables' ? new IptablesBackend(runner, debug) : new NftablesFirewall(runner, debug);

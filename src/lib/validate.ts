@@ -39,3 +39,9 @@ export function parseKeyValues(list: string[], what: string, allowBare = false):
   }
   return out;
 }
+
+/** A label filter: `key` set, and to `value` when one is given. */
+export function matchesLabel(labels: Record<string, string>, key: string, value?: string): boolean {
+  if (!(key in labels)) return false;
+  return value === undefined || labels[key] === value;
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SCHEMA_VERSION, type State } from '../model/records.js';
 import { readProc } from '../lib/procfs.js';
 import CRC32 from 'crc-32';
-import { RECORD_KINDS, docOf, emptyDoc, stateOf, type Doc, type Kinds, type RecordKind } from './store.js';
+import { INDEXES, RECORD_KINDS, docOf, emptyDoc, stateOf, type Doc, type Kinds, type RecordKind } from './store.js';
 import { CorruptStoreError, checkRecord, type Rec, type Table } from './table.js';
 
 export { CorruptStoreError };
@@ -252,8 +252,10 @@ export function storeText(doc: Doc): string {
   const head: Record<string, unknown> = { version: doc.version };
   if (doc.journalGen !== undefined) head['journalGen'] = doc.journalGen;
   head['journal'] = doc.journal;
-  // The length of each section as written: a reader finding them so trusts the layout.
+  // The length of each section as written, and the fields each line starts with: a reader
+  // finding both so trusts the layout.
   head['layout'] = Object.fromEntries(RECORD_KINDS.map((kind, i) => [kind, bodies[i]?.length ?? 0]));
+  head['indexed'] = INDEXED;
   return (
     JSON.stringify(head).slice(0, -1) +
     RECORD_KINDS.map((kind, i) => `\n,"${kind}":{${bodies[i] ?? ''}}`).join('') +
@@ -261,12 +263,19 @@ export function storeText(doc: Doc): string {
   );
 }
 
-/** The line layout above, or null when the text is laid out some other way. */
-function readLines(text: string, file: string): Doc | null {
+/** Each kind's indexed fields as the header names them. */
+const INDEXED = Object.fromEntries(RECORD_KINDS.map((kind) => [kind, INDEXES[kind].fields.join(',')]));
+
+/**
+ * The line layout above, or null when the text is laid out some other way. `relaid`: its lines
+ * start with other indexed fields (an older netctl's), so they are checked, and laid out
+ * anew when they differ, on every read until the next change writes them in this layout.
+ */
+function readLines(text: string, file: string): { doc: Doc; relaid: boolean } | null {
   const nl = text.indexOf('\n');
   const first = text.slice(0, nl);
   if (!first.startsWith('{"version":') || !text.endsWith('\n}\n}\n')) return null;
-  let header: Partial<State> & { layout?: Record<string, number> };
+  let header: Partial<State> & { layout?: Record<string, number>; indexed?: Record<string, string> };
   try {
     header = JSON.parse(`${first}}`) as typeof header;
   } catch {
@@ -285,10 +294,11 @@ function readLines(text: string, file: string): Doc | null {
     at = end + 2;
   }
   if (at !== text.length - 3) return null;
-  const doc = emptyDoc(file, header.version, texts, header.layout);
+  const relaid = RECORD_KINDS.some((kind) => header.indexed?.[kind] !== INDEXED[kind]);
+  const doc = emptyDoc(file, header.version, texts, relaid ? {} : header.layout);
   if (typeof header.journalGen === 'number') doc.journalGen = header.journalGen;
   doc.journal = header.journal;
-  return doc;
+  return { doc, relaid };
 }
 
 export function readState(file: string): { doc: Doc; text: string; migrated: boolean } | null {
@@ -310,8 +320,8 @@ export function parseStore(text: string, file: string): { doc: Doc; migrated: bo
   const hint =
     `the file was left untouched; the previous version is ${file}.bak (cp ${file}.bak ${file}), or move ` +
     `it aside to start empty and run netctl restore`;
-  let doc = readLines(text, file);
-  const lined = doc !== null;
+  const lines = readLines(text, file);
+  let doc = lines?.doc;
   if (!doc) {
     let parsed: unknown;
     try {
@@ -345,7 +355,7 @@ export function parseStore(text: string, file: string): { doc: Doc; migrated: bo
   const old = doc.version < SCHEMA_VERSION;
   if (old) doc = docOf(migrate(stateOf(doc)), file);
   // An older schema or layout is written in the current one by the next change.
-  return { doc, migrated: old || !lined };
+  return { doc, migrated: old || !lines || lines.relaid };
 }
 
 /** Older schemas are brought forward on read (and written in the new form by the next change). */

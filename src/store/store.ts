@@ -41,7 +41,7 @@ export type RecordKind = Exclude<Kind, 'journal'>;
  * follow the id in every stored record, in this order; only the last may be a list.
  */
 export const INDEXES: { [K in RecordKind]: TableSpec } = {
-  networks: { fields: [] },
+  networks: { fields: ['name', 'driver', 'scope', 'predefined'] },
   endpoints: { fields: ['networkId', 'sandboxId', 'ipv4', 'ipv6'] },
   sandboxes: { fields: ['name', 'mode', 'ownsNetns', 'ports'] },
 };
@@ -72,6 +72,8 @@ export interface ReadTxn {
   values(kind: RecordKind, field: string, where?: Where): string[];
   /** Record id -> the value of an indexed string field, for every record (reads no record). */
   valueOf(kind: RecordKind, field: string): Map<string, string>;
+  /** Every record's id and indexed fields, as text (reads no record); undefined: list them instead. */
+  index(kind: RecordKind): Array<Record<string, string> & { id: string }> | undefined;
 }
 
 export interface Txn extends ReadTxn {
@@ -201,6 +203,10 @@ export class DocTxn implements Txn {
 
   valueOf(kind: RecordKind, field: string): Map<string, string> {
     return this.doc.tables[kind].valueOf(field);
+  }
+
+  index(kind: RecordKind): Array<Record<string, string> & { id: string }> | undefined {
+    return this.doc.tables[kind].index();
   }
 
   put<K extends Kind>(kind: K, rec: Kinds[K]): void {

@@ -57,6 +57,13 @@ export function checkRecord<R>(kind: string, id: string, rec: unknown, where: st
   return rec as R;
 }
 
+/** An indexed value's text: a string's characters, else the literal. */
+const unquote = (v: string): string => (v.startsWith('"') ? v.slice(1, -1) : v);
+
+/** A field's value as index() gives it from the text: a string itself, a list '[]' or '[{', else its JSON. */
+const asText = (v: unknown): string =>
+  typeof v === 'string' ? v : Array.isArray(v) ? (v.length ? '[{' : '[]') : (JSON.stringify(v) ?? '');
+
 const lineOf = (id: string, text: string, first: boolean) => `${first ? '' : ','}${JSON.stringify(id)}:${text}`;
 
 /** A record found in the text: its id, the captured field's raw value, where its line starts. */
@@ -315,7 +322,7 @@ export class Table<R extends Rec> {
   /** The values of `field` ('id' or an indexed string field), optionally of the records where another holds a value. */
   values(field: string, where?: { field: string; value: unknown }): string[] {
     const fromText = this.scan(where, field === 'id' ? undefined : field).map(([id, v]) =>
-      field === 'id' ? id : v.startsWith('"') ? v.slice(1, -1) : v,
+      field === 'id' ? id : unquote(v),
     );
     const fromOverlay = this.owned(where).map((r) => String((r as Record<string, unknown>)[field]));
     return [...fromText, ...fromOverlay];
@@ -325,11 +332,36 @@ export class Table<R extends Rec> {
     return this.values('id');
   }
 
+  /**
+   * Every record's id and indexed fields as text (asText), from one pass over the text: no
+   * record parsed. Undefined when a line does not hold them all (the caller lists instead).
+   */
+  index(): Array<Record<string, string> & Rec> | undefined {
+    this.check();
+    const fields = this.spec.fields;
+    const re = new RegExp(`^,?"(${ID})":\\{"id":"${ID}"${fields.map((f) => `,"${f}":(${VAL})`).join('')}`, 'gm');
+    const out: Array<Record<string, string> & Rec> = [];
+    let hits = 0;
+    for (const m of this.text.matchAll(re)) {
+      hits++;
+      const r: Record<string, string> & Rec = { id: m[1] ?? '' };
+      fields.forEach((f, i) => (r[f] = unquote(m[i + 2] ?? '')));
+      if (!this.overlay.get(r.id)?.own) out.push(r);
+    }
+    let lines = -1; // the text is '\n' and a line per record
+    for (let p = this.text.indexOf('\n'); p >= 0; p = this.text.indexOf('\n', p + 1)) lines++;
+    if (hits !== lines) return undefined;
+    const text = (rec: R, f: string) => asText((rec as R & Record<string, unknown>)[f]);
+    for (const rec of this.owned())
+      out.push(Object.fromEntries([['id', rec.id], ...fields.map((f) => [f, text(rec, f)])]));
+    return out;
+  }
+
   /** Id -> the value of an indexed string field, for every record: one pass over the text, no record parsed. */
   valueOf(field: string): Map<string, string> {
     if (!this.spec.fields.includes(field)) throw new Error(`store: ${this.kind}.${field} is not indexed`);
     const out = new Map<string, string>();
-    for (const [id, v] of this.scan(undefined, field)) out.set(id, v.startsWith('"') ? v.slice(1, -1) : v);
+    for (const [id, v] of this.scan(undefined, field)) out.set(id, unquote(v));
     for (const r of this.owned()) out.set(r.id, String((r as Record<string, unknown>)[field]));
     return out;
   }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { BIN, TestHost, isRoot } from '../helpers/host.js';
 
@@ -170,6 +170,50 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
       ),
     );
     assert.match(r.err, /^debug: iptables-restore --noflush -w <<< .* -> exit 0 \(\d+\.\d ms\)$/m);
+  });
+
+  it('ls and inspect print the same through their quick path as through the full CLI', () => {
+    const forms = [
+      ['ls'],
+      ['list', '--no-trunc'],
+      ['ls', '-q', '-f', 'type=custom'],
+      ['ls', '--format', 'json'],
+      ['ls', '--format', 'table {{.Name}}\t{{.Containers}}\t{{.IPv4}}'],
+      ['ls', '--format', '{{.Name}} {{.Subnets}} {{.Label "x"}}'],
+      ['ls', '-f', 'dangling=false', '-f', 'driver=bridge'],
+      ['ls', '-f', 'label=none'],
+      ['ls', '-f', 'bogus=1'],
+      ['ls', '--format', '{{.Nope'],
+      ['inspect', 'backend'],
+      ['inspect', 'frontend', 'nope', 'backend'],
+      ['inspect', '-f', '{{.Name}} {{len .Containers}}', 'backend', 'frontend'],
+      ['inspect', '--format=json', 'bridge'],
+      ['inspect', 'nope'],
+    ];
+    const full = (args: string[]) =>
+      spawnSync('nsenter', [`--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, LC_ALL: 'C', NETCTL_QUICK: '0', NETCTL_TRACE: '1' },
+      });
+    for (const args of forms) {
+      const q = h.run('env', [
+        'NETCTL_TRACE=1',
+        'nsenter',
+        `--net=/var/run/netns/${h.ns}`,
+        BIN,
+        '--root',
+        h.root,
+        ...args,
+      ]);
+      const f = full(args);
+      const label = args.join(' ');
+      const traced = (err: string) => err.split('\n').filter((l) => !l.startsWith('trace: '));
+      assert.deepEqual([q.code, q.out, traced(q.err)], [f.status, f.stdout, traced(f.stderr)], label);
+      assert.equal(/trace: [\d.]+ ms parsed:/.test(f.stderr), true, `${label}: the full CLI parsed it`);
+      // Forms that succeed ran without the full CLI; an error is reported by it.
+      const quick = /trace: [\d.]+ ms quick: \w+ done/.test(q.err);
+      if (f.status === 0) assert.equal(quick, true, `${label}: the quick path ran it`);
+    }
   });
 
   it('prune removes unused user networks only, honouring label filters', () => {

@@ -1,7 +1,8 @@
 // argv -> options tables: commander parsing plus the pure converters, with recording handlers.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { toEndpointSettings, toNetworkCreate, toSandboxCreate, parseFilters } from '../../src/cli/options.js';
+import { toEndpointSettings, toNetworkCreate, toSandboxCreate } from '../../src/cli/options.js';
+import { parseFilters } from '../../src/cli/reads.js';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { buildProgram, commandWord, type Dispatch } from '../../src/cli/program.js';
 

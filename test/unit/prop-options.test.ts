@@ -6,12 +6,12 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   parseAddHost,
-  parseFilters,
   toEndpointSettings,
   toNetworkCreate,
   type CreateFlags,
   type EndpointFlags,
 } from '../../src/cli/options.js';
+import { parseFilters } from '../../src/cli/reads.js';
 import { validateSettings } from '../../src/core/checks.js';
 import { NetctlError } from '../../src/lib/errors.js';
 import { MAC_RE, parseIP, specialAddress } from '../../src/lib/ip.js';

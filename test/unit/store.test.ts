@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { NetworkRecord } from '../../src/model/records.js';
+import { networkRecord, type NetworkRecord } from '../../src/model/records.js';
 import { DELTA_LIMIT, FileStore } from '../../src/store/file.js';
 import {
   JOURNAL,
@@ -418,6 +418,38 @@ describe('FileStore', () => {
       await st.update(async (tx) => tx.put('networks', net('c')));
       assert.match(readFileSync(file, 'utf8'), /^\{"version":\d+,.*"layout":\{/);
       assert.deepEqual(await st.view((tx) => tx.ids('networks')), ['a', 'b', 'c']);
+    },
+  );
+
+  it(
+    "a store whose header does not name this netctl's indexed fields (an older netctl's) is checked on " +
+      'every read, and written in this layout by the next change',
+    async () => {
+      const dir = join(root, 'older-layout');
+      const st = new FileStore(dir);
+      const full = (id: string) => networkRecord({ id, name: `net-${id}`, driver: 'bridge', created: '2026' });
+      await st.update(async (tx) => ['a', 'b'].forEach((id) => tx.put('networks', full(id))));
+      const file = join(dir, 'store.json');
+      const text = readFileSync(file, 'utf8');
+      assert.match(text, /"indexed":\{"networks":"name,driver,scope,predefined",/);
+      assert.match(text, /\n"a":\{"id":"a","name":"net-a","driver":"bridge","scope":"local","predefined":false,/);
+      // As an older netctl wrote it: the same lengths (which it trusted), no "indexed", other fields first.
+      const old = text
+        .replace(/,"indexed":\{[^}]*\}/, '')
+        .replace(
+          /"id":"a","name":"net-a","driver":"bridge","scope":"local",/,
+          '"id":"a","scope":"local","name":"net-a","driver":"bridge",',
+        );
+      writeFileSync(file, old);
+      assert.equal(loadDoc(dir).migrated, true);
+      const seen = await st.view((tx) => ({
+        index: tx.index('networks')?.map((n) => `${n.id} ${n['name']} ${n['scope']} ${n['predefined']}`),
+        byName: tx.find('networks', 'name', 'net-a').map((n) => n.id),
+      }));
+      assert.deepEqual(seen, { index: ['a net-a local false', 'b net-b local false'], byName: ['a'] });
+      await st.update(async () => undefined);
+      assert.match(readFileSync(file, 'utf8'), /"indexed":\{"networks":"name,driver,scope,predefined",/);
+      assert.equal(loadDoc(dir).migrated, false);
     },
   );
 });

@@ -94,6 +94,38 @@ describe('store tables', () => {
     assert.throws(() => fresh.valueOf('extra'), /not indexed/);
   });
 
+  it('index gives every record its indexed fields as text, overlay included, and reads no record', () => {
+    const t = table(5);
+    t.put({ ...rec(1), name: 'moved' });
+    t.delete('id2');
+    t.put(rec(7, { on: true }));
+    t.loadDelta('id3', null);
+    const spy = t as unknown as { parse: (...a: unknown[]) => unknown };
+    const parse = spy.parse.bind(t);
+    let parsed = 0;
+    spy.parse = (...a: unknown[]) => {
+      parsed++;
+      return parse(...a);
+    };
+    const index = t.index();
+    assert.equal(parsed, 0);
+    assert.deepEqual(
+      index?.sort((a, b) => (a.id < b.id ? -1 : 1)),
+      [
+        { id: 'id0', net: 'even', name: 'n0', on: 'true', ports: '[]' },
+        { id: 'id1', net: 'odd', name: 'moved', on: 'false', ports: '[]' },
+        { id: 'id4', net: 'even', name: 'n4', on: 'false', ports: '[{' },
+        { id: 'id7', net: 'odd', name: 'n7', on: 'true', ports: '[]' },
+      ],
+    );
+  });
+
+  it('index is undefined when a line does not start with every indexed field (the caller lists instead)', () => {
+    const t = new Table<R>('things', spec, 'test', '\n"a":{"id":"a","net":"x","name":"a","on":true}\n');
+    assert.equal(t.index(), undefined);
+    assert.deepEqual(ids(t.find('net', 'x')), ['a']);
+  });
+
   it('the overlay wins: put, delete and the journal delta change what searches return', () => {
     const t = table(6);
     const r1 = t.get('id1');

@@ -3,7 +3,7 @@ import { UsageError } from '../../../lib/errors.js';
 import { requirePrivilege } from '../../../lib/privilege.js';
 import { collect, command, Directive } from '../../command.js';
 import { makeController } from '../../wiring.js';
-import { parseFilters } from '../../options.js';
+import { parseFilters } from '../../reads.js';
 import { reportError } from '../../report.js';
 
 export default command<[], { force?: boolean; filter?: string[] }>({

@@ -4,7 +4,8 @@ import { command } from '../../command.js';
 import { makeController } from '../../wiring.js';
 import { naturalCompare } from '../../table.js';
 import { sandboxRow } from '../../views.js';
-import { lsFormats, lsOptions, renderList, type LsFlags } from '../list.js';
+import { lsFormats, lsOptions } from '../list.js';
+import { renderList, type LsFlags } from '../../table.js';
 
 const HEADERS: Record<string, string> = {
   ID: 'SANDBOX ID',
