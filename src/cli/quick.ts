@@ -4,7 +4,7 @@
 // anything else: another option or word, a cluster store, no store yet, or an exception. The
 // full CLI then runs the command as it always does. What the command prints is held until it
 // has finished, so a fallback starts from nothing written.
-import { ask } from '../dns/control.js';
+import { served } from '../dns/control.js';
 import { defaultBackend } from '../firewall/choice.js';
 import { mark } from '../lib/trace.js';
 import { FileStore } from '../store/file.js';
@@ -81,7 +81,7 @@ export async function run(args: string[]): Promise<number | undefined> {
       get firewallName() {
         return (backend ??= chosenBackend(cfg, file) ?? defaultBackend());
       },
-      resolverStatus: () => ask(p.root, { op: 'status' }).catch(() => null),
+      served: () => served(p.root),
       canInit: false,
     };
     const held: Array<[1 | 2, string]> = [];

@@ -4,7 +4,7 @@
 // made from the store alone, so that a listing loads neither commander nor the controller.
 import { findNetwork, findNetworkIn } from '../core/lookup.js';
 import { resolverAddresses } from '../dns/view.js';
-import type { ResolverStatus } from '../dns/protocol.js';
+import type { Served } from '../dns/protocol.js';
 import { InvalidArgumentError, UsageError } from '../lib/errors.js';
 import { matchesLabel, printable } from '../lib/validate.js';
 import type { NetworkRecord } from '../model/records.js';
@@ -28,8 +28,8 @@ export interface Reads {
   view<T>(fn: (tx: ReadTxn) => T, canInit: boolean): Promise<T>;
   /** The firewall backend in use ('' without one). */
   readonly firewallName: string;
-  /** The resolver's own account; null when none answers. */
-  resolverStatus(): Promise<ResolverStatus | null | undefined>;
+  /** What this root's resolver serves; null when none runs. */
+  served(): Promise<Served | null>;
   /** undefined: no cluster store is configured. */
   cluster?: () => Promise<ClusterReads | undefined>;
   /** For a user's read of a store that root has not made yet: whether it may be made. */
@@ -132,7 +132,7 @@ export async function inspectNetworks(r: Reads, io: Io, refs: string[], flags: {
     const nw = local(ref);
     return nw ? resolverAddresses(nw).length > 0 : false;
   });
-  const resolver = withDns ? await r.resolverStatus() : undefined;
+  const resolver = withDns ? await r.served() : undefined;
   const found: unknown[] = [];
   const errors: Error[] = [];
   for (const ref of refs) {

@@ -1,7 +1,7 @@
 // What users see: Docker's network object, the `ls` row, pouch's sandbox NetworkSettings.
 // Built from the records on demand; nothing here is stored.
 import { resolverAddresses } from '../dns/view.js';
-import type { ResolverStatus } from '../dns/protocol.js';
+import type { Served } from '../dns/protocol.js';
 import { goMap } from './template.js';
 import type { ReadTxn } from '../store/store.js';
 import { endpointsOf } from '../core/lookup.js';
@@ -33,7 +33,7 @@ export function networkView(
   nw: NetworkRecord,
   firewall = '',
   global?: GlobalView,
-  resolver?: ResolverStatus | null,
+  resolver?: Served | null,
 ) {
   // index of a missing key gives the element's zero value, as Go: an empty EndpointResource.
   const containers: Record<string, unknown> = goMap(
@@ -104,7 +104,7 @@ export function networkView(
 }
 
 /** Status.DNS of a network with netctl's resolver: where it answers, and whether it does now. */
-function dnsStatus(nw: NetworkRecord, st: ResolverStatus | null | undefined) {
+function dnsStatus(nw: NetworkRecord, st: Served | null | undefined) {
   const addrs = resolverAddresses(nw);
   if (addrs.length === 0 || st === undefined) return {};
   const running = Boolean(st?.networks.some((n) => n.id === nw.id && !n.error));

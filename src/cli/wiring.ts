@@ -3,7 +3,7 @@
 import { readProc } from '../lib/procfs.js';
 import { Controller } from '../core/controller.js';
 import { NameFiles } from '../core/names.js';
-import { ResolverClient } from '../dns/control.js';
+import { ResolverClient, served } from '../dns/control.js';
 import { makeFirewall } from '../firewall/index.js';
 import { chosenBackend, loadConfig, type Config } from './config.js';
 import { FaultRunner, parseFault } from '../kernel/fault.js';
@@ -128,14 +128,15 @@ function hostname(): string {
 }
 
 /** What `ls` and `inspect` read (cli/reads.ts), through the controller: the cluster's networks included. */
-export function controllerReads(ctl: Controller): Reads {
+export function commandReads(g: Globals, io: Io): Reads {
+  const ctl = makeController(g, io);
   const { ctx } = ctl;
   return {
     view: (fn, canInit) => ctl.view(fn, canInit),
     get firewallName() {
       return ctl.firewallName;
     },
-    resolverStatus: async () => ctx.resolver?.status(),
+    served: () => served(g.root),
     canInit: hasPrivilege(),
     ...(hasCluster(ctx)
       ? {

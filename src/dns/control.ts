@@ -3,12 +3,21 @@
 // the lock, and waits for it: names are current when the command returns, and views arrive in
 // commit order. It starts the resolver when none runs and there is something to serve, and
 // replaces one that no longer answers.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runner } from '../kernel/runner.js';
 import { mark } from '../lib/trace.js';
-import { controlPath, pidPath, viewDigest, type Request, type ResolverStatus, type ViewChange } from './protocol.js';
+import {
+  controlPath,
+  pidPath,
+  servedPath,
+  viewDigest,
+  type Request,
+  type ResolverStatus,
+  type Served,
+  type ViewChange,
+} from './protocol.js';
 
 /** How long a resolver gets to answer one request (a view of 10,000 names applies in ~0.15 s). */
 const ANSWER_MS = 3000;
@@ -22,8 +31,6 @@ class DivergedView extends Error {}
 
 /** One request and its answer; null when no resolver listens; NotAnswering when one listens and says nothing. */
 export async function ask(root: string, req: Request, timeoutMs = ANSWER_MS): Promise<ResolverStatus | null> {
-  // No socket, no resolver: answered without loading node:net (inspect of a network with names).
-  if (!existsSync(controlPath(root))) return null;
   const net = await import('node:net');
   return new Promise((resolve, reject) => {
     const c = net.createConnection({ path: controlPath(root) });
@@ -54,6 +61,42 @@ export async function ask(root: string, req: Request, timeoutMs = ANSWER_MS): Pr
     c.on('error', () => done(null));
     c.on('close', () => done(null));
   });
+}
+
+/** Whether pid is this root's resolver (a pid a dead one left may have gone to anything). */
+function isResolver(pid: number, root: string): boolean {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return pid > 1 && cmd.includes('resolver.cjs') && cmd.includes(root);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What this root's resolver serves, from resolver.served; null when none runs. A resolver of
+ * an older netctl writes no such file: that one is asked.
+ */
+export async function served(root: string): Promise<Served | null> {
+  const text = readOrNull(servedPath(root));
+  if (text === null) {
+    const pid = Number(readOrNull(pidPath(root)) ?? 0);
+    return isResolver(pid, root) ? ask(root, { op: 'status' }).catch(() => null) : null;
+  }
+  try {
+    const s = JSON.parse(text) as Served;
+    return isResolver(s.pid, root) ? s : null;
+  } catch {
+    return null; // not the resolver's (it replaces the file whole)
+  }
+}
+
+function readOrNull(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** The commands' side of the resolver: ctx.resolver (core/context.ts Resolver). */
@@ -150,13 +193,11 @@ export class ResolverClient {
   private kill(): null {
     try {
       const pid = Number(readFileSync(pidPath(this.root), 'utf8').trim());
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (pid > 1 && cmd.includes('resolver.cjs') && cmd.includes(this.root)) process.kill(pid, 'SIGKILL');
+      if (isResolver(pid, this.root)) process.kill(pid, 'SIGKILL');
     } catch {
       // gone already
     }
-    rmSync(controlPath(this.root), { force: true });
-    rmSync(pidPath(this.root), { force: true });
+    for (const f of [controlPath, pidPath, servedPath]) rmSync(f(this.root), { force: true });
     return null;
   }
 }

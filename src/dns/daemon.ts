@@ -4,17 +4,19 @@
 // the state root is gone. What it serves is the view commands derive from the store under its
 // lock; it never reads or writes the store itself. Bundled apart as
 // dist/src/bundle/resolver.cjs, with neither the store nor the drivers: it starts fast.
-import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import {
   addPart,
   controlPath,
   pidPath,
+  servedPath,
   viewDigest,
   type DnsPatch,
   type DnsView,
   type Request,
   type ResolverStatus,
+  type Served,
 } from './protocol.js';
 import { DnsServer } from './server.js';
 import { HostUpstreams } from './upstream.js';
@@ -46,7 +48,20 @@ async function serve(view: DnsView, viewGen: number): Promise<boolean> {
   digest = d;
   gen = viewGen;
   for (const [addr, why] of dns.errors) log(`${addr}: ${why}`);
+  writeServed();
   return view.networks.length > 0;
+}
+
+/** resolver.served, replaced whole (a reader never sees half of it). */
+function writeServed(): void {
+  const served: Served = { pid: process.pid, networks: dns.stats().map(({ id, error }) => ({ id, error })) };
+  const file = servedPath(root);
+  try {
+    writeFileSync(`${file}.tmp`, JSON.stringify(served), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  } catch (e) {
+    log(`cannot write ${file}: ${(e as Error).message}`);
+  }
 }
 
 /** The view served with a patch applied: the patched sandboxes' parts replaced, the networks set. */
@@ -102,7 +117,10 @@ function stop(why: string): void {
   control?.close();
   dns.close();
   try {
-    if (readFileSync(pidPath(root), 'utf8').trim() === String(process.pid)) rmSync(pidPath(root), { force: true });
+    if (readFileSync(pidPath(root), 'utf8').trim() === String(process.pid)) {
+      rmSync(pidPath(root), { force: true });
+      rmSync(servedPath(root), { force: true });
+    }
   } catch {
     // not ours, or gone with the root
   }

@@ -101,6 +101,16 @@ export interface ResolverStatus {
 }
 
 export const controlPath = (root: string): string => join(root, 'resolver.sock');
+/**
+ * What the resolver serves, written by it at each change before it answers: `inspect` reads
+ * this file rather than asking over the socket (no node:net, no round trip).
+ */
+export const servedPath = (root: string): string => join(root, 'resolver.served');
+export interface Served {
+  pid: number;
+  /** Each network served; `error` when its address could not be opened. */
+  networks: Array<{ id: string; error?: string }>;
+}
 /** The resolver's pid, so that a command can replace one that stopped answering. */
 export const pidPath = (root: string): string => join(root, 'resolver.pid');
 

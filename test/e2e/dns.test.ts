@@ -319,7 +319,10 @@ describe("netctl's resolver", { skip: !isRoot && 'needs root' }, () => {
     assert.equal(doc.code, 1);
     assert.match(doc.out, /drift: resolver: not running/);
     assert.equal(dig(A1, GW_A, A2).status.startsWith('no answer'), true, 'nobody answers');
+    const dnsOf = () => (JSON.parse(h.ok('inspect', 'neta')) as Array<{ Status: { DNS?: unknown } }>)[0]?.Status.DNS;
+    assert.deepEqual(dnsOf(), { Address: GW_A, Running: false }, 'what it wrote last is not taken for it');
     h.ok('connect', 'netb', A1, '--ip', '10.242.2.11');
+    assert.deepEqual(dnsOf(), { Address: GW_A, Running: true });
     assert.deepEqual(dig(A1, GW_A, A2).answers, ['A 10.242.1.12'], 'served again');
     assert.deepEqual(dig(B1, GW_B, A1).answers, ['A 10.242.2.11'], 'with the new endpoint');
     h.ok('disconnect', 'netb', A1);

@@ -3,7 +3,7 @@
 import { command } from '../../command.js';
 import { oneOf } from '../../complete.js';
 import { inspectNetworks } from '../../reads.js';
-import { controllerReads, makeController } from '../../wiring.js';
+import { commandReads } from '../../wiring.js';
 
 export default command<[string[]], { format?: string }>({
   define: (c) =>
@@ -13,5 +13,5 @@ export default command<[string[]], { format?: string }>({
       .option('-f, --format <format>', 'json, or a Go template'),
   args: ['networks'],
   values: { '--format': oneOf('json') },
-  run: (g, io, [refs], flags) => inspectNetworks(controllerReads(makeController(g, io)), io, refs, flags),
+  run: (g, io, [refs], flags) => inspectNetworks(commandReads(g, io), io, refs, flags),
 });

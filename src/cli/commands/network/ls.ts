@@ -4,7 +4,7 @@ import { driverNames } from '../../../drivers/index.js';
 import { collect, command } from '../../command.js';
 import { filters } from '../../complete.js';
 import { listNetworks } from '../../reads.js';
-import { controllerReads, makeController } from '../../wiring.js';
+import { commandReads } from '../../wiring.js';
 import { lsFormats, lsOptions } from '../list.js';
 import type { LsFlags } from '../../table.js';
 
@@ -27,5 +27,5 @@ export default command<[], LsFlags>({
       dangling: () => ['true', 'false'],
     }),
   },
-  run: (g, io, _args, flags) => listNetworks(controllerReads(makeController(g, io)), io, flags),
+  run: (g, io, _args, flags) => listNetworks(commandReads(g, io), io, flags),
 });
