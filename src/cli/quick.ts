@@ -1,19 +1,20 @@
-// The quick path of `ls` and `inspect` (docs/performance.md), bundled apart as quick.cjs: the
-// shim offers it the arguments first. It runs the forms it knows from the store alone, without
-// commander and the controller (a bundle a small part of the CLI's), and answers undefined for
-// anything else: another option or word, a cluster store, no store yet, or an exception. The
-// full CLI then runs the command as it always does. What the command prints is held until it
-// has finished, so a fallback starts from nothing written.
+// The quick path of `ls` and `inspect` (docs/performance.md), bundled apart per command
+// (quick-ls.cjs, quick-inspect.cjs): the shim offers it the arguments first. It runs the
+// forms it knows from the store alone, without commander and the controller (a bundle a
+// small part of the CLI's), and answers undefined for anything else: another option or word,
+// a cluster store, no store yet, or an exception. The full CLI then runs the command as it
+// always does. What the command prints is held until it has finished, so a fallback starts
+// from nothing written.
 import { served } from '../dns/control.js';
 import { defaultBackend } from '../firewall/choice.js';
 import { mark } from '../lib/trace.js';
 import { FileStore } from '../store/file.js';
 import { chosenBackend, loadConfig } from './config.js';
 import { fdWriter, type Io } from './io.js';
-import { inspectNetworks, listNetworks, type Reads } from './reads.js';
+import type { Reads } from './reads.js';
 import type { LsFlags } from './table.js';
 
-interface Parsed {
+export interface Parsed {
   root: string;
   word: 'ls' | 'inspect';
   flags: LsFlags & { format?: string };
@@ -66,10 +67,21 @@ export function parseQuick(args: string[], env: NodeJS.ProcessEnv = process.env)
   return { root: root ?? env['NETCTL_ROOT'] ?? '/var/lib/netctl', word, flags, refs };
 }
 
-/** Runs the command when it is one of the plain forms; its exit code, or undefined: the full CLI's to run. */
-export async function run(args: string[]): Promise<number | undefined> {
+/** What one command does with the reads, the parsed arguments and a held output. */
+export type QuickCommand = (reads: Reads, io: Io, p: Parsed) => Promise<number>;
+
+/**
+ * Runs `word` when the arguments are one of its plain forms; its exit code, or undefined: the
+ * full CLI's to run. Each command's entry (quick-ls.ts, quick-inspect.ts) is a bundle of its
+ * own, so that `ls` compiles none of inspect's code (the drivers' among it).
+ */
+export async function runQuick(
+  args: string[],
+  word: Parsed['word'],
+  command: QuickCommand,
+): Promise<number | undefined> {
   const p = parseQuick(args);
-  if (!p || process.env['NETCTL_CLUSTER_STORE']) return undefined;
+  if (!p || p.word !== word || process.env['NETCTL_CLUSTER_STORE']) return undefined;
   try {
     const { cfg, file } = loadConfig(p.root);
     if (cfg['cluster-store'] !== undefined) return undefined;
@@ -86,8 +98,7 @@ export async function run(args: string[]): Promise<number | undefined> {
     };
     const held: Array<[1 | 2, string]> = [];
     const io: Io = { out: (s) => held.push([1, s]), err: (s) => held.push([2, s]) };
-    const code =
-      p.word === 'ls' ? await listNetworks(reads, io, p.flags) : await inspectNetworks(reads, io, p.refs, p.flags);
+    const code = await command(reads, io, p);
     const out = fdWriter(1, () => process.stdout);
     const err = fdWriter(2, () => process.stderr);
     for (const [fd, s] of held) (fd === 1 ? out : err)(s);

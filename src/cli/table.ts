@@ -4,6 +4,8 @@ import { LIMITS } from './template-parse.js';
 import { compile, type Template } from './template.js';
 
 export function tabwrite(rows: string[][]): string {
+  // One search of the whole table: without a surrogate pair, a cell's width is its length.
+  const width = SURROGATE.test(rows.join()) ? codePoints : (s: string) => s.length;
   const widths: number[] = [];
   for (const r of rows) {
     for (let i = 0; i < r.length - 1; i++) widths[i] = Math.max(widths[i] ?? 10, width(r[i] as string) + 3);
@@ -22,7 +24,7 @@ export function tabwrite(rows: string[][]): string {
 }
 
 /** Display width in code points (names are ASCII; labels may not be): a surrogate pair is one. */
-const width = (s: string): number => (SURROGATE.test(s) ? [...s].length : s.length);
+const codePoints = (s: string): number => [...s].length;
 const SURROGATE = /[\ud800-\udfff]/;
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
@@ -147,10 +149,12 @@ function columnsOf(rows: Array<Record<string, unknown>>, tpl: Template): string[
     for (let i = 0; i < cols.length; i++) {
       const name = cols[i] as string;
       const v = Object.hasOwn(r, name) ? r[name] : undefined;
-      if (typeof v !== 'string' || v.includes('\t') || v.length > LIMITS.output) return undefined;
+      if (typeof v !== 'string') return undefined;
       cells[i] = v;
     }
     out[j] = cells;
   }
-  return out;
+  // A tab in a value would split its cell; a value past the interpreter's bound is its error to raise.
+  const all = out.join();
+  return all.includes('\t') || all.length > LIMITS.output ? undefined : out;
 }
