@@ -9,7 +9,7 @@ import { driverFor } from '../drivers/index.js';
 import { subnetUsage } from '../ipam/usage.js';
 import { NETNS_DIR } from '../kernel/ops.js';
 import { isLive } from '../core/runtime.js';
-import type { NetworkRecord, SandboxRecord } from '../model/records.js';
+import { bareIP, type NetworkRecord, type SandboxRecord } from '../model/records.js';
 
 const hasFirewall = (nw: NetworkRecord): boolean => driverFor(nw.driver).firewall !== undefined;
 
@@ -45,7 +45,8 @@ export function networkView(
   // Many endpoints: their sandboxes' names from one pass over the index, no sandbox parsed.
   const names = eps.length > 8 ? tx.valueOf('sandboxes', 'name') : null;
   for (const ep of eps) {
-    held.push(...[ep.ipv4, ep.ipv6].filter(Boolean).map((a) => a.split('/')[0] ?? ''));
+    if (ep.ipv4) held.push(bareIP(ep.ipv4));
+    if (ep.ipv6) held.push(bareIP(ep.ipv6));
     containers[ep.sandboxId] = {
       Name: (names ? names.get(ep.sandboxId) : tx.get('sandboxes', ep.sandboxId)?.name) ?? '',
       EndpointID: ep.id,
