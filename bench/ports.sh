@@ -4,7 +4,8 @@
 # throw-away namespace. Prints a markdown section: per backend, the median create of the first
 # and of the last 50 and their ratio, p50/p99 of every create, what the kernel holds per port,
 # the store's size per sandbox and per port, the peak memory of the last create, and inspect of
-# the whole network against a bare node. Knobs: SANDBOXES (default 1000), PORTS (default 32).
+# the whole network against a bare node; then Docker's engine in the same shape at a smaller N
+# (bench/docker-ports.sh). Knobs: SANDBOXES (default 1000), PORTS (default 32), DOCKER_N (100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
@@ -81,3 +82,7 @@ echo "| backend | create, median of first / last 50 (ms) | create p50 / p99 (ms)
   "store per sandbox / per port | peak RSS, last create | inspect of the network (ms) |"
 echo "|---|---|---|---|---|---|---|"
 cat "$OUT/rows.md"
+echo
+# Docker's engine with the same shape, at the N this machine allows (bench/docker-ports.sh).
+PORTS=$PORTS bash bench/docker-ports.sh 2>"$OUT/docker.err" ||
+  echo "## Docker's engine in the same shape: not measured ($(tail -1 "$OUT/docker.err"))"

@@ -168,14 +168,15 @@ node_line() { # DIR TAG
 # it runs and the same without that means ("MEANS with|without MS" in $OUT/means-TAG.tsv).
 #  - ca: the shebang starts node without NODE_EXTRA_CA_CERTS (without: `node bin/netctl` with it set);
 #  - cache: Node's compile cache, Node >= 22 (without: NODE_DISABLE_COMPILE_CACHE=1);
-#  - version: --version answered before the bundle is read (without: through commander).
+#  - version: --version answered before the bundle is read (without: through commander);
+#  - quick: ls and inspect by their quick path (without: NETCTL_QUICK=0, the full CLI).
 CA_FILE=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
 means_line() { # DIR TAG
   local dir=$1 tag=$2 r m t0 t1 out="$OUT/means-$tag.tsv"
   : > "$out"
   on() { inns env PATH="$dir:$PATH" "$@"; }
   for (( r = 0; r <= REPS; r++ )); do
-    for m in ca cache version; do
+    for m in ca cache version quick quicki; do
       [[ $m == ca && ! -r $CA_FILE ]] && continue
       [[ $m == cache ]] && (( $(major "$dir") < 22 )) && continue
       for how in with without; do
@@ -187,6 +188,10 @@ means_line() { # DIR TAG
           cache-without) on env NODE_DISABLE_COMPILE_CACHE=1 $NETCTL ls ;;
           version-with) on "$PWD/bin/netctl" --version ;;
           version-without) on $NETCTL --version ;;
+          quick-with) on $NETCTL ls ;;
+          quick-without) on env NETCTL_QUICK=0 $NETCTL ls ;;
+          quicki-with) on $NETCTL inspect ncb-bulk ;;
+          quicki-without) on env NETCTL_QUICK=0 $NETCTL inspect ncb-bulk ;;
         esac >/dev/null
         t1=$(now); (( r )) && echo "$m $how $(ms "$t0" "$t1")" >> "$out"
       done
@@ -322,7 +327,6 @@ for (( i = 0; i < BIG; i++ )); do
   inns $NETCTL create --subnet "10.$(( 100 + i / 256 )).$(( i % 256 )).0/24" "ncb-net-$i" >/dev/null
   nets+=("ncb-net-$i")
 done
-LS_NETS=$(for k in 1 2 3 4 5; do t0=$(now); inns $NETCTL ls >/dev/null; t1=$(now); ms "$t0" "$t1"; echo; done | median)
 t0=$(now); inns $NETCTL rm "${nets[@]}" >/dev/null; t1=$(now); RM_NETS=$(ms "$t0" "$t1")
 
 # The Node floor once more, apart from the side-by-side run (which measures it without
@@ -414,6 +418,14 @@ bash bench/ports.sh > "$OUT/ports.md" 2> "$OUT/ports.err" || {
   echo "## Published ports at scale: not measured (bench/ports.sh failed)" > "$OUT/ports.md"
 }
 
+# ls and inspect of BIG networks and of a network of BIG endpoints against a bare node, on each
+# Node line (bench/reads.sh).
+log "reads: ls and inspect of $BIG networks and of $BIG endpoints, each Node line"
+BIG=$BIG ROUNDS=$REPS NODES="${LINES[*]}" bash bench/reads.sh > "$OUT/reads.md" 2> "$OUT/reads.err" || {
+  tail -5 "$OUT/reads.err" >&2
+  echo "## Reads at scale: not measured (bench/reads.sh failed)" > "$OUT/reads.md"
+}
+
 # Egress policy (bench/policy.sh): one policy change with 10 and BIG policied sandboxes, and the
 # latency the resolver adds to an answer of an allowed name.
 log "policy: a change at 10 and $BIG policied sandboxes, answer latency"
@@ -499,7 +511,6 @@ trow() { # node tag, then as row(); no target: none checked
   row "bulk sandbox rm of $N (one call)" "$BULK_RM" "docker, $N disconnects" "$DOCKER_DISCONNECTS" 0.25
   row "connect at endpoint $BIG, side by side" "$PAIR_BIG" "connect at endpoint 10" "$PAIR_SMALL" 1.2
   row "connect at endpoint $BIG, sequential" "$SBIG" "connect at endpoint 10" "$S10" 1.2
-  row "ls with $BIG networks" "$LS_NETS" "bare node" "$NODE" 2.0
   row "apply -f of $AP sandboxes (one call)" "$APPLY_ONE" "$(( AP + 1 )) commands" "$APPLY_CMDS" 0.5
   echo
   RSS_MAX=$(( (RSS_KB > RSS_LS_KB ? RSS_KB : RSS_LS_KB) / 1024 ))
@@ -519,13 +530,15 @@ trow() { # node tag, then as row(); no target: none checked
   echo "| Node | means | command | with | without | saves |"
   echo "|---|---|---|---:|---:|---:|"
   for tag in "${TAGS[@]}"; do
-    for m in ca cache version; do
+    for m in ca cache version quick quicki; do
       w=$(means "$tag" "$m" with); wo=$(means "$tag" "$m" without)
       [[ $w == NA ]] && continue
       case $m in
         ca) what="the shebang starts node without NODE_EXTRA_CA_CERTS (set here to $CA_FILE)"; cmd=ls ;;
         cache) what="Node's compile cache (module.enableCompileCache, Node ≥ 22)"; cmd=ls ;;
         version) what="\`--version\` answered before the bundle is read"; cmd="--version" ;;
+        quick) what="the quick path of ls and inspect (src/cli/quick.ts; without: NETCTL_QUICK=0)"; cmd=ls ;;
+        quicki) what="the same"; cmd="inspect, $N endpoints" ;;
       esac
       printf '| %s | %s | %s | %s | %s | %s |\n' "$tag" "$what" "$cmd" "$w" "$wo" \
         "$(awk -v a="$wo" -v b="$w" 'BEGIN { printf "%.1f ms", a - b }')"
@@ -565,7 +578,6 @@ trow() { # node tag, then as row(); no target: none checked
   echo "| connect to a network of 10 / of $BIG endpoints, side by side (medians of 15 each) | $PAIR_SMALL / $PAIR_BIG |"
   echo "| ls / inspect with $BIG endpoints | $(cat "$OUT/ls_eps") / $(cat "$OUT/inspect_eps") |"
   echo "| sandbox rm of $BIG sandboxes in one call | $BIG_RM |"
-  echo "| ls with $BIG networks | $LS_NETS |"
   echo "| rm of $BIG networks in one call | $RM_NETS |"
   echo "| apply -f of $AP sandboxes / the same by $(( AP + 1 )) commands / apply again (no change) | $APPLY_ONE /" \
     "$APPLY_CMDS / $APPLY_NOOP |"
@@ -577,6 +589,8 @@ trow() { # node tag, then as row(); no target: none checked
   cat "$OUT/overlay10.md"
   echo
   cat "$OUT/dns.md"
+  echo
+  cat "$OUT/reads.md"
   echo
   cat "$OUT/ports.md"
   echo
