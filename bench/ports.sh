@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
-SANDBOXES=${SANDBOXES:-1000}; PORTS=${PORTS:-32}
+SANDBOXES=${SANDBOXES:-1000}; PORTS=${PORTS:-32}; BACKENDS=${BACKENDS:-nftables iptables}
 BIN="$PWD/bin/netctl"
 now() { date +%s%N; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 }'; }
@@ -33,6 +33,18 @@ run_backend() { # BACKEND -> rows in $OUT/rows.md
   ip netns add "$NS"; ip -n "$NS" link set lo up
   ncx() { nsenter --net="/var/run/netns/$NS" env NETCTL_FIREWALL_BACKEND="$be" "$BIN" --root "$root" "$@"; }
   ncx create --subnet 10.80.0.0/16 big >/dev/null
+  # A connect of a sandbox without ports (10, each removed again): at 20 sandboxes, then at the end.
+  connects() {
+    local k
+    for (( k = 1; k <= 10; k++ )); do
+      ip netns add "ncp$$-c$k"
+      t0=$(now); ncx connect big "ncp$$-c$k" >/dev/null; t1=$(now); ms "$t0" "$t1"
+      ncx sandbox rm "ncp$$-c$k" >/dev/null; ip netns del "ncp$$-c$k"
+    done | median
+  }
+  # The removal of five sandboxes with their ports, one by one.
+  removals() { local k; for k in "$@"; do t0=$(now); ncx sandbox rm "ncp$$-$k" >/dev/null; t1=$(now); ms "$t0" "$t1"; done | median; }
+  local conn0 conn1 rm0 rm1
   : > "$OUT/$be.tsv"
   for (( i = 1; i <= SANDBOXES; i++ )); do
     ports=()
@@ -40,6 +52,7 @@ run_backend() { # BACKEND -> rows in $OUT/rows.md
     [[ $i == "$SANDBOXES" ]] && continue
     t0=$(now); ncx sandbox create "ncp$$-$i" --net big "${ports[@]}" >/dev/null; t1=$(now)
     echo "$(ms "$t0" "$t1")" >> "$OUT/$be.tsv"
+    [[ $i == 20 ]] && { conn0=$(connects); rm0=$(removals 1 2 3 4 5); }
   done
   # The last one under /usr/bin/time: its peak memory.
   local rss
@@ -59,17 +72,19 @@ run_backend() { # BACKEND -> rows in $OUT/rows.md
   fi
   store=$(du -sk "$root" | awk '{ print $1 }')
   inspect=$(for k in 1 2 3 4 5; do t0=$(now); ncx inspect big >/dev/null; t1=$(now); ms "$t0" "$t1"; done | median)
+  conn1=$(connects); rm1=$(removals 6 7 8 9 10)
   echo "| $be | $first / $last ($(div "$last" "$first")x) | $p50 / $p99 |" \
     "$per_port | $(( store / SANDBOXES )) KB / $(( store * 1024 / SANDBOXES / PORTS )) B |" \
     "$(( rss / 1024 )) MB | $inspect |" >> "$OUT/rows.md"
-  ncx sandbox rm $(for (( i = 1; i <= SANDBOXES; i++ )); do echo "ncp$$-$i"; done) >/dev/null
+  echo "| $be | $conn0 / $conn1 ($(div "$conn1" "$conn0")x) | $rm0 / $rm1 ($(div "$rm1" "$rm0")x) |" >> "$OUT/more.md"
+  ncx sandbox rm $(for (( i = 11; i <= SANDBOXES; i++ )); do echo "ncp$$-$i"; done) >/dev/null
   ncx rm big >/dev/null
   pkill -f "resolver.cjs --root $root" 2>/dev/null || true
   ip netns del "$NS"
 }
 
-: > "$OUT/rows.md"
-for be in nftables iptables; do run_backend "$be"; done
+: > "$OUT/rows.md"; : > "$OUT/more.md"
+for be in $BACKENDS; do run_backend "$be"; done
 NODE=$(for k in 1 2 3 4 5; do t0=$(now); env -u NODE_EXTRA_CA_CERTS node -e 0; t1=$(now); ms "$t0" "$t1"; done | median)
 
 echo "## Published ports at scale ($SANDBOXES sandboxes x $PORTS ports, one network)"
@@ -83,6 +98,13 @@ echo "| backend | create, median of first / last 50 (ms) | create p50 / p99 (ms)
 echo "|---|---|---|---|---|---|---|"
 cat "$OUT/rows.md"
 echo
+echo "The other changes, at 20 sandboxes and at $SANDBOXES: a connect of a sandbox without ports (median of 10)," \
+  "and the removal of a sandbox with its $PORTS ports (median of 5)."
+echo
+echo "| backend | connect, at 20 / at $SANDBOXES (ms) | rm of a sandbox with ports, at 20 / at $SANDBOXES (ms) |"
+echo "|---|---|---|"
+cat "$OUT/more.md"
+echo
 # Docker's engine with the same shape, at the N this machine allows (bench/docker-ports.sh).
-PORTS=$PORTS bash bench/docker-ports.sh 2>"$OUT/docker.err" ||
+[[ ${DOCKER_N:-100} == 0 ]] || PORTS=$PORTS bash bench/docker-ports.sh 2>"$OUT/docker.err" ||
   echo "## Docker's engine in the same shape: not measured ($(tail -1 "$OUT/docker.err"))"

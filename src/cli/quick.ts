@@ -5,10 +5,12 @@
 // a cluster store, no store yet, or an exception. The full CLI then runs the command as it
 // always does. What the command prints is held until it has finished, so a fallback starts
 // from nothing written.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { served } from '../dns/control.js';
 import { defaultBackend } from '../firewall/choice.js';
 import { mark } from '../lib/trace.js';
-import { FileStore } from '../store/file.js';
+import { snapshot } from '../store/state.js';
 import { chosenBackend, loadConfig } from './config.js';
 import { fdWriter, type Io } from './io.js';
 import type { Reads } from './reads.js';
@@ -85,11 +87,11 @@ export async function runQuick(
   try {
     const { cfg, file } = loadConfig(p.root);
     if (cfg['cluster-store'] !== undefined) return undefined;
-    const store = new FileStore(p.root);
-    if (!(await store.exists())) return undefined; // made by the first command, under the lock
+    // No store yet: the first command makes it, under the lock.
+    if (!existsSync(join(p.root, 'store.json'))) return undefined;
     let backend: string | undefined;
     const reads: Reads = {
-      view: (fn) => store.view(fn),
+      view: async (fn) => fn(snapshot(p.root)),
       get firewallName() {
         return (backend ??= chosenBackend(cfg, file) ?? defaultBackend());
       },

@@ -25,6 +25,7 @@ import {
   SLOTS,
   deltaLimit,
   loadDoc,
+  snapshot,
   newestFirst,
   readState,
   slotBytes,
@@ -211,7 +212,7 @@ export class FileStore implements Store {
   }
 
   async view<T>(fn: (tx: ReadTxn) => T): Promise<T> {
-    return fn(new DocTxn(loadDoc(this.root).doc, async () => undefined));
+    return fn(snapshot(this.root));
   }
 
   async update<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {

@@ -6,7 +6,18 @@ import { join } from 'node:path';
 import { SCHEMA_VERSION, type State } from '../model/records.js';
 import { readProc } from '../lib/procfs.js';
 import CRC32 from 'crc-32';
-import { INDEXES, RECORD_KINDS, docOf, emptyDoc, stateOf, type Doc, type Kinds, type RecordKind } from './store.js';
+import {
+  DocTxn,
+  INDEXES,
+  RECORD_KINDS,
+  docOf,
+  emptyDoc,
+  stateOf,
+  type Doc,
+  type Kinds,
+  type ReadTxn,
+  type RecordKind,
+} from './store.js';
 import { CorruptStoreError, checkRecord, type Rec, type Table } from './table.js';
 
 export { CorruptStoreError };
@@ -368,6 +379,9 @@ export function migrate(d: State): State {
   d.version = SCHEMA_VERSION;
   return d;
 }
+
+/** The store under `root` as committed, for reading (FileStore.view; the quick path of ls and inspect). */
+export const snapshot = (root: string): ReadTxn => new DocTxn(loadDoc(root).doc, async () => undefined);
 
 /** store.json with the current journal applied: what every command starts from. */
 export function loadDoc(root: string): {
