@@ -1,10 +1,15 @@
 // The resolver's answers (src/dns/zone.ts) from a view, and the view from the store: who may
 // see which name, PTR, NODATA, search domains, forwarding and its refusal on internal networks.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Question } from 'dns-packet';
 import { ptrTarget, Zone } from '../../src/dns/zone.js';
 import { nameservers } from '../../src/dns/resolvconf.js';
+import { served } from '../../src/dns/control.js';
 import { viewDigest, type DnsView } from '../../src/dns/view.js';
 
 const view: DnsView = {
@@ -112,5 +117,29 @@ describe('resolver answers', () => {
   it("upstreams: a resolv.conf's nameservers without loopback or link-local ones", () => {
     const text = 'nameserver 127.0.0.53\nnameserver ::1\nnameserver 192.0.2.1\n# x\nnameserver fe80::1%eth0\nsearch x';
     assert.deepEqual(nameservers(text), ['192.0.2.1'], 'a link-local server lost its zone: skipped');
+  });
+});
+
+describe('what the resolver serves, as inspect reads it (resolver.served)', () => {
+  it("is the file while the pid in it is this root's resolver, and nothing once it is gone", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'netctl-served-'));
+    // A process whose command line is a resolver's for this root (what served() checks).
+    const p = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', 'resolver.cjs', '--root', root]);
+    try {
+      await new Promise((r) => p.once('spawn', r));
+      assert.equal(await served(root), null, 'no file, no pid file: none runs');
+      const file = { pid: p.pid, networks: [{ id: 'n1' }, { id: 'n2', error: 'address in use' }] };
+      writeFileSync(join(root, 'resolver.served'), JSON.stringify(file));
+      assert.deepEqual(await served(root), file);
+      writeFileSync(join(root, 'resolver.served'), JSON.stringify({ ...file, pid: process.pid }));
+      assert.equal(await served(root), null, 'a pid that is not a resolver of this root');
+      writeFileSync(join(root, 'resolver.served'), JSON.stringify(file));
+      p.kill('SIGKILL');
+      await new Promise((r) => p.once('exit', r));
+      assert.equal(await served(root), null, 'its resolver died: what it wrote last is not taken for it');
+    } finally {
+      p.kill('SIGKILL');
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
