@@ -125,10 +125,14 @@ function refreshNames(ctx: Ctx, tx: Txn): void {
     t.nets.forEach((n) => nets.add(n));
     for (const e of tx.find('endpoints', 'sandboxId', id)) nets.add(e.networkId);
   }
-  const owned = new Set(tx.values('sandboxes', 'id', { field: 'ownsNetns', value: true }));
-  for (const n of owned.size ? nets : []) {
+  // Only networks whose files list peers (no resolver) reach other sandboxes' files: the
+  // sandboxes netctl made are looked up (a search of every sandbox) only when one is touched.
+  const peered = [...nets].filter((n) => {
     const nw = tx.get('networks', n);
-    if (!nw || !listsPeers(nw)) continue;
+    return nw !== undefined && listsPeers(nw);
+  });
+  const owned = new Set(peered.length ? tx.values('sandboxes', 'id', { field: 'ownsNetns', value: true }) : []);
+  for (const n of owned.size ? peered : []) {
     for (const peer of tx.values('endpoints', 'sandboxId', { field: 'networkId', value: n }))
       if (owned.has(peer)) ids.add(peer);
   }

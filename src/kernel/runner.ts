@@ -74,12 +74,14 @@ export function parentMountNs(ppid = process.ppid): string | null {
   }
 }
 
-/** The /run/netns line of a mountinfo file (the last mount there is the one in effect). */
+/**
+ * The /run/netns line of a mountinfo file (the last mount there is the one in effect). The file
+ * has a line per named netns on the host: one search of it, no array of its lines.
+ */
 function netnsMount(file: string): string | undefined {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.split(' ')[4] === '/run/netns')
-    .pop();
+  let last: string | undefined;
+  for (const m of readFileSync(file, 'utf8').matchAll(/^(?:\S+ ){4}\/run\/netns [^\n]*/gm)) last = m[0];
+  return last;
 }
 
 /** The parent of `pid`, from /proc/PID/stat ("PID (COMM) STATE PPID ..."; COMM may hold spaces and parens). */
