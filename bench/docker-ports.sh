@@ -13,11 +13,7 @@ if ! command -v dockerd >/dev/null || ! [[ -x /bin/busybox ]]; then
   echo "## Docker's engine, $N containers x $PORTS ports: not measured (dockerd or busybox-static not installed)"
   exit 0
 fi
-now() { date +%s%N; }
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 }'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-pct() { sort -n | awk -v p="$1" '{ a[NR] = $1 } END { i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; print a[i] }'; }
+source bench/lib.sh
 
 D=$(mktemp -d /tmp/netctl-dports.XXXXXX)
 NS=ncdp$$

@@ -11,11 +11,7 @@ cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
 SANDBOXES=${SANDBOXES:-1000}; PORTS=${PORTS:-32}; BACKENDS=${BACKENDS:-nftables iptables}
 BIN="$PWD/bin/netctl"
-now() { date +%s%N; }
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 }'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-pct() { sort -n | awk -v p="$1" '{ a[NR] = $1 } END { i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; print a[i] }'; }
+source bench/lib.sh
 
 OUT=$(mktemp -d /tmp/netctl-ports.XXXXXX)
 NS=ncports$$

@@ -20,10 +20,7 @@ cleanup() {
   [[ -n "$OUT" && "$OUT" == /tmp/netctl-reads.* ]] && rm -rf "$OUT"
 }
 trap cleanup EXIT
-now() { date +%s%N; }
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 }'; }
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+source bench/lib.sh
 inns() { nsenter --net="/var/run/netns/$NS" "$@"; }
 
 ip netns add "$NS"; ip -n "$NS" link set lo up

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { BIN, TestHost, isRoot } from '../helpers/host.js';
 
@@ -190,29 +190,16 @@ describe('name resolution, completion and messages', { skip: !isRoot && 'needs r
       ['inspect', '--format=json', 'bridge'],
       ['inspect', 'nope'],
     ];
-    const full = (args: string[]) =>
-      spawnSync('nsenter', [`--net=/var/run/netns/${h.ns}`, BIN, '--root', h.root, ...args], {
-        encoding: 'utf8',
-        env: { ...process.env, LC_ALL: 'C', NETCTL_QUICK: '0', NETCTL_TRACE: '1' },
-      });
     for (const args of forms) {
-      const q = h.run('env', [
-        'NETCTL_TRACE=1',
-        'nsenter',
-        `--net=/var/run/netns/${h.ns}`,
-        BIN,
-        '--root',
-        h.root,
-        ...args,
-      ]);
-      const f = full(args);
+      const q = h.netctlEnv({ NETCTL_TRACE: '1' }, ...args);
+      const f = h.netctlEnv({ NETCTL_TRACE: '1', NETCTL_QUICK: '0' }, ...args);
       const label = args.join(' ');
       const traced = (err: string) => err.split('\n').filter((l) => !l.startsWith('trace: '));
-      assert.deepEqual([q.code, q.out, traced(q.err)], [f.status, f.stdout, traced(f.stderr)], label);
-      assert.equal(/trace: [\d.]+ ms parsed:/.test(f.stderr), true, `${label}: the full CLI parsed it`);
+      assert.deepEqual([q.code, q.out, traced(q.err)], [f.code, f.out, traced(f.err)], label);
+      assert.equal(/trace: [\d.]+ ms parsed:/.test(f.err), true, `${label}: the full CLI parsed it`);
       // Forms that succeed ran without the full CLI; an error is reported by it.
       const quick = /trace: [\d.]+ ms quick: \w+ done/.test(q.err);
-      if (f.status === 0) assert.equal(quick, true, `${label}: the quick path ran it`);
+      if (f.code === 0) assert.equal(quick, true, `${label}: the quick path ran it`);
     }
   });
 

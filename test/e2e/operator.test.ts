@@ -2,7 +2,7 @@
 // ls fields, and the predefined bridge's options.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BIN, TestHost, isRoot, type Result } from '../helpers/host.js';
+import { TestHost, isRoot } from '../helpers/host.js';
 
 type Inspected = Array<{
   Options: Record<string, string>;
@@ -19,16 +19,6 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     assert.deepEqual(h.cleanup(), [], 'nothing leaked');
   });
 
-  const netctlEnv = (env: Record<string, string>, ...args: string[]): Result =>
-    h.run('env', [
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      'nsenter',
-      `--net=/var/run/netns/${h.ns}`,
-      BIN,
-      '--root',
-      h.root,
-      ...args,
-    ]);
   const usage = (net: string, subnet: string) =>
     (JSON.parse(h.ok('inspect', net)) as Inspected)[0]?.Status.IPAM.Subnets[subnet];
 
@@ -196,7 +186,13 @@ describe('operator features end to end', { skip: !isRoot && 'needs root' }, () =
     const storeBefore = h.storeText();
     const linksBefore = JSON.stringify(h.links().map((l) => [l.ifname, l.mtu]));
     for (const k of [1, 2, 3]) {
-      const r = netctlEnv({ NETCTL_FAULT: `fail:${k}` }, 'update', 'live', '-o', 'com.docker.network.driver.mtu=1400');
+      const r = h.netctlEnv(
+        { NETCTL_FAULT: `fail:${k}` },
+        'update',
+        'live',
+        '-o',
+        'com.docker.network.driver.mtu=1400',
+      );
       assert.equal(r.code, 1, `fault at call ${k} fails the update`);
       assert.equal(h.storeText(), storeBefore, `store unchanged after a fault at call ${k}`);
       assert.equal(

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN, TestHost, isRoot, type Result } from '../helpers/host.js';
+import { TestHost, isRoot } from '../helpers/host.js';
 
 describe('reliability', { skip: !isRoot && 'needs root' }, () => {
   let h: TestHost;
@@ -19,17 +19,6 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
     // Figures for docs/reliability.md (printed, not asserted).
     process.stdout.write(`# reliability figures: ${JSON.stringify(figures)}\n`);
   });
-
-  const netctlEnv = (env: Record<string, string>, ...args: string[]): Result =>
-    h.run('env', [
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      'nsenter',
-      `--net=/var/run/netns/${h.ns}`,
-      BIN,
-      '--root',
-      h.root,
-      ...args,
-    ]);
 
   /**
    * Store and kernel agree (doctor also reports netctl's leftovers), and no netns or name files outlive
@@ -164,7 +153,7 @@ describe('reliability', { skip: !isRoot && 'needs root' }, () => {
           for (let k = 1; k < 20; k++) {
             seq++;
             op.prepare();
-            const r = netctlEnv({ NETCTL_FAULT: `${mode}:${k}` }, ...op.argv());
+            const r = h.netctlEnv({ NETCTL_FAULT: `${mode}:${k}` }, ...op.argv());
             if (r.code === 0) {
               // k is past the operation's last kernel call
               reset();

@@ -91,25 +91,6 @@ export class ClusterHost extends TestHost {
     this.nodeName = `host${index}`;
   }
 
-  /** bin/netctl in this host with extra (or overridden, '' = unset) environment. */
-  netctlEnv(env: Record<string, string>, ...args: string[]): Result {
-    const merged: Record<string, string> = { ...this.env, ...env };
-    const unset = Object.keys(merged).filter((k) => merged[k] === '');
-    const set = Object.entries(merged)
-      .filter(([, v]) => v !== '')
-      .map(([k, v]) => `${k}=${v}`);
-    return run('env', [
-      ...unset.flatMap((k) => ['-u', k]),
-      ...set,
-      'nsenter',
-      `--net=/var/run/netns/${this.ns}`,
-      BIN,
-      '--root',
-      this.root,
-      ...args,
-    ]);
-  }
-
   /** The same, asynchronously, as a process the caller may kill (SIGKILL mid-command). */
   spawnNetctl(env: Record<string, string>, ...args: string[]): { proc: ChildProcess; done: Promise<Result> } {
     const proc = spawn('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args], {

@@ -68,6 +68,25 @@ export class TestHost {
     return sh('nsenter', [`--net=/var/run/netns/${this.ns}`, BIN, '--root', this.root, ...args], undefined, this.env);
   }
 
+  /** bin/netctl in this host with extra (or overridden, '' = unset) environment. */
+  netctlEnv(env: Record<string, string>, ...args: string[]): Result {
+    const merged: Record<string, string> = { ...this.env, ...env };
+    const unset = Object.keys(merged).filter((k) => merged[k] === '');
+    const set = Object.entries(merged)
+      .filter(([, v]) => v !== '')
+      .map(([k, v]) => `${k}=${v}`);
+    return sh('env', [
+      ...unset.flatMap((k) => ['-u', k]),
+      ...set,
+      'nsenter',
+      `--net=/var/run/netns/${this.ns}`,
+      BIN,
+      '--root',
+      this.root,
+      ...args,
+    ]);
+  }
+
   /** The same, asynchronously (for concurrency tests). */
   netctlAsync(...args: string[]): Promise<Result> {
     return new Promise((resolve) => {
