@@ -10,17 +10,8 @@ cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
 BIG=${BIG:-1000}; ROUNDS=${ROUNDS:-20}; NODES=${NODES:-$(dirname "$(command -v node)")}
 BIN="$PWD/bin/netctl"
-OUT=$(mktemp -d /tmp/netctl-reads.XXXXXX)
-NS=ncreads$$
-cleanup() {
-  set +e
-  for n in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E "^ncr$$-"); do ip netns del "$n"; done
-  ip netns del "$NS" 2>/dev/null
-  pkill -f "resolver.cjs --root $OUT/" 2>/dev/null
-  [[ -n "$OUT" && "$OUT" == /tmp/netctl-reads.* ]] && rm -rf "$OUT"
-}
-trap cleanup EXIT
 source bench/lib.sh
+scratch reads ncr
 inns() { nsenter --net="/var/run/netns/$NS" "$@"; }
 
 ip netns add "$NS"; ip -n "$NS" link set lo up
