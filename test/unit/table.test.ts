@@ -30,6 +30,18 @@ const table = (n: number) =>
     Array.from({ length: n }, (_, i) => rec(i)),
   );
 
+/** How many records the table has parsed since: its parse() counted. */
+function countParses(t: Table<R>): () => number {
+  const spy = t as unknown as { parse: (...a: unknown[]) => unknown };
+  const parse = spy.parse.bind(t);
+  let parsed = 0;
+  spy.parse = (...a: unknown[]) => {
+    parsed++;
+    return parse(...a);
+  };
+  return () => parsed;
+}
+
 describe('store tables', () => {
   it('serialize writes the indexed fields right after the id', () => {
     assert.equal(
@@ -82,15 +94,9 @@ describe('store tables', () => {
     assert.equal(byId.get('id3'), 'moved');
     assert.equal(byId.has('id4') || byId.has('id5'), false);
     const fresh = table(30);
-    const spy = fresh as unknown as { parse: (...a: unknown[]) => unknown };
-    const parse = spy.parse.bind(fresh);
-    let parsed = 0;
-    spy.parse = (...a: unknown[]) => {
-      parsed++;
-      return parse(...a);
-    };
+    const parses = countParses(fresh);
     assert.equal(fresh.valueOf('net').get('id7'), 'odd');
-    assert.equal(parsed, 0);
+    assert.equal(parses(), 0);
     assert.throws(() => fresh.valueOf('extra'), /not indexed/);
   });
 
@@ -100,15 +106,9 @@ describe('store tables', () => {
     t.delete('id2');
     t.put(rec(7, { on: true }));
     t.loadDelta('id3', null);
-    const spy = t as unknown as { parse: (...a: unknown[]) => unknown };
-    const parse = spy.parse.bind(t);
-    let parsed = 0;
-    spy.parse = (...a: unknown[]) => {
-      parsed++;
-      return parse(...a);
-    };
+    const parses = countParses(t);
     const index = t.index();
-    assert.equal(parsed, 0);
+    assert.equal(parses(), 0);
     assert.deepEqual(
       index?.sort((a, b) => (a.id < b.id ? -1 : 1)),
       [
