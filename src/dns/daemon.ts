@@ -6,18 +6,7 @@
 // dist/src/bundle/resolver.cjs, with neither the store nor the drivers: it starts fast.
 import { createWriteStream, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
-import {
-  addPart,
-  controlPath,
-  pidPath,
-  servedPath,
-  viewDigest,
-  type DnsPatch,
-  type DnsView,
-  type Request,
-  type ResolverStatus,
-  type Served,
-} from './protocol.js';
+import { controlPath, pidPath, servedPath, type Request, type ResolverStatus, type Served } from './protocol.js';
 import { DnsServer } from './server.js';
 import { HostUpstreams } from './upstream.js';
 import { Learner } from './learn.js';
@@ -40,17 +29,24 @@ const LINGER_MS = 5000;
 /** A request line longer than this is not a command's (a view of 10,000 names is ~1.3 MB). */
 const MAX_REQUEST = 64 << 20;
 
-/** Serves `view` from now on; false when there is nothing left to serve. */
-async function serve(view: DnsView, viewGen: number): Promise<boolean> {
-  const d = viewDigest(view);
-  if (d !== digest) log(`serves ${view.networks.map((n) => n.name).join(', ') || 'nothing'}`);
-  await dns.apply(view);
-  digest = d;
+/** Serves what `change` sets (a view or a patch) from now on; false when there is nothing left to serve. */
+async function serve(change: () => Promise<void>, viewGen: number): Promise<boolean> {
+  const before = servedNames();
+  await change();
+  const now = servedNames();
+  if (now !== before) log(`serves ${now || 'nothing'}`);
+  digest = dns.digest;
   gen = viewGen;
   for (const [addr, why] of dns.errors) log(`${addr}: ${why}`);
   writeServed();
-  return view.networks.length > 0;
+  return dns.serving > 0;
 }
+
+const servedNames = (): string =>
+  dns
+    .stats()
+    .map((n) => n.name)
+    .join(', ');
 
 /** resolver.served, replaced whole (a reader never sees half of it). */
 function writeServed(): void {
@@ -64,23 +60,6 @@ function writeServed(): void {
   }
 }
 
-/** The view served with a patch applied: the patched sandboxes' parts replaced, the networks set. */
-function patched(v: DnsView, p: DnsPatch): DnsView {
-  const served = new Set(p.networks.map((n) => n.id));
-  const out: DnsView = {
-    networks: p.networks,
-    endpoints: v.endpoints.filter((e) => !(e.sb in p.parts) && served.has(e.net)),
-    sandboxes: {},
-  };
-  for (const [id, s] of Object.entries(v.sandboxes)) if (!(id in p.parts)) out.sandboxes[id] = s;
-  for (const [id, r] of Object.entries(v.policies ?? {})) if (!(id in p.parts)) (out.policies ??= {})[id] = r;
-  for (const [id, part] of Object.entries(p.parts)) addPart(out, id, part);
-  const named = new Set(out.endpoints.map((e) => e.sb));
-  for (const id of Object.keys(out.sandboxes)) if (!named.has(id)) delete out.sandboxes[id];
-  for (const id of Object.keys(out.policies ?? {})) if (!named.has(id)) delete out.policies?.[id];
-  return out;
-}
-
 const status = (): ResolverStatus => ({ pid: process.pid, digest, gen, networks: dns.stats() });
 
 /** Requests one at a time, in the order they came (the order of the commands' commits). */
@@ -92,18 +71,18 @@ function handle(req: Request): Promise<ResolverStatus> {
       case 'status':
         return status();
       case 'release':
-        if (dns.view.networks.length) return status();
+        if (dns.serving) return status();
         stop('the command that started it failed');
         return { ...status(), pid: 0 };
       case 'patch':
         if (req.since !== gen) return { ...status(), stale: true };
-        if (await serve(patched(dns.view, req), req.gen)) return status();
+        if (await serve(() => dns.patch(req), req.gen)) return status();
         stop('no endpoint left on a network with a resolver');
         return { ...status(), pid: 0 };
       case 'sync':
         // The same view again is applied again while an address could not be opened: it may be free now.
         if (req.gen === gen && req.gen >= 0 && dns.errors.size === 0) return status();
-        if (await serve(req.view, req.gen)) return status();
+        if (await serve(() => dns.apply(req.view), req.gen)) return status();
         stop('no endpoint left on a network with a resolver');
         return { ...status(), pid: 0 };
     }
@@ -196,7 +175,7 @@ async function main(): Promise<void> {
   if (!(await listen())) return; // another resolver of this root answers: it serves it
   // The command that started us sends what to serve once it commits; none by then: it failed or died.
   setTimeout(() => {
-    if (!dns.view.networks.length) stop('nothing to serve');
+    if (!dns.serving) stop('nothing to serve');
   }, LINGER_MS).unref();
   // Ready: the command that started us may return.
   const ready = createWriteStream('', { fd: 3 });

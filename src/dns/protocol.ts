@@ -125,14 +125,39 @@ export function addPart(view: DnsView, id: string, part: SandboxPart | null): vo
 /**
  * A short fingerprint of a view: equal views, equal digests, whatever the order of their
  * entries (a resolver that applied patches holds them in another order than dnsView makes).
+ * A sum of one term per entry, so that a patch moves it by the terms of what it changed.
  */
 export function viewDigest(v: DnsView): string {
   let sum = 0;
-  const add = (s: string) => (sum = (sum + (CRC32.str(s) >>> 0)) >>> 0);
-  for (const n of v.networks) add(`n${JSON.stringify(n)}`);
-  for (const e of v.endpoints) add(`e${e.net} ${e.sb} ${e.ip}`);
-  for (const [id, s] of Object.entries(v.sandboxes)) add(`s${id}${JSON.stringify(s)}`);
-  for (const [id, r] of Object.entries(v.policies ?? {})) add(`p${id}${JSON.stringify(r)}`);
-  const n = v.networks.length + v.endpoints.length + Object.keys(v.sandboxes).length;
-  return `${n.toString(16)}-${sum.toString(16)}`;
+  for (const n of v.networks) sum += netTerm(n);
+  for (const e of v.endpoints) sum += endpointTerm(e.net, e.sb, e.ip);
+  for (const [id, s] of Object.entries(v.sandboxes)) sum += sandboxTerm(id, s);
+  for (const [id, r] of Object.entries(v.policies ?? {})) sum += rulesTerm(id, r);
+  return digestText(v.networks.length + v.endpoints.length + Object.keys(v.sandboxes).length, sum);
+}
+
+const crc = (s: string): number => CRC32.str(s) >>> 0;
+export const netTerm = (n: DnsNetwork): number => crc(`n${JSON.stringify(n)}`);
+export const endpointTerm = (net: string, sb: string, ip: string): number => crc(`e${net} ${sb} ${ip}`);
+export const sandboxTerm = (id: string, s: DnsSandbox): number => crc(`s${id}${JSON.stringify(s)}`);
+export const rulesTerm = (id: string, r: DnsNameRule[]): number => crc(`p${id}${JSON.stringify(r)}`);
+/** The digest of `count` networks, endpoints and sandboxes whose terms add up to `sum`. */
+export const digestText = (count: number, sum: number): string => `${count.toString(16)}-${(sum >>> 0).toString(16)}`;
+
+/** The view served with a patch applied: the patched sandboxes' parts replaced, the networks set. */
+export function patched(v: DnsView, p: Pick<DnsPatch, 'networks' | 'parts'>): DnsView {
+  const served = new Set(p.networks.map((n) => n.id));
+  const out: DnsView = {
+    networks: p.networks,
+    endpoints: v.endpoints.filter((e) => !(e.sb in p.parts)),
+    sandboxes: {},
+  };
+  for (const [id, s] of Object.entries(v.sandboxes)) if (!(id in p.parts)) out.sandboxes[id] = s;
+  for (const [id, r] of Object.entries(v.policies ?? {})) if (!(id in p.parts)) (out.policies ??= {})[id] = r;
+  for (const [id, part] of Object.entries(p.parts)) addPart(out, id, part);
+  out.endpoints = out.endpoints.filter((e) => served.has(e.net));
+  const named = new Set(out.endpoints.map((e) => e.sb));
+  for (const id of Object.keys(out.sandboxes)) if (!named.has(id)) delete out.sandboxes[id];
+  for (const id of Object.keys(out.policies ?? {})) if (!named.has(id)) delete out.policies?.[id];
+  return out;
 }

@@ -1,13 +1,14 @@
 // The resolver's sockets: UDP and TCP port 53 on every address of the current view. A new
 // view swaps the zone in one assignment and opens or closes only the addresses that came or
-// went, so a query in flight or arriving during a change is never dropped (aardvark-dns#389).
+// went, so a query in flight or arriving during a change is never dropped (aardvark-dns#389);
+// a patch that keeps the networks changes the zone in place, between two queries.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import * as packet from 'dns-packet';
 import type { Answer, Packet } from 'dns-packet';
 import { RCODE, reply, Zone, type HostResolv, type Querier } from './zone.js';
 import { Forwarder } from './upstream.js';
-import type { DnsView } from './protocol.js';
+import { patched, type DnsPatch, type DnsView } from './protocol.js';
 import type { Learner } from './learn.js';
 
 interface Listener {
@@ -64,10 +65,35 @@ export class DnsServer {
     return this.zone.view;
   }
 
+  /** How many networks it serves. */
+  get serving(): number {
+    return this.zone.nets.size;
+  }
+
+  /** viewDigest of the view served. */
+  get digest(): string {
+    return this.zone.digest;
+  }
+
   /** Serves `view` from now on: the zone first, then sockets for new addresses, then old ones closed. */
   async apply(view: DnsView): Promise<void> {
     this.zone = new Zone(view, this.host);
     this.learner?.forget();
+    await this.listen();
+  }
+
+  /**
+   * Applies a patch to the view served: in place while it keeps the networks (no socket comes
+   * or goes), else as the whole patched view.
+   */
+  async patch(p: Pick<DnsPatch, 'networks' | 'parts'>): Promise<void> {
+    const r = this.zone.patch(p);
+    if (r === 'networks') return this.apply(patched(this.zone.view, p));
+    if (r === 'rules') this.learner?.forget();
+  }
+
+  /** Sockets for the zone's addresses: new ones opened (or tried again), gone ones closed. */
+  private async listen(): Promise<void> {
     const want = new Set(this.zone.byListen.keys());
     for (const addr of want) {
       if (this.listeners.has(addr)) continue;
@@ -180,14 +206,14 @@ export class DnsServer {
     }
     if (query.type !== 'query') return null;
     if (((msg[2] ?? 0) >> 3) & 0x0f) return packet.encode(reply(query, RCODE.NOTIMP, [], false)); // not a QUERY
-    const zone = this.zone; // one view for the whole query, whatever changes meanwhile
+    const zone = this.zone; // a view served whole meanwhile is a new zone: this query keeps the one it began with
     const q: Querier | undefined = zone.querier(source.replace(/^::ffff:/, ''), local);
     const question = query.questions?.[0];
     if (!q || !question || query.questions?.length !== 1) return packet.encode(reply(query, RCODE.REFUSED, [], false));
     const net = q.nets[0] ?? '';
     this.queries.set(net, (this.queries.get(net) ?? 0) + 1);
     const r = zone.resolve(q, question);
-    const rules = this.learner && zone.view.policies?.[q.sb];
+    const rules = this.learner && zone.rulesOf(q.sb);
     switch (r.kind) {
       case 'answer':
         if (rules) await this.learner?.learn(rules, question.name, r.answers);

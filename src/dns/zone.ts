@@ -3,7 +3,18 @@
 // the server (server.ts) does the sockets and the forwarding.
 import type { Answer, Packet, Question } from 'dns-packet';
 import { formatIP, parseIP } from '../lib/ip.js';
-import type { DnsNetwork, DnsView } from './protocol.js';
+import {
+  digestText,
+  endpointTerm,
+  netTerm,
+  rulesTerm,
+  sandboxTerm,
+  type DnsNameRule,
+  type DnsNetwork,
+  type DnsPatch,
+  type DnsSandbox,
+  type DnsView,
+} from './protocol.js';
 
 /** TTL of the resolver's own records: names change with every connect (§14: at most 60 s). */
 export const TTL = 10;
@@ -37,22 +48,40 @@ export type Outcome =
   | { kind: 'forward'; servers: string[] }
   | { kind: 'refused' };
 
+/** One sandbox as the zone holds it: its entry (absent: a view with its addresses alone), addresses and name rules. */
+interface Held {
+  entry: DnsSandbox | undefined;
+  endpoints: Array<{ ip: string; net: string }>;
+  rules: DnsNameRule[] | undefined;
+}
+
+/**
+ * What the resolver answers from. Built from a whole view, then changed in place by patches
+ * (each sandbox's part replaced): a change costs what it touches, not the size of the view.
+ */
 export class Zone {
   readonly nets = new Map<string, DnsNetwork>();
   /** Listening address -> the networks it serves. */
   readonly byListen = new Map<string, string[]>();
   /** Endpoint address -> its sandbox and network (a querier, or a PTR's target). */
   private readonly byIp = new Map<string, { sb: string; net: string }>();
-  private readonly sbNets = new Map<string, string[]>();
+  private readonly held = new Map<string, Held>();
+  /** Sandboxes held without an address (a view may name one; a patch drops them, as patched() does). */
+  private readonly bare = new Set<string>();
   /** Per network: lower-case name -> addresses on that network. */
   private readonly names = new Map<string, Map<string, Addrs>>();
   /** Records per network, for `dns ls`. */
   readonly records = new Map<string, number>();
+  private readonly netsText: string;
+  /** The digest's sum of terms and its count (protocol.ts viewDigest), kept as parts come and go. */
+  private sum = 0;
+  private count = 0;
 
   constructor(
-    readonly view: DnsView,
+    view: DnsView,
     private readonly host: HostResolv = { servers: () => [], search: () => [] },
   ) {
+    this.netsText = JSON.stringify(view.networks);
     for (const n of view.networks) {
       this.nets.set(n.id, n);
       this.names.set(n.id, new Map());
@@ -60,16 +89,73 @@ export class Zone {
         const a = canonicalIP(l) ?? l;
         this.byListen.set(a, [...(this.byListen.get(a) ?? []), n.id]);
       }
+      this.sum += netTerm(n);
+      this.count++;
     }
-    for (const e of view.endpoints) {
+    const parts = new Map<string, Held>();
+    const partOf = (sb: string): Held => {
+      let h = parts.get(sb);
+      if (!h) parts.set(sb, (h = { entry: view.sandboxes[sb], endpoints: [], rules: view.policies?.[sb] }));
+      return h;
+    };
+    for (const e of view.endpoints) partOf(e.sb).endpoints.push({ ip: e.ip, net: e.net });
+    for (const id of Object.keys(view.sandboxes)) partOf(id);
+    for (const id of Object.keys(view.policies ?? {})) partOf(id);
+    for (const [id, h] of parts) this.add(id, h);
+  }
+
+  /** The view served, whole (what a patch that changes the networks applies to). */
+  get view(): DnsView {
+    const v: DnsView = { networks: [...this.nets.values()], endpoints: [], sandboxes: {} };
+    for (const [id, h] of this.held) {
+      if (h.entry) v.sandboxes[id] = h.entry;
+      for (const e of h.endpoints) v.endpoints.push({ ip: e.ip, net: e.net, sb: id });
+      if (h.rules) (v.policies ??= {})[id] = h.rules;
+    }
+    return v;
+  }
+
+  /** viewDigest(this.view), without making the view. */
+  get digest(): string {
+    return digestText(this.count, this.sum);
+  }
+
+  /** A sandbox's name rules (§16), if it has any. */
+  rulesOf(sb: string): DnsNameRule[] | undefined {
+    return this.held.get(sb)?.rules;
+  }
+
+  /**
+   * Applies a patch in place when it serves the same networks; 'networks' when it does not
+   * (the caller builds a zone of the patched view: the networks decide the sockets). 'rules':
+   * applied, and a sandbox's name rules came or went.
+   */
+  patch(p: Pick<DnsPatch, 'networks' | 'parts'>): 'applied' | 'rules' | 'networks' {
+    if (JSON.stringify(p.networks) !== this.netsText) return 'networks';
+    let rules = false;
+    for (const [id, part] of Object.entries(p.parts)) {
+      rules ||= Boolean(this.held.get(id)?.rules || part?.rules?.length);
+      this.remove(id);
+      const endpoints = part?.endpoints.filter((e) => this.nets.has(e.net)) ?? [];
+      if (part && endpoints.length)
+        this.add(id, { entry: part.entry, endpoints, rules: part.rules?.length ? part.rules : undefined });
+    }
+    for (const id of this.bare) this.remove(id);
+    return rules ? 'rules' : 'applied';
+  }
+
+  private add(id: string, h: Held): void {
+    this.held.set(id, h);
+    if (!h.endpoints.length) this.bare.add(id);
+    if (h.entry) this.term(sandboxTerm(id, h.entry), 1);
+    if (h.rules) this.term(rulesTerm(id, h.rules), 0);
+    for (const e of h.endpoints) {
+      this.term(endpointTerm(e.net, id, e.ip), 1);
       const ip = canonicalIP(e.ip) ?? e.ip;
-      this.byIp.set(ip, { sb: e.sb, net: e.net });
-      const nets = this.sbNets.get(e.sb) ?? [];
-      if (!nets.includes(e.net)) this.sbNets.set(e.sb, [...nets, e.net]);
-      const sb = view.sandboxes[e.sb];
+      this.byIp.set(ip, { sb: id, net: e.net });
       const table = this.names.get(e.net);
-      if (!sb || !table) continue;
-      for (const name of new Set([sb.name, sb.short, ...(sb.aliases[e.net] ?? [])].map((x) => x.toLowerCase()))) {
+      if (!h.entry || !table) continue;
+      for (const name of namesOn(h.entry, e.net)) {
         let a = table.get(name);
         if (!a) {
           table.set(name, (a = { v4: [], v6: [] }));
@@ -80,13 +166,48 @@ export class Zone {
     }
   }
 
+  private remove(id: string): void {
+    const h = this.held.get(id);
+    if (!h) return;
+    this.held.delete(id);
+    this.bare.delete(id);
+    if (h.entry) this.term(-sandboxTerm(id, h.entry), -1);
+    if (h.rules) this.term(-rulesTerm(id, h.rules), 0);
+    for (const e of h.endpoints) {
+      this.term(-endpointTerm(e.net, id, e.ip), -1);
+      const ip = canonicalIP(e.ip) ?? e.ip;
+      if (this.byIp.get(ip)?.sb === id) this.byIp.delete(ip);
+      const table = this.names.get(e.net);
+      if (!h.entry || !table) continue;
+      for (const name of namesOn(h.entry, e.net)) {
+        const a = table.get(name);
+        if (!a) continue;
+        const list = ip.includes(':') ? a.v6 : a.v4;
+        const at = list.indexOf(ip);
+        if (at >= 0) list.splice(at, 1);
+        if (a.v4.length || a.v6.length) continue;
+        table.delete(name);
+        const left = (this.records.get(e.net) ?? 1) - 1;
+        if (left) this.records.set(e.net, left);
+        else this.records.delete(e.net);
+      }
+    }
+  }
+
+  private term(value: number, count: number): void {
+    this.sum += value;
+    this.count += count;
+  }
+
   /** The sandbox behind a source address, if it is on a network served at `local`. */
   querier(source: string, local: string): Querier | undefined {
     const hit = this.byIp.get(canonicalIP(source) ?? source);
     const served = this.byListen.get(canonicalIP(local) ?? local) ?? [];
     if (!hit || !served.includes(hit.net)) return undefined;
-    const nets = [hit.net, ...(this.sbNets.get(hit.sb) ?? []).filter((n) => n !== hit.net)];
-    const sb = this.view.sandboxes[hit.sb];
+    const h = this.held.get(hit.sb);
+    const nets = [hit.net];
+    for (const e of h?.endpoints ?? []) if (!nets.includes(e.net)) nets.push(e.net);
+    const sb = h?.entry;
     return { sb: hit.sb, nets, servers: sb?.servers ?? [], forward: sb?.forward ?? false };
   }
 
@@ -97,7 +218,7 @@ export class Zone {
       const target = ptrTarget(name);
       if (target !== undefined) {
         const hit = this.byIp.get(target);
-        const sb = hit && q.nets.includes(hit.net) ? this.view.sandboxes[hit.sb] : undefined;
+        const sb = hit && q.nets.includes(hit.net) ? this.held.get(hit.sb)?.entry : undefined;
         if (sb) return { kind: 'answer', answers: [{ type: 'PTR', name: question.name, ttl: TTL, data: sb.name }] };
       }
     }
@@ -124,7 +245,7 @@ export class Zone {
 
   /** The name on the first of the querier's networks that has it, as asked or under one of its search domains. */
   private lookup(q: Querier, name: string): Addrs | undefined {
-    const own = this.view.sandboxes[q.sb]?.search ?? [];
+    const own = this.held.get(q.sb)?.entry?.search ?? [];
     const search = own.length ? own : this.host.search();
     const candidates = [
       name,
@@ -142,6 +263,10 @@ export class Zone {
     return undefined;
   }
 }
+
+/** The names a sandbox has on a network, in lower case: its name, short ID and aliases there. */
+const namesOn = (sb: DnsSandbox, net: string): Set<string> =>
+  new Set([sb.name, sb.short, ...(sb.aliases[net] ?? [])].map((x) => x.toLowerCase()));
 
 /** The address a reverse name stands for (`4.3.2.1.in-addr.arpa`, nibbles of `ip6.arpa`), or undefined. */
 export function ptrTarget(name: string): string | undefined {

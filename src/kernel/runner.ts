@@ -60,12 +60,14 @@ export function parentMountNs(ppid = process.ppid): string | null {
     const mine = readlinkSync('/proc/self/ns/mnt');
     // Ours receives /run/netns's mounts from a peer group (master:N); the namespace to bind in is
     // the one that sends them (shared:N), not merely any other one up the ancestry (a container
-    // sharing the host's PID namespace has host processes above it).
-    const group = / master:(\d+)/.exec(netnsMount('/proc/self/mountinfo') ?? '')?.[1];
-    if (group === undefined) return null;
+    // sharing the host's PID namespace has host processes above it). Mountinfo has a line per
+    // named netns: it is read only once an ancestor is found in another mount namespace.
+    let group: string | null | undefined;
     for (let pid = ppid, hops = 0; pid >= 1 && hops < 64; pid = pid === 1 ? 0 : parentOf(pid), hops++) {
       const ns = `/proc/${pid}/ns/mnt`;
       if (readlinkSync(ns) === mine) continue;
+      group ??= / master:(\d+)/.exec(netnsMount('/proc/self/mountinfo') ?? '')?.[1] ?? null;
+      if (group === null) return null;
       if (new RegExp(` shared:${group}( |$)`).test(netnsMount(`/proc/${pid}/mountinfo`) ?? '')) return ns;
     }
     return null;

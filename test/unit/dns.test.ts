@@ -11,6 +11,9 @@ import { ptrTarget, Zone } from '../../src/dns/zone.js';
 import { nameservers } from '../../src/dns/resolvconf.js';
 import { served } from '../../src/dns/control.js';
 import { viewDigest, type DnsView } from '../../src/dns/view.js';
+import { patched, type DnsPatch, type SandboxPart } from '../../src/dns/protocol.js';
+import fc from 'fast-check';
+import { check } from '../helpers/prop.js';
 
 const view: DnsView = {
   networks: [
@@ -117,6 +120,84 @@ describe('resolver answers', () => {
   it("upstreams: a resolv.conf's nameservers without loopback or link-local ones", () => {
     const text = 'nameserver 127.0.0.53\nnameserver ::1\nnameserver 192.0.2.1\n# x\nnameserver fe80::1%eth0\nsearch x';
     assert.deepEqual(nameservers(text), ['192.0.2.1'], 'a link-local server lost its zone: skipped');
+  });
+});
+
+describe('a zone patched in place', () => {
+  // Three networks; sandboxes s0..s5 with a name, maybe an alias shared with another, one or
+  // two addresses, maybe name rules. A patch replaces some sandboxes' parts (or drops them).
+  const nets = view.networks;
+  const part = fc.record({
+    name: fc.constantFrom('web', 'db', 'Web', 'cache'),
+    alias: fc.option(fc.constantFrom('db', 'api'), { nil: undefined }),
+    on: fc.subarray(['na', 'nb', 'ni'], { minLength: 0, maxLength: 2 }),
+    host: fc.integer({ min: 2, max: 9 }),
+    v6: fc.boolean(),
+    rules: fc.boolean(),
+  });
+  type Drawn = { name: string; alias?: string | undefined; on: string[]; host: number; v6: boolean; rules: boolean };
+  const partOf = (r: Drawn, i: number): SandboxPart | null => {
+    if (!r.on.length) return null;
+    const aliases = Object.fromEntries(r.alias ? r.on.map((n) => [n, [r.alias as string]]) : []);
+    const endpoints = r.on.flatMap((n) => [
+      { ip: `10.0.${n.charCodeAt(1)}.${i * 10 + r.host}`, net: n },
+      ...(r.v6 && n === 'na' ? [{ ip: `fd00:1::${i}:${r.host}`, net: n }] : []),
+    ]);
+    const entry = { name: r.name, short: `${i}`.repeat(12), aliases, servers: [], search: [], forward: true };
+    const rules = r.rules ? [{ name: 'example.org', wildcard: false, set4: 'a', set6: 'b' }] : undefined;
+    return { entry, endpoints, ...(rules ? { rules } : {}) };
+  };
+  const patches = fc.array(
+    fc.record({
+      keep: fc.subarray(nets, { minLength: 1 }),
+      parts: fc.dictionary(fc.integer({ min: 0, max: 5 }).map(String), fc.option(part, { nil: null })),
+    }),
+    { minLength: 1, maxLength: 6 },
+  );
+  /** Every name and address a querier on each network may ask, answered by `z`. */
+  const answers = (z: Zone) => {
+    const out: unknown[] = [];
+    for (const n of nets)
+      for (let i = 0; i < 6; i++)
+        for (const host of [2, 5, 9]) {
+          const who = z.querier(`10.0.${n.id.charCodeAt(1)}.${i * 10 + host}`, n.listen[0] ?? '');
+          out.push(who ? [who.sb, who.nets] : null);
+          if (!who) continue;
+          for (const name of ['web', 'db', 'cache', 'api', '000000000000', `${i}`.repeat(12)])
+            for (const type of ['A', 'AAAA']) {
+              const r = z.resolve(who, q(name, type));
+              out.push(r.kind === 'answer' ? data(r) : r.kind);
+            }
+          out.push(z.rulesOf(who.sb));
+        }
+    return out;
+  };
+
+  it('answers, counts and digests as a zone built from the patched view', () => {
+    check(
+      fc.property(patches, (list) => {
+        let v: DnsView = { networks: nets, endpoints: [], sandboxes: {} };
+        let z = new Zone(v);
+        for (const [k, p] of list.entries()) {
+          const parts: DnsPatch['parts'] = {};
+          for (const [id, r] of Object.entries(p.parts)) parts[`s${id}`] = r ? partOf(r, Number(id)) : null;
+          // The networks change only now and then (a whole new zone, as the server makes one).
+          const networks = k % 3 === 2 ? nets.filter((n) => p.keep.includes(n)) : v.networks;
+          v = patched(v, { networks, parts });
+          const same = JSON.stringify(networks) === JSON.stringify(z.view.networks);
+          const r = z.patch({ networks, parts });
+          assert.equal(r === 'networks', !same);
+          // Other networks: the server serves a new zone of the patched view.
+          if (r === 'networks') z = new Zone(patched(z.view, { networks, parts }));
+          const fresh = new Zone(v);
+          assert.equal(z.digest, viewDigest(v));
+          assert.equal(viewDigest(z.view), viewDigest(v));
+          assert.deepEqual(answers(z), answers(fresh));
+          assert.deepEqual([...z.records].sort(), [...fresh.records].sort());
+        }
+      }),
+      200,
+    );
   });
 });
 
