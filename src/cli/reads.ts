@@ -10,7 +10,7 @@ import { matchesLabel, printable } from '../lib/validate.js';
 import type { NetworkRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
 import { reportError } from './report.js';
-import { naturalCompare, printedFields, renderList, type LsFlags } from './table.js';
+import { naturalCompare, printedFields, renderList, tabwrite, type LsFlags } from './table.js';
 import { compile } from './template.js';
 import { jsonText, LISTED_FIELDS, listedRow, networkRow, networkView, type GlobalView, type Listed } from './views.js';
 import type { Io } from './io.js';
@@ -54,7 +54,8 @@ export function parseFilters(list: string[], allowed = LS_FILTERS): Filter[] {
   });
 }
 
-const DEFAULT_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
+const DEFAULT_COLUMNS = ['ID', 'Name', 'Driver', 'Scope'] as const;
+const DEFAULT_TABLE = `table ${DEFAULT_COLUMNS.map((c) => `{{.${c}}}`).join('\t')}`;
 
 const HEADERS: Record<string, string> = {
   ID: 'NETWORK ID',
@@ -86,13 +87,24 @@ export async function listNetworks(r: Reads, io: Io, flags: LsFlags): Promise<nu
     !cluster &&
     filters.every((f) => f.key !== 'label') &&
     printedFields(flags, DEFAULT_TABLE)?.every((f) => LISTED_FIELDS.has(f));
-  const rows = await r.view((tx) => {
+  const text = await r.view((tx) => {
     const count = new Map<string, number>();
     for (const id of tx.values('endpoints', 'networkId')) count.set(id, (count.get(id) ?? 0) + 1);
     const busy = new Set(count.keys());
     const index = indexed ? tx.index('networks') : undefined;
     if (index) {
-      return selectNetworks(index.map(listedOf), filters, busy).map((n) => listedRow(n, trunc, count.get(n.id)));
+      const picked = selectNetworks(index.map(listedOf), filters, busy);
+      // The default table, its cells straight from the index: what rendering each row would give.
+      if (!flags.quiet && (flags.format ?? 'table') === 'table') {
+        const head = DEFAULT_COLUMNS.map((c) => HEADERS[c] ?? c);
+        return tabwrite([head, ...picked.map((n) => [trunc ? n.id.slice(0, 12) : n.id, n.name, n.driver, n.scope])]);
+      }
+      return renderList(
+        picked.map((n) => listedRow(n, trunc, count.get(n.id))),
+        flags,
+        HEADERS,
+        DEFAULT_TABLE,
+      );
     }
     let all = tx.list('networks');
     if (cluster) {
@@ -100,9 +112,10 @@ export async function listNetworks(r: Reads, io: Io, flags: LsFlags): Promise<nu
       for (const n of cluster.networks) count.set(n.id, cluster.peers.filter((p) => p.networkId === n.id).length);
       for (const p of cluster.peers) busy.add(p.networkId);
     }
-    return selectNetworks(all, filters, busy).map((n) => networkRow(n, trunc, count.get(n.id)));
+    const rows = selectNetworks(all, filters, busy).map((n) => networkRow(n, trunc, count.get(n.id)));
+    return renderList(rows, flags, HEADERS, DEFAULT_TABLE);
   }, r.canInit);
-  io.out(renderList(rows, flags, HEADERS, DEFAULT_TABLE));
+  io.out(text);
   return 0;
 }
 

@@ -3,24 +3,26 @@
 import { LIMITS } from './template-parse.js';
 import { compile, type Template } from './template.js';
 
-export function tabwrite(rows: string[][]): string {
-  // One search of the whole table: without a surrogate pair, a cell's width is its length.
-  const width = SURROGATE.test(rows.join()) ? codePoints : (s: string) => s.length;
+export function tabwrite(rows: string[][], wide = SURROGATE.test(rows.join())): string {
+  // Without a surrogate pair in the table (one search of it), a cell's width is its length.
   const widths: number[] = [];
   for (const r of rows) {
-    for (let i = 0; i < r.length - 1; i++) widths[i] = Math.max(widths[i] ?? 10, width(r[i] as string) + 3);
+    for (let i = 0; i < r.length - 1; i++) {
+      const c = r[i] as string;
+      const w = (wide ? codePoints(c) : c.length) + 3;
+      if (!(w <= (widths[i] ??= 10))) widths[i] = w;
+    }
   }
-  const lines = new Array<string>(rows.length);
-  for (let j = 0; j < rows.length; j++) {
-    const r = rows[j] as string[];
+  let out = '';
+  for (const r of rows) {
     let line = '';
     for (let i = 0; i < r.length - 1; i++) {
       const c = r[i] as string;
-      line += c.padEnd((widths[i] as number) - width(c) + c.length);
+      line += c.padEnd((widths[i] as number) - (wide ? codePoints(c) - c.length : 0));
     }
-    lines[j] = (line + (r[r.length - 1] ?? '')).trimEnd();
+    out += `${(line + (r[r.length - 1] ?? '')).trimEnd()}\n`;
   }
-  return lines.length ? lines.join('\n') + '\n' : '';
+  return out;
 }
 
 /** Display width in code points (names are ASCII; labels may not be): a surrogate pair is one. */
@@ -131,7 +133,9 @@ export function renderList(
       },
     ),
   );
-  return tabwrite([head.split('\t'), ...(columnsOf(rows, tpl) ?? rows.map((r) => tpl.render(r).split('\t')))]);
+  const cells = columnsOf(rows, tpl);
+  const table = [head.split('\t'), ...(cells?.rows ?? rows.map((r) => tpl.render(r).split('\t')))];
+  return tabwrite(table, cells ? SURROGATE.test(cells.text) || SURROGATE.test(head) : undefined);
 }
 
 /**
@@ -139,7 +143,10 @@ export function renderList(
  * default table), read straight from the rows: what rendering each row and splitting it would
  * give, without either. Undefined when a value is not a plain string (the template decides).
  */
-function columnsOf(rows: Array<Record<string, unknown>>, tpl: Template): string[][] | undefined {
+function columnsOf(
+  rows: Array<Record<string, unknown>>,
+  tpl: Template,
+): { rows: string[][]; text: string } | undefined {
   const cols = tpl.columns;
   if (!cols) return undefined;
   const out = new Array<string[]>(rows.length);
@@ -155,6 +162,6 @@ function columnsOf(rows: Array<Record<string, unknown>>, tpl: Template): string[
     out[j] = cells;
   }
   // A tab in a value would split its cell; a value past the interpreter's bound is its error to raise.
-  const all = out.join();
-  return all.includes('\t') || all.length > LIMITS.output ? undefined : out;
+  const text = out.join();
+  return text.includes('\t') || text.length > LIMITS.output ? undefined : { rows: out, text };
 }

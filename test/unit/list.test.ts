@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { naturalCompare, renderList } from '../../src/cli/table.js';
-import { parseFilters, selectNetworks } from '../../src/cli/reads.js';
+import { listNetworks, parseFilters, selectNetworks, type Reads } from '../../src/cli/reads.js';
+import { MemoryStore } from '../../src/store/memory.js';
 import { networkRecord, type NetworkRecord } from '../../src/model/records.js';
 import { networkRow } from '../../src/cli/views.js';
 
@@ -160,6 +161,38 @@ describe('ls order and table layout, by property', () => {
         const slow = renderList(rs, { format: f.replace('{{.ID}}', '{{.ID | printf "%s"}}') }, {}, f);
         return fast === slow.replace('ID | PRINTF "%S"', 'ID');
       }),
+    );
+  });
+
+  it("ls's default table from the store's index prints what the table's template renders", async () => {
+    const net = fc.record({
+      name: fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,9}$/),
+      driver: fc.constantFrom('bridge', 'macvlan', 'overlay'),
+      scope: fc.constantFrom('local', 'global'),
+    });
+    const lists = fc.uniqueArray(net, { selector: (n) => n.name, maxLength: 12 });
+    await fc.assert(
+      fc.asyncProperty(lists, fc.boolean(), async (nets, trunc) => {
+        const store = new MemoryStore();
+        await store.update(async (tx) => {
+          nets.forEach((n, i) => tx.put('networks', rec(n.name, `${i + 1}f`, { driver: n.driver, scope: n.scope })));
+        });
+        const reads: Reads = {
+          view: (fn) => store.view(fn),
+          firewallName: '',
+          served: async () => null,
+          canInit: false,
+        };
+        const printed = async (format?: string) => {
+          let out = '';
+          const io = { out: (t: string) => (out += t), err: (t: string) => assert.fail(t) };
+          await listNetworks(reads, io, { ...(format ? { format } : {}), ...(trunc ? {} : { trunc: false }) });
+          return out;
+        };
+        // The same columns written out: a format the direct path does not take.
+        assert.equal(await printed(), await printed('table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}'));
+      }),
+      { numRuns: 60 },
     );
   });
 });
