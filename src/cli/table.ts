@@ -38,8 +38,18 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57;
  */
 export function naturalCompare(a: string, b: string): number {
   if (a === b) return 0;
-  let i = 0;
-  let j = 0;
+  // The common prefix decides little (names such as net-998 and net-999 share most of
+  // themselves): start where it ends, or at the start of the digit run it ends in.
+  const n = Math.min(a.length, b.length);
+  let k = 0;
+  while (k < n && a.charCodeAt(k) === b.charCodeAt(k)) k++;
+  if (k > 0 && !isDigit(a.charCodeAt(k - 1))) {
+    // Within a run of other characters: the one whose run ends here (a digit follows) is shorter.
+    const da = k < n && isDigit(a.charCodeAt(k));
+    if (k < n && da !== isDigit(b.charCodeAt(k))) return da ? -1 : 1;
+  } else while (k > 0 && isDigit(a.charCodeAt(k - 1))) k--;
+  let i = k;
+  let j = k;
   while (i < a.length && j < b.length) {
     const da = isDigit(a.charCodeAt(i));
     const db = isDigit(b.charCodeAt(j));
