@@ -87,9 +87,9 @@ export class DnsServer {
    * or goes), else as the whole patched view.
    */
   async patch(p: Pick<DnsPatch, 'networks' | 'parts'>): Promise<void> {
-    const r = this.zone.patch(p);
-    if (r === 'networks') return this.apply(patched(this.zone.view, p));
-    if (r === 'rules') this.learner?.forget();
+    if (!this.zone.patch(p)) return this.apply(patched(this.zone.view, p));
+    // As after a new view: a change may have made the sets anew (a policy, a firewall rewrite).
+    this.learner?.forget();
   }
 
   /** Sockets for the zone's addresses: new ones opened (or tried again), gone ones closed. */

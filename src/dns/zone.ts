@@ -126,22 +126,19 @@ export class Zone {
   }
 
   /**
-   * Applies a patch in place when it serves the same networks; 'networks' when it does not
-   * (the caller builds a zone of the patched view: the networks decide the sockets). 'rules':
-   * applied, and a sandbox's name rules came or went.
+   * Applies a patch in place when it serves the same networks; false when it does not (the
+   * caller builds a zone of the patched view: the networks decide the sockets).
    */
-  patch(p: Pick<DnsPatch, 'networks' | 'parts'>): 'applied' | 'rules' | 'networks' {
-    if (JSON.stringify(p.networks) !== this.netsText) return 'networks';
-    let rules = false;
+  patch(p: Pick<DnsPatch, 'networks' | 'parts'>): boolean {
+    if (JSON.stringify(p.networks) !== this.netsText) return false;
     for (const [id, part] of Object.entries(p.parts)) {
-      rules ||= Boolean(this.held.get(id)?.rules || part?.rules?.length);
       this.remove(id);
       const endpoints = part?.endpoints.filter((e) => this.nets.has(e.net)) ?? [];
       if (part && endpoints.length)
         this.add(id, { entry: part.entry, endpoints, rules: part.rules?.length ? part.rules : undefined });
     }
     for (const id of this.bare) this.remove(id);
-    return rules ? 'rules' : 'applied';
+    return true;
   }
 
   private add(id: string, h: Held): void {
