@@ -10,7 +10,7 @@ import { matchesLabel, printable } from '../lib/validate.js';
 import type { NetworkRecord } from '../model/records.js';
 import type { ReadTxn } from '../store/store.js';
 import { reportError } from './report.js';
-import { naturalCompare, printedFields, renderList, tabwrite, type LsFlags } from './table.js';
+import { printedFields, renderList, sortByName, tabwrite, type LsFlags } from './table.js';
 import { compile } from './template.js';
 import { jsonText, LISTED_FIELDS, listedRow, networkRow, networkView, type GlobalView, type Listed } from './views.js';
 import type { Io } from './io.js';
@@ -205,7 +205,7 @@ export function selectNetworks<N extends Listed & { labels?: Record<string, stri
 ): N[] {
   checkFilterValues(filters);
   const picked = filters.length ? all.filter((n) => matchFilters(n, filters, inUse.has(n.id))) : all;
-  return picked.sort((a, b) => naturalCompare(a.name, b.name));
+  return sortByName(picked);
 }
 
 /** Docker's rules: same key ORs, different keys AND; name/id are regexes matched anywhere. */

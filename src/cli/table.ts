@@ -29,64 +29,51 @@ export function tabwrite(rows: string[][], wide = SURROGATE.test(rows.join())): 
 const codePoints = (s: string): number => [...s].length;
 const SURROGATE = /[\ud800-\udfff]/;
 
+/** A name's runs of digits and of other characters, the units natural order compares. */
+const RUNS = /\d+|\D+/g;
+const runsOf = (s: string): string[] => s.match(RUNS) ?? [];
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
 /**
  * Natural order as docker's sortorder.NaturalLess: digit runs compare as numbers (then the
- * shorter first: 1 before 01), the rest by code units. Index arithmetic only, no string made:
- * a sort of 1,000 names makes ~10,000 comparisons.
+ * shorter first: 1 before 01), other runs by code units, as JavaScript's < compares strings;
+ * all alike, the name with fewer runs first.
  */
-export function naturalCompare(a: string, b: string): number {
-  if (a === b) return 0;
-  // The common prefix decides little (names such as net-998 and net-999 share most of
-  // themselves): start where it ends, or at the start of the digit run it ends in.
-  const n = Math.min(a.length, b.length);
-  let k = 0;
-  while (k < n && a.charCodeAt(k) === b.charCodeAt(k)) k++;
-  if (k > 0 && !isDigit(a.charCodeAt(k - 1))) {
-    // Within a run of other characters: the one whose run ends here (a digit follows) is shorter.
-    const da = k < n && isDigit(a.charCodeAt(k));
-    if (k < n && da !== isDigit(b.charCodeAt(k))) return da ? -1 : 1;
-  } else while (k > 0 && isDigit(a.charCodeAt(k - 1))) k--;
-  let i = k;
-  let j = k;
-  while (i < a.length && j < b.length) {
-    const da = isDigit(a.charCodeAt(i));
-    const db = isDigit(b.charCodeAt(j));
-    let ie = i + 1;
-    while (ie < a.length && isDigit(a.charCodeAt(ie)) === da) ie++;
-    let je = j + 1;
-    while (je < b.length && isDigit(b.charCodeAt(je)) === db) je++;
-    if (da && db) {
-      let zi = i;
-      let zj = j;
-      while (zi < ie - 1 && a.charCodeAt(zi) === 48) zi++;
-      while (zj < je - 1 && b.charCodeAt(zj) === 48) zj++;
-      // More significant digits is the larger number; as many: the first digit that differs.
-      if (ie - zi !== je - zj) return ie - zi < je - zj ? -1 : 1;
-      for (let k = 0; k < ie - zi; k++) {
-        const d = a.charCodeAt(zi + k) - b.charCodeAt(zj + k);
-        if (d) return d < 0 ? -1 : 1;
-      }
-      if (ie - i !== je - j) return ie - i < je - j ? -1 : 1;
-    } else {
-      const cmp = compareRange(a, i, ie, b, j, je);
-      if (cmp) return cmp;
-    }
-    i = ie;
-    j = je;
-  }
-  // All runs alike so far: the one with fewer runs first.
-  return (i < a.length ? 1 : 0) - (j < b.length ? 1 : 0);
+export const naturalCompare = (a: string, b: string): number => (a === b ? 0 : compareRuns(runsOf(a), runsOf(b)));
+
+/**
+ * `items` in natural order of their names. Each name is split into runs once (a native
+ * search), so that a comparison is a few string comparisons: a sort of 1,000 names runs cold,
+ * and a comparison that walked the characters was hot enough for V8 to optimize it on a
+ * background thread that the process then waited for at exit.
+ */
+export function sortByName<T extends { name: string }>(items: T[]): T[] {
+  const keyed = items.map((item) => ({ runs: runsOf(item.name), item }));
+  keyed.sort((x, y) => compareRuns(x.runs, y.runs));
+  return keyed.map((k) => k.item);
 }
 
-/** a[i..ie) against b[j..je) by code units, as JavaScript's < compares strings. */
-function compareRange(a: string, i: number, ie: number, b: string, j: number, je: number): number {
-  for (; i < ie && j < je; i++, j++) {
-    const d = a.charCodeAt(i) - b.charCodeAt(j);
-    if (d) return d < 0 ? -1 : 1;
+function compareRuns(a: string[], b: string[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i] as string;
+    const y = b[i] as string;
+    if (x === y) continue;
+    if (isDigit(x.charCodeAt(0)) && isDigit(y.charCodeAt(0))) {
+      // More significant digits is the larger number; as many: the digits; the same number: fewer zeros first.
+      let zx = 0;
+      let zy = 0;
+      while (zx < x.length - 1 && x.charCodeAt(zx) === 48) zx++;
+      while (zy < y.length - 1 && y.charCodeAt(zy) === 48) zy++;
+      if (x.length - zx !== y.length - zy) return x.length - zx < y.length - zy ? -1 : 1;
+      const sx = x.slice(zx);
+      const sy = y.slice(zy);
+      if (sx !== sy) return sx < sy ? -1 : 1;
+      return x.length < y.length ? -1 : 1;
+    }
+    return x < y ? -1 : 1;
   }
-  return ie - i === je - j ? 0 : ie - i < je - j ? -1 : 1;
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 export interface LsFlags {

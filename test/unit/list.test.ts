@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { naturalCompare, renderList } from '../../src/cli/table.js';
+import { naturalCompare, renderList, sortByName } from '../../src/cli/table.js';
 import { listNetworks, parseFilters, selectNetworks, type Reads } from '../../src/cli/reads.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { networkRecord, type NetworkRecord } from '../../src/model/records.js';
@@ -143,6 +143,17 @@ describe('ls order and table layout, by property', () => {
       {
         numRuns: 3000,
       },
+    );
+  });
+
+  it('sortByName: the names in that order, equal names as they came', () => {
+    fc.assert(
+      fc.property(fc.array(name, { maxLength: 30 }), (names) => {
+        const items = names.map((n, i) => ({ name: n, i }));
+        const want = [...items].sort((a, b) => reference(a.name, b.name));
+        assert.deepEqual(sortByName(items), want);
+      }),
+      { numRuns: 500 },
     );
   });
 

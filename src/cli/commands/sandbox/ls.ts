@@ -2,7 +2,7 @@
 import { hasPrivilege } from '../../../lib/privilege.js';
 import { command } from '../../command.js';
 import { makeController } from '../../wiring.js';
-import { naturalCompare } from '../../table.js';
+import { sortByName } from '../../table.js';
 import { sandboxRow } from '../../views.js';
 import { lsFormats, lsOptions } from '../list.js';
 import { renderList, type LsFlags } from '../../table.js';
@@ -20,11 +20,7 @@ export default command<[], LsFlags>({
   values: { '--format': lsFormats },
   async run(g, io, _args, flags) {
     const rows = await makeController(g, io).view(
-      (tx) =>
-        tx
-          .list('sandboxes')
-          .sort((a, b) => naturalCompare(a.name, b.name))
-          .map((s) => sandboxRow(tx, s, flags.trunc !== false)),
+      (tx) => sortByName(tx.list('sandboxes')).map((s) => sandboxRow(tx, s, flags.trunc !== false)),
       hasPrivilege(),
     );
     io.out(renderList(rows, flags, HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.State}}\t{{.Networks}}'));
