@@ -154,13 +154,13 @@ export class NftablesFirewall implements Backend {
     );
   }
 
+  /**
+   * Asks for netctl's table alone, without its sets' elements (-t): `nft list tables` fetches
+   * every rule of every table, iptables-nft's too (~17 s beside 73,000 iptables rules).
+   */
   async held(): Promise<string[]> {
-    const r = await this.runner.run('nft', ['-j', 'list', 'tables']);
-    if (r.exitCode !== 0) return [];
-    const objs = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
-    return objs.some((o) => o.table?.family === 'inet' && o.table.name === 'netctl')
-      ? ['nftables table inet netctl']
-      : [];
+    const r = await this.runner.run('nft', ['-t', 'list', 'table', 'inet', 'netctl']);
+    return r.exitCode === 0 ? ['nftables table inet netctl'] : [];
   }
 
   async remove(): Promise<void> {
