@@ -61,10 +61,6 @@ export class DnsServer {
     this.zone = new Zone({ networks: [], endpoints: [], sandboxes: {} }, host);
   }
 
-  get view(): DnsView {
-    return this.zone.view;
-  }
-
   /** How many networks it serves. */
   get serving(): number {
     return this.zone.nets.size;
